@@ -1,0 +1,444 @@
+"""Compact, typed views of the parts of Pods and Nodes the scheduler reads.
+
+Parsed from the plain dicts the API (or a YAML file) delivers. Only what scheduling needs is
+kept: a raw pod body is tens of KB of Python objects, a ``PodInfo`` a small fraction of that.
+Every malformed field raises ``InvalidInputError`` naming its path, never a bare KeyError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Final
+
+from kubenexus.api import keys
+from kubenexus.api.quantity import resource_amount
+from kubenexus.errors import InvalidInputError
+
+TAINT_EFFECTS: Final = frozenset({"NoSchedule", "PreferNoSchedule", "NoExecute"})
+SELECTOR_OPERATORS: Final = frozenset({"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"})
+TERMINAL_PHASES: Final = frozenset({"Succeeded", "Failed"})
+
+_EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Taint:
+    key: str
+    value: str
+    effect: str
+
+    def __str__(self) -> str:
+        return f"{{{self.key}: {self.value}}}"
+
+
+@dataclass(frozen=True, slots=True)
+class Toleration:
+    key: str = ""
+    operator: str = "Equal"
+    value: str = ""
+    effect: str = ""
+
+    def tolerates(self, taint: Taint) -> bool:
+        """kube's ToleratesTaint: empty effect matches all effects, empty key with Exists all keys."""
+        if self.effect and self.effect != taint.effect:
+            return False
+        if self.key and self.key != taint.key:
+            return False
+        if self.operator == "Exists":
+            return True
+        return self.value == taint.value
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorRequirement:
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorTerm:
+    """One nodeSelectorTerm: its expressions are ANDed; a term with none matches no node."""
+
+    match_expressions: tuple[SelectorRequirement, ...] = ()
+    match_fields: tuple[SelectorRequirement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRef:
+    kind: str
+    name: str
+    uid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    name: str
+    allocatable: Mapping[str, int]
+    labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    taints: tuple[Taint, ...] = ()
+    unschedulable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PodInfo:
+    namespace: str
+    name: str
+    requests: Mapping[str, int]
+    uid: str = ""
+    scheduler_name: str = ""
+    node_name: str = ""
+    phase: str = "Pending"
+    priority: int = 0
+    priority_class_name: str = ""
+    created: float | None = None
+    # cpu/memory as kube-scheduler scores them: a container without a request counts as a default.
+    score_cpu: int = keys.DEFAULT_SCORE_MILLI_CPU
+    score_memory: int = keys.DEFAULT_SCORE_MEMORY
+    node_selector: tuple[tuple[str, str], ...] = ()
+    required_affinity: tuple[SelectorTerm, ...] | None = None
+    tolerations: tuple[Toleration, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    owner: OwnerRef | None = None
+    deleting: bool = False
+
+    @property
+    def key(self) -> str:
+        """Identity in the scheduler: the UID when the API gave one, else namespace/name."""
+        return self.uid or f"{self.namespace}/{self.name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def terminal(self) -> bool:
+        """Succeeded and Failed pods hold no capacity."""
+        return self.phase in TERMINAL_PHASES
+
+
+# --------------------------------------------------------------------------- field readers
+
+
+def _mapping(obj: object, path: str) -> Mapping[str, Any]:
+    if obj is None:
+        return {}
+    if not isinstance(obj, Mapping):
+        raise InvalidInputError(path, obj, "expected a mapping")
+    return obj
+
+
+def _list(obj: object, path: str) -> list[Any]:
+    if obj is None:
+        return []
+    if not isinstance(obj, list):
+        raise InvalidInputError(path, obj, "expected a list")
+    return obj
+
+
+def _str(obj: object, path: str, *, required: bool = False) -> str:
+    if obj is None:
+        if required:
+            raise InvalidInputError(path, obj, "is required")
+        return ""
+    if not isinstance(obj, str):
+        raise InvalidInputError(path, obj, "expected a string")
+    if required and not obj:
+        raise InvalidInputError(path, obj, "must not be empty")
+    return obj
+
+
+def _string_map(obj: object, path: str) -> Mapping[str, str]:
+    """Labels, annotations, nodeSelector: values must be strings (quote numbers in YAML)."""
+    data = _mapping(obj, path)
+    if not data:
+        return _EMPTY
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise InvalidInputError(f"{path}", key, "keys must be strings")
+        if not isinstance(value, str):
+            raise InvalidInputError(f"{path}.{key}", value, "values must be strings; quote them")
+    return MappingProxyType(dict(data))
+
+
+def _int(obj: object, path: str, default: int = 0) -> int:
+    if obj is None:
+        return default
+    if isinstance(obj, bool) or not isinstance(obj, int):
+        raise InvalidInputError(path, obj, "expected an integer")
+    return obj
+
+
+def _bool(obj: object, path: str) -> bool:
+    if obj is None:
+        return False
+    if not isinstance(obj, bool):
+        raise InvalidInputError(path, obj, "expected true or false")
+    return obj
+
+
+def _timestamp(obj: object, path: str) -> float | None:
+    if obj is None:
+        return None
+    if isinstance(obj, datetime):  # YAML loaders turn unquoted timestamps into datetimes
+        return obj.timestamp()
+    text = _str(obj, path)
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError as exc:
+        raise InvalidInputError(path, obj, "expected an RFC 3339 timestamp") from exc
+
+
+def _resource_list(obj: object, path: str) -> dict[str, int]:
+    amounts: dict[str, int] = {}
+    for name, value in _mapping(obj, path).items():
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(path, name, "resource names must be non-empty strings")
+        amount = resource_amount(name, value, f"{path}.{name}")
+        if amount < 0:
+            raise InvalidInputError(f"{path}.{name}", value, "must not be negative")
+        amounts[name] = amount
+    return amounts
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+def parse_taint(obj: object, path: str) -> Taint:
+    data = _mapping(obj, path)
+    key = _str(data.get("key"), f"{path}.key", required=True)
+    effect = _str(data.get("effect"), f"{path}.effect", required=True)
+    if effect not in TAINT_EFFECTS:
+        raise InvalidInputError(f"{path}.effect", effect, f"must be one of {sorted(TAINT_EFFECTS)}")
+    return Taint(key=key, value=_str(data.get("value"), f"{path}.value"), effect=effect)
+
+
+def node_from_dict(obj: Mapping[str, Any]) -> NodeInfo:
+    """Read a Node object; allocatable falls back to capacity, pods to the kubelet default."""
+    meta = _mapping(obj.get("metadata"), "metadata")
+    spec = _mapping(obj.get("spec"), "spec")
+    status = _mapping(obj.get("status"), "status")
+    name = _str(meta.get("name"), "metadata.name", required=True)
+    if "allocatable" in status:
+        allocatable = _resource_list(status["allocatable"], "status.allocatable")
+    else:
+        allocatable = _resource_list(status.get("capacity"), "status.capacity")
+    allocatable.setdefault(keys.PODS, keys.DEFAULT_MAX_PODS)
+    taints = tuple(
+        parse_taint(item, f"spec.taints[{i}]")
+        for i, item in enumerate(_list(spec.get("taints"), "spec.taints"))
+    )
+    return NodeInfo(
+        name=name,
+        allocatable=MappingProxyType(allocatable),
+        labels=_string_map(meta.get("labels"), "metadata.labels"),
+        annotations=_string_map(meta.get("annotations"), "metadata.annotations"),
+        taints=taints,
+        unschedulable=_bool(spec.get("unschedulable"), "spec.unschedulable"),
+    )
+
+
+# --------------------------------------------------------------------------- pods
+
+
+def parse_toleration(obj: object, path: str) -> Toleration:
+    data = _mapping(obj, path)
+    key = _str(data.get("key"), f"{path}.key")
+    operator = _str(data.get("operator"), f"{path}.operator") or "Equal"
+    value = _str(data.get("value"), f"{path}.value")
+    effect = _str(data.get("effect"), f"{path}.effect")
+    if operator not in {"Equal", "Exists"}:
+        raise InvalidInputError(f"{path}.operator", operator, "must be Equal or Exists")
+    if operator == "Exists" and value:
+        raise InvalidInputError(f"{path}.value", value, "must be empty when operator is Exists")
+    if not key and operator != "Exists":
+        raise InvalidInputError(f"{path}.operator", operator, "must be Exists when key is empty")
+    if effect and effect not in TAINT_EFFECTS:
+        raise InvalidInputError(f"{path}.effect", effect, f"must be empty or one of {sorted(TAINT_EFFECTS)}")
+    return Toleration(key=key, operator=operator, value=value, effect=effect)
+
+
+def _requirement(obj: object, path: str, *, field_selector: bool) -> SelectorRequirement:
+    data = _mapping(obj, path)
+    key = _str(data.get("key"), f"{path}.key", required=True)
+    operator = _str(data.get("operator"), f"{path}.operator", required=True)
+    values = _list(data.get("values"), f"{path}.values")
+    for i, value in enumerate(values):
+        _str(value, f"{path}.values[{i}]")
+    if operator not in SELECTOR_OPERATORS:
+        raise InvalidInputError(f"{path}.operator", operator, f"must be one of {sorted(SELECTOR_OPERATORS)}")
+    if field_selector:
+        if key != "metadata.name":
+            raise InvalidInputError(f"{path}.key", key, "matchFields supports only metadata.name")
+        if operator not in {"In", "NotIn"} or len(values) != 1:
+            raise InvalidInputError(path, operator, "matchFields needs In or NotIn with one value")
+    if operator in {"In", "NotIn"} and not values:
+        raise InvalidInputError(f"{path}.values", values, f"must be non-empty for {operator}")
+    if operator in {"Exists", "DoesNotExist"} and values:
+        raise InvalidInputError(f"{path}.values", values, f"must be empty for {operator}")
+    if operator in {"Gt", "Lt"}:
+        if len(values) != 1:
+            raise InvalidInputError(f"{path}.values", values, f"{operator} needs exactly one value")
+        try:
+            int(values[0])
+        except ValueError as exc:
+            raise InvalidInputError(f"{path}.values[0]", values[0], f"{operator} needs an integer") from exc
+    return SelectorRequirement(key=key, operator=operator, values=tuple(values))
+
+
+def _required_affinity(spec: Mapping[str, Any]) -> tuple[SelectorTerm, ...] | None:
+    base = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+    affinity = _mapping(spec.get("affinity"), "spec.affinity")
+    node_affinity = _mapping(affinity.get("nodeAffinity"), "spec.affinity.nodeAffinity")
+    required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+    if required is None:
+        return None
+    terms_path = f"{base}.nodeSelectorTerms"
+    terms = _list(_mapping(required, base).get("nodeSelectorTerms"), terms_path)
+    if not terms:
+        raise InvalidInputError(terms_path, terms, "must hold at least one term")
+    parsed: list[SelectorTerm] = []
+    for t, term in enumerate(terms):
+        term_path = f"{terms_path}[{t}]"
+        data = _mapping(term, term_path)
+        expressions = tuple(
+            _requirement(item, f"{term_path}.matchExpressions[{i}]", field_selector=False)
+            for i, item in enumerate(_list(data.get("matchExpressions"), f"{term_path}.matchExpressions"))
+        )
+        fields = tuple(
+            _requirement(item, f"{term_path}.matchFields[{i}]", field_selector=True)
+            for i, item in enumerate(_list(data.get("matchFields"), f"{term_path}.matchFields"))
+        )
+        parsed.append(SelectorTerm(match_expressions=expressions, match_fields=fields))
+    return tuple(parsed)
+
+
+def _container_resources(container: object, path: str) -> tuple[dict[str, int], bool]:
+    """A container's requests (limits stand in for missing requests, as API defaulting does),
+    and whether it is a restartable init container (a sidecar)."""
+    data = _mapping(container, path)
+    resources = _mapping(data.get("resources"), f"{path}.resources")
+    requests = _resource_list(resources.get("requests"), f"{path}.resources.requests")
+    limits = _resource_list(resources.get("limits"), f"{path}.resources.limits")
+    for name, amount in limits.items():
+        requests.setdefault(name, amount)
+    sidecar = _str(data.get("restartPolicy"), f"{path}.restartPolicy") == "Always"
+    return requests, sidecar
+
+
+def _add(into: dict[str, int], amounts: Mapping[str, int]) -> None:
+    for name, amount in amounts.items():
+        into[name] = into.get(name, 0) + amount
+
+
+def _max(into: dict[str, int], amounts: Mapping[str, int]) -> None:
+    for name, amount in amounts.items():
+        into[name] = max(into.get(name, 0), amount)
+
+
+def _score_default(requests: Mapping[str, int]) -> tuple[int, int]:
+    cpu = requests.get(keys.CPU, 0) or keys.DEFAULT_SCORE_MILLI_CPU
+    memory = requests.get(keys.MEMORY, 0) or keys.DEFAULT_SCORE_MEMORY
+    return cpu, memory
+
+
+def pod_requests(spec: Mapping[str, Any]) -> tuple[dict[str, int], int, int]:
+    """Effective requests as kube-scheduler computes them, plus cpu/memory for scoring.
+
+    max(sum of containers + sidecars, each init container + the sidecars started before it)
+    + overhead; every pod also takes one ``pods`` slot.
+    """
+    containers = _list(spec.get("containers"), "spec.containers")
+    if not containers:
+        raise InvalidInputError("spec.containers", containers, "a pod needs at least one container")
+    total: dict[str, int] = {}
+    score_cpu = score_memory = 0
+    for i, container in enumerate(containers):
+        requests, _ = _container_resources(container, f"spec.containers[{i}]")
+        _add(total, requests)
+        cpu, memory = _score_default(requests)
+        score_cpu += cpu
+        score_memory += memory
+    sidecars: dict[str, int] = {}
+    init_peak: dict[str, int] = {}
+    init_score_cpu = init_score_memory = sidecar_cpu = sidecar_memory = 0
+    for i, container in enumerate(_list(spec.get("initContainers"), "spec.initContainers")):
+        requests, sidecar = _container_resources(container, f"spec.initContainers[{i}]")
+        cpu, memory = _score_default(requests)
+        if sidecar:
+            _add(sidecars, requests)
+            sidecar_cpu += cpu
+            sidecar_memory += memory
+            requests = dict(sidecars)
+            cpu, memory = sidecar_cpu, sidecar_memory
+        else:
+            candidate = dict(sidecars)
+            _add(candidate, requests)
+            requests = candidate
+            cpu, memory = cpu + sidecar_cpu, memory + sidecar_memory
+        _max(init_peak, requests)
+        init_score_cpu = max(init_score_cpu, cpu)
+        init_score_memory = max(init_score_memory, memory)
+    _add(total, sidecars)
+    _max(total, init_peak)
+    overhead = _resource_list(spec.get("overhead"), "spec.overhead")
+    _add(total, overhead)
+    score_cpu = max(score_cpu + sidecar_cpu, init_score_cpu) + overhead.get(keys.CPU, 0)
+    score_memory = max(score_memory + sidecar_memory, init_score_memory) + overhead.get(keys.MEMORY, 0)
+    total[keys.PODS] = 1
+    return {k: v for k, v in total.items() if v}, score_cpu, score_memory
+
+
+def _owner(meta: Mapping[str, Any]) -> OwnerRef | None:
+    owners = _list(meta.get("ownerReferences"), "metadata.ownerReferences")
+    chosen: OwnerRef | None = None
+    for i, item in enumerate(owners):
+        path = f"metadata.ownerReferences[{i}]"
+        data = _mapping(item, path)
+        ref = OwnerRef(
+            kind=_str(data.get("kind"), f"{path}.kind", required=True),
+            name=_str(data.get("name"), f"{path}.name", required=True),
+            uid=_str(data.get("uid"), f"{path}.uid"),
+        )
+        if data.get("controller") is True or chosen is None:
+            chosen = ref
+    return chosen
+
+
+def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
+    """Read a Pod object into the compact record the scheduler keeps."""
+    meta = _mapping(obj.get("metadata"), "metadata")
+    spec = _mapping(obj.get("spec"), "spec")
+    status = _mapping(obj.get("status"), "status")
+    requests, score_cpu, score_memory = pod_requests(spec)
+    selector = _string_map(spec.get("nodeSelector"), "spec.nodeSelector")
+    tolerations = tuple(
+        parse_toleration(item, f"spec.tolerations[{i}]")
+        for i, item in enumerate(_list(spec.get("tolerations"), "spec.tolerations"))
+    )
+    return PodInfo(
+        namespace=_str(meta.get("namespace"), "metadata.namespace") or "default",
+        name=_str(meta.get("name"), "metadata.name", required=True),
+        uid=_str(meta.get("uid"), "metadata.uid"),
+        requests=MappingProxyType(requests),
+        scheduler_name=_str(spec.get("schedulerName"), "spec.schedulerName"),
+        node_name=_str(spec.get("nodeName"), "spec.nodeName"),
+        phase=_str(status.get("phase"), "status.phase") or "Pending",
+        priority=_int(spec.get("priority"), "spec.priority"),
+        priority_class_name=_str(spec.get("priorityClassName"), "spec.priorityClassName"),
+        created=_timestamp(meta.get("creationTimestamp"), "metadata.creationTimestamp"),
+        score_cpu=score_cpu,
+        score_memory=score_memory,
+        node_selector=tuple(sorted(selector.items())),
+        required_affinity=_required_affinity(spec),
+        tolerations=tolerations,
+        labels=_string_map(meta.get("labels"), "metadata.labels"),
+        annotations=_string_map(meta.get("annotations"), "metadata.annotations"),
+        owner=_owner(meta),
+        deleting=meta.get("deletionTimestamp") is not None,
+    )

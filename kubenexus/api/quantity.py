@@ -1,0 +1,90 @@
+"""Kubernetes resource quantities: ``500m``, ``64Gi``, ``1e3``, ``12``.
+
+Values are parsed exactly (``Decimal``) and converted the way kube-scheduler reads them:
+CPU in millicores, everything else in whole base units, both rounded up.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+
+from kubenexus.errors import QuantityError
+
+_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL_SUFFIXES = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+}
+_QUANTITY = re.compile(
+    r"^(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
+    r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exponent>[+-]?\d{1,3}))?$"
+)
+# The largest value an int64 holds; Kubernetes rejects quantities beyond it.
+_MAX_VALUE = Decimal(2**63 - 1)
+
+
+def parse_quantity(value: object, field: str = "") -> Decimal:
+    """Parse a quantity given as a string or a YAML number; raise QuantityError naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise QuantityError(field, value, "a quantity must be a string or a number")
+    text = str(value).strip() if not isinstance(value, float) else repr(value)
+    match = _QUANTITY.match(text)
+    if match is None:
+        raise QuantityError(field, value, "invalid quantity, expected e.g. '500m', '64Gi', '1e3'")
+    try:
+        number = Decimal(match["number"])
+    except InvalidOperation as exc:  # the regex admits only valid decimals; kept for safety
+        raise QuantityError(field, value, "invalid quantity") from exc
+    if match["exponent"] is not None:
+        multiplier = Decimal(10) ** int(match["exponent"])
+    elif match["suffix"] in _BINARY_SUFFIXES:
+        multiplier = Decimal(_BINARY_SUFFIXES[match["suffix"]])
+    else:
+        multiplier = _DECIMAL_SUFFIXES[match["suffix"] or ""]
+    result = number * multiplier
+    if abs(result) > _MAX_VALUE:
+        raise QuantityError(field, value, "quantity out of range")
+    return result
+
+
+def _ceil(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_CEILING))
+
+
+def milli_value(value: object, field: str = "") -> int:
+    """The quantity in thousandths, rounded up (how CPU is counted: ``500m`` → 500)."""
+    return _ceil(parse_quantity(value, field) * 1000)
+
+
+def whole_value(value: object, field: str = "") -> int:
+    """The quantity in base units, rounded up (memory bytes, GPUs, pods: ``1Ki`` → 1024)."""
+    return _ceil(parse_quantity(value, field))
+
+
+def resource_amount(resource: str, value: object, field: str = "") -> int:
+    """A resource amount in the unit the scheduler counts it in (millicores for ``cpu``)."""
+    if resource == "cpu":
+        return milli_value(value, field)
+    return whole_value(value, field)
+
+
+def format_amount(resource: str, amount: int) -> str:
+    """A human form of an amount counted by ``resource_amount`` (for tables and messages)."""
+    if resource == "cpu":
+        return f"{amount // 1000}" if amount % 1000 == 0 else f"{amount}m"
+    if resource in {"memory", "ephemeral-storage"} or resource.startswith("hugepages-"):
+        for suffix, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+            if amount >= size:
+                scaled = amount / size
+                return f"{scaled:.0f}{suffix}" if scaled == int(scaled) else f"{scaled:.1f}{suffix}"
+        return str(amount)
+    return str(amount)

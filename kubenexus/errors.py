@@ -1,0 +1,41 @@
+"""KubeNexus' own errors, so callers never depend on a library's exception types.
+
+    KubeNexusError
+    ├── InvalidInputError      a user-supplied object or value is malformed (names field and value)
+    │   └── QuantityError      a Kubernetes quantity that does not parse
+    └── ConfigError            the scheduler configuration is invalid (names the path in the file)
+"""
+
+from __future__ import annotations
+
+
+class KubeNexusError(Exception):
+    """Base of every error KubeNexus raises on purpose."""
+
+
+class InvalidInputError(KubeNexusError, ValueError):
+    """A field of a user-supplied object holds a value we cannot accept.
+
+    ``field`` is a dotted path such as ``spec.containers[0].resources.requests.cpu``.
+    """
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}: {reason} (got {value!r})")
+
+    def under(self, prefix: str) -> InvalidInputError:
+        """The same error with ``prefix`` put in front of its field path."""
+        field = f"{prefix}.{self.field}" if self.field else prefix
+        error = type(self).__new__(type(self))
+        InvalidInputError.__init__(error, field, self.value, self.reason)
+        return error
+
+
+class QuantityError(InvalidInputError):
+    """A Kubernetes resource quantity (``500m``, ``64Gi``, ``1e3``) that does not parse."""
+
+
+class ConfigError(KubeNexusError):
+    """The scheduler configuration file is invalid; the message names the path in the file."""

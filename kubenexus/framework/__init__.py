@@ -1,0 +1,50 @@
+"""Pure framework: statuses, plugin protocols, cycle state, the node table, the cycle runtime."""
+
+from kubenexus.framework.cycle_state import CycleState
+from kubenexus.framework.interfaces import (
+    AnnotatingPlugin,
+    FilterPlugin,
+    PermitPlugin,
+    Plugin,
+    PreFilterPlugin,
+    QueuedPod,
+    QueueSortPlugin,
+    ReservePlugin,
+    ScorePlugin,
+)
+from kubenexus.framework.node_table import BoolArray, FloatArray, IntArray, NodeTable
+from kubenexus.framework.runtime import (
+    Failure,
+    Placement,
+    PluginError,
+    Profile,
+    WeightedScore,
+)
+from kubenexus.framework.status import SKIP, SUCCESS, Code, Diagnosis, Status
+
+__all__ = [
+    "SKIP",
+    "SUCCESS",
+    "AnnotatingPlugin",
+    "BoolArray",
+    "Code",
+    "CycleState",
+    "Diagnosis",
+    "Failure",
+    "FilterPlugin",
+    "FloatArray",
+    "IntArray",
+    "NodeTable",
+    "PermitPlugin",
+    "Placement",
+    "Plugin",
+    "PluginError",
+    "PreFilterPlugin",
+    "Profile",
+    "QueueSortPlugin",
+    "QueuedPod",
+    "ReservePlugin",
+    "ScorePlugin",
+    "Status",
+    "WeightedScore",
+]

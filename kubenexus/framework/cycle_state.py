@@ -1,0 +1,36 @@
+"""Per-attempt scratch space: written once by pre-filter, read many times by filter and score."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class CycleState:
+    __slots__ = ("_data",)
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] = {}
+
+    def write(self, key: str, value: object) -> None:
+        self._data[key] = value
+
+    def read(self, key: str, kind: type[T]) -> T:
+        value = self._data[key]
+        if not isinstance(value, kind):
+            raise TypeError(f"cycle state {key!r} holds {type(value).__name__}, not {kind.__name__}")
+        return value
+
+    def get(self, key: str, default: T) -> T:
+        value = self._data.get(key, default)
+        return value  # type: ignore[no-any-return]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._data
+
+    def clone(self) -> CycleState:
+        """A shallow copy: values are treated as immutable once written."""
+        other = CycleState()
+        other._data = dict(self._data)
+        return other

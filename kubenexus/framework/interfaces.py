@@ -1,0 +1,93 @@
+"""One small Protocol per extension point; a plugin implements only the hooks it needs.
+
+Plugins never talk to the API: they read the node table and the pod, and write only to the
+cycle state. Filters work on every node at once: they return a boolean mask over node slots.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from kubenexus.api.objects import PodInfo
+from kubenexus.framework.cycle_state import CycleState
+from kubenexus.framework.node_table import BoolArray, FloatArray, IntArray, NodeTable
+from kubenexus.framework.status import Status
+
+
+@dataclass(slots=True, eq=False)
+class QueuedPod:
+    """A pod waiting in the scheduling queue, with what the queue knows of its history."""
+
+    pod: PodInfo
+    # When the queue first saw the pod: FIFO order and starvation are measured from here.
+    first_seen: float
+    attempts: int = 0
+    # When the last failed attempt happened (backoff is counted from here).
+    last_failure: float = 0.0
+    last_message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    name: str
+
+
+@runtime_checkable
+class QueueSortPlugin(Plugin, Protocol):
+    def sort_key(self, entry: QueuedPod, now: float) -> tuple[Any, ...]:
+        """Lower sorts first."""
+
+    def key_changes_at(self, entry: QueuedPod) -> float | None:
+        """When ``sort_key`` will next change for this entry (a starvation boost), or None."""
+
+
+@runtime_checkable
+class PreFilterPlugin(Plugin, Protocol):
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
+        """Prepare the cycle state; SKIP means this plugin's filter is not needed for the pod."""
+
+
+@runtime_checkable
+class FilterPlugin(Plugin, Protocol):
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
+        """Mask over slots ``[:nodes.size]`` of nodes that pass; None when every node passes."""
+
+    def explain(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> Counter[str]:
+        """For the slots this filter rejected, how many nodes fail for each reason.
+
+        Only called when a pod fits nowhere, so it may be slower than ``filter``.
+        """
+
+
+@runtime_checkable
+class ScorePlugin(Plugin, Protocol):
+    def score(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
+    ) -> FloatArray:
+        """Scores in 0..100 for the candidate slots, already normalized by the plugin."""
+
+
+@runtime_checkable
+class ReservePlugin(Plugin, Protocol):
+    def reserve(self, state: CycleState, pod: PodInfo, nodes: NodeTable, slot: int) -> Status:
+        """Claim plugin-private resources for the pod on the chosen node."""
+
+    def unreserve(self, state: CycleState, pod: PodInfo, nodes: NodeTable, slot: int) -> None:
+        """Undo ``reserve``; must be idempotent."""
+
+
+@runtime_checkable
+class PermitPlugin(Plugin, Protocol):
+    def permit(self, state: CycleState, pod: PodInfo, nodes: NodeTable, slot: int) -> Status:
+        """Allow (SUCCESS) or reject the placement before it is handed to the binder."""
+
+
+@runtime_checkable
+class AnnotatingPlugin(Plugin, Protocol):
+    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str]:
+        """Annotations to write on the pod before binding (so a restart can rebuild them)."""

@@ -1,0 +1,249 @@
+"""The cluster's nodes as numpy arrays, updated in place so each pod costs vectorized work.
+
+Layout: one row per resource, one column per node slot (``allocatable[r, n]``), so the handful of
+resources a pod requests are contiguous rows and a fit check is a few whole-row comparisons.
+Slots of removed nodes are reused; ``valid`` marks the live ones. Labels become integer-coded
+columns on first use, so a ``nodeSelector`` is an array comparison, not a loop over nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from kubenexus.api import keys
+from kubenexus.api.objects import NodeInfo, Taint
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+BASE_RESOURCES: Final = (keys.CPU, keys.MEMORY, keys.EPHEMERAL_STORAGE, keys.PODS)
+MISSING: Final = -1  # label code of a node that does not carry the label
+
+
+class LabelColumn:
+    """One label key over all node slots: value codes (MISSING where absent) and their strings."""
+
+    __slots__ = ("codes", "numbers", "values")
+
+    def __init__(self, size: int) -> None:
+        self.codes: npt.NDArray[np.int32] = np.full(size, MISSING, dtype=np.int32)
+        self.values: dict[str, int] = {}
+        # Integer reading of each value for Gt/Lt (NaN where absent or not an integer).
+        self.numbers: FloatArray = np.full(size, np.nan)
+
+    def code_of(self, value: str) -> int:
+        code = self.values.get(value)
+        if code is None:
+            code = self.values[value] = len(self.values)
+        return code
+
+    def set(self, slot: int, value: str | None) -> None:
+        if value is None:
+            self.codes[slot] = MISSING
+            self.numbers[slot] = np.nan
+            return
+        self.codes[slot] = self.code_of(value)
+        try:
+            self.numbers[slot] = float(int(value))
+        except ValueError:
+            self.numbers[slot] = np.nan
+
+    def grow(self, size: int) -> None:
+        old = self.codes.size
+        self.codes = np.concatenate([self.codes, np.full(size - old, MISSING, dtype=np.int32)])
+        self.numbers = np.concatenate([self.numbers, np.full(size - old, np.nan)])
+
+
+class NodeTable:
+    """Nodes × resources arrays plus the per-node facts filters read (taints, labels, cordon)."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._capacity = max(capacity, 1)
+        self.resource_names: list[str] = list(BASE_RESOURCES)
+        self.resource_index: dict[str, int] = {n: i for i, n in enumerate(self.resource_names)}
+        rows = len(self.resource_names)
+        self.allocatable: IntArray = np.zeros((rows, self._capacity), dtype=np.int64)
+        self.requested: IntArray = np.zeros((rows, self._capacity), dtype=np.int64)
+        # allocatable - requested, kept in step so a fit check reads one array.
+        self.free: IntArray = np.zeros((rows, self._capacity), dtype=np.int64)
+        # cpu and memory as scoring counts them (best-effort containers count as a default).
+        self.score_requested: IntArray = np.zeros((2, self._capacity), dtype=np.int64)
+        self.valid: BoolArray = np.zeros(self._capacity, dtype=np.bool_)
+        self.unschedulable: BoolArray = np.zeros(self._capacity, dtype=np.bool_)
+        self.taint_group: npt.NDArray[np.int32] = np.zeros(self._capacity, dtype=np.int32)
+        # Distinct taint sets, interned; set 0 is "no taints".
+        self.taint_sets: list[tuple[Taint, ...]] = [()]
+        self._taint_set_ids: dict[tuple[Taint, ...], int] = {(): 0}
+        self.names: list[str] = []
+        self.infos: list[NodeInfo | None] = []
+        self.index: dict[str, int] = {}
+        self._free_slots: list[int] = []
+        self._labels: dict[str, LabelColumn] = {}
+        self.size = 0  # slots in use, live or freed: arrays are read as [:, :size]
+        self.live = 0
+        # Bumped on any change to labels/taints/node set, so filters can cache per-pod masks.
+        self.topology_generation = 0
+
+    # ------------------------------------------------------------------ nodes
+
+    def __len__(self) -> int:
+        return self.live
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.index
+
+    def slot_of(self, name: str) -> int | None:
+        return self.index.get(name)
+
+    def node(self, slot: int) -> NodeInfo:
+        info = self.infos[slot]
+        if info is None:
+            raise KeyError(f"node slot {slot} is free")
+        return info
+
+    def live_slots(self) -> Iterator[int]:
+        for name in self.names_in_order():
+            yield self.index[name]
+
+    def names_in_order(self) -> list[str]:
+        return [self.names[s] for s in range(self.size) if self.valid[s]]
+
+    def upsert(self, node: NodeInfo) -> int:
+        """Add a node, or replace an existing node's facts keeping its usage."""
+        slot = self.index.get(node.name)
+        if slot is None:
+            slot = self._allocate_slot(node.name)
+            self.live += 1
+        self.infos[slot] = node
+        self.valid[slot] = True
+        self.unschedulable[slot] = node.unschedulable
+        self.taint_group[slot] = self._taint_set_id(node.taints)
+        self.allocatable[:, slot] = 0
+        for name, amount in node.allocatable.items():
+            self.allocatable[self.ensure_resource(name), slot] = amount
+        self.free[:, slot] = self.allocatable[:, slot] - self.requested[:, slot]
+        for key, column in self._labels.items():
+            column.set(slot, node.labels.get(key))
+        self.topology_generation += 1
+        return slot
+
+    def remove(self, name: str) -> int | None:
+        """Drop a node; its slot's usage is cleared and the slot reused later."""
+        slot = self.index.pop(name, None)
+        if slot is None:
+            return None
+        self.valid[slot] = False
+        self.infos[slot] = None
+        self.names[slot] = ""
+        for array in (self.allocatable, self.requested, self.free, self.score_requested):
+            array[:, slot] = 0
+        self.unschedulable[slot] = False
+        self.taint_group[slot] = 0
+        for column in self._labels.values():
+            column.set(slot, None)
+        self._free_slots.append(slot)
+        self.live -= 1
+        self.topology_generation += 1
+        return slot
+
+    def _allocate_slot(self, name: str) -> int:
+        if self._free_slots:
+            slot = self._free_slots.pop()
+            self.names[slot] = name
+        else:
+            if self.size == self._capacity:
+                self._grow_nodes(self._capacity * 2)
+            slot = self.size
+            self.size += 1
+            self.names.append(name)
+            self.infos.append(None)
+        self.index[name] = slot
+        return slot
+
+    def _grow_nodes(self, capacity: int) -> None:
+        extra = capacity - self._capacity
+
+        def widen(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+            pad = np.zeros((*array.shape[:-1], extra), dtype=array.dtype)
+            return np.concatenate([array, pad], axis=-1)
+
+        self.allocatable = widen(self.allocatable)  # type: ignore[assignment]
+        self.requested = widen(self.requested)  # type: ignore[assignment]
+        self.free = widen(self.free)  # type: ignore[assignment]
+        self.score_requested = widen(self.score_requested)  # type: ignore[assignment]
+        self.valid = widen(self.valid)  # type: ignore[assignment]
+        self.unschedulable = widen(self.unschedulable)  # type: ignore[assignment]
+        self.taint_group = widen(self.taint_group)  # type: ignore[assignment]
+        for column in self._labels.values():
+            column.grow(capacity)
+        self._capacity = capacity
+
+    def _taint_set_id(self, taints: tuple[Taint, ...]) -> int:
+        key = tuple(sorted(set(taints), key=lambda t: (t.key, t.effect, t.value)))
+        found = self._taint_set_ids.get(key)
+        if found is None:
+            found = self._taint_set_ids[key] = len(self.taint_sets)
+            self.taint_sets.append(key)
+        return found
+
+    # ------------------------------------------------------------------ resources
+
+    def resource_row(self, name: str) -> int | None:
+        return self.resource_index.get(name)
+
+    def ensure_resource(self, name: str) -> int:
+        row = self.resource_index.get(name)
+        if row is not None:
+            return row
+        row = len(self.resource_names)
+        self.resource_names.append(name)
+        self.resource_index[name] = row
+        zeros = np.zeros((1, self._capacity), dtype=np.int64)
+        self.allocatable = np.vstack([self.allocatable, zeros])
+        self.requested = np.vstack([self.requested, zeros])
+        self.free = np.vstack([self.free, zeros])
+        return row
+
+    def add_usage(
+        self, slot: int, requests: Mapping[str, int], score_cpu: int, score_memory: int, sign: int = 1
+    ) -> None:
+        """Count a pod's requests on a node (sign=-1 takes them off)."""
+        for name, amount in requests.items():
+            row = self.ensure_resource(name)
+            self.requested[row, slot] += sign * amount
+            self.free[row, slot] -= sign * amount
+        self.score_requested[0, slot] += sign * score_cpu
+        self.score_requested[1, slot] += sign * score_memory
+
+    # ------------------------------------------------------------------ labels
+
+    def label_column(self, key: str) -> LabelColumn:
+        """The integer-coded column of a label key, built on first use and kept in step."""
+        column = self._labels.get(key)
+        if column is None:
+            column = self._labels[key] = LabelColumn(self._capacity)
+            for slot in range(self.size):
+                info = self.infos[slot]
+                if info is not None:
+                    column.set(slot, info.labels.get(key))
+        return column
+
+    # ------------------------------------------------------------------ trial copies
+
+    def copy(self) -> NodeTable:
+        """An independent copy for trial placements (a gang planned before it is committed)."""
+        clone = NodeTable.__new__(NodeTable)
+        for attr, value in self.__dict__.items():
+            if isinstance(value, np.ndarray):
+                setattr(clone, attr, value.copy())
+            elif isinstance(value, list | dict):
+                setattr(clone, attr, value.copy())
+            else:
+                setattr(clone, attr, value)
+        clone._labels = {}  # rebuilt lazily from infos on the clone
+        return clone

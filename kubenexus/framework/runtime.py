@@ -1,0 +1,169 @@
+"""One scheduling attempt for one pod: pre-filter → filter → score → select → reserve → permit."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kubenexus.api.objects import PodInfo
+from kubenexus.framework.cycle_state import CycleState
+from kubenexus.framework.interfaces import (
+    AnnotatingPlugin,
+    FilterPlugin,
+    PermitPlugin,
+    PreFilterPlugin,
+    QueueSortPlugin,
+    ReservePlugin,
+    ScorePlugin,
+)
+from kubenexus.framework.node_table import BoolArray, NodeTable
+from kubenexus.framework.status import Code, Diagnosis, Status
+
+MAX_SCORE = 100.0
+
+
+class PluginError(Exception):
+    """A plugin broke its contract (e.g. a score outside 0..100)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedScore:
+    plugin: ScorePlugin
+    weight: int
+
+
+@dataclass(slots=True)
+class Placement:
+    """The node chosen for a pod, with the annotations plugins want written before binding."""
+
+    slot: int
+    node_name: str
+    state: CycleState
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Failure:
+    """The pod fits nowhere (``diagnosis``) or a plugin failed (``error``)."""
+
+    diagnosis: Diagnosis | None = None
+    error: str = ""
+
+    @property
+    def message(self) -> str:
+        if self.diagnosis is not None:
+            return self.diagnosis.message
+        return self.error
+
+    @property
+    def unresolvable(self) -> bool:
+        return self.diagnosis is not None and self.diagnosis.unresolvable
+
+
+@dataclass(slots=True)
+class Profile:
+    """The plugins of one ``schedulerName``, in the order they run at each extension point."""
+
+    scheduler_name: str
+    queue_sort: QueueSortPlugin
+    pre_filters: Sequence[PreFilterPlugin] = ()
+    filters: Sequence[FilterPlugin] = ()
+    scores: Sequence[WeightedScore] = ()
+    reserves: Sequence[ReservePlugin] = ()
+    permits: Sequence[PermitPlugin] = ()
+    annotators: Sequence[AnnotatingPlugin] = ()
+
+    # ------------------------------------------------------------------ find a node
+
+    def find_node(self, pod: PodInfo, nodes: NodeTable) -> Placement | Failure:
+        """Filter and score every node for the pod; pick the best. Touches no state."""
+        state = CycleState()
+        skipped: set[str] = set()
+        for plugin in self.pre_filters:
+            status = plugin.pre_filter(state, pod, nodes)
+            if status.code is Code.SKIP:
+                skipped.add(plugin.name)
+            elif status.rejected:
+                diagnosis = Diagnosis(
+                    total_nodes=nodes.live,
+                    pre_filter_message=status.message,
+                    unresolvable=status.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+                )
+                return Failure(diagnosis=diagnosis)
+            elif not status.ok:
+                return Failure(error=f"{plugin.name}: {status.message}")
+
+        size = nodes.size
+        feasible: BoolArray = nodes.valid[:size].copy()
+        active_filters = [f for f in self.filters if f.name not in skipped]
+        for plugin in active_filters:
+            mask = plugin.filter(state, pod, nodes)
+            if mask is not None:
+                feasible &= mask
+        candidates = np.flatnonzero(feasible)
+        if candidates.size == 0:
+            return Failure(diagnosis=self._diagnose(state, pod, nodes, active_filters))
+
+        if candidates.size == 1 or not self.scores:
+            best = int(candidates[0])
+        else:
+            total = np.zeros(candidates.size)
+            for weighted in self.scores:
+                if weighted.plugin.name in skipped:
+                    continue
+                scores = weighted.plugin.score(state, pod, nodes, candidates)
+                if scores.shape != candidates.shape:
+                    raise PluginError(f"{weighted.plugin.name}: returned {scores.shape} scores")
+                if scores.size and (scores.min() < 0 or scores.max() > MAX_SCORE):
+                    raise PluginError(f"{weighted.plugin.name}: score outside 0..100")
+                total += weighted.weight * scores
+            # Ties go to the node added first: deterministic, so simulations are repeatable.
+            best = int(candidates[int(np.argmax(total))])
+        return Placement(slot=best, node_name=nodes.names[best], state=state)
+
+    def _diagnose(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, filters: Sequence[FilterPlugin]
+    ) -> Diagnosis:
+        """Attribute each node to the first filter that rejects it, as kube-scheduler does."""
+        reasons: Counter[str] = Counter()
+        alive: BoolArray = nodes.valid[: nodes.size].copy()
+        for plugin in filters:
+            mask = plugin.filter(state, pod, nodes)
+            if mask is None:
+                continue
+            rejected = np.flatnonzero(alive & ~mask)
+            if rejected.size:
+                reasons.update(plugin.explain(state, pod, nodes, rejected))
+                alive &= mask
+        return Diagnosis(total_nodes=nodes.live, reasons=reasons)
+
+    # ------------------------------------------------------------------ reserve / permit
+
+    def reserve(self, placement: Placement, pod: PodInfo, nodes: NodeTable) -> Status:
+        """Run reserve hooks in order; on a failure undo the ones that ran, in reverse."""
+        done: list[ReservePlugin] = []
+        for plugin in self.reserves:
+            status = plugin.reserve(placement.state, pod, nodes, placement.slot)
+            if not status.ok:
+                for undo in reversed(done):
+                    undo.unreserve(placement.state, pod, nodes, placement.slot)
+                plugin.unreserve(placement.state, pod, nodes, placement.slot)
+                return status
+            done.append(plugin)
+        return Status()
+
+    def unreserve(self, placement: Placement, pod: PodInfo, nodes: NodeTable) -> None:
+        for plugin in reversed(self.reserves):
+            plugin.unreserve(placement.state, pod, nodes, placement.slot)
+
+    def permit(self, placement: Placement, pod: PodInfo, nodes: NodeTable) -> Status:
+        for plugin in self.permits:
+            status = plugin.permit(placement.state, pod, nodes, placement.slot)
+            if not status.ok:
+                return status
+        for annotator in self.annotators:
+            placement.annotations.update(annotator.placement_annotations(placement.state, pod))
+        return Status()

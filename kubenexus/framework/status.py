@@ -1,0 +1,80 @@
+"""Results of plugin hooks as values (kube-scheduler's Status), and failure diagnoses."""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+class Code(enum.Enum):
+    SUCCESS = "Success"
+    # The pod does not fit now; a cluster change may help.
+    UNSCHEDULABLE = "Unschedulable"
+    # Nothing but a change to the pod itself can help (e.g. a malformed annotation).
+    UNSCHEDULABLE_AND_UNRESOLVABLE = "UnschedulableAndUnresolvable"
+    # Permit: hold the pod until the plugin allows or rejects it.
+    WAIT = "Wait"
+    # A plugin failed; the pod is retried with backoff.
+    ERROR = "Error"
+    # PreFilter/PreScore: this plugin has nothing to do for this pod; skip its later hooks.
+    SKIP = "Skip"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    code: Code = Code.SUCCESS
+    reasons: tuple[str, ...] = ()
+    plugin: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code is Code.SUCCESS
+
+    @property
+    def rejected(self) -> bool:
+        return self.code in {Code.UNSCHEDULABLE, Code.UNSCHEDULABLE_AND_UNRESOLVABLE}
+
+    @property
+    def message(self) -> str:
+        return ", ".join(self.reasons)
+
+    @classmethod
+    def unschedulable(cls, *reasons: str, plugin: str = "") -> Status:
+        return cls(Code.UNSCHEDULABLE, reasons, plugin)
+
+    @classmethod
+    def unresolvable(cls, *reasons: str, plugin: str = "") -> Status:
+        return cls(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, reasons, plugin)
+
+    @classmethod
+    def error(cls, *reasons: str, plugin: str = "") -> Status:
+        return cls(Code.ERROR, reasons, plugin)
+
+
+SUCCESS = Status()
+SKIP = Status(Code.SKIP)
+
+
+@dataclass(slots=True)
+class Diagnosis:
+    """Why a pod fits nowhere: a count of nodes per reason, rendered in kube-scheduler's style."""
+
+    total_nodes: int
+    reasons: Counter[str] = field(default_factory=Counter)
+    # A pre-filter rejection applies to the pod as a whole, not to single nodes.
+    pre_filter_message: str = ""
+    unresolvable: bool = False
+
+    @property
+    def message(self) -> str:
+        """``0/12 nodes are available: 4 Insufficient cpu, 8 node(s) had untolerated taint {a: b}.``
+
+        Like kube-scheduler, the "count reason" strings are sorted as strings.
+        """
+        if self.pre_filter_message:
+            return f"0/{self.total_nodes} nodes are available: {self.pre_filter_message}."
+        if self.total_nodes == 0:
+            return "0/0 nodes are available: no nodes in the cluster."
+        parts = sorted(f"{count} {reason}" for reason, count in self.reasons.items())
+        return f"0/{self.total_nodes} nodes are available: {', '.join(parts)}."

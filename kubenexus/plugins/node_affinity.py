@@ -1,0 +1,102 @@
+"""NodeAffinity: ``nodeSelector`` and required node affinity (In, NotIn, Exists, DoesNotExist,
+Gt, Lt; ``matchFields`` on ``metadata.name``), evaluated over integer-coded label columns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import ClassVar
+
+import numpy as np
+
+from kubenexus.api.objects import PodInfo, SelectorRequirement, SelectorTerm
+from kubenexus.framework import SKIP, SUCCESS, BoolArray, CycleState, IntArray, NodeTable, Status
+from kubenexus.framework.node_table import MISSING
+
+REASON = "node(s) didn't match Pod's node affinity/selector"
+_CACHE_LIMIT = 4096
+
+_CacheKey = tuple[tuple[tuple[str, str], ...], tuple[SelectorTerm, ...] | None]
+
+
+def _label_mask(nodes: NodeTable, req: SelectorRequirement) -> BoolArray:
+    column = nodes.label_column(req.key)
+    codes = column.codes[: nodes.size]
+    if req.operator == "Exists":
+        return codes != MISSING
+    if req.operator == "DoesNotExist":
+        return codes == MISSING
+    if req.operator in {"Gt", "Lt"}:
+        numbers = column.numbers[: nodes.size]
+        bound = float(int(req.values[0]))
+        with np.errstate(invalid="ignore"):
+            return numbers > bound if req.operator == "Gt" else numbers < bound
+    known = [column.values[v] for v in req.values if v in column.values]
+    matches = np.isin(codes, known) if known else np.zeros(nodes.size, dtype=np.bool_)
+    return matches if req.operator == "In" else ~matches
+
+
+def _field_mask(nodes: NodeTable, req: SelectorRequirement) -> BoolArray:
+    mask = np.zeros(nodes.size, dtype=np.bool_)
+    slot = nodes.slot_of(req.values[0])
+    if slot is not None:
+        mask[slot] = True
+    return mask if req.operator == "In" else ~mask
+
+
+def _term_mask(nodes: NodeTable, term: SelectorTerm) -> BoolArray:
+    if not term.match_expressions and not term.match_fields:
+        return np.zeros(nodes.size, dtype=np.bool_)  # an empty term matches no node
+    mask = np.ones(nodes.size, dtype=np.bool_)
+    for req in term.match_expressions:
+        mask &= _label_mask(nodes, req)
+    for req in term.match_fields:
+        mask &= _field_mask(nodes, req)
+    return mask
+
+
+def selector_mask(nodes: NodeTable, pod: PodInfo) -> BoolArray:
+    """Nodes matching the pod's nodeSelector AND any one of its required affinity terms."""
+    mask = np.ones(nodes.size, dtype=np.bool_)
+    for key, value in pod.node_selector:
+        column = nodes.label_column(key)
+        code = column.values.get(value)
+        if code is None:
+            return np.zeros(nodes.size, dtype=np.bool_)
+        mask &= column.codes[: nodes.size] == code
+    if pod.required_affinity is not None:
+        any_term = np.zeros(nodes.size, dtype=np.bool_)
+        for term in pod.required_affinity:
+            any_term |= _term_mask(nodes, term)
+        mask &= any_term
+    return mask
+
+
+class NodeAffinity:
+    name: ClassVar[str] = "NodeAffinity"
+
+    def __init__(self) -> None:
+        # Pods of one Job share selectors: remember masks until the node set or labels change.
+        self._cache: dict[_CacheKey, tuple[int, int, BoolArray]] = {}
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
+        if not pod.node_selector and pod.required_affinity is None:
+            return SKIP
+        return SUCCESS
+
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
+        if not pod.node_selector and pod.required_affinity is None:
+            return None
+        key: _CacheKey = (pod.node_selector, pod.required_affinity)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == nodes.topology_generation and cached[1] == nodes.size:
+            return cached[2]
+        mask = selector_mask(nodes, pod)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = (nodes.topology_generation, nodes.size, mask)
+        return mask
+
+    def explain(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> Counter[str]:
+        return Counter({REASON: int(rejected.size)})

@@ -1,0 +1,57 @@
+"""Every plugin by name: how to build it, its argument model, and its default weight."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from kubenexus.framework import Plugin
+from kubenexus.plugins.args import NoArgs, PluginArgs
+from kubenexus.plugins.balanced_allocation import (
+    BalancedAllocationArgs,
+    NodeResourcesBalancedAllocation,
+)
+from kubenexus.plugins.node_affinity import NodeAffinity
+from kubenexus.plugins.node_name import NodeName
+from kubenexus.plugins.node_resources_fit import NodeResourcesFit, NodeResourcesFitArgs
+from kubenexus.plugins.node_unschedulable import NodeUnschedulable
+from kubenexus.plugins.priority_sort import PrioritySort, PrioritySortArgs
+from kubenexus.plugins.taint_toleration import TaintToleration
+
+
+@dataclass(frozen=True, slots=True)
+class PluginSpec:
+    name: str
+    build: Callable[[Any], Plugin]
+    args_model: type[PluginArgs]
+    # Score weight when enabled without an explicit weight (kube-scheduler's defaults).
+    default_weight: int = 1
+
+
+REGISTRY: Final[dict[str, PluginSpec]] = {
+    spec.name: spec
+    for spec in (
+        PluginSpec("PrioritySort", PrioritySort, PrioritySortArgs),
+        PluginSpec("NodeUnschedulable", lambda _: NodeUnschedulable(), NoArgs),
+        PluginSpec("NodeName", lambda _: NodeName(), NoArgs),
+        PluginSpec("TaintToleration", lambda _: TaintToleration(), NoArgs, default_weight=3),
+        PluginSpec("NodeAffinity", lambda _: NodeAffinity(), NoArgs, default_weight=2),
+        PluginSpec("NodeResourcesFit", NodeResourcesFit, NodeResourcesFitArgs),
+        PluginSpec(
+            "NodeResourcesBalancedAllocation", NodeResourcesBalancedAllocation, BalancedAllocationArgs
+        ),
+    )
+}
+
+# Enabled when the configuration says nothing, in the order they run (kube-scheduler's order:
+# a node is reported under the first filter that rejects it).
+DEFAULT_PLUGINS: Final = (
+    "PrioritySort",
+    "NodeUnschedulable",
+    "NodeName",
+    "TaintToleration",
+    "NodeAffinity",
+    "NodeResourcesFit",
+    "NodeResourcesBalancedAllocation",
+)

@@ -1,0 +1,102 @@
+"""TaintToleration: NoSchedule/NoExecute taints must be tolerated; PreferNoSchedule is scored.
+
+Nodes share few distinct taint sets, so a pod's tolerations are checked once per taint set and
+the answer is spread to every node with a lookup (``ok_by_set[taint_group]``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from kubenexus.api.objects import PodInfo, Taint, Toleration
+from kubenexus.framework import BoolArray, CycleState, FloatArray, IntArray, NodeTable, Status
+
+_HARD_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
+# Distinct toleration lists seen recently; bounded so odd workloads cannot grow it forever.
+_CACHE_LIMIT = 4096
+
+
+def untolerated(taints: tuple[Taint, ...], tolerations: tuple[Toleration, ...]) -> Taint | None:
+    """The first NoSchedule/NoExecute taint none of the tolerations tolerates."""
+    for taint in taints:
+        if taint.effect in _HARD_EFFECTS and not any(t.tolerates(taint) for t in tolerations):
+            return taint
+    return None
+
+
+@dataclass(slots=True)
+class _Verdicts:
+    sets_seen: int
+    ok_by_set: BoolArray
+    blocking: list[Taint | None]
+    prefer_counts: npt.NDArray[np.float64]
+
+
+class TaintToleration:
+    name: ClassVar[str] = "TaintToleration"
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[Toleration, ...], _Verdicts] = {}
+
+    def _verdicts(self, pod: PodInfo, nodes: NodeTable) -> _Verdicts:
+        sets = nodes.taint_sets
+        cached = self._cache.get(pod.tolerations)
+        if cached is not None and cached.sets_seen == len(sets):
+            return cached
+        blocking = [untolerated(taints, pod.tolerations) for taints in sets]
+        prefer = [
+            sum(
+                1
+                for taint in taints
+                if taint.effect == "PreferNoSchedule"
+                and not any(t.tolerates(taint) for t in pod.tolerations)
+            )
+            for taints in sets
+        ]
+        verdicts = _Verdicts(
+            sets_seen=len(sets),
+            ok_by_set=np.array([b is None for b in blocking], dtype=np.bool_),
+            blocking=blocking,
+            prefer_counts=np.array(prefer, dtype=np.float64),
+        )
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[pod.tolerations] = verdicts
+        return verdicts
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
+        return Status()
+
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
+        verdicts = self._verdicts(pod, nodes)
+        if verdicts.ok_by_set.all():
+            return None
+        return verdicts.ok_by_set[nodes.taint_group[: nodes.size]]
+
+    def explain(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> Counter[str]:
+        verdicts = self._verdicts(pod, nodes)
+        counts = np.bincount(nodes.taint_group[rejected], minlength=len(verdicts.blocking))
+        reasons: Counter[str] = Counter()
+        for set_id in np.flatnonzero(counts):
+            taint = verdicts.blocking[set_id]
+            if taint is not None:
+                reasons[f"node(s) had untolerated taint {taint}"] += int(counts[set_id])
+        return reasons
+
+    def score(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
+    ) -> FloatArray:
+        """Fewer untolerated PreferNoSchedule taints scores higher (kube: reversed normalization)."""
+        verdicts = self._verdicts(pod, nodes)
+        counts = verdicts.prefer_counts[nodes.taint_group[candidates]]
+        worst = counts.max() if counts.size else 0.0
+        if worst == 0:
+            return np.full(candidates.size, 100.0)
+        return 100.0 - counts * (100.0 / worst)

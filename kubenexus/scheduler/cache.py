@@ -1,0 +1,121 @@
+"""What the cluster holds: nodes and the pods counted on them, including assumed placements.
+
+"Assume" counts a pod on its node before its Binding exists, so the next pod sees the capacity
+taken; "forget" undoes it if binding fails. Pods bound to a node we have not seen yet are kept
+and counted once the node arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from kubenexus.api.objects import NodeInfo, PodInfo
+from kubenexus.framework import NodeTable
+
+
+@dataclass(slots=True)
+class _Counted:
+    pod: PodInfo
+    node: str
+    assumed: bool
+    slot: int | None  # where its usage is counted now; None while its node is unknown
+
+
+class ClusterCache:
+    def __init__(self, nodes: NodeTable | None = None) -> None:
+        self.nodes = nodes or NodeTable()
+        self._pods: dict[str, _Counted] = {}
+        self._by_node: dict[str, set[str]] = {}
+
+    # ------------------------------------------------------------------ nodes
+
+    def upsert_node(self, node: NodeInfo) -> None:
+        is_new = node.name not in self.nodes
+        slot = self.nodes.upsert(node)
+        if is_new:
+            for key in self._by_node.get(node.name, ()):
+                self._count(self._pods[key], slot)
+
+    def remove_node(self, name: str) -> None:
+        if self.nodes.remove(name) is None:
+            return
+        for key in self._by_node.get(name, ()):
+            self._pods[key].slot = None  # the slot was cleared with the node
+
+    # ------------------------------------------------------------------ pods
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._pods
+
+    def pods_on(self, node: str) -> Iterator[PodInfo]:
+        for key in self._by_node.get(node, ()):
+            yield self._pods[key].pod
+
+    def node_of(self, key: str) -> str | None:
+        record = self._pods.get(key)
+        return record.node if record else None
+
+    def is_assumed(self, key: str) -> bool:
+        record = self._pods.get(key)
+        return record is not None and record.assumed
+
+    @property
+    def pod_count(self) -> int:
+        return len(self._pods)
+
+    def upsert_pod(self, pod: PodInfo) -> None:
+        """A pod the API shows bound (or an update of one): count it where it runs.
+
+        Terminal pods free their capacity. A pod we assumed is confirmed by its bound update.
+        """
+        old = self._pods.get(pod.key)
+        if old is not None:
+            self._drop(old)
+        if pod.terminal or not pod.node_name:
+            return
+        self._add(_Counted(pod=pod, node=pod.node_name, assumed=False, slot=None))
+
+    def assume(self, pod: PodInfo, node: str) -> None:
+        if pod.key in self._pods:
+            raise ValueError(f"pod {pod.full_name} is already placed on {self.node_of(pod.key)}")
+        self._add(_Counted(pod=replace(pod, node_name=node), node=node, assumed=True, slot=None))
+
+    def forget(self, key: str) -> None:
+        """Undo an assumption (binding failed); a confirmed pod is left alone."""
+        record = self._pods.get(key)
+        if record is not None and record.assumed:
+            self._drop(record)
+
+    def remove_pod(self, key: str) -> PodInfo | None:
+        record = self._pods.get(key)
+        if record is None:
+            return None
+        self._drop(record)
+        return record.pod
+
+    # ------------------------------------------------------------------ internals
+
+    def _add(self, record: _Counted) -> None:
+        self._pods[record.pod.key] = record
+        self._by_node.setdefault(record.node, set()).add(record.pod.key)
+        slot = self.nodes.slot_of(record.node)
+        if slot is not None:
+            self._count(record, slot)
+
+    def _drop(self, record: _Counted) -> None:
+        if record.slot is not None:
+            pod = record.pod
+            self.nodes.add_usage(record.slot, pod.requests, pod.score_cpu, pod.score_memory, sign=-1)
+            record.slot = None
+        del self._pods[record.pod.key]
+        keys = self._by_node.get(record.node)
+        if keys is not None:
+            keys.discard(record.pod.key)
+            if not keys:
+                del self._by_node[record.node]
+
+    def _count(self, record: _Counted, slot: int) -> None:
+        pod = record.pod
+        self.nodes.add_usage(slot, pod.requests, pod.score_cpu, pod.score_memory)
+        record.slot = slot

@@ -1,0 +1,233 @@
+"""The scheduling queue: active (sorted by the queue-sort plugin), backoff, unschedulable.
+
+- active: ready to try, ordered by the queue-sort plugin (priority, then age, starvation boost).
+- backoff: failed recently; waits ``initial · 2^(attempts−1)`` seconds, capped, then goes active.
+- unschedulable: fits nowhere; waits for a cluster change (``move_all``) or, at the latest,
+  ``max_unschedulable_seconds``, then goes to backoff or active.
+
+Heaps hold (key, version) pairs and skip stale ones, so moves and deletes are O(log n).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from kubenexus.api.objects import PodInfo
+from kubenexus.framework import QueuedPod, QueueSortPlugin
+
+Clock = Callable[[], float]
+Where = Literal["active", "backoff", "unschedulable", "in-flight"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    initial_backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 10.0
+    max_unschedulable_seconds: float = 300.0
+
+
+class SchedulingQueue:
+    def __init__(
+        self, sort: QueueSortPlugin, clock: Clock, settings: QueueSettings | None = None
+    ) -> None:
+        self._sort = sort
+        self._clock = clock
+        self.settings = settings or QueueSettings()
+        self._entries: dict[str, QueuedPod] = {}
+        self._where: dict[str, Where] = {}
+        self._version: dict[str, int] = {}
+        self._seq = itertools.count()
+        self._active: list[tuple[tuple[Any, ...], int, str, int]] = []
+        self._backoff: list[tuple[float, int, str, int]] = []
+        self._rekey: list[tuple[float, int, str, int]] = []
+        self._unschedulable: dict[str, float] = {}
+        # Bumped whenever the cluster changes; a pod that failed while a change happened during
+        # its attempt is retried after backoff instead of waiting for the next change.
+        self._move_generation = 0
+        self._popped_at_generation: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ queries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def where(self, key: str) -> Where | None:
+        return self._where.get(key)
+
+    def entry(self, key: str) -> QueuedPod | None:
+        return self._entries.get(key)
+
+    def pending_counts(self) -> dict[str, int]:
+        counts = {"active": 0, "backoff": 0, "unschedulable": 0, "in-flight": 0}
+        for where in self._where.values():
+            counts[where] += 1
+        return counts
+
+    def entries(self) -> Iterator[QueuedPod]:
+        return iter(self._entries.values())
+
+    def backoff_duration(self, entry: QueuedPod) -> float:
+        exponent = max(entry.attempts - 1, 0)
+        seconds = self.settings.initial_backoff_seconds * (2.0 ** min(exponent, 62))
+        return min(seconds, self.settings.max_backoff_seconds)
+
+    def next_wakeup(self) -> float | None:
+        """The earliest time a waiting pod becomes ready on its own (for an idle loop's sleep)."""
+        valid = [t for t, _, key, v in self._backoff if self._version.get(key) == v]
+        times = [min(valid)] if valid else []
+        if self._unschedulable:
+            oldest = min(self._unschedulable.values())
+            times.append(oldest + self.settings.max_unschedulable_seconds)
+        return min(times) if times else None
+
+    # ------------------------------------------------------------------ changes
+
+    def add(self, pod: PodInfo) -> None:
+        """A new pending pod goes active; an update to a waiting pod may make it schedulable."""
+        entry = self._entries.get(pod.key)
+        if entry is None:
+            now = self._clock()
+            entry = QueuedPod(pod=pod, first_seen=pod.created if pod.created is not None else now)
+            # A pod created in the future (clock skew) must not jump the FIFO order.
+            entry.first_seen = min(entry.first_seen, now)
+            self._entries[pod.key] = entry
+            self._push_active(entry)
+            return
+        entry.pod = pod
+        if self._where[pod.key] == "unschedulable":
+            del self._unschedulable[pod.key]
+            self._push_active(entry)
+
+    def delete(self, key: str) -> QueuedPod | None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return None
+        self._bump(key)
+        self._where.pop(key, None)
+        self._version.pop(key, None)
+        self._unschedulable.pop(key, None)
+        self._popped_at_generation.pop(key, None)
+        return entry
+
+    def pop(self) -> QueuedPod | None:
+        """The best ready pod, now marked in flight; None when nothing is ready."""
+        now = self._clock()
+        self._flush(now)
+        while self._active:
+            _, _, key, version = heapq.heappop(self._active)
+            if self._version.get(key) != version:
+                continue
+            entry = self._entries[key]
+            self._where[key] = "in-flight"
+            self._bump(key)
+            entry.attempts += 1
+            self._popped_at_generation[key] = self._move_generation
+            return entry
+        return None
+
+    def done(self, key: str) -> None:
+        """The pod was placed; it leaves the queue."""
+        self.delete(key)
+
+    def requeue_unschedulable(self, entry: QueuedPod, message: str) -> None:
+        """The pod fits nowhere now: wait for a cluster change (or backoff if one came meanwhile)."""
+        key = entry.pod.key
+        if key not in self._entries:
+            return  # deleted while in flight
+        now = self._clock()
+        entry.last_failure = now
+        entry.last_message = message
+        changed_meanwhile = self._popped_at_generation.pop(key, -1) != self._move_generation
+        if changed_meanwhile:
+            self._push_backoff(entry, now)
+        else:
+            self._where[key] = "unschedulable"
+            self._bump(key)
+            self._unschedulable[key] = now
+
+    def requeue_backoff(self, entry: QueuedPod, message: str) -> None:
+        """A transient failure (binding error, plugin error): retry after backoff."""
+        key = entry.pod.key
+        if key not in self._entries:
+            return
+        now = self._clock()
+        entry.last_failure = now
+        entry.last_message = message
+        self._popped_at_generation.pop(key, None)
+        self._push_backoff(entry, now)
+
+    def restore(self, entry: QueuedPod, message: str) -> None:
+        """Take back a pod that left the queue (its binding failed), keeping its age and attempts."""
+        key = entry.pod.key
+        self._entries[key] = entry
+        now = self._clock()
+        entry.last_failure = now
+        entry.last_message = message
+        self._push_backoff(entry, now)
+
+    def activate(self, key: str) -> None:
+        """Make one waiting pod ready at once (e.g. its gang completed)."""
+        entry = self._entries.get(key)
+        if entry is None or self._where.get(key) in {"active", "in-flight"}:
+            return
+        self._unschedulable.pop(key, None)
+        self._push_active(entry)
+
+    def move_all(self) -> None:
+        """The cluster changed: unschedulable pods may fit now; retry them (after their backoff)."""
+        self._move_generation += 1
+        now = self._clock()
+        for key in list(self._unschedulable):
+            self._release(self._entries[key], now)
+
+    # ------------------------------------------------------------------ internals
+
+    def _release(self, entry: QueuedPod, now: float) -> None:
+        self._unschedulable.pop(entry.pod.key, None)
+        if entry.last_failure + self.backoff_duration(entry) > now:
+            self._push_backoff(entry, now)
+        else:
+            self._push_active(entry)
+
+    def _flush(self, now: float) -> None:
+        while self._backoff and self._backoff[0][0] <= now:
+            _, _, key, version = heapq.heappop(self._backoff)
+            if self._version.get(key) == version:
+                self._push_active(self._entries[key])
+        while self._rekey and self._rekey[0][0] <= now:
+            _, _, key, version = heapq.heappop(self._rekey)
+            if self._version.get(key) == version:
+                self._push_active(self._entries[key])  # same place, new (boosted) sort key
+        limit = self.settings.max_unschedulable_seconds
+        stale = [k for k, since in self._unschedulable.items() if since + limit <= now]
+        for key in stale:
+            self._release(self._entries[key], now)
+
+    def _bump(self, key: str) -> int:
+        version = self._version.get(key, 0) + 1
+        self._version[key] = version
+        return version
+
+    def _push_active(self, entry: QueuedPod) -> None:
+        key = entry.pod.key
+        version = self._bump(key)
+        self._where[key] = "active"
+        now = self._clock()
+        heapq.heappush(self._active, (self._sort.sort_key(entry, now), next(self._seq), key, version))
+        change_at = self._sort.key_changes_at(entry)
+        if change_at is not None and change_at > now:
+            heapq.heappush(self._rekey, (change_at, next(self._seq), key, version))
+
+    def _push_backoff(self, entry: QueuedPod, now: float) -> None:
+        key = entry.pod.key
+        version = self._bump(key)
+        self._where[key] = "backoff"
+        ready_at = now + self.backoff_duration(entry)
+        heapq.heappush(self._backoff, (ready_at, next(self._seq), key, version))
