@@ -3,7 +3,8 @@
     KubeNexusError
     ├── InvalidInputError      a user-supplied object or value is malformed (names field and value)
     │   └── QuantityError      a Kubernetes quantity that does not parse
-    └── ConfigError            the scheduler configuration is invalid (names the path in the file)
+    ├── ConfigError            the scheduler configuration is invalid (names the path in the file)
+    └── InputFileError         a cluster/workload file is unreadable or holds a bad object
 """
 
 from __future__ import annotations
@@ -39,3 +40,7 @@ class QuantityError(InvalidInputError):
 
 class ConfigError(KubeNexusError):
     """The scheduler configuration file is invalid; the message names the path in the file."""
+
+
+class InputFileError(KubeNexusError):
+    """A cluster or workload file cannot be used; the message names the file, object and field."""

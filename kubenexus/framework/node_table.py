@@ -125,7 +125,8 @@ class NodeTable:
         self.taint_group[slot] = self._taint_set_id(node.taints)
         self.allocatable[:, slot] = 0
         for name, amount in node.allocatable.items():
-            self.allocatable[self.ensure_resource(name), slot] = amount
+            row = self.ensure_resource(name)  # may grow the arrays: index them afterwards
+            self.allocatable[row, slot] = amount
         self.free[:, slot] = self.allocatable[:, slot] - self.requested[:, slot]
         for key, column in self._labels.items():
             column.set(slot, node.labels.get(key))

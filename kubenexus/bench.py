@@ -1,0 +1,173 @@
+"""``kubenexus bench``: scheduling throughput, per-pod latency and memory on a synthetic cluster.
+
+Only the decide-and-assume loop is timed (queue pop → filter → score → reserve → assume), the
+same path the daemon runs per pod; building the cluster and queueing the pods is not.
+"""
+
+from __future__ import annotations
+
+import gc
+import platform
+import random
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from kubenexus.api import keys
+from kubenexus.api.objects import NodeInfo, PodInfo, Taint, Toleration
+from kubenexus.config import SchedulerConfiguration, build_scheduler
+from kubenexus.scheduler import Scheduled
+
+GIB = 2**30
+# (cpu millicores, memory bytes, GPUs, taint, weight in the mix)
+_NODE_SHAPES = (
+    ("general-8", 8_000, 32 * GIB, 0, None, 4),
+    ("general-32", 32_000, 128 * GIB, 0, None, 3),
+    ("memory-16", 16_000, 256 * GIB, 0, None, 1),
+    ("gpu-64", 64_000, 512 * GIB, 8, Taint("nvidia.com/gpu", "present", "NoSchedule"), 1),
+)
+_ZONES = ("zone-a", "zone-b", "zone-c")
+_GPU_TOLERATION = Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
+
+
+def synthetic_nodes(count: int, rng: random.Random) -> list[NodeInfo]:
+    weights = [shape[-1] for shape in _NODE_SHAPES]
+    nodes = []
+    for i in range(count):
+        shape, cpu, memory, gpus, taint, _ = rng.choices(_NODE_SHAPES, weights)[0]
+        allocatable = {keys.CPU: cpu, keys.MEMORY: memory, keys.PODS: keys.DEFAULT_MAX_PODS}
+        if gpus:
+            allocatable[keys.GPU_NVIDIA] = gpus
+        name = f"node-{i:05d}"
+        labels = {
+            "kubernetes.io/hostname": name,
+            "topology.kubernetes.io/zone": _ZONES[i % len(_ZONES)],
+            "node.kubernetes.io/instance-type": shape,
+        }
+        nodes.append(
+            NodeInfo(
+                name=name,
+                allocatable=MappingProxyType(allocatable),
+                labels=MappingProxyType(labels),
+                taints=(taint,) if taint else (),
+            )
+        )
+    return nodes
+
+
+def synthetic_pods(count: int, workload: str, rng: random.Random) -> list[PodInfo]:
+    pods = []
+    for i in range(count):
+        cpu = rng.choice((100, 250, 500, 1000, 2000))
+        memory = rng.choice((128, 256, 512, 1024, 4096)) * 2**20
+        requests = {keys.CPU: cpu, keys.MEMORY: memory, keys.PODS: 1}
+        selector: tuple[tuple[str, str], ...] = ()
+        tolerations: tuple[Toleration, ...] = ()
+        if workload == "mixed":
+            kind = rng.random()
+            if kind < 0.2:
+                selector = (("topology.kubernetes.io/zone", rng.choice(_ZONES)),)
+            elif kind < 0.3:
+                requests[keys.GPU_NVIDIA] = rng.choice((1, 2))
+                tolerations = (_GPU_TOLERATION,)
+        pods.append(
+            PodInfo(
+                namespace="bench",
+                name=f"pod-{i:06d}",
+                uid=f"uid-{i}",
+                requests=MappingProxyType(requests),
+                scheduler_name=keys.SCHEDULER_NAME,
+                priority=rng.choice((0, 0, 0, 100)),
+                score_cpu=cpu,
+                score_memory=memory,
+                node_selector=selector,
+                tolerations=tolerations,
+            )
+        )
+    return pods
+
+
+@dataclass(frozen=True, slots=True)
+class RunFigures:
+    seconds: float
+    scheduled: int
+    unschedulable: int
+    latencies: np.ndarray
+
+    @property
+    def pods_per_second(self) -> float:
+        return (self.scheduled + self.unschedulable) / self.seconds
+
+
+@dataclass(frozen=True, slots=True)
+class BenchReport:
+    nodes: int
+    pods: int
+    workload: str
+    runs: list[RunFigures]
+    peak_rss_bytes: int
+
+
+def _one_run(
+    nodes: int, pods: int, workload: str, seed: int, config: SchedulerConfiguration | None
+) -> RunFigures:
+    rng = random.Random(seed)
+    scheduler = build_scheduler(config)
+    for node in synthetic_nodes(nodes, rng):
+        scheduler.upsert_node(node)
+    for pod in synthetic_pods(pods, workload, rng):
+        scheduler.upsert_pod(pod)
+    latencies = np.zeros(pods)
+    scheduled = unschedulable = 0
+    gc.collect()
+    clock = time.perf_counter
+    started = clock()
+    for i in range(pods):
+        t0 = clock()
+        outcome = scheduler.schedule_one()
+        if outcome is None:
+            break
+        if isinstance(outcome, Scheduled):
+            scheduler.binding_succeeded(outcome.pod.key)
+            scheduled += 1
+        else:
+            unschedulable += 1
+        latencies[i] = clock() - t0
+    seconds = clock() - started
+    return RunFigures(seconds, scheduled, unschedulable, latencies[: scheduled + unschedulable])
+
+
+def run_bench(
+    *,
+    nodes: int,
+    pods: int,
+    workload: str = "plain",
+    repeat: int = 3,
+    seed: int = 1,
+    config: SchedulerConfiguration | None = None,
+) -> BenchReport:
+    runs = [_one_run(nodes, pods, workload, seed + r, config) for r in range(repeat)]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return BenchReport(nodes, pods, workload, runs, peak)
+
+
+def render(report: BenchReport) -> str:
+    rates = [r.pods_per_second for r in report.runs]
+    p50 = [float(np.percentile(r.latencies, 50)) * 1e6 for r in report.runs]
+    p99 = [float(np.percentile(r.latencies, 99)) * 1e6 for r in report.runs]
+    last = report.runs[-1]
+    lines = [
+        f"kubenexus bench: {report.nodes} nodes, {report.pods} pods, workload={report.workload}, "
+        f"{len(report.runs)} run(s) — Python {platform.python_version()}, numpy {np.__version__}",
+        f"throughput      median {statistics.median(rates):,.0f} pods/s "
+        f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})",
+        f"latency p50     median {statistics.median(p50):,.0f} µs",
+        f"latency p99     median {statistics.median(p99):,.0f} µs",
+        f"placed          {last.scheduled} scheduled, {last.unschedulable} unschedulable (last run)",
+        f"peak RSS        {report.peak_rss_bytes / 2**20:,.0f} MiB",
+    ]
+    return "\n".join(lines)
