@@ -68,8 +68,11 @@ class FilterPlugin(Plugin, Protocol):
 class ScorePlugin(Plugin, Protocol):
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
-    ) -> FloatArray:
-        """Scores in 0..100 for the candidate slots, already normalized by the plugin."""
+    ) -> FloatArray | None:
+        """Scores in 0..100 for the candidate slots, already normalized by the plugin.
+
+        None means the plugin has no preference among them (all equal), so it is skipped.
+        """
 
 
 @runtime_checkable

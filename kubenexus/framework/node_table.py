@@ -73,6 +73,11 @@ class NodeTable:
         self.free: IntArray = np.zeros((rows, self._capacity), dtype=np.int64)
         # cpu and memory as scoring counts them (best-effort containers count as a default).
         self.score_requested: IntArray = np.zeros((2, self._capacity), dtype=np.int64)
+        # For scoring without per-pod conversions: 1/allocatable (0 where none) and the fraction
+        # already requested (cpu/memory in the scoring view), both kept per slot on every change.
+        self.inv_allocatable: FloatArray = np.zeros((rows, self._capacity))
+        self.used_fraction: FloatArray = np.zeros((rows, self._capacity))
+        self._complete_rows: dict[int, tuple[int, bool]] = {}
         self.valid: BoolArray = np.zeros(self._capacity, dtype=np.bool_)
         self.unschedulable: BoolArray = np.zeros(self._capacity, dtype=np.bool_)
         self.taint_group: npt.NDArray[np.int32] = np.zeros(self._capacity, dtype=np.int32)
@@ -128,6 +133,8 @@ class NodeTable:
             row = self.ensure_resource(name)  # may grow the arrays: index them afterwards
             self.allocatable[row, slot] = amount
         self.free[:, slot] = self.allocatable[:, slot] - self.requested[:, slot]
+        for row in range(len(self.resource_names)):
+            self._refresh_fraction(row, slot)
         for key, column in self._labels.items():
             column.set(slot, node.labels.get(key))
         self.topology_generation += 1
@@ -141,7 +148,10 @@ class NodeTable:
         self.valid[slot] = False
         self.infos[slot] = None
         self.names[slot] = ""
-        for array in (self.allocatable, self.requested, self.free, self.score_requested):
+        for array in (
+            self.allocatable, self.requested, self.free, self.score_requested,
+            self.inv_allocatable, self.used_fraction,
+        ):
             array[:, slot] = 0
         self.unschedulable[slot] = False
         self.taint_group[slot] = 0
@@ -177,6 +187,8 @@ class NodeTable:
         self.requested = widen(self.requested)  # type: ignore[assignment]
         self.free = widen(self.free)  # type: ignore[assignment]
         self.score_requested = widen(self.score_requested)  # type: ignore[assignment]
+        self.inv_allocatable = widen(self.inv_allocatable)  # type: ignore[assignment]
+        self.used_fraction = widen(self.used_fraction)  # type: ignore[assignment]
         self.valid = widen(self.valid)  # type: ignore[assignment]
         self.unschedulable = widen(self.unschedulable)  # type: ignore[assignment]
         self.taint_group = widen(self.taint_group)  # type: ignore[assignment]
@@ -208,7 +220,32 @@ class NodeTable:
         self.allocatable = np.vstack([self.allocatable, zeros])
         self.requested = np.vstack([self.requested, zeros])
         self.free = np.vstack([self.free, zeros])
+        self.inv_allocatable = np.vstack([self.inv_allocatable, zeros.astype(np.float64)])
+        self.used_fraction = np.vstack([self.used_fraction, zeros.astype(np.float64)])
         return row
+
+    def _refresh_fraction(self, row: int, slot: int) -> None:
+        allocatable = int(self.allocatable[row, slot])
+        if row < 2:  # cpu, memory: the scoring view
+            used = int(self.score_requested[row, slot])
+        else:
+            used = int(self.requested[row, slot])
+        if allocatable > 0:
+            self.inv_allocatable[row, slot] = 1.0 / allocatable
+            self.used_fraction[row, slot] = used / allocatable
+        else:
+            self.inv_allocatable[row, slot] = 0.0
+            self.used_fraction[row, slot] = 0.0
+
+    def every_node_has(self, row: int) -> bool:
+        """Whether every live node offers some of this resource (lets scoring skip masking)."""
+        cached = self._complete_rows.get(row)
+        if cached is not None and cached[0] == self.topology_generation:
+            return cached[1]
+        size = self.size
+        complete = bool(np.all(self.allocatable[row, :size][self.valid[:size]] > 0))
+        self._complete_rows[row] = (self.topology_generation, complete)
+        return complete
 
     def add_usage(
         self, slot: int, requests: Mapping[str, int], score_cpu: int, score_memory: int, sign: int = 1
@@ -218,8 +255,12 @@ class NodeTable:
             row = self.ensure_resource(name)
             self.requested[row, slot] += sign * amount
             self.free[row, slot] -= sign * amount
+            if row >= 2:
+                self._refresh_fraction(row, slot)
         self.score_requested[0, slot] += sign * score_cpu
         self.score_requested[1, slot] += sign * score_memory
+        self._refresh_fraction(0, slot)
+        self._refresh_fraction(1, slot)
 
     # ------------------------------------------------------------------ labels
 

@@ -115,6 +115,8 @@ class Profile:
                 if weighted.plugin.name in skipped:
                     continue
                 scores = weighted.plugin.score(state, pod, nodes, candidates)
+                if scores is None:
+                    continue
                 if scores.shape != candidates.shape:
                     raise PluginError(f"{weighted.plugin.name}: returned {scores.shape} scores")
                 if scores.size and (scores.min() < 0 or scores.max() > MAX_SCORE):

@@ -21,6 +21,9 @@ class Code(enum.Enum):
     SKIP = "Skip"
 
 
+_REJECTIONS = frozenset({Code.UNSCHEDULABLE, Code.UNSCHEDULABLE_AND_UNRESOLVABLE})
+
+
 @dataclass(frozen=True, slots=True)
 class Status:
     code: Code = Code.SUCCESS
@@ -33,7 +36,7 @@ class Status:
 
     @property
     def rejected(self) -> bool:
-        return self.code in {Code.UNSCHEDULABLE, Code.UNSCHEDULABLE_AND_UNRESOLVABLE}
+        return self.code in _REJECTIONS
 
     @property
     def message(self) -> str:

@@ -12,7 +12,7 @@ from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
 from kubenexus.framework import CycleState, FloatArray, IntArray, NodeTable
 from kubenexus.plugins.args import PluginArgs
-from kubenexus.plugins.node_resources_fit import used_after
+from kubenexus.plugins.node_resources_fit import fraction_after, offers
 
 
 class BalancedAllocationArgs(PluginArgs):
@@ -28,18 +28,28 @@ class NodeResourcesBalancedAllocation:
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray:
-        fractions = []
-        present = []
+        fractions: list[FloatArray] = []
+        complete = True
         for resource in self.args.resources:
-            allocatable, requested = used_after(nodes, pod, resource)
-            has = allocatable > 0
-            safe = np.where(has, allocatable, 1.0)
-            fractions.append(np.where(has, np.minimum(requested / safe, 1.0), 0.0))
-            present.append(has)
-        frac = np.array(fractions)[:, candidates]
-        mask = np.array(present)[:, candidates]
+            fraction = fraction_after(state, nodes, pod, resource)
+            if fraction is None:
+                complete = False
+                continue
+            fractions.append(np.minimum(fraction[candidates], 1.0))
+            complete = complete and nodes.every_node_has(nodes.resource_index[resource])
+        if complete and len(fractions) == 2:
+            # The common case (cpu, memory): the standard deviation of two values is half their gap.
+            return (1.0 - np.abs(fractions[0] - fractions[1]) * 0.5) * 100.0
+        if not fractions:
+            return np.zeros(candidates.size)
+        frac = np.array(fractions)
+        if complete:
+            mask = np.ones(frac.shape, dtype=np.bool_)
+        else:  # resources a node does not offer are left out of its deviation
+            mask = np.array([offers(nodes, r)[candidates] for r in self.args.resources
+                             if nodes.resource_row(r) is not None])
         count = mask.sum(axis=0)
         safe_count = np.maximum(count, 1)
-        mean = frac.sum(axis=0) / safe_count
+        mean = np.where(mask, frac, 0.0).sum(axis=0) / safe_count
         variance = (np.where(mask, frac - mean, 0.0) ** 2).sum(axis=0) / safe_count
         return np.where(count > 0, (1.0 - np.sqrt(variance)) * 100.0, 0.0)

@@ -18,6 +18,7 @@ from kubenexus.framework import (
     IntArray,
     NodeTable,
     Status,
+    SUCCESS,
 )
 from kubenexus.plugins.args import PluginArgs
 
@@ -44,25 +45,41 @@ def insufficient_reason(resource: str) -> str:
     return "Too many pods" if resource == keys.PODS else f"Insufficient {resource}"
 
 
-def used_after(nodes: NodeTable, pod: PodInfo, resource: str) -> tuple[FloatArray, FloatArray]:
-    """(allocatable, requested including this pod) of one resource over all slots, for scoring.
+def fraction_after(
+    state: CycleState, nodes: NodeTable, pod: PodInfo, resource: str
+) -> FloatArray | None:
+    """Fraction of each node's allocatable ``resource`` requested once the pod is added
+    (0 on nodes without it); None when no node has ever offered the resource.
 
     cpu and memory use the scoring view in which a container without a request counts as a
-    default, so best-effort pods still spread (as in kube-scheduler).
+    default, so best-effort pods still spread (as in kube-scheduler). Kept in the cycle state:
+    several score plugins read the same fractions.
     """
-    size = nodes.size
+    key = f"NodeResourcesFit/fraction/{resource}"
+    if key in state:
+        return state.get(key, None)
     row = nodes.resource_row(resource)
     if row is None:
-        zero = np.zeros(size)
-        return zero, zero
-    allocatable = nodes.allocatable[row, :size].astype(np.float64)
+        state.write(key, None)
+        return None
+    size = nodes.size
     if resource == keys.CPU:
-        requested = nodes.score_requested[0, :size] + pod.score_cpu
+        amount = pod.score_cpu
     elif resource == keys.MEMORY:
-        requested = nodes.score_requested[1, :size] + pod.score_memory
+        amount = pod.score_memory
     else:
-        requested = nodes.requested[row, :size] + pod.requests.get(resource, 0)
-    return allocatable, requested.astype(np.float64)
+        amount = pod.requests.get(resource, 0)
+    used = nodes.used_fraction[row, :size]
+    fraction = used + amount * nodes.inv_allocatable[row, :size] if amount else used
+    state.write(key, fraction)
+    return fraction
+
+
+def offers(nodes: NodeTable, resource: str) -> BoolArray:
+    row = nodes.resource_row(resource)
+    if row is None:
+        return np.zeros(nodes.size, dtype=np.bool_)
+    return nodes.allocatable[row, : nodes.size] > 0
 
 
 class NodeResourcesFit:
@@ -76,7 +93,7 @@ class NodeResourcesFit:
         return [(r, a) for r, a in pod.requests.items() if r not in self._ignored]
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
-        return Status()
+        return SUCCESS
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
         size = nodes.size
@@ -108,18 +125,26 @@ class NodeResourcesFit:
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray:
         strategy = self.args.scoring_strategy
+        least = strategy.type == "LeastAllocated"
         total = np.zeros(nodes.size)
-        weights = np.zeros(nodes.size)
+        weights: FloatArray | float = 0.0
         for resource in strategy.resources:
-            allocatable, requested = used_after(nodes, pod, resource.name)
-            has = allocatable > 0
-            safe = np.where(has, allocatable, 1.0)
-            if strategy.type == "LeastAllocated":
-                part = np.where(requested > allocatable, 0.0, (allocatable - requested) * 100.0 / safe)
+            fraction = fraction_after(state, nodes, pod, resource.name)
+            if fraction is None:
+                continue
+            # Least: (allocatable − requested)/allocatable, 0 when over; Most: capped at 1.
+            part = np.maximum(1.0 - fraction, 0.0) if least else np.minimum(fraction, 1.0)
+            row = nodes.resource_index[resource.name]
+            if nodes.every_node_has(row):
+                total += part * resource.weight if resource.weight != 1 else part
+                weights = weights + resource.weight
             else:
-                part = np.minimum(requested, allocatable) * 100.0 / safe
-            # A node without the resource does not count it (as kube-scheduler skips it).
-            total += np.where(has, part * resource.weight, 0.0)
-            weights += np.where(has, resource.weight, 0)
-        scores = np.divide(total, weights, out=np.zeros(nodes.size), where=weights > 0)
-        return scores[candidates]
+                # A node without the resource does not count it (as kube-scheduler skips it).
+                has = offers(nodes, resource.name)
+                total += np.where(has, part * resource.weight, 0.0)
+                weights = weights + np.where(has, float(resource.weight), 0.0)
+        chosen = total[candidates]
+        if isinstance(weights, float):
+            return chosen * (100.0 / weights) if weights else np.zeros(candidates.size)
+        denominator = weights[candidates]
+        return np.divide(chosen * 100.0, denominator, out=np.zeros(candidates.size), where=denominator > 0)

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kubenexus.api.objects import PodInfo, Taint, Toleration
-from kubenexus.framework import BoolArray, CycleState, FloatArray, IntArray, NodeTable, Status
+from kubenexus.framework import SUCCESS, BoolArray, CycleState, FloatArray, IntArray, NodeTable, Status
 
 _HARD_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
 # Distinct toleration lists seen recently; bounded so odd workloads cannot grow it forever.
@@ -35,6 +35,7 @@ class _Verdicts:
     ok_by_set: BoolArray
     blocking: list[Taint | None]
     prefer_counts: npt.NDArray[np.float64]
+    any_preferred: bool
 
 
 class TaintToleration:
@@ -63,6 +64,7 @@ class TaintToleration:
             ok_by_set=np.array([b is None for b in blocking], dtype=np.bool_),
             blocking=blocking,
             prefer_counts=np.array(prefer, dtype=np.float64),
+            any_preferred=any(prefer),
         )
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
@@ -70,7 +72,7 @@ class TaintToleration:
         return verdicts
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
-        return Status()
+        return SUCCESS
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
         verdicts = self._verdicts(pod, nodes)
@@ -92,9 +94,11 @@ class TaintToleration:
 
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
-    ) -> FloatArray:
+    ) -> FloatArray | None:
         """Fewer untolerated PreferNoSchedule taints scores higher (kube: reversed normalization)."""
         verdicts = self._verdicts(pod, nodes)
+        if not verdicts.any_preferred:
+            return None  # every node is equal for this pod
         counts = verdicts.prefer_counts[nodes.taint_group[candidates]]
         worst = counts.max() if counts.size else 0.0
         if worst == 0:

@@ -8,7 +8,7 @@ and counted once the node arrives.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from kubenexus.api.objects import NodeInfo, PodInfo
 from kubenexus.framework import NodeTable
@@ -79,7 +79,7 @@ class ClusterCache:
     def assume(self, pod: PodInfo, node: str) -> None:
         if pod.key in self._pods:
             raise ValueError(f"pod {pod.full_name} is already placed on {self.node_of(pod.key)}")
-        self._add(_Counted(pod=replace(pod, node_name=node), node=node, assumed=True, slot=None))
+        self._add(_Counted(pod=pod, node=node, assumed=True, slot=None))
 
     def forget(self, key: str) -> None:
         """Undo an assumption (binding failed); a confirmed pod is left alone."""
