@@ -270,7 +270,7 @@ def build_profiles(config: SchedulerConfiguration) -> dict[str, Profile]:
 
 
 def build_scheduler(
-    config: SchedulerConfiguration | None = None, *, clock: Callable[[], float] = time.monotonic
+    config: SchedulerConfiguration | None = None, *, clock: Callable[[], float] = time.time
 ) -> Scheduler:
     """A scheduler with one profile per ``schedulerName`` in the configuration (or the defaults)."""
     config = config or SchedulerConfiguration()

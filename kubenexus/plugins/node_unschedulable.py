@@ -13,15 +13,19 @@ REASON = "node(s) were unschedulable"
 _CORDON = Taint(key=keys.TAINT_UNSCHEDULABLE, value="", effect="NoSchedule")
 
 
+def _tolerates_cordon(pod: PodInfo) -> bool:
+    return any(t.tolerates(_CORDON) for t in pod.tolerations)
+
+
 class NodeUnschedulable:
     name: ClassVar[str] = "NodeUnschedulable"
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
-        if any(t.tolerates(_CORDON) for t in pod.tolerations):
-            return SKIP
-        return SUCCESS
+        return SKIP if _tolerates_cordon(pod) else SUCCESS
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
+        if _tolerates_cordon(pod):
+            return None
         cordoned = nodes.unschedulable[: nodes.size]
         if not cordoned.any():
             return None

@@ -229,5 +229,8 @@ class SchedulingQueue:
         key = entry.pod.key
         version = self._bump(key)
         self._where[key] = "backoff"
-        ready_at = now + self.backoff_duration(entry)
+        ready_at = max(entry.last_failure, 0.0) + self.backoff_duration(entry)
+        if ready_at <= now:
+            self._push_active(entry)
+            return
         heapq.heappush(self._backoff, (ready_at, next(self._seq), key, version))

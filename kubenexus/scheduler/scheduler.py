@@ -60,7 +60,8 @@ class Scheduler:
         profiles: Mapping[str, Profile],
         *,
         queue_settings: QueueSettings | None = None,
-        clock: Clock = time.monotonic,
+        # Wall-clock seconds: queue age is compared with pods' creationTimestamp.
+        clock: Clock = time.time,
     ) -> None:
         if not profiles:
             raise ValueError("at least one scheduling profile is required")

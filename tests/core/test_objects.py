@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kubenexus.api import keys, node_from_dict, pod_from_dict
+from kubenexus.errors import InvalidInputError
+from tests.builders import make_node, make_pod
+
+GI = 2**30
+MI = 2**20
+
+
+def test_requests_sum_containers_and_count_one_pod_slot() -> None:
+    pod = make_pod("p").req(cpu="500m", memory="1Gi").container(cpu="1", memory="2Gi").obj()
+    assert dict(pod.requests) == {"cpu": 1500, "memory": 3 * GI, "pods": 1}
+
+
+def test_init_container_larger_than_sum_wins_per_resource() -> None:
+    pod = make_pod("p").req(cpu="1", memory="1Gi").init_container(cpu="3", memory="512Mi").obj()
+    assert pod.requests["cpu"] == 3000
+    assert pod.requests["memory"] == GI
+
+
+def test_sidecars_add_to_containers_and_to_later_init_containers() -> None:
+    # sidecar 1 cpu runs alongside; a later init container of 2 cpu needs 1 + 2 = 3 at its peak.
+    pod = (
+        make_pod("p")
+        .req(cpu="1")
+        .init_container(sidecar=True, cpu="1")
+        .init_container(cpu="2")
+        .obj()
+    )
+    assert pod.requests["cpu"] == 3000
+    pod = make_pod("p").req(cpu="4").init_container(sidecar=True, cpu="1").init_container(cpu="2").obj()
+    assert pod.requests["cpu"] == 5000
+
+
+def test_overhead_is_added() -> None:
+    pod = make_pod("p").req(cpu="1", memory="1Gi").overhead(cpu="250m", memory="120Mi").obj()
+    assert pod.requests["cpu"] == 1250
+    assert pod.requests["memory"] == GI + 120 * MI
+
+
+def test_limits_stand_in_for_missing_requests() -> None:
+    body = make_pod("p").dict()
+    body["spec"]["containers"][0]["resources"] = {"limits": {"nvidia.com/gpu": "2", "cpu": "2"}, "requests": {"cpu": "1"}}
+    pod = pod_from_dict(body)
+    assert pod.requests["nvidia.com/gpu"] == 2
+    assert pod.requests["cpu"] == 1000
+
+
+def test_best_effort_pod_scores_with_defaults() -> None:
+    pod = make_pod("p").obj()
+    assert dict(pod.requests) == {"pods": 1}
+    assert pod.score_cpu == keys.DEFAULT_SCORE_MILLI_CPU
+    assert pod.score_memory == keys.DEFAULT_SCORE_MEMORY
+
+
+def test_pod_identity_and_defaults() -> None:
+    body = make_pod("p").dict()
+    del body["metadata"]["uid"]
+    del body["metadata"]["namespace"]
+    pod = pod_from_dict(body)
+    assert pod.key == "default/p"
+    assert pod.phase == "Pending"
+    assert pod.priority == 0
+    assert make_pod("q").obj().key == "uid-q"
+
+
+def test_reads_owner_priority_timestamps_and_terminal_phase() -> None:
+    body = make_pod("p").priority(100).created("2026-01-02T03:04:05Z").phase("Succeeded").dict()
+    body["metadata"]["ownerReferences"] = [
+        {"kind": "ReplicaSet", "name": "other", "uid": "1"},
+        {"kind": "Job", "name": "train", "uid": "2", "controller": True},
+    ]
+    pod = pod_from_dict(body)
+    assert pod.priority == 100
+    assert pod.created == pytest.approx(1767323045.0)
+    assert pod.terminal
+    assert pod.owner is not None
+    assert (pod.owner.kind, pod.owner.name) == ("Job", "train")
+
+
+def _set(body: dict[str, Any], path: list[str | int], value: object) -> dict[str, Any]:
+    target: Any = body
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "reason"),
+    [
+        (["spec", "containers", 0, "resources"], {"requests": {"cpu": "lots"}}, "spec.containers[0].resources.requests.cpu", "invalid quantity"),
+        (["spec", "containers", 0, "resources"], {"requests": {"memory": "-1Gi"}}, "spec.containers[0].resources.requests.memory", "must not be negative"),
+        (["spec", "containers"], [], "spec.containers", "at least one container"),
+        (["spec", "containers"], "web", "spec.containers", "expected a list"),
+        (["spec", "priority"], "high", "spec.priority", "expected an integer"),
+        (["spec", "nodeSelector"], {"zone": 3}, "spec.nodeSelector.zone", "quote them"),
+        (["metadata", "labels"], {"app": True}, "metadata.labels.app", "quote them"),
+        (["metadata", "name"], "", "metadata.name", "must not be empty"),
+        (["metadata", "creationTimestamp"], "yesterday", "metadata.creationTimestamp", "RFC 3339"),
+        (["spec", "tolerations"], [{"key": "a", "operator": "Maybe"}], "spec.tolerations[0].operator", "Equal or Exists"),
+        (["spec", "tolerations"], [{"key": "a", "operator": "Exists", "value": "x"}], "spec.tolerations[0].value", "must be empty"),
+        (["spec", "tolerations"], [{"operator": "Equal", "value": "x"}], "spec.tolerations[0].operator", "must be Exists"),
+        (["spec", "tolerations"], [{"key": "a", "effect": "Sometimes"}], "spec.tolerations[0].effect", "one of"),
+    ],
+)
+def test_malformed_pod_fields_are_named(path: list[str | int], value: object, field: str, reason: str) -> None:
+    body = _set(make_pod("p").dict(), path, value)
+    with pytest.raises(InvalidInputError) as info:
+        pod_from_dict(body)
+    assert info.value.field == field
+    assert reason in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("expression", "field", "reason"),
+    [
+        ({"key": "a", "operator": "Near", "values": ["1"]}, ".operator", "must be one of"),
+        ({"key": "a", "operator": "In", "values": []}, ".values", "non-empty"),
+        ({"key": "a", "operator": "Exists", "values": ["x"]}, ".values", "must be empty"),
+        ({"key": "a", "operator": "Gt", "values": ["1", "2"]}, ".values", "exactly one"),
+        ({"key": "a", "operator": "Lt", "values": ["ten"]}, ".values[0]", "needs an integer"),
+        ({"operator": "Exists"}, ".key", "is required"),
+    ],
+)
+def test_malformed_affinity_is_named(expression: dict[str, Any], field: str, reason: str) -> None:
+    body = make_pod("p").dict()
+    body["spec"]["affinity"] = {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [expression]}]}}
+    }
+    with pytest.raises(InvalidInputError) as info:
+        pod_from_dict(body)
+    base = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]"
+    assert info.value.field == base + field
+    assert reason in str(info.value)
+
+
+def test_affinity_needs_at_least_one_term_and_fields_only_on_name() -> None:
+    body = make_pod("p").dict()
+    body["spec"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}
+    with pytest.raises(InvalidInputError, match="at least one term"):
+        pod_from_dict(body)
+    bad_field = make_pod("p").affinity_term(fields=[("metadata.labels", "In", ["x"])]).dict()
+    with pytest.raises(InvalidInputError, match="only metadata.name"):
+        pod_from_dict(bad_field)
+
+
+def test_node_reads_allocatable_taints_and_cordon() -> None:
+    node = make_node("n").alloc(cpu="8", memory="32Gi").extended("nvidia.com/gpu", "4").taint("gpu", "true").cordon().obj()
+    assert node.allocatable["cpu"] == 8000
+    assert node.allocatable["nvidia.com/gpu"] == 4
+    assert node.unschedulable
+    assert [str(t) for t in node.taints] == ["{gpu: true}"]
+
+
+def test_node_falls_back_to_capacity_and_default_pod_count() -> None:
+    node = node_from_dict({"metadata": {"name": "n"}, "status": {"capacity": {"cpu": "2"}}})
+    assert node.allocatable == {"cpu": 2000, "pods": keys.DEFAULT_MAX_PODS}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda b: b["status"]["allocatable"].update(cpu="two"), "status.allocatable.cpu"),
+        (lambda b: b["spec"].update(taints=[{"key": "a", "effect": "Never"}]), "spec.taints[0].effect"),
+        (lambda b: b["spec"].update(taints=[{"effect": "NoSchedule"}]), "spec.taints[0].key"),
+        (lambda b: b["spec"].update(unschedulable="yes"), "spec.unschedulable"),
+        (lambda b: b["metadata"].pop("name"), "metadata.name"),
+    ],
+)
+def test_malformed_node_fields_are_named(mutate: Any, field: str) -> None:
+    body = make_node("n").dict()
+    mutate(body)
+    with pytest.raises(InvalidInputError) as info:
+        node_from_dict(body)
+    assert info.value.field == field
