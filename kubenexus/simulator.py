@@ -176,29 +176,41 @@ class _Inputs:
                 if doc.body.get("globalDefault") is True:
                     default_priority = value
         ignored: dict[str, int] = {}
+        node_docs: dict[str, str] = {}
+        pod_docs: dict[str, str] = {}
         for doc in documents:
             kind = doc.body.get("kind")
             if kind == "Node":
                 try:
-                    self.nodes.append(node_from_dict(doc.body))
+                    node = node_from_dict(doc.body)
                 except InvalidInputError as exc:
                     raise _error(doc, "", exc) from None
+                if node.name in node_docs:
+                    raise InputFileError(
+                        f"{doc.label}: metadata.name: node {node.name!r} is already defined "
+                        f"in {node_docs[node.name]}"
+                    )
+                node_docs[node.name] = f"{doc.source} document {doc.number}"
+                self.nodes.append(node)
             elif kind == "Pod" or kind in WORKLOAD_KINDS:
                 for body, prefix in _expand(doc):
                     try:
                         _resolve_priority(body, classes, default_priority)
-                        self.pods.append(pod_from_dict(body))
+                        pod = pod_from_dict(body)
                     except InvalidInputError as exc:
                         raise _error(doc, prefix, exc) from None
+                    if pod.key in pod_docs:
+                        raise InputFileError(
+                            f"{doc.label}: metadata.name: pod {pod.full_name} is already defined "
+                            f"in {pod_docs[pod.key]}"
+                        )
+                    pod_docs[pod.key] = f"{doc.source} document {doc.number}"
+                    self.pods.append(pod)
             elif kind != "PriorityClass":
                 label = str(kind) if kind else "objects without a kind"
                 ignored[label] = ignored.get(label, 0) + 1
         for kind, count in sorted(ignored.items()):
             self.notes.append(f"ignored {count} {kind} (not used by the simulator)")
-        names = [n.name for n in self.nodes]
-        duplicate = next((n for n in names if names.count(n) > 1), None)
-        if duplicate is not None:
-            raise InputFileError(f"node {duplicate!r} is defined twice")
 
 
 def simulate(
@@ -216,11 +228,7 @@ def simulate(
 
     order: list[str] = []
     rows: dict[str, PodResult] = {}
-    seen: set[str] = set()
     for pod in inputs.pods:
-        if pod.key in seen:
-            raise InputFileError(f"pod {pod.full_name} is defined twice")
-        seen.add(pod.key)
         order.append(pod.key)
         if pod.terminal:
             rows[pod.key] = PodResult(pod.full_name, "Finished", pod.node_name, f"phase {pod.phase}")
