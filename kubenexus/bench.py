@@ -167,7 +167,8 @@ def render(report: BenchReport) -> str:
         f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})",
         f"latency p50     median {statistics.median(p50):,.0f} µs",
         f"latency p99     median {statistics.median(p99):,.0f} µs",
-        f"placed          {last.scheduled} scheduled, {last.unschedulable} unschedulable (last run)",
+        f"placed          {last.scheduled} scheduled, "
+        f"{last.unschedulable} unschedulable (last run)",
         f"peak RSS        {report.peak_rss_bytes / 2**20:,.0f} MiB",
     ]
     return "\n".join(lines)

@@ -29,10 +29,17 @@ def main() -> None:
 @main.command()
 @click.argument("cluster", type=click.Path(path_type=Path))
 @click.argument("workload", required=False, type=click.Path(path_type=Path))
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="KubeSchedulerConfiguration file.")
-@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="KubeSchedulerConfiguration file.",
+)
+@click.option(
+    "--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 def simulate(cluster: Path, workload: Path | None, config_path: Path | None, output: str) -> None:
-    """Schedule the pods of CLUSTER (and WORKLOAD) YAML files onto their nodes; no cluster needed."""
+    """Schedule the pods of CLUSTER (and WORKLOAD) YAML files; no cluster needed."""
     from kubenexus.simulator import render_json, render_table, simulate  # noqa: PLC0415 - keep start fast
 
     try:
@@ -46,13 +53,30 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
 @main.command()
 @click.option("--nodes", default=5000, show_default=True, type=click.IntRange(min=1))
 @click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=1))
-@click.option("--workload", type=click.Choice(["plain", "mixed"]), default="plain", show_default=True,
-              help="plain: requests only; mixed: selectors, taints/tolerations, GPUs too.")
-@click.option("--repeat", default=3, show_default=True, type=click.IntRange(min=1),
-              help="Runs; the median is reported.")
+@click.option(
+    "--workload",
+    type=click.Choice(["plain", "mixed"]),
+    default="plain",
+    show_default=True,
+    help="plain: requests only; mixed: selectors, taints/tolerations, GPUs too.",
+)
+@click.option(
+    "--repeat",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Runs; the median is reported.",
+)
 @click.option("--seed", default=1, show_default=True, type=int)
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="KubeSchedulerConfiguration file.")
-def bench(nodes: int, pods: int, workload: str, repeat: int, seed: int, config_path: Path | None) -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="KubeSchedulerConfiguration file.",
+)
+def bench(  # noqa: PLR0917 - click passes one argument per option
+    nodes: int, pods: int, workload: str, repeat: int, seed: int, config_path: Path | None
+) -> None:
     """Schedule synthetic pods on a synthetic cluster; print throughput, latency and memory."""
     from kubenexus.bench import render, run_bench  # noqa: PLC0415 - keep start fast
 
@@ -61,5 +85,7 @@ def bench(nodes: int, pods: int, workload: str, repeat: int, seed: int, config_p
     except KubeNexusError as exc:
         _fail(exc)
         return
-    report = run_bench(nodes=nodes, pods=pods, workload=workload, repeat=repeat, seed=seed, config=config)
+    report = run_bench(
+        nodes=nodes, pods=pods, workload=workload, repeat=repeat, seed=seed, config=config
+    )
     click.echo(render(report))

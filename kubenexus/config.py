@@ -174,12 +174,17 @@ def _plugin_args(profile: ProfileConfig, where: str) -> dict[str, object]:
             first = exc.errors()[0]
             inner = _path(first["loc"])
             got = f" (got {first['input']!r})" if first["type"] != "missing" else ""
-            raise ConfigError(f"{where}.pluginConfig[{i}].args.{inner}: {first['msg']}{got}") from None
+            raise ConfigError(
+                f"{where}.pluginConfig[{i}].args.{inner}: {first['msg']}{got}"
+            ) from None
     return args
 
 
 def _apply(
-    current: list[tuple[str, int]], plugin_set: PluginSet, where: str, implements: Callable[[str], bool]
+    current: list[tuple[str, int]],
+    plugin_set: PluginSet,
+    where: str,
+    implements: Callable[[str], bool],
 ) -> list[tuple[str, int]]:
     """kube-scheduler's merge: drop disabled (``*`` = all), then add or re-weight enabled."""
     disabled = {ref.name for ref in plugin_set.disabled}
@@ -191,7 +196,9 @@ def _apply(
         spec = REGISTRY.get(ref.name)
         if spec is None:
             known = ", ".join(sorted(REGISTRY))
-            raise ConfigError(f"{where}.enabled[{j}].name: unknown plugin {ref.name!r} (known: {known})")
+            raise ConfigError(
+                f"{where}.enabled[{j}].name: unknown plugin {ref.name!r} (known: {known})"
+            )
         if not implements(ref.name):
             raise ConfigError(f"{where}.enabled[{j}].name: {ref.name!r} does not extend this point")
         weight = ref.weight or spec.default_weight
@@ -231,11 +238,15 @@ def _build_profile(profile: ProfileConfig, where: str) -> Profile:
         check = implements(point)
         defaults = [(n, REGISTRY[n].default_weight) for n in DEFAULT_PLUGINS if check(n)]
         multi = PluginSet(
-            enabled=[r for r in plugins.multi_point.enabled if r.name not in REGISTRY or check(r.name)],
+            enabled=[
+                r for r in plugins.multi_point.enabled if r.name not in REGISTRY or check(r.name)
+            ],
             disabled=plugins.multi_point.disabled,
         )
         merged = _apply(defaults, multi, f"{where}.plugins.multiPoint", check)
-        chosen[point] = _apply(merged, getattr(plugins, to_snake(point)), f"{where}.plugins.{point}", check)
+        chosen[point] = _apply(
+            merged, getattr(plugins, to_snake(point)), f"{where}.plugins.{point}", check
+        )
 
     sorts = chosen["queueSort"]
     if len(sorts) != 1:

@@ -1,10 +1,10 @@
 """KubeNexus' own errors, so callers never depend on a library's exception types.
 
-    KubeNexusError
-    ├── InvalidInputError      a user-supplied object or value is malformed (names field and value)
-    │   └── QuantityError      a Kubernetes quantity that does not parse
-    ├── ConfigError            the scheduler configuration is invalid (names the path in the file)
-    └── InputFileError         a cluster/workload file is unreadable or holds a bad object
+KubeNexusError
+├── InvalidInputError      a user-supplied object or value is malformed (names field and value)
+│   └── QuantityError      a Kubernetes quantity that does not parse
+├── ConfigError            the scheduler configuration is invalid (names the path in the file)
+└── InputFileError         a cluster/workload file is unreadable or holds a bad object
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 import yaml
 
@@ -26,8 +26,12 @@ from kubenexus.errors import InputFileError, InvalidInputError
 from kubenexus.scheduler import Scheduled
 
 PodStatus = Literal["Scheduled", "Unschedulable", "Running", "OtherScheduler", "Finished"]
-WORKLOAD_KINDS: Final = {"Job": "parallelism", "Deployment": "replicas", "ReplicaSet": "replicas",
-                         "StatefulSet": "replicas"}
+WORKLOAD_KINDS: Final = {
+    "Job": "parallelism",
+    "Deployment": "replicas",
+    "ReplicaSet": "replicas",
+    "StatefulSet": "replicas",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +97,9 @@ def _read_documents(path: Path) -> Iterator[_Document]:
                 raise InputFileError(f"{path}: document {number} (List): items: expected a list")
             for i, item in enumerate(items):
                 if not isinstance(item, Mapping):
-                    raise InputFileError(f"{path}: document {number} (List): items[{i}]: expected a mapping")
+                    raise InputFileError(
+                        f"{path}: document {number} (List): items[{i}]: expected a mapping"
+                    )
                 yield _Document(str(path), number, item)
         else:
             yield _Document(str(path), number, body)
@@ -117,7 +123,9 @@ def _expand(doc: _Document) -> Iterator[tuple[dict[str, Any], str]]:
     if kind == "Job" and isinstance(spec.get("completions"), int) and isinstance(count, int):
         count = min(count, spec["completions"])
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise InputFileError(f"{doc.label}: spec.{count_field}: expected a non-negative integer (got {count!r})")
+        raise InputFileError(
+            f"{doc.label}: spec.{count_field}: expected a non-negative integer (got {count!r})"
+        )
     template = spec.get("template")
     if not isinstance(template, Mapping):
         raise InputFileError(f"{doc.label}: spec.template: is required")
@@ -136,14 +144,18 @@ def _expand(doc: _Document) -> Iterator[tuple[dict[str, Any], str]]:
         yield body, "spec.template"
 
 
-def _resolve_priority(body: dict[str, Any], classes: Mapping[str, int], default: int | None) -> None:
+def _resolve_priority(
+    body: dict[str, Any], classes: Mapping[str, int], default: int | None
+) -> None:
     spec = body.get("spec")
     if not isinstance(spec, dict) or "priority" in spec:
         return
     name = spec.get("priorityClassName")
     if name:
         if name not in classes:
-            raise InvalidInputError("spec.priorityClassName", name, "no PriorityClass with this name")
+            raise InvalidInputError(
+                "spec.priorityClassName", name, "no PriorityClass with this name"
+            )
         spec["priority"] = classes[name]
     elif default is not None:
         spec["priority"] = default
@@ -214,7 +226,9 @@ class _Inputs:
 
 
 def simulate(
-    cluster: str | Path, workload: str | Path | None = None, config: SchedulerConfiguration | None = None
+    cluster: str | Path,
+    workload: str | Path | None = None,
+    config: SchedulerConfiguration | None = None,
 ) -> SimulationResult:
     paths = [Path(cluster)] + ([Path(workload)] if workload is not None else [])
     inputs = _Inputs()
@@ -231,7 +245,9 @@ def simulate(
     for pod in inputs.pods:
         order.append(pod.key)
         if pod.terminal:
-            rows[pod.key] = PodResult(pod.full_name, "Finished", pod.node_name, f"phase {pod.phase}")
+            rows[pod.key] = PodResult(
+                pod.full_name, "Finished", pod.node_name, f"phase {pod.phase}"
+            )
         elif pod.node_name:
             rows[pod.key] = PodResult(pod.full_name, "Running", pod.node_name)
             if pod.node_name not in scheduler.cache.nodes:
@@ -241,9 +257,7 @@ def simulate(
                 pod.full_name, "OtherScheduler", message=f"left to {pod.scheduler_name}"
             )
             continue
-        if not pod.scheduler_name:
-            pod = replace(pod, scheduler_name=ours)
-        scheduler.upsert_pod(pod)
+        scheduler.upsert_pod(pod if pod.scheduler_name else replace(pod, scheduler_name=ours))
 
     for outcome in scheduler.run_until_idle():
         name = outcome.pod.full_name
@@ -278,7 +292,10 @@ def _usage(resource: str, node: NodeUsage) -> str:
 
 def _columns(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     return "\n".join(lines)
 
 
@@ -292,13 +309,19 @@ def render_table(result: SimulationResult) -> str:
     node_rows = [["NODE", "CPU", "MEMORY", "PODS", *[r.upper() for r in extended]]]
     for node in result.nodes:
         node_rows.append(
-            [node.name, _usage(keys.CPU, node), _usage(keys.MEMORY, node),
-             f"{node.pods}/{node.allocatable.get(keys.PODS, 0)}", *[_usage(r, node) for r in extended]]
+            [
+                node.name,
+                _usage(keys.CPU, node),
+                _usage(keys.MEMORY, node),
+                f"{node.pods}/{node.allocatable.get(keys.PODS, 0)}",
+                *[_usage(r, node) for r in extended],
+            ]
         )
+    count = result.count
     summary = (
-        f"{len(result.pods)} pods: {result.count('Scheduled')} scheduled, "
-        f"{result.count('Unschedulable')} unschedulable, {result.count('Running')} already running, "
-        f"{result.count('OtherScheduler')} left to other schedulers, {result.count('Finished')} finished; "
+        f"{len(result.pods)} pods: {count('Scheduled')} scheduled, "
+        f"{count('Unschedulable')} unschedulable, {count('Running')} already running, "
+        f"{count('OtherScheduler')} left to other schedulers, {count('Finished')} finished; "
         f"{len(result.nodes)} nodes"
     )
     parts = [_columns(pod_rows), "", _columns(node_rows), "", summary]
@@ -313,13 +336,15 @@ def render_json(result: SimulationResult) -> str:
             for p in result.pods
         ],
         "nodes": [
-            {"name": n.name, "allocatable": dict(n.allocatable), "requested": dict(n.requested), "pods": n.pods}
+            {
+                "name": n.name,
+                "allocatable": dict(n.allocatable),
+                "requested": dict(n.requested),
+                "pods": n.pods,
+            }
             for n in result.nodes
         ],
-        "summary": {
-            status: result.count(status)  # type: ignore[arg-type]
-            for status in ("Scheduled", "Unschedulable", "Running", "OtherScheduler", "Finished")
-        },
+        "summary": {status: result.count(status) for status in get_args(PodStatus)},
         "notes": result.notes,
     }
     return json.dumps(data, indent=2)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kubenexus.api import NodeInfo, PodInfo, node_from_dict, pod_from_dict
-from kubenexus.api import keys
+from kubenexus.api import NodeInfo, PodInfo, keys, node_from_dict, pod_from_dict
 
 
 class PodBuilder:
@@ -79,7 +78,9 @@ class PodBuilder:
         self._spec.setdefault("nodeSelector", {}).update(labels)
         return self
 
-    def toleration(self, key: str = "", operator: str = "Equal", value: str = "", effect: str = "") -> PodBuilder:
+    def toleration(
+        self, key: str = "", operator: str = "Equal", value: str = "", effect: str = ""
+    ) -> PodBuilder:
         tol: dict[str, str] = {"operator": operator}
         if key:
             tol["key"] = key
@@ -90,13 +91,21 @@ class PodBuilder:
         self._spec.setdefault("tolerations", []).append(tol)
         return self
 
-    def affinity_term(self, *expressions: tuple[str, str, list[str]], fields: list[tuple[str, str, list[str]]] | None = None) -> PodBuilder:
+    def affinity_term(
+        self,
+        *expressions: tuple[str, str, list[str]],
+        fields: list[tuple[str, str, list[str]]] | None = None,
+    ) -> PodBuilder:
         """Add one nodeSelectorTerm of (key, operator, values) requirements."""
         affinity = self._spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
-        required = affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {"nodeSelectorTerms": []})
+        required = affinity.setdefault(
+            "requiredDuringSchedulingIgnoredDuringExecution", {"nodeSelectorTerms": []}
+        )
         term: dict[str, Any] = {}
         if expressions:
-            term["matchExpressions"] = [{"key": k, "operator": o, "values": v} for k, o, v in expressions]
+            term["matchExpressions"] = [
+                {"key": k, "operator": o, "values": v} for k, o, v in expressions
+            ]
         if fields:
             term["matchFields"] = [{"key": k, "operator": o, "values": v} for k, o, v in fields]
         required["nodeSelectorTerms"].append(term)
@@ -136,7 +145,9 @@ class NodeBuilder:
         }
 
     def alloc(self, **amounts: str) -> NodeBuilder:
-        self._obj["status"]["allocatable"].update({k.replace("_", "-"): v for k, v in amounts.items()})
+        self._obj["status"]["allocatable"].update(
+            {k.replace("_", "-"): v for k, v in amounts.items()}
+        )
         return self
 
     def extended(self, name: str, amount: str) -> NodeBuilder:
@@ -148,7 +159,9 @@ class NodeBuilder:
         return self
 
     def taint(self, key: str, value: str = "", effect: str = "NoSchedule") -> NodeBuilder:
-        self._obj["spec"].setdefault("taints", []).append({"key": key, "value": value, "effect": effect})
+        self._obj["spec"].setdefault("taints", []).append(
+            {"key": key, "value": value, "effect": effect}
+        )
         return self
 
     def cordon(self) -> NodeBuilder:

@@ -40,7 +40,10 @@ GANG_MIN_AVAILABLE_KEYS: Final = (
 )
 
 # NUMA placement (issue: NUMATopology).
-NUMA_POLICY_KEYS: Final = ("scheduling.kubenexus.io/numa-policy", "numa.scheduling.kubenexus.io/policy")
+NUMA_POLICY_KEYS: Final = (
+    "scheduling.kubenexus.io/numa-policy",
+    "numa.scheduling.kubenexus.io/policy",
+)
 NUMA_RESOURCES: Final = "numa.scheduling.kubenexus.io/resources"
 NUMA_AFFINITY: Final = "scheduling.kubenexus.io/numa-affinity-node-id"
 NUMA_ANTI_AFFINITY: Final = "scheduling.kubenexus.io/numa-anti-affinity-node-id"

@@ -42,7 +42,7 @@ class Toleration:
     effect: str = ""
 
     def tolerates(self, taint: Taint) -> bool:
-        """kube's ToleratesTaint: empty effect matches all effects, empty key with Exists all keys."""
+        """kube's ToleratesTaint: an empty effect matches every effect, an empty key every key."""
         if self.effect and self.effect != taint.effect:
             return False
         if self.key and self.key != taint.key:
@@ -259,7 +259,9 @@ def parse_toleration(obj: object, path: str) -> Toleration:
     if not key and operator != "Exists":
         raise InvalidInputError(f"{path}.operator", operator, "must be Exists when key is empty")
     if effect and effect not in TAINT_EFFECTS:
-        raise InvalidInputError(f"{path}.effect", effect, f"must be empty or one of {sorted(TAINT_EFFECTS)}")
+        raise InvalidInputError(
+            f"{path}.effect", effect, f"must be empty or one of {sorted(TAINT_EFFECTS)}"
+        )
     return Toleration(key=key, operator=operator, value=value, effect=effect)
 
 
@@ -271,7 +273,9 @@ def _requirement(obj: object, path: str, *, field_selector: bool) -> SelectorReq
     for i, value in enumerate(values):
         _str(value, f"{path}.values[{i}]")
     if operator not in SELECTOR_OPERATORS:
-        raise InvalidInputError(f"{path}.operator", operator, f"must be one of {sorted(SELECTOR_OPERATORS)}")
+        raise InvalidInputError(
+            f"{path}.operator", operator, f"must be one of {sorted(SELECTOR_OPERATORS)}"
+        )
     if field_selector:
         if key != "metadata.name":
             raise InvalidInputError(f"{path}.key", key, "matchFields supports only metadata.name")
@@ -287,7 +291,9 @@ def _requirement(obj: object, path: str, *, field_selector: bool) -> SelectorReq
         try:
             int(values[0])
         except ValueError as exc:
-            raise InvalidInputError(f"{path}.values[0]", values[0], f"{operator} needs an integer") from exc
+            raise InvalidInputError(
+                f"{path}.values[0]", values[0], f"{operator} needs an integer"
+            ) from exc
     return SelectorRequirement(key=key, operator=operator, values=tuple(values))
 
 
@@ -308,7 +314,9 @@ def _required_affinity(spec: Mapping[str, Any]) -> tuple[SelectorTerm, ...] | No
         data = _mapping(term, term_path)
         expressions = tuple(
             _requirement(item, f"{term_path}.matchExpressions[{i}]", field_selector=False)
-            for i, item in enumerate(_list(data.get("matchExpressions"), f"{term_path}.matchExpressions"))
+            for i, item in enumerate(
+                _list(data.get("matchExpressions"), f"{term_path}.matchExpressions")
+            )
         )
         fields = tuple(
             _requirement(item, f"{term_path}.matchFields[{i}]", field_selector=True)
@@ -389,7 +397,9 @@ def pod_requests(spec: Mapping[str, Any]) -> tuple[dict[str, int], int, int]:
     overhead = _resource_list(spec.get("overhead"), "spec.overhead")
     _add(total, overhead)
     score_cpu = max(score_cpu + sidecar_cpu, init_score_cpu) + overhead.get(keys.CPU, 0)
-    score_memory = max(score_memory + sidecar_memory, init_score_memory) + overhead.get(keys.MEMORY, 0)
+    score_memory = max(score_memory + sidecar_memory, init_score_memory) + overhead.get(
+        keys.MEMORY, 0
+    )
     total[keys.PODS] = 1
     return {k: v for k, v in total.items() if v}, score_cpu, score_memory
 

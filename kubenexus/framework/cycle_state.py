@@ -19,12 +19,13 @@ class CycleState:
     def read(self, key: str, kind: type[T]) -> T:
         value = self._data[key]
         if not isinstance(value, kind):
-            raise TypeError(f"cycle state {key!r} holds {type(value).__name__}, not {kind.__name__}")
+            raise TypeError(
+                f"cycle state {key!r} holds {type(value).__name__}, not {kind.__name__}"
+            )
         return value
 
     def get(self, key: str, default: T) -> T:
-        value = self._data.get(key, default)
-        return value  # type: ignore[no-any-return]
+        return self._data.get(key, default)  # type: ignore[no-any-return]
 
     def __contains__(self, key: str) -> bool:
         return key in self._data

@@ -32,7 +32,9 @@ class QueuedPod:
 
 @runtime_checkable
 class Plugin(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """The name the configuration file uses for the plugin."""
 
 
 @runtime_checkable

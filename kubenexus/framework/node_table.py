@@ -149,8 +149,12 @@ class NodeTable:
         self.infos[slot] = None
         self.names[slot] = ""
         for array in (
-            self.allocatable, self.requested, self.free, self.score_requested,
-            self.inv_allocatable, self.used_fraction,
+            self.allocatable,
+            self.requested,
+            self.free,
+            self.score_requested,
+            self.inv_allocatable,
+            self.used_fraction,
         ):
             array[:, slot] = 0
         self.unschedulable[slot] = False
@@ -226,10 +230,8 @@ class NodeTable:
 
     def _refresh_fraction(self, row: int, slot: int) -> None:
         allocatable = int(self.allocatable[row, slot])
-        if row < 2:  # cpu, memory: the scoring view
-            used = int(self.score_requested[row, slot])
-        else:
-            used = int(self.requested[row, slot])
+        # cpu and memory (rows 0 and 1) use the scoring view of requests.
+        used = int(self.score_requested[row, slot] if row < 2 else self.requested[row, slot])
         if allocatable > 0:
             self.inv_allocatable[row, slot] = 1.0 / allocatable
             self.used_fraction[row, slot] = used / allocatable
@@ -248,7 +250,12 @@ class NodeTable:
         return complete
 
     def add_usage(
-        self, slot: int, requests: Mapping[str, int], score_cpu: int, score_memory: int, sign: int = 1
+        self,
+        slot: int,
+        requests: Mapping[str, int],
+        score_cpu: int,
+        score_memory: int,
+        sign: int = 1,
     ) -> None:
         """Count a pod's requests on a node (sign=-1 takes them off)."""
         for name, amount in requests.items():
@@ -281,9 +288,7 @@ class NodeTable:
         """An independent copy for trial placements (a gang planned before it is committed)."""
         clone = NodeTable.__new__(NodeTable)
         for attr, value in self.__dict__.items():
-            if isinstance(value, np.ndarray):
-                setattr(clone, attr, value.copy())
-            elif isinstance(value, list | dict):
+            if isinstance(value, np.ndarray | list | dict):
                 setattr(clone, attr, value.copy())
             else:
                 setattr(clone, attr, value)

@@ -82,10 +82,10 @@ class Profile:
         """Filter and score every node for the pod; pick the best. Touches no state."""
         state = CycleState()
         skipped: set[str] = set()
-        for plugin in self.pre_filters:
-            status = plugin.pre_filter(state, pod, nodes)
+        for pre_filter in self.pre_filters:
+            status = pre_filter.pre_filter(state, pod, nodes)
             if status.code is Code.SKIP:
-                skipped.add(plugin.name)
+                skipped.add(pre_filter.name)
             elif status.rejected:
                 diagnosis = Diagnosis(
                     total_nodes=nodes.live,
@@ -94,13 +94,13 @@ class Profile:
                 )
                 return Failure(diagnosis=diagnosis)
             elif not status.ok:
-                return Failure(error=f"{plugin.name}: {status.message}")
+                return Failure(error=f"{pre_filter.name}: {status.message}")
 
         size = nodes.size
         feasible: BoolArray = nodes.valid[:size].copy()
         active_filters = [f for f in self.filters if f.name not in skipped]
-        for plugin in active_filters:
-            mask = plugin.filter(state, pod, nodes)
+        for filter_plugin in active_filters:
+            mask = filter_plugin.filter(state, pod, nodes)
             if mask is not None:
                 feasible &= mask
         candidates = np.flatnonzero(feasible)

@@ -1,5 +1,5 @@
 """NodeResourcesBalancedAllocation: prefer nodes whose resource fractions stay even after
-placing the pod: score = (1 − standard deviation of the fractions) × 100."""
+placing the pod: score = (1 - standard deviation of the fractions) × 100."""
 
 from __future__ import annotations
 
@@ -46,8 +46,13 @@ class NodeResourcesBalancedAllocation:
         if complete:
             mask = np.ones(frac.shape, dtype=np.bool_)
         else:  # resources a node does not offer are left out of its deviation
-            mask = np.array([offers(nodes, r)[candidates] for r in self.args.resources
-                             if nodes.resource_row(r) is not None])
+            mask = np.array(
+                [
+                    offers(nodes, r)[candidates]
+                    for r in self.args.resources
+                    if nodes.resource_row(r) is not None
+                ]
+            )
         count = mask.sum(axis=0)
         safe_count = np.maximum(count, 1)
         mean = np.where(mask, frac, 0.0).sum(axis=0) / safe_count

@@ -21,10 +21,9 @@ _CacheKey = tuple[tuple[tuple[str, str], ...], tuple[SelectorTerm, ...] | None]
 def _label_mask(nodes: NodeTable, req: SelectorRequirement) -> BoolArray:
     column = nodes.label_column(req.key)
     codes = column.codes[: nodes.size]
-    if req.operator == "Exists":
-        return codes != MISSING
-    if req.operator == "DoesNotExist":
-        return codes == MISSING
+    if req.operator in {"Exists", "DoesNotExist"}:
+        present: BoolArray = codes != MISSING
+        return present if req.operator == "Exists" else ~present
     if req.operator in {"Gt", "Lt"}:
         numbers = column.numbers[: nodes.size]
         bound = float(int(req.values[0]))
@@ -88,7 +87,11 @@ class NodeAffinity:
             return None
         key: _CacheKey = (pod.node_selector, pod.required_affinity)
         cached = self._cache.get(key)
-        if cached is not None and cached[0] == nodes.topology_generation and cached[1] == nodes.size:
+        if (
+            cached is not None
+            and cached[0] == nodes.topology_generation
+            and cached[1] == nodes.size
+        ):
             return cached[2]
         mask = selector_mask(nodes, pod)
         if len(self._cache) >= _CACHE_LIMIT:

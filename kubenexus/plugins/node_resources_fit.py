@@ -12,13 +12,13 @@ from pydantic import Field
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
 from kubenexus.framework import (
+    SUCCESS,
     BoolArray,
     CycleState,
     FloatArray,
     IntArray,
     NodeTable,
     Status,
-    SUCCESS,
 )
 from kubenexus.plugins.args import PluginArgs
 
@@ -132,7 +132,7 @@ class NodeResourcesFit:
             fraction = fraction_after(state, nodes, pod, resource.name)
             if fraction is None:
                 continue
-            # Least: (allocatable − requested)/allocatable, 0 when over; Most: capped at 1.
+            # Least: (allocatable - requested)/allocatable, 0 when over; Most: capped at 1.
             part = np.maximum(1.0 - fraction, 0.0) if least else np.minimum(fraction, 1.0)
             row = nodes.resource_index[resource.name]
             if nodes.every_node_has(row):
@@ -147,4 +147,6 @@ class NodeResourcesFit:
         if isinstance(weights, float):
             return chosen * (100.0 / weights) if weights else np.zeros(candidates.size)
         denominator = weights[candidates]
-        return np.divide(chosen * 100.0, denominator, out=np.zeros(candidates.size), where=denominator > 0)
+        return np.divide(
+            chosen * 100.0, denominator, out=np.zeros(candidates.size), where=denominator > 0
+        )

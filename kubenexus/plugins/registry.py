@@ -39,7 +39,9 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("NodeAffinity", lambda _: NodeAffinity(), NoArgs, default_weight=2),
         PluginSpec("NodeResourcesFit", NodeResourcesFit, NodeResourcesFitArgs),
         PluginSpec(
-            "NodeResourcesBalancedAllocation", NodeResourcesBalancedAllocation, BalancedAllocationArgs
+            "NodeResourcesBalancedAllocation",
+            NodeResourcesBalancedAllocation,
+            BalancedAllocationArgs,
         ),
     )
 }

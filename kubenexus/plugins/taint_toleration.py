@@ -14,7 +14,15 @@ import numpy as np
 import numpy.typing as npt
 
 from kubenexus.api.objects import PodInfo, Taint, Toleration
-from kubenexus.framework import SUCCESS, BoolArray, CycleState, FloatArray, IntArray, NodeTable, Status
+from kubenexus.framework import (
+    SUCCESS,
+    BoolArray,
+    CycleState,
+    FloatArray,
+    IntArray,
+    NodeTable,
+    Status,
+)
 
 _HARD_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
 # Distinct toleration lists seen recently; bounded so odd workloads cannot grow it forever.
@@ -95,7 +103,7 @@ class TaintToleration:
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray | None:
-        """Fewer untolerated PreferNoSchedule taints scores higher (kube: reversed normalization)."""
+        """Fewer untolerated PreferNoSchedule taints score higher (kube: reverse normalized)."""
         verdicts = self._verdicts(pod, nodes)
         if not verdicts.any_preferred:
             return None  # every node is equal for this pod

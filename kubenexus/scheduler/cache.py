@@ -106,7 +106,9 @@ class ClusterCache:
     def _drop(self, record: _Counted) -> None:
         if record.slot is not None:
             pod = record.pod
-            self.nodes.add_usage(record.slot, pod.requests, pod.score_cpu, pod.score_memory, sign=-1)
+            self.nodes.add_usage(
+                record.slot, pod.requests, pod.score_cpu, pod.score_memory, sign=-1
+            )
             record.slot = None
         del self._pods[record.pod.key]
         keys = self._by_node.get(record.node)

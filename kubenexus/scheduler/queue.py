@@ -1,7 +1,7 @@
 """The scheduling queue: active (sorted by the queue-sort plugin), backoff, unschedulable.
 
 - active: ready to try, ordered by the queue-sort plugin (priority, then age, starvation boost).
-- backoff: failed recently; waits ``initial · 2^(attempts−1)`` seconds, capped, then goes active.
+- backoff: failed recently; waits ``initial · 2^(attempts-1)`` seconds, capped, then goes active.
 - unschedulable: fits nowhere; waits for a cluster change (``move_all``) or, at the latest,
   ``max_unschedulable_seconds``, then goes to backoff or active.
 
@@ -137,7 +137,7 @@ class SchedulingQueue:
         self.delete(key)
 
     def requeue_unschedulable(self, entry: QueuedPod, message: str) -> None:
-        """The pod fits nowhere now: wait for a cluster change (or backoff if one came meanwhile)."""
+        """The pod fits nowhere: wait for a cluster change (backoff if one came meanwhile)."""
         key = entry.pod.key
         if key not in self._entries:
             return  # deleted while in flight
@@ -164,7 +164,7 @@ class SchedulingQueue:
         self._push_backoff(entry, now)
 
     def restore(self, entry: QueuedPod, message: str) -> None:
-        """Take back a pod that left the queue (its binding failed), keeping its age and attempts."""
+        """Take back a pod whose binding failed, keeping its age and attempts."""
         key = entry.pod.key
         self._entries[key] = entry
         now = self._clock()
@@ -220,7 +220,9 @@ class SchedulingQueue:
         version = self._bump(key)
         self._where[key] = "active"
         now = self._clock()
-        heapq.heappush(self._active, (self._sort.sort_key(entry, now), next(self._seq), key, version))
+        heapq.heappush(
+            self._active, (self._sort.sort_key(entry, now), next(self._seq), key, version)
+        )
         change_at = self._sort.key_changes_at(entry)
         if change_at is not None and change_at > now:
             heapq.heappush(self._rekey, (change_at, next(self._seq), key, version))

@@ -37,7 +37,7 @@ class Scheduled:
 
 @dataclass(slots=True)
 class Unschedulable:
-    """The pod fits nowhere now; ``message`` is kube-scheduler style, for the FailedScheduling Event."""
+    """The pod fits nowhere now; ``message`` (kube-scheduler style) is for the Event."""
 
     entry: QueuedPod
     failure: Failure
@@ -135,7 +135,9 @@ class Scheduler:
             if not status.ok:
                 profile.unreserve(result, pod, nodes)
         if not status.ok:
-            failure = Failure(error=f"{status.plugin or 'plugin'} rejected {result.node_name}: {status.message}")
+            failure = Failure(
+                error=f"{status.plugin or 'plugin'} rejected {result.node_name}: {status.message}"
+            )
             self.queue.requeue_unschedulable(entry, failure.message)
             return Unschedulable(entry, failure)
         self.cache.assume(pod, result.node_name)

@@ -10,7 +10,9 @@ from kubenexus.cli import main
 
 
 def test_bench_prints_throughput_latency_and_memory() -> None:
-    result = CliRunner().invoke(main, ["bench", "--nodes", "50", "--pods", "200", "--repeat", "2", "--workload", "mixed"])
+    result = CliRunner().invoke(
+        main, ["bench", "--nodes", "50", "--pods", "200", "--repeat", "2", "--workload", "mixed"]
+    )
     assert result.exit_code == 0, result.output
     out = result.output
     assert "50 nodes, 200 pods, workload=mixed, 2 run(s)" in out

@@ -20,7 +20,9 @@ def _run(*args: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def example_json() -> dict:
-    code, out, err = _run("simulate", str(EXAMPLES / "cluster.yaml"), str(EXAMPLES / "workload.yaml"), "-o", "json")
+    code, out, err = _run(
+        "simulate", str(EXAMPLES / "cluster.yaml"), str(EXAMPLES / "workload.yaml"), "-o", "json"
+    )
     assert code == 0, err
     return json.loads(out)  # type: ignore[no-any-return]
 
@@ -31,16 +33,27 @@ def _pods(data: dict) -> dict[str, dict]:
 
 def test_example_places_each_pod_where_the_plugins_say(example_json: dict) -> None:
     pods = _pods(example_json)
-    assert pods["kube-system/coredns-0"] == {"pod": "kube-system/coredns-0", "status": "Running", "node": "cpu-small-1", "message": None}
+    assert pods["kube-system/coredns-0"] == {
+        "pod": "kube-system/coredns-0",
+        "status": "Running",
+        "node": "cpu-small-1",
+        "message": None,
+    }
     assert pods["default/volcano-task"]["status"] == "OtherScheduler"
     assert pods["default/migration-done"]["status"] == "Finished"
     # nodeSelector zone-b: cpu-small-2 or cpu-large-2 only
-    assert {pods[f"default/nightly-etl-{i}"]["node"] for i in range(3)} <= {"cpu-small-2", "cpu-large-2"}
+    assert {pods[f"default/nightly-etl-{i}"]["node"] for i in range(3)} <= {
+        "cpu-small-2",
+        "cpu-large-2",
+    }
     # Gt 4 and In [c7i.8xlarge]: a large node; it has priority, so it gets the emptiest one.
     assert pods["default/analytics"]["node"] == "cpu-large-1"
     # Lt 5, NotIn zone-b, DoesNotExist workload-class: only cpu-small-1 qualifies.
     assert pods["default/legacy-batch"]["node"] == "cpu-small-1"
-    assert {pods[f"default/gpu-train-{i}"]["node"] for i in range(3)} <= {"gpu-a100-1", "gpu-a100-2"}
+    assert {pods[f"default/gpu-train-{i}"]["node"] for i in range(3)} <= {
+        "gpu-a100-1",
+        "gpu-a100-2",
+    }
     assert pods["default/log-shipper"]["node"] == "infra-1"
     assert pods["default/node-debugger"]["node"] == "cordoned-1"
     assert [pods[f"default/edge-probe-{i}"]["node"] for i in range(4)] == ["edge-1"] * 4
@@ -54,13 +67,25 @@ def test_example_failure_messages(example_json: dict) -> None:
         "7 Insufficient nvidia.com/gpu."
     )
     assert "1 Too many pods" in pods["default/edge-probe-4"]["message"]
-    assert "6 node(s) didn't match Pod's node affinity/selector" in pods["default/edge-probe-4"]["message"]
+    assert (
+        "6 node(s) didn't match Pod's node affinity/selector"
+        in pods["default/edge-probe-4"]["message"]
+    )
     assert "7 Insufficient memory" in pods["default/in-memory-db"]["message"]
-    assert "7 node(s) didn't match Pod's node affinity/selector" in pods["default/nvme-cache"]["message"]
+    assert (
+        "7 node(s) didn't match Pod's node affinity/selector"
+        in pods["default/nvme-cache"]["message"]
+    )
 
 
 def test_example_summary_and_node_usage(example_json: dict) -> None:
-    assert example_json["summary"] == {"Scheduled": 18, "Unschedulable": 4, "Running": 1, "OtherScheduler": 1, "Finished": 1}
+    assert example_json["summary"] == {
+        "Scheduled": 18,
+        "Unschedulable": 4,
+        "Running": 1,
+        "OtherScheduler": 1,
+        "Finished": 1,
+    }
     nodes = {n["name"]: n for n in example_json["nodes"]}
     assert len(nodes) == 12
     assert nodes["edge-1"]["pods"] == 4
@@ -77,10 +102,15 @@ def test_table_output_is_readable() -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["POD", "STATUS", "NODE", "MESSAGE"]
-    assert any(line.split()[:3] == ["default/log-shipper", "Scheduled", "infra-1"] for line in lines)
+    assert any(
+        line.split()[:3] == ["default/log-shipper", "Scheduled", "infra-1"] for line in lines
+    )
     assert any(line.startswith("NODE") and "NVIDIA.COM/GPU" in line for line in lines)
     assert any(line.split()[:2] == ["edge-1", "400m/4"] for line in lines)
-    assert "25 pods: 18 scheduled, 4 unschedulable, 1 already running, 1 left to other schedulers, 1 finished; 12 nodes" in out
+    assert (
+        "25 pods: 18 scheduled, 4 unschedulable, 1 already running, 1 left to other schedulers, 1 finished; 12 nodes"
+        in out
+    )
 
 
 def test_cluster_alone_is_a_valid_simulation() -> None:
@@ -112,7 +142,9 @@ def test_config_changes_the_outcome(tmp_path: Path) -> None:
 
 def test_unknown_kinds_are_noted_not_fatal(tmp_path: Path) -> None:
     cluster = tmp_path / "c.yaml"
-    cluster.write_text("kind: ConfigMap\nmetadata: {name: x}\n---\nkind: Node\nmetadata: {name: a}\n")
+    cluster.write_text(
+        "kind: ConfigMap\nmetadata: {name: x}\n---\nkind: Node\nmetadata: {name: a}\n"
+    )
     code, out, _ = _run("simulate", str(cluster))
     assert code == 0
     assert "note: ignored 1 ConfigMap (not used by the simulator)" in out
@@ -121,7 +153,10 @@ def test_unknown_kinds_are_noted_not_fatal(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("kind: Node\nmetadata: {name: a\n", "not valid YAML at line 3, column 1: expected ',' or '}'"),
+        (
+            "kind: Node\nmetadata: {name: a\n",
+            "not valid YAML at line 3, column 1: expected ',' or '}'",
+        ),
         ("- just\n- a list\n", "document 1: expected a Kubernetes object mapping"),
         (
             "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    resources: {requests: {cpu: abc}}\n",
@@ -135,19 +170,36 @@ def test_unknown_kinds_are_noted_not_fatal(tmp_path: Path) -> None:
             "kind: Job\nmetadata: {name: j}\nspec:\n  parallelism: 2\n  template:\n    spec:\n      containers:\n      - {name: c, resources: {limits: {memory: 1GB}}}\n",
             "document 1 (Job j): spec.template.spec.containers[0].resources.limits.memory: invalid quantity",
         ),
-        ("kind: Job\nmetadata: {name: j}\nspec: {parallelism: many, template: {}}\n", "document 1 (Job j): spec.parallelism: expected a non-negative integer (got 'many')"),
-        ("kind: Deployment\nmetadata: {name: d}\nspec: {replicas: 2}\n", "document 1 (Deployment d): spec.template: is required"),
+        (
+            "kind: Job\nmetadata: {name: j}\nspec: {parallelism: many, template: {}}\n",
+            "document 1 (Job j): spec.parallelism: expected a non-negative integer (got 'many')",
+        ),
+        (
+            "kind: Deployment\nmetadata: {name: d}\nspec: {replicas: 2}\n",
+            "document 1 (Deployment d): spec.template: is required",
+        ),
         (
             "kind: Pod\nmetadata: {name: p}\nspec: {priorityClassName: gold, containers: [{name: c}]}\n",
             "document 1 (Pod p): spec.priorityClassName: no PriorityClass with this name (got 'gold')",
         ),
-        ("kind: Node\nmetadata: {name: a}\n---\nkind: Node\nmetadata: {name: a}\n", "document 2 (Node a): metadata.name: node 'a' is already defined in"),
-        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n---\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n", "document 2 (Pod p): metadata.name: pod default/p is already defined in"),
+        (
+            "kind: Node\nmetadata: {name: a}\n---\nkind: Node\nmetadata: {name: a}\n",
+            "document 2 (Node a): metadata.name: node 'a' is already defined in",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n---\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n",
+            "document 2 (Pod p): metadata.name: pod default/p is already defined in",
+        ),
         ("kind: List\nitems: 3\n", "document 1 (List): items: expected a list"),
-        ("kind: Pod\nmetadata: {labels: {a: b}}\nspec: {containers: [{name: c}]}\n", "document 1 (Pod ?): metadata.name: is required"),
+        (
+            "kind: Pod\nmetadata: {labels: {a: b}}\nspec: {containers: [{name: c}]}\n",
+            "document 1 (Pod ?): metadata.name: is required",
+        ),
     ],
 )
-def test_bad_input_is_one_clear_line_naming_file_and_field(tmp_path: Path, content: str, expected: str) -> None:
+def test_bad_input_is_one_clear_line_naming_file_and_field(
+    tmp_path: Path, content: str, expected: str
+) -> None:
     path = tmp_path / "input.yaml"
     path.write_text(content)
     code, out, err = _run("simulate", str(path))

@@ -38,7 +38,9 @@ def explain(plugin: FilterPlugin, pod: PodInfo, nodes: NodeTable) -> dict[str, i
     return dict(plugin.explain(state, pod, nodes, rejected))
 
 
-def scheduler(*nodes: NodeInfo, config: dict[str, object] | None = None, clock: list[float] | None = None) -> Scheduler:
+def scheduler(
+    *nodes: NodeInfo, config: dict[str, object] | None = None, clock: list[float] | None = None
+) -> Scheduler:
     settings: SchedulerConfiguration | None = parse_config(config) if config is not None else None
     now = clock if clock is not None else [1000.0]
     s = build_scheduler(settings, clock=lambda: now[0])

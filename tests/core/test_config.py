@@ -21,46 +21,78 @@ def test_no_file_means_defaults() -> None:
     profile = _profile({})
     assert profile.scheduler_name == "kubenexus-scheduler"
     assert [f.name for f in profile.filters] == [
-        "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodeResourcesFit",
+        "NodeUnschedulable",
+        "NodeName",
+        "TaintToleration",
+        "NodeAffinity",
+        "NodeResourcesFit",
     ]
     assert [(w.plugin.name, w.weight) for w in profile.scores] == [
-        ("TaintToleration", 3), ("NodeResourcesFit", 1), ("NodeResourcesBalancedAllocation", 1),
+        ("TaintToleration", 3),
+        ("NodeResourcesFit", 1),
+        ("NodeResourcesBalancedAllocation", 1),
     ]
 
 
 def test_disable_and_enable_with_weights() -> None:
-    profile = _profile({
-        "apiVersion": "kubescheduler.config.k8s.io/v1",
-        "kind": "KubeSchedulerConfiguration",
-        "profiles": [{
-            "schedulerName": "batch",
-            "plugins": {
-                "score": {"disabled": [{"name": "*"}], "enabled": [{"name": "NodeResourcesFit", "weight": 5}]},
-                "filter": {"disabled": [{"name": "TaintToleration"}]},
-            },
-        }],
-    })
+    profile = _profile(
+        {
+            "apiVersion": "kubescheduler.config.k8s.io/v1",
+            "kind": "KubeSchedulerConfiguration",
+            "profiles": [
+                {
+                    "schedulerName": "batch",
+                    "plugins": {
+                        "score": {
+                            "disabled": [{"name": "*"}],
+                            "enabled": [{"name": "NodeResourcesFit", "weight": 5}],
+                        },
+                        "filter": {"disabled": [{"name": "TaintToleration"}]},
+                    },
+                }
+            ],
+        }
+    )
     assert profile.scheduler_name == "batch"
     assert [(w.plugin.name, w.weight) for w in profile.scores] == [("NodeResourcesFit", 5)]
     assert "TaintToleration" not in [f.name for f in profile.filters]
 
 
 def test_enabling_a_default_again_reweights_it_in_place() -> None:
-    profile = _profile({"profiles": [{"plugins": {"score": {"enabled": [{"name": "TaintToleration", "weight": 7}]}}}]})
-    assert [(w.plugin.name, w.weight) for w in profile.scores][0] == ("TaintToleration", 7)
+    profile = _profile(
+        {
+            "profiles": [
+                {"plugins": {"score": {"enabled": [{"name": "TaintToleration", "weight": 7}]}}}
+            ]
+        }
+    )
+    assert (profile.scores[0].plugin.name, profile.scores[0].weight) == ("TaintToleration", 7)
 
 
 def test_multi_point_disable_removes_a_plugin_everywhere() -> None:
-    profile = _profile({"profiles": [{"plugins": {"multiPoint": {"disabled": [{"name": "TaintToleration"}]}}}]})
+    profile = _profile(
+        {"profiles": [{"plugins": {"multiPoint": {"disabled": [{"name": "TaintToleration"}]}}}]}
+    )
     assert "TaintToleration" not in [f.name for f in profile.filters]
     assert "TaintToleration" not in [w.plugin.name for w in profile.scores]
 
 
 def test_plugin_args_reach_the_plugin() -> None:
-    profile = _profile({"profiles": [{"pluginConfig": [
-        {"name": "PrioritySort", "args": {"starvationThresholdSeconds": 5}},
-        {"name": "NodeResourcesFit", "args": {"scoringStrategy": {"type": "MostAllocated"}}},
-    ]}]})
+    profile = _profile(
+        {
+            "profiles": [
+                {
+                    "pluginConfig": [
+                        {"name": "PrioritySort", "args": {"starvationThresholdSeconds": 5}},
+                        {
+                            "name": "NodeResourcesFit",
+                            "args": {"scoringStrategy": {"type": "MostAllocated"}},
+                        },
+                    ]
+                }
+            ]
+        }
+    )
     assert isinstance(profile.queue_sort, PrioritySort)
     assert profile.queue_sort.args.starvation_threshold_seconds == 5
     fit = next(f for f in profile.filters if isinstance(f, NodeResourcesFit))
@@ -71,12 +103,22 @@ def test_plugin_args_reach_the_plugin() -> None:
     ("config", "message"),
     [
         ({"kind": "Deployment"}, "config: kind: Input should be 'KubeSchedulerConfiguration'"),
-        ({"apiVersion": "v2"}, "config: apiVersion: Input should be 'kubescheduler.config.k8s.io/v1'"),
+        (
+            {"apiVersion": "v2"},
+            "config: apiVersion: Input should be 'kubescheduler.config.k8s.io/v1'",
+        ),
         ({"profile": []}, "config: profile: Extra inputs are not permitted"),
-        ({"podInitialBackoffSeconds": 0}, "config: podInitialBackoffSeconds: Input should be greater than 0 (got 0)"),
+        (
+            {"podInitialBackoffSeconds": 0},
+            "config: podInitialBackoffSeconds: Input should be greater than 0 (got 0)",
+        ),
         ({"profiles": []}, "config: profiles: List should have at least 1 item"),
         (
-            {"profiles": [{"plugins": {"score": {"enabled": [{"name": "NodeResourcesFit", "weight": 0}]}}}]},
+            {
+                "profiles": [
+                    {"plugins": {"score": {"enabled": [{"name": "NodeResourcesFit", "weight": 0}]}}}
+                ]
+            },
             "config: profiles[0].plugins.score.enabled[0].weight: Input should be greater than or equal to 1 (got 0)",
         ),
         (
@@ -100,11 +142,26 @@ def test_plugin_args_reach_the_plugin() -> None:
             "config: profiles[0].plugins.bind.enabled[0].name: no KubeNexus plugin extends bind",
         ),
         (
-            {"profiles": [{"pluginConfig": [{"name": "PrioritySort", "args": {"starvationThreshold": 5}}]}]},
+            {
+                "profiles": [
+                    {"pluginConfig": [{"name": "PrioritySort", "args": {"starvationThreshold": 5}}]}
+                ]
+            },
             "config: profiles[0].pluginConfig[0].args.starvationThreshold: Extra inputs are not permitted",
         ),
         (
-            {"profiles": [{"pluginConfig": [{"name": "NodeResourcesFit", "args": {"scoringStrategy": {"type": "Random"}}}]}]},
+            {
+                "profiles": [
+                    {
+                        "pluginConfig": [
+                            {
+                                "name": "NodeResourcesFit",
+                                "args": {"scoringStrategy": {"type": "Random"}},
+                            }
+                        ]
+                    }
+                ]
+            },
             "config: profiles[0].pluginConfig[0].args.scoringStrategy.type: Input should be 'LeastAllocated' or 'MostAllocated'",
         ),
         (
@@ -136,7 +193,10 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         load_config_file(broken)
     bad = tmp_path / "bad.yaml"
     bad.write_text("profiles:\n- plugins:\n    score:\n      enabled:\n      - name: Nope\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml: profiles\[0\].plugins.score.enabled\[0\].name: unknown plugin 'Nope'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"bad.yaml: profiles\[0\].plugins.score.enabled\[0\].name: unknown plugin 'Nope'",
+    ):
         load_config_file(bad)
 
 
@@ -147,6 +207,16 @@ def test_empty_file_is_the_defaults(tmp_path: Path) -> None:
 
 
 def test_queue_settings_come_from_the_file() -> None:
-    config = parse_config({"podInitialBackoffSeconds": 2, "podMaxBackoffSeconds": 30, "podMaxInUnschedulablePodsSeconds": 60})
+    config = parse_config(
+        {
+            "podInitialBackoffSeconds": 2,
+            "podMaxBackoffSeconds": 30,
+            "podMaxInUnschedulablePodsSeconds": 60,
+        }
+    )
     settings = config.queue_settings()
-    assert (settings.initial_backoff_seconds, settings.max_backoff_seconds, settings.max_unschedulable_seconds) == (2, 30, 60)
+    assert (
+        settings.initial_backoff_seconds,
+        settings.max_backoff_seconds,
+        settings.max_unschedulable_seconds,
+    ) == (2, 30, 60)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from kubenexus.framework import CycleState
 from kubenexus.plugins.node_affinity import NodeAffinity
 from kubenexus.plugins.node_name import NodeName
 from kubenexus.plugins.node_resources_fit import NodeResourcesFit, NodeResourcesFitArgs
@@ -27,7 +29,10 @@ def test_fit_accepts_nodes_with_room_and_rejects_the_rest() -> None:
     nodes = table(*_fit_nodes())
     pod = make_pod("p").req(cpu="4", memory="8Gi").obj()
     assert passing(NodeResourcesFit(), pod, nodes) == ["big", "gpu"]
-    assert explain(NodeResourcesFit(), pod, nodes) == {"Insufficient cpu": 1, "Insufficient memory": 1}
+    assert explain(NodeResourcesFit(), pod, nodes) == {
+        "Insufficient cpu": 1,
+        "Insufficient memory": 1,
+    }
 
 
 def test_fit_counts_usage_already_on_the_node() -> None:
@@ -96,7 +101,11 @@ def test_cordoned_nodes_are_rejected() -> None:
 
 def test_tolerating_the_cordon_taint_admits_the_pod() -> None:
     nodes = table(make_node("ok").obj(), make_node("cordoned").cordon().obj())
-    pod = make_pod("p").toleration("node.kubernetes.io/unschedulable", "Exists", effect="NoSchedule").obj()
+    pod = (
+        make_pod("p")
+        .toleration("node.kubernetes.io/unschedulable", "Exists", effect="NoSchedule")
+        .obj()
+    )
     assert passing(NodeUnschedulable(), pod, nodes) == ["ok", "cordoned"]
 
 
@@ -125,7 +134,9 @@ def _tainted() -> list:
         ([("", "Exists", "", "NoExecute")], ["plain", "infra", "soft"]),
     ],
 )
-def test_taints_need_matching_tolerations(tolerations: list[tuple[str, str, str, str]], expected: list[str]) -> None:
+def test_taints_need_matching_tolerations(
+    tolerations: list[tuple[str, str, str, str]], expected: list[str]
+) -> None:
     nodes = table(*_tainted())
     builder = make_pod("p")
     for key, op, value, effect in tolerations:
@@ -142,10 +153,6 @@ def test_untolerated_taints_are_reported_by_key_and_value() -> None:
 
 
 def test_prefer_no_schedule_lowers_the_score() -> None:
-    import numpy as np
-
-    from kubenexus.framework import CycleState
-
     nodes = table(*_tainted())
     plugin = TaintToleration()
     candidates = np.array([nodes.index["plain"], nodes.index["soft"]])
@@ -174,7 +181,9 @@ def test_node_selector_needs_every_label() -> None:
     assert passing(NodeAffinity(), make_pod("p").selector(zone="a", gen="5").obj(), nodes) == ["a2"]
     assert passing(NodeAffinity(), make_pod("p").selector(zone="z").obj(), nodes) == []
     pod = make_pod("p").selector(zone="z").obj()
-    assert explain(NodeAffinity(), pod, nodes) == {"node(s) didn't match Pod's node affinity/selector": 4}
+    assert explain(NodeAffinity(), pod, nodes) == {
+        "node(s) didn't match Pod's node affinity/selector": 4
+    }
 
 
 @pytest.mark.parametrize(
@@ -191,7 +200,9 @@ def test_node_selector_needs_every_label() -> None:
         (("missing", "Gt", ["0"]), []),
     ],
 )
-def test_required_affinity_operators(expression: tuple[str, str, list[str]], expected: list[str]) -> None:
+def test_required_affinity_operators(
+    expression: tuple[str, str, list[str]], expected: list[str]
+) -> None:
     nodes = table(*_labelled())
     pod = make_pod("p").affinity_term(expression).obj()
     assert passing(NodeAffinity(), pod, nodes) == expected

@@ -25,7 +25,9 @@ operations = st.lists(
 
 @settings(max_examples=150, deadline=None)
 @given(operations)
-def test_accounting_matches_placed_pods_and_no_node_is_overcommitted(ops: list[tuple[object, ...]]) -> None:
+def test_accounting_matches_placed_pods_and_no_node_is_overcommitted(
+    ops: list[tuple[object, ...]],
+) -> None:
     s = scheduler()
     for op, arg, value in ops:
         if op == "node":
@@ -59,7 +61,10 @@ def test_accounting_matches_placed_pods_and_no_node_is_overcommitted(ops: list[t
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(1, 6), min_size=1, max_size=40), st.lists(st.integers(1, 8), min_size=1, max_size=6))
+@given(
+    st.lists(st.integers(1, 6), min_size=1, max_size=40),
+    st.lists(st.integers(1, 8), min_size=1, max_size=6),
+)
 def test_scheduling_never_overcommits(pod_cpus: list[int], node_cpus: list[int]) -> None:
     s = scheduler(*[make_node(f"n{i}").alloc(cpu=str(c)).obj() for i, c in enumerate(node_cpus)])
     for i, cpu in enumerate(pod_cpus):

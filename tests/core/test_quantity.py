@@ -4,7 +4,13 @@ from decimal import Decimal
 
 import pytest
 
-from kubenexus.api.quantity import format_amount, milli_value, parse_quantity, resource_amount, whole_value
+from kubenexus.api.quantity import (
+    format_amount,
+    milli_value,
+    parse_quantity,
+    resource_amount,
+    whole_value,
+)
 from kubenexus.errors import QuantityError
 
 
@@ -45,7 +51,21 @@ def test_parses_valid_quantities(text: object, expected: Decimal) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "abc", "1.2.3", "Gi", "1GB", "1gi", "1 Gi", "--1", "1e", "e3", "1Ki2", "1e1000", "99999999999999999999Ei"],
+    [
+        "",
+        "abc",
+        "1.2.3",
+        "Gi",
+        "1GB",
+        "1gi",
+        "1 Gi",
+        "--1",
+        "1e",
+        "e3",
+        "1Ki2",
+        "1e1000",
+        "99999999999999999999Ei",
+    ],
 )
 def test_rejects_malformed_quantities_naming_field_and_value(text: str) -> None:
     with pytest.raises(QuantityError) as info:

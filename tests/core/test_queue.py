@@ -73,7 +73,9 @@ def test_backoff_duration_formula() -> None:
 
 def test_unschedulable_pods_wait_for_a_cluster_change() -> None:
     now = [0.0]
-    queue = _queue(now, initial_backoff_seconds=1, max_backoff_seconds=10, max_unschedulable_seconds=300)
+    queue = _queue(
+        now, initial_backoff_seconds=1, max_backoff_seconds=10, max_unschedulable_seconds=300
+    )
     queue.add(make_pod("p").obj())
     entry = queue.pop()
     assert entry is not None
@@ -140,7 +142,9 @@ def test_starving_pod_is_boosted_above_fresh_higher_priority_pods() -> None:
 
 def test_starvation_boost_can_be_disabled() -> None:
     now = [0.0]
-    queue = SchedulingQueue(PrioritySort(PrioritySortArgs(starvation_threshold_seconds=0)), lambda: now[0])
+    queue = SchedulingQueue(
+        PrioritySort(PrioritySortArgs(starvation_threshold_seconds=0)), lambda: now[0]
+    )
     queue.add(make_pod("old-low").obj())
     now[0] = 1000
     queue.add(make_pod("fresh-high").priority(5).obj())
@@ -167,7 +171,8 @@ def test_pending_counts_and_next_wakeup() -> None:
     for name in ["a", "b", "c"]:
         queue.add(make_pod(name).obj())
     a, b = queue.pop(), queue.pop()
-    assert a is not None and b is not None
+    assert a is not None
+    assert b is not None
     queue.requeue_backoff(a, "x")
     queue.requeue_unschedulable(b, "y")
     assert queue.pending_counts() == {"active": 1, "backoff": 1, "unschedulable": 1, "in-flight": 0}

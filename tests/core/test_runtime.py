@@ -33,17 +33,26 @@ def test_message_matches_kube_scheduler_format() -> None:
         total_nodes=12,
         reasons=Counter({"Insufficient cpu": 4, "node(s) had untolerated taint {gpu: true}": 8}),
     )
-    assert diagnosis.message == "0/12 nodes are available: 4 Insufficient cpu, 8 node(s) had untolerated taint {gpu: true}."
+    assert (
+        diagnosis.message
+        == "0/12 nodes are available: 4 Insufficient cpu, 8 node(s) had untolerated taint {gpu: true}."
+    )
 
 
 def test_reasons_sort_as_strings_like_kube_scheduler() -> None:
-    diagnosis = Diagnosis(total_nodes=13, reasons=Counter({"Insufficient memory": 10, "Insufficient cpu": 3}))
-    assert diagnosis.message == "0/13 nodes are available: 10 Insufficient memory, 3 Insufficient cpu."
+    diagnosis = Diagnosis(
+        total_nodes=13, reasons=Counter({"Insufficient memory": 10, "Insufficient cpu": 3})
+    )
+    assert (
+        diagnosis.message == "0/13 nodes are available: 10 Insufficient memory, 3 Insufficient cpu."
+    )
 
 
 def test_empty_cluster_message() -> None:
     s = scheduler()
-    assert place(s, make_pod("p").obj()) == {"p": "0/0 nodes are available: no nodes in the cluster."}
+    assert place(s, make_pod("p").obj()) == {
+        "p": "0/0 nodes are available: no nodes in the cluster."
+    }
 
 
 def test_each_node_is_reported_under_the_first_filter_that_rejects_it() -> None:
@@ -54,11 +63,17 @@ def test_each_node_is_reported_under_the_first_filter_that_rejects_it() -> None:
     s = scheduler(*nodes)
     message = place(s, make_pod("p").req(cpu="2").obj())["p"]
     # gpu nodes lack cpu too, but the taint filter runs first.
-    assert message == "0/12 nodes are available: 4 Insufficient cpu, 8 node(s) had untolerated taint {gpu: true}."
+    assert (
+        message
+        == "0/12 nodes are available: 4 Insufficient cpu, 8 node(s) had untolerated taint {gpu: true}."
+    )
 
 
 def test_a_node_short_of_two_resources_counts_under_both() -> None:
-    s = scheduler(make_node("n").alloc(cpu="1", memory="1Gi").obj(), make_node("m").alloc(cpu="8", memory="1Gi").obj())
+    s = scheduler(
+        make_node("n").alloc(cpu="1", memory="1Gi").obj(),
+        make_node("m").alloc(cpu="8", memory="1Gi").obj(),
+    )
     message = place(s, make_pod("p").req(cpu="2", memory="2Gi").obj())["p"]
     assert message == "0/2 nodes are available: 1 Insufficient cpu, 2 Insufficient memory."
 
@@ -66,12 +81,16 @@ def test_a_node_short_of_two_resources_counts_under_both() -> None:
 class _BadScore:
     name: ClassVar[str] = "BadScore"
 
-    def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray) -> np.ndarray:
+    def score(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
+    ) -> np.ndarray:
         return np.full(candidates.size, 150.0)
 
 
 def test_scores_outside_range_are_a_plugin_error() -> None:
-    profile = Profile("x", PrioritySort(), filters=[NodeResourcesFit()], scores=[WeightedScore(_BadScore(), 1)])
+    profile = Profile(
+        "x", PrioritySort(), filters=[NodeResourcesFit()], scores=[WeightedScore(_BadScore(), 1)]
+    )
     nodes = table(make_node("a").obj(), make_node("b").obj())
     with pytest.raises(PluginError, match="BadScore"):
         profile.find_node(make_pod("p").obj(), nodes)
@@ -93,11 +112,15 @@ def test_weights_multiply_scores() -> None:
         def __init__(self, favourite: int) -> None:
             self.favourite = favourite
 
-        def score(self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray) -> np.ndarray:
+        def score(
+            self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
+        ) -> np.ndarray:
             return np.where(candidates == self.favourite, 100.0, 0.0)
 
     nodes = table(make_node("a").obj(), make_node("b").obj())
-    profile = Profile("x", PrioritySort(), scores=[WeightedScore(Prefer(0), 1), WeightedScore(Prefer(1), 2)])
+    profile = Profile(
+        "x", PrioritySort(), scores=[WeightedScore(Prefer(0), 1), WeightedScore(Prefer(1), 2)]
+    )
     result = profile.find_node(make_pod("p").obj(), nodes)
     assert isinstance(result, Placement)
     assert result.node_name == "b"
@@ -120,9 +143,20 @@ class _Recorder:
 def test_failed_reserve_unreserves_in_reverse_and_the_pod_is_not_assumed() -> None:
     log: list[str] = []
     s = scheduler(make_node("a").obj())
-    s.profiles["kubenexus-scheduler"].reserves = [_Recorder(log, "one"), _Recorder(log, "two"), _Recorder(log, "three", fail=True)]
+    s.profiles["kubenexus-scheduler"].reserves = [
+        _Recorder(log, "one"),
+        _Recorder(log, "two"),
+        _Recorder(log, "three", fail=True),
+    ]
     result = place(s, make_pod("p").obj())
-    assert log == ["reserve one", "reserve two", "reserve three", "unreserve two", "unreserve one", "unreserve three"]
+    assert log == [
+        "reserve one",
+        "reserve two",
+        "reserve three",
+        "unreserve two",
+        "unreserve one",
+        "unreserve three",
+    ]
     assert "three rejected a: full" in result["p"]
     assert "uid-p" not in s.cache
 
@@ -152,7 +186,9 @@ def test_pre_filter_rejection_is_reported_for_the_whole_pod() -> None:
             return Status.unresolvable("annotation x is malformed")
 
     profile = Profile("x", PrioritySort(), pre_filters=[Gate()], filters=[TaintToleration()])
-    result = profile.find_node(make_pod("p").obj(), table(make_node("a").obj(), make_node("b").obj()))
+    result = profile.find_node(
+        make_pod("p").obj(), table(make_node("a").obj(), make_node("b").obj())
+    )
     assert isinstance(result, Failure)
     assert result.message == "0/2 nodes are available: annotation x is malformed."
     assert result.unresolvable

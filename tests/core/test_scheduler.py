@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kubenexus.api import pod_from_dict
 from kubenexus.scheduler import Scheduled
 from tests.builders import make_node, make_pod
 from tests.core.helpers import place, scheduler
@@ -20,7 +21,8 @@ def test_assumed_pod_takes_capacity_before_binding() -> None:
     assert isinstance(first, Scheduled)
     assert s.cache.is_assumed("uid-p1")
     second = s.schedule_one()
-    assert second is not None and not isinstance(second, Scheduled)
+    assert second is not None
+    assert not isinstance(second, Scheduled)
     assert second.message == "0/1 nodes are available: 1 Insufficient cpu."
 
 
@@ -62,7 +64,9 @@ def test_bound_update_confirms_the_assumption_without_double_counting() -> None:
 
 def test_other_schedulers_pods_count_but_are_not_scheduled() -> None:
     s = scheduler(make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj())
-    s.upsert_pod(make_pod("theirs-running").scheduler("default-scheduler").req(cpu="4").node("a").obj())
+    s.upsert_pod(
+        make_pod("theirs-running").scheduler("default-scheduler").req(cpu="4").node("a").obj()
+    )
     s.upsert_pod(make_pod("theirs-pending").scheduler("default-scheduler").req(cpu="1").obj())
     assert "uid-theirs-pending" not in s.queue
     assert place(s, make_pod("ours").req(cpu="2").obj()) == {"ours": "b"}
@@ -72,7 +76,9 @@ def test_finished_pods_free_capacity_and_wake_waiting_pods() -> None:
     now = [1000.0]
     s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
     s.upsert_pod(make_pod("job").req(cpu="4").node("a").obj())
-    assert place(s, make_pod("next").req(cpu="2").obj()) == {"next": "0/1 nodes are available: 1 Insufficient cpu."}
+    assert place(s, make_pod("next").req(cpu="2").obj()) == {
+        "next": "0/1 nodes are available: 1 Insufficient cpu."
+    }
     now[0] += 0.5
     s.upsert_pod(make_pod("job").req(cpu="4").node("a").phase("Succeeded").obj())
     assert s.queue.where("uid-next") == "backoff"  # it failed 0.5 s ago: 1 s backoff first
@@ -126,14 +132,14 @@ def test_deleting_and_terminating_pods_are_not_queued() -> None:
     s = scheduler(make_node("a").obj())
     body = make_pod("going").dict()
     body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    from kubenexus.api import pod_from_dict
-
     s.upsert_pod(pod_from_dict(body))
     assert len(s.queue) == 0
 
 
 def test_priority_order_decides_who_gets_scarce_capacity() -> None:
     s = scheduler(make_node("a").alloc(cpu="4").obj())
-    result = place(s, make_pod("low").req(cpu="3").obj(), make_pod("high").req(cpu="3").priority(100).obj())
+    result = place(
+        s, make_pod("low").req(cpu="3").obj(), make_pod("high").req(cpu="3").priority(100).obj()
+    )
     assert result["high"] == "a"
     assert result["low"].startswith("0/1 nodes are available")

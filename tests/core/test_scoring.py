@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from kubenexus.framework import CycleState
-from kubenexus.plugins.balanced_allocation import NodeResourcesBalancedAllocation
+from kubenexus.plugins.balanced_allocation import (
+    BalancedAllocationArgs,
+    NodeResourcesBalancedAllocation,
+)
 from kubenexus.plugins.node_resources_fit import NodeResourcesFit, NodeResourcesFitArgs
 from tests.builders import make_node, make_pod
 from tests.core.helpers import place, scheduler, table
@@ -20,24 +23,42 @@ def _scores(plugin: object, pod_builder: object, *nodes: object) -> list[float]:
 
 
 def test_least_allocated_values() -> None:
-    nodes = [make_node("a").alloc(cpu="4", memory="16Gi").obj(), make_node("b").alloc(cpu="8", memory="16Gi").obj()]
-    # a: cpu (4−1)/4 = 75, memory (16−4)/16 = 75 → 75; b: cpu 87.5, memory 75 → 81.25
-    assert _scores(NodeResourcesFit(), make_pod("p").req(cpu="1", memory="4Gi"), *nodes) == [75.0, 81.25]
+    nodes = [
+        make_node("a").alloc(cpu="4", memory="16Gi").obj(),
+        make_node("b").alloc(cpu="8", memory="16Gi").obj(),
+    ]
+    # a: cpu (4-1)/4 = 75, memory (16-4)/16 = 75 → 75; b: cpu 87.5, memory 75 → 81.25
+    assert _scores(NodeResourcesFit(), make_pod("p").req(cpu="1", memory="4Gi"), *nodes) == [
+        75.0,
+        81.25,
+    ]
 
 
 def test_most_allocated_values() -> None:
     args = NodeResourcesFitArgs.model_validate({"scoringStrategy": {"type": "MostAllocated"}})
-    nodes = [make_node("a").alloc(cpu="4", memory="16Gi").obj(), make_node("b").alloc(cpu="8", memory="16Gi").obj()]
-    assert _scores(NodeResourcesFit(args), make_pod("p").req(cpu="1", memory="4Gi"), *nodes) == [25.0, 18.75]
+    nodes = [
+        make_node("a").alloc(cpu="4", memory="16Gi").obj(),
+        make_node("b").alloc(cpu="8", memory="16Gi").obj(),
+    ]
+    assert _scores(NodeResourcesFit(args), make_pod("p").req(cpu="1", memory="4Gi"), *nodes) == [
+        25.0,
+        18.75,
+    ]
 
 
 def test_resource_weights_change_the_mix() -> None:
     args = NodeResourcesFitArgs.model_validate(
-        {"scoringStrategy": {"resources": [{"name": "cpu", "weight": 3}, {"name": "memory", "weight": 1}]}}
+        {
+            "scoringStrategy": {
+                "resources": [{"name": "cpu", "weight": 3}, {"name": "memory", "weight": 1}]
+            }
+        }
     )
     nodes = [make_node("a").alloc(cpu="4", memory="16Gi").obj()]
     # cpu 75 × 3 + memory 50 × 1, over 4
-    assert _scores(NodeResourcesFit(args), make_pod("p").req(cpu="1", memory="8Gi"), *nodes) == [68.75]
+    assert _scores(NodeResourcesFit(args), make_pod("p").req(cpu="1", memory="8Gi"), *nodes) == [
+        68.75
+    ]
 
 
 def test_scored_resource_a_node_lacks_is_left_out_of_its_score() -> None:
@@ -48,8 +69,10 @@ def test_scored_resource_a_node_lacks_is_left_out_of_its_score() -> None:
         make_node("cpu-only").alloc(cpu="4").obj(),
         make_node("gpu").alloc(cpu="4").extended("nvidia.com/gpu", "4").obj(),
     ]
-    # cpu-only: just cpu 75; gpu: (75 + (4−1)/4·100) / 2 = 75
-    assert _scores(NodeResourcesFit(args), make_pod("p").req(cpu="1").extended("nvidia.com/gpu", "1"), *nodes) == [75.0, 75.0]
+    # cpu-only: just cpu 75; gpu: (75 + (4-1)/4·100) / 2 = 75
+    assert _scores(
+        NodeResourcesFit(args), make_pod("p").req(cpu="1").extended("nvidia.com/gpu", "1"), *nodes
+    ) == [75.0, 75.0]
 
 
 def test_over_committed_node_scores_zero_on_least_allocated() -> None:
@@ -64,15 +87,20 @@ def test_best_effort_pods_count_default_requests_in_scores() -> None:
 
 
 def test_balanced_allocation_values() -> None:
-    nodes = [make_node("a").alloc(cpu="4", memory="16Gi").obj(), make_node("b").alloc(cpu="8", memory="8Gi").obj()]
+    nodes = [
+        make_node("a").alloc(cpu="4", memory="16Gi").obj(),
+        make_node("b").alloc(cpu="8", memory="8Gi").obj(),
+    ]
     # a: cpu 2/4, memory 8/16 → even → 100; b: cpu 2/8, memory 8/8 → std 0.375 → 62.5
-    assert _scores(NodeResourcesBalancedAllocation(), make_pod("p").req(cpu="2", memory="8Gi"), *nodes) == [100.0, 62.5]
+    assert _scores(
+        NodeResourcesBalancedAllocation(), make_pod("p").req(cpu="2", memory="8Gi"), *nodes
+    ) == [100.0, 62.5]
 
 
 def test_balanced_allocation_over_three_resources() -> None:
-    from kubenexus.plugins.balanced_allocation import BalancedAllocationArgs
-
-    plugin = NodeResourcesBalancedAllocation(BalancedAllocationArgs(resources=("cpu", "memory", "nvidia.com/gpu")))
+    plugin = NodeResourcesBalancedAllocation(
+        BalancedAllocationArgs(resources=("cpu", "memory", "nvidia.com/gpu"))
+    )
     nodes = [
         make_node("gpu").alloc(cpu="4", memory="4Gi").extended("nvidia.com/gpu", "4").obj(),
         make_node("plain").alloc(cpu="4", memory="4Gi").obj(),
@@ -92,9 +120,22 @@ def test_least_allocated_spreads_identical_pods() -> None:
 
 
 def test_most_allocated_packs_pods() -> None:
-    config = {"profiles": [{"pluginConfig": [{"name": "NodeResourcesFit", "args": {"scoringStrategy": {"type": "MostAllocated"}}}],
-                            "plugins": {"score": {"disabled": [{"name": "NodeResourcesBalancedAllocation"}]}}}]}
-    s = scheduler(*[make_node(f"n{i}").alloc(cpu="4", memory="8Gi").obj() for i in range(3)], config=config)
+    config = {
+        "profiles": [
+            {
+                "pluginConfig": [
+                    {
+                        "name": "NodeResourcesFit",
+                        "args": {"scoringStrategy": {"type": "MostAllocated"}},
+                    }
+                ],
+                "plugins": {"score": {"disabled": [{"name": "NodeResourcesBalancedAllocation"}]}},
+            }
+        ]
+    }
+    s = scheduler(
+        *[make_node(f"n{i}").alloc(cpu="4", memory="8Gi").obj() for i in range(3)], config=config
+    )
     placed = place(s, *[make_pod(f"p{i}").req(cpu="1", memory="1Gi").obj() for i in range(3)])
     assert set(placed.values()) == {"n0"}
 
@@ -106,5 +147,9 @@ def test_balanced_allocation_steers_pods_to_complementary_nodes() -> None:
         make_node("mem-heavy").alloc(cpu="4", memory="32Gi").obj(),
         config=config,
     )
-    placed = place(s, make_pod("wants-memory").req(cpu="1", memory="8Gi").obj(), make_pod("wants-cpu").req(cpu="4", memory="1Gi").obj())
+    placed = place(
+        s,
+        make_pod("wants-memory").req(cpu="1", memory="8Gi").obj(),
+        make_pod("wants-cpu").req(cpu="4", memory="1Gi").obj(),
+    )
     assert placed == {"wants-memory": "mem-heavy", "wants-cpu": "cpu-heavy"}

@@ -1,0 +1,17 @@
+# syntax=docker/dockerfile:1
+# Build a wheel in one stage; install only it and its runtime dependencies in the final image.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY kubenexus ./kubenexus
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 65532 --no-create-home --shell /usr/sbin/nologin kubenexus
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+COPY examples /opt/kubenexus/examples
+USER 65532:65532
+ENTRYPOINT ["kubenexus"]
+# Until the daemon lands (`kubenexus run`), the image runs the simulator on the bundled example.
+CMD ["simulate", "/opt/kubenexus/examples/cluster.yaml", "/opt/kubenexus/examples/workload.yaml"]
