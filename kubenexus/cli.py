@@ -89,3 +89,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
         nodes=nodes, pods=pods, workload=workload, repeat=repeat, seed=seed, config=config
     )
     click.echo(render(report))
+
+
+if __name__ == "__main__":
+    main()

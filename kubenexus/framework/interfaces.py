@@ -73,7 +73,10 @@ class ScorePlugin(Plugin, Protocol):
     ) -> FloatArray | None:
         """Scores in 0..100 for the candidate slots, already normalized by the plugin.
 
-        None means the plugin has no preference among them (all equal), so it is skipped.
+        ``candidates`` are sorted slot numbers. When most nodes passed the filters they are
+        every slot (free and infeasible ones included; their scores are ignored), so a plugin
+        can work on whole rows; it must return a valid score for any slot. None means the plugin
+        has no preference among them (all equal), so it is skipped.
         """
 
 

@@ -19,7 +19,7 @@ from kubenexus.framework.interfaces import (
     ReservePlugin,
     ScorePlugin,
 )
-from kubenexus.framework.node_table import BoolArray, NodeTable
+from kubenexus.framework.node_table import SCORE_DTYPE, BoolArray, FloatArray, NodeTable
 from kubenexus.framework.status import Code, Diagnosis, Status
 
 MAX_SCORE = 100.0
@@ -103,26 +103,43 @@ class Profile:
             mask = filter_plugin.filter(state, pod, nodes)
             if mask is not None:
                 feasible &= mask
-        candidates = np.flatnonzero(feasible)
-        if candidates.size == 0:
+        feasible_count = int(np.count_nonzero(feasible))
+        if feasible_count == 0:
             return Failure(diagnosis=self._diagnose(state, pod, nodes, active_filters))
+        if feasible_count == 1 or not self.scores:
+            best = int(np.argmax(feasible))  # the first feasible slot
+            return Placement(slot=best, node_name=nodes.names[best], state=state)
 
-        if candidates.size == 1 or not self.scores:
-            best = int(candidates[0])
-        else:
-            total = np.zeros(candidates.size)
-            for weighted in self.scores:
-                if weighted.plugin.name in skipped:
-                    continue
-                scores = weighted.plugin.score(state, pod, nodes, candidates)
-                if scores is None:
-                    continue
-                if scores.shape != candidates.shape:
-                    raise PluginError(f"{weighted.plugin.name}: returned {scores.shape} scores")
-                if scores.size and (scores.min() < 0 or scores.max() > MAX_SCORE):
-                    raise PluginError(f"{weighted.plugin.name}: score outside 0..100")
+        # When most slots passed (the common case in a large cluster), scoring every slot and
+        # masking afterwards is cheaper than gathering the feasible ones first.
+        dense = feasible_count * 2 >= size
+        candidates = nodes.all_slots() if dense else np.flatnonzero(feasible)
+        total: FloatArray | None = None
+        for weighted in self.scores:
+            if weighted.plugin.name in skipped:
+                continue
+            scores = weighted.plugin.score(state, pod, nodes, candidates)
+            if scores is None:
+                continue
+            if scores.shape != candidates.shape:
+                raise PluginError(f"{weighted.plugin.name}: returned {scores.shape} scores")
+            if scores.size and (scores.min() < 0 or scores.max() > MAX_SCORE):
+                raise PluginError(f"{weighted.plugin.name}: score outside 0..100")
+            if total is None:
+                total = scores.astype(SCORE_DTYPE)  # a copy: plugins may keep what they return
+                if weighted.weight != 1:
+                    total *= weighted.weight
+            elif weighted.weight == 1:
+                total += scores
+            else:
                 total += weighted.weight * scores
-            # Ties go to the node added first: deterministic, so simulations are repeatable.
+        if total is None:  # no plugin had a preference
+            total = np.zeros(candidates.size, dtype=SCORE_DTYPE)
+        # Ties go to the node added first: deterministic, so simulations are repeatable.
+        if dense:
+            np.copyto(total, -1.0, where=~feasible)  # scores are >= 0: never picked
+            best = int(np.argmax(total))
+        else:
             best = int(candidates[int(np.argmax(total))])
         return Placement(slot=best, node_name=nodes.names[best], state=state)
 

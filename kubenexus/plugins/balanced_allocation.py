@@ -11,6 +11,7 @@ from pydantic import Field
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
 from kubenexus.framework import CycleState, FloatArray, IntArray, NodeTable
+from kubenexus.framework.node_table import take
 from kubenexus.plugins.args import PluginArgs
 from kubenexus.plugins.node_resources_fit import fraction_after, offers
 
@@ -35,11 +36,16 @@ class NodeResourcesBalancedAllocation:
             if fraction is None:
                 complete = False
                 continue
-            fractions.append(np.minimum(fraction[candidates], 1.0))
+            fractions.append(np.minimum(take(fraction, candidates), 1.0))
             complete = complete and nodes.every_node_has(nodes.resource_index[resource])
         if complete and len(fractions) == 2:
-            # The common case (cpu, memory): the standard deviation of two values is half their gap.
-            return (1.0 - np.abs(fractions[0] - fractions[1]) * 0.5) * 100.0
+            # The common case (cpu, memory): the standard deviation of two values is half their
+            # gap, so the score is 100 - 50·|a - b| (computed in place: this runs per pod).
+            gap = fractions[0] - fractions[1]
+            np.abs(gap, out=gap)
+            gap *= -50.0
+            gap += 100.0
+            return gap
         if not fractions:
             return np.zeros(candidates.size)
         frac = np.array(fractions)
@@ -48,7 +54,7 @@ class NodeResourcesBalancedAllocation:
         else:  # resources a node does not offer are left out of its deviation
             mask = np.array(
                 [
-                    offers(nodes, r)[candidates]
+                    take(offers(nodes, r), candidates)
                     for r in self.args.resources
                     if nodes.resource_row(r) is not None
                 ]

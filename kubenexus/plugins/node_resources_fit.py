@@ -20,6 +20,7 @@ from kubenexus.framework import (
     NodeTable,
     Status,
 )
+from kubenexus.framework.node_table import take
 from kubenexus.plugins.args import PluginArgs
 
 
@@ -126,27 +127,39 @@ class NodeResourcesFit:
     ) -> FloatArray:
         strategy = self.args.scoring_strategy
         least = strategy.type == "LeastAllocated"
-        total = np.zeros(nodes.size)
+        total: FloatArray | None = None
         weights: FloatArray | float = 0.0
         for resource in strategy.resources:
             fraction = fraction_after(state, nodes, pod, resource.name)
             if fraction is None:
                 continue
             # Least: (allocatable - requested)/allocatable, 0 when over; Most: capped at 1.
-            part = np.maximum(1.0 - fraction, 0.0) if least else np.minimum(fraction, 1.0)
+            if least:
+                part = 1.0 - fraction
+                np.maximum(part, 0.0, out=part)
+            else:
+                part = np.minimum(fraction, 1.0)
+            if resource.weight != 1:
+                part *= resource.weight
             row = nodes.resource_index[resource.name]
             if nodes.every_node_has(row):
-                total += part * resource.weight if resource.weight != 1 else part
                 weights = weights + resource.weight
             else:
                 # A node without the resource does not count it (as kube-scheduler skips it).
                 has = offers(nodes, resource.name)
-                total += np.where(has, part * resource.weight, 0.0)
+                part[~has] = 0.0
                 weights = weights + np.where(has, float(resource.weight), 0.0)
-        chosen = total[candidates]
+            if total is None:
+                total = part
+            else:
+                total += part
+        if total is None:
+            return np.zeros(candidates.size)
+        chosen = take(total, candidates)
         if isinstance(weights, float):
-            return chosen * (100.0 / weights) if weights else np.zeros(candidates.size)
-        denominator = weights[candidates]
+            chosen *= 100.0 / weights
+            return chosen
+        denominator = take(weights, candidates)
         return np.divide(
             chosen * 100.0, denominator, out=np.zeros(candidates.size), where=denominator > 0
         )

@@ -41,6 +41,9 @@ def untolerated(taints: tuple[Taint, ...], tolerations: tuple[Toleration, ...]) 
 class _Verdicts:
     sets_seen: int
     ok_by_set: BoolArray
+    # ok_by_set spread over the node slots, valid while the topology generation is unchanged.
+    node_mask: BoolArray | None
+    mask_generation: int
     blocking: list[Taint | None]
     prefer_counts: npt.NDArray[np.float64]
     any_preferred: bool
@@ -70,6 +73,8 @@ class TaintToleration:
         verdicts = _Verdicts(
             sets_seen=len(sets),
             ok_by_set=np.array([b is None for b in blocking], dtype=np.bool_),
+            node_mask=None,
+            mask_generation=-1,
             blocking=blocking,
             prefer_counts=np.array(prefer, dtype=np.float64),
             any_preferred=any(prefer),
@@ -86,7 +91,15 @@ class TaintToleration:
         verdicts = self._verdicts(pod, nodes)
         if verdicts.ok_by_set.all():
             return None
-        return verdicts.ok_by_set[nodes.taint_group[: nodes.size]]
+        mask = verdicts.node_mask
+        if (
+            mask is None
+            or verdicts.mask_generation != nodes.topology_generation
+            or mask.size != nodes.size
+        ):
+            mask = verdicts.ok_by_set[nodes.taint_group[: nodes.size]]
+            verdicts.node_mask, verdicts.mask_generation = mask, nodes.topology_generation
+        return mask
 
     def explain(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray

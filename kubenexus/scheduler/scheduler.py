@@ -100,8 +100,9 @@ class Scheduler:
             return
         if pod.deleting or not self.responsible_for(pod):
             return
-        if pod.key in self._in_flight:
-            return  # our own decision is being bound; the bound update will follow
+        if pod.key in self._in_flight or pod.key in self.cache:
+            # Already placed by us: an update still showing it unbound predates the binding.
+            return
         self.queue.add(pod)
 
     def remove_pod(self, key: str) -> None:
