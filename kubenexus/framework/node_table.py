@@ -9,7 +9,7 @@ columns on first use, so a ``nodeSelector`` is an array comparison, not a loop o
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -28,9 +28,14 @@ BASE_RESOURCES: Final = (keys.CPU, keys.MEMORY, keys.EPHEMERAL_STORAGE, keys.POD
 MISSING: Final = -1  # label code of a node that does not carry the label
 
 
-def take(values: npt.NDArray[np.generic], candidates: IntArray) -> npt.NDArray[np.generic]:
+ArrayT = TypeVar("ArrayT", bound=npt.NDArray[Any])
+
+
+def take(values: ArrayT, candidates: IntArray) -> ArrayT:
     """``values[candidates]`` for per-slot values; no copy when the candidates are every slot."""
-    return values if values.shape[-1] == candidates.size else values[..., candidates]
+    if values.shape[-1] == candidates.size:
+        return values
+    return cast("ArrayT", values[..., candidates])
 
 
 class LabelColumn:
