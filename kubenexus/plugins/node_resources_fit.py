@@ -160,6 +160,7 @@ class NodeResourcesFit:
             chosen *= 100.0 / weights
             return chosen
         denominator = take(weights, candidates)
-        return np.divide(
+        scores: FloatArray = np.divide(
             chosen * 100.0, denominator, out=np.zeros(candidates.size), where=denominator > 0
         )
+        return scores
