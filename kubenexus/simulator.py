@@ -168,6 +168,15 @@ def _error(doc: _Document, prefix: str, exc: InvalidInputError) -> InputFileErro
     return InputFileError(f"{doc.label}: {field_path}: {exc.reason} (got {exc.value!r})")
 
 
+def _claim(owners: dict[str, str], key: str, what: str, doc: _Document) -> None:
+    """Record where an object is defined; a second definition is an error naming the first."""
+    if key in owners:
+        raise InputFileError(
+            f"{doc.label}: metadata.name: {what} is already defined in {owners[key]}"
+        )
+    owners[key] = f"{doc.source} document {doc.number}"
+
+
 class _Inputs:
     def __init__(self) -> None:
         self.nodes: list[NodeInfo] = []
@@ -197,12 +206,7 @@ class _Inputs:
                     node = node_from_dict(doc.body)
                 except InvalidInputError as exc:
                     raise _error(doc, "", exc) from None
-                if node.name in node_docs:
-                    raise InputFileError(
-                        f"{doc.label}: metadata.name: node {node.name!r} is already defined "
-                        f"in {node_docs[node.name]}"
-                    )
-                node_docs[node.name] = f"{doc.source} document {doc.number}"
+                _claim(node_docs, node.name, f"node {node.name!r}", doc)
                 self.nodes.append(node)
             elif kind == "Pod" or kind in WORKLOAD_KINDS:
                 for body, prefix in _expand(doc):
@@ -211,12 +215,7 @@ class _Inputs:
                         pod = pod_from_dict(body)
                     except InvalidInputError as exc:
                         raise _error(doc, prefix, exc) from None
-                    if pod.key in pod_docs:
-                        raise InputFileError(
-                            f"{doc.label}: metadata.name: pod {pod.full_name} is already defined "
-                            f"in {pod_docs[pod.key]}"
-                        )
-                    pod_docs[pod.key] = f"{doc.source} document {doc.number}"
+                    _claim(pod_docs, pod.key, f"pod {pod.full_name}", doc)
                     self.pods.append(pod)
             elif kind != "PriorityClass":
                 label = str(kind) if kind else "objects without a kind"
