@@ -138,8 +138,17 @@ def parse_config(data: object, source: str = "config") -> SchedulerConfiguration
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{source}: profiles: schedulerName {duplicates[0]!r} appears twice")
+    sorts = []
     for i, profile in enumerate(config.profiles):
-        _build_profile(profile, f"{source}: profiles[{i}]")  # surfaces plugin errors at load time
+        built = _build_profile(profile, f"{source}: profiles[{i}]")  # plugin errors at load time
+        sort = built.queue_sort
+        sorts.append((sort.name, getattr(sort, "args", None)))
+        if sorts[i] != sorts[0]:
+            # One queue serves every profile, as in kube-scheduler.
+            raise ConfigError(
+                f"{source}: profiles[{i}].plugins.queueSort: every profile must use the same "
+                f"queue-sort plugin and arguments as profiles[0]"
+            )
     return config
 
 

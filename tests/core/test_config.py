@@ -173,6 +173,20 @@ def test_plugin_args_reach_the_plugin() -> None:
             "config: profiles: schedulerName 'a' appears twice",
         ),
         ("just text", "config: expected a KubeSchedulerConfiguration mapping"),
+        (
+            {
+                "profiles": [
+                    {"schedulerName": "a"},
+                    {
+                        "schedulerName": "b",
+                        "pluginConfig": [
+                            {"name": "PrioritySort", "args": {"starvationThresholdSeconds": 5}}
+                        ],
+                    },
+                ]
+            },
+            "config: profiles[1].plugins.queueSort: every profile must use the same queue-sort plugin and arguments",
+        ),
     ],
 )
 def test_invalid_configuration_is_one_line_naming_the_path(config: object, message: str) -> None:

@@ -143,3 +143,30 @@ def test_priority_order_decides_who_gets_scarce_capacity() -> None:
     )
     assert result["high"] == "a"
     assert result["low"].startswith("0/1 nodes are available")
+
+
+def test_each_scheduler_name_uses_its_own_profile() -> None:
+    config = {
+        "profiles": [
+            {"schedulerName": "kubenexus-scheduler"},
+            {
+                "schedulerName": "kubenexus-packer",
+                "pluginConfig": [
+                    {
+                        "name": "NodeResourcesFit",
+                        "args": {"scoringStrategy": {"type": "MostAllocated"}},
+                    }
+                ],
+                "plugins": {"score": {"disabled": [{"name": "NodeResourcesBalancedAllocation"}]}},
+            },
+        ]
+    }
+    s = scheduler(*[make_node(f"n{i}").alloc(cpu="8").obj() for i in range(3)], config=config)
+    spread = [make_pod(f"s{i}").req(cpu="1").obj() for i in range(3)]
+    packed = [make_pod(f"k{i}").scheduler("kubenexus-packer").req(cpu="1").obj() for i in range(3)]
+    result = place(s, *spread, *packed)
+    assert sorted(result[f"s{i}"] for i in range(3)) == ["n0", "n1", "n2"]
+    assert len({result[f"k{i}"] for i in range(3)}) == 1
+    assert "uid-other" not in s.queue
+    s.upsert_pod(make_pod("other").scheduler("someone-else").obj())
+    assert "uid-other" not in s.queue
