@@ -91,5 +91,80 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     click.echo(render(report))
 
 
+@main.command()
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path),
+    help="Default: in-cluster, then ~/.kube/config.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="KubeSchedulerConfiguration file.",
+)
+@click.option("--max-binds-in-flight", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--qps",
+    default=200.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Client-side API rate limit; 0 = none.",
+)
+@click.option("--burst", default=400, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+    default="INFO",
+    show_default=True,
+)
+def run(  # noqa: PLR0917 - click passes one argument per option
+    kubeconfig: Path | None,
+    config_path: Path | None,
+    max_binds_in_flight: int,
+    qps: float,
+    burst: int,
+    log_format: str,
+    log_level: str,
+) -> None:
+    """Run the scheduler daemon against a cluster."""
+    import asyncio  # noqa: PLC0415 - keep start fast
+
+    from kubenexus.logging import configure_logging  # noqa: PLC0415
+    from kubenexus.shell.app import DaemonSettings, serve  # noqa: PLC0415
+    from kubenexus.shell.binder import BinderSettings  # noqa: PLC0415
+    from kubenexus.shell.client import ClientSettings  # noqa: PLC0415
+
+    configure_logging(
+        json_output=None if log_format == "auto" else log_format == "json", level=log_level
+    )
+    try:
+        config = _config(config_path)
+    except KubeNexusError as exc:
+        _fail(exc)
+        return
+    settings = DaemonSettings(
+        scheduler=config or DaemonSettings().scheduler,
+        binder=BinderSettings(max_in_flight=max_binds_in_flight),
+    )
+    client_settings = ClientSettings(qps=qps, burst=burst, connection_pool=max_binds_in_flight + 16)
+    try:
+        asyncio.run(
+            serve(
+                settings,
+                kubeconfig=str(kubeconfig) if kubeconfig else None,
+                client_settings=client_settings,
+            )
+        )
+    except KubeNexusError as exc:
+        _fail(exc)
+
+
 if __name__ == "__main__":
     main()

@@ -21,7 +21,12 @@ class PatchError(ValueError):
 
 def merge_patch(target: Any, patch: Any, *, strategic: bool = False, key: str = "") -> Any:
     if not isinstance(patch, dict):
-        if strategic and isinstance(patch, list) and isinstance(target, list) and key in STRATEGIC_MERGE_KEYS:
+        if (
+            strategic
+            and isinstance(patch, list)
+            and isinstance(target, list)
+            and key in STRATEGIC_MERGE_KEYS
+        ):
             return _merge_list(target, patch, STRATEGIC_MERGE_KEYS[key])
         return copy.deepcopy(patch)
     result = dict(target) if isinstance(target, dict) else {}

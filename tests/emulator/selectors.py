@@ -48,7 +48,8 @@ def label_selector(selector: str) -> Predicate:
             key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
             checks.append(lambda labels, k=key, v=value: labels.get(k) == v)
         elif term.startswith("!"):
-            checks.append(lambda labels, k=term[1:].strip(): k not in labels)
+            absent = term[1:].strip()
+            checks.append(lambda labels, k=absent: k not in labels)
         elif re.fullmatch(r"[A-Za-z0-9./_-]+", term):
             checks.append(lambda labels, k=term: k in labels)
         else:

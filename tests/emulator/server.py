@@ -64,19 +64,30 @@ KINDS: dict[ResKey, Kind] = {
     ("apiextensions.k8s.io", "v1", "customresourcedefinitions"): Kind(
         "CustomResourceDefinition", False, status_subresource=True
     ),
-    ("scheduling.kubenexus.io", "v1alpha1", "podgroups"): Kind("PodGroup", True, status_subresource=True),
+    ("scheduling.kubenexus.io", "v1alpha1", "podgroups"): Kind(
+        "PodGroup", True, status_subresource=True
+    ),
     ("scheduling.kubenexus.io", "v1alpha1", "resourcereservations"): Kind(
         "ResourceReservation", True, status_subresource=True
     ),
-    ("topology.node.k8s.io", "v1alpha2", "noderesourcetopologies"): Kind("NodeResourceTopology", False),
+    ("topology.node.k8s.io", "v1alpha2", "noderesourcetopologies"): Kind(
+        "NodeResourceTopology", False
+    ),
     ("resource.k8s.io", "v1", "resourceslices"): Kind("ResourceSlice", False),
 }
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, reason: str, message: str, details: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, code: int, reason: str, message: str, details: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
-        self.code, self.reason, self.message, self.details = code, reason, message, dict(details or {})
+        self.code, self.reason, self.message, self.details = (
+            code,
+            reason,
+            message,
+            dict(details or {}),
+        )
 
     def body(self) -> dict[str, Any]:
         return {
@@ -148,12 +159,14 @@ class KubeEmulator(kmock.KubernetesScaffold):
             subresources = {"status"} if kind.status_subresource else set()
             if plural == "pods":
                 subresources |= {"binding"}
-            self.resources[f"{group}/{version}/{plural}" if group else f"v1/{plural}"] = kmock.ResourceInfo(
-                kind=kind.kind,
-                namespaced=kind.namespaced,
-                singular=kind.kind.lower(),
-                verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
-                subresources=subresources,
+            self.resources[f"{group}/{version}/{plural}" if group else f"v1/{plural}"] = (
+                kmock.ResourceInfo(
+                    kind=kind.kind,
+                    namespaced=kind.namespaced,
+                    singular=kind.kind.lower(),
+                    verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
+                    subresources=subresources,
+                )
             )
 
     # ------------------------------------------------------------------ test helpers
@@ -191,13 +204,17 @@ class KubeEmulator(kmock.KubernetesScaffold):
     def watch_count(self, plural: str | None = None) -> int:
         return sum(len(w) for k, w in self._watchers.items() if plural is None or k[2] == plural)
 
-    def get_object(self, plural: str, name: str, namespace: str = "", group: str = "", version: str = "v1") -> dict[str, Any] | None:
+    def get_object(
+        self, plural: str, name: str, namespace: str = "", group: str = "", version: str = "v1"
+    ) -> dict[str, Any] | None:
         return self._store.get((group, version, plural), {}).get((namespace, name))
 
     def objects(self, plural: str, group: str = "", version: str = "v1") -> list[dict[str, Any]]:
         return list(self._store.get((group, version, plural), {}).values())
 
-    def put_object(self, plural: str, obj: dict[str, Any], group: str = "", version: str = "v1") -> dict[str, Any]:
+    def put_object(
+        self, plural: str, obj: dict[str, Any], group: str = "", version: str = "v1"
+    ) -> dict[str, Any]:
         """Store an object as-is (status included), as if a controller had written it."""
         key = (group, version, plural)
         kind = KINDS[key]
@@ -221,8 +238,11 @@ class KubeEmulator(kmock.KubernetesScaffold):
                 if fault.delay:
                     await asyncio.sleep(fault.delay)
                 if fault.status is not None:
-                    error = ApiError(fault.status, "InternalError" if fault.status >= 500 else "Injected",
-                                     f"injected fault: {fault.status}")
+                    error = ApiError(
+                        fault.status,
+                        "InternalError" if fault.status >= 500 else "Injected",
+                        f"injected fault: {fault.status}",
+                    )
                     return aiohttp.web.json_response(error.body(), status=fault.status)
                 break
         resource = request.resource
@@ -240,7 +260,9 @@ class KubeEmulator(kmock.KubernetesScaffold):
             body = ApiError(status, "Invalid" if status == 422 else "BadRequest", str(error)).body()
             return aiohttp.web.json_response(body, status=status)
 
-    async def _serve(self, request: kmock.Request, key: ResKey, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+    async def _serve(
+        self, request: kmock.Request, key: ResKey, raw: aiohttp.web.BaseRequest
+    ) -> aiohttp.web.StreamResponse:
         kind = KINDS[key]
         method = raw.method.upper()
         query = dict(raw.query)
@@ -258,14 +280,28 @@ class KubeEmulator(kmock.KubernetesScaffold):
         if sub == "binding" and key == ("", "v1", "pods") and method == "POST":
             return self._json(self._bind(namespace, name, request.data), 201)
         if sub not in {None, "status"} or (sub == "status" and not kind.status_subresource):
-            raise ApiError(404, "NotFound", f"the server could not find the requested resource ({sub})")
+            raise ApiError(
+                404, "NotFound", f"the server could not find the requested resource ({sub})"
+            )
         if method == "GET":
             return self._json(self._get(key, kind, namespace, name))
         if method == "PUT":
-            return self._json(self._replace(key, kind, namespace, name, request.data, status_only=sub == "status"))
+            return self._json(
+                self._replace(key, kind, namespace, name, request.data, status_only=sub == "status")
+            )
         if method == "PATCH":
             content_type = raw.headers.get("Content-Type", "application/merge-patch+json")
-            return self._json(self._patch(key, kind, namespace, name, request.data, content_type, status_only=sub == "status"))
+            return self._json(
+                self._patch(
+                    key,
+                    kind,
+                    namespace,
+                    name,
+                    request.data,
+                    content_type,
+                    status_only=sub == "status",
+                )
+            )
         if method == "DELETE":
             return self._json(self._delete(key, kind, namespace, name))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
@@ -280,8 +316,12 @@ class KubeEmulator(kmock.KubernetesScaffold):
         return self._store.setdefault(key, {})
 
     def _not_found(self, kind: Kind, name: str) -> ApiError:
-        return ApiError(404, "NotFound", f'{kind.kind.lower()}s "{name}" not found',
-                        {"name": name, "kind": kind.kind.lower() + "s"})
+        return ApiError(
+            404,
+            "NotFound",
+            f'{kind.kind.lower()}s "{name}" not found',
+            {"name": name, "kind": kind.kind.lower() + "s"},
+        )
 
     def _stamp(self, obj: dict[str, Any], kind: Kind, existing: dict[str, Any] | None) -> None:
         meta = obj.setdefault("metadata", {})
@@ -293,7 +333,14 @@ class KubeEmulator(kmock.KubernetesScaffold):
             meta.setdefault("creationTimestamp", _now())
         obj.setdefault("kind", kind.kind)
 
-    def _write(self, key: ResKey, okey: ObjKey, obj: dict[str, Any], old: dict[str, Any] | None, kind_of_event: str | None = None) -> dict[str, Any]:
+    def _write(
+        self,
+        key: ResKey,
+        okey: ObjKey,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        kind_of_event: str | None = None,
+    ) -> dict[str, Any]:
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
         objects = self._objects(key)
@@ -317,14 +364,22 @@ class KubeEmulator(kmock.KubernetesScaffold):
     def _validate(self, kind: Kind, obj: Mapping[str, Any]) -> None:
         name = obj["metadata"].get("name", "")
         if not _NAME.match(name) or len(name) > 253:
-            raise ApiError(422, "Invalid", f'{kind.kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": '
-                           "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
-                           {"name": name, "kind": kind.kind})
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{kind.kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": '
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
+                {"name": name, "kind": kind.kind},
+            )
         if kind.kind == "Pod":
             containers = (obj.get("spec") or {}).get("containers")
             if not isinstance(containers, list) or not containers:
-                raise ApiError(422, "Invalid", f'Pod "{name}" is invalid: spec.containers: Required value',
-                               {"name": name, "kind": "Pod"})
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'Pod "{name}" is invalid: spec.containers: Required value',
+                    {"name": name, "kind": "Pod"},
+                )
 
     def _create(self, key: ResKey, kind: Kind, namespace: str, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
@@ -336,17 +391,28 @@ class KubeEmulator(kmock.KubernetesScaffold):
         if kind.namespaced:
             namespace = namespace or meta.get("namespace") or "default"
             if meta.get("namespace", namespace) != namespace:
-                raise ApiError(400, "BadRequest", "the namespace of the object does not match the URL")
+                raise ApiError(
+                    400, "BadRequest", "the namespace of the object does not match the URL"
+                )
             meta["namespace"] = namespace
         else:
             namespace = ""
         if not meta.get("name"):
-            raise ApiError(422, "Invalid", f"{kind.kind} is invalid: metadata.name: Required value", {"kind": kind.kind})
+            raise ApiError(
+                422,
+                "Invalid",
+                f"{kind.kind} is invalid: metadata.name: Required value",
+                {"kind": kind.kind},
+            )
         self._validate(kind, obj)
         okey = (namespace, meta["name"])
         if okey in self._objects(key):
-            raise ApiError(409, "AlreadyExists", f'{kind.kind.lower()}s "{meta["name"]}" already exists',
-                           {"name": meta["name"], "kind": kind.kind.lower() + "s"})
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{kind.kind.lower()}s "{meta["name"]}" already exists',
+                {"name": meta["name"], "kind": kind.kind.lower() + "s"},
+            )
         for generated in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"):
             meta.pop(generated, None)
         if kind.status_subresource and kind.kind != "Node":
@@ -362,10 +428,13 @@ class KubeEmulator(kmock.KubernetesScaffold):
             raise self._not_found(kind, name)
         return obj
 
-    def _list(self, key: ResKey, kind: Kind, namespace: str, query: Mapping[str, str]) -> dict[str, Any]:
+    def _list(
+        self, key: ResKey, kind: Kind, namespace: str, query: Mapping[str, str]
+    ) -> dict[str, Any]:
         matches = self._matcher(query)
         items = [
-            obj for (ns, _), obj in sorted(self._objects(key).items())
+            obj
+            for (ns, _), obj in sorted(self._objects(key).items())
             if (not namespace or ns == namespace) and matches(obj)
         ]
         start = 0
@@ -378,7 +447,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
             if snapshot < self._compacted.get(key, 0):
                 raise ApiError(410, "Expired", "The provided continue parameter is too old")
         limit = int(query.get("limit") or 0)
-        page = items[start:start + limit] if limit else items[start:]
+        page = items[start : start + limit] if limit else items[start:]
         meta: dict[str, Any] = {"resourceVersion": str(self._rv)}
         if limit and start + limit < len(items):
             token = {"start": start + limit, "rv": self._rv}
@@ -391,14 +460,30 @@ class KubeEmulator(kmock.KubernetesScaffold):
         fields = field_selector(query["fieldSelector"]) if query.get("fieldSelector") else None
         return lambda obj: (labels is None or labels(obj)) and (fields is None or fields(obj))
 
-    def _precondition(self, kind: Kind, name: str, existing: dict[str, Any], body: Mapping[str, Any]) -> None:
+    def _precondition(
+        self, kind: Kind, name: str, existing: dict[str, Any], body: Mapping[str, Any]
+    ) -> None:
         wanted = (body.get("metadata") or {}).get("resourceVersion")
         if wanted and wanted != existing["metadata"]["resourceVersion"]:
-            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {kind.kind.lower()}s "{name}": '
-                           "the object has been modified; please apply your changes to the latest version and try again",
-                           {"name": name, "kind": kind.kind.lower() + "s"})
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {kind.kind.lower()}s "{name}": '
+                "the object has been modified; please apply your changes to the latest version and try again",
+                {"name": name, "kind": kind.kind.lower() + "s"},
+            )
 
-    def _apply(self, key: ResKey, kind: Kind, namespace: str, name: str, existing: dict[str, Any], new: dict[str, Any], *, status_only: bool) -> dict[str, Any]:
+    def _apply(
+        self,
+        key: ResKey,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        existing: dict[str, Any],
+        new: dict[str, Any],
+        *,
+        status_only: bool,
+    ) -> dict[str, Any]:
         if status_only:
             result = copy.deepcopy(existing)
             result["status"] = new.get("status", {})
@@ -420,26 +505,63 @@ class KubeEmulator(kmock.KubernetesScaffold):
             return self._write(key, okey, result, existing, "DELETED")
         return self._write(key, okey, result, existing)
 
-    def _replace(self, key: ResKey, kind: Kind, namespace: str, name: str, body: Any, *, status_only: bool) -> dict[str, Any]:
+    def _replace(
+        self, key: ResKey, kind: Kind, namespace: str, name: str, body: Any, *, status_only: bool
+    ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the body of the request was not a JSON object")
         existing = self._get(key, kind, namespace, name)
         self._precondition(kind, name, existing, body)
-        return self._apply(key, kind, namespace if kind.namespaced else "", name, existing, copy.deepcopy(body), status_only=status_only)
+        return self._apply(
+            key,
+            kind,
+            namespace if kind.namespaced else "",
+            name,
+            existing,
+            copy.deepcopy(body),
+            status_only=status_only,
+        )
 
-    def _patch(self, key: ResKey, kind: Kind, namespace: str, name: str, body: Any, content_type: str, *, status_only: bool) -> dict[str, Any]:
+    def _patch(
+        self,
+        key: ResKey,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        body: Any,
+        content_type: str,
+        *,
+        status_only: bool,
+    ) -> dict[str, Any]:
         existing = self._get(key, kind, namespace, name)
-        content_type = content_type.split(";")[0].strip()
+        content_type = content_type.split(";", maxsplit=1)[0].strip()
         if content_type == "application/json-patch+json":
             new = json_patch(existing, body)
-        elif content_type in {"application/merge-patch+json", "application/strategic-merge-patch+json"}:
+        elif content_type in {
+            "application/merge-patch+json",
+            "application/strategic-merge-patch+json",
+        }:
             if not isinstance(body, dict):
                 raise ApiError(400, "BadRequest", "a merge patch must be a JSON object")
             self._precondition(kind, name, existing, body)
-            new = merge_patch(existing, body, strategic=content_type.startswith("application/strategic"))
+            new = merge_patch(
+                existing, body, strategic=content_type.startswith("application/strategic")
+            )
         else:
-            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {content_type}")
-        return self._apply(key, kind, namespace if kind.namespaced else "", name, existing, new, status_only=status_only)
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format: {content_type}",
+            )
+        return self._apply(
+            key,
+            kind,
+            namespace if kind.namespaced else "",
+            name,
+            existing,
+            new,
+            status_only=status_only,
+        )
 
     def _delete(self, key: ResKey, kind: Kind, namespace: str, name: str) -> dict[str, Any]:
         existing = self._get(key, kind, namespace, name)
@@ -458,20 +580,39 @@ class KubeEmulator(kmock.KubernetesScaffold):
         kind = KINDS[key]
         target = (body or {}).get("target") or {}
         if not target.get("name"):
-            raise ApiError(422, "Invalid", "Binding is invalid: target.name: Required value", {"kind": "Binding"})
+            raise ApiError(
+                422,
+                "Invalid",
+                "Binding is invalid: target.name: Required value",
+                {"kind": "Binding"},
+            )
         pod = self._get(key, kind, namespace, name)
         bound_to = (pod.get("spec") or {}).get("nodeName")
         if bound_to:
-            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": '
-                           f'pod {name} is already assigned to node "{bound_to}"',
-                           {"name": name, "kind": "pods/binding"})
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on pods/binding "{name}": '
+                f'pod {name} is already assigned to node "{bound_to}"',
+                {"name": name, "kind": "pods/binding"},
+            )
         bound = copy.deepcopy(pod)
         bound.setdefault("spec", {})["nodeName"] = target["name"]
-        conditions = [c for c in bound.setdefault("status", {}).get("conditions", []) if c.get("type") != "PodScheduled"]
+        conditions = [
+            c
+            for c in bound.setdefault("status", {}).get("conditions", [])
+            if c.get("type") != "PodScheduled"
+        ]
         conditions.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": _now()})
         bound["status"]["conditions"] = conditions
         self._write(key, (namespace, name), bound, pod)
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "code": 201,
+        }
 
     # ------------------------------------------------------------------ watch
 
@@ -494,10 +635,20 @@ class KubeEmulator(kmock.KubernetesScaffold):
             return "DELETED"
         return None
 
-    async def _watch(self, key: ResKey, kind: Kind, namespace: str, name: str | None, query: Mapping[str, str], raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+    async def _watch(
+        self,
+        key: ResKey,
+        kind: Kind,
+        namespace: str,
+        name: str | None,
+        query: Mapping[str, str],
+        raw: aiohttp.web.BaseRequest,
+    ) -> aiohttp.web.StreamResponse:
         matches = self._matcher(query)
         timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds") else None
-        response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        response = aiohttp.web.StreamResponse(
+            status=200, headers={"Content-Type": "application/json"}
+        )
         await response.prepare(raw)
         watcher = _Watcher()
         self._watchers.setdefault(key, set()).add(watcher)
@@ -506,14 +657,22 @@ class KubeEmulator(kmock.KubernetesScaffold):
             if since and since != "0":
                 start = int(since)
                 if start < self._compacted.get(key, 0):
-                    gone = ApiError(410, "Expired", f"too old resource version: {start} ({self._compacted[key]})")
-                    await response.write(json.dumps({"type": "ERROR", "object": gone.body()}).encode() + b"\n")
+                    gone = ApiError(
+                        410,
+                        "Expired",
+                        f"too old resource version: {start} ({self._compacted[key]})",
+                    )
+                    await response.write(
+                        json.dumps({"type": "ERROR", "object": gone.body()}).encode() + b"\n"
+                    )
                     return response
                 backlog = [e for e in self._log.get(key, ()) if e.rv > start]
             else:
                 start = self._rv
                 current = [o for (ns, n), o in sorted(self._objects(key).items())]
-                backlog = [_Event(int(o["metadata"]["resourceVersion"]), "ADDED", o, None) for o in current]
+                backlog = [
+                    _Event(int(o["metadata"]["resourceVersion"]), "ADDED", o, None) for o in current
+                ]
                 backlog.sort(key=lambda e: e.rv)
             last = start
             for event in backlog:
@@ -521,7 +680,9 @@ class KubeEmulator(kmock.KubernetesScaffold):
                 await self._send(response, event, namespace, name, matches)
             deadline = asyncio.get_running_loop().time() + timeout if timeout else None
             while True:
-                remaining = None if deadline is None else deadline - asyncio.get_running_loop().time()
+                remaining = (
+                    None if deadline is None else deadline - asyncio.get_running_loop().time()
+                )
                 if remaining is not None and remaining <= 0:
                     break
                 try:
@@ -544,16 +705,25 @@ class KubeEmulator(kmock.KubernetesScaffold):
             await response.write_eof()
         return response
 
-    async def _send(self, response: aiohttp.web.StreamResponse, event: _Event, namespace: str, name: str | None, matches: Any) -> None:
+    async def _send(
+        self,
+        response: aiohttp.web.StreamResponse,
+        event: _Event,
+        namespace: str,
+        name: str | None,
+        matches: Any,
+    ) -> None:
         visible = self._visible(event, namespace, name, matches)
         if visible is None:
             return
-        obj = event.obj if visible != "DELETED" or event.type == "DELETED" else event.obj
-        await response.write(json.dumps({"type": visible, "object": obj}).encode() + b"\n")
+        await response.write(json.dumps({"type": visible, "object": event.obj}).encode() + b"\n")
 
 
 @contextlib.asynccontextmanager
 async def running_emulator(**options: Any) -> AsyncIterator[tuple[KubeEmulator, str]]:
     """The emulator serving on 127.0.0.1 (a free port); yields it and its base URL."""
-    async with KubeEmulator(**options) as emulator, kmock.Server(emulator, host="127.0.0.1") as server:
+    async with (
+        KubeEmulator(**options) as emulator,
+        kmock.Server(emulator, host="127.0.0.1") as server,
+    ):
         yield emulator, str(server.url).rstrip("/")

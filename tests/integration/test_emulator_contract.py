@@ -13,7 +13,12 @@ import pytest
 
 from tests.emulator import KubeEmulator, running_emulator
 
-POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "p"},
+    "spec": {"containers": [{"name": "c", "image": "x"}]},
+}
 
 
 @pytest.fixture
@@ -22,9 +27,17 @@ async def api() -> AsyncIterator[tuple[KubeEmulator, aiohttp.ClientSession]]:
         yield emulator, session
 
 
-async def _call(session: aiohttp.ClientSession, method: str, path: str, body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
+async def _call(
+    session: aiohttp.ClientSession,
+    method: str,
+    path: str,
+    body: Any = None,
+    content_type: str = "application/json",
+) -> tuple[int, Any]:
     data = json.dumps(body) if body is not None else None
-    async with session.request(method, path, data=data, headers={"Content-Type": content_type}) as response:
+    async with session.request(
+        method, path, data=data, headers={"Content-Type": content_type}
+    ) as response:
         return response.status, await response.json()
 
 
@@ -41,65 +54,154 @@ async def test_create_sets_uid_resource_version_timestamp_and_pending(api: Any) 
     status, pod = await _call(s, "POST", "/api/v1/namespaces/default/pods", POD)
     assert status == 201
     meta = pod["metadata"]
-    assert meta["uid"] and meta["resourceVersion"].isdigit() and meta["creationTimestamp"].endswith("Z")
+    assert meta["uid"]
+    assert meta["resourceVersion"].isdigit()
+    assert meta["creationTimestamp"].endswith("Z")
     assert meta["namespace"] == "default"
     assert pod["status"]["phase"] == "Pending"
     status, again = await _call(s, "POST", "/api/v1/namespaces/default/pods", POD)
     assert status == 409
-    assert again["kind"] == "Status" and again["reason"] == "AlreadyExists" and again["code"] == 409
+    assert again["kind"] == "Status"
+    assert again["reason"] == "AlreadyExists"
+    assert again["code"] == 409
 
 
 async def test_generate_name_and_invalid_objects(api: Any) -> None:
     _, s = api
-    status, event = await _call(s, "POST", "/api/v1/namespaces/default/events", {"metadata": {"generateName": "p."}, "reason": "X"})
-    assert status == 201 and event["metadata"]["name"].startswith("p.")
-    status, second = await _call(s, "POST", "/api/v1/namespaces/default/events", {"metadata": {"generateName": "p."}, "reason": "X"})
-    assert status == 201 and second["metadata"]["name"] != event["metadata"]["name"]
-    status, error = await _call(s, "POST", "/api/v1/namespaces/default/pods", {"metadata": {"name": "Bad_Name"}, "spec": {"containers": [{"name": "c"}]}})
-    assert status == 422 and error["reason"] == "Invalid"
-    status, error = await _call(s, "POST", "/api/v1/namespaces/default/pods", {"metadata": {"name": "nocontainers"}, "spec": {}})
-    assert status == 422 and "spec.containers" in error["message"]
+    status, event = await _call(
+        s,
+        "POST",
+        "/api/v1/namespaces/default/events",
+        {"metadata": {"generateName": "p."}, "reason": "X"},
+    )
+    assert status == 201
+    assert event["metadata"]["name"].startswith("p.")
+    status, second = await _call(
+        s,
+        "POST",
+        "/api/v1/namespaces/default/events",
+        {"metadata": {"generateName": "p."}, "reason": "X"},
+    )
+    assert status == 201
+    assert second["metadata"]["name"] != event["metadata"]["name"]
+    status, error = await _call(
+        s,
+        "POST",
+        "/api/v1/namespaces/default/pods",
+        {"metadata": {"name": "Bad_Name"}, "spec": {"containers": [{"name": "c"}]}},
+    )
+    assert status == 422
+    assert error["reason"] == "Invalid"
+    status, error = await _call(
+        s,
+        "POST",
+        "/api/v1/namespaces/default/pods",
+        {"metadata": {"name": "nocontainers"}, "spec": {}},
+    )
+    assert status == 422
+    assert "spec.containers" in error["message"]
 
 
 async def test_get_404_and_put_conflict_on_stale_resource_version(api: Any) -> None:
     _, s = api
     status, error = await _call(s, "GET", "/api/v1/namespaces/default/pods/missing")
-    assert status == 404 and error["reason"] == "NotFound"
+    assert status == 404
+    assert error["reason"] == "NotFound"
     _, pod = await _call(s, "POST", "/api/v1/namespaces/default/pods", POD)
     stale = dict(pod, metadata=dict(pod["metadata"], labels={"a": "1"}))
     status, updated = await _call(s, "PUT", "/api/v1/namespaces/default/pods/p", stale)
-    assert status == 200 and updated["metadata"]["labels"] == {"a": "1"}
+    assert status == 200
+    assert updated["metadata"]["labels"] == {"a": "1"}
     status, error = await _call(s, "PUT", "/api/v1/namespaces/default/pods/p", stale)
-    assert status == 409 and error["reason"] == "Conflict"
+    assert status == 409
+    assert error["reason"] == "Conflict"
 
 
 async def test_patch_kinds_and_status_separation(api: Any) -> None:
     _, s = api
     await _call(s, "POST", "/api/v1/namespaces/default/pods", POD)
-    status, pod = await _call(s, "PATCH", "/api/v1/namespaces/default/pods/p", {"metadata": {"annotations": {"a": "1"}}, "status": {"phase": "Running"}}, "application/merge-patch+json")
-    assert status == 200 and pod["metadata"]["annotations"] == {"a": "1"}
+    status, pod = await _call(
+        s,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/p",
+        {"metadata": {"annotations": {"a": "1"}}, "status": {"phase": "Running"}},
+        "application/merge-patch+json",
+    )
+    assert status == 200
+    assert pod["metadata"]["annotations"] == {"a": "1"}
     assert pod["status"]["phase"] == "Pending"  # status only through /status
-    status, pod = await _call(s, "PATCH", "/api/v1/namespaces/default/pods/p/status", {"status": {"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}}, "application/strategic-merge-patch+json")
-    assert status == 200 and pod["status"]["conditions"][0]["reason"] == "Unschedulable"
-    status, pod = await _call(s, "PATCH", "/api/v1/namespaces/default/pods/p/status", {"status": {"conditions": [{"type": "Ready", "status": "False"}]}}, "application/strategic-merge-patch+json")
-    assert [c["type"] for c in pod["status"]["conditions"]] == ["PodScheduled", "Ready"]  # merged by type
-    status, pod = await _call(s, "PATCH", "/api/v1/namespaces/default/pods/p", [{"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}], "application/json-patch+json")
-    assert status == 200 and pod["metadata"]["labels"] == {"x": "y"}
-    status, _ = await _call(s, "PATCH", "/api/v1/namespaces/default/pods/p", [{"op": "remove", "path": "/metadata/nope"}], "application/json-patch+json")
+    status, pod = await _call(
+        s,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/p/status",
+        {
+            "status": {
+                "conditions": [
+                    {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}
+                ]
+            }
+        },
+        "application/strategic-merge-patch+json",
+    )
+    assert status == 200
+    assert pod["status"]["conditions"][0]["reason"] == "Unschedulable"
+    status, pod = await _call(
+        s,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/p/status",
+        {"status": {"conditions": [{"type": "Ready", "status": "False"}]}},
+        "application/strategic-merge-patch+json",
+    )
+    assert [c["type"] for c in pod["status"]["conditions"]] == [
+        "PodScheduled",
+        "Ready",
+    ]  # merged by type
+    status, pod = await _call(
+        s,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/p",
+        [{"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}],
+        "application/json-patch+json",
+    )
+    assert status == 200
+    assert pod["metadata"]["labels"] == {"x": "y"}
+    status, _ = await _call(
+        s,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/p",
+        [{"op": "remove", "path": "/metadata/nope"}],
+        "application/json-patch+json",
+    )
     assert status == 422
 
 
 async def test_binding_201_status_then_409_then_404(api: Any) -> None:
     _, s = api
     await _call(s, "POST", "/api/v1/namespaces/default/pods", POD)
-    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}}
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "p"},
+        "target": {"kind": "Node", "name": "n1"},
+    }
     status, body = await _call(s, "POST", "/api/v1/namespaces/default/pods/p/binding", binding)
-    assert status == 201 and body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+    assert status == 201
+    assert body == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "code": 201,
+    }
     _, pod = await _call(s, "GET", "/api/v1/namespaces/default/pods/p")
     assert pod["spec"]["nodeName"] == "n1"
-    assert {"type": "PodScheduled", "status": "True"}.items() <= pod["status"]["conditions"][0].items()
+    assert {"type": "PodScheduled", "status": "True"}.items() <= pod["status"]["conditions"][
+        0
+    ].items()
     status, body = await _call(s, "POST", "/api/v1/namespaces/default/pods/p/binding", binding)
-    assert status == 409 and body["reason"] == "Conflict" and "already assigned" in body["message"]
+    assert status == 409
+    assert body["reason"] == "Conflict"
+    assert "already assigned" in body["message"]
     status, body = await _call(s, "POST", "/api/v1/namespaces/default/pods/gone/binding", binding)
     assert status == 404
 
@@ -107,7 +209,9 @@ async def test_binding_201_status_then_409_then_404(api: Any) -> None:
 async def test_list_selectors_and_pagination(api: Any) -> None:
     _, s = api
     for i in range(5):
-        await _call(s, "POST", "/api/v1/namespaces/default/pods", _pod(f"p{i}", app="a" if i % 2 else "b"))
+        await _call(
+            s, "POST", "/api/v1/namespaces/default/pods", _pod(f"p{i}", app="a" if i % 2 else "b")
+        )
     await _call(s, "POST", "/api/v1/namespaces/default/pods/p1/binding", {"target": {"name": "n1"}})
     _, listed = await _call(s, "GET", "/api/v1/pods?labelSelector=app%3Da")
     assert [p["metadata"]["name"] for p in listed["items"]] == ["p1", "p3"]
@@ -118,19 +222,25 @@ async def test_list_selectors_and_pagination(api: Any) -> None:
     _, page = await _call(s, "GET", "/api/v1/pods?limit=2")
     names = [p["metadata"]["name"] for p in page["items"]]
     while page["metadata"].get("continue"):
-        _, page = await _call(s, "GET", f"/api/v1/pods?limit=2&continue={page['metadata']['continue']}")
+        _, page = await _call(
+            s, "GET", f"/api/v1/pods?limit=2&continue={page['metadata']['continue']}"
+        )
         names += [p["metadata"]["name"] for p in page["items"]]
     assert names == ["p0", "p1", "p2", "p3", "p4"]
 
 
-async def _watch(s: aiohttp.ClientSession, path: str, count: int, timeout: float = 5) -> list[dict[str, Any]]:
+async def _watch(
+    s: aiohttp.ClientSession, path: str, count: int, timeout: float = 5
+) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     async with s.get(path) as response:
+
         async def read() -> None:
             async for line in response.content:
                 events.append(json.loads(line))
                 if len(events) >= count:
                     return
+
         await asyncio.wait_for(read(), timeout)
     return events
 
@@ -142,7 +252,10 @@ async def test_watch_resumes_from_resource_version_and_accepts_capitalised_true(
     await _call(s, "DELETE", "/api/v1/namespaces/default/pods/a")
     rv = first["metadata"]["resourceVersion"]
     events = await _watch(s, f"/api/v1/pods?watch=True&resourceVersion={rv}", 2)
-    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "b"), ("DELETED", "a")]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "b"),
+        ("DELETED", "a"),
+    ]
 
 
 async def test_watch_without_version_lists_then_streams(api: Any) -> None:
@@ -156,16 +269,23 @@ async def test_watch_without_version_lists_then_streams(api: Any) -> None:
     task = asyncio.create_task(later())
     events = await _watch(s, "/api/v1/pods?watch=true", 2)
     await task
-    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "a"), ("ADDED", "b")]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "a"),
+        ("ADDED", "b"),
+    ]
 
 
 async def test_watch_with_selector_sees_transitions(api: Any) -> None:
     _, s = api
-    _, before = await _call(s, "POST", "/api/v1/namespaces/default/events", {"metadata": {"name": "e"}})
+    _, before = await _call(
+        s, "POST", "/api/v1/namespaces/default/events", {"metadata": {"name": "e"}}
+    )
     await _call(s, "POST", "/api/v1/namespaces/default/pods", _pod("a"))
     await _call(s, "POST", "/api/v1/namespaces/default/pods/a/binding", {"target": {"name": "n1"}})
     rv = before["metadata"]["resourceVersion"]
-    events = await _watch(s, f"/api/v1/pods?watch=true&resourceVersion={rv}&fieldSelector=spec.nodeName%3D", 2)
+    events = await _watch(
+        s, f"/api/v1/pods?watch=true&resourceVersion={rv}&fieldSelector=spec.nodeName%3D", 2
+    )
     assert [e["type"] for e in events] == ["ADDED", "DELETED"]  # left the selector when bound
 
 
@@ -174,9 +294,12 @@ async def test_compacted_history_answers_410_gone(api: Any) -> None:
     _, pod = await _call(s, "POST", "/api/v1/namespaces/default/pods", _pod("a"))
     await _call(s, "POST", "/api/v1/namespaces/default/pods", _pod("b"))
     emulator.compact()
-    events = await _watch(s, f"/api/v1/pods?watch=true&resourceVersion={pod['metadata']['resourceVersion']}", 1)
+    events = await _watch(
+        s, f"/api/v1/pods?watch=true&resourceVersion={pod['metadata']['resourceVersion']}", 1
+    )
     assert events[0]["type"] == "ERROR"
-    assert events[0]["object"]["code"] == 410 and events[0]["object"]["reason"] == "Expired"
+    assert events[0]["object"]["code"] == 410
+    assert events[0]["object"]["reason"] == "Expired"
 
 
 async def test_watch_timeout_and_drop(api: Any) -> None:
@@ -199,10 +322,15 @@ async def test_watch_timeout_and_drop(api: Any) -> None:
 async def test_finalizers_delay_deletion(api: Any) -> None:
     _, s = api
     group = "/apis/scheduling.kubenexus.io/v1alpha1/namespaces/default/podgroups"
-    await _call(s, "POST", group, {"metadata": {"name": "g", "finalizers": ["x"]}, "spec": {"minMember": 2}})
+    await _call(
+        s, "POST", group, {"metadata": {"name": "g", "finalizers": ["x"]}, "spec": {"minMember": 2}}
+    )
     status, marked = await _call(s, "DELETE", f"{group}/g")
-    assert status == 200 and marked["metadata"]["deletionTimestamp"]
-    await _call(s, "PATCH", f"{group}/g", {"metadata": {"finalizers": None}}, "application/merge-patch+json")
+    assert status == 200
+    assert marked["metadata"]["deletionTimestamp"]
+    await _call(
+        s, "PATCH", f"{group}/g", {"metadata": {"finalizers": None}}, "application/merge-patch+json"
+    )
     status, _ = await _call(s, "GET", f"{group}/g")
     assert status == 404
 
@@ -211,13 +339,15 @@ async def test_fault_injection(api: Any) -> None:
     emulator, s = api
     emulator.inject(method="POST", path=r"/pods$", status=500, times=1)
     status, body = await _call(s, "POST", "/api/v1/namespaces/default/pods", POD)
-    assert status == 500 and body["kind"] == "Status"
+    assert status == 500
+    assert body["kind"] == "Status"
     status, _ = await _call(s, "POST", "/api/v1/namespaces/default/pods", POD)
     assert status == 201
     emulator.inject(method="GET", path=r"/pods/p$", status=None, delay=0.3, times=1)
     started = asyncio.get_running_loop().time()
     status, _ = await _call(s, "GET", "/api/v1/namespaces/default/pods/p")
-    assert status == 200 and asyncio.get_running_loop().time() - started >= 0.25
+    assert status == 200
+    assert asyncio.get_running_loop().time() - started >= 0.25
     assert ("GET", "/api/v1/namespaces/default/pods/p", {}) in emulator.calls
 
 

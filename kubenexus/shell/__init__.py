@@ -1,0 +1,1 @@
+"""All I/O: the Kubernetes client, informers, binder, Events, kopf operator, the daemon."""

@@ -1,0 +1,281 @@
+"""The daemon: informers feed the core's cache and queue; the loop decides; the binder binds.
+
+No scheduling logic lives here: every decision comes from ``kubenexus.scheduler``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import structlog
+
+from kubenexus.api import keys
+from kubenexus.api.objects import PodInfo, node_from_dict, pod_from_dict
+from kubenexus.config import SchedulerConfiguration, build_scheduler
+from kubenexus.errors import InvalidInputError
+from kubenexus.scheduler import Scheduled, Unschedulable
+from kubenexus.shell.binder import Binder, BinderSettings
+from kubenexus.shell.client import ApiError, KubeClient
+from kubenexus.shell.events import EventRecorder, EventSettings
+from kubenexus.shell.informer import Informer, InformerSettings
+from kubenexus.shell.operator import CrdStore, build_registry, connection_info, run_operator
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    scheduler: SchedulerConfiguration = field(default_factory=SchedulerConfiguration)
+    binder: BinderSettings = field(default_factory=BinderSettings)
+    events: EventSettings = field(default_factory=EventSettings)
+    informer: InformerSettings = field(default_factory=InformerSettings)
+    # Decisions made before yielding to the event loop (so watch events and binds keep flowing).
+    batch: int = 128
+    # Longest wait for in-flight binds on shutdown.
+    shutdown_grace_seconds: float = 10.0
+    # Run kopf for the CRDs (the integration tests of the core path may leave it out).
+    with_operator: bool = True
+
+
+def _slim(pod: PodInfo) -> PodInfo:
+    """A pod already placed keeps only what accounting needs, and our own placement annotations."""
+    ours = {k: v for k, v in pod.annotations.items() if "kubenexus.io" in k or k == keys.CPU_SET}
+    return replace(
+        pod, labels={}, annotations=ours, tolerations=(), node_selector=(), required_affinity=None
+    )
+
+
+class Daemon:
+    def __init__(self, client: KubeClient, settings: DaemonSettings | None = None) -> None:
+        self.client = client
+        self.settings = settings or DaemonSettings()
+        self.scheduler = build_scheduler(self.settings.scheduler)
+        self.recorder = EventRecorder(client, self.settings.events)
+        self.binder = Binder(
+            client, on_bound=self._bound, on_failed=self._bind_failed, settings=self.settings.binder
+        )
+        self.crds = CrdStore()
+        self.pods = Informer(
+            client,
+            "/api/v1/pods",
+            on_upsert=self._pod_upsert,
+            on_delete=self._pod_delete,
+            settings=self.settings.informer,
+            name="pods",
+        )
+        self.nodes = Informer(
+            client,
+            "/api/v1/nodes",
+            on_upsert=self._node_upsert,
+            on_delete=self._node_delete,
+            settings=self.settings.informer,
+            name="nodes",
+        )
+        self.ready = asyncio.Event()  # caches synced: decisions are safe
+        self.stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self.decisions = 0
+        self.unschedulable = 0
+
+    # ------------------------------------------------------------------ cluster events
+
+    def _pod_upsert(self, obj: Mapping[str, Any]) -> None:
+        try:
+            pod = pod_from_dict(obj)
+        except InvalidInputError as exc:
+            self._invalid_pod(obj, exc)
+            return
+        if pod.node_name or not self.scheduler.responsible_for(pod):
+            pod = _slim(pod)
+        self.scheduler.upsert_pod(pod)
+        self._wake.set()
+
+    def _invalid_pod(self, obj: Mapping[str, Any], exc: InvalidInputError) -> None:
+        meta = obj.get("metadata") or {}
+        spec = obj.get("spec") or {}
+        log.warning(
+            "pod.invalid", pod=f"{meta.get('namespace')}/{meta.get('name')}", error=str(exc)
+        )
+        uid = str(meta.get("uid", ""))
+        if uid:
+            self.scheduler.remove_pod(uid)  # an earlier valid version must not be scheduled
+        if (
+            isinstance(spec, Mapping)
+            and spec.get("schedulerName") in self.scheduler.profiles
+            and not spec.get("nodeName")
+        ):
+            stub = PodInfo(
+                namespace=str(meta.get("namespace", "default")),
+                name=str(meta.get("name", "")),
+                requests={},
+                uid=uid,
+            )
+            self.recorder.event(stub, "Warning", "FailedScheduling", f"invalid pod: {exc}")
+
+    def _pod_delete(self, obj: Mapping[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        key = str(meta.get("uid") or f"{meta.get('namespace', 'default')}/{meta.get('name', '')}")
+        self.scheduler.remove_pod(key)
+        self.recorder.forget(key)
+        self._wake.set()
+
+    def _node_upsert(self, obj: Mapping[str, Any]) -> None:
+        try:
+            node = node_from_dict(obj)
+        except InvalidInputError as exc:
+            name = (obj.get("metadata") or {}).get("name")
+            log.warning("node.invalid", node=name, error=str(exc))
+            if isinstance(name, str):
+                self.scheduler.remove_node(name)  # unusable until its object is valid again
+            return
+        self.scheduler.upsert_node(node)
+        self._wake.set()
+
+    def _node_delete(self, obj: Mapping[str, Any]) -> None:
+        name = (obj.get("metadata") or {}).get("name")
+        if isinstance(name, str):
+            self.scheduler.remove_node(name)
+
+    # ------------------------------------------------------------------ binding results
+
+    def _bound(self, decision: Scheduled, seconds: float) -> None:
+        pod = decision.pod
+        self.scheduler.binding_succeeded(pod.key)
+        self.recorder.forget(pod.key)
+        self.recorder.event(
+            pod, "Normal", "Scheduled", f"Successfully assigned {pod.full_name} to {decision.node}"
+        )
+
+    def _bind_failed(self, decision: Scheduled, error: ApiError, retry: bool) -> None:
+        self.scheduler.binding_failed(decision.pod.key, f"binding rejected: {error}", retry=retry)
+        self._wake.set()
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _schedule(self) -> None:
+        await self.ready.wait()
+        clock = self.scheduler.clock
+        while not self.stopping.is_set():
+            self._wake.clear()
+            done = 0
+            while (
+                not self.stopping.is_set()
+                and (outcome := self.scheduler.schedule_one()) is not None
+            ):
+                done += 1
+                self.decisions += 1
+                if isinstance(outcome, Scheduled):
+                    self.binder.submit(outcome)
+                elif isinstance(outcome, Unschedulable):
+                    self.unschedulable += 1
+                    self.recorder.unschedulable(outcome.pod, outcome.message)
+                if done % self.settings.batch == 0:
+                    await asyncio.sleep(0)
+            wakeup = self.scheduler.queue.next_wakeup()
+            delay = 1.0 if wakeup is None else min(max(wakeup - clock(), 0.01), 1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _await_synced(self) -> None:
+        await asyncio.gather(self.pods.synced.wait(), self.nodes.synced.wait())
+        log.info(
+            "caches.synced",
+            nodes=self.scheduler.nodes,
+            pods=self.scheduler.cache.pod_count,
+            pending=len(self.scheduler.queue),
+        )
+        self.ready.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then shut down gracefully (finishing in-flight binds)."""
+        operator_stop, operator_ready = asyncio.Event(), asyncio.Event()
+        jobs: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+            "pod-informer": self.pods.run,
+            "node-informer": self.nodes.run,
+            "events": self.recorder.run,
+            "sync": self._await_synced,
+            "scheduling-loop": self._schedule,
+        }
+        if self.settings.with_operator:
+            registry = build_registry(self.crds, connection_info(self.client.configuration))
+            jobs["operator"] = lambda: run_operator(
+                registry, stop=operator_stop, ready=operator_ready
+            )
+        tasks = {asyncio.create_task(job(), name=name): name for name, job in jobs.items()}
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        try:
+            while True:
+                done, _ = await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+                if stopper in done:
+                    break
+                for task in done:
+                    name = tasks.pop(task)  # type: ignore[arg-type]  # stopper was handled above
+                    if name == "sync":
+                        continue
+                    # An eternal task ended: surface it loudly and stop rather than run half-blind.
+                    error = task.exception() if not task.cancelled() else None
+                    log.error("daemon.task_ended", task=name, error=repr(error))
+                    raise RuntimeError(f"daemon task {name!r} ended unexpectedly") from error
+        finally:
+            await self._shutdown(tasks, operator_stop, stopper)
+
+    async def _shutdown(
+        self,
+        tasks: dict[asyncio.Task[None], str],
+        operator_stop: asyncio.Event,
+        stopper: asyncio.Task[Any],
+    ) -> None:
+        self.stopping.set()
+        self._wake.set()
+        started = time.monotonic()
+        if not await self.binder.wait_idle(self.settings.shutdown_grace_seconds):
+            log.warning("shutdown.binds_abandoned", in_flight=self.binder.in_flight)
+        await self.recorder.drain(
+            max(self.settings.shutdown_grace_seconds - (time.monotonic() - started), 0.1)
+        )
+        operator_stop.set()
+        operator = next((t for t, n in tasks.items() if n == "operator"), None)
+        if operator is not None:
+            with contextlib.suppress(TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(operator), 10)
+        stopper.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(stopper, *tasks, return_exceptions=True)
+
+
+async def serve(
+    settings: DaemonSettings,
+    *,
+    kubeconfig: str | None = None,
+    host: str | None = None,
+    client_settings: Any = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Connect and run the daemon until SIGTERM/SIGINT (or ``stop``)."""
+    import signal  # noqa: PLC0415 - only the real entry point installs signal handlers
+
+    from kubenexus.shell.client import load_configuration  # noqa: PLC0415
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    configuration = await load_configuration(kubeconfig, host)
+    client = KubeClient(configuration, client_settings)
+    log.info(
+        "daemon.starting",
+        server=client.host,
+        profiles=list(build_scheduler(settings.scheduler).profiles),
+    )
+    try:
+        await Daemon(client, settings).run(stop)
+    finally:
+        await client.close()
+        log.info("daemon.stopped")

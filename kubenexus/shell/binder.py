@@ -1,0 +1,110 @@
+"""Binds decided pods: placement annotations first, then the Binding; many in flight at once.
+
+Outcomes, as kube-scheduler handles them:
+- 201: bound. The watch will show the pod on its node and confirm the assumption.
+- 409 (already bound) / 404 (gone): forget the assumption and drop the pod; the watch tells the
+  truth about where it runs. Nothing is ever bound twice: the API refuses a second binding.
+- anything transient (5xx, 429, no answer): forget and retry after backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from kubenexus.scheduler import Scheduled
+from kubenexus.shell.client import MERGE_PATCH, ApiError, KubeClient, pod_path
+
+log = structlog.get_logger(__name__)
+
+OnBound = Callable[[Scheduled, float], None]
+OnFailed = Callable[[Scheduled, ApiError, bool], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BinderSettings:
+    max_in_flight: int = 256
+
+
+class Binder:
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        on_bound: OnBound,
+        on_failed: OnFailed,
+        settings: BinderSettings | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings or BinderSettings()
+        self._on_bound = on_bound
+        self._on_failed = on_failed
+        self._slots = asyncio.Semaphore(self.settings.max_in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.bound = 0
+        self.failed = 0
+        self.peak_in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def submit(self, decision: Scheduled) -> None:
+        task = asyncio.create_task(self._bind(decision), name=f"bind {decision.pod.full_name}")
+        self._tasks.add(task)
+        self.peak_in_flight = max(self.peak_in_flight, len(self._tasks))
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Let in-flight binds finish (bounded); True when none is left."""
+        deadline = time.monotonic() + timeout
+        while self._tasks and time.monotonic() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=max(deadline - time.monotonic(), 0))
+        return not self._tasks
+
+    async def _bind(self, decision: Scheduled) -> None:
+        pod = decision.pod
+        started = time.monotonic()
+        async with self._slots:
+            try:
+                if decision.placement.annotations:
+                    await self.client.request(
+                        "PATCH",
+                        pod_path(pod.namespace, pod.name),
+                        body={"metadata": {"annotations": decision.placement.annotations}},
+                        content_type=MERGE_PATCH,
+                    )
+                await self.client.request(
+                    "POST",
+                    pod_path(pod.namespace, pod.name, "binding"),
+                    body={
+                        "apiVersion": "v1",
+                        "kind": "Binding",
+                        "metadata": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid},
+                        "target": {"apiVersion": "v1", "kind": "Node", "name": decision.node},
+                    },
+                )
+            except ApiError as exc:
+                self.failed += 1
+                retry = exc.transient
+                log.warning(
+                    "bind.failed",
+                    pod=pod.full_name,
+                    node=decision.node,
+                    status=exc.status,
+                    error=exc.message,
+                    retry=retry,
+                )
+                self._on_failed(decision, exc, retry)
+                return
+            except Exception as exc:  # never lose a pod to an unexpected error
+                self.failed += 1
+                log.exception("bind.crashed", pod=pod.full_name)
+                self._on_failed(decision, ApiError(0, type(exc).__name__, str(exc)), True)
+                return
+        self.bound += 1
+        self._on_bound(decision, time.monotonic() - started)

@@ -1,0 +1,223 @@
+"""The one module that talks to the Kubernetes API (through kubernetes-asyncio's ApiClient).
+
+Everything is raw JSON in and out: a generated model object (V1Pod) weighs far more than the few
+fields the scheduler keeps, and the generated binding call mis-parses the server's Status reply
+(PITFALLS). Errors become our own ``ApiError`` so callers never see the library's types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote
+
+import aiohttp
+from kubernetes_asyncio import client as k8s_client
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from kubenexus.errors import KubeNexusError
+
+JSON: Final = "application/json"
+MERGE_PATCH: Final = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH: Final = "application/strategic-merge-patch+json"
+
+
+class ApiError(KubeNexusError):
+    """A request the API server refused, or that never got an answer (status 0)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status, self.reason, self.message = status, reason, message
+
+    @property
+    def transient(self) -> bool:
+        """Worth retrying: no answer, throttled, or a server-side failure."""
+        return self.status in {0, 429} or self.status >= 500
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    # Client-side rate limit of every request but watches (like client-go's QPS/burst).
+    qps: float = 200.0
+    burst: int = 400
+    # Connections: every open watch holds one, plus the binds in flight.
+    connection_pool: int = 64
+    request_timeout: float = 30.0
+
+
+class TokenBucket:
+    """Allow ``rate`` operations per second with bursts of ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, max(burst, 1)
+        self._tokens = float(self.burst)
+        self._stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+async def load_configuration(kubeconfig: str | None, host: str | None = None) -> Any:
+    """A client configuration: an explicit host (tests), a kubeconfig, or in-cluster."""
+    configuration = k8s_client.Configuration()
+    if host is not None:
+        configuration.host = host
+        return configuration
+    if kubeconfig is not None:
+        await k8s_config.load_kube_config(
+            config_file=kubeconfig, client_configuration=configuration
+        )
+        return configuration
+    try:
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except k8s_config.ConfigException:
+        await k8s_config.load_kube_config(client_configuration=configuration)
+    return configuration
+
+
+def _error_from(status: int, text: str) -> ApiError:
+    try:
+        body = json.loads(text)
+        return ApiError(status, str(body.get("reason", "")), str(body.get("message", text)))
+    except (ValueError, AttributeError):
+        return ApiError(status, "", text[:200])
+
+
+class KubeClient:
+    """Raw-JSON requests, paginated lists and watch streams, with a client-side rate limit."""
+
+    def __init__(self, configuration: Any, settings: ClientSettings | None = None) -> None:
+        self.settings = settings or ClientSettings()
+        configuration.connection_pool_maxsize = self.settings.connection_pool
+        self.configuration = configuration
+        self._api = k8s_client.ApiClient(configuration)
+        self._bucket = TokenBucket(self.settings.qps, self.settings.burst)
+
+    @property
+    def host(self) -> str:
+        return str(self.configuration.host)
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+    ) -> aiohttp.ClientResponse:
+        try:
+            response: aiohttp.ClientResponse = await self._api.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params={"Content-Type": content_type, "Accept": JSON},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout if timeout is not None else self.settings.request_timeout,
+            )
+        except ApiException as exc:  # raised by the client itself (e.g. auth refresh)
+            raise ApiError(exc.status or 0, str(exc.reason), str(exc.body or exc)) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ApiError(0, type(exc).__name__, str(exc) or "no answer") from exc
+        return response
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+    ) -> dict[str, Any]:
+        """One request; the decoded JSON reply, or ApiError for any non-2xx answer."""
+        await self._bucket.take()
+        response = await self._send(method, path, query=query, body=body, content_type=content_type)
+        try:
+            text = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ApiError(0, type(exc).__name__, "reply cut off") from exc
+        finally:
+            response.release()
+        if not 200 <= response.status < 300:
+            raise _error_from(response.status, text)
+        try:
+            decoded: dict[str, Any] = json.loads(text) if text else {}
+        except ValueError as exc:
+            raise ApiError(response.status, "BadReply", "the reply is not JSON") from exc
+        return decoded
+
+    async def list_pages(
+        self, path: str, query: Mapping[str, str], page_size: int
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
+        """A collection in pages of ``page_size`` (so 50,000 pods never sit in memory at once);
+        each page comes with the list's resourceVersion."""
+        token = ""
+        while True:
+            params = dict(query, limit=str(page_size))
+            if token:
+                params["continue"] = token
+            page = await self.request("GET", path, query=params)
+            meta = page.get("metadata") or {}
+            yield page.get("items") or [], str(meta.get("resourceVersion", ""))
+            token = str(meta.get("continue") or "")
+            if not token:
+                return
+
+    async def watch(
+        self, path: str, query: Mapping[str, str], timeout_seconds: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Events of one watch request until the server ends it (or it drops: ApiError status 0)."""
+        params = dict(query, watch="true", timeoutSeconds=str(timeout_seconds))
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout_seconds + 30)
+        response = await self._send("GET", path, query=params, timeout=timeout)
+        try:
+            if not 200 <= response.status < 300:
+                raise _error_from(response.status, await response.text())
+            buffer = b""
+            # Split lines ourselves: one object may exceed aiohttp's line length limit.
+            async for chunk in response.content.iter_any():
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        yield json.loads(line)
+            if buffer.strip():
+                yield json.loads(buffer)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ApiError(0, type(exc).__name__, "watch stream dropped") from exc
+        except ValueError as exc:
+            raise ApiError(0, "BadReply", "undecodable watch event") from exc
+        finally:
+            response.release()
+
+
+def pod_path(namespace: str, name: str = "", sub: str = "") -> str:
+    path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods"
+    if name:
+        path += f"/{quote(name, safe='')}"
+    if sub:
+        path += f"/{sub}"
+    return path

@@ -1,0 +1,162 @@
+"""A lean informer: list (paginated) + watch, feeding callbacks with raw objects, keeping none.
+
+- Starts with a paginated LIST, then WATCHes from the list's resourceVersion.
+- A watch that ends (server timeout) or drops resumes from the last resourceVersion seen.
+- A 410 Gone (history compacted) relists; objects that vanished meanwhile are reported deleted,
+  so nothing is missed across reconnects.
+- Only the keys of the objects are kept (to detect deletions on relist), never the bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from kubenexus.shell.client import ApiError, KubeClient
+
+Callback = Callable[[Mapping[str, Any]], Awaitable[None] | None]
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InformerSettings:
+    page_size: int = 500
+    watch_timeout_seconds: int = 300
+    retry_initial_seconds: float = 0.2
+    retry_max_seconds: float = 10.0
+
+
+def object_key(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}")
+
+
+class Informer:
+    def __init__(
+        self,
+        client: KubeClient,
+        path: str,
+        *,
+        on_upsert: Callback,
+        on_delete: Callback,
+        field_selector: str = "",
+        label_selector: str = "",
+        settings: InformerSettings | None = None,
+        name: str = "",
+    ) -> None:
+        self.client = client
+        self.path = path
+        self.name = name or path
+        self.settings = settings or InformerSettings()
+        self._on_upsert = on_upsert
+        self._on_delete = on_delete
+        self._query = {
+            k: v
+            for k, v in {"fieldSelector": field_selector, "labelSelector": label_selector}.items()
+            if v
+        }
+        self._keys: dict[str, _Identity] = {}
+        self.synced = asyncio.Event()
+        self.resource_version = ""
+        self.relists = 0
+        self.reconnects = 0
+
+    async def _deliver(self, callback: Callback, obj: Mapping[str, Any]) -> None:
+        try:
+            result = callback(obj)
+            if result is not None:
+                await result
+        except Exception:  # a bad object must never stop the informer
+            log.exception("informer.callback_failed", informer=self.name, key=object_key(obj))
+
+    async def _relist(self) -> None:
+        seen: dict[str, _Identity] = {}
+        version = ""
+        async for items, page_version in self.client.list_pages(
+            self.path, self._query, self.settings.page_size
+        ):
+            version = page_version
+            for obj in items:
+                key = object_key(obj)
+                seen[key] = _stub(obj)
+                await self._deliver(self._on_upsert, obj)
+        for key, stub in self._keys.items():
+            if key not in seen:
+                await self._deliver(self._on_delete, _from_stub(stub))
+        self._keys = seen
+        self.resource_version = version
+        self.relists += 1
+        self.synced.set()
+
+    async def _watch_once(self) -> bool:
+        """Stream events until the watch ends; False when the history is gone (relist)."""
+        query = dict(self._query, resourceVersion=self.resource_version, allowWatchBookmarks="true")
+        async for event in self.client.watch(self.path, query, self.settings.watch_timeout_seconds):
+            kind = event.get("type")
+            obj = event.get("object") or {}
+            if kind == "ERROR":
+                if obj.get("code") == 410:
+                    return False
+                raise ApiError(
+                    int(obj.get("code") or 0),
+                    str(obj.get("reason", "")),
+                    str(obj.get("message", "")),
+                )
+            version = (obj.get("metadata") or {}).get("resourceVersion")
+            if version:
+                self.resource_version = str(version)
+            if kind == "BOOKMARK":
+                continue
+            key = object_key(obj)
+            if kind == "DELETED":
+                self._keys.pop(key, None)
+                await self._deliver(self._on_delete, obj)
+            elif kind in {"ADDED", "MODIFIED"}:
+                self._keys[key] = _stub(obj)
+                await self._deliver(self._on_upsert, obj)
+        return True
+
+    async def run(self) -> None:
+        """List and watch forever (until cancelled), recovering from every failure."""
+        delay = self.settings.retry_initial_seconds
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    await self._relist()
+                    need_list = False
+                if not await self._watch_once():
+                    log.info(
+                        "informer.gone_relisting",
+                        informer=self.name,
+                        resource_version=self.resource_version,
+                    )
+                    need_list = True
+                    continue
+                delay = self.settings.retry_initial_seconds
+            except ApiError as exc:
+                if exc.status == 410:
+                    need_list = True
+                self.reconnects += 1
+                log.warning("informer.retry", informer=self.name, error=str(exc), delay=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_seconds)
+
+
+_Identity = tuple[str, str, str]
+
+
+def _stub(obj: Mapping[str, Any]) -> _Identity:
+    """What a synthesized deletion needs: identity only (small: one per object in the cluster)."""
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("uid", "")), str(meta.get("namespace", "")), str(meta.get("name", "")))
+
+
+def _from_stub(stub: _Identity) -> Mapping[str, Any]:
+    uid, namespace, name = stub
+    meta = {k: v for k, v in (("uid", uid), ("namespace", namespace), ("name", name)) if v}
+    return {"metadata": meta}

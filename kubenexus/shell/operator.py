@@ -1,0 +1,121 @@
+"""kopf runs the operator side: the CRDs' reconciliation, startup and liveness.
+
+Pods and nodes do not go through kopf (one worker task per object would cost ~130 MiB at 5,000
+pods); they come through our lean informer. kopf handles the low-volume CRDs: PodGroup and
+ResourceReservation. Until the gang and reservation issues fill them in, their handlers validate
+the spec (a Warning Event names a bad field) and keep what the core will need in ``CrdStore``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import kopf
+
+from kubenexus.api.keys import SCHEDULER_NAME
+
+GROUP: Final = "scheduling.kubenexus.io"
+VERSION: Final = "v1alpha1"
+PREFIX: Final = "scheduling.kubenexus.io"
+
+
+@dataclass
+class CrdStore:
+    """The specs of the PodGroups and ResourceReservations seen, by namespace/name."""
+
+    pod_groups: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    reservations: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def pod_group_problems(spec: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a PodGroup spec (the CRD schema rejects these too; old CRDs may not)."""
+    problems = []
+    min_member = spec.get("minMember")
+    if not isinstance(min_member, int) or isinstance(min_member, bool) or min_member < 1:
+        problems.append(f"spec.minMember must be an integer >= 1 (got {min_member!r})")
+    timeout = spec.get("scheduleTimeoutSeconds")
+    if timeout is not None and (
+        not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1
+    ):
+        problems.append(f"spec.scheduleTimeoutSeconds must be an integer >= 1 (got {timeout!r})")
+    return problems
+
+
+def build_registry(store: CrdStore, connection: kopf.ConnectionInfo) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry, id="kubenexus-login")
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return connection
+
+    @kopf.on.startup(registry=registry, id="kubenexus-settings")
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=PREFIX, key="last-handled-configuration"
+        )
+        settings.persistence.finalizer = f"{PREFIX}/finalizer"
+        settings.posting.reporting_component = SCHEDULER_NAME
+        settings.posting.level = logging.WARNING
+        settings.scanning.disabled = True  # our CRDs are known; no need to watch all CRDs
+        settings.watching.server_timeout = 300
+        settings.networking.request_timeout = 30
+
+    @kopf.on.event(GROUP, VERSION, "podgroups", registry=registry, id="podgroup-seen")
+    def pod_group_seen(
+        body: kopf.Body, spec: kopf.Spec, name: str, namespace: str | None, **kwargs: Any
+    ) -> None:
+        key = f"{namespace}/{name}"
+        if kwargs.get("type") == "DELETED":
+            store.pod_groups.pop(key, None)
+            return
+        problems = pod_group_problems(spec)
+        if problems:
+            kopf.warn(body, reason="InvalidPodGroup", message="; ".join(problems))
+            store.pod_groups.pop(key, None)
+            return
+        store.pod_groups[key] = dict(spec)
+
+    @kopf.on.event(GROUP, VERSION, "resourcereservations", registry=registry, id="reservation-seen")
+    def reservation_seen(spec: kopf.Spec, name: str, namespace: str | None, **kwargs: Any) -> None:
+        key = f"{namespace}/{name}"
+        if kwargs.get("type") == "DELETED":
+            store.reservations.pop(key, None)
+        else:
+            store.reservations[key] = dict(spec)
+
+    return registry
+
+
+async def run_operator(
+    registry: kopf.OperatorRegistry, *, stop: asyncio.Event, ready: asyncio.Event
+) -> None:
+    """kopf's operator as one of our tasks; stopped with its stop flag, never cancelled."""
+    await kopf.operator(
+        registry=registry,
+        standalone=True,
+        clusterwide=True,
+        stop_flag=stop,
+        ready_flag=ready,
+    )
+
+
+def connection_info(configuration: Any) -> kopf.ConnectionInfo:
+    """kopf's credentials from the same client configuration our own client uses."""
+    token = (configuration.api_key or {}).get("BearerToken") or (configuration.api_key or {}).get(
+        "authorization"
+    )
+    scheme, _, value = str(token or "").partition(" ")
+    return kopf.ConnectionInfo(
+        server=str(configuration.host),
+        ca_path=configuration.ssl_ca_cert or None,
+        insecure=not configuration.verify_ssl,
+        scheme=scheme or None if token else None,
+        token=value or None if token else None,
+        certificate_path=configuration.cert_file or None,
+        private_key_path=configuration.key_file or None,
+    )
