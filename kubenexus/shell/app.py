@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from kubenexus.shell.binder import Binder, BinderSettings
 from kubenexus.shell.client import ApiError, KubeClient
 from kubenexus.shell.events import EventRecorder, EventSettings
 from kubenexus.shell.informer import Informer, InformerSettings
-from kubenexus.shell.operator import CrdStore, build_registry, connection_info, run_operator
+from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry, connection_info
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,13 @@ class DaemonSettings:
     shutdown_grace_seconds: float = 10.0
     # Run kopf for the CRDs (the integration tests of the core path may leave it out).
     with_operator: bool = True
+
+
+async def _watch_thread(operator: OperatorThread) -> None:
+    """Ends (and so stops the daemon) if kopf's thread dies."""
+    while operator.alive:
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"the kopf operator stopped: {operator.error!r}")
 
 
 def _slim(pod: PodInfo) -> PodInfo:
@@ -193,7 +201,6 @@ class Daemon:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then shut down gracefully (finishing in-flight binds)."""
-        operator_stop, operator_ready = asyncio.Event(), asyncio.Event()
         jobs: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
             "pod-informer": self.pods.run,
             "node-informer": self.nodes.run,
@@ -201,11 +208,13 @@ class Daemon:
             "sync": self._await_synced,
             "scheduling-loop": self._schedule,
         }
+        operator: OperatorThread | None = None
         if self.settings.with_operator:
-            registry = build_registry(self.crds, connection_info(self.client.configuration))
-            jobs["operator"] = lambda: run_operator(
-                registry, stop=operator_stop, ready=operator_ready
-            )
+            deliver = asyncio.get_running_loop().call_soon_threadsafe
+            connection = connection_info(self.client.configuration)
+            operator = OperatorThread(build_registry(self.crds, connection, deliver))
+            operator.start()
+            jobs["operator-watch"] = functools.partial(_watch_thread, operator)
         tasks = {asyncio.create_task(job(), name=name): name for name, job in jobs.items()}
         stopper = asyncio.create_task(stop.wait(), name="stop")
         try:
@@ -222,31 +231,28 @@ class Daemon:
                     log.error("daemon.task_ended", task=name, error=repr(error))
                     raise RuntimeError(f"daemon task {name!r} ended unexpectedly") from error
         finally:
-            await self._shutdown(tasks, operator_stop, stopper)
+            await self._shutdown(tasks, operator, stopper)
 
     async def _shutdown(
         self,
         tasks: dict[asyncio.Task[None], str],
-        operator_stop: asyncio.Event,
+        operator: OperatorThread | None,
         stopper: asyncio.Task[Any],
     ) -> None:
+        """Stop deciding, let in-flight binds and queued Events finish (bounded), stop the rest."""
         self.stopping.set()
         self._wake.set()
         started = time.monotonic()
         if not await self.binder.wait_idle(self.settings.shutdown_grace_seconds):
             log.warning("shutdown.binds_abandoned", in_flight=self.binder.in_flight)
-        await self.recorder.drain(
-            max(self.settings.shutdown_grace_seconds - (time.monotonic() - started), 0.1)
-        )
-        operator_stop.set()
-        operator = next((t for t, n in tasks.items() if n == "operator"), None)
-        if operator is not None:
-            with contextlib.suppress(TimeoutError, Exception):
-                await asyncio.wait_for(asyncio.shield(operator), 10)
+        remaining = self.settings.shutdown_grace_seconds - (time.monotonic() - started)
+        await self.recorder.drain(max(remaining, 0.1))
         stopper.cancel()
         for task in tasks:
             task.cancel()
         await asyncio.gather(stopper, *tasks, return_exceptions=True)
+        if operator is not None and not await operator.stop(timeout=10):
+            log.warning("shutdown.operator_still_running")
 
 
 async def serve(

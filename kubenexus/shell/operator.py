@@ -4,13 +4,18 @@ Pods and nodes do not go through kopf (one worker task per object would cost ~13
 pods); they come through our lean informer. kopf handles the low-volume CRDs: PodGroup and
 ResourceReservation. Until the gang and reservation issues fill them in, their handlers validate
 the spec (a Warning Event names a bad field) and keep what the core will need in ``CrdStore``.
+
+kopf runs in a thread with its own event loop: on exit it cancels every task of its loop that it
+did not see at start, which in a shared loop would include our in-flight binds. Handler results
+reach the daemon's loop through ``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -45,7 +50,13 @@ def pod_group_problems(spec: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def build_registry(store: CrdStore, connection: kopf.ConnectionInfo) -> kopf.OperatorRegistry:
+Deliver = Callable[[Callable[[], object]], object]
+
+
+def build_registry(
+    store: CrdStore, connection: kopf.ConnectionInfo, deliver: Deliver
+) -> kopf.OperatorRegistry:
+    """kopf's handlers; ``deliver`` runs a store update on the daemon's loop."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry, id="kubenexus-login")
@@ -71,37 +82,64 @@ def build_registry(store: CrdStore, connection: kopf.ConnectionInfo) -> kopf.Ope
     ) -> None:
         key = f"{namespace}/{name}"
         if kwargs.get("type") == "DELETED":
-            store.pod_groups.pop(key, None)
+            deliver(lambda: store.pod_groups.pop(key, None))
             return
         problems = pod_group_problems(spec)
         if problems:
             kopf.warn(body, reason="InvalidPodGroup", message="; ".join(problems))
-            store.pod_groups.pop(key, None)
+            deliver(lambda: store.pod_groups.pop(key, None))
             return
-        store.pod_groups[key] = dict(spec)
+        value = dict(spec)
+        deliver(lambda: store.pod_groups.__setitem__(key, value))
 
     @kopf.on.event(GROUP, VERSION, "resourcereservations", registry=registry, id="reservation-seen")
     def reservation_seen(spec: kopf.Spec, name: str, namespace: str | None, **kwargs: Any) -> None:
         key = f"{namespace}/{name}"
         if kwargs.get("type") == "DELETED":
-            store.reservations.pop(key, None)
+            deliver(lambda: store.reservations.pop(key, None))
         else:
-            store.reservations[key] = dict(spec)
+            value = dict(spec)
+            deliver(lambda: store.reservations.__setitem__(key, value))
 
     return registry
 
 
-async def run_operator(
-    registry: kopf.OperatorRegistry, *, stop: asyncio.Event, ready: asyncio.Event
-) -> None:
-    """kopf's operator as one of our tasks; stopped with its stop flag, never cancelled."""
-    await kopf.operator(
-        registry=registry,
-        standalone=True,
-        clusterwide=True,
-        stop_flag=stop,
-        ready_flag=ready,
-    )
+class OperatorThread:
+    """kopf's operator in its own thread and event loop; stopped with its stop flag."""
+
+    def __init__(self, registry: kopf.OperatorRegistry) -> None:
+        self.registry = registry
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="kopf-operator", daemon=True)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(
+                kopf.operator(
+                    registry=self.registry,
+                    standalone=True,
+                    clusterwide=True,
+                    stop_flag=self._stop,
+                    ready_flag=self.ready,
+                )
+            )
+        except BaseException as exc:  # surfaced through ``alive``/``error`` to the daemon
+            self.error = exc
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    async def stop(self, timeout: float) -> bool:
+        """Raise the stop flag and wait (bounded) for kopf to finish; True when it did."""
+        self._stop.set()
+        await asyncio.to_thread(self._thread.join, timeout)
+        return not self._thread.is_alive()
 
 
 def connection_info(configuration: Any) -> kopf.ConnectionInfo:

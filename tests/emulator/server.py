@@ -29,7 +29,7 @@ import json
 import re
 import secrets
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,6 +151,8 @@ class KubeEmulator(kmock.KubernetesScaffold):
     faults: list[Fault] = attrs.field(factory=list, init=False)
     # Every request as (method, path, query) — for asserting what the daemon called.
     calls: list[tuple[str, str, dict[str, str]]] = attrs.field(factory=list, init=False)
+    # Successful bindings per "namespace/name": a pod bound twice would show 2.
+    bindings: Counter[str] = attrs.field(factory=Counter, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -587,6 +589,15 @@ class KubeEmulator(kmock.KubernetesScaffold):
                 {"kind": "Binding"},
             )
         pod = self._get(key, kind, namespace, name)
+        wanted_uid = ((body or {}).get("metadata") or {}).get("uid")
+        if wanted_uid and wanted_uid != pod["metadata"]["uid"]:
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on pods/binding "{name}": '
+                "the UID in the precondition does not match the pod",
+                {"name": name, "kind": "pods/binding"},
+            )
         bound_to = (pod.get("spec") or {}).get("nodeName")
         if bound_to:
             raise ApiError(
@@ -606,6 +617,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
         conditions.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": _now()})
         bound["status"]["conditions"] = conditions
         self._write(key, (namespace, name), bound, pod)
+        self.bindings[f"{namespace}/{name}"] += 1
         return {
             "kind": "Status",
             "apiVersion": "v1",

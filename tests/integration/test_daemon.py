@@ -1,0 +1,229 @@
+"""The daemon against the API server emulator over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from tests.integration.conftest import Cluster, eventually, running_daemon
+
+
+async def test_pending_pod_is_bound_to_the_right_node_with_a_scheduled_event(
+    cluster: Cluster,
+) -> None:
+    cluster.node("small", cpu="2")
+    cluster.node("big", cpu="16")
+    async with running_daemon(cluster):
+        cluster.pod("web", cpu="4")
+        await eventually(lambda: cluster.node_of("web"))
+        assert cluster.node_of("web") == "big"
+        events = await eventually(lambda: cluster.events("web", "Scheduled"))
+        assert events[0]["message"] == "Successfully assigned default/web to big"
+        assert events[0]["type"] == "Normal"
+        assert events[0]["source"]["component"] == "kubenexus-scheduler"
+        assert cluster.api.bindings["default/web"] == 1
+
+
+async def test_unschedulable_pod_gets_failed_scheduling_and_the_condition(cluster: Cluster) -> None:
+    cluster.node("a", cpu="2")
+    cluster.node("b", cpu="2")
+    async with running_daemon(cluster):
+        cluster.pod("huge", cpu="8")
+        events = await eventually(lambda: cluster.events("huge", "FailedScheduling"))
+        assert events[0]["message"] == "0/2 nodes are available: 2 Insufficient cpu."
+        assert events[0]["type"] == "Warning"
+
+        def condition() -> dict | None:
+            pod = cluster.get_pod("huge") or {}
+            return next(
+                (
+                    c
+                    for c in pod.get("status", {}).get("conditions", [])
+                    if c["type"] == "PodScheduled"
+                ),
+                None,
+            )
+
+        scheduled = await eventually(condition)
+        assert scheduled["status"] == "False"
+        assert scheduled["reason"] == "Unschedulable"
+        assert scheduled["message"] == "0/2 nodes are available: 2 Insufficient cpu."
+        # Retries with the same message post no new Event (deduplicated).
+        cluster.node("c", cpu="1")
+        await asyncio.sleep(0.5)
+        assert len(cluster.events("huge", "FailedScheduling")) == 2  # the message changed: 0/3
+        assert cluster.node_of("huge") is None
+
+
+async def test_other_schedulers_pods_are_left_alone_but_count(cluster: Cluster) -> None:
+    cluster.node("a", cpu="4")
+    cluster.node("b", cpu="4")
+    cluster.pod("theirs-running", cpu="4", scheduler="default-scheduler", node="a")
+    cluster.pod("theirs-pending", cpu="1", scheduler="default-scheduler")
+    async with running_daemon(cluster) as daemon:
+        cluster.pod("ours", cpu="2")
+        await eventually(lambda: cluster.node_of("ours"))
+        assert cluster.node_of("ours") == "b"  # a is full of their pod
+        await asyncio.sleep(0.2)
+        assert cluster.node_of("theirs-pending") is None
+        assert not cluster.events("theirs-pending")
+        assert daemon.scheduler.cache.pod_count == 2
+
+
+async def test_pod_deleted_while_queued_is_dropped(cluster: Cluster) -> None:
+    cluster.node("a", cpu="1")
+    async with running_daemon(cluster) as daemon:
+        cluster.pod("waiting", cpu="2")
+        await eventually(lambda: cluster.events("waiting", "FailedScheduling"))
+        await _delete(cluster, "waiting")
+        await eventually(
+            lambda: "waiting" not in {e.pod.name for e in daemon.scheduler.queue.entries()}
+        )
+        cluster.node("b", cpu="8")
+        await asyncio.sleep(0.3)
+        assert cluster.api.bindings["default/waiting"] == 0
+        assert len(daemon.scheduler.queue) == 0
+
+
+async def _delete(cluster: Cluster, name: str) -> None:
+    async with (
+        aiohttp.ClientSession(cluster.url) as session,
+        session.delete(f"/api/v1/namespaces/default/pods/{name}") as response,
+    ):
+        assert response.status == 200
+
+
+async def test_many_pods_all_bound_and_no_node_over_capacity(cluster: Cluster) -> None:
+    for i in range(100):
+        cluster.node(f"n{i:03d}", cpu="10", memory="40Gi")
+    async with running_daemon(cluster) as daemon:
+        for i in range(1000):
+            cluster.pod(f"p{i:04d}", cpu="1")
+        await eventually(lambda: sum(cluster.api.bindings.values()) == 1000, timeout=60)
+        assert max(cluster.api.bindings.values()) == 1
+        used: dict[str, int] = {}
+        for pod in cluster.api.objects("pods"):
+            used[pod["spec"]["nodeName"]] = used.get(pod["spec"]["nodeName"], 0) + 1
+        assert len(used) == 100
+        assert max(used.values()) <= 10
+        assert daemon.binder.peak_in_flight > 1  # binds overlapped
+
+
+async def test_restart_mid_stream_rebinds_nothing_and_loses_nothing(cluster: Cluster) -> None:
+    for i in range(20):
+        cluster.node(f"n{i:02d}", cpu="16")
+    async with running_daemon(cluster):
+        for i in range(150):
+            cluster.pod(f"first-{i:03d}", cpu="1")
+        await eventually(lambda: sum(cluster.api.bindings.values()) >= 50, timeout=30)
+    # The daemon stopped with some pods bound and maybe some not; more arrive while it is down.
+    for i in range(50):
+        cluster.pod(f"second-{i:03d}", cpu="1")
+    async with running_daemon(cluster) as daemon:
+        await eventually(lambda: sum(cluster.api.bindings.values()) == 200, timeout=30)
+        assert max(cluster.api.bindings.values()) == 1
+        assert all(p["spec"].get("nodeName") for p in cluster.api.objects("pods"))
+        assert daemon.scheduler.cache.pod_count == 200
+
+
+async def test_dropped_watch_and_410_gone_are_recovered(cluster: Cluster) -> None:
+    cluster.node("a", cpu="64")
+    async with running_daemon(cluster) as daemon:
+        cluster.pod("before", cpu="1")
+        await eventually(lambda: cluster.node_of("before"))
+        assert cluster.api.drop_watches("pods") >= 1
+        cluster.pod("during-drop", cpu="1")
+        await eventually(lambda: cluster.node_of("during-drop"))
+        relists = daemon.pods.relists
+        cluster.api.compact()
+        cluster.api.drop_watches("pods")
+        cluster.pod("after-gone", cpu="1")
+        await eventually(lambda: cluster.node_of("after-gone"))
+        await eventually(lambda: daemon.pods.relists > relists)
+        assert daemon.pods.reconnects >= 1
+        assert max(cluster.api.bindings.values()) == 1
+
+
+async def test_binding_errors_are_retried_and_never_bind_twice(cluster: Cluster) -> None:
+    cluster.node("a", cpu="8")
+    cluster.api.inject(method="POST", path=r"/pods/flaky/binding$", status=500, times=3)
+    async with running_daemon(cluster) as daemon:
+        cluster.pod("flaky", cpu="1")
+        await eventually(lambda: cluster.node_of("flaky"), timeout=15)
+        assert cluster.api.bindings["default/flaky"] == 1
+        assert daemon.binder.failed >= 3
+
+
+async def test_conflict_on_binding_forgets_the_assumption(cluster: Cluster) -> None:
+    cluster.node("a", cpu="2")
+    cluster.node("b", cpu="2")
+    # Someone else binds the pod while our bind is slow; ours then gets 409 and must not retry.
+    cluster.api.inject(
+        method="POST", path=r"/pods/contested/binding$", status=None, delay=0.5, times=1
+    )
+    async with running_daemon(cluster) as daemon:
+        cluster.pod("contested", cpu="2")
+        await eventually(lambda: daemon.binder.in_flight)
+        async with (
+            aiohttp.ClientSession(cluster.url) as session,
+            session.post(
+                "/api/v1/namespaces/default/pods/contested/binding", json={"target": {"name": "b"}}
+            ) as response,
+        ):
+            assert response.status == 201
+        await eventually(lambda: daemon.binder.failed == 1)
+        assert cluster.node_of("contested") == "b"
+        assert cluster.api.bindings["default/contested"] == 1
+        # The cache follows the API: the pod counts on b, not on the node we had chosen.
+        await eventually(
+            lambda: (
+                daemon.scheduler.cache.node_of(cluster.get_pod("contested")["metadata"]["uid"])
+                == "b"
+            )
+        )
+
+
+async def test_invalid_pod_gets_an_event_and_the_rest_is_scheduled(cluster: Cluster) -> None:
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster):
+        bad = cluster.pod("bad", cpu="1")
+        bad["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "lots"
+        cluster.api.put_object("pods", bad)
+        cluster.pod("good", cpu="1")
+        await eventually(lambda: cluster.node_of("good"))
+        events = await eventually(lambda: cluster.events("bad", "FailedScheduling"))
+        assert "spec.containers[0].resources.requests.cpu" in events[0]["message"]
+        assert "'lots'" in events[0]["message"]
+        assert cluster.node_of("bad") is None
+
+
+async def test_daemon_runs_with_the_operator_and_validates_pod_groups(cluster: Cluster) -> None:
+    cluster.node("a", cpu="8")
+    group = ("podgroups", "scheduling.kubenexus.io", "v1alpha1")
+    async with running_daemon(cluster, operator=True) as daemon:
+        cluster.api.put_object(
+            group[0],
+            {"metadata": {"name": "good", "namespace": "default"}, "spec": {"minMember": 3}},
+            group=group[1],
+            version=group[2],
+        )
+        cluster.api.put_object(
+            group[0],
+            {"metadata": {"name": "bad", "namespace": "default"}, "spec": {"minMember": -1}},
+            group=group[1],
+            version=group[2],
+        )
+        await eventually(lambda: "default/good" in daemon.crds.pod_groups)
+        warnings = await eventually(
+            lambda: [
+                e
+                for e in cluster.api.objects("events")
+                if e.get("involvedObject", {}).get("name") == "bad"
+            ]
+        )
+        assert warnings[0]["reason"] == "InvalidPodGroup"
+        assert "spec.minMember must be an integer >= 1 (got -1)" in warnings[0]["message"]
+        assert "default/bad" not in daemon.crds.pod_groups
+        cluster.pod("web", cpu="1")
+        await eventually(lambda: cluster.node_of("web") == "a")
