@@ -74,10 +74,33 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
     type=click.Path(path_type=Path),
     help="KubeSchedulerConfiguration file.",
 )
+@click.option(
+    "--e2e", is_flag=True, help="Run the whole daemon against --server instead of the core alone."
+)
+@click.option("--server", help="With --e2e: API server URL holding nodes and pending pods.")
+@click.option("--max-binds-in-flight", default=256, show_default=True, type=click.IntRange(min=1))
 def bench(  # noqa: PLR0917 - click passes one argument per option
-    nodes: int, pods: int, workload: str, repeat: int, seed: int, config_path: Path | None
+    nodes: int,
+    pods: int,
+    workload: str,
+    repeat: int,
+    seed: int,
+    config_path: Path | None,
+    e2e: bool,
+    server: str | None,
+    max_binds_in_flight: int,
 ) -> None:
-    """Schedule synthetic pods on a synthetic cluster; print throughput, latency and memory."""
+    """Print scheduling throughput, latency and memory (the core, or --e2e the whole daemon)."""
+    if e2e:
+        if not server:
+            raise click.UsageError("--e2e needs --server URL")
+        import asyncio  # noqa: PLC0415 - keep start fast
+
+        from kubenexus.shell.bench_e2e import render as render_e2e  # noqa: PLC0415
+        from kubenexus.shell.bench_e2e import run_e2e  # noqa: PLC0415
+
+        click.echo(render_e2e(asyncio.run(run_e2e(server, max_in_flight=max_binds_in_flight))))
+        return
     from kubenexus.bench import render, run_bench  # noqa: PLC0415 - keep start fast
 
     try:

@@ -7,6 +7,7 @@ Every malformed field raises ``InvalidInputError`` naming its path, never a bare
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -404,6 +405,24 @@ def pod_requests(spec: Mapping[str, Any]) -> tuple[dict[str, int], int, int]:
     return {k: v for k, v in total.items() if v}, score_cpu, score_memory
 
 
+# Pods of one workload request the same amounts: share one read-only mapping between them
+# (tens of thousands of pods in a cache). Bounded, so odd workloads cannot grow it forever.
+_SHARED_REQUESTS: dict[tuple[tuple[str, int], ...], Mapping[str, int]] = {}
+_SHARED_LIMIT: Final = 4096
+
+
+def shared_requests(requests: dict[str, int]) -> Mapping[str, int]:
+    key = tuple(sorted(requests.items()))
+    found = _SHARED_REQUESTS.get(key)
+    if found is None:
+        if len(_SHARED_REQUESTS) >= _SHARED_LIMIT:
+            _SHARED_REQUESTS.clear()
+        found = _SHARED_REQUESTS[key] = MappingProxyType(
+            {sys.intern(k): v for k, v in requests.items()}
+        )
+    return found
+
+
 def _owner(meta: Mapping[str, Any]) -> OwnerRef | None:
     owners = _list(meta.get("ownerReferences"), "metadata.ownerReferences")
     chosen: OwnerRef | None = None
@@ -411,7 +430,7 @@ def _owner(meta: Mapping[str, Any]) -> OwnerRef | None:
         path = f"metadata.ownerReferences[{i}]"
         data = _mapping(item, path)
         ref = OwnerRef(
-            kind=_str(data.get("kind"), f"{path}.kind", required=True),
+            kind=sys.intern(_str(data.get("kind"), f"{path}.kind", required=True)),
             name=_str(data.get("name"), f"{path}.name", required=True),
             uid=_str(data.get("uid"), f"{path}.uid"),
         )
@@ -432,13 +451,13 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         for i, item in enumerate(_list(spec.get("tolerations"), "spec.tolerations"))
     )
     return PodInfo(
-        namespace=_str(meta.get("namespace"), "metadata.namespace") or "default",
+        namespace=sys.intern(_str(meta.get("namespace"), "metadata.namespace") or "default"),
         name=_str(meta.get("name"), "metadata.name", required=True),
         uid=_str(meta.get("uid"), "metadata.uid"),
-        requests=MappingProxyType(requests),
-        scheduler_name=_str(spec.get("schedulerName"), "spec.schedulerName"),
-        node_name=_str(spec.get("nodeName"), "spec.nodeName"),
-        phase=_str(status.get("phase"), "status.phase") or "Pending",
+        requests=shared_requests(requests),
+        scheduler_name=sys.intern(_str(spec.get("schedulerName"), "spec.schedulerName")),
+        node_name=sys.intern(_str(spec.get("nodeName"), "spec.nodeName")),
+        phase=sys.intern(_str(status.get("phase"), "status.phase") or "Pending"),
         priority=_int(spec.get("priority"), "spec.priority"),
         priority_class_name=_str(spec.get("priorityClassName"), "spec.priorityClassName"),
         created=_timestamp(meta.get("creationTimestamp"), "metadata.creationTimestamp"),

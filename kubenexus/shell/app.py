@@ -11,6 +11,7 @@ import functools
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 import structlog
@@ -50,11 +51,22 @@ async def _watch_thread(operator: OperatorThread) -> None:
     raise RuntimeError(f"the kopf operator stopped: {operator.error!r}")
 
 
-def _slim(pod: PodInfo) -> PodInfo:
-    """A pod already placed keeps only what accounting needs, and our own placement annotations."""
-    ours = {k: v for k, v in pod.annotations.items() if "kubenexus.io" in k or k == keys.CPU_SET}
+_NONE: Mapping[str, str] = MappingProxyType({})
+
+
+def _slim(pod: PodInfo, *, ours: bool) -> PodInfo:
+    """A pod already placed keeps only what accounting needs, and our own placement annotations
+    (a cache of 50,000 pods must stay small: DESIGN.md's memory target)."""
+    kept = {k: v for k, v in pod.annotations.items() if "kubenexus.io" in k or k == keys.CPU_SET}
     return replace(
-        pod, labels={}, annotations=ours, tolerations=(), node_selector=(), required_affinity=None
+        pod,
+        labels=_NONE,
+        annotations=MappingProxyType(kept) if kept else _NONE,
+        tolerations=(),
+        node_selector=(),
+        required_affinity=None,
+        owner=pod.owner if ours else None,
+        priority_class_name="",
     )
 
 
@@ -89,6 +101,7 @@ class Daemon:
         self._wake = asyncio.Event()
         self.decisions = 0
         self.unschedulable = 0
+        self.pending_at_sync = 0
 
     # ------------------------------------------------------------------ cluster events
 
@@ -98,8 +111,9 @@ class Daemon:
         except InvalidInputError as exc:
             self._invalid_pod(obj, exc)
             return
-        if pod.node_name or not self.scheduler.responsible_for(pod):
-            pod = _slim(pod)
+        ours = self.scheduler.responsible_for(pod)
+        if pod.node_name or not ours:
+            pod = _slim(pod, ours=ours)
         self.scheduler.upsert_pod(pod)
         self._wake.set()
 
@@ -171,10 +185,12 @@ class Daemon:
         while not self.stopping.is_set():
             self._wake.clear()
             done = 0
-            while (
-                not self.stopping.is_set()
-                and (outcome := self.scheduler.schedule_one()) is not None
-            ):
+            while not self.stopping.is_set():
+                if self.binder.saturated:
+                    await self.binder.wait_for_slot()
+                outcome = self.scheduler.schedule_one()
+                if outcome is None:
+                    break
                 done += 1
                 self.decisions += 1
                 if isinstance(outcome, Scheduled):
@@ -197,6 +213,7 @@ class Daemon:
             pods=self.scheduler.cache.pod_count,
             pending=len(self.scheduler.queue),
         )
+        self.pending_at_sync = len(self.scheduler.queue)
         self.ready.set()
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -45,19 +45,36 @@ class Binder:
         self._on_failed = on_failed
         self._slots = asyncio.Semaphore(self.settings.max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._freed = asyncio.Event()
         self.bound = 0
         self.failed = 0
+        self._active = 0
         self.peak_in_flight = 0
 
     @property
     def in_flight(self) -> int:
+        """Binds submitted and not finished (some may wait for a free slot)."""
         return len(self._tasks)
 
     def submit(self, decision: Scheduled) -> None:
         task = asyncio.create_task(self._bind(decision), name=f"bind {decision.pod.full_name}")
         self._tasks.add(task)
-        self.peak_in_flight = max(self.peak_in_flight, len(self._tasks))
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._freed.set()
+
+    @property
+    def saturated(self) -> bool:
+        return len(self._tasks) >= self.settings.max_in_flight
+
+    async def wait_for_slot(self) -> None:
+        """Back-pressure: decide the next pod only when a bind can start (keeps decisions fresh
+        and memory flat when thousands of pods arrive at once)."""
+        while self.saturated:
+            self._freed.clear()
+            await self._freed.wait()
 
     async def wait_idle(self, timeout: float) -> bool:
         """Let in-flight binds finish (bounded); True when none is left."""
@@ -70,6 +87,8 @@ class Binder:
         pod = decision.pod
         started = time.monotonic()
         async with self._slots:
+            self._active += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._active)
             try:
                 if decision.placement.annotations:
                     await self.client.request(
@@ -106,5 +125,7 @@ class Binder:
                 log.exception("bind.crashed", pod=pod.full_name)
                 self._on_failed(decision, ApiError(0, type(exc).__name__, str(exc)), True)
                 return
+            finally:
+                self._active -= 1
         self.bound += 1
         self._on_bound(decision, time.monotonic() - started)

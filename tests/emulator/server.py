@@ -148,6 +148,10 @@ class KubeEmulator(kmock.KubernetesScaffold):
     _compacted: dict[ResKey, int] = attrs.field(factory=dict, init=False)
     _watchers: dict[ResKey, set[_Watcher]] = attrs.field(factory=dict, init=False)
     _rv: int = attrs.field(default=0, init=False)
+    # Sorted object keys per resource and the resourceVersion they were sorted at (paged lists
+    # of 50,000 pods must not sort everything for every page).
+    _sorted: dict[ResKey, tuple[int, list[ObjKey]]] = attrs.field(factory=dict, init=False)
+    _last_write: dict[ResKey, int] = attrs.field(factory=dict, init=False)
     faults: list[Fault] = attrs.field(factory=list, init=False)
     # Every request as (method, path, query) — for asserting what the daemon called.
     calls: list[tuple[str, str, dict[str, str]]] = attrs.field(factory=list, init=False)
@@ -344,6 +348,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
         kind_of_event: str | None = None,
     ) -> dict[str, Any]:
         self._rv += 1
+        self._last_write[key] = self._rv
         obj["metadata"]["resourceVersion"] = str(self._rv)
         objects = self._objects(key)
         event_type = kind_of_event or ("MODIFIED" if old is not None else "ADDED")
@@ -433,12 +438,16 @@ class KubeEmulator(kmock.KubernetesScaffold):
     def _list(
         self, key: ResKey, kind: Kind, namespace: str, query: Mapping[str, str]
     ) -> dict[str, Any]:
-        matches = self._matcher(query)
-        items = [
-            obj
-            for (ns, _), obj in sorted(self._objects(key).items())
-            if (not namespace or ns == namespace) and matches(obj)
-        ]
+        objects = self._objects(key)
+        if namespace or query.get("labelSelector") or query.get("fieldSelector"):
+            matches = self._matcher(query)
+            keys = [
+                okey
+                for okey in self._sorted_keys(key)
+                if (not namespace or okey[0] == namespace) and matches(objects[okey])
+            ]
+        else:
+            keys = self._sorted_keys(key)
         start = 0
         if query.get("continue"):
             try:
@@ -449,13 +458,21 @@ class KubeEmulator(kmock.KubernetesScaffold):
             if snapshot < self._compacted.get(key, 0):
                 raise ApiError(410, "Expired", "The provided continue parameter is too old")
         limit = int(query.get("limit") or 0)
-        page = items[start : start + limit] if limit else items[start:]
+        page = [objects[k] for k in (keys[start : start + limit] if limit else keys[start:])]
+        items = keys
         meta: dict[str, Any] = {"resourceVersion": str(self._rv)}
         if limit and start + limit < len(items):
             token = {"start": start + limit, "rv": self._rv}
             meta["continue"] = base64.b64encode(json.dumps(token).encode()).decode()
             meta["remainingItemCount"] = len(items) - start - limit
         return {"kind": f"{kind.kind}List", "apiVersion": "v1", "metadata": meta, "items": page}
+
+    def _sorted_keys(self, key: ResKey) -> list[ObjKey]:
+        written = self._last_write.get(key, 0)
+        cached = self._sorted.get(key)
+        if cached is None or cached[0] != written:
+            cached = self._sorted[key] = (written, sorted(self._objects(key)))
+        return cached[1]
 
     def _matcher(self, query: Mapping[str, str]) -> Any:
         labels = label_selector(query["labelSelector"]) if query.get("labelSelector") else None

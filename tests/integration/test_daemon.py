@@ -227,3 +227,72 @@ async def test_daemon_runs_with_the_operator_and_validates_pod_groups(cluster: C
         assert "default/bad" not in daemon.crds.pod_groups
         cluster.pod("web", cpu="1")
         await eventually(lambda: cluster.node_of("web") == "a")
+
+
+async def test_finished_pods_free_capacity_for_waiting_ones(cluster: Cluster) -> None:
+    cluster.node("a", cpu="4")
+    job = cluster.pod("job", cpu="4", node="a")
+    async with running_daemon(cluster):
+        cluster.pod("next", cpu="2")
+        await eventually(lambda: cluster.events("next", "FailedScheduling"))
+        job["status"]["phase"] = "Succeeded"
+        cluster.api.put_object("pods", job)
+        await eventually(lambda: cluster.node_of("next") == "a")
+
+
+async def test_pod_deleted_during_binding_is_dropped(cluster: Cluster) -> None:
+    cluster.node("a", cpu="4")
+    cluster.api.inject(
+        method="POST", path=r"/pods/doomed/binding$", status=None, delay=0.4, times=1
+    )
+    async with running_daemon(cluster) as daemon:
+        cluster.pod("doomed", cpu="1")
+        await eventually(lambda: daemon.binder.in_flight)
+        await _delete(cluster, "doomed")
+        await eventually(lambda: daemon.binder.failed == 1)
+        await asyncio.sleep(0.3)
+        assert cluster.api.bindings["default/doomed"] == 0
+        assert len(daemon.scheduler.queue) == 0
+        assert daemon.scheduler.cache.pod_count == 0
+
+
+async def test_placement_annotations_are_written_before_the_binding(cluster: Cluster) -> None:
+    class Stamp:
+        name = "Stamp"
+
+        def placement_annotations(self, state: object, pod: object) -> dict[str, str]:
+            return {"numa.kubenexus.io/zones": "0", "cpu-set": "0-3"}
+
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster) as daemon:
+        daemon.scheduler.profiles["kubenexus-scheduler"].annotators = [Stamp()]
+        cluster.pod("pinned", cpu="4")
+        await eventually(lambda: cluster.node_of("pinned") == "a")
+        annotations = cluster.get_pod("pinned")["metadata"]["annotations"]
+        assert annotations == {"numa.kubenexus.io/zones": "0", "cpu-set": "0-3"}
+        calls = [(m, p) for m, p, _ in cluster.api.calls if "/pods/pinned" in p]
+        assert calls.index(("PATCH", "/api/v1/namespaces/default/pods/pinned")) < calls.index(
+            ("POST", "/api/v1/namespaces/default/pods/pinned/binding")
+        )
+        # After a restart the bound pod keeps its placement annotations in the cache.
+    async with running_daemon(cluster) as restarted:
+        uid = cluster.get_pod("pinned")["metadata"]["uid"]
+        assert restarted.scheduler.cache.node_of(uid) == "a"
+        pod = next(p for p in restarted.scheduler.cache.pods_on("a") if p.uid == uid)
+        assert dict(pod.annotations) == {"numa.kubenexus.io/zones": "0", "cpu-set": "0-3"}
+
+
+async def test_malformed_node_is_left_out_and_the_rest_keeps_working(cluster: Cluster) -> None:
+    cluster.node("good", cpu="4")
+    bad = cluster.node("bad", cpu="64")
+    async with running_daemon(cluster) as daemon:
+        bad["status"]["allocatable"]["cpu"] = "sixty-four"
+        cluster.api.put_object("nodes", bad)
+        await eventually(lambda: "bad" not in daemon.scheduler.cache.nodes)
+        cluster.pod("big", cpu="8")
+        cluster.pod("small", cpu="2")
+        await eventually(lambda: cluster.node_of("small") == "good")
+        message = (await eventually(lambda: cluster.events("big", "FailedScheduling")))[0][
+            "message"
+        ]
+        assert message == "0/1 nodes are available: 1 Insufficient cpu."

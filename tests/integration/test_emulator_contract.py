@@ -359,3 +359,21 @@ async def test_discovery_serves_our_crds(api: Any) -> None:
     assert {"podgroups", "podgroups/status", "resourcereservations"} <= names
     status, core = await _call(s, "GET", "/api/v1")
     assert "pods/binding" in {r["name"] for r in core["resources"]}
+
+
+async def test_leases_support_put_with_optimistic_concurrency(api: Any) -> None:
+    _, s = api
+    path = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+    lease = {
+        "metadata": {"name": "kubenexus-scheduler"},
+        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15},
+    }
+    status, created = await _call(s, "POST", path, lease)
+    assert status == 201
+    taken = dict(created, spec={"holderIdentity": "b", "leaseDurationSeconds": 15})
+    status, updated = await _call(s, "PUT", f"{path}/kubenexus-scheduler", taken)
+    assert status == 200
+    assert updated["spec"]["holderIdentity"] == "b"
+    status, conflict = await _call(s, "PUT", f"{path}/kubenexus-scheduler", taken)  # stale version
+    assert status == 409
+    assert conflict["reason"] == "Conflict"

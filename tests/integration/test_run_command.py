@@ -1,0 +1,106 @@
+"""`kubenexus run` as users start it: a process with a kubeconfig, JSON logs, SIGTERM to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from kubenexus.shell.bench_e2e import run_e2e
+from tests.emulator.__main__ import preload
+from tests.integration.conftest import Cluster, eventually
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: emulator
+  cluster: {{server: "{url}"}}
+users:
+- name: tester
+  user: {{token: not-checked}}
+contexts:
+- name: emulator
+  context: {{cluster: emulator, user: tester}}
+current-context: emulator
+"""
+
+
+async def test_run_binds_pods_logs_json_and_stops_cleanly_on_sigterm(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG.format(url=cluster.url))
+    config = tmp_path / "scheduler.yaml"
+    config.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\npodInitialBackoffSeconds: 0.1\n"
+    )
+    cluster.node("a", cpu="8")
+    cluster.pod("first", cpu="1")
+    env = dict(os.environ, NO_PROXY="127.0.0.1")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kubenexus.cli",
+        "run",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--config",
+        str(config),
+        "--log-format",
+        "json",
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        await eventually(lambda: cluster.node_of("first") == "a", timeout=30)
+        cluster.pod("second", cpu="1")
+        await eventually(lambda: cluster.node_of("second") == "a", timeout=10)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    logs = [json.loads(line) for line in stderr.decode().splitlines() if line.startswith("{")]
+    events = [entry.get("event") for entry in logs]
+    assert "caches.synced" in events
+    assert events[-1] == "daemon.stopped"
+    assert all("timestamp" in entry and "level" in entry for entry in logs)
+
+
+async def test_run_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "scheduler.yaml"
+    config.write_text("profiles:\n- plugins:\n    score:\n      enabled: [{name: Nope}]\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kubenexus.cli",
+        "run",
+        "--config",
+        str(config),
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert (
+        "scheduler.yaml: profiles[0].plugins.score.enabled[0].name: unknown plugin 'Nope'"
+        in stderr.decode()
+    )
+    assert "Traceback" not in stderr.decode()
+
+
+async def test_bench_e2e_reports_binds_and_memory(cluster: Cluster) -> None:
+    preload(cluster.api, nodes=20, running=30, pending=200)
+    report = await run_e2e(cluster.url, max_in_flight=32)
+    assert report.nodes == 20
+    assert report.pending_at_start == 200
+    assert report.bound == 200
+    assert report.pods_cached == 230
+    assert report.unschedulable == 0
+    assert 1 < report.peak_in_flight <= 32
+    assert report.binds_per_second > 0
+    assert report.peak_rss_bytes > 0
+    assert max(cluster.api.bindings.values()) == 1
