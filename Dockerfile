@@ -13,5 +13,6 @@ RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 COPY examples /opt/kubenexus/examples
 USER 65532:65532
 ENTRYPOINT ["kubenexus"]
-# Until the daemon lands (`kubenexus run`), the image runs the simulator on the bundled example.
-CMD ["simulate", "/opt/kubenexus/examples/cluster.yaml", "/opt/kubenexus/examples/workload.yaml"]
+# In a pod: in-cluster credentials. `docker run IMAGE simulate /opt/kubenexus/examples/cluster.yaml`
+# runs the simulator on the bundled example instead.
+CMD ["run"]
