@@ -147,6 +147,22 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     default="INFO",
     show_default=True,
 )
+@click.option(
+    "--leader-elect/--no-leader-elect",
+    default=None,
+    help="Lease-based leader election (default: the config's leaderElection.leaderElect, true).",
+)
+@click.option(
+    "--lease-namespace", help="Namespace of the Lease (default: $POD_NAMESPACE, then kube-system)."
+)
+@click.option("--metrics-address", default="0.0.0.0", show_default=True)
+@click.option(
+    "--metrics-port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(min=0, max=65535),
+    help="/metrics, /healthz, /readyz.",
+)
 def run(  # noqa: PLR0917 - click passes one argument per option
     kubeconfig: Path | None,
     config_path: Path | None,
@@ -155,26 +171,52 @@ def run(  # noqa: PLR0917 - click passes one argument per option
     burst: int,
     log_format: str,
     log_level: str,
+    leader_elect: bool | None,
+    lease_namespace: str | None,
+    metrics_address: str,
+    metrics_port: int,
 ) -> None:
     """Run the scheduler daemon against a cluster."""
     import asyncio  # noqa: PLC0415 - keep start fast
+    import os  # noqa: PLC0415
 
+    from kubenexus.config import SchedulerConfiguration  # noqa: PLC0415
     from kubenexus.logging import configure_logging  # noqa: PLC0415
     from kubenexus.shell.app import DaemonSettings, serve  # noqa: PLC0415
     from kubenexus.shell.binder import BinderSettings  # noqa: PLC0415
-    from kubenexus.shell.client import ClientSettings  # noqa: PLC0415
+    from kubenexus.shell.client import ApiError, ClientSettings  # noqa: PLC0415
+    from kubenexus.shell.leader import LeaderSettings  # noqa: PLC0415
 
     configure_logging(
         json_output=None if log_format == "auto" else log_format == "json", level=log_level
     )
     try:
-        config = _config(config_path)
+        config = _config(config_path) or SchedulerConfiguration()
     except KubeNexusError as exc:
         _fail(exc)
         return
+    election = config.leader_election
+    leader = None
+    if election.leader_elect if leader_elect is None else leader_elect:
+        namespace = (
+            lease_namespace
+            or election.resource_namespace
+            or os.environ.get("POD_NAMESPACE")
+            or "kube-system"
+        )
+        leader = LeaderSettings(
+            namespace=namespace,
+            name=election.resource_name,
+            lease_duration=election.lease_duration,
+            renew_deadline=election.renew_deadline,
+            retry_period=election.retry_period,
+        )
     settings = DaemonSettings(
-        scheduler=config or DaemonSettings().scheduler,
+        scheduler=config,
         binder=BinderSettings(max_in_flight=max_binds_in_flight),
+        leader=leader,
+        metrics_address=metrics_address,
+        metrics_port=metrics_port,
     )
     client_settings = ClientSettings(qps=qps, burst=burst, connection_pool=max_binds_in_flight + 16)
     try:
@@ -185,8 +227,11 @@ def run(  # noqa: PLR0917 - click passes one argument per option
                 client_settings=client_settings,
             )
         )
-    except KubeNexusError as exc:
+    except (KubeNexusError, ApiError) as exc:
         _fail(exc)
+    except RuntimeError as exc:  # an eternal task ended (e.g. leadership lost): exit non-zero
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

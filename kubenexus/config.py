@@ -7,13 +7,14 @@ Every error names its path in the file in one line. No file is needed: every set
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from kubenexus.api import keys
@@ -89,6 +90,47 @@ class ProfileConfig(_Model):
     plugin_config: list[PluginConfig] = []
 
 
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|m|s))+$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(value: object) -> float:
+    """A Kubernetes duration (``15s``, ``1m30s``, ``500ms``) or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '15s', '1m30s' or '500ms'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and _DURATION.match(value.strip()):
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value))
+    else:
+        raise ValueError("expected a duration such as '15s', '1m30s' or '500ms'")
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class LeaderElectionConfig(_Model):
+    """kube-scheduler's ``leaderElection`` block; only Lease locks exist in current Kubernetes."""
+
+    leader_elect: bool = True
+    lease_duration: Duration = 15.0
+    renew_deadline: Duration = 10.0
+    retry_period: Duration = 2.0
+    resource_lock: Literal["leases"] = "leases"
+    resource_name: str = Field(default="kubenexus-scheduler", min_length=1)
+    resource_namespace: str = Field(default="", description="empty: the pod's namespace")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeaderElectionConfig:
+        if not self.retry_period < self.renew_deadline < self.lease_duration:
+            raise ValueError("needs retryPeriod < renewDeadline < leaseDuration")
+        return self
+
+
 class SchedulerConfiguration(_Model):
     api_version: Literal["kubescheduler.config.k8s.io/v1"] = API_VERSION
     kind: Literal["KubeSchedulerConfiguration"] = "KubeSchedulerConfiguration"
@@ -98,7 +140,7 @@ class SchedulerConfiguration(_Model):
     pod_max_in_unschedulable_pods_seconds: float = Field(default=300.0, gt=0)
     profiles: list[ProfileConfig] = Field(default_factory=lambda: [ProfileConfig()], min_length=1)
     # kube-scheduler fields read by the daemon, not by the core.
-    leader_election: dict[str, Any] = {}
+    leader_election: LeaderElectionConfig = LeaderElectionConfig()
     client_connection: dict[str, Any] = {}
     percentage_of_nodes_to_score: int | None = Field(default=None, ge=0, le=100)
     parallelism: int | None = Field(default=None, ge=1)

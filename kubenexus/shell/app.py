@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -20,11 +22,13 @@ from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo, node_from_dict, pod_from_dict
 from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.errors import InvalidInputError
-from kubenexus.scheduler import Scheduled, Unschedulable
+from kubenexus.scheduler import Scheduled
 from kubenexus.shell.binder import Binder, BinderSettings
 from kubenexus.shell.client import ApiError, KubeClient
 from kubenexus.shell.events import EventRecorder, EventSettings
 from kubenexus.shell.informer import Informer, InformerSettings
+from kubenexus.shell.leader import LeaderElector, LeaderSettings
+from kubenexus.shell.metrics import Metrics, bound_port, health_app, start_server
 from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry, connection_info
 
 log = structlog.get_logger(__name__)
@@ -42,6 +46,15 @@ class DaemonSettings:
     shutdown_grace_seconds: float = 10.0
     # Run kopf for the CRDs (the integration tests of the core path may leave it out).
     with_operator: bool = True
+    # None: no leader election (a single replica, tests, benchmarks).
+    leader: LeaderSettings | None = None
+    # host_pid_random, like client-go's hostname_uuid: unique, and says who holds the Lease.
+    identity: str = field(
+        default_factory=lambda: f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    )
+    # None: no metrics/health server. Port 0 picks a free port (tests).
+    metrics_address: str = "0.0.0.0"  # probes and Prometheus reach the pod IP
+    metrics_port: int | None = None
 
 
 async def _watch_thread(operator: OperatorThread) -> None:
@@ -96,8 +109,18 @@ class Daemon:
             settings=self.settings.informer,
             name="nodes",
         )
+        self.metrics = Metrics()
+        self.elector = (
+            LeaderElector(client, self.settings.identity, self.settings.leader)
+            if self.settings.leader is not None
+            else None
+        )
         self.ready = asyncio.Event()  # caches synced: decisions are safe
         self.stopping = asyncio.Event()
+        self.healthy = True
+        self.metrics_port: int | None = None
+        self._operator: OperatorThread | None = None
+        self._operator_watch: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.decisions = 0
         self.unschedulable = 0
@@ -166,6 +189,8 @@ class Daemon:
     # ------------------------------------------------------------------ binding results
 
     def _bound(self, decision: Scheduled, seconds: float) -> None:
+        self.metrics.binding_duration.observe(seconds)
+        self.metrics.bindings.labels("bound").inc()
         pod = decision.pod
         self.scheduler.binding_succeeded(pod.key)
         self.recorder.forget(pod.key)
@@ -174,6 +199,8 @@ class Daemon:
         )
 
     def _bind_failed(self, decision: Scheduled, error: ApiError, retry: bool) -> None:
+        result = "retried" if retry else {409: "conflict", 404: "gone"}.get(error.status, "failed")
+        self.metrics.bindings.labels(result).inc()
         self.scheduler.binding_failed(decision.pod.key, f"binding rejected: {error}", retry=retry)
         self._wake.set()
 
@@ -181,23 +208,34 @@ class Daemon:
 
     async def _schedule(self) -> None:
         await self.ready.wait()
+        if self.elector is not None:
+            await self.elector.acquired.wait()
+            log.info("scheduling.started", identity=self.settings.identity)
         clock = self.scheduler.clock
+        attempts, durations = self.metrics.attempts, self.metrics.attempt_duration
         while not self.stopping.is_set():
             self._wake.clear()
             done = 0
             while not self.stopping.is_set():
                 if self.binder.saturated:
                     await self.binder.wait_for_slot()
+                started = time.perf_counter()
                 outcome = self.scheduler.schedule_one()
                 if outcome is None:
                     break
+                elapsed = time.perf_counter() - started
                 done += 1
                 self.decisions += 1
+                profile = outcome.pod.scheduler_name
                 if isinstance(outcome, Scheduled):
                     self.binder.submit(outcome)
-                elif isinstance(outcome, Unschedulable):
+                    result = "scheduled"
+                else:
                     self.unschedulable += 1
                     self.recorder.unschedulable(outcome.pod, outcome.message)
+                    result = "error" if outcome.failure.error else "unschedulable"
+                attempts.labels(result, profile).inc()
+                durations.labels(result, profile).observe(elapsed)
                 if done % self.settings.batch == 0:
                     await asyncio.sleep(0)
             wakeup = self.scheduler.queue.next_wakeup()
@@ -216,47 +254,103 @@ class Daemon:
         self.pending_at_sync = len(self.scheduler.queue)
         self.ready.set()
 
+    def refresh_metrics(self) -> None:
+        """Gauges read at scrape time from the state they describe."""
+        m = self.metrics
+        for queue, count in self.scheduler.queue.pending_counts().items():
+            m.pending.labels(queue).set(count)
+        m.cache_size.labels("nodes").set(self.scheduler.nodes)
+        m.cache_size.labels("pods").set(self.scheduler.cache.pod_count)
+        m.binds_in_flight.set(self.binder.in_flight)
+        r = self.recorder
+        for outcome, value in (
+            ("posted", r.posted),
+            ("suppressed", r.suppressed),
+            ("dropped", r.dropped),
+            ("failed", r.failed),
+        ):
+            m.events.labels(outcome).set(value)
+        m.leader.set(1 if self.elector is None or self.elector.is_leader else 0)
+        for informer in (self.pods, self.nodes):
+            m.informer_relists.labels(informer.name).set(informer.relists)
+
+    async def _lead(self) -> None:
+        """Campaign (if electing), then run what only the leader runs; end if leadership is lost."""
+        if self.elector is not None:
+            campaign = asyncio.create_task(self.elector.run(), name="leader-election")
+            try:
+                await self.elector.acquired.wait()
+                self._start_operator()
+                await self.elector.lost.wait()
+            finally:
+                campaign.cancel()
+                await asyncio.gather(campaign, return_exceptions=True)
+            raise RuntimeError("leadership lost: stopping so a restart joins as a standby")
+        self._start_operator()
+        await asyncio.Event().wait()  # forever: the daemon's other tasks do the work
+
+    def _start_operator(self) -> None:
+        if not self.settings.with_operator or self._operator is not None:
+            return
+        deliver = asyncio.get_running_loop().call_soon_threadsafe
+        connection = connection_info(self.client.configuration)
+        self._operator = OperatorThread(build_registry(self.crds, connection, deliver))
+        self._operator.start()
+        self._operator_watch = asyncio.create_task(
+            _watch_thread(self._operator), name="operator-watch"
+        )
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then shut down gracefully (finishing in-flight binds)."""
+        server = None
+        if self.settings.metrics_port is not None:
+            app = health_app(
+                self.metrics,
+                refresh=self.refresh_metrics,
+                healthy=lambda: self.healthy,
+                ready=self.ready.is_set,
+            )
+            server = await start_server(
+                app, self.settings.metrics_address, self.settings.metrics_port
+            )
+            self.metrics_port = bound_port(server)
         jobs: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
             "pod-informer": self.pods.run,
             "node-informer": self.nodes.run,
             "events": self.recorder.run,
             "sync": self._await_synced,
             "scheduling-loop": self._schedule,
+            "leadership": self._lead,
         }
-        operator: OperatorThread | None = None
-        if self.settings.with_operator:
-            deliver = asyncio.get_running_loop().call_soon_threadsafe
-            connection = connection_info(self.client.configuration)
-            operator = OperatorThread(build_registry(self.crds, connection, deliver))
-            operator.start()
-            jobs["operator-watch"] = functools.partial(_watch_thread, operator)
         tasks = {asyncio.create_task(job(), name=name): name for name, job in jobs.items()}
         stopper = asyncio.create_task(stop.wait(), name="stop")
         try:
             while True:
-                done, _ = await asyncio.wait({stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+                watched: set[asyncio.Task[Any]] = {stopper, *tasks}
+                if self._operator_watch is not None:
+                    watched.add(self._operator_watch)
+                done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
                 if stopper in done:
                     break
                 for task in done:
-                    name = tasks.pop(task)  # type: ignore[arg-type]  # stopper was handled above
+                    name = tasks.pop(task, None) or task.get_name()
                     if name == "sync":
                         continue
                     # An eternal task ended: surface it loudly and stop rather than run half-blind.
+                    self.healthy = False
                     error = task.exception() if not task.cancelled() else None
                     log.error("daemon.task_ended", task=name, error=repr(error))
-                    raise RuntimeError(f"daemon task {name!r} ended unexpectedly") from error
+                    raise RuntimeError(f"daemon task {name!r} ended: {error}") from error
         finally:
-            await self._shutdown(tasks, operator, stopper)
+            await self._shutdown(tasks, stopper)
+            if server is not None:
+                await server.cleanup()
 
     async def _shutdown(
-        self,
-        tasks: dict[asyncio.Task[None], str],
-        operator: OperatorThread | None,
-        stopper: asyncio.Task[Any],
+        self, tasks: dict[asyncio.Task[None], str], stopper: asyncio.Task[Any]
     ) -> None:
-        """Stop deciding, let in-flight binds and queued Events finish (bounded), stop the rest."""
+        """Stop deciding, let in-flight binds and queued Events finish (bounded), release the
+        Lease so a standby takes over at once, stop the rest."""
         self.stopping.set()
         self._wake.set()
         started = time.monotonic()
@@ -264,11 +358,14 @@ class Daemon:
             log.warning("shutdown.binds_abandoned", in_flight=self.binder.in_flight)
         remaining = self.settings.shutdown_grace_seconds - (time.monotonic() - started)
         await self.recorder.drain(max(remaining, 0.1))
+        if self.elector is not None:
+            await self.elector.release()
         stopper.cancel()
-        for task in tasks:
+        others = [t for t in (self._operator_watch,) if t is not None]
+        for task in [*tasks, *others]:
             task.cancel()
-        await asyncio.gather(stopper, *tasks, return_exceptions=True)
-        if operator is not None and not await operator.stop(timeout=10):
+        await asyncio.gather(stopper, *tasks, *others, return_exceptions=True)
+        if self._operator is not None and not await self._operator.stop(timeout=10):
             log.warning("shutdown.operator_still_running")
 
 

@@ -14,6 +14,7 @@ from kubenexus.config import parse_config
 from kubenexus.shell.app import Daemon, DaemonSettings
 from kubenexus.shell.client import ClientSettings, KubeClient, load_configuration
 from kubenexus.shell.informer import InformerSettings
+from kubenexus.shell.leader import LeaderSettings
 from tests.builders import make_node, make_pod
 from tests.emulator import KubeEmulator, running_emulator
 
@@ -89,12 +90,18 @@ async def cluster() -> AsyncIterator[Cluster]:
         yield Cluster(api, url)
 
 
+FAST_LEASE = LeaderSettings(
+    namespace="kubenexus-system", lease_duration=1.5, renew_deadline=1.0, retry_period=0.2
+)
+
+
 @contextlib.asynccontextmanager
 async def running_daemon(
     cluster: Cluster,
     *,
     config: dict[str, Any] | None = None,
     operator: bool = False,
+    wait_ready: bool = True,
     **settings: Any,
 ) -> AsyncIterator[Daemon]:
     configuration = await load_configuration(None, host=cluster.url)
@@ -109,9 +116,11 @@ async def running_daemon(
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.run(stop))
     try:
-        await asyncio.wait_for(daemon.ready.wait(), 10)
+        if wait_ready:
+            await asyncio.wait_for(daemon.ready.wait(), 10)
         yield daemon
     finally:
         stop.set()
-        await asyncio.wait_for(task, 30)
+        with contextlib.suppress(RuntimeError):  # a test may have made it lose leadership
+            await asyncio.wait_for(task, 30)
         await client.close()

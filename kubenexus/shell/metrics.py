@@ -1,0 +1,143 @@
+"""Prometheus metrics (kube-scheduler's names where they apply) and the health endpoints.
+
+Served on ``--metrics-port``: ``/metrics``, ``/healthz`` (the daemon's tasks are alive) and
+``/readyz`` (caches synced: decisions would be made on a full view of the cluster).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+_LATENCY_BUCKETS: Final = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    1.0,
+)
+_BIND_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """One registry per daemon (tests run several daemons in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.attempts = Counter(
+            "scheduler_schedule_attempts_total",
+            "Number of attempts to schedule pods, by the result.",
+            ["result", "profile"],
+            registry=r,
+        )
+        self.attempt_duration = Histogram(
+            "scheduler_scheduling_attempt_duration_seconds",
+            "Scheduling attempt latency in seconds (scheduling algorithm + binding decision).",
+            ["result", "profile"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.pending = Gauge(
+            "scheduler_pending_pods",
+            "Number of pending pods, by the queue type.",
+            ["queue"],
+            registry=r,
+        )
+        self.cache_size = Gauge(
+            "scheduler_scheduler_cache_size",
+            "Number of nodes and pods in the scheduler cache.",
+            ["type"],
+            registry=r,
+        )
+        self.binding_duration = Histogram(
+            "kubenexus_binding_duration_seconds",
+            "Latency of binding a pod (placement annotations + Binding) in seconds.",
+            buckets=_BIND_BUCKETS,
+            registry=r,
+        )
+        self.bindings = Counter(
+            "kubenexus_bindings_total",
+            "Bindings by result: bound, conflict (409: bound elsewhere), gone (404), retried.",
+            ["result"],
+            registry=r,
+        )
+        self.binds_in_flight = Gauge(
+            "kubenexus_binds_in_flight", "Bindings submitted and not yet answered.", registry=r
+        )
+        self.events = Gauge(
+            "kubenexus_events",
+            "Events and pod conditions by outcome: posted, suppressed (duplicate), "
+            "dropped (queue full), failed.",
+            ["outcome"],
+            registry=r,
+        )
+        self.leader = Gauge(
+            "kubenexus_leader", "1 while this replica holds the leader Lease.", registry=r
+        )
+        self.informer_relists = Gauge(
+            "kubenexus_informer_relists",
+            "Full relists by informer (a 410 Gone or a start).",
+            ["informer"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def health_app(
+    metrics: Metrics,
+    *,
+    refresh: Callable[[], None],
+    healthy: Callable[[], bool],
+    ready: Callable[[], bool],
+) -> web.Application:
+    async def serve_metrics(_: web.Request) -> web.Response:
+        refresh()
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return (
+            web.Response(text="ok\n") if healthy() else web.Response(text="unhealthy\n", status=500)
+        )
+
+    async def readyz(_: web.Request) -> web.Response:
+        return (
+            web.Response(text="ok\n")
+            if ready()
+            else web.Response(text="caches not synced\n", status=503)
+        )
+
+    app = web.Application()
+    app.router.add_get("/metrics", serve_metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port actually bound (when 0 asked for a free one)."""
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        for sock in getattr(server, "sockets", None) or ():
+            return int(sock.getsockname()[1])
+    raise RuntimeError("the metrics server is not listening")

@@ -1,0 +1,252 @@
+"""Running it safely: leader election, failover, metrics and health, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.integration.conftest import FAST_LEASE, Cluster, eventually, running_daemon
+from tests.integration.test_run_command import KUBECONFIG
+
+LEASE = ("leases", "kubenexus-system", "coordination.k8s.io")
+
+
+def _holder(cluster: Cluster) -> str | None:
+    lease = cluster.api.get_object(
+        "leases", "kubenexus-scheduler", "kubenexus-system", group="coordination.k8s.io"
+    )
+    return None if lease is None else lease["spec"].get("holderIdentity")
+
+
+async def test_two_replicas_exactly_one_schedules(cluster: Cluster) -> None:
+    for i in range(4):
+        cluster.node(f"n{i}", cpu="16")
+    async with running_daemon(cluster, leader=FAST_LEASE, identity="alpha") as alpha:
+        await eventually(lambda: _holder(cluster) == "alpha")
+        async with running_daemon(cluster, leader=FAST_LEASE, identity="beta") as beta:
+            for i in range(40):
+                cluster.pod(f"p{i:02d}", cpu="1")
+            await eventually(lambda: sum(cluster.api.bindings.values()) == 40)
+            await asyncio.sleep(0.5)  # give the standby every chance to misbehave
+            assert alpha.binder.bound == 40
+            assert beta.decisions == 0
+            assert beta.binder.bound == 0
+            assert beta.ready.is_set()  # warm standby: caches synced
+            assert max(cluster.api.bindings.values()) == 1
+            assert _holder(cluster) == "alpha"
+
+
+async def test_clean_stop_hands_over_at_once(cluster: Cluster) -> None:
+    cluster.node("a", cpu="16")
+    async with running_daemon(cluster, leader=FAST_LEASE, identity="beta") as beta:
+        async with running_daemon(cluster, leader=FAST_LEASE, identity="alpha"):
+            await eventually(lambda: _holder(cluster) in {"alpha", "beta"})
+            first = _holder(cluster)
+        if first == "alpha":
+            await eventually(
+                lambda: _holder(cluster) == "beta", timeout=1.0
+            )  # released, not expired
+        cluster.pod("after", cpu="1")
+        await eventually(lambda: cluster.node_of("after") == "a")
+        assert beta.binder.bound == 1
+
+
+async def test_killed_leader_is_replaced_within_the_lease_duration_without_double_binding(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    for i in range(4):
+        cluster.node(f"n{i}", cpu="64")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG.format(url=cluster.url))
+    config = tmp_path / "scheduler.yaml"
+    config.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+        "leaderElection: {leaseDuration: 2s, renewDeadline: 1500ms, retryPeriod: 250ms, resourceNamespace: kubenexus-system}\n"
+    )
+    env = dict(os.environ, NO_PROXY="127.0.0.1")
+
+    async def replica() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "kubenexus.cli",
+            "run",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--config",
+            str(config),
+            "--metrics-port",
+            "0",
+            "--log-format",
+            "json",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=env,
+        )
+
+    first, second = await replica(), await replica()
+    try:
+        await eventually(lambda: _holder(cluster), timeout=30)
+        for i in range(100):
+            cluster.pod(f"before-{i:03d}", cpu="1")
+        await eventually(lambda: sum(cluster.api.bindings.values()) >= 20, timeout=30)
+        # Kill whichever holds the Lease, mid-stream, with no chance to release it.
+        leader = _holder(cluster) or ""
+        victim = {p.pid: p for p in (first, second)}[int(leader.split("_")[1])]  # host_pid_random
+        victim.send_signal(signal.SIGKILL)
+        killed_at = asyncio.get_running_loop().time()
+        for i in range(50):
+            cluster.pod(f"after-{i:03d}", cpu="1")
+        await eventually(lambda: sum(cluster.api.bindings.values()) == 150, timeout=60)
+        took = asyncio.get_running_loop().time() - killed_at
+        assert max(cluster.api.bindings.values()) == 1, "a pod was bound twice"
+        assert all(p["spec"].get("nodeName") for p in cluster.api.objects("pods"))
+        assert took < 30
+    finally:
+        for process in (first, second):
+            if process.returncode is None:
+                process.send_signal(signal.SIGKILL)
+            await process.wait()
+
+
+async def _get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+def _value(metrics: str, series: str) -> float:
+    match = re.search(rf"^{re.escape(series)} ([0-9.e+-]+)$", metrics, re.MULTILINE)
+    assert match is not None, f"{series} not exported"
+    return float(match[1])
+
+
+async def test_metrics_move_as_pods_are_scheduled(cluster: Cluster) -> None:
+    cluster.node("a", cpu="4")
+    async with running_daemon(cluster, metrics_port=0, metrics_address="127.0.0.1") as daemon:
+        base = f"http://127.0.0.1:{daemon.metrics_port}"
+        _, before = await _get(f"{base}/metrics")
+        assert _value(before, 'scheduler_pending_pods{queue="active"}') == 0
+        assert _value(before, 'scheduler_scheduler_cache_size{type="nodes"}') == 1
+        assert _value(before, "kubenexus_leader") == 1
+        for i in range(3):
+            cluster.pod(f"fits-{i}", cpu="1")
+        cluster.pod("too-big", cpu="8")
+        await eventually(lambda: sum(cluster.api.bindings.values()) == 3)
+        await eventually(lambda: daemon.unschedulable >= 1)
+        _, after = await _get(f"{base}/metrics")
+        assert (
+            _value(
+                after,
+                'scheduler_schedule_attempts_total{profile="kubenexus-scheduler",result="scheduled"}',
+            )
+            == 3
+        )
+        assert (
+            _value(
+                after,
+                'scheduler_schedule_attempts_total{profile="kubenexus-scheduler",result="unschedulable"}',
+            )
+            >= 1
+        )
+        assert (
+            _value(
+                after,
+                'scheduler_scheduling_attempt_duration_seconds_count{profile="kubenexus-scheduler",result="scheduled"}',
+            )
+            == 3
+        )
+        assert (
+            _value(after, 'scheduler_pending_pods{queue="unschedulable"}')
+            + _value(after, 'scheduler_pending_pods{queue="backoff"}')
+            == 1
+        )
+        assert _value(after, 'kubenexus_bindings_total{result="bound"}') == 3
+        assert _value(after, "kubenexus_binding_duration_seconds_count") == 3
+        assert _value(after, 'scheduler_scheduler_cache_size{type="pods"}') == 3
+        status, body = await _get(f"{base}/healthz")
+        assert (status, body) == (200, "ok\n")
+
+
+async def test_readyz_is_false_until_caches_are_synced(cluster: Cluster) -> None:
+    cluster.node("a", cpu="4")
+    cluster.api.inject(method="GET", path=r"^/api/v1/pods\?limit=", status=None, delay=1.0, times=1)
+    async with running_daemon(
+        cluster, metrics_port=0, metrics_address="127.0.0.1", wait_ready=False
+    ) as daemon:
+        await eventually(lambda: daemon.metrics_port)
+        status, body = await _get(f"http://127.0.0.1:{daemon.metrics_port}/readyz")
+        assert (status, body) == (503, "caches not synced\n")
+        await asyncio.wait_for(daemon.ready.wait(), 10)
+        status, _ = await _get(f"http://127.0.0.1:{daemon.metrics_port}/readyz")
+        assert status == 200
+
+
+async def test_lost_leadership_stops_the_daemon(cluster: Cluster) -> None:
+    cluster.node("a", cpu="4")
+    async with running_daemon(cluster, leader=FAST_LEASE, identity="alpha") as alpha:
+        await eventually(lambda: _holder(cluster) == "alpha")
+        # Another replica takes the Lease behind alpha's back (e.g. alpha was partitioned).
+        lease = cluster.api.get_object(
+            "leases", "kubenexus-scheduler", "kubenexus-system", group="coordination.k8s.io"
+        )
+        lease["spec"]["holderIdentity"] = "usurper"
+        cluster.api.put_object("leases", lease, group="coordination.k8s.io")
+        await eventually(
+            lambda: alpha.elector is not None and alpha.elector.lost.is_set(), timeout=5
+        )
+        await eventually(lambda: not alpha.healthy, timeout=5)
+        cluster.pod("orphan", cpu="1")
+        await asyncio.sleep(0.5)
+        assert cluster.node_of("orphan") is None  # it no longer schedules
+
+
+async def test_sigterm_mid_stream_loses_no_pod_and_releases_the_lease(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    cluster.node("a", cpu="64")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG.format(url=cluster.url))
+    config = tmp_path / "scheduler.yaml"
+    config.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+        "leaderElection: {leaseDuration: 15s, renewDeadline: 10s, retryPeriod: 250ms, resourceNamespace: kubenexus-system}\n"
+    )
+    # Slow bindings, so that many are in flight when SIGTERM arrives.
+    cluster.api.inject(method="POST", path=r"/binding$", status=None, delay=0.3, times=None)
+    for i in range(60):
+        cluster.pod(f"p{i:02d}", cpu="1")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kubenexus.cli",
+        "run",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--config",
+        str(config),
+        "--metrics-port",
+        "0",
+        "--max-binds-in-flight",
+        "8",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(os.environ, NO_PROXY="127.0.0.1"),
+    )
+    await eventually(lambda: sum(cluster.api.bindings.values()) >= 8, timeout=30)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    bound_by_first = sum(cluster.api.bindings.values())
+    assert 8 <= bound_by_first < 60
+    assert _holder(cluster) == ""  # released: a standby need not wait for expiry
+    # Every pod the first replica answered for is bound exactly once; the rest wait, unharmed.
+    cluster.api.faults.clear()
+    async with running_daemon(cluster, leader=FAST_LEASE, identity="successor"):
+        await eventually(lambda: sum(cluster.api.bindings.values()) == 60, timeout=10)
+    assert max(cluster.api.bindings.values()) == 1

@@ -1,0 +1,134 @@
+"""The RBAC in manifests/ grants exactly what the daemon calls: every call a full session makes
+against the emulator is checked against the rules, and every granted verb must be used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubenexus.api import PodInfo
+from kubenexus.framework import CycleState
+from tests.integration.conftest import FAST_LEASE, Cluster, eventually, running_daemon
+
+RBAC = Path(__file__).resolve().parents[2] / "manifests" / "rbac.yaml"
+NAMESPACE = "kubenexus-system"
+
+# Granted ahead of the code that uses them, each for a stated feature.
+GRANTED_FOR_UPCOMING = {
+    ("topology.node.k8s.io", "noderesourcetopologies", verb) for verb in ("get", "list", "watch")
+} | {("resource.k8s.io", "resourceslices", verb) for verb in ("get", "list", "watch")}
+
+Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
+
+
+def _rules() -> tuple[set[Grant], set[Grant]]:
+    """(cluster-wide grants, grants in our namespace)."""
+    cluster: set[Grant] = set()
+    namespaced: set[Grant] = set()
+    for doc in yaml.safe_load_all(RBAC.read_text()):
+        if doc["kind"] not in {"ClusterRole", "Role"}:
+            continue
+        target = cluster if doc["kind"] == "ClusterRole" else namespaced
+        for rule in doc["rules"]:
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    for verb in rule["verbs"]:
+                        target.add((group, resource, verb))
+    return cluster, namespaced
+
+
+def _request(method: str, path: str, query: dict[str, str]) -> tuple[Grant, str] | None:
+    """The (apiGroup, resource, verb) and namespace of a call; None for discovery."""
+    parts = path.strip("/").split("/")
+    if parts[0] == "api" and len(parts) >= 3:
+        group, rest = "", parts[2:]
+    elif parts[0] == "apis" and len(parts) >= 4:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None  # /api, /apis, /apis/g/v: discovery, allowed to every authenticated user
+    namespace = ""
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        namespace, rest = rest[1], rest[2:]
+    resource = rest[0]
+    name = rest[1] if len(rest) > 1 else None
+    if len(rest) > 2:
+        resource = f"{resource}/{rest[2]}"
+    if method == "GET":
+        verb = (
+            "watch"
+            if query.get("watch", "").lower() in {"true", "1"}
+            else ("get" if name else "list")
+        )
+    else:
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
+    return (group, resource, verb), namespace
+
+
+class _Stamp:
+    name = "Stamp"
+
+    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str]:
+        return {"numa.kubenexus.io/zones": "0"}
+
+
+async def _full_session(cluster: Cluster) -> list[tuple[str, str, dict[str, str]]]:
+    cluster.node("a", cpu="4")
+    async with running_daemon(cluster, operator=True, leader=FAST_LEASE, identity="me") as daemon:
+        daemon.scheduler.profiles["kubenexus-scheduler"].annotators = [_Stamp()]
+        await eventually(lambda: daemon.elector is not None and daemon.elector.is_leader)
+        cluster.pod("fits", cpu="1")
+        cluster.pod("too-big", cpu="64")
+        group = {"group": "scheduling.kubenexus.io", "version": "v1alpha1"}
+        cluster.api.put_object(
+            "podgroups",
+            {"metadata": {"name": "bad", "namespace": "default"}, "spec": {"minMember": 0}},
+            **group,
+        )
+        cluster.api.put_object(
+            "resourcereservations",
+            {
+                "metadata": {"name": "r", "namespace": "default"},
+                "spec": {"podGroupName": "g", "slots": []},
+            },
+            **group,
+        )
+        await eventually(lambda: cluster.node_of("fits") == "a")
+        await eventually(lambda: cluster.events("too-big", "FailedScheduling"))
+        await eventually(lambda: cluster.events("bad"))
+        await eventually(
+            lambda: any(
+                c["type"] == "PodScheduled"
+                for c in (cluster.get_pod("too-big") or {}).get("status", {}).get("conditions", [])
+            )
+        )
+        await eventually(lambda: "default/r" in daemon.crds.reservations)
+    return list(cluster.api.calls)
+
+
+async def test_every_call_is_granted_and_every_grant_is_used(cluster: Cluster) -> None:
+    calls = await _full_session(cluster)
+    cluster_grants, namespace_grants = _rules()
+    used: set[Grant] = set()
+    denied: list[Any] = []
+    for method, path, query in calls:
+        request = _request(method, path, query)
+        if request is None:
+            continue
+        grant, namespace = request
+        used.add(grant)
+        allowed = grant in cluster_grants or (namespace == NAMESPACE and grant in namespace_grants)
+        if not allowed:
+            denied.append((method, path, grant))
+    assert not denied, f"calls the RBAC does not grant: {denied}"
+    unused = (cluster_grants | namespace_grants) - used - GRANTED_FOR_UPCOMING
+    assert not unused, f"granted but never used (least privilege): {sorted(unused)}"
+    # The session did exercise the interesting paths.
+    assert {
+        ("", "pods/binding", "create"),
+        ("", "pods/status", "patch"),
+        ("", "pods", "patch"),
+        ("coordination.k8s.io", "leases", "update"),
+        ("", "events", "create"),
+    } <= used
