@@ -59,9 +59,12 @@ def synthetic_nodes(count: int, rng: random.Random) -> list[NodeInfo]:
     return nodes
 
 
-def synthetic_pods(count: int, workload: str, rng: random.Random) -> list[PodInfo]:
+def synthetic_pods(
+    count: int, workload: str, rng: random.Random, gang_size: int = 0
+) -> list[PodInfo]:
     pods = []
     for i in range(count):
+        gang = f"bench/gang-{i // gang_size:06d}" if gang_size else ""
         cpu = rng.choice((100, 250, 500, 1000, 2000))
         memory = rng.choice((128, 256, 512, 1024, 4096)) * 2**20
         requests = {keys.CPU: cpu, keys.MEMORY: memory, keys.PODS: 1}
@@ -86,6 +89,8 @@ def synthetic_pods(count: int, workload: str, rng: random.Random) -> list[PodInf
                 score_memory=memory,
                 node_selector=selector,
                 tolerations=tolerations,
+                gang=gang,
+                gang_min=gang_size if gang else None,
             )
         )
     return pods
@@ -96,7 +101,8 @@ class RunFigures:
     seconds: float
     scheduled: int
     unschedulable: int
-    latencies: np.ndarray
+    latencies: np.ndarray  # per decision: one pod, or one whole gang
+    decisions: int
 
     @property
     def pods_per_second(self) -> float:
@@ -110,35 +116,44 @@ class BenchReport:
     workload: str
     runs: list[RunFigures]
     peak_rss_bytes: int
+    gang_size: int = 0
 
 
-def _one_run(
-    nodes: int, pods: int, workload: str, seed: int, config: SchedulerConfiguration | None
+def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_bench
+    nodes: int,
+    pods: int,
+    workload: str,
+    seed: int,
+    config: SchedulerConfiguration | None,
+    gang_size: int = 0,
 ) -> RunFigures:
     rng = random.Random(seed)
     scheduler = build_scheduler(config)
     for node in synthetic_nodes(nodes, rng):
         scheduler.upsert_node(node)
-    for pod in synthetic_pods(pods, workload, rng):
+    for pod in synthetic_pods(pods, workload, rng, gang_size):
         scheduler.upsert_pod(pod)
     latencies = np.zeros(pods)
     scheduled = unschedulable = 0
     gc.collect()
     clock = time.perf_counter
     started = clock()
-    for i in range(pods):
+    calls = 0
+    while True:
         t0 = clock()
-        outcome = scheduler.schedule_one()
-        if outcome is None:
+        batch = scheduler.schedule_next()  # one pod, or one whole gang
+        if not batch:
             break
-        if isinstance(outcome, Scheduled):
-            scheduler.binding_succeeded(outcome.pod.key)
-            scheduled += 1
-        else:
-            unschedulable += 1
-        latencies[i] = clock() - t0
+        for outcome in batch:
+            if isinstance(outcome, Scheduled):
+                scheduler.binding_succeeded(outcome.pod.key)
+                scheduled += 1
+            else:
+                unschedulable += 1
+        latencies[calls] = clock() - t0
+        calls += 1
     seconds = clock() - started
-    return RunFigures(seconds, scheduled, unschedulable, latencies[: scheduled + unschedulable])
+    return RunFigures(seconds, scheduled, unschedulable, latencies[:calls], calls)
 
 
 def run_bench(
@@ -149,10 +164,11 @@ def run_bench(
     repeat: int = 3,
     seed: int = 1,
     config: SchedulerConfiguration | None = None,
+    gang_size: int = 0,
 ) -> BenchReport:
-    runs = [_one_run(nodes, pods, workload, seed + r, config) for r in range(repeat)]
+    runs = [_one_run(nodes, pods, workload, seed + r, config, gang_size) for r in range(repeat)]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    return BenchReport(nodes, pods, workload, runs, peak)
+    return BenchReport(nodes, pods, workload, runs, peak, gang_size)
 
 
 def render(report: BenchReport) -> str:
@@ -160,13 +176,24 @@ def render(report: BenchReport) -> str:
     p50 = [float(np.percentile(r.latencies, 50)) * 1e6 for r in report.runs]
     p99 = [float(np.percentile(r.latencies, 99)) * 1e6 for r in report.runs]
     last = report.runs[-1]
+    gangs = f", gangs of {report.gang_size}" if report.gang_size else ""
+    unit = "gang" if report.gang_size else "pod"
     lines = [
-        f"kubenexus bench: {report.nodes} nodes, {report.pods} pods, workload={report.workload}, "
-        f"{len(report.runs)} run(s) — Python {platform.python_version()}, numpy {np.__version__}",
+        f"kubenexus bench: {report.nodes} nodes, {report.pods} pods{gangs}, "
+        f"workload={report.workload}, {len(report.runs)} run(s) — "
+        f"Python {platform.python_version()}, numpy {np.__version__}",
         f"throughput      median {statistics.median(rates):,.0f} pods/s "
         f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})",
-        f"latency p50     median {statistics.median(p50):,.0f} µs",
-        f"latency p99     median {statistics.median(p99):,.0f} µs",
+    ]
+    if report.gang_size:
+        gang_rates = [r.decisions / r.seconds for r in report.runs]
+        lines.append(
+            f"gangs           median {statistics.median(gang_rates):,.0f} gangs/s "
+            f"(runs: {', '.join(f'{r:,.1f}' for r in gang_rates)})"
+        )
+    lines += [
+        f"latency p50     median {statistics.median(p50):,.0f} µs per {unit}",
+        f"latency p99     median {statistics.median(p99):,.0f} µs per {unit}",
         f"placed          {last.scheduled} scheduled, "
         f"{last.unschedulable} unschedulable (last run)",
         f"peak RSS        {report.peak_rss_bytes / 2**20:,.0f} MiB",

@@ -75,6 +75,13 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
     help="KubeSchedulerConfiguration file.",
 )
 @click.option(
+    "--gang-size",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Group the pods into gangs of this size (all-or-nothing); 0 = no gangs.",
+)
+@click.option(
     "--e2e", is_flag=True, help="Run the whole daemon against --server instead of the core alone."
 )
 @click.option("--server", help="With --e2e: API server URL holding nodes and pending pods.")
@@ -86,6 +93,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     repeat: int,
     seed: int,
     config_path: Path | None,
+    gang_size: int,
     e2e: bool,
     server: str | None,
     max_binds_in_flight: int,
@@ -109,7 +117,13 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
         _fail(exc)
         return
     report = run_bench(
-        nodes=nodes, pods=pods, workload=workload, repeat=repeat, seed=seed, config=config
+        nodes=nodes,
+        pods=pods,
+        workload=workload,
+        repeat=repeat,
+        seed=seed,
+        config=config,
+        gang_size=gang_size,
     )
     click.echo(render(report))
 

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from kubenexus.api import keys
+from kubenexus.api.gang import gang_membership
 from kubenexus.api.quantity import resource_amount
 from kubenexus.errors import InvalidInputError
 
@@ -107,6 +108,10 @@ class PodInfo:
     annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     owner: OwnerRef | None = None
     deleting: bool = False
+    # Gang (PodGroup) membership: "namespace/name" or "" for a pod on its own.
+    gang: str = ""
+    gang_min: int | None = None
+    gang_error: str = ""
 
     @property
     def key(self) -> str:
@@ -446,12 +451,16 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
     status = _mapping(obj.get("status"), "status")
     requests, score_cpu, score_memory = pod_requests(spec)
     selector = _string_map(spec.get("nodeSelector"), "spec.nodeSelector")
+    namespace = sys.intern(_str(meta.get("namespace"), "metadata.namespace") or "default")
+    labels = _string_map(meta.get("labels"), "metadata.labels")
+    annotations = _string_map(meta.get("annotations"), "metadata.annotations")
+    membership = gang_membership(labels, annotations)
     tolerations = tuple(
         parse_toleration(item, f"spec.tolerations[{i}]")
         for i, item in enumerate(_list(spec.get("tolerations"), "spec.tolerations"))
     )
     return PodInfo(
-        namespace=sys.intern(_str(meta.get("namespace"), "metadata.namespace") or "default"),
+        namespace=namespace,
         name=_str(meta.get("name"), "metadata.name", required=True),
         uid=_str(meta.get("uid"), "metadata.uid"),
         requests=shared_requests(requests),
@@ -466,8 +475,11 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         node_selector=tuple(sorted(selector.items())),
         required_affinity=_required_affinity(spec),
         tolerations=tolerations,
-        labels=_string_map(meta.get("labels"), "metadata.labels"),
-        annotations=_string_map(meta.get("annotations"), "metadata.annotations"),
+        labels=labels,
+        annotations=annotations,
         owner=_owner(meta),
         deleting=meta.get("deletionTimestamp") is not None,
+        gang=sys.intern(f"{namespace}/{membership.name}") if membership.name else "",
+        gang_min=membership.min_member,
+        gang_error=membership.error,
     )

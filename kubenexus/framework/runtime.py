@@ -51,6 +51,8 @@ class Failure:
 
     diagnosis: Diagnosis | None = None
     error: str = ""
+    # A plugin broke (not a verdict on the pod): retried with backoff, counted as an error.
+    internal: bool = False
 
     @property
     def message(self) -> str:

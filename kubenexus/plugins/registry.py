@@ -12,6 +12,7 @@ from kubenexus.plugins.balanced_allocation import (
     BalancedAllocationArgs,
     NodeResourcesBalancedAllocation,
 )
+from kubenexus.plugins.coscheduling import Coscheduling, CoschedulingArgs
 from kubenexus.plugins.node_affinity import NodeAffinity
 from kubenexus.plugins.node_name import NodeName
 from kubenexus.plugins.node_resources_fit import NodeResourcesFit, NodeResourcesFitArgs
@@ -33,6 +34,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
     spec.name: spec
     for spec in (
         PluginSpec("PrioritySort", PrioritySort, PrioritySortArgs),
+        PluginSpec("Coscheduling", Coscheduling, CoschedulingArgs),
         PluginSpec("NodeUnschedulable", lambda _: NodeUnschedulable(), NoArgs),
         PluginSpec("NodeName", lambda _: NodeName(), NoArgs),
         PluginSpec("TaintToleration", lambda _: TaintToleration(), NoArgs, default_weight=3),
@@ -49,7 +51,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
 # Enabled when the configuration says nothing, in the order they run (kube-scheduler's order:
 # a node is reported under the first filter that rejects it).
 DEFAULT_PLUGINS: Final = (
-    "PrioritySort",
+    "Coscheduling",
     "NodeUnschedulable",
     "NodeName",
     "TaintToleration",

@@ -27,6 +27,8 @@ class ClusterCache:
         self.nodes = nodes or NodeTable()
         self._pods: dict[str, _Counted] = {}
         self._by_node: dict[str, set[str]] = {}
+        # Placed (bound or assumed) members per gang.
+        self._gang_placed: dict[str, int] = {}
 
     # ------------------------------------------------------------------ nodes
 
@@ -59,6 +61,9 @@ class ClusterCache:
     def is_assumed(self, key: str) -> bool:
         record = self._pods.get(key)
         return record is not None and record.assumed
+
+    def gang_placed(self, gang: str) -> int:
+        return self._gang_placed.get(gang, 0)
 
     @property
     def pod_count(self) -> int:
@@ -98,6 +103,8 @@ class ClusterCache:
 
     def _add(self, record: _Counted) -> None:
         self._pods[record.pod.key] = record
+        if record.pod.gang:
+            self._gang_placed[record.pod.gang] = self._gang_placed.get(record.pod.gang, 0) + 1
         self._by_node.setdefault(record.node, set()).add(record.pod.key)
         slot = self.nodes.slot_of(record.node)
         if slot is not None:
@@ -111,6 +118,13 @@ class ClusterCache:
             )
             record.slot = None
         del self._pods[record.pod.key]
+        gang = record.pod.gang
+        if gang:
+            left = self._gang_placed.get(gang, 0) - 1
+            if left > 0:
+                self._gang_placed[gang] = left
+            else:
+                self._gang_placed.pop(gang, None)
         keys = self._by_node.get(record.node)
         if keys is not None:
             keys.discard(record.pod.key)

@@ -49,6 +49,8 @@ class SchedulingQueue:
         # its attempt is retried after backoff instead of waiting for the next change.
         self._move_generation = 0
         self._popped_at_generation: dict[str, int] = {}
+        # Gang → keys of its members in the queue (any state), so a gang is taken as a unit.
+        self._gangs: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ queries
 
@@ -72,6 +74,9 @@ class SchedulingQueue:
 
     def entries(self) -> Iterator[QueuedPod]:
         return iter(self._entries.values())
+
+    def sort_key(self, entry: QueuedPod, now: float) -> tuple[Any, ...]:
+        return self._sort.sort_key(entry, now)
 
     def backoff_duration(self, entry: QueuedPod) -> float:
         exponent = max(entry.attempts - 1, 0)
@@ -98,8 +103,14 @@ class SchedulingQueue:
             # A pod created in the future (clock skew) must not jump the FIFO order.
             entry.first_seen = min(entry.first_seen, now)
             self._entries[pod.key] = entry
+            if pod.gang:
+                self._gangs.setdefault(pod.gang, set()).add(pod.key)
             self._push_active(entry)
             return
+        if entry.pod.gang != pod.gang:
+            self._unindex(entry.pod)
+            if pod.gang:
+                self._gangs.setdefault(pod.gang, set()).add(pod.key)
         entry.pod = pod
         if self._where[pod.key] == "unschedulable":
             del self._unschedulable[pod.key]
@@ -109,6 +120,7 @@ class SchedulingQueue:
         entry = self._entries.pop(key, None)
         if entry is None:
             return None
+        self._unindex(entry.pod)
         self._bump(key)
         self._where.pop(key, None)
         self._version.pop(key, None)
@@ -131,6 +143,28 @@ class SchedulingQueue:
             self._popped_at_generation[key] = self._move_generation
             return entry
         return None
+
+    def _unindex(self, pod: PodInfo) -> None:
+        members = self._gangs.get(pod.gang)
+        if members is not None:
+            members.discard(pod.key)
+            if not members:
+                del self._gangs[pod.gang]
+
+    def gang_members(self, gang: str) -> list[QueuedPod]:
+        """Every queued member of a gang, whatever its state."""
+        return [self._entries[key] for key in self._gangs.get(gang, ())]
+
+    def take(self, entry: QueuedPod) -> None:
+        """Take a queued entry out of its current state to schedule it now (with its gang)."""
+        key = entry.pod.key
+        if self._where.get(key) == "in-flight":
+            return
+        self._unschedulable.pop(key, None)
+        self._where[key] = "in-flight"
+        self._bump(key)
+        entry.attempts += 1
+        self._popped_at_generation[key] = self._move_generation
 
     def done(self, key: str) -> None:
         """The pod was placed; it leaves the queue."""

@@ -220,23 +220,25 @@ class Daemon:
                 if self.binder.saturated:
                     await self.binder.wait_for_slot()
                 started = time.perf_counter()
-                outcome = self.scheduler.schedule_one()
-                if outcome is None:
+                batch = self.scheduler.schedule_next()  # a gang comes as one batch
+                if not batch:
                     break
-                elapsed = time.perf_counter() - started
-                done += 1
-                self.decisions += 1
-                profile = outcome.pod.scheduler_name
-                if isinstance(outcome, Scheduled):
-                    self.binder.submit(outcome)
-                    result = "scheduled"
-                else:
-                    self.unschedulable += 1
-                    self.recorder.unschedulable(outcome.pod, outcome.message)
-                    result = "error" if outcome.failure.error else "unschedulable"
-                attempts.labels(result, profile).inc()
-                durations.labels(result, profile).observe(elapsed)
-                if done % self.settings.batch == 0:
+                elapsed = (time.perf_counter() - started) / len(batch)
+                for outcome in batch:
+                    done += 1
+                    self.decisions += 1
+                    profile = outcome.pod.scheduler_name
+                    if isinstance(outcome, Scheduled):
+                        self.binder.submit(outcome)
+                        result = "scheduled"
+                    else:
+                        self.unschedulable += 1
+                        self.recorder.unschedulable(outcome.pod, outcome.message)
+                        result = "error" if outcome.failure.internal else "unschedulable"
+                    attempts.labels(result, profile).inc()
+                    durations.labels(result, profile).observe(elapsed)
+                if done >= self.settings.batch:
+                    done = 0
                     await asyncio.sleep(0)
             wakeup = self.scheduler.queue.next_wakeup()
             delay = 1.0 if wakeup is None else min(max(wakeup - clock(), 0.01), 1.0)

@@ -10,7 +10,7 @@ import pytest
 from kubenexus.config import build_profiles, load_config_file, parse_config
 from kubenexus.errors import ConfigError
 from kubenexus.plugins.node_resources_fit import NodeResourcesFit
-from kubenexus.plugins.priority_sort import PrioritySort
+from kubenexus.plugins.coscheduling import Coscheduling
 
 
 def _profile(config: dict[str, Any]) -> Any:
@@ -83,7 +83,7 @@ def test_plugin_args_reach_the_plugin() -> None:
             "profiles": [
                 {
                     "pluginConfig": [
-                        {"name": "PrioritySort", "args": {"starvationThresholdSeconds": 5}},
+                        {"name": "Coscheduling", "args": {"starvationThresholdSeconds": 5}},
                         {
                             "name": "NodeResourcesFit",
                             "args": {"scoringStrategy": {"type": "MostAllocated"}},
@@ -93,7 +93,7 @@ def test_plugin_args_reach_the_plugin() -> None:
             ]
         }
     )
-    assert isinstance(profile.queue_sort, PrioritySort)
+    assert isinstance(profile.queue_sort, Coscheduling)
     assert profile.queue_sort.args.starvation_threshold_seconds == 5
     fit = next(f for f in profile.filters if isinstance(f, NodeResourcesFit))
     assert fit.args.scoring_strategy.type == "MostAllocated"
@@ -122,8 +122,8 @@ def test_plugin_args_reach_the_plugin() -> None:
             "config: profiles[0].plugins.score.enabled[0].weight: Input should be greater than or equal to 1 (got 0)",
         ),
         (
-            {"profiles": [{"plugins": {"queueSort": {"enabled": [{"name": "Coscheduling"}]}}}]},
-            "config: profiles[0].plugins.queueSort.enabled[0].name: unknown plugin 'Coscheduling'",
+            {"profiles": [{"plugins": {"queueSort": {"enabled": [{"name": "Gangs"}]}}}]},
+            "config: profiles[0].plugins.queueSort.enabled[0].name: unknown plugin 'Gangs'",
         ),
         (
             {"profiles": [{"plugins": {"filter": {"disabled": [{"name": "Nope"}]}}}]},
@@ -180,7 +180,7 @@ def test_plugin_args_reach_the_plugin() -> None:
                     {
                         "schedulerName": "b",
                         "pluginConfig": [
-                            {"name": "PrioritySort", "args": {"starvationThresholdSeconds": 5}}
+                            {"name": "Coscheduling", "args": {"starvationThresholdSeconds": 5}}
                         ],
                     },
                 ]
