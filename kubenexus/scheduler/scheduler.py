@@ -14,7 +14,7 @@ from kubenexus.api.objects import NodeInfo, PodInfo
 from kubenexus.api.quantity import format_amount
 from kubenexus.framework import Failure, Placement, PluginError, Profile, Status
 from kubenexus.framework.interfaces import QueuedPod
-from kubenexus.plugins.coscheduling import Coscheduling, GangManager
+from kubenexus.plugins.coscheduling import Coscheduling, GangManager, PodGroupSpec
 from kubenexus.scheduler.cache import ClusterCache
 from kubenexus.scheduler.queue import QueueSettings, SchedulingQueue
 
@@ -134,6 +134,16 @@ class Scheduler:
             # A new member may complete the gang: retry the members waiting for it now.
             for member in self.queue.gang_members(pod.gang):
                 self.queue.activate(member.pod.key)
+
+    def upsert_pod_group(self, key: str, spec: PodGroupSpec | None) -> None:
+        """A PodGroup object appeared, changed (None: removed or invalid); its members retry."""
+        for gangs in self._gangs.values():
+            if spec is None:
+                gangs.remove_pod_group(key)
+            else:
+                gangs.upsert_pod_group(key, spec)
+        for member in self.queue.gang_members(key):
+            self.queue.activate(member.pod.key)
 
     def remove_pod(self, key: str) -> None:
         entry = self.queue.delete(key)

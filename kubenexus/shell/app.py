@@ -20,8 +20,10 @@ import structlog
 
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo, node_from_dict, pod_from_dict
+from kubenexus.api.quantity import resource_amount
 from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.errors import InvalidInputError
+from kubenexus.plugins.coscheduling import PodGroupSpec
 from kubenexus.scheduler import Scheduled
 from kubenexus.shell.binder import Binder, BinderSettings
 from kubenexus.shell.client import ApiError, KubeClient
@@ -55,6 +57,29 @@ class DaemonSettings:
     # None: no metrics/health server. Port 0 picks a free port (tests).
     metrics_address: str = "0.0.0.0"  # probes and Prometheus reach the pod IP
     metrics_port: int | None = None
+
+
+def pod_group_spec(spec: Mapping[str, Any]) -> PodGroupSpec:
+    """What the core needs from a PodGroup's spec; quantities parsed, fields named on error."""
+    min_member = spec.get("minMember")
+    if not isinstance(min_member, int) or isinstance(min_member, bool) or min_member < 1:
+        raise InvalidInputError("spec.minMember", min_member, "must be an integer >= 1")
+    resources = spec.get("minResources") or {}
+    if not isinstance(resources, Mapping):
+        raise InvalidInputError("spec.minResources", resources, "expected a mapping")
+    timeout = spec.get("scheduleTimeoutSeconds")
+    if timeout is not None and (
+        not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
+    ):
+        raise InvalidInputError("spec.scheduleTimeoutSeconds", timeout, "must be a positive number")
+    return PodGroupSpec(
+        min_member=min_member,
+        min_resources={
+            str(name): resource_amount(str(name), value, f"spec.minResources.{name}")
+            for name, value in resources.items()
+        },
+        schedule_timeout_seconds=float(timeout) if timeout is not None else None,
+    )
 
 
 async def _watch_thread(operator: OperatorThread) -> None:
@@ -92,7 +117,7 @@ class Daemon:
         self.binder = Binder(
             client, on_bound=self._bound, on_failed=self._bind_failed, settings=self.settings.binder
         )
-        self.crds = CrdStore()
+        self.crds = CrdStore(on_pod_group=self._pod_group_changed)
         self.pods = Informer(
             client,
             "/api/v1/pods",
@@ -185,6 +210,16 @@ class Daemon:
         name = (obj.get("metadata") or {}).get("name")
         if isinstance(name, str):
             self.scheduler.remove_node(name)
+
+    def _pod_group_changed(self, key: str, spec: Mapping[str, Any] | None) -> None:
+        parsed = None
+        if spec is not None:
+            try:
+                parsed = pod_group_spec(spec)
+            except InvalidInputError as exc:
+                log.warning("podgroup.invalid", pod_group=key, error=str(exc))
+        self.scheduler.upsert_pod_group(key, parsed)
+        self._wake.set()
 
     # ------------------------------------------------------------------ binding results
 

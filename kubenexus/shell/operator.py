@@ -34,6 +34,16 @@ class CrdStore:
 
     pod_groups: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     reservations: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Called (on the daemon's loop) with the key and the spec, or None when gone or invalid.
+    on_pod_group: Callable[[str, Mapping[str, Any] | None], None] | None = None
+
+    def set_pod_group(self, key: str, spec: Mapping[str, Any] | None) -> None:
+        if spec is None:
+            self.pod_groups.pop(key, None)
+        else:
+            self.pod_groups[key] = spec
+        if self.on_pod_group is not None:
+            self.on_pod_group(key, spec)
 
 
 def pod_group_problems(spec: Mapping[str, Any]) -> list[str]:
@@ -82,15 +92,15 @@ def build_registry(
     ) -> None:
         key = f"{namespace}/{name}"
         if kwargs.get("type") == "DELETED":
-            deliver(lambda: store.pod_groups.pop(key, None))
+            deliver(lambda: store.set_pod_group(key, None))
             return
         problems = pod_group_problems(spec)
         if problems:
             kopf.warn(body, reason="InvalidPodGroup", message="; ".join(problems))
-            deliver(lambda: store.pod_groups.pop(key, None))
+            deliver(lambda: store.set_pod_group(key, None))
             return
         value = dict(spec)
-        deliver(lambda: store.pod_groups.__setitem__(key, value))
+        deliver(lambda: store.set_pod_group(key, value))
 
     @kopf.on.event(GROUP, VERSION, "resourcereservations", registry=registry, id="reservation-seen")
     def reservation_seen(spec: kopf.Spec, name: str, namespace: str | None, **kwargs: Any) -> None:

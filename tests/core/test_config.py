@@ -9,8 +9,8 @@ import pytest
 
 from kubenexus.config import build_profiles, load_config_file, parse_config
 from kubenexus.errors import ConfigError
-from kubenexus.plugins.node_resources_fit import NodeResourcesFit
 from kubenexus.plugins.coscheduling import Coscheduling
+from kubenexus.plugins.node_resources_fit import NodeResourcesFit
 
 
 def _profile(config: dict[str, Any]) -> Any:

@@ -1,0 +1,252 @@
+"""Gang scheduling in the core: all-or-nothing, no deadlock, sizes from every spelling."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubenexus.api import PodInfo
+from kubenexus.plugins.coscheduling import Coscheduling, PodGroupSpec
+from kubenexus.scheduler import Scheduled, Scheduler
+from tests.builders import PodBuilder, make_node, make_pod
+from tests.core.helpers import place, scheduler
+
+NAME = "pod-group.scheduling.kubenexus.io/name"
+MIN = "pod-group.scheduling.kubenexus.io/min-available"
+
+
+def member(name: str, gang: str, size: int | None, cpu: str = "1") -> PodBuilder:
+    builder = make_pod(name).req(cpu=cpu).label(NAME, gang)
+    if size is not None:
+        builder.label(MIN, str(size))
+    return builder
+
+
+def gang(prefix: str, count: int, size: int | None = None, cpu: str = "1") -> list[PodInfo]:
+    return [
+        member(f"{prefix}-{i}", prefix, size if size is not None else count, cpu).obj()
+        for i in range(count)
+    ]
+
+
+def bound(result: dict[str, str], prefix: str) -> int:
+    """How many of the gang's pods went to a node (a node name, not a message)."""
+    return sum(
+        1 for name, where in result.items() if name.startswith(f"{prefix}-") and " " not in where
+    )
+
+
+def test_a_gang_that_fits_is_placed_whole() -> None:
+    s = scheduler(*[make_node(f"n{i}").alloc(cpu="4").obj() for i in range(3)])
+    result = place(s, *gang("train", 6, cpu="2"))
+    assert bound(result, "train") == 6
+    assert s.cache.gang_placed("default/train") == 6
+
+
+def test_one_unschedulable_member_means_nothing_is_bound() -> None:
+    s = scheduler(*[make_node(f"n{i}").alloc(cpu="8").label("zone", "a").obj() for i in range(4)])
+    members = gang("train", 3, size=4)
+    members.append(member("train-3", "train", 4).selector(zone="nowhere").obj())
+    result = place(s, *members)
+    assert bound(result, "train") == 0
+    assert s.cache.pod_count == 0  # nothing assumed, nothing held
+    assert result["train-0"].startswith(
+        "pod group default/train: only 3 of minMember 4 members fit; default/train-3: 0/4 nodes are available: 4 node(s) didn't match Pod's node affinity/selector."
+    )
+
+
+def test_two_gangs_each_needing_60_percent_one_completes_then_the_other() -> None:
+    now = [1000.0]
+    s = scheduler(
+        *[make_node(f"n{i}").alloc(cpu="10").obj() for i in range(10)], clock=now
+    )  # 100 cpu
+    first = gang("alpha", 6, cpu="10")  # 60 cpu
+    now[0] += 1
+    second = gang("beta", 6, cpu="10")
+    result = place(s, *first, *second)
+    assert bound(result, "alpha") == 6  # the older gang
+    assert bound(result, "beta") == 0  # none of it, not a partial gang
+    assert s.cache.pod_count == 6
+    # alpha finishes: beta completes.
+    for pod in first:
+        s.upsert_pod(_finished(pod, result[pod.name]))
+    now[0] += 30
+    later = place(s)
+    assert bound(later, "beta") == 6
+
+
+def _finished(pod: PodInfo, node: str) -> PodInfo:
+    return replace(pod, node_name=node, phase="Succeeded")
+
+
+def test_members_arriving_one_by_one_are_placed_when_the_quorum_exists() -> None:
+    now = [1000.0]
+    s = scheduler(*[make_node(f"n{i}").alloc(cpu="8").obj() for i in range(2)], clock=now)
+    members = gang("job", 4)
+    for i, pod in enumerate(members[:3]):
+        result = place(s, pod)
+        assert (
+            result[pod.name]
+            == f"waiting for pod group default/job: {i + 1} of minMember 4 members exist"
+        )
+        now[0] += 5
+    result = place(s, members[3])
+    assert bound(result, "job") == 4  # the last arrival brought the waiting members back
+    assert s.cache.gang_placed("default/job") == 4
+
+
+def test_min_member_smaller_than_the_gang_places_the_quorum_then_the_rest() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="3").obj(), clock=now)
+    result = place(s, *gang("spark", 5, size=3))
+    assert bound(result, "spark") == 3  # quorum placed, two do not fit yet
+    waiting = [n for n, w in result.items() if w.startswith("0/1")]
+    assert len(waiting) == 2
+    s.upsert_node(make_node("b").alloc(cpu="2").obj())
+    now[0] += 5
+    result = place(s)
+    assert bound(result, "spark") == 2  # joined one by one: the quorum already runs
+
+
+def test_a_gang_of_1000_pods() -> None:
+    s = scheduler(*[make_node(f"n{i:03d}").alloc(cpu="16").obj() for i in range(100)])
+    result = place(s, *gang("big", 1000))
+    assert bound(result, "big") == 1000
+    nodes = s.cache.nodes
+    assert (nodes.free[:, : nodes.size] >= 0).all()
+
+
+def test_a_gang_of_1000_pods_that_does_not_fit_leaves_nothing_behind() -> None:
+    s = scheduler(*[make_node(f"n{i:03d}").alloc(cpu="16").obj() for i in range(50)])  # 800 cpu
+    result = place(s, *gang("big", 1000))
+    assert bound(result, "big") == 0
+    assert s.cache.pod_count == 0
+    assert int(s.cache.nodes.requested[0, : s.cache.nodes.size].sum()) == 0
+
+
+def test_every_spelling_of_membership() -> None:
+    s = scheduler(make_node("a").alloc(cpu="8").obj())
+    sigs = [
+        make_pod(f"sigs-{i}")
+        .req(cpu="1")
+        .annotate("pod-group.scheduling.sigs.k8s.io/name", "sigs")
+        .annotate("pod-group.scheduling.sigs.k8s.io/min-available", "2")
+        .obj()
+        for i in range(2)
+    ]
+    result = place(s, *sigs)
+    assert bound(result, "sigs") == 2
+    xk8s = [
+        make_pod(f"xk-{i}").req(cpu="1").label("scheduling.x-k8s.io/pod-group", "xk").obj()
+        for i in range(2)
+    ]
+    result = place(s, *xk8s)
+    assert (
+        result["xk-0"]
+        == "waiting for PodGroup default/xk: its members name it but do not say how many must run together"
+    )
+    _gangs(s).upsert_pod_group("default/xk", PodGroupSpec(min_member=2))
+    s.upsert_pod(
+        make_pod("unrelated").req(cpu="1").obj()
+    )  # any change; the gang retries on activity
+    for pod in xk8s:
+        s.queue.activate(pod.key)
+    assert bound(place(s), "xk") == 2
+
+
+def _gangs(s: Scheduler):  # type: ignore[no-untyped-def]
+    plugin = s.profiles["kubenexus-scheduler"].queue_sort
+    assert isinstance(plugin, Coscheduling)
+    return plugin.gangs
+
+
+def test_conflicting_sizes_are_not_placed_on_a_guess() -> None:
+    s = scheduler(make_node("a").alloc(cpu="8").obj())
+    result = place(s, member("c-0", "c", 2).obj(), member("c-1", "c", 3).obj())
+    assert (
+        result["c-0"]
+        == "conflicting min-available between members of pod group default/c: default/c-0 says 2, default/c-1 says 3"
+    )
+    assert s.cache.pod_count == 0
+
+
+def test_malformed_size_is_named() -> None:
+    s = scheduler(make_node("a").alloc(cpu="8").obj())
+    result = place(s, make_pod("m").label(NAME, "m").label(MIN, "three").obj())
+    assert (
+        result["m"]
+        == "0/1 nodes are available: pod group default/m: pod-group.scheduling.kubenexus.io/min-available: must be an integer >= 1 (got 'three')."
+    )
+
+
+def test_min_resources_beyond_the_free_capacity_is_not_even_tried() -> None:
+    s = scheduler(make_node("a").alloc(cpu="8").obj())
+    _gangs(s).upsert_pod_group(
+        "default/huge", PodGroupSpec(min_member=2, min_resources={"cpu": 64_000})
+    )
+    result = place(s, *gang("huge", 2))
+    assert (
+        result["huge-0"]
+        == "pod group default/huge needs 64 cpu in total but the cluster has 8 free: not tried"
+    )
+
+
+def test_timeout_is_reported_after_schedule_timeout_seconds() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="2").obj(), clock=now)
+    members = gang("slow", 3)
+    assert place(s, *members)["slow-0"].startswith("pod group default/slow: only 2 of minMember 3")
+    now[0] += 61
+    s.upsert_node(make_node("b").alloc(cpu="0.5").obj())  # a change, still not enough
+    assert place(s)["slow-0"].startswith(
+        "timed out after 60s: pod group default/slow: only 2 of minMember 3"
+    )
+
+
+def test_gangs_are_ordered_by_priority_then_age() -> None:
+    now = [1000.0]
+    s = scheduler(*[make_node(f"n{i}").alloc(cpu="4").obj() for i in range(2)], clock=now)  # 8 cpu
+    old = gang("old", 2, cpu="4")
+    now[0] += 1
+    urgent = [member(f"urgent-{i}", "urgent", 2, "4").priority(100).obj() for i in range(2)]
+    result = place(s, *old, *urgent)
+    assert bound(result, "urgent") == 2
+    assert bound(result, "old") == 0
+
+
+def test_deleted_member_is_replaced_by_a_recreated_one() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="8").obj(), clock=now)
+    members = gang("r", 3)
+    place(s, *members[:2])
+    s.remove_pod(members[1].key)
+    recreated = member("r-1", "r", 3).obj()
+    recreated = replace(recreated, uid="uid-r-1-new")
+    place(s, recreated)
+    result = place(s, members[2])
+    assert bound(result, "r") == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 5), st.integers(1, 4)), min_size=1, max_size=8),
+    st.lists(st.integers(1, 8), min_size=1, max_size=5),
+)
+def test_never_a_partial_gang(gangs: list[tuple[int, int]], node_cpus: list[int]) -> None:
+    s = scheduler(*[make_node(f"n{i}").alloc(cpu=str(c)).obj() for i, c in enumerate(node_cpus)])
+    pods = []
+    for g, (count, cpu) in enumerate(gangs):
+        pods += [member(f"g{g}-{i}", f"g{g}", count, str(cpu)).obj() for i in range(count)]
+    for pod in pods:
+        s.upsert_pod(pod)
+    outcomes = s.run_until_idle()
+    placed: dict[str, int] = {}
+    for outcome in outcomes:
+        if isinstance(outcome, Scheduled):
+            placed[outcome.pod.gang] = placed.get(outcome.pod.gang, 0) + 1
+    for g, (count, _) in enumerate(gangs):
+        assert placed.get(f"default/g{g}", 0) in {0, count}
+    nodes = s.cache.nodes
+    assert (nodes.free[:, : nodes.size] >= 0).all()
