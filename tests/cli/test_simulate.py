@@ -235,3 +235,30 @@ def test_list_documents_and_workload_kinds_expand(tmp_path: Path) -> None:
     assert code == 0
     names = [p["pod"] for p in json.loads(out)["pods"]]
     assert names == ["data/db-0", "data/db-1", "default/j-0", "default/j-1"]
+
+
+def test_gang_example_places_whole_gangs_or_nothing() -> None:
+    code, out, err = _run(
+        "simulate", str(EXAMPLES / "cluster.yaml"), str(EXAMPLES / "gangs.yaml"), "-o", "json"
+    )
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+
+    def statuses(prefix: str) -> set[str]:
+        return {p["status"] for name, p in pods.items() if name.startswith(f"default/{prefix}")}
+
+    assert statuses("distributed-training") == {"Scheduled"}
+    assert {pods[f"default/distributed-training-{i}"]["node"] for i in range(3)} <= {
+        "gpu-a100-1",
+        "gpu-a100-2",
+    }
+    assert statuses("sweep-a") == {"Scheduled"}
+    assert statuses("sweep-b") == {"Unschedulable"}
+    assert pods["default/sweep-b-0"]["message"].startswith(
+        "pod group default/sweep-b: only 1 of minMember 6 members fit"
+    )
+    assert statuses("spark") == {"Scheduled"}
+    assert statuses("mpi") == {"Unschedulable"}
+    assert (
+        "default/mpi-launcher: 0/12 nodes are available" in pods["default/mpi-worker-0"]["message"]
+    )

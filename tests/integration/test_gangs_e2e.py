@@ -1,0 +1,114 @@
+"""Gangs through the daemon and the API emulator: all members bound or none, across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.integration.conftest import Cluster, eventually, running_daemon
+
+NAME = "pod-group.scheduling.kubenexus.io/name"
+MIN = "pod-group.scheduling.kubenexus.io/min-available"
+
+
+def _member(
+    cluster: Cluster, name: str, gang: str, size: int, cpu: str = "1", **spec: object
+) -> None:
+    body = cluster.pod(name, cpu=cpu, **spec)
+    body["metadata"]["labels"] = {NAME: gang, MIN: str(size)}
+    cluster.api.put_object("pods", body)
+
+
+def _bound(cluster: Cluster, prefix: str) -> int:
+    return sum(
+        1
+        for p in cluster.api.objects("pods")
+        if p["metadata"]["name"].startswith(prefix) and p["spec"].get("nodeName")
+    )
+
+
+async def test_members_arriving_over_seconds_are_bound_together(cluster: Cluster) -> None:
+    for i in range(3):
+        cluster.node(f"n{i}", cpu="8")
+    async with running_daemon(cluster):
+        for i in range(4):
+            _member(cluster, f"job-{i}", "job", 4)
+            await asyncio.sleep(0.3)
+            if i < 3:
+                assert _bound(cluster, "job-") == 0  # never a partial gang
+        await eventually(lambda: _bound(cluster, "job-") == 4)
+        events = cluster.events("job-0", "FailedScheduling")
+        assert events[0]["message"].startswith("waiting for pod group default/job:")
+
+
+async def test_gang_with_an_unschedulable_member_binds_nothing(cluster: Cluster) -> None:
+    cluster.node("a", cpu="16")
+    async with running_daemon(cluster):
+        _member(cluster, "mpi-0", "mpi", 3)
+        _member(cluster, "mpi-1", "mpi", 3)
+        _member(cluster, "mpi-2", "mpi", 3, nodeSelector={"disktype": "nvme"})
+        await eventually(lambda: cluster.events("mpi-0", "FailedScheduling"))
+        await asyncio.sleep(0.3)
+        assert _bound(cluster, "mpi-") == 0
+        assert sum(cluster.api.bindings.values()) == 0
+
+
+async def test_competing_gangs_do_not_deadlock(cluster: Cluster) -> None:
+    for i in range(10):
+        cluster.node(f"n{i}", cpu="10")
+    async with running_daemon(cluster):
+        for i in range(6):
+            _member(cluster, f"alpha-{i}", "alpha", 6, cpu="10")
+        await eventually(lambda: _bound(cluster, "alpha-") == 6)
+        for i in range(6):
+            _member(cluster, f"beta-{i}", "beta", 6, cpu="10")
+        await eventually(lambda: cluster.events("beta-0", "FailedScheduling"))
+        assert _bound(cluster, "beta-") == 0
+        for i in range(6):  # alpha finishes
+            pod = cluster.get_pod(f"alpha-{i}")
+            assert pod is not None
+            pod["status"]["phase"] = "Succeeded"
+            cluster.api.put_object("pods", pod)
+        await eventually(lambda: _bound(cluster, "beta-") == 6, timeout=15)
+        assert max(cluster.api.bindings.values()) == 1
+
+
+async def test_restart_mid_gang_makes_no_partial_gang_and_binds_nothing_twice(
+    cluster: Cluster,
+) -> None:
+    for i in range(4):
+        cluster.node(f"n{i}", cpu="8")
+    async with running_daemon(cluster):
+        for i in range(3):
+            _member(cluster, f"g-{i}", "g", 5)
+        await eventually(lambda: cluster.events("g-0", "FailedScheduling"))
+    # Down while the last members arrive.
+    _member(cluster, "g-3", "g", 5)
+    _member(cluster, "g-4", "g", 5)
+    _member(cluster, "h-0", "h", 2)
+    async with running_daemon(cluster):
+        await eventually(lambda: _bound(cluster, "g-") == 5)
+        _member(cluster, "h-1", "h", 2)
+        await eventually(lambda: _bound(cluster, "h-") == 2)
+    async with running_daemon(cluster) as again:
+        await asyncio.sleep(0.3)
+        assert again.scheduler.cache.gang_placed("default/g") == 5
+    assert max(cluster.api.bindings.values()) == 1
+
+
+async def test_pod_group_object_sizes_scheduler_plugins_gangs(cluster: Cluster) -> None:
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster, operator=True) as daemon:
+        for i in range(2):
+            body = cluster.pod(f"x-{i}", cpu="1")
+            body["metadata"]["labels"] = {"scheduling.x-k8s.io/pod-group": "x"}
+            cluster.api.put_object("pods", body)
+        events = await eventually(lambda: cluster.events("x-0", "FailedScheduling"))
+        assert events[0]["message"].startswith("waiting for PodGroup default/x")
+        cluster.api.put_object(
+            "podgroups",
+            {"metadata": {"name": "x", "namespace": "default"}, "spec": {"minMember": 2}},
+            group="scheduling.kubenexus.io",
+            version="v1alpha1",
+        )
+        await eventually(lambda: _bound(cluster, "x-") == 2)
+        assert "default/x" in daemon.crds.pod_groups
