@@ -32,6 +32,7 @@ from kubenexus.shell.informer import Informer, InformerSettings
 from kubenexus.shell.leader import LeaderElector, LeaderSettings
 from kubenexus.shell.metrics import Metrics, bound_port, health_app, start_server
 from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry, connection_info
+from kubenexus.shell.podgroups import PodGroupStatusWriter, member_state
 
 log = structlog.get_logger(__name__)
 
@@ -118,6 +119,7 @@ class Daemon:
             client, on_bound=self._bound, on_failed=self._bind_failed, settings=self.settings.binder
         )
         self.crds = CrdStore(on_pod_group=self._pod_group_changed)
+        self.pod_groups = PodGroupStatusWriter(client)
         self.pods = Informer(
             client,
             "/api/v1/pods",
@@ -146,6 +148,7 @@ class Daemon:
         self.metrics_port: int | None = None
         self._operator: OperatorThread | None = None
         self._operator_watch: asyncio.Task[None] | None = None
+        self._status_writer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.decisions = 0
         self.unschedulable = 0
@@ -160,6 +163,8 @@ class Daemon:
             self._invalid_pod(obj, exc)
             return
         ours = self.scheduler.responsible_for(pod)
+        if pod.gang and ours:
+            self.pod_groups.member_seen(pod.gang, pod.key, member_state(obj), pod.gang_min)
         if pod.node_name or not ours:
             pod = _slim(pod, ours=ours)
         self.scheduler.upsert_pod(pod)
@@ -192,6 +197,7 @@ class Daemon:
         key = str(meta.get("uid") or f"{meta.get('namespace', 'default')}/{meta.get('name', '')}")
         self.scheduler.remove_pod(key)
         self.recorder.forget(key)
+        self.pod_groups.member_gone(key)
         self._wake.set()
 
     def _node_upsert(self, obj: Mapping[str, Any]) -> None:
@@ -219,6 +225,8 @@ class Daemon:
             except InvalidInputError as exc:
                 log.warning("podgroup.invalid", pod_group=key, error=str(exc))
         self.scheduler.upsert_pod_group(key, parsed)
+        if parsed is not None:
+            self.pod_groups.set_min_member(key, parsed.min_member)
         self._wake.set()
 
     # ------------------------------------------------------------------ binding results
@@ -269,6 +277,8 @@ class Daemon:
                     else:
                         self.unschedulable += 1
                         self.recorder.unschedulable(outcome.pod, outcome.message)
+                        if outcome.pod.gang:
+                            self.pod_groups.attempted(outcome.pod.gang, outcome.message)
                         result = "error" if outcome.failure.internal else "unschedulable"
                     attempts.labels(result, profile).inc()
                     durations.labels(result, profile).observe(elapsed)
@@ -327,6 +337,9 @@ class Daemon:
         await asyncio.Event().wait()  # forever: the daemon's other tasks do the work
 
     def _start_operator(self) -> None:
+        """What only the leader runs: kopf, and the PodGroup status writer."""
+        if self._status_writer is None:
+            self._status_writer = asyncio.create_task(self.pod_groups.run(), name="podgroup-status")
         if not self.settings.with_operator or self._operator is not None:
             return
         deliver = asyncio.get_running_loop().call_soon_threadsafe
@@ -398,7 +411,7 @@ class Daemon:
         if self.elector is not None:
             await self.elector.release()
         stopper.cancel()
-        others = [t for t in (self._operator_watch,) if t is not None]
+        others = [t for t in (self._operator_watch, self._status_writer) if t is not None]
         for task in [*tasks, *others]:
             task.cancel()
         await asyncio.gather(stopper, *tasks, *others, return_exceptions=True)

@@ -112,3 +112,89 @@ async def test_pod_group_object_sizes_scheduler_plugins_gangs(cluster: Cluster) 
         )
         await eventually(lambda: _bound(cluster, "x-") == 2)
         assert "default/x" in daemon.crds.pod_groups
+
+
+def _group(cluster: Cluster, name: str) -> dict | None:
+    return cluster.api.get_object(
+        "podgroups", name, "default", group="scheduling.kubenexus.io", version="v1alpha1"
+    )
+
+
+def _set_phase(cluster: Cluster, name: str, phase: str) -> None:
+    pod = cluster.get_pod(name)
+    assert pod is not None
+    pod["status"]["phase"] = phase
+    cluster.api.put_object("pods", pod)
+
+
+async def test_label_gang_gets_a_pod_group_whose_status_follows_its_members(
+    cluster: Cluster,
+) -> None:
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster):
+        for i in range(2):
+            _member(cluster, f"w-{i}", "w", 3)
+        group = await eventually(lambda: _group(cluster, "w"))
+        assert group["spec"] == {"minMember": 3}
+        assert group["metadata"]["labels"] == {
+            "app.kubernetes.io/managed-by": "kubenexus-scheduler"
+        }
+        await eventually(
+            lambda: (_group(cluster, "w") or {}).get("status", {}).get("phase") == "Scheduling"
+        )
+        _member(cluster, "w-2", "w", 3)
+        status = await eventually(
+            lambda: (
+                (s := (_group(cluster, "w") or {}).get("status", {})).get("phase") == "Scheduled"
+                and s
+            )
+        )
+        assert (status["scheduled"], status["running"]) == (3, 0)
+        assert status["lastScheduleTime"]
+        for i in range(3):
+            _set_phase(cluster, f"w-{i}", "Running")
+        status = await eventually(
+            lambda: (s := _group(cluster, "w")["status"]).get("phase") == "Running" and s
+        )
+        assert status["running"] == 3
+        for i in range(3):
+            _set_phase(cluster, f"w-{i}", "Succeeded")
+        status = await eventually(
+            lambda: (s := _group(cluster, "w")["status"]).get("phase") == "Succeeded" and s
+        )
+        assert (status["succeeded"], status["scheduled"]) == (3, 0)
+
+
+async def test_timed_out_gang_gets_a_condition_and_an_event_saying_why(cluster: Cluster) -> None:
+    cluster.node("a", cpu="2")
+    config = {
+        "profiles": [
+            {
+                "pluginConfig": [
+                    {"name": "Coscheduling", "args": {"defaultScheduleTimeoutSeconds": 0.5}}
+                ]
+            }
+        ]
+    }
+    async with running_daemon(cluster, config=config):
+        for i in range(3):
+            _member(cluster, f"t-{i}", "t", 3)
+        await asyncio.sleep(0.6)
+        cluster.node("b", cpu="0.5")  # a change: retried, still short, now past the timeout
+
+        def timed_out() -> list[dict]:
+            return [
+                e
+                for e in cluster.events("t-0", "FailedScheduling")
+                if e["message"].startswith("timed out after")
+            ]
+
+        events = await eventually(timed_out)
+        assert "pod group default/t: only 2 of minMember 3 members fit" in events[0]["message"]
+        assert "Insufficient cpu" in events[0]["message"]  # which resource was short
+        condition = await eventually(
+            lambda: ((_group(cluster, "t") or {}).get("status") or {}).get("conditions")
+        )
+        assert condition[0]["type"] == "ScheduleTimeout"
+        assert condition[0]["message"].startswith("timed out after")
+        assert _bound(cluster, "t-") == 0

@@ -80,6 +80,13 @@ async def _full_session(cluster: Cluster) -> list[tuple[str, str, dict[str, str]
         await eventually(lambda: daemon.elector is not None and daemon.elector.is_leader)
         cluster.pod("fits", cpu="1")
         cluster.pod("too-big", cpu="64")
+        for i in range(2):  # a gang declared by labels only: its PodGroup is created and kept true
+            body = cluster.pod(f"gang-{i}", cpu="1")
+            body["metadata"]["labels"] = {
+                "pod-group.scheduling.kubenexus.io/name": "g",
+                "pod-group.scheduling.kubenexus.io/min-available": "2",
+            }
+            cluster.api.put_object("pods", body)
         group = {"group": "scheduling.kubenexus.io", "version": "v1alpha1"}
         cluster.api.put_object(
             "podgroups",
@@ -104,6 +111,24 @@ async def _full_session(cluster: Cluster) -> list[tuple[str, str, dict[str, str]
             )
         )
         await eventually(lambda: "default/r" in daemon.crds.reservations)
+        await eventually(
+            lambda: (
+                (
+                    (
+                        cluster.api.get_object(
+                            "podgroups",
+                            "g",
+                            "default",
+                            group="scheduling.kubenexus.io",
+                            version="v1alpha1",
+                        )
+                        or {}
+                    ).get("status")
+                    or {}
+                ).get("phase")
+                == "Scheduled"
+            )
+        )
     return list(cluster.api.calls)
 
 

@@ -1,0 +1,199 @@
+"""PodGroup objects kept true: created for gangs declared only by pod labels, and their status
+(phase, counts, timestamps, timeout condition) updated as members come, run and finish.
+
+Phases: Pending (members known, never tried) → Scheduling (tried, not placed yet) → Scheduled
+(minMember bound) → Running (members running; with those finished they make minMember) →
+Succeeded (minMember succeeded, none left running) or Failed (a member failed and minMember can
+no longer be met).
+Only the leader writes; writes happen at most once per second per group and only on change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import structlog
+
+from kubenexus.shell.client import MERGE_PATCH, ApiError, KubeClient
+
+log = structlog.get_logger(__name__)
+GROUP_PATH: Final = "/apis/scheduling.kubenexus.io/v1alpha1/namespaces/{namespace}/podgroups"
+MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "kubenexus-scheduler"}
+
+
+def _now() -> str:
+    return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class _Gang:
+    min_member: int | None = None
+    # member key → "Pending" (not bound), "Bound", "Running", "Succeeded", "Failed"
+    members: dict[str, str] = field(default_factory=dict)
+    tried: bool = False
+    timeout_message: str = ""
+    start_time: str = field(default_factory=_now)
+    last_schedule_time: str = ""
+    exists: bool | None = None  # None: not checked yet
+    written: dict[str, Any] | None = None
+
+
+def member_state(obj: Mapping[str, Any]) -> str:
+    phase = (obj.get("status") or {}).get("phase", "Pending")
+    if phase in {"Running", "Succeeded", "Failed"}:
+        return str(phase)
+    return "Bound" if (obj.get("spec") or {}).get("nodeName") else "Pending"
+
+
+def phase_of(gang: _Gang) -> str:
+    states = list(gang.members.values())
+    running = states.count("Running")
+    succeeded = states.count("Succeeded")
+    failed = states.count("Failed")
+    bound = states.count("Bound") + running
+    size = gang.min_member or 1
+    if succeeded >= size and running == 0:
+        return "Succeeded"
+    if failed and bound + succeeded + states.count("Pending") < size:
+        return "Failed"
+    if running and running + succeeded >= size:
+        return "Running"
+    if bound + succeeded >= size:
+        return "Scheduled"
+    return "Scheduling" if gang.tried else "Pending"
+
+
+class PodGroupStatusWriter:
+    def __init__(self, client: KubeClient, period: float = 1.0) -> None:
+        self.client = client
+        self.period = period
+        self._gangs: dict[str, _Gang] = {}
+        self._dirty: set[str] = set()
+        self.writes = 0
+
+    # ------------------------------------------------------------------ inputs (sync)
+
+    def member_seen(self, gang: str, key: str, state: str, min_member: int | None) -> None:
+        record = self._gangs.setdefault(gang, _Gang())
+        if min_member is not None:
+            record.min_member = min_member
+        if record.members.get(key) != state:
+            if state in {"Bound", "Running"} and record.members.get(key) == "Pending":
+                record.last_schedule_time = _now()
+            record.members[key] = state
+            self._dirty.add(gang)
+
+    def member_gone(self, key: str) -> None:
+        for gang, record in self._gangs.items():
+            if record.members.pop(key, None) is not None:
+                self._dirty.add(gang)
+                return
+
+    def attempted(self, gang: str, message: str) -> None:
+        record = self._gangs.setdefault(gang, _Gang())
+        timeout = message if message.startswith("timed out") else ""
+        if not record.tried or record.timeout_message != timeout:
+            record.tried = True
+            record.timeout_message = timeout
+            self._dirty.add(gang)
+
+    def set_min_member(self, gang: str, size: int) -> None:
+        record = self._gangs.setdefault(gang, _Gang())
+        if record.min_member != size:
+            record.min_member = size
+            self._dirty.add(gang)
+
+    def status_of(self, gang: str) -> dict[str, Any]:
+        record = self._gangs[gang]
+        states = list(record.members.values())
+        status: dict[str, Any] = {
+            "phase": phase_of(record),
+            "scheduled": states.count("Bound") + states.count("Running"),
+            "running": states.count("Running"),
+            "succeeded": states.count("Succeeded"),
+            "failed": states.count("Failed"),
+            "scheduleStartTime": record.start_time,
+        }
+        if record.last_schedule_time:
+            status["lastScheduleTime"] = record.last_schedule_time
+        if record.timeout_message:
+            status["conditions"] = [
+                {
+                    "type": "ScheduleTimeout",
+                    "status": "True",
+                    "reason": "Timeout",
+                    "message": record.timeout_message[:1024],
+                    "lastTransitionTime": _now(),
+                }
+            ]
+        return status
+
+    # ------------------------------------------------------------------ writer (async)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.period)
+            await self.flush()
+
+    async def flush(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for gang in dirty:
+            try:
+                await self._write(gang)
+            except ApiError as exc:
+                log.warning("podgroup.status_failed", pod_group=gang, error=str(exc))
+                if exc.transient:
+                    self._dirty.add(gang)
+
+    async def _write(self, gang: str) -> None:
+        record = self._gangs.get(gang)
+        if record is None:
+            return
+        if not record.members and record.exists is not True:
+            self._gangs.pop(gang, None)
+            return
+        namespace, name = gang.split("/", 1)
+        path = GROUP_PATH.format(namespace=namespace)
+        if record.exists is None:
+            try:
+                await self.client.request("GET", f"{path}/{name}")
+                record.exists = True
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                record.exists = False
+        if not record.exists:
+            if record.min_member is None:
+                return  # sized by a PodGroup that does not exist yet: nothing to create from
+            body = {
+                "apiVersion": "scheduling.kubenexus.io/v1alpha1",
+                "kind": "PodGroup",
+                "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)},
+                "spec": {"minMember": record.min_member},
+            }
+            try:
+                await self.client.request("POST", path, body=body)
+            except ApiError as exc:
+                if exc.status != 409:  # someone created it meanwhile: fine
+                    raise
+            record.exists = True
+        status = self.status_of(gang)
+        comparable = {k: v for k, v in status.items() if k != "conditions"} | {
+            "timeout": record.timeout_message
+        }
+        if comparable == record.written:
+            return
+        try:
+            await self.client.request(
+                "PATCH", f"{path}/{name}/status", body={"status": status}, content_type=MERGE_PATCH
+            )
+        except ApiError as exc:
+            if exc.status == 404:  # deleted by a user: recreate on the next change
+                record.exists = None
+            raise
+        record.written = comparable
+        self.writes += 1
