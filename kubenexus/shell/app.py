@@ -320,6 +320,8 @@ class Daemon:
         m.leader.set(1 if self.elector is None or self.elector.is_leader else 0)
         for informer in (self.pods, self.nodes):
             m.informer_relists.labels(informer.name).set(informer.relists)
+        for phase, count in self.pod_groups.phase_counts().items():
+            m.gangs.labels(phase).set(count)
 
     async def _lead(self) -> None:
         """Campaign (if electing), then run what only the leader runs; end if leadership is lost."""

@@ -86,6 +86,12 @@ class Metrics:
         self.leader = Gauge(
             "kubenexus_leader", "1 while this replica holds the leader Lease.", registry=r
         )
+        self.gangs = Gauge(
+            "kubenexus_gangs",
+            "Gangs (PodGroups) by phase, as the scheduler sees them.",
+            ["phase"],
+            registry=r,
+        )
         self.informer_relists = Gauge(
             "kubenexus_informer_relists",
             "Full relists by informer (a 410 Gone or a start).",

@@ -107,6 +107,13 @@ class PodGroupStatusWriter:
             record.min_member = size
             self._dirty.add(gang)
 
+    def phase_counts(self) -> dict[str, int]:
+        phases = ("Pending", "Scheduling", "Scheduled", "Running", "Succeeded", "Failed")
+        counts = dict.fromkeys(phases, 0)
+        for record in self._gangs.values():
+            counts[phase_of(record)] += 1
+        return counts
+
     def status_of(self, gang: str) -> dict[str, Any]:
         record = self._gangs[gang]
         states = list(record.members.values())

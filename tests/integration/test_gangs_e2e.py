@@ -198,3 +198,18 @@ async def test_timed_out_gang_gets_a_condition_and_an_event_saying_why(cluster: 
         assert condition[0]["type"] == "ScheduleTimeout"
         assert condition[0]["message"].startswith("timed out after")
         assert _bound(cluster, "t-") == 0
+
+
+async def test_a_gang_of_1000_pods_is_bound_whole(cluster: Cluster) -> None:
+    for i in range(100):
+        cluster.node(f"n{i:03d}", cpu="12")
+    async with running_daemon(cluster) as daemon:
+        for i in range(1000):
+            _member(cluster, f"big-{i:04d}", "big", 1000)
+        await eventually(lambda: sum(cluster.api.bindings.values()) == 1000, timeout=90)
+        assert max(cluster.api.bindings.values()) == 1
+        assert daemon.scheduler.cache.gang_placed("default/big") == 1000
+        per_node: dict[str, int] = {}
+        for pod in cluster.api.objects("pods"):
+            per_node[pod["spec"]["nodeName"]] = per_node.get(pod["spec"]["nodeName"], 0) + 1
+        assert max(per_node.values()) <= 12

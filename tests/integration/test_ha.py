@@ -137,7 +137,13 @@ async def test_metrics_move_as_pods_are_scheduled(cluster: Cluster) -> None:
         for i in range(3):
             cluster.pod(f"fits-{i}", cpu="1")
         cluster.pod("too-big", cpu="8")
-        await eventually(lambda: sum(cluster.api.bindings.values()) == 3)
+        solo = cluster.pod("solo", cpu="1")
+        solo["metadata"]["labels"] = {
+            "pod-group.scheduling.kubenexus.io/name": "solo",
+            "pod-group.scheduling.kubenexus.io/min-available": "1",
+        }
+        cluster.api.put_object("pods", solo)
+        await eventually(lambda: sum(cluster.api.bindings.values()) == 4)
         await eventually(lambda: daemon.unschedulable >= 1)
         _, after = await _get(f"{base}/metrics")
         assert (
@@ -145,7 +151,7 @@ async def test_metrics_move_as_pods_are_scheduled(cluster: Cluster) -> None:
                 after,
                 'scheduler_schedule_attempts_total{profile="kubenexus-scheduler",result="scheduled"}',
             )
-            == 3
+            == 4
         )
         assert (
             _value(
@@ -159,16 +165,17 @@ async def test_metrics_move_as_pods_are_scheduled(cluster: Cluster) -> None:
                 after,
                 'scheduler_scheduling_attempt_duration_seconds_count{profile="kubenexus-scheduler",result="scheduled"}',
             )
-            == 3
+            == 4
         )
         assert (
             _value(after, 'scheduler_pending_pods{queue="unschedulable"}')
             + _value(after, 'scheduler_pending_pods{queue="backoff"}')
             == 1
         )
-        assert _value(after, 'kubenexus_bindings_total{result="bound"}') == 3
-        assert _value(after, "kubenexus_binding_duration_seconds_count") == 3
-        assert _value(after, 'scheduler_scheduler_cache_size{type="pods"}') == 3
+        assert _value(after, 'kubenexus_bindings_total{result="bound"}') == 4
+        assert _value(after, "kubenexus_binding_duration_seconds_count") == 4
+        assert _value(after, 'scheduler_scheduler_cache_size{type="pods"}') == 4
+        assert _value(after, 'kubenexus_gangs{phase="Scheduled"}') == 1
         status, body = await _get(f"{base}/healthz")
         assert (status, body) == (200, "ok\n")
 
