@@ -3,6 +3,7 @@
 from kubenexus.framework.cycle_state import CycleState
 from kubenexus.framework.interfaces import (
     AnnotatingPlugin,
+    CacheObserver,
     FilterPlugin,
     PermitPlugin,
     Plugin,
@@ -27,6 +28,7 @@ __all__ = [
     "SUCCESS",
     "AnnotatingPlugin",
     "BoolArray",
+    "CacheObserver",
     "Code",
     "CycleState",
     "Diagnosis",

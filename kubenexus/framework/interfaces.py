@@ -99,3 +99,20 @@ class PermitPlugin(Plugin, Protocol):
 class AnnotatingPlugin(Plugin, Protocol):
     def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str]:
         """Annotations to write on the pod before binding (so a restart can rebuild them)."""
+
+
+@runtime_checkable
+class CacheObserver(Plugin, Protocol):
+    """A plugin that keeps its own per-node accounting (e.g. NUMA zones) in step with the cache."""
+
+    def node_upserted(self, nodes: NodeTable, slot: int) -> None:
+        """A node was added or its facts changed (its pods are re-counted after a re-add)."""
+
+    def node_removed(self, nodes: NodeTable, slot: int) -> None:
+        """The node in this slot is gone."""
+
+    def pod_counted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
+        """The pod now uses capacity on the node in this slot (assumed or bound)."""
+
+    def pod_uncounted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
+        """The pod no longer uses capacity there (deleted, finished, forgotten, node gone)."""

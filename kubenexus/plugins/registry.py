@@ -17,6 +17,7 @@ from kubenexus.plugins.node_affinity import NodeAffinity
 from kubenexus.plugins.node_name import NodeName
 from kubenexus.plugins.node_resources_fit import NodeResourcesFit, NodeResourcesFitArgs
 from kubenexus.plugins.node_unschedulable import NodeUnschedulable
+from kubenexus.plugins.numa_topology import NUMATopology, NUMATopologyArgs
 from kubenexus.plugins.priority_sort import PrioritySort, PrioritySortArgs
 from kubenexus.plugins.taint_toleration import TaintToleration
 
@@ -40,6 +41,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("TaintToleration", lambda _: TaintToleration(), NoArgs, default_weight=3),
         PluginSpec("NodeAffinity", lambda _: NodeAffinity(), NoArgs, default_weight=2),
         PluginSpec("NodeResourcesFit", NodeResourcesFit, NodeResourcesFitArgs),
+        PluginSpec("NUMATopology", NUMATopology, NUMATopologyArgs, default_weight=3),
         PluginSpec(
             "NodeResourcesBalancedAllocation",
             NodeResourcesBalancedAllocation,
@@ -57,5 +59,6 @@ DEFAULT_PLUGINS: Final = (
     "TaintToleration",
     "NodeAffinity",
     "NodeResourcesFit",
+    "NUMATopology",
     "NodeResourcesBalancedAllocation",
 )

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kubenexus.api.objects import NodeInfo, PodInfo
-from kubenexus.framework import NodeTable
+from kubenexus.framework import CacheObserver, NodeTable
 
 
 @dataclass(slots=True)
@@ -29,21 +29,32 @@ class ClusterCache:
         self._by_node: dict[str, set[str]] = {}
         # Placed (bound or assumed) members per gang.
         self._gang_placed: dict[str, int] = {}
+        # Plugins keeping their own per-node accounting in step with ours.
+        self.observers: list[CacheObserver] = []
 
     # ------------------------------------------------------------------ nodes
 
     def upsert_node(self, node: NodeInfo) -> None:
         is_new = node.name not in self.nodes
         slot = self.nodes.upsert(node)
+        for observer in self.observers:
+            observer.node_upserted(self.nodes, slot)
         if is_new:
             for key in self._by_node.get(node.name, ()):
                 self._count(self._pods[key], slot)
 
     def remove_node(self, name: str) -> None:
-        if self.nodes.remove(name) is None:
+        slot = self.nodes.slot_of(name)
+        if slot is None:
             return
         for key in self._by_node.get(name, ()):
-            self._pods[key].slot = None  # the slot was cleared with the node
+            record = self._pods[key]
+            for observer in self.observers:
+                observer.pod_uncounted(self.nodes, record.pod, slot)
+            record.slot = None  # the slot is cleared with the node
+        for observer in self.observers:
+            observer.node_removed(self.nodes, slot)
+        self.nodes.remove(name)
 
     # ------------------------------------------------------------------ pods
 
@@ -116,6 +127,8 @@ class ClusterCache:
             self.nodes.add_usage(
                 record.slot, pod.requests, pod.score_cpu, pod.score_memory, sign=-1
             )
+            for observer in self.observers:
+                observer.pod_uncounted(self.nodes, pod, record.slot)
             record.slot = None
         del self._pods[record.pod.key]
         gang = record.pod.gang
@@ -135,3 +148,5 @@ class ClusterCache:
         pod = record.pod
         self.nodes.add_usage(slot, pod.requests, pod.score_cpu, pod.score_memory)
         record.slot = slot
+        for observer in self.observers:
+            observer.pod_counted(self.nodes, pod, slot)

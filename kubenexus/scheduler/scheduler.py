@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from kubenexus.api.objects import NodeInfo, PodInfo
 from kubenexus.api.quantity import format_amount
-from kubenexus.framework import Failure, Placement, PluginError, Profile, Status
+from kubenexus.framework import CacheObserver, Failure, Placement, PluginError, Profile, Status
 from kubenexus.framework.interfaces import QueuedPod
 from kubenexus.plugins.coscheduling import Coscheduling, GangManager, PodGroupSpec
 from kubenexus.scheduler.cache import ClusterCache
@@ -85,6 +85,18 @@ class Scheduler:
         self.profiles = dict(profiles)
         first = next(iter(self.profiles.values()))
         self.cache = ClusterCache()
+        observers = {
+            id(p): p
+            for profile in self.profiles.values()
+            for p in (
+                *profile.pre_filters,
+                *profile.filters,
+                *profile.reserves,
+                *profile.annotators,
+            )
+            if isinstance(p, CacheObserver)
+        }
+        self.cache.observers = list(observers.values())
         self.queue = SchedulingQueue(first.queue_sort, clock, queue_settings)
         self.clock = clock
         self._in_flight: dict[str, Scheduled] = {}

@@ -26,10 +26,12 @@ def test_no_file_means_defaults() -> None:
         "TaintToleration",
         "NodeAffinity",
         "NodeResourcesFit",
+        "NUMATopology",
     ]
     assert [(w.plugin.name, w.weight) for w in profile.scores] == [
         ("TaintToleration", 3),
         ("NodeResourcesFit", 1),
+        ("NUMATopology", 3),
         ("NodeResourcesBalancedAllocation", 1),
     ]
 

@@ -1,0 +1,416 @@
+"""NUMATopology: place pods so their CPU, memory (and GPUs) come from as few NUMA zones as the
+policy asks, score zones with seed 000's multi-factor formula, and pin the chosen CPUs.
+
+Filter, score: vectorized over nodes × zones. Reserve: picks the concrete zone(s) and CPU IDs on
+the chosen node; they are written on the pod (``numa.kubenexus.io/zones``, ``cpu-set`` for the
+node-side hook) and read back from bound pods after a restart. Pods whose zones are unknown
+(other schedulers, policy ``none``) are charged to the zone with the most free CPU when counted:
+the largest free zone — what a single-zone fit depends on — is never overestimated.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import ClassVar, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from kubenexus.api import keys
+from kubenexus.api.objects import PodInfo
+from kubenexus.api.quantity import format_amount
+from kubenexus.api.topology import (
+    NodeTopology,
+    format_cpu_list,
+    parse_cpu_list,
+    topology_from_labels,
+)
+from kubenexus.errors import InvalidInputError
+from kubenexus.framework import (
+    SKIP,
+    SUCCESS,
+    BoolArray,
+    CycleState,
+    FloatArray,
+    IntArray,
+    NodeTable,
+    Status,
+)
+from kubenexus.plugins.args import PluginArgs
+from kubenexus.plugins.numa_topology.request import STRICT, NumaRequest, Policy, numa_request
+from kubenexus.plugins.numa_topology.zones import CPU, GPU, MEMORY, Assignment, ZoneTable
+
+ZONES_ANNOTATION: Final = "numa.kubenexus.io/zones"
+_REQUEST: Final = "NUMATopology/request"
+_ZONE_OK: Final = "NUMATopology/zone-ok"
+NO_TOPOLOGY: Final = "node(s) had no NUMA topology ({policy} needs it)"
+NO_ZONE: Final = "no single NUMA node has sufficient capacity ({detail})"
+NO_ISOLATED: Final = "node(s) had no empty NUMA zone to isolate the pod"
+NOT_ALLOWED: Final = "node(s) had no NUMA zone allowed by numa-anti-affinity-node-id"
+
+
+class NUMATopologyArgs(PluginArgs):
+    # Policy for pods that name none: services (anything not a Job or a gang) …
+    default_policy: Literal["none", "best-effort", "restricted", "single-numa-node", "isolated"] = (
+        "none"
+    )
+    # … and batch pods (owned by a Job, or members of a gang), as seed 000 sets them.
+    batch_default_policy: Literal[
+        "none", "best-effort", "restricted", "single-numa-node", "isolated"
+    ] = "single-numa-node"
+
+
+class NUMATopology:
+    name: ClassVar[str] = "NUMATopology"
+
+    def __init__(self, args: NUMATopologyArgs | None = None) -> None:
+        self.args = args or NUMATopologyArgs()
+        self.zones = ZoneTable()
+        self._pending: dict[str, Assignment] = {}
+        self._applied: dict[str, tuple[int, Assignment, str]] = {}
+        # gang group → node slot → pods of the group per zone
+        self._gang_zones: dict[str, dict[int, npt.NDArray[np.int32]]] = {}
+        self.nrt: dict[str, NodeTopology] = {}
+        # node name → why its topology data was ignored (the shell posts a Warning Event)
+        self.problems: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ topology sources
+
+    def _topology_of(self, nodes: NodeTable, slot: int) -> NodeTopology | None:
+        node = nodes.node(slot)
+        if node.name in self.nrt:
+            self.problems.pop(node.name, None)
+            return self.nrt[node.name]
+        try:
+            topology = topology_from_labels(node.labels, node.annotations)
+        except InvalidInputError as exc:
+            self.problems[node.name] = f"NUMA topology ignored: {exc}"
+            return None
+        self.problems.pop(node.name, None)
+        return topology
+
+    def set_node_topology(self, nodes: NodeTable, name: str, topology: NodeTopology | None) -> None:
+        """A NodeResourceTopology object arrived, changed or went away (None)."""
+        if topology is None:
+            self.nrt.pop(name, None)
+        else:
+            self.nrt[name] = topology
+        slot = nodes.slot_of(name)
+        if slot is not None:
+            self.zones.set_node(slot, self._topology_of(nodes, slot))
+
+    # ------------------------------------------------------------------ cache observer
+
+    def node_upserted(self, nodes: NodeTable, slot: int) -> None:
+        self.zones.set_node(slot, self._topology_of(nodes, slot))
+
+    def node_removed(self, nodes: NodeTable, slot: int) -> None:
+        self.zones.clear(slot)
+
+    def pod_counted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
+        assignment = self._pending.pop(pod.key, None) or self._from_annotations(pod, slot)
+        if assignment is None:
+            assignment = self._unknown(pod, slot)
+        if assignment is None:
+            return
+        self.zones.apply(slot, assignment)
+        group = pod.annotations.get(keys.GANG_GROUP, "") or pod.gang
+        self._applied[pod.key] = (slot, assignment, group)
+        if group and assignment.known:
+            counts = self._gang_zones.setdefault(group, {}).setdefault(
+                slot, np.zeros(self.zones.zones, dtype=np.int32)
+            )
+            for zone in assignment.zones:
+                if zone < counts.size:
+                    counts[zone] += 1
+
+    def pod_uncounted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
+        entry = self._applied.pop(pod.key, None)
+        if entry is None:
+            return
+        applied_slot, assignment, group = entry
+        self.zones.apply(applied_slot, assignment, sign=-1)
+        if group and assignment.known:
+            counts = self._gang_zones.get(group, {}).get(applied_slot)
+            if counts is not None:
+                for zone in assignment.zones:
+                    if zone < counts.size:
+                        counts[zone] -= 1
+
+    def _from_annotations(self, pod: PodInfo, slot: int) -> Assignment | None:
+        """A bound pod's zones from the annotations we wrote (rebuilds state after a restart)."""
+        raw = pod.annotations.get(ZONES_ANNOTATION)
+        if not raw or not self._has_topology(slot):
+            return None
+        try:
+            zones = tuple(sorted(int(z) for z in raw.split(",")))
+            cpus = (
+                parse_cpu_list(pod.annotations[keys.CPU_SET], keys.CPU_SET)
+                if keys.CPU_SET in pod.annotations
+                else frozenset()
+            )
+        except (ValueError, InvalidInputError):
+            return None
+        cpu, memory, gpus = (
+            pod.requests.get(keys.CPU, 0),
+            pod.requests.get(keys.MEMORY, 0),
+            pod.requests.get(keys.GPU_NVIDIA, 0),
+        )
+        share = len(zones)
+        amounts = tuple((cpu // share, memory // share, gpus // share) for _ in zones)
+        isolated = any(pod.annotations.get(k) == "isolated" for k in keys.NUMA_POLICY_KEYS)
+        return Assignment(zones, amounts, cpus, isolated)
+
+    def _unknown(self, pod: PodInfo, slot: int) -> Assignment | None:
+        if not self._has_topology(slot):
+            return None
+        free = self.zones.alloc[CPU, slot, :] - self.zones.used[CPU, slot, :]
+        free = np.where(self.zones.valid[slot, :], free, np.iinfo(np.int64).min)
+        zone = int(np.argmax(free))
+        amounts = (
+            (
+                pod.requests.get(keys.CPU, 0),
+                pod.requests.get(keys.MEMORY, 0),
+                pod.requests.get(keys.GPU_NVIDIA, 0),
+            ),
+        )
+        return Assignment((zone,), amounts, known=False)
+
+    def _has_topology(self, slot: int) -> bool:
+        return slot < self.zones.capacity and bool(self.zones.has_topology[slot])
+
+    # ------------------------------------------------------------------ filter
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
+        try:
+            request = numa_request(pod, self.args.default_policy, self.args.batch_default_policy)
+        except InvalidInputError as exc:
+            return Status.unresolvable(str(exc), plugin=self.name)
+        if request.policy == "none":
+            return SKIP
+        state.write(_REQUEST, request)
+        return SUCCESS
+
+    def _zone_ok(self, request: NumaRequest, size: int) -> tuple[BoolArray, npt.NDArray[np.int64]]:
+        free = self.zones.free(size)
+        ok = (
+            (free[CPU] >= request.cpu)
+            & (free[MEMORY] >= request.memory)
+            & (free[GPU] >= request.gpus)
+        )
+        ok &= self.zones.valid[:size] & (self.zones.isolated[:size] == 0)
+        if request.anti_affinity:
+            zone_ids = np.arange(self.zones.zones)
+            ok &= ~np.isin(zone_ids, list(request.anti_affinity))[None, :]
+        if request.policy == "isolated":
+            ok &= self.zones.pods[:size] == 0
+        return ok, free
+
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
+        request = state.get(_REQUEST, None)
+        if not isinstance(request, NumaRequest):
+            return None
+        size = nodes.size
+        zone_ok, free = self._zone_ok(request, size)
+        state.write(_ZONE_OK, zone_ok)
+        if request.policy == "best-effort":
+            return None
+        has = self.zones.has_topology[:size]
+        fits = zone_ok.any(axis=1)
+        if request.policy == "restricted":
+            # Larger than any zone of the node: it may span zones, as few as have room.
+            valid = self.zones.valid[:size] & (self.zones.isolated[:size] == 0)
+            largest = np.where(valid, self.zones.alloc[:, :size, :], 0).max(axis=2)
+            too_big = (
+                (largest[CPU] < request.cpu)
+                | (largest[MEMORY] < request.memory)
+                | (largest[GPU] < request.gpus)
+            )
+            total = np.where(valid, free, 0).sum(axis=2)
+            spans = (
+                (total[CPU] >= request.cpu)
+                & (total[MEMORY] >= request.memory)
+                & (total[GPU] >= request.gpus)
+            )
+            fits |= too_big & spans
+        strict = request.explicit and request.policy in STRICT
+        return np.where(has, fits, not strict)
+
+    def explain(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> Counter[str]:
+        request = state.get(_REQUEST, None)
+        reasons: Counter[str] = Counter()
+        if not isinstance(request, NumaRequest):
+            return reasons
+        has = self.zones.has_topology[rejected]
+        if (~has).any():
+            reasons[NO_TOPOLOGY.format(policy=request.policy)] += int((~has).sum())
+        with_topology = rejected[has]
+        if not with_topology.size:
+            return reasons
+        free = self.zones.free(nodes.size)[:, with_topology, :]
+        valid = self.zones.valid[with_topology] & (self.zones.isolated[with_topology] == 0)
+        if request.policy == "isolated":
+            empty = valid & (self.zones.pods[with_topology] == 0)
+            none_empty = ~empty.any(axis=1)
+            reasons[NO_ISOLATED] += int(none_empty.sum())
+            valid &= empty
+            with_topology, free = with_topology[~none_empty], free[:, ~none_empty, :]
+            valid = valid[~none_empty]
+            if not with_topology.size:
+                return reasons
+        if request.anti_affinity:
+            allowed = ~np.isin(np.arange(self.zones.zones), list(request.anti_affinity))
+            blocked = ~(valid & allowed[None, :]).any(axis=1)
+            reasons[NOT_ALLOWED] += int(blocked.sum())
+            valid &= allowed[None, :]
+            keep = ~blocked
+            with_topology, free, valid = with_topology[keep], free[:, keep, :], valid[keep]
+            if not with_topology.size:
+                return reasons
+        best = np.where(valid, free[CPU], np.iinfo(np.int64).min).max(axis=1)
+        best_memory = np.where(valid, free[MEMORY], np.iinfo(np.int64).min).max(axis=1)
+        if request.cpu and (best < request.cpu).any():
+            most = format_amount("cpu", max(int(best.max()), 0))
+            detail = f"cpu {format_amount('cpu', request.cpu)} > {most} free in best zone"
+        elif request.memory and (best_memory < request.memory).any():
+            detail = (
+                f"memory {format_amount('memory', request.memory)} > "
+                f"{format_amount('memory', max(int(best_memory.max()), 0))} free in best zone"
+            )
+        else:
+            detail = "no zone has every aligned resource free at once"
+        reasons[NO_ZONE.format(detail=detail)] += int(with_topology.size)
+        return reasons
+
+    # ------------------------------------------------------------------ score
+
+    def _zone_scores(self, request: NumaRequest, size: int, zone_ok: BoolArray) -> FloatArray:
+        """seed 000: 0.40 fit + 0.25 bandwidth + 0.20 distance + 0.15 gang, per node × zone."""
+        z = self.zones
+        alloc_cpu = np.maximum(z.alloc[CPU, :size], 1).astype(np.float64)
+        used_cpu = z.used[CPU, :size].astype(np.float64)
+        utilization = (used_cpu + request.cpu) * 100.0 / alloc_cpu
+        fit = 100.0 - np.abs(utilization - 60.0)
+        if request.affinity:
+            preferred = np.isin(np.arange(z.zones), list(request.affinity))[None, :]
+            fit = np.where(preferred, np.minimum(fit * 1.2, 100.0), fit)
+        if request.memory_intensive and request.memory:
+            alloc_memory = np.maximum(z.alloc[MEMORY, :size], 1).astype(np.float64)
+            bandwidth = 100.0 - request.memory * 100.0 / alloc_memory
+        else:
+            bandwidth = np.full(fit.shape, 100.0)
+        distance = 100.0 - (z.avg_distance[:size] - 10.0) * 5.0 * request.distance_weight
+        gang = np.full(fit.shape, 100.0)
+        if request.gang_group:
+            members = np.zeros(fit.shape)
+            for slot, counts in self._gang_zones.get(request.gang_group, {}).items():
+                if slot < size:
+                    members[slot, : counts.size] = counts
+            if request.spread == "packed":
+                if members.any():
+                    gang = np.where(members > 0, 100.0, 20.0)
+            elif request.spread == "balanced":
+                gang = np.maximum(100.0 - 25.0 * members, 0.0)
+            else:  # isolated
+                gang = np.where(members > 0, 0.0, 100.0)
+        total = 0.40 * np.clip(fit, 0, 100) + 0.25 * np.clip(bandwidth, 0, 100)
+        total += 0.20 * np.clip(distance, 0, 100) + 0.15 * gang
+        return np.where(zone_ok, total, -1.0)
+
+    def score(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
+    ) -> FloatArray | None:
+        request = state.get(_REQUEST, None)
+        zone_ok = state.get(_ZONE_OK, None)
+        if not isinstance(request, NumaRequest) or not isinstance(zone_ok, np.ndarray):
+            return None
+        size = nodes.size
+        best = self._zone_scores(request, size, zone_ok).max(axis=1)
+        has = self.zones.has_topology[:size]
+        # No zone fits alone (best-effort / restricted spanning): 25; topology unknown: 50.
+        node_scores = np.where(has, np.where(best >= 0, best, 25.0), 50.0)
+        chosen: FloatArray = np.clip(node_scores[candidates], 0.0, 100.0)
+        return chosen
+
+    # ------------------------------------------------------------------ reserve
+
+    def reserve(self, state: CycleState, pod: PodInfo, nodes: NodeTable, slot: int) -> Status:
+        request = state.get(_REQUEST, None)
+        if not isinstance(request, NumaRequest) or not self._has_topology(slot):
+            return SUCCESS
+        zone_ok, free = self._zone_ok(request, nodes.size)
+        row_ok = zone_ok[slot]
+        if row_ok.any():
+            scores = self._zone_scores(request, nodes.size, zone_ok)[slot]
+            zones: tuple[int, ...] = (int(np.argmax(scores)),)
+            amounts = ((request.cpu, request.memory, request.gpus),)
+        else:
+            zones, amounts = self._spread(request, free[:, slot, :], slot)
+        cpus = self._pick_cpus(request, slot, zones, amounts)
+        self._pending[pod.key] = Assignment(zones, amounts, cpus, request.policy == "isolated")
+        return SUCCESS
+
+    def _spread(
+        self, request: NumaRequest, free: npt.NDArray[np.int64], slot: int
+    ) -> tuple[tuple[int, ...], tuple[tuple[int, int, int], ...]]:
+        """Across as few zones as hold the request, largest free CPU first."""
+        valid = self.zones.valid[slot] & (self.zones.isolated[slot] == 0)
+        order = [int(z) for z in np.argsort(-free[CPU]) if valid[z]]
+        need = [request.cpu, request.memory, request.gpus]
+        zones: list[int] = []
+        amounts: list[tuple[int, int, int]] = []
+        for zone in order:
+            if not any(need):
+                break
+            take = tuple(min(max(int(free[r, zone]), 0), need[r]) for r in range(3))
+            if not any(take):
+                continue
+            zones.append(zone)
+            amounts.append((take[0], take[1], take[2]))
+            need = [need[r] - take[r] for r in range(3)]
+        if any(need) and zones:  # best-effort over-commits the last zone rather than lose track
+            last = amounts[-1]
+            amounts[-1] = (last[0] + need[0], last[1] + need[1], last[2] + need[2])
+        if not zones:
+            zones, amounts = (
+                [order[0] if order else 0],
+                [(request.cpu, request.memory, request.gpus)],
+            )
+        return tuple(zones), tuple(amounts)
+
+    def _pick_cpus(
+        self,
+        request: NumaRequest,
+        slot: int,
+        zones: tuple[int, ...],
+        amounts: tuple[tuple[int, int, int], ...],
+    ) -> frozenset[int]:
+        """Whole cores only (as the kubelet's static CPU manager pins): lowest free IDs first."""
+        free = self.zones.free_cpus.get(slot)
+        if not free or request.cpu == 0 or request.cpu % 1000:
+            return frozenset()
+        picked: set[int] = set()
+        for zone, (cpu, _, _) in zip(zones, amounts, strict=True):
+            cores = -(-cpu // 1000)
+            available = sorted(free[zone]) if zone < len(free) else []
+            if len(available) < cores:
+                return frozenset()  # the zone's IDs are unknown or short: no pinning
+            picked.update(available[:cores])
+        return frozenset(picked)
+
+    def unreserve(self, state: CycleState, pod: PodInfo, nodes: NodeTable, slot: int) -> None:
+        self._pending.pop(pod.key, None)
+
+    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str]:
+        assignment = self._pending.get(pod.key)
+        if assignment is None:
+            return {}
+        annotations = {ZONES_ANNOTATION: ",".join(str(z) for z in assignment.zones)}
+        if assignment.cpus:
+            annotations[keys.CPU_SET] = format_cpu_list(assignment.cpus)
+        return annotations
+
+
+__all__ = ["ZONES_ANNOTATION", "NUMATopology", "NUMATopologyArgs", "Policy"]

@@ -1,0 +1,133 @@
+"""Per-node NUMA zones as arrays (resource × node slot × zone), kept in step with the cache.
+
+Rows: 0 = cpu (millicores), 1 = memory (bytes), 2 = GPUs. Free CPU IDs per zone are kept as sets
+for the node a pod is placed on (only that node's few zones are looked at per placement).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from kubenexus.api.topology import NodeTopology
+
+CPU, MEMORY, GPU = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Where a pod's aligned resources are taken on its node."""
+
+    zones: tuple[int, ...]
+    amounts: tuple[tuple[int, int, int], ...]  # per zone: (cpu milli, memory, gpus)
+    cpus: frozenset[int] = frozenset()
+    isolated: bool = False
+    known: bool = True  # False: a pod whose zones are unknown, charged conservatively
+
+
+class ZoneTable:
+    def __init__(self) -> None:
+        self.capacity = 0
+        self.zones = 1
+        self.alloc = np.zeros((3, 0, 1), dtype=np.int64)
+        self.used = np.zeros((3, 0, 1), dtype=np.int64)
+        self.valid = np.zeros((0, 1), dtype=np.bool_)
+        self.pods = np.zeros((0, 1), dtype=np.int32)
+        self.isolated = np.zeros((0, 1), dtype=np.int32)
+        self.avg_distance = np.zeros((0, 1))
+        self.has_topology = np.zeros(0, dtype=np.bool_)
+        self.topologies: dict[int, NodeTopology] = {}
+        self.free_cpus: dict[int, list[set[int]]] = {}
+
+    def ensure(self, slots: int, zones: int) -> None:
+        """Grow to at least ``slots`` node slots and ``zones`` zones, keeping the contents."""
+        new_cap = max(self.capacity, slots)
+        if new_cap > self.capacity:
+            new_cap = max(new_cap, self.capacity * 2, 64)
+        new_zones = max(self.zones, zones)
+        if new_cap == self.capacity and new_zones == self.zones:
+            return
+
+        def grow(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+            shape = (*array.shape[:-2], new_cap, new_zones)
+            bigger = np.zeros(shape, dtype=array.dtype)
+            bigger[..., : array.shape[-2], : array.shape[-1]] = array
+            return bigger
+
+        self.alloc = grow(self.alloc)  # type: ignore[assignment]
+        self.used = grow(self.used)  # type: ignore[assignment]
+        self.valid = grow(self.valid)  # type: ignore[assignment]
+        self.pods = grow(self.pods)  # type: ignore[assignment]
+        self.isolated = grow(self.isolated)  # type: ignore[assignment]
+        self.avg_distance = grow(self.avg_distance)  # type: ignore[assignment]
+        topo = np.zeros(new_cap, dtype=np.bool_)
+        topo[: self.has_topology.size] = self.has_topology
+        self.has_topology = topo
+        self.capacity, self.zones = new_cap, new_zones
+
+    def set_node(self, slot: int, topology: NodeTopology | None) -> None:
+        """(Re)describe a node's zones; usage already counted on them is kept."""
+        zones = len(topology.zones) if topology else 1
+        self.ensure(slot + 1, zones)
+        self.alloc[:, slot, :] = 0
+        self.valid[slot, :] = False
+        self.avg_distance[slot, :] = 0
+        self.has_topology[slot] = topology is not None
+        if topology is None:
+            self.topologies.pop(slot, None)
+            self.free_cpus.pop(slot, None)
+            return
+        self.topologies[slot] = topology
+        previous = self.free_cpus.get(slot)
+        free = []
+        for zone in topology.zones:
+            self.alloc[:, slot, zone.id] = (zone.cpu_milli, zone.memory, zone.gpus)
+            self.valid[slot, zone.id] = True
+            others = [d for other, d in zone.distances.items() if other != zone.id]
+            self.avg_distance[slot, zone.id] = float(np.mean(others)) if others else 10.0
+            taken = (
+                set()
+                if previous is None or zone.id >= len(previous)
+                else set(zone.cpus) - previous[zone.id]
+            )
+            free.append(set(zone.cpus) - taken)
+        self.free_cpus[slot] = free
+
+    def clear(self, slot: int) -> None:
+        if slot < self.capacity:
+            for array in (self.alloc, self.used):
+                array[:, slot, :] = 0
+            for array2 in (self.valid, self.pods, self.isolated, self.avg_distance):
+                array2[slot, :] = 0
+            self.has_topology[slot] = False
+        self.topologies.pop(slot, None)
+        self.free_cpus.pop(slot, None)
+
+    def apply(self, slot: int, assignment: Assignment, sign: int = 1) -> None:
+        if slot >= self.capacity or not self.has_topology[slot]:
+            return
+        for zone, (cpu, memory, gpus) in zip(assignment.zones, assignment.amounts, strict=True):
+            if zone >= self.zones or not self.valid[slot, zone]:
+                continue
+            self.used[:, slot, zone] += np.array((cpu, memory, gpus)) * sign
+            if assignment.known:
+                self.pods[slot, zone] += sign
+            if assignment.isolated:
+                self.isolated[slot, zone] += sign
+        free = self.free_cpus.get(slot)
+        if free is not None and assignment.cpus:
+            for zone in assignment.zones:
+                if zone < len(free):
+                    mine = assignment.cpus & set(self.topologies[slot].zones[zone].cpus)
+                    if sign > 0:
+                        free[zone] -= mine
+                    else:
+                        free[zone] |= mine
+
+    def free(self, size: int) -> npt.NDArray[np.int64]:
+        """Free amounts (3 × node slots × zones) over the first ``size`` slots."""
+        self.ensure(size, 1)
+        result: npt.NDArray[np.int64] = self.alloc[:, :size, :] - self.used[:, :size, :]
+        return result
