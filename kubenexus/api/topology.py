@@ -136,12 +136,12 @@ def topology_from_labels(
         if match is None:
             continue
         try:
-            zone = int(value)
+            gpu_zone = int(value)
         except ValueError:
             raise InvalidInputError(key, value, "must be a NUMA zone number") from None
-        if not 0 <= zone < count:
-            raise InvalidInputError(key, value, f"names zone {zone} but the node has {count}")
-        gpus[zone] += 1
+        if not 0 <= gpu_zone < count:
+            raise InvalidInputError(key, value, f"names zone {gpu_zone} but the node has {count}")
+        gpus[gpu_zone] += 1
     zones: list[Zone] = []
     seen: set[int] = set()
     for zone_id in range(count):
