@@ -312,7 +312,7 @@ class NUMATopology:
                 if members.any():
                     gang = np.where(members > 0, 100.0, 20.0)
             elif request.spread == "balanced":
-                gang = np.maximum(100.0 - 25.0 * members, 0.0)
+                gang = 100.0 / (1.0 + members)  # fewer members in the zone: higher
             else:  # isolated
                 gang = np.where(members > 0, 0.0, 100.0)
         total = 0.40 * np.clip(fit, 0, 100) + 0.25 * np.clip(bandwidth, 0, 100)
