@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kubenexus.api import PodInfo
+from kubenexus.api import PodInfo, pod_from_dict
 from kubenexus.api.topology import parse_cpu_list, topology_from_labels, topology_from_nrt
 from kubenexus.errors import InvalidInputError
 from kubenexus.plugins.numa_topology import ZONES_ANNOTATION, NUMATopology
