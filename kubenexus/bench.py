@@ -34,7 +34,21 @@ _ZONES = ("zone-a", "zone-b", "zone-c")
 _GPU_TOLERATION = Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
 
 
-def synthetic_nodes(count: int, rng: random.Random) -> list[NodeInfo]:
+def _numa_annotations(cpu_milli: int, memory: int, zones: int) -> dict[str, str]:
+    """A node's topology as annotations: ``zones`` equal zones with contiguous CPU IDs."""
+    per_zone = cpu_milli // 1000 // zones
+    annotations = {"numa.kubenexus.io/node-count": str(zones)}
+    for z in range(zones):
+        annotations[f"numa.kubenexus.io/node-{z}-cpus"] = f"{z * per_zone}-{(z + 1) * per_zone - 1}"
+        annotations[f"numa.kubenexus.io/node-{z}-memory"] = str(memory // zones)
+        for other in range(zones):
+            annotations[f"numa.kubenexus.io/node-{z}-distance-{other}"] = (
+                "10" if z == other else "21"
+            )
+    return annotations
+
+
+def synthetic_nodes(count: int, rng: random.Random, numa: bool = False) -> list[NodeInfo]:
     weights = [shape[-1] for shape in _NODE_SHAPES]
     nodes = []
     for i in range(count):
@@ -48,11 +62,13 @@ def synthetic_nodes(count: int, rng: random.Random) -> list[NodeInfo]:
             "topology.kubernetes.io/zone": _ZONES[i % len(_ZONES)],
             "node.kubernetes.io/instance-type": shape,
         }
+        annotations = _numa_annotations(cpu, memory, rng.choice((2, 4, 8))) if numa else {}
         nodes.append(
             NodeInfo(
                 name=name,
                 allocatable=MappingProxyType(allocatable),
                 labels=MappingProxyType(labels),
+                annotations=MappingProxyType(annotations),
                 taints=(taint,) if taint else (),
             )
         )
@@ -70,6 +86,14 @@ def synthetic_pods(
         requests = {keys.CPU: cpu, keys.MEMORY: memory, keys.PODS: 1}
         selector: tuple[tuple[str, str], ...] = ()
         tolerations: tuple[Toleration, ...] = ()
+        annotations: dict[str, str] = {}
+        if workload == "numa":
+            # Whole cores, so every placement also picks concrete CPU IDs.
+            cpu = rng.choice((1000, 2000, 4000))
+            requests[keys.CPU] = cpu
+            annotations[keys.NUMA_POLICY_KEYS[0]] = rng.choice(
+                ("single-numa-node", "single-numa-node", "best-effort")
+            )
         if workload == "mixed":
             kind = rng.random()
             if kind < 0.2:
@@ -91,6 +115,7 @@ def synthetic_pods(
                 tolerations=tolerations,
                 gang=gang,
                 gang_min=gang_size if gang else None,
+                annotations=MappingProxyType(annotations),
             )
         )
     return pods
@@ -129,7 +154,7 @@ def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_b
 ) -> RunFigures:
     rng = random.Random(seed)
     scheduler = build_scheduler(config)
-    for node in synthetic_nodes(nodes, rng):
+    for node in synthetic_nodes(nodes, rng, numa=workload == "numa"):
         scheduler.upsert_node(node)
     for pod in synthetic_pods(pods, workload, rng, gang_size):
         scheduler.upsert_pod(pod)

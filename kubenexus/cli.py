@@ -55,10 +55,11 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
 @click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--workload",
-    type=click.Choice(["plain", "mixed"]),
+    type=click.Choice(["plain", "mixed", "numa"]),
     default="plain",
     show_default=True,
-    help="plain: requests only; mixed: selectors, taints/tolerations, GPUs too.",
+    help="plain: requests only; mixed: selectors, taints/tolerations, GPUs too; "
+    "numa: nodes with 2-8 NUMA zones, pods asking single-numa-node or best-effort.",
 )
 @click.option(
     "--repeat",

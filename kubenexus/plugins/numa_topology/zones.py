@@ -38,6 +38,15 @@ class ZoneTable:
         self.isolated = np.zeros((0, 1), dtype=np.int32)
         self.avg_distance = np.zeros((0, 1))
         self.has_topology = np.zeros(0, dtype=np.bool_)
+        # Kept in step on every change, so a pod's filter and score read them without arithmetic:
+        self.free_now = np.zeros((3, 0, 1), dtype=np.int64)  # alloc - used
+        self.cpu_used_pct = np.zeros((0, 1), dtype=np.float32)  # used cpu × 100 / alloc
+        self.cpu_inv_pct = np.zeros((0, 1), dtype=np.float32)  # 100 / alloc cpu (0: none)
+        self.memory_inv_pct = np.zeros((0, 1), dtype=np.float32)  # 100 / alloc memory
+        self.distance_term = np.zeros((0, 1), dtype=np.float32)  # (avg distance - 10) × 5
+        self.open = np.zeros((0, 1), dtype=np.bool_)  # a zone that exists and is not isolated
+        # Bumped when zones are (re)described: caches of topology-only terms check it.
+        self.generation = 0
         self.topologies: dict[int, NodeTopology] = {}
         self.free_cpus: dict[int, list[set[int]]] = {}
 
@@ -62,6 +71,13 @@ class ZoneTable:
         self.pods = grow(self.pods)  # type: ignore[assignment]
         self.isolated = grow(self.isolated)  # type: ignore[assignment]
         self.avg_distance = grow(self.avg_distance)  # type: ignore[assignment]
+        self.free_now = grow(self.free_now)  # type: ignore[assignment]
+        self.cpu_used_pct = grow(self.cpu_used_pct)  # type: ignore[assignment]
+        self.cpu_inv_pct = grow(self.cpu_inv_pct)  # type: ignore[assignment]
+        self.memory_inv_pct = grow(self.memory_inv_pct)  # type: ignore[assignment]
+        self.distance_term = grow(self.distance_term)  # type: ignore[assignment]
+        self.open = grow(self.open)  # type: ignore[assignment]
+        self.generation += 1
         topo = np.zeros(new_cap, dtype=np.bool_)
         topo[: self.has_topology.size] = self.has_topology
         self.has_topology = topo
@@ -75,9 +91,11 @@ class ZoneTable:
         self.valid[slot, :] = False
         self.avg_distance[slot, :] = 0
         self.has_topology[slot] = topology is not None
+        self.generation += 1
         if topology is None:
             self.topologies.pop(slot, None)
             self.free_cpus.pop(slot, None)
+            self._refresh(slot)
             return
         self.topologies[slot] = topology
         previous = self.free_cpus.get(slot)
@@ -94,6 +112,20 @@ class ZoneTable:
             )
             free.append(set(zone.cpus) - taken)
         self.free_cpus[slot] = free
+        self._refresh(slot)
+
+    def _refresh(self, slot: int) -> None:
+        alloc = self.alloc[:, slot, :]
+        used = self.used[:, slot, :]
+        self.free_now[:, slot, :] = alloc - used
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cpu_inv = np.where(alloc[CPU] > 0, 100.0 / np.maximum(alloc[CPU], 1), 0.0)
+            memory_inv = np.where(alloc[MEMORY] > 0, 100.0 / np.maximum(alloc[MEMORY], 1), 0.0)
+        self.cpu_inv_pct[slot, :] = cpu_inv
+        self.memory_inv_pct[slot, :] = memory_inv
+        self.cpu_used_pct[slot, :] = used[CPU] * cpu_inv
+        self.distance_term[slot, :] = (self.avg_distance[slot, :] - 10.0) * 5.0
+        self.open[slot, :] = self.valid[slot, :] & (self.isolated[slot, :] == 0)
 
     def clear(self, slot: int) -> None:
         if slot < self.capacity:
@@ -102,6 +134,7 @@ class ZoneTable:
             for array2 in (self.valid, self.pods, self.isolated, self.avg_distance):
                 array2[slot, :] = 0
             self.has_topology[slot] = False
+            self._refresh(slot)
         self.topologies.pop(slot, None)
         self.free_cpus.pop(slot, None)
 
@@ -116,6 +149,7 @@ class ZoneTable:
                 self.pods[slot, zone] += sign
             if assignment.isolated:
                 self.isolated[slot, zone] += sign
+        self._refresh(slot)
         free = self.free_cpus.get(slot)
         if free is not None and assignment.cpus:
             for zone in assignment.zones:
@@ -127,7 +161,7 @@ class ZoneTable:
                         free[zone] |= mine
 
     def free(self, size: int) -> npt.NDArray[np.int64]:
-        """Free amounts (3 × node slots × zones) over the first ``size`` slots."""
+        """Free amounts (3 × node slots × zones) over the first ``size`` slots (a view)."""
         self.ensure(size, 1)
-        result: npt.NDArray[np.int64] = self.alloc[:, :size, :] - self.used[:, :size, :]
+        result: npt.NDArray[np.int64] = self.free_now[:, :size, :]
         return result
