@@ -40,6 +40,8 @@ class PodResult:
     status: PodStatus
     node: str = ""
     message: str = ""
+    # Placement annotations written before binding (NUMA zones, cpu-set).
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +263,10 @@ def simulate(
     for outcome in scheduler.run_until_idle():
         name = outcome.pod.full_name
         if isinstance(outcome, Scheduled):
-            rows[outcome.pod.key] = PodResult(name, "Scheduled", outcome.node)
+            written = dict(outcome.placement.annotations)
+            rows[outcome.pod.key] = PodResult(
+                name, "Scheduled", outcome.node, _describe(written), written
+            )
         else:
             rows[outcome.pod.key] = PodResult(name, "Unschedulable", message=outcome.message)
     result.pods = [rows[key] for key in order]
@@ -278,6 +283,17 @@ def simulate(
 
 
 # --------------------------------------------------------------------------- rendering
+
+
+def _describe(annotations: Mapping[str, str]) -> str:
+    """How a scheduled pod is placed within its node, when a plugin chose more than the node."""
+    parts = []
+    if "numa.kubenexus.io/zones" in annotations:
+        zones = annotations["numa.kubenexus.io/zones"]
+        parts.append(f"NUMA zone{'s' if ',' in zones else ''} {zones}")
+    if keys.CPU_SET in annotations:
+        parts.append(f"cpus {annotations[keys.CPU_SET]}")
+    return ", ".join(parts)
 
 
 def _usage(resource: str, node: NodeUsage) -> str:
@@ -331,7 +347,13 @@ def render_table(result: SimulationResult) -> str:
 def render_json(result: SimulationResult) -> str:
     data = {
         "pods": [
-            {"pod": p.pod, "status": p.status, "node": p.node or None, "message": p.message or None}
+            {
+                "pod": p.pod,
+                "status": p.status,
+                "node": p.node or None,
+                "message": (p.message or None) if p.status != "Scheduled" else None,
+                "annotations": dict(p.annotations),
+            }
             for p in result.pods
         ],
         "nodes": [

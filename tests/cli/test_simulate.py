@@ -38,6 +38,7 @@ def test_example_places_each_pod_where_the_plugins_say(example_json: dict) -> No
         "status": "Running",
         "node": "cpu-small-1",
         "message": None,
+        "annotations": {},
     }
     assert pods["default/volcano-task"]["status"] == "OtherScheduler"
     assert pods["default/migration-done"]["status"] == "Finished"
@@ -262,3 +263,35 @@ def test_gang_example_places_whole_gangs_or_nothing() -> None:
     assert (
         "default/mpi-launcher: 0/12 nodes are available" in pods["default/mpi-worker-0"]["message"]
     )
+
+
+def test_numa_example_places_seed_000_scenarios_as_described() -> None:
+    code, out, err = _run("simulate", str(EXAMPLES / "numa.yaml"), "-o", "json")
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+    zones = {name: p["annotations"].get("numa.kubenexus.io/zones") for name, p in pods.items()}
+    ml = pods["default/ml-training-strict"]
+    assert (ml["node"], zones["default/ml-training-strict"]) == ("numa-a", "0")
+    assert ml["annotations"]["cpu-set"] == "0-11"
+    hpc = pods["default/hpc-worker-0"]  # isolated: the other socket, all of it
+    assert (hpc["node"], zones["default/hpc-worker-0"], hpc["annotations"]["cpu-set"]) == (
+        "numa-a",
+        "1",
+        "16-31",
+    )
+    redis = pods["default/redis-primary"]  # prefers zone 0; numa-a's zone 0 is short, so numa-b's
+    assert (redis["node"], zones["default/redis-primary"]) == ("numa-b", "0")
+    gpu = pods["default/gpu-training"]
+    assert gpu["node"] == "gpu-numa"
+    assert zones["default/gpu-training"] in {"0", "1"}
+    gang = [pods[f"default/ml-training-gang-{i}"] for i in range(2)]
+    assert gang[0]["node"] == gang[1]["node"]
+    assert (
+        gang[0]["annotations"]["numa.kubenexus.io/zones"]
+        == gang[1]["annotations"]["numa.kubenexus.io/zones"]
+    )  # packed
+    assert (
+        "no single NUMA node has sufficient capacity (cpu 20 > 8 free in best zone)"
+        in pods["default/too-wide"]["message"]
+    )
+    assert pods["default/web"]["annotations"] == {}  # no policy: no zones
