@@ -21,9 +21,11 @@ import structlog
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo, node_from_dict, pod_from_dict
 from kubenexus.api.quantity import resource_amount
+from kubenexus.api.topology import NodeTopology, topology_from_nrt
 from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.errors import InvalidInputError
 from kubenexus.plugins.coscheduling import PodGroupSpec
+from kubenexus.plugins.numa_topology import NUMATopology
 from kubenexus.scheduler import Scheduled
 from kubenexus.shell.binder import Binder, BinderSettings
 from kubenexus.shell.client import ApiError, KubeClient
@@ -142,6 +144,21 @@ class Daemon:
             if self.settings.leader is not None
             else None
         )
+        self.topologies = Informer(
+            client,
+            "/apis/topology.node.k8s.io/v1alpha2/noderesourcetopologies",
+            on_upsert=self._topology_upsert,
+            on_delete=self._topology_delete,
+            settings=self.settings.informer,
+            name="noderesourcetopologies",
+            optional=True,
+        )
+        self._numa = [
+            plugin
+            for profile in self.scheduler.profiles.values()
+            for plugin in profile.filters
+            if isinstance(plugin, NUMATopology)
+        ]
         self.ready = asyncio.Event()  # caches synced: decisions are safe
         self.stopping = asyncio.Event()
         self.healthy = True
@@ -210,7 +227,34 @@ class Daemon:
                 self.scheduler.remove_node(name)  # unusable until its object is valid again
             return
         self.scheduler.upsert_node(node)
+        self._report_topology(node.name)
         self._wake.set()
+
+    def _report_topology(self, node: str) -> None:
+        for plugin in self._numa:
+            problem = plugin.problems.get(node)
+            if problem:
+                log.warning("node.topology_ignored", node=node, problem=problem)
+                self.recorder.node_event(node, "Warning", "InvalidNUMATopology", problem)
+
+    def _topology_upsert(self, obj: Mapping[str, Any]) -> None:
+        name = str((obj.get("metadata") or {}).get("name", ""))
+        try:
+            topology: NodeTopology | None = topology_from_nrt(obj)
+        except InvalidInputError as exc:
+            log.warning("nrt.invalid", node=name, error=str(exc))
+            self.recorder.node_event(
+                name, "Warning", "InvalidNUMATopology", f"NodeResourceTopology ignored: {exc}"
+            )
+            topology = None
+        for plugin in self._numa:
+            plugin.set_node_topology(self.scheduler.cache.nodes, name, topology)
+        self._wake.set()
+
+    def _topology_delete(self, obj: Mapping[str, Any]) -> None:
+        name = str((obj.get("metadata") or {}).get("name", ""))
+        for plugin in self._numa:
+            plugin.set_node_topology(self.scheduler.cache.nodes, name, None)
 
     def _node_delete(self, obj: Mapping[str, Any]) -> None:
         name = (obj.get("metadata") or {}).get("name")
@@ -291,7 +335,9 @@ class Daemon:
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     async def _await_synced(self) -> None:
-        await asyncio.gather(self.pods.synced.wait(), self.nodes.synced.wait())
+        await asyncio.gather(
+            self.pods.synced.wait(), self.nodes.synced.wait(), self.topologies.synced.wait()
+        )
         log.info(
             "caches.synced",
             nodes=self.scheduler.nodes,
@@ -369,6 +415,7 @@ class Daemon:
         jobs: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
             "pod-informer": self.pods.run,
             "node-informer": self.nodes.run,
+            "topology-informer": self.topologies.run,
             "events": self.recorder.run,
             "sync": self._await_synced,
             "scheduling-loop": self._schedule,

@@ -48,6 +48,7 @@ class _Pending:
     event_type: str = ""
     reason: str = ""
     message: str = ""
+    object_kind: str = "Pod"  # what the Event is about: a Pod, or a Node (namespace "default")
 
 
 def _now() -> str:
@@ -75,7 +76,19 @@ class EventRecorder:
 
     # ------------------------------------------------------------------ producers (sync)
 
-    def event(self, pod: PodInfo, event_type: str, reason: str, message: str) -> None:
+    def node_event(self, node: str, event_type: str, reason: str, message: str) -> None:
+        """An Event about a Node (e.g. its NUMA topology data was ignored)."""
+        self.event(
+            PodInfo(namespace="default", name=node, requests={}, uid=f"node/{node}"),
+            event_type,
+            reason,
+            message,
+            kind="Node",
+        )
+
+    def event(
+        self, pod: PodInfo, event_type: str, reason: str, message: str, kind: str = "Pod"
+    ) -> None:
         key = (pod.key, reason, message)
         now = time.monotonic()
         last = self._last.get(key)
@@ -86,7 +99,7 @@ class EventRecorder:
         self._last.move_to_end(key)
         while len(self._last) > _REMEMBERED:
             self._last.popitem(last=False)
-        self._put(_Pending("event", pod, event_type, reason, message))
+        self._put(_Pending("event", pod, event_type, reason, message, kind))
 
     def unschedulable(self, pod: PodInfo, message: str) -> None:
         """FailedScheduling Event plus PodScheduled=False/Unschedulable, as kube-scheduler sets."""
@@ -139,13 +152,17 @@ class EventRecorder:
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"generateName": f"{pod.name}.", "namespace": pod.namespace},
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "name": pod.name,
-                "namespace": pod.namespace,
-                "uid": pod.uid,
-            },
+            "involvedObject": (
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": pod.name,
+                    "namespace": pod.namespace,
+                    "uid": pod.uid,
+                }
+                if item.object_kind == "Pod"
+                else {"apiVersion": "v1", "kind": item.object_kind, "name": pod.name}
+            ),
             "reason": item.reason,
             "message": item.message[:1024],
             "type": item.event_type,

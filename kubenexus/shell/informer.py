@@ -47,6 +47,7 @@ class Informer:
         label_selector: str = "",
         settings: InformerSettings | None = None,
         name: str = "",
+        optional: bool = False,
     ) -> None:
         self.client = client
         self.path = path
@@ -64,6 +65,8 @@ class Informer:
         self.resource_version = ""
         self.relists = 0
         self.reconnects = 0
+        # An optional resource (a CRD that may not be installed): 404 means "none yet".
+        self.optional = optional
 
     async def _deliver(self, callback: Callback, obj: Mapping[str, Any]) -> None:
         try:
@@ -139,6 +142,11 @@ class Informer:
                     continue
                 delay = self.settings.retry_initial_seconds
             except ApiError as exc:
+                if exc.status == 404 and self.optional:
+                    self.synced.set()  # nothing to wait for: the resource is not served
+                    need_list = True
+                    await asyncio.sleep(60)
+                    continue
                 if exc.status == 410:
                     need_list = True
                 self.reconnects += 1

@@ -17,8 +17,8 @@ NAMESPACE = "kubenexus-system"
 
 # Granted ahead of the code that uses them, each for a stated feature.
 GRANTED_FOR_UPCOMING = {
-    ("topology.node.k8s.io", "noderesourcetopologies", verb) for verb in ("get", "list", "watch")
-} | {("resource.k8s.io", "resourceslices", verb) for verb in ("get", "list", "watch")}
+    ("resource.k8s.io", "resourceslices", verb) for verb in ("get", "list", "watch")
+}
 
 Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
 
