@@ -75,6 +75,7 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
     type=click.Path(path_type=Path),
     help="KubeSchedulerConfiguration file.",
 )
+@click.option("--numa", is_flag=True, help="Same as --workload numa.")
 @click.option(
     "--gang-size",
     default=0,
@@ -94,6 +95,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     repeat: int,
     seed: int,
     config_path: Path | None,
+    numa: bool,
     gang_size: int,
     e2e: bool,
     server: str | None,
@@ -120,7 +122,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     report = run_bench(
         nodes=nodes,
         pods=pods,
-        workload=workload,
+        workload="numa" if numa else workload,
         repeat=repeat,
         seed=seed,
         config=config,

@@ -368,6 +368,16 @@ class Daemon:
             m.informer_relists.labels(informer.name).set(informer.relists)
         for phase, count in self.pod_groups.phase_counts().items():
             m.gangs.labels(phase).set(count)
+        for source, count in self._numa_sources().items():
+            m.numa_nodes.labels(source).set(count)
+
+    def _numa_sources(self) -> dict[str, int]:
+        counts = {"NodeResourceTopology": 0, "labels": 0, "ignored": 0}
+        for plugin in self._numa[:1]:  # every profile sees the same nodes
+            for topology in plugin.zones.topologies.values():
+                counts[topology.source] += 1
+            counts["ignored"] = len(plugin.problems)
+        return counts
 
     async def _lead(self) -> None:
         """Campaign (if electing), then run what only the leader runs; end if leadership is lost."""

@@ -86,6 +86,13 @@ class Metrics:
         self.leader = Gauge(
             "kubenexus_leader", "1 while this replica holds the leader Lease.", registry=r
         )
+        self.numa_nodes = Gauge(
+            "kubenexus_numa_nodes",
+            "Nodes by where their NUMA topology comes from: NodeResourceTopology, labels, "
+            "ignored (bad data).",
+            ["source"],
+            registry=r,
+        )
         self.gangs = Gauge(
             "kubenexus_gangs",
             "Gangs (PodGroups) by phase, as the scheduler sees them.",

@@ -53,7 +53,7 @@ async def test_zones_and_cpu_set_are_on_the_pod_when_it_is_bound(cluster: Cluste
 
 async def test_malformed_topology_gets_a_warning_event_on_the_node(cluster: Cluster) -> None:
     _numa_node(cluster, "liar", **{"numa.kubenexus.io/node-1-cpus": "4-11"})  # overlaps zone 0
-    async with running_daemon(cluster):
+    async with running_daemon(cluster) as daemon:
         events = await eventually(
             lambda: [
                 e
@@ -64,6 +64,7 @@ async def test_malformed_topology_gets_a_warning_event_on_the_node(cluster: Clus
         assert events[0]["involvedObject"]["name"] == "liar"
         assert events[0]["reason"] == "InvalidNUMATopology"
         assert "numa.kubenexus.io/node-1-cpus" in events[0]["message"]
+        assert daemon._numa_sources() == {"NodeResourceTopology": 0, "labels": 0, "ignored": 1}
         _numa_pod(cluster, "strict", "2")
         message = (await eventually(lambda: cluster.events("strict", "FailedScheduling")))[0][
             "message"
@@ -101,7 +102,8 @@ async def test_node_resource_topology_objects_are_a_topology_source(cluster: Clu
     cluster.api.put_object(
         "noderesourcetopologies", nrt, group="topology.node.k8s.io", version="v1alpha2"
     )
-    async with running_daemon(cluster):
+    async with running_daemon(cluster) as daemon:
+        assert daemon._numa_sources()["NodeResourceTopology"] == 1
         _numa_pod(cluster, "fits", "6")
         await eventually(lambda: cluster.node_of("fits") == "gpu")
         assert cluster.get_pod("fits")["metadata"]["annotations"]["numa.kubenexus.io/zones"] in {
