@@ -321,12 +321,18 @@ class NUMATopology:
         """seed 000: 0.40 fit + 0.25 bandwidth + 0.20 distance + 0.15 gang, per node × zone
         (for the node slots ``rows``; ``zone_ok`` covers the same rows)."""
         z = self.zones
-        utilization = z.cpu_used_pct[rows] + np.float32(request.cpu) * z.cpu_inv_pct[rows]
-        fit = 100.0 - np.abs(utilization - 60.0)
+        # In place on one buffer: this runs per pod over every node × zone.
+        fit = z.cpu_inv_pct[rows] * np.float32(request.cpu)
+        fit += z.cpu_used_pct[rows]  # utilization after placing the pod, in %
+        fit -= np.float32(60.0)
+        np.abs(fit, out=fit)
+        np.subtract(np.float32(100.0), fit, out=fit)  # 100 - |utilization - 60|
         if request.affinity:
             preferred = np.isin(np.arange(z.zones), list(request.affinity))[None, :]
             fit = np.where(preferred, np.minimum(fit * 1.2, 100.0), fit)
-        total = 0.40 * np.maximum(fit, 0.0)
+        np.maximum(fit, np.float32(0.0), out=fit)
+        fit *= np.float32(0.40)
+        total = fit
         if request.memory_intensive and request.memory:
             bandwidth = 100.0 - np.float32(request.memory) * z.memory_inv_pct[rows]
             total += 0.25 * np.clip(bandwidth, 0.0, 100.0)
