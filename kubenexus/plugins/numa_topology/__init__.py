@@ -378,7 +378,11 @@ class NUMATopology:
         request = state.get(_REQUEST, None)
         if not isinstance(request, NumaRequest) or not self._has_topology(slot):
             return SUCCESS
-        zone_ok, free = self._zone_ok(request, nodes.size)
+        cached = state.get(_ZONE_OK, None)  # nothing changed since this cycle's filter
+        if isinstance(cached, np.ndarray) and cached.shape[0] == nodes.size:
+            zone_ok, free = cached, self.zones.free(nodes.size)
+        else:
+            zone_ok, free = self._zone_ok(request, nodes.size)
         row_ok = zone_ok[slot]
         if row_ok.any():
             scores = self._zone_scores(request, np.array([slot]), zone_ok[slot : slot + 1])[0]
