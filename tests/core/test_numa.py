@@ -10,6 +10,7 @@ from kubenexus.api import PodInfo, pod_from_dict
 from kubenexus.api.topology import parse_cpu_list, topology_from_labels, topology_from_nrt
 from kubenexus.errors import InvalidInputError
 from kubenexus.plugins.numa_topology import ZONES_ANNOTATION, NUMATopology
+from kubenexus.plugins.numa_topology.request import numa_request
 from kubenexus.scheduler import Scheduled, Scheduler
 from tests.builders import NodeBuilder, PodBuilder, make_node, make_pod
 from tests.core.helpers import scheduler
@@ -378,3 +379,57 @@ def test_memory_intensive_pods_prefer_zones_with_more_memory_headroom() -> None:
         ).obj(),
     )["redis"]
     assert decision.node == "fat"
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "annotation", "intensive"),
+    [
+        ("8", "20Gi", None, True),  # more than 16 GiB
+        ("8", "40Gi", None, True),  # 5 GiB per core
+        ("8", "16Gi", None, False),
+        ("8", "16Gi", "true", True),
+        ("1", "8Gi", "false", False),
+    ],
+)
+def test_memory_intensive_detection(
+    cpu: str, memory: str, annotation: str | None, intensive: bool
+) -> None:
+    builder = pod("p", cpu=cpu, memory=memory)
+    if annotation is not None:
+        builder.annotate("scheduling.kubenexus.io/memory-intensive", annotation)
+    assert numa_request(builder.obj(), "none", "single-numa-node").memory_intensive is intensive
+
+
+def test_distance_weight_prefers_nodes_with_closer_zones() -> None:
+    near = numa_node("near", distance=11).obj()
+    far = numa_node("far", distance=40).obj()
+    s = scheduler(far, near)
+    decision = _decide(
+        s, pod("latency", cpu="2", **{"scheduling.kubenexus.io/numa-distance-weight": "100"}).obj()
+    )["latency"]
+    assert decision.node == "near"
+
+
+def test_gpus_are_aligned_with_their_zone() -> None:
+    builder = numa_node("gpu", zones=2, cpus_per_zone=16).extended("nvidia.com/gpu", "4")
+    for gpu, zone in ((0, 0), (1, 0), (2, 1), (3, 1)):
+        builder.label(f"gpu.kubenexus.io/gpu{gpu}-numa", str(zone))
+    s = scheduler(builder.obj())
+    two = (
+        pod(
+            "two",
+            cpu="4",
+            **{"numa.scheduling.kubenexus.io/resources": "cpu,memory,nvidia.com/gpu"},
+        )
+        .extended("nvidia.com/gpu", "2")
+        .obj()
+    )
+    decision = _decide(s, two)["two"]
+    zone = int(decision.placement.annotations[ZONES_ANNOTATION])
+    assert _plugin(s).zones.used[2, 0, zone] == 2
+    fresh = scheduler(builder.obj())  # 4 GPUs free on the node, but at most 2 per zone
+    three = pod("three", cpu="4").extended("nvidia.com/gpu", "3").obj()  # aligned by default
+    assert _decide(fresh, three)["three"] == (
+        "0/1 nodes are available: 1 no single NUMA node has sufficient capacity "
+        "(nvidia.com/gpu 3 > 2 free in best zone)."
+    )

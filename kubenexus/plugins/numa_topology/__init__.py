@@ -296,6 +296,13 @@ class NUMATopology:
                 f"memory {format_amount('memory', request.memory)} > "
                 f"{format_amount('memory', max(int(best_memory.max()), 0))} free in best zone"
             )
+        elif (
+            request.gpus
+            and (best_gpus := np.where(valid, free[GPU], -1).max(axis=1)).min() < request.gpus
+        ):
+            detail = (
+                f"nvidia.com/gpu {request.gpus} > {max(int(best_gpus.max()), 0)} free in best zone"
+            )
         else:
             detail = "no zone has every aligned resource free at once"
         reasons[NO_ZONE.format(detail=detail)] += int(with_topology.size)
