@@ -288,8 +288,8 @@ def simulate(
 def _describe(annotations: Mapping[str, str]) -> str:
     """How a scheduled pod is placed within its node, when a plugin chose more than the node."""
     parts = []
-    if "numa.kubenexus.io/zones" in annotations:
-        zones = annotations["numa.kubenexus.io/zones"]
+    if keys.NUMA_ZONES in annotations:
+        zones = annotations[keys.NUMA_ZONES]
         parts.append(f"NUMA zone{'s' if ',' in zones else ''} {zones}")
     if keys.CPU_SET in annotations:
         parts.append(f"cpus {annotations[keys.CPU_SET]}")

@@ -53,6 +53,8 @@ GANG_GROUP: Final = "scheduling.kubenexus.io/gang-group"
 GANG_NUMA_SPREAD: Final = "scheduling.kubenexus.io/gang-numa-spread"
 VRAM_REQUEST: Final = "scheduling.kubenexus.io/vram-request"
 CPU_SET: Final = "cpu-set"
+# Written by the scheduler on pods it placed by NUMA zone (read back after a restart).
+NUMA_ZONES: Final = "numa.kubenexus.io/zones"
 
 # Labels a Job controller puts on the pods it creates.
 JOB_NAME_LABELS: Final = ("batch.kubernetes.io/job-name", "job-name")

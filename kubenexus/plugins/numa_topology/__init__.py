@@ -40,7 +40,7 @@ from kubenexus.plugins.args import PluginArgs
 from kubenexus.plugins.numa_topology.request import STRICT, NumaRequest, Policy, numa_request
 from kubenexus.plugins.numa_topology.zones import CPU, GPU, MEMORY, Assignment, ZoneTable
 
-ZONES_ANNOTATION: Final = "numa.kubenexus.io/zones"
+ZONES_ANNOTATION: Final = keys.NUMA_ZONES
 _REQUEST: Final = "NUMATopology/request"
 _ZONE_OK: Final = "NUMATopology/zone-ok"
 NO_TOPOLOGY: Final = "node(s) had no NUMA topology ({policy} needs it)"
