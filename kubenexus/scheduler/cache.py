@@ -31,6 +31,8 @@ class ClusterCache:
         self._gang_placed: dict[str, int] = {}
         # Plugins keeping their own per-node accounting in step with ours.
         self.observers: list[CacheObserver] = []
+        # Assumed pods whose Binding succeeded, by when: the watch should confirm them soon.
+        self._bound_at: dict[str, float] = {}
 
     # ------------------------------------------------------------------ nodes
 
@@ -103,6 +105,24 @@ class ClusterCache:
         if record is not None and record.assumed:
             self._drop(record)
 
+    def finish_binding(self, key: str, now: float) -> None:
+        record = self._pods.get(key)
+        if record is not None and record.assumed:
+            self._bound_at[key] = now
+
+    def expire(self, now: float, ttl: float) -> list[PodInfo]:
+        """Forget assumed pods bound more than ``ttl`` ago that the API never confirmed (as
+        kube-scheduler does), so a lost watch event cannot hold capacity forever."""
+        expired = [key for key, at in self._bound_at.items() if now - at > ttl]
+        pods = []
+        for key in expired:
+            del self._bound_at[key]
+            record = self._pods.get(key)
+            if record is not None and record.assumed:
+                pods.append(record.pod)
+                self._drop(record)
+        return pods
+
     def remove_pod(self, key: str) -> PodInfo | None:
         record = self._pods.get(key)
         if record is None:
@@ -131,6 +151,7 @@ class ClusterCache:
                 observer.pod_uncounted(self.nodes, pod, record.slot)
             record.slot = None
         del self._pods[record.pod.key]
+        self._bound_at.pop(record.pod.key, None)
         gang = record.pod.gang
         if gang:
             left = self._gang_placed.get(gang, 0) - 1

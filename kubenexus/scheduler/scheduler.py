@@ -346,6 +346,15 @@ class Scheduler:
     def binding_succeeded(self, key: str) -> None:
         """The Binding exists; the pod stays counted until the API shows it gone or finished."""
         self._in_flight.pop(key, None)
+        self.cache.finish_binding(key, self.clock())
+
+    def expire_assumed(self, ttl: float = 30.0) -> list[PodInfo]:
+        """Assumed pods the API never confirmed within ``ttl`` seconds of their Binding are
+        forgotten (their capacity freed); a late watch event counts them again."""
+        expired = self.cache.expire(self.clock(), ttl)
+        if expired:
+            self.queue.move_all()
+        return expired
 
     def binding_failed(self, key: str, message: str, *, retry: bool = True) -> None:
         """Binding failed: forget the assumption; requeue with backoff unless told not to."""

@@ -49,6 +49,8 @@ class DaemonSettings:
     batch: int = 128
     # Longest wait for in-flight binds on shutdown.
     shutdown_grace_seconds: float = 10.0
+    # A bound pod the watch has not confirmed after this long stops being counted (kube: 30 s).
+    assumed_ttl_seconds: float = 30.0
     # Run kopf for the CRDs (the integration tests of the core path may leave it out).
     with_operator: bool = True
     # None: no leader election (a single replica, tests, benchmarks).
@@ -329,6 +331,8 @@ class Daemon:
                 if done >= self.settings.batch:
                     done = 0
                     await asyncio.sleep(0)
+            for pod in self.scheduler.expire_assumed(self.settings.assumed_ttl_seconds):
+                log.warning("pod.assumption_expired", pod=pod.full_name, node=pod.node_name or None)
             wakeup = self.scheduler.queue.next_wakeup()
             delay = 1.0 if wakeup is None else min(max(wakeup - clock(), 0.01), 1.0)
             with contextlib.suppress(TimeoutError):

@@ -204,3 +204,5 @@ class PodGroupStatusWriter:
             raise
         record.written = comparable
         self.writes += 1
+        if not record.members:  # its last member is gone: nothing more will change
+            self._gangs.pop(gang, None)

@@ -170,3 +170,23 @@ def test_each_scheduler_name_uses_its_own_profile() -> None:
     assert "uid-other" not in s.queue
     s.upsert_pod(make_pod("other").scheduler("someone-else").obj())
     assert "uid-other" not in s.queue
+
+
+def test_bound_pods_never_confirmed_by_the_api_expire() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
+    s.upsert_pod(make_pod("lost").req(cpu="3").obj())
+    s.upsert_pod(make_pod("seen").req(cpu="1").obj())
+    for outcome in s.run_until_idle():
+        assert isinstance(outcome, Scheduled)
+    s.upsert_pod(make_pod("seen").req(cpu="1").node("a").obj())  # the watch confirmed this one
+    now[0] += 29
+    assert s.expire_assumed(ttl=30) == []
+    now[0] += 2
+    expired = s.expire_assumed(ttl=30)
+    assert [p.name for p in expired] == ["lost"]
+    assert _cpu_requested(s, "a") == 1000
+    assert "uid-lost" not in s.cache
+    # A late watch event counts it again.
+    s.upsert_pod(make_pod("lost").req(cpu="3").node("a").obj())
+    assert _cpu_requested(s, "a") == 4000
