@@ -433,3 +433,13 @@ def test_gpus_are_aligned_with_their_zone() -> None:
         "0/1 nodes are available: 1 no single NUMA node has sufficient capacity "
         "(nvidia.com/gpu 3 > 2 free in best zone)."
     )
+
+
+def test_a_pod_spanning_zones_is_pinned_to_exactly_its_cores() -> None:
+    s = scheduler(numa_node("n", cpus_per_zone=8).obj())
+    _decide(
+        s, pod("half", cpu="500m", policy="single-numa-node").obj()
+    )  # zone 0 or 1 keeps 7.5 cores
+    wide = _decide(s, pod("wide", cpu="12", policy="restricted").obj())["wide"]
+    assert wide.placement.annotations[ZONES_ANNOTATION] == "0,1"
+    assert len(parse_cpu_list(wide.placement.annotations["cpu-set"], "x")) == 12

@@ -413,7 +413,10 @@ class NUMATopology:
         for zone in order:
             if not any(need):
                 break
-            take = tuple(min(max(int(free[r, zone]), 0), need[r]) for r in range(3))
+            room = [max(int(free[r, zone]), 0) for r in range(3)]
+            if request.cpu % 1000 == 0:
+                room[CPU] -= room[CPU] % 1000  # whole cores per zone, so the cpu-set is exact
+            take = tuple(min(room[r], need[r]) for r in range(3))
             if not any(take):
                 continue
             zones.append(zone)
@@ -427,7 +430,8 @@ class NUMATopology:
                 [order[0] if order else 0],
                 [(request.cpu, request.memory, request.gpus)],
             )
-        return tuple(zones), tuple(amounts)
+        pairs = sorted(zip(zones, amounts, strict=True))  # zones in order, for people and the hook
+        return tuple(z for z, _ in pairs), tuple(a for _, a in pairs)
 
     def _pick_cpus(
         self,
