@@ -149,7 +149,11 @@ class ZoneTable:
                 self.pods[slot, zone] += sign
             if assignment.isolated:
                 self.isolated[slot, zone] += sign
-        self._refresh(slot)
+        if assignment.isolated:
+            self._refresh(slot)
+        else:  # only usage changed: the two arrays that depend on it
+            self.free_now[:, slot, :] = self.alloc[:, slot, :] - self.used[:, slot, :]
+            self.cpu_used_pct[slot, :] = self.used[CPU, slot, :] * self.cpu_inv_pct[slot, :]
         free = self.free_cpus.get(slot)
         if free is not None and assignment.cpus:
             for zone in assignment.zones:
