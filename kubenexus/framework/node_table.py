@@ -8,7 +8,7 @@ columns on first use, so a ``nodeSelector`` is an array comparison, not a loop o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final, TypeVar, cast
 
 import numpy as np
@@ -124,10 +124,6 @@ class NodeTable:
         if info is None:
             raise KeyError(f"node slot {slot} is free")
         return info
-
-    def live_slots(self) -> Iterator[int]:
-        for name in self.names_in_order():
-            yield self.index[name]
 
     def names_in_order(self) -> list[str]:
         return [self.names[s] for s in range(self.size) if self.valid[s]]
@@ -301,16 +297,3 @@ class NodeTable:
                 if info is not None:
                     column.set(slot, info.labels.get(key))
         return column
-
-    # ------------------------------------------------------------------ trial copies
-
-    def copy(self) -> NodeTable:
-        """An independent copy for trial placements (a gang planned before it is committed)."""
-        clone = NodeTable.__new__(NodeTable)
-        for attr, value in self.__dict__.items():
-            if isinstance(value, np.ndarray | list | dict):
-                setattr(clone, attr, value.copy())
-            else:
-                setattr(clone, attr, value)
-        clone._labels = {}  # rebuilt lazily from infos on the clone
-        return clone
