@@ -33,7 +33,7 @@ from kubenexus.shell.events import EventRecorder, EventSettings
 from kubenexus.shell.informer import Informer, InformerSettings
 from kubenexus.shell.leader import LeaderElector, LeaderSettings
 from kubenexus.shell.metrics import Metrics, bound_port, health_app, start_server
-from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry, connection_info
+from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry
 from kubenexus.shell.podgroups import PodGroupStatusWriter, member_state
 
 log = structlog.get_logger(__name__)
@@ -405,8 +405,8 @@ class Daemon:
         if not self.settings.with_operator or self._operator is not None:
             return
         deliver = asyncio.get_running_loop().call_soon_threadsafe
-        connection = connection_info(self.client.configuration)
-        self._operator = OperatorThread(build_registry(self.crds, connection, deliver))
+        registry = build_registry(self.crds, self.client.configuration, deliver)
+        self._operator = OperatorThread(registry)
         self._operator.start()
         self._operator_watch = asyncio.create_task(
             _watch_thread(self._operator), name="operator-watch"

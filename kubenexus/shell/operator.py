@@ -63,15 +63,14 @@ def pod_group_problems(spec: Mapping[str, Any]) -> list[str]:
 Deliver = Callable[[Callable[[], object]], object]
 
 
-def build_registry(
-    store: CrdStore, connection: kopf.ConnectionInfo, deliver: Deliver
-) -> kopf.OperatorRegistry:
+def build_registry(store: CrdStore, configuration: Any, deliver: Deliver) -> kopf.OperatorRegistry:
     """kopf's handlers; ``deliver`` runs a store update on the daemon's loop."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry, id="kubenexus-login")
-    def login(**_: Any) -> kopf.ConnectionInfo:
-        return connection
+    async def login(**_: Any) -> kopf.ConnectionInfo:
+        # Asked again on every 401: read the credentials afresh (service-account tokens rotate).
+        return await connection_info(configuration)
 
     @kopf.on.startup(registry=registry, id="kubenexus-settings")
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -152,18 +151,20 @@ class OperatorThread:
         return not self._thread.is_alive()
 
 
-def connection_info(configuration: Any) -> kopf.ConnectionInfo:
-    """kopf's credentials from the same client configuration our own client uses."""
-    token = (configuration.api_key or {}).get("BearerToken") or (configuration.api_key or {}).get(
-        "authorization"
-    )
-    scheme, _, value = str(token or "").partition(" ")
+async def connection_info(configuration: Any) -> kopf.ConnectionInfo:
+    """kopf's credentials from the same client configuration our own client uses (its token
+    refreshed first, with its prefix: ``Bearer <token>``)."""
+    header = await configuration.get_api_key_with_prefix("BearerToken")
+    scheme, token = "", ""
+    if header:
+        first, _, rest = str(header).partition(" ")
+        scheme, token = (first, rest) if rest else ("Bearer", first)
     return kopf.ConnectionInfo(
         server=str(configuration.host),
         ca_path=configuration.ssl_ca_cert or None,
         insecure=not configuration.verify_ssl,
-        scheme=scheme or None if token else None,
-        token=value or None if token else None,
+        scheme=scheme or None,
+        token=token or None,
         certificate_path=configuration.cert_file or None,
         private_key_path=configuration.key_file or None,
     )
