@@ -224,7 +224,7 @@ def test_restart_rebuilds_zone_usage_from_pod_annotations() -> None:
     fresh.upsert_pod(pod_from_dict(bound))
     zone = int(first.placement.annotations[ZONES_ANNOTATION])
     table = _plugin(fresh).zones
-    assert table.used[0, 0, zone] == 6000
+    assert table.used[0, zone, 0] == 6000
     assert table.free_cpus[0][zone] == set(range(zone * 8, zone * 8 + 8)) - parse_cpu_list(
         first.placement.annotations["cpu-set"], "x"
     )
@@ -238,7 +238,7 @@ def test_pods_of_unknown_zones_are_charged_to_the_zone_with_most_free() -> None:
         make_pod("theirs").scheduler("default-scheduler").req(cpu="5", memory="1Gi").node("n").obj()
     )
     table = _plugin(s).zones
-    assert sorted(table.used[0, 0, :2].tolist()) == [0, 5000]
+    assert sorted(table.used[0, :2, 0].tolist()) == [0, 5000]
     assert (
         "cpu 6 > 8" not in _decide(s, pod("six", cpu="6").obj())["six"].node
     )  # still fits the other zone
@@ -426,7 +426,7 @@ def test_gpus_are_aligned_with_their_zone() -> None:
     )
     decision = _decide(s, two)["two"]
     zone = int(decision.placement.annotations[ZONES_ANNOTATION])
-    assert _plugin(s).zones.used[2, 0, zone] == 2
+    assert _plugin(s).zones.used[2, zone, 0] == 2
     fresh = scheduler(builder.obj())  # 4 GPUs free on the node, but at most 2 per zone
     three = pod("three", cpu="4").extended("nvidia.com/gpu", "3").obj()  # aligned by default
     assert _decide(fresh, three)["three"] == (

@@ -48,7 +48,7 @@ async def test_zones_and_cpu_set_are_on_the_pod_when_it_is_bound(cluster: Cluste
         await eventually(lambda: len(cluster.events("c", "FailedScheduling")) >= 1)
         assert cluster.node_of("c") is None
         plugin = again._numa[0]
-        assert sorted(plugin.zones.used[0, 0, :2].tolist()) == [6000, 6000]
+        assert sorted(plugin.zones.used[0, :2, 0].tolist()) == [6000, 6000]
 
 
 async def test_malformed_topology_gets_a_warning_event_on_the_node(cluster: Cluster) -> None:

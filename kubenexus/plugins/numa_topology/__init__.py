@@ -49,19 +49,15 @@ NO_ISOLATED: Final = "node(s) had no empty NUMA zone to isolate the pod"
 NOT_ALLOWED: Final = "node(s) had no NUMA zone allowed by numa-anti-affinity-node-id"
 
 
-def row_any(matrix: BoolArray) -> BoolArray:
-    """``matrix.any(axis=1)`` for few columns: column by column is several times faster."""
-    result = matrix[:, 0].copy()
-    for column in range(1, matrix.shape[1]):
-        result |= matrix[:, column]
+def any_zone(matrix: BoolArray) -> BoolArray:
+    """Per node (column), whether any zone (row) is true: one contiguous row at a time."""
+    result: BoolArray = np.logical_or.reduce(matrix, axis=0)
     return result
 
 
-def row_max(matrix: FloatArray) -> FloatArray:
-    """``matrix.max(axis=1)`` for few columns (zones), column by column."""
-    result = matrix[:, 0].copy()
-    for column in range(1, matrix.shape[1]):
-        np.maximum(result, matrix[:, column], out=result)
+def best_zone(matrix: FloatArray) -> FloatArray:
+    """Per node (column), the best zone's (row's) value."""
+    result: FloatArray = np.maximum.reduce(matrix, axis=0)
     return result
 
 
@@ -181,8 +177,8 @@ class NUMATopology:
     def _unknown(self, pod: PodInfo, slot: int) -> Assignment | None:
         if not self._has_topology(slot):
             return None
-        free = self.zones.alloc[CPU, slot, :] - self.zones.used[CPU, slot, :]
-        free = np.where(self.zones.valid[slot, :], free, np.iinfo(np.int64).min)
+        free = self.zones.alloc[CPU, :, slot] - self.zones.used[CPU, :, slot]
+        free = np.where(self.zones.valid[:, slot], free, np.iinfo(np.int64).min)
         zone = int(np.argmax(free))
         amounts = (
             (
@@ -215,12 +211,12 @@ class NUMATopology:
             ok &= free[MEMORY] >= request.memory
         if request.gpus:
             ok &= free[GPU] >= request.gpus
-        ok &= self.zones.open[:size]
+        ok &= self.zones.open[:, :size]
         if request.anti_affinity:
             zone_ids = np.arange(self.zones.zones)
-            ok &= ~np.isin(zone_ids, list(request.anti_affinity))[None, :]
+            ok &= ~np.isin(zone_ids, list(request.anti_affinity))[:, None]
         if request.policy == "isolated":
-            ok &= self.zones.pods[:size] == 0
+            ok &= self.zones.pods[:, :size] == 0
         return ok, free
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
@@ -233,17 +229,17 @@ class NUMATopology:
         if request.policy == "best-effort":
             return None
         has = self.zones.has_topology[:size]
-        fits = row_any(zone_ok)
+        fits = any_zone(zone_ok)
         if request.policy == "restricted":
             # Larger than any zone of the node: it may span zones, as few as have room.
-            valid = self.zones.valid[:size] & (self.zones.isolated[:size] == 0)
-            largest = np.where(valid, self.zones.alloc[:, :size, :], 0).max(axis=2)
+            valid = self.zones.open[:, :size]
+            largest = np.where(valid, self.zones.alloc[:, :, :size], 0).max(axis=1)
             too_big = (
                 (largest[CPU] < request.cpu)
                 | (largest[MEMORY] < request.memory)
                 | (largest[GPU] < request.gpus)
             )
-            total = np.where(valid, free, 0).sum(axis=2)
+            total = np.where(valid, free, 0).sum(axis=1)
             spans = (
                 (total[CPU] >= request.cpu)
                 & (total[MEMORY] >= request.memory)
@@ -266,28 +262,28 @@ class NUMATopology:
         with_topology = rejected[has]
         if not with_topology.size:
             return reasons
-        free = self.zones.free(nodes.size)[:, with_topology, :]
-        valid = self.zones.valid[with_topology] & (self.zones.isolated[with_topology] == 0)
+        free = self.zones.free(nodes.size)[:, :, with_topology]
+        valid = self.zones.open[:, with_topology]
         if request.policy == "isolated":
-            empty = valid & (self.zones.pods[with_topology] == 0)
-            none_empty = ~empty.any(axis=1)
+            empty = valid & (self.zones.pods[:, with_topology] == 0)
+            none_empty = ~empty.any(axis=0)
             reasons[NO_ISOLATED] += int(none_empty.sum())
-            valid &= empty
-            with_topology, free = with_topology[~none_empty], free[:, ~none_empty, :]
-            valid = valid[~none_empty]
+            valid = valid & empty
+            with_topology, free = with_topology[~none_empty], free[:, :, ~none_empty]
+            valid = valid[:, ~none_empty]
             if not with_topology.size:
                 return reasons
         if request.anti_affinity:
             allowed = ~np.isin(np.arange(self.zones.zones), list(request.anti_affinity))
-            blocked = ~(valid & allowed[None, :]).any(axis=1)
+            blocked = ~(valid & allowed[:, None]).any(axis=0)
             reasons[NOT_ALLOWED] += int(blocked.sum())
-            valid &= allowed[None, :]
+            valid = valid & allowed[:, None]
             keep = ~blocked
-            with_topology, free, valid = with_topology[keep], free[:, keep, :], valid[keep]
+            with_topology, free, valid = with_topology[keep], free[:, :, keep], valid[:, keep]
             if not with_topology.size:
                 return reasons
-        best = np.where(valid, free[CPU], np.iinfo(np.int64).min).max(axis=1)
-        best_memory = np.where(valid, free[MEMORY], np.iinfo(np.int64).min).max(axis=1)
+        best = np.where(valid, free[CPU], np.iinfo(np.int64).min).max(axis=0)
+        best_memory = np.where(valid, free[MEMORY], np.iinfo(np.int64).min).max(axis=0)
         if request.cpu and (best < request.cpu).any():
             most = format_amount("cpu", max(int(best.max()), 0))
             detail = f"cpu {format_amount('cpu', request.cpu)} > {most} free in best zone"
@@ -298,7 +294,7 @@ class NUMATopology:
             )
         elif (
             request.gpus
-            and (best_gpus := np.where(valid, free[GPU], -1).max(axis=1)).min() < request.gpus
+            and (best_gpus := np.where(valid, free[GPU], -1).max(axis=0)).min() < request.gpus
         ):
             detail = (
                 f"nvidia.com/gpu {request.gpus} > {max(int(best_gpus.max()), 0)} free in best zone"
@@ -329,30 +325,30 @@ class NUMATopology:
         (for the node slots ``rows``; ``zone_ok`` covers the same rows)."""
         z = self.zones
         # In place on one buffer: this runs per pod over every node × zone.
-        fit = z.cpu_inv_pct[rows] * np.float32(request.cpu)
-        fit += z.cpu_used_pct[rows]  # utilization after placing the pod, in %
+        fit = z.cpu_inv_pct[:, rows] * np.float32(request.cpu)
+        fit += z.cpu_used_pct[:, rows]  # utilization after placing the pod, in %
         fit -= np.float32(60.0)
         np.abs(fit, out=fit)
         np.subtract(np.float32(100.0), fit, out=fit)  # 100 - |utilization - 60|
         if request.affinity:
-            preferred = np.isin(np.arange(z.zones), list(request.affinity))[None, :]
+            preferred = np.isin(np.arange(z.zones), list(request.affinity))[:, None]
             fit = np.where(preferred, np.minimum(fit * 1.2, 100.0), fit)
         np.maximum(fit, np.float32(0.0), out=fit)
         fit *= np.float32(0.40)
         total = fit
         if request.memory_intensive and request.memory:
-            bandwidth = 100.0 - np.float32(request.memory) * z.memory_inv_pct[rows]
+            bandwidth = 100.0 - np.float32(request.memory) * z.memory_inv_pct[:, rows]
             total += 0.25 * np.clip(bandwidth, 0.0, 100.0)
         else:
             total += 25.0
-        total += self._distance_part(request.distance_weight)[rows]
+        total += self._distance_part(request.distance_weight)[:, rows]
         if request.gang_group and request.gang_group in self._gang_zones:
             members = np.zeros(total.shape, dtype=np.float32)
             slots = np.arange(z.capacity)[rows]
             position = {int(s): i for i, s in enumerate(np.atleast_1d(slots))}
             for slot, counts in self._gang_zones[request.gang_group].items():
                 if slot in position:
-                    members[position[slot], : counts.size] = counts
+                    members[: counts.size, position[slot]] = counts
             if request.spread == "packed":
                 gang = np.where(members > 0, 100.0, 20.0) if members.any() else 100.0
             elif request.spread == "balanced":
@@ -372,7 +368,7 @@ class NUMATopology:
         if not isinstance(request, NumaRequest) or not isinstance(zone_ok, np.ndarray):
             return None
         size = nodes.size
-        best = row_max(self._zone_scores(request, slice(0, size), zone_ok))
+        best = best_zone(self._zone_scores(request, slice(0, size), zone_ok))
         has = self.zones.has_topology[:size]
         # No zone fits alone (best-effort / restricted spanning): 25; topology unknown: 50.
         node_scores = np.where(has, np.where(best >= 0, best, 25.0), 50.0)
@@ -386,17 +382,17 @@ class NUMATopology:
         if not isinstance(request, NumaRequest) or not self._has_topology(slot):
             return SUCCESS
         cached = state.get(_ZONE_OK, None)  # nothing changed since this cycle's filter
-        if isinstance(cached, np.ndarray) and cached.shape[0] == nodes.size:
+        if isinstance(cached, np.ndarray) and cached.shape[1] == nodes.size:
             zone_ok, free = cached, self.zones.free(nodes.size)
         else:
             zone_ok, free = self._zone_ok(request, nodes.size)
-        row_ok = zone_ok[slot]
+        row_ok = zone_ok[:, slot]
         if row_ok.any():
-            scores = self._zone_scores(request, np.array([slot]), zone_ok[slot : slot + 1])[0]
+            scores = self._zone_scores(request, np.array([slot]), zone_ok[:, slot : slot + 1])[:, 0]
             zones: tuple[int, ...] = (int(np.argmax(scores)),)
             amounts = ((request.cpu, request.memory, request.gpus),)
         else:
-            zones, amounts = self._spread(request, free[:, slot, :], slot)
+            zones, amounts = self._spread(request, free[:, :, slot], slot)
         cpus = self._pick_cpus(request, slot, zones, amounts)
         self._pending[pod.key] = Assignment(zones, amounts, cpus, request.policy == "isolated")
         return SUCCESS
@@ -405,7 +401,7 @@ class NUMATopology:
         self, request: NumaRequest, free: npt.NDArray[np.int64], slot: int
     ) -> tuple[tuple[int, ...], tuple[tuple[int, int, int], ...]]:
         """Across as few zones as hold the request, largest free CPU first."""
-        valid = self.zones.valid[slot] & (self.zones.isolated[slot] == 0)
+        valid = self.zones.open[:, slot]
         order = [int(z) for z in np.argsort(-free[CPU]) if valid[z]]
         need = [request.cpu, request.memory, request.gpus]
         zones: list[int] = []

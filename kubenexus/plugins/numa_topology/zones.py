@@ -1,7 +1,9 @@
-"""Per-node NUMA zones as arrays (resource × node slot × zone), kept in step with the cache.
+"""Per-node NUMA zones as arrays (resource × zone × node slot), kept in step with the cache.
 
-Rows: 0 = cpu (millicores), 1 = memory (bytes), 2 = GPUs. Free CPU IDs per zone are kept as sets
-for the node a pod is placed on (only that node's few zones are looked at per placement).
+Rows: 0 = cpu (millicores), 1 = memory (bytes), 2 = GPUs. Zones come before node slots so that a
+zone's values over all nodes are contiguous: per-pod work is a few operations on a handful of
+long rows, and "best zone of each node" is a reduction over the short zone axis. Free CPU IDs per
+zone are kept as sets for the node a pod is placed on.
 """
 
 from __future__ import annotations
@@ -31,20 +33,20 @@ class ZoneTable:
     def __init__(self) -> None:
         self.capacity = 0
         self.zones = 1
-        self.alloc = np.zeros((3, 0, 1), dtype=np.int64)
-        self.used = np.zeros((3, 0, 1), dtype=np.int64)
-        self.valid = np.zeros((0, 1), dtype=np.bool_)
-        self.pods = np.zeros((0, 1), dtype=np.int32)
-        self.isolated = np.zeros((0, 1), dtype=np.int32)
-        self.avg_distance = np.zeros((0, 1))
+        self.alloc = np.zeros((3, 1, 0), dtype=np.int64)
+        self.used = np.zeros((3, 1, 0), dtype=np.int64)
+        self.valid = np.zeros((1, 0), dtype=np.bool_)
+        self.pods = np.zeros((1, 0), dtype=np.int32)
+        self.isolated = np.zeros((1, 0), dtype=np.int32)
+        self.avg_distance = np.zeros((1, 0))
         self.has_topology = np.zeros(0, dtype=np.bool_)
         # Kept in step on every change, so a pod's filter and score read them without arithmetic:
-        self.free_now = np.zeros((3, 0, 1), dtype=np.int64)  # alloc - used
-        self.cpu_used_pct = np.zeros((0, 1), dtype=np.float32)  # used cpu × 100 / alloc
-        self.cpu_inv_pct = np.zeros((0, 1), dtype=np.float32)  # 100 / alloc cpu (0: none)
-        self.memory_inv_pct = np.zeros((0, 1), dtype=np.float32)  # 100 / alloc memory
-        self.distance_term = np.zeros((0, 1), dtype=np.float32)  # (avg distance - 10) × 5
-        self.open = np.zeros((0, 1), dtype=np.bool_)  # a zone that exists and is not isolated
+        self.free_now = np.zeros((3, 1, 0), dtype=np.int64)  # alloc - used
+        self.cpu_used_pct = np.zeros((1, 0), dtype=np.float32)  # used cpu × 100 / alloc
+        self.cpu_inv_pct = np.zeros((1, 0), dtype=np.float32)  # 100 / alloc cpu (0: none)
+        self.memory_inv_pct = np.zeros((1, 0), dtype=np.float32)  # 100 / alloc memory
+        self.distance_term = np.zeros((1, 0), dtype=np.float32)  # (avg distance - 10) × 5
+        self.open = np.zeros((1, 0), dtype=np.bool_)  # a zone that exists and is not isolated
         # Bumped when zones are (re)described: caches of topology-only terms check it.
         self.generation = 0
         self.topologies: dict[int, NodeTopology] = {}
@@ -60,7 +62,7 @@ class ZoneTable:
             return
 
         def grow(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
-            shape = (*array.shape[:-2], new_cap, new_zones)
+            shape = (*array.shape[:-2], new_zones, new_cap)
             bigger = np.zeros(shape, dtype=array.dtype)
             bigger[..., : array.shape[-2], : array.shape[-1]] = array
             return bigger
@@ -87,9 +89,9 @@ class ZoneTable:
         """(Re)describe a node's zones; usage already counted on them is kept."""
         zones = len(topology.zones) if topology else 1
         self.ensure(slot + 1, zones)
-        self.alloc[:, slot, :] = 0
-        self.valid[slot, :] = False
-        self.avg_distance[slot, :] = 0
+        self.alloc[:, :, slot] = 0
+        self.valid[:, slot] = False
+        self.avg_distance[:, slot] = 0
         self.has_topology[slot] = topology is not None
         self.generation += 1
         if topology is None:
@@ -101,10 +103,10 @@ class ZoneTable:
         previous = self.free_cpus.get(slot)
         free = []
         for zone in topology.zones:
-            self.alloc[:, slot, zone.id] = (zone.cpu_milli, zone.memory, zone.gpus)
-            self.valid[slot, zone.id] = True
+            self.alloc[:, zone.id, slot] = (zone.cpu_milli, zone.memory, zone.gpus)
+            self.valid[zone.id, slot] = True
             others = [d for other, d in zone.distances.items() if other != zone.id]
-            self.avg_distance[slot, zone.id] = float(np.mean(others)) if others else 10.0
+            self.avg_distance[zone.id, slot] = float(np.mean(others)) if others else 10.0
             taken = (
                 set()
                 if previous is None or zone.id >= len(previous)
@@ -115,24 +117,23 @@ class ZoneTable:
         self._refresh(slot)
 
     def _refresh(self, slot: int) -> None:
-        alloc = self.alloc[:, slot, :]
-        used = self.used[:, slot, :]
-        self.free_now[:, slot, :] = alloc - used
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cpu_inv = np.where(alloc[CPU] > 0, 100.0 / np.maximum(alloc[CPU], 1), 0.0)
-            memory_inv = np.where(alloc[MEMORY] > 0, 100.0 / np.maximum(alloc[MEMORY], 1), 0.0)
-        self.cpu_inv_pct[slot, :] = cpu_inv
-        self.memory_inv_pct[slot, :] = memory_inv
-        self.cpu_used_pct[slot, :] = used[CPU] * cpu_inv
-        self.distance_term[slot, :] = (self.avg_distance[slot, :] - 10.0) * 5.0
-        self.open[slot, :] = self.valid[slot, :] & (self.isolated[slot, :] == 0)
+        alloc = self.alloc[:, :, slot]
+        used = self.used[:, :, slot]
+        self.free_now[:, :, slot] = alloc - used
+        cpu_inv = np.where(alloc[CPU] > 0, 100.0 / np.maximum(alloc[CPU], 1), 0.0)
+        memory_inv = np.where(alloc[MEMORY] > 0, 100.0 / np.maximum(alloc[MEMORY], 1), 0.0)
+        self.cpu_inv_pct[:, slot] = cpu_inv
+        self.memory_inv_pct[:, slot] = memory_inv
+        self.cpu_used_pct[:, slot] = used[CPU] * cpu_inv
+        self.distance_term[:, slot] = (self.avg_distance[:, slot] - 10.0) * 5.0
+        self.open[:, slot] = self.valid[:, slot] & (self.isolated[:, slot] == 0)
 
     def clear(self, slot: int) -> None:
         if slot < self.capacity:
             for array in (self.alloc, self.used):
-                array[:, slot, :] = 0
+                array[:, :, slot] = 0
             for array2 in (self.valid, self.pods, self.isolated, self.avg_distance):
-                array2[slot, :] = 0
+                array2[:, slot] = 0
             self.has_topology[slot] = False
             self._refresh(slot)
         self.topologies.pop(slot, None)
@@ -142,18 +143,18 @@ class ZoneTable:
         if slot >= self.capacity or not self.has_topology[slot]:
             return
         for zone, (cpu, memory, gpus) in zip(assignment.zones, assignment.amounts, strict=True):
-            if zone >= self.zones or not self.valid[slot, zone]:
+            if zone >= self.zones or not self.valid[zone, slot]:
                 continue
-            self.used[:, slot, zone] += np.array((cpu, memory, gpus)) * sign
+            self.used[:, zone, slot] += np.array((cpu, memory, gpus)) * sign
             if assignment.known:
-                self.pods[slot, zone] += sign
+                self.pods[zone, slot] += sign
             if assignment.isolated:
-                self.isolated[slot, zone] += sign
+                self.isolated[zone, slot] += sign
         if assignment.isolated:
             self._refresh(slot)
         else:  # only usage changed: the two arrays that depend on it
-            self.free_now[:, slot, :] = self.alloc[:, slot, :] - self.used[:, slot, :]
-            self.cpu_used_pct[slot, :] = self.used[CPU, slot, :] * self.cpu_inv_pct[slot, :]
+            self.free_now[:, :, slot] = self.alloc[:, :, slot] - self.used[:, :, slot]
+            self.cpu_used_pct[:, slot] = self.used[CPU, :, slot] * self.cpu_inv_pct[:, slot]
         free = self.free_cpus.get(slot)
         if free is not None and assignment.cpus:
             for zone in assignment.zones:
@@ -165,7 +166,7 @@ class ZoneTable:
                         free[zone] |= mine
 
     def free(self, size: int) -> npt.NDArray[np.int64]:
-        """Free amounts (3 × node slots × zones) over the first ``size`` slots (a view)."""
+        """Free amounts (3 × zones × node slots) over the first ``size`` slots (a view)."""
         self.ensure(size, 1)
-        result: npt.NDArray[np.int64] = self.free_now[:, :size, :]
+        result: npt.NDArray[np.int64] = self.free_now[:, :, :size]
         return result
