@@ -15,6 +15,14 @@ def _config(path: Path | None) -> SchedulerConfiguration | None:
     return load_config_file(path) if path is not None else None
 
 
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="KubeSchedulerConfiguration file.",
+)
+
+
 def _fail(error: KubeNexusError) -> None:
     click.echo(f"error: {error}", err=True)
     sys.exit(2)
@@ -29,12 +37,7 @@ def main() -> None:
 @main.command()
 @click.argument("cluster", type=click.Path(path_type=Path))
 @click.argument("workload", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="KubeSchedulerConfiguration file.",
-)
+@config_option
 @click.option(
     "--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
@@ -69,12 +72,7 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
     help="Runs; the median is reported.",
 )
 @click.option("--seed", default=1, show_default=True, type=int)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="KubeSchedulerConfiguration file.",
-)
+@config_option
 @click.option("--numa", is_flag=True, help="Same as --workload numa.")
 @click.option(
     "--gang-size",
@@ -137,12 +135,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     type=click.Path(path_type=Path),
     help="Default: in-cluster, then ~/.kube/config.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="KubeSchedulerConfiguration file.",
-)
+@config_option
 @click.option("--max-binds-in-flight", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--qps",

@@ -26,13 +26,6 @@ class InvalidInputError(KubeNexusError, ValueError):
         self.reason = reason
         super().__init__(f"{field}: {reason} (got {value!r})")
 
-    def under(self, prefix: str) -> InvalidInputError:
-        """The same error with ``prefix`` put in front of its field path."""
-        field = f"{prefix}.{self.field}" if self.field else prefix
-        error = type(self).__new__(type(self))
-        InvalidInputError.__init__(error, field, self.value, self.reason)
-        return error
-
 
 class QuantityError(InvalidInputError):
     """A Kubernetes resource quantity (``500m``, ``64Gi``, ``1e3``) that does not parse."""

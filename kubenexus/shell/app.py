@@ -505,7 +505,7 @@ async def serve(
     log.info(
         "daemon.starting",
         server=client.host,
-        profiles=list(build_scheduler(settings.scheduler).profiles),
+        profiles=[p.scheduler_name for p in settings.scheduler.profiles],
     )
     try:
         await Daemon(client, settings).run(stop)

@@ -72,12 +72,18 @@ class PodGroupStatusWriter:
         self.client = client
         self.period = period
         self._gangs: dict[str, _Gang] = {}
+        # member key → its gang, so a deletion (any pod of the cluster) is one lookup
+        self._gang_of: dict[str, str] = {}
         self._dirty: set[str] = set()
         self.writes = 0
 
     # ------------------------------------------------------------------ inputs (sync)
 
     def member_seen(self, gang: str, key: str, state: str, min_member: int | None) -> None:
+        previous = self._gang_of.get(key)
+        if previous is not None and previous != gang:  # its labels moved it to another gang
+            self.member_gone(key)
+        self._gang_of[key] = gang
         record = self._gangs.setdefault(gang, _Gang())
         if min_member is not None:
             record.min_member = min_member
@@ -88,10 +94,12 @@ class PodGroupStatusWriter:
             self._dirty.add(gang)
 
     def member_gone(self, key: str) -> None:
-        for gang, record in self._gangs.items():
-            if record.members.pop(key, None) is not None:
-                self._dirty.add(gang)
-                return
+        gang = self._gang_of.pop(key, None)
+        if gang is None:
+            return
+        record = self._gangs.get(gang)
+        if record is not None and record.members.pop(key, None) is not None:
+            self._dirty.add(gang)
 
     def attempted(self, gang: str, message: str) -> None:
         record = self._gangs.setdefault(gang, _Gang())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubenexus.shell.podgroups import _Gang, phase_of
+from kubenexus.shell.podgroups import PodGroupStatusWriter, _Gang, phase_of
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,17 @@ from kubenexus.shell.podgroups import _Gang, phase_of
 def test_phase(states: list[str], tried: bool, phase: str) -> None:
     gang = _Gang(min_member=3, members={f"p{i}": s for i, s in enumerate(states)}, tried=tried)
     assert phase_of(gang) == phase
+
+
+def test_members_are_counted_in_the_gang_they_belong_to_now() -> None:
+    writer = PodGroupStatusWriter(client=None)  # type: ignore[arg-type]  # no writes here
+    writer.member_seen("ns/a", "p1", "Bound", 2)
+    writer.member_seen("ns/a", "p2", "Bound", 2)
+    assert writer.status_of("ns/a")["scheduled"] == 2
+    writer.member_seen("ns/b", "p2", "Running", 1)  # relabelled into another gang
+    assert writer.status_of("ns/a")["scheduled"] == 1
+    assert writer.status_of("ns/b")["running"] == 1
+    writer.member_gone("p2")
+    writer.member_gone("unrelated-pod")  # any pod of the cluster may be deleted
+    assert writer.status_of("ns/b")["running"] == 0
+    assert writer.status_of("ns/a")["scheduled"] == 1
