@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,3 +127,46 @@ async def running_daemon(
         with contextlib.suppress(RuntimeError):  # a test may have made it lose leadership
             await asyncio.wait_for(task, 30)
         await client.close()
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: emulator
+  cluster: {{server: "{url}"}}
+users:
+- name: tester
+  user: {{token: not-checked}}
+contexts:
+- name: emulator
+  context: {{cluster: emulator, user: tester}}
+current-context: emulator
+"""
+
+
+def run_files(cluster: Cluster, tmp_path: Path, config: str) -> list[str]:
+    """``--kubeconfig`` and ``--config`` arguments of ``kubenexus run`` against the emulator;
+    ``config`` is the body of a KubeSchedulerConfiguration."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG.format(url=cluster.url))
+    path = tmp_path / "scheduler.yaml"
+    path.write_text(
+        f"apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n{config}"
+    )
+    return ["--kubeconfig", str(kubeconfig), "--config", str(path)]
+
+
+async def start_run(
+    *args: str, stdout: int = asyncio.subprocess.DEVNULL, stderr: int = asyncio.subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
+    """``kubenexus run ARGS`` as its own process, as users start it."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kubenexus.cli",
+        "run",
+        *args,
+        stdout=stdout,
+        stderr=stderr,
+        env=dict(os.environ, NO_PROXY="127.0.0.1"),
+    )

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
 
-from tests.integration.conftest import FAST_LEASE, Cluster, eventually, running_daemon
-from tests.integration.test_run_command import KUBECONFIG
+from tests.integration.conftest import (
+    FAST_LEASE,
+    Cluster,
+    eventually,
+    run_files,
+    running_daemon,
+    start_run,
+)
 
 LEASE = ("leases", "kubenexus-system", "coordination.k8s.io")
 
@@ -62,33 +66,14 @@ async def test_killed_leader_is_replaced_within_the_lease_duration_without_doubl
 ) -> None:
     for i in range(4):
         cluster.node(f"n{i}", cpu="64")
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(KUBECONFIG.format(url=cluster.url))
-    config = tmp_path / "scheduler.yaml"
-    config.write_text(
-        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
-        "leaderElection: {leaseDuration: 2s, renewDeadline: 1500ms, retryPeriod: 250ms, resourceNamespace: kubenexus-system}\n"
+    files = run_files(
+        cluster,
+        tmp_path,
+        "leaderElection: {leaseDuration: 2s, renewDeadline: 1500ms, retryPeriod: 250ms, resourceNamespace: kubenexus-system}\n",
     )
-    env = dict(os.environ, NO_PROXY="127.0.0.1")
 
     async def replica() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "kubenexus.cli",
-            "run",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--config",
-            str(config),
-            "--metrics-port",
-            "0",
-            "--log-format",
-            "json",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=env,
-        )
+        return await start_run(*files, "--metrics-port", "0", "--log-format", "json")
 
     first, second = await replica(), await replica()
     try:
@@ -217,33 +202,17 @@ async def test_sigterm_mid_stream_loses_no_pod_and_releases_the_lease(
     cluster: Cluster, tmp_path: Path
 ) -> None:
     cluster.node("a", cpu="64")
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(KUBECONFIG.format(url=cluster.url))
-    config = tmp_path / "scheduler.yaml"
-    config.write_text(
-        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
-        "leaderElection: {leaseDuration: 15s, renewDeadline: 10s, retryPeriod: 250ms, resourceNamespace: kubenexus-system}\n"
+    files = run_files(
+        cluster,
+        tmp_path,
+        "leaderElection: {leaseDuration: 15s, renewDeadline: 10s, retryPeriod: 250ms, resourceNamespace: kubenexus-system}\n",
     )
     # Slow bindings, so that many are in flight when SIGTERM arrives.
     cluster.api.inject(method="POST", path=r"/binding$", status=None, delay=0.3, times=None)
     for i in range(60):
         cluster.pod(f"p{i:02d}", cpu="1")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kubenexus.cli",
-        "run",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--config",
-        str(config),
-        "--metrics-port",
-        "0",
-        "--max-binds-in-flight",
-        "8",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=dict(os.environ, NO_PROXY="127.0.0.1"),
+    process = await start_run(
+        *files, "--metrics-port", "0", "--max-binds-in-flight", "8", stderr=asyncio.subprocess.PIPE
     )
     await eventually(lambda: sum(cluster.api.bindings.values()) >= 8, timeout=30)
     process.send_signal(signal.SIGTERM)

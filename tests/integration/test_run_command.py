@@ -4,56 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from pathlib import Path
 
 from kubenexus.shell.bench_e2e import run_e2e
 from tests.emulator.__main__ import preload
-from tests.integration.conftest import Cluster, eventually
-
-KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters:
-- name: emulator
-  cluster: {{server: "{url}"}}
-users:
-- name: tester
-  user: {{token: not-checked}}
-contexts:
-- name: emulator
-  context: {{cluster: emulator, user: tester}}
-current-context: emulator
-"""
+from tests.integration.conftest import Cluster, eventually, run_files, start_run
 
 
 async def test_run_binds_pods_logs_json_and_stops_cleanly_on_sigterm(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(KUBECONFIG.format(url=cluster.url))
-    config = tmp_path / "scheduler.yaml"
-    config.write_text(
-        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\npodInitialBackoffSeconds: 0.1\n"
-    )
+    files = run_files(cluster, tmp_path, "podInitialBackoffSeconds: 0.1\n")
     cluster.node("a", cpu="8")
     cluster.pod("first", cpu="1")
-    env = dict(os.environ, NO_PROXY="127.0.0.1")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kubenexus.cli",
-        "run",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--config",
-        str(config),
+    process = await start_run(
+        *files,
         "--log-format",
         "json",
-        stderr=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        env=env,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         await eventually(lambda: cluster.node_of("first") == "a", timeout=30)
@@ -73,15 +43,8 @@ async def test_run_binds_pods_logs_json_and_stops_cleanly_on_sigterm(
 async def test_run_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     config = tmp_path / "scheduler.yaml"
     config.write_text("profiles:\n- plugins:\n    score:\n      enabled: [{name: Nope}]\n")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kubenexus.cli",
-        "run",
-        "--config",
-        str(config),
-        stderr=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
+    process = await start_run(
+        "--config", str(config), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
