@@ -25,7 +25,9 @@ from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.errors import InputFileError, InvalidInputError
 from kubenexus.scheduler import Scheduled
 
-PodStatus = Literal["Scheduled", "Unschedulable", "Running", "OtherScheduler", "Finished"]
+PodStatus = Literal[
+    "Scheduled", "Unschedulable", "Running", "OtherScheduler", "Finished", "Terminating", "Gated"
+]
 WORKLOAD_KINDS: Final = {
     "Job": "parallelism",
     "Deployment": "replicas",
@@ -258,12 +260,24 @@ def simulate(
                 pod.full_name, "OtherScheduler", message=f"left to {pod.scheduler_name}"
             )
             continue
+        elif pod.deleting:
+            rows[pod.key] = PodResult(
+                pod.full_name, "Terminating", message="being deleted (deletionTimestamp): not tried"
+            )
+            continue
+        elif pod.gates:
+            rows[pod.key] = PodResult(
+                pod.full_name,
+                "Gated",
+                message=f"scheduling gates {', '.join(pod.gates)}: not tried until removed",
+            )
+            continue
         scheduler.upsert_pod(pod if pod.scheduler_name else replace(pod, scheduler_name=ours))
 
     for outcome in scheduler.run_until_idle():
         name = outcome.pod.full_name
         if isinstance(outcome, Scheduled):
-            written = dict(outcome.placement.annotations)
+            written = {k: v for k, v in outcome.placement.annotations.items() if v is not None}
             rows[outcome.pod.key] = PodResult(
                 name, "Scheduled", outcome.node, _describe(written), written
             )
@@ -336,9 +350,16 @@ def render_table(result: SimulationResult) -> str:
     summary = (
         f"{len(result.pods)} pods: {count('Scheduled')} scheduled, "
         f"{count('Unschedulable')} unschedulable, {count('Running')} already running, "
-        f"{count('OtherScheduler')} left to other schedulers, {count('Finished')} finished; "
-        f"{len(result.nodes)} nodes"
+        f"{count('OtherScheduler')} left to other schedulers, {count('Finished')} finished"
     )
+    skipped: tuple[tuple[PodStatus, str], ...] = (
+        ("Terminating", "terminating"),
+        ("Gated", "gated"),
+    )
+    for status, label in skipped:
+        if count(status):
+            summary += f", {count(status)} {label}"
+    summary += f"; {len(result.nodes)} nodes"
     parts = [_columns(pod_rows), "", _columns(node_rows), "", summary]
     parts += [f"note: {note}" for note in result.notes]
     return "\n".join(parts)

@@ -108,6 +108,11 @@ class PodInfo:
     annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     owner: OwnerRef | None = None
     deleting: bool = False
+    # spec.schedulingGates: while any is left the pod is not tried (kube's SchedulingGates).
+    gates: tuple[str, ...] = ()
+    # Fields the pod uses that the scheduler cannot honour yet: the pod waits (and says so)
+    # rather than be placed in violation of a rule its author wrote.
+    unsupported: tuple[str, ...] = ()
     # Gang (PodGroup) membership: "namespace/name" or "" for a pod on its own.
     gang: str = ""
     gang_min: int | None = None
@@ -400,14 +405,39 @@ def pod_requests(spec: Mapping[str, Any]) -> tuple[dict[str, int], int, int]:
         init_score_memory = max(init_score_memory, memory)
     _add(total, sidecars)
     _max(total, init_peak)
+    score_cpu = max(score_cpu + sidecar_cpu, init_score_cpu)
+    score_memory = max(score_memory + sidecar_memory, init_score_memory)
+    # Pod-level resources (spec.resources) replace the containers' sum for the resources they
+    # name, as kube-scheduler's PodRequests does.
+    for name, amount in _pod_level_requests(spec).items():
+        total[name] = amount
+        if name == keys.CPU:
+            score_cpu = amount or keys.DEFAULT_SCORE_MILLI_CPU
+        elif name == keys.MEMORY:
+            score_memory = amount or keys.DEFAULT_SCORE_MEMORY
     overhead = _resource_list(spec.get("overhead"), "spec.overhead")
     _add(total, overhead)
-    score_cpu = max(score_cpu + sidecar_cpu, init_score_cpu) + overhead.get(keys.CPU, 0)
-    score_memory = max(score_memory + sidecar_memory, init_score_memory) + overhead.get(
-        keys.MEMORY, 0
-    )
+    score_cpu += overhead.get(keys.CPU, 0)
+    score_memory += overhead.get(keys.MEMORY, 0)
     total[keys.PODS] = 1
     return {k: v for k, v in total.items() if v}, score_cpu, score_memory
+
+
+def _pod_level_requests(spec: Mapping[str, Any]) -> dict[str, int]:
+    """``spec.resources`` requests (limits stand in for missing ones, as API defaulting does)
+    of the resources Kubernetes supports at pod level: cpu, memory, hugepages."""
+    resources = _mapping(spec.get("resources"), "spec.resources")
+    if not resources:
+        return {}
+    requests = _resource_list(resources.get("requests"), "spec.resources.requests")
+    limits = _resource_list(resources.get("limits"), "spec.resources.limits")
+    for name, amount in limits.items():
+        requests.setdefault(name, amount)
+    return {
+        name: amount
+        for name, amount in requests.items()
+        if name in {keys.CPU, keys.MEMORY} or name.startswith("hugepages-")
+    }
 
 
 # Pods of one workload request the same amounts: share one read-only mapping between them
@@ -442,6 +472,57 @@ def _owner(meta: Mapping[str, Any]) -> OwnerRef | None:
         if data.get("controller") is True or chosen is None:
             chosen = ref
     return chosen
+
+
+def _scheduling_gates(spec: Mapping[str, Any]) -> tuple[str, ...]:
+    gates = _list(spec.get("schedulingGates"), "spec.schedulingGates")
+    names = []
+    for i, gate in enumerate(gates):
+        data = _mapping(gate, f"spec.schedulingGates[{i}]")
+        names.append(_str(data.get("name"), f"spec.schedulingGates[{i}].name", required=True))
+    return tuple(names)
+
+
+def _host_ports(spec: Mapping[str, Any]) -> list[str]:
+    found = []
+    for group in ("initContainers", "containers"):
+        for i, container in enumerate(_list(spec.get(group), f"spec.{group}")):
+            data = _mapping(container, f"spec.{group}[{i}]")
+            for j, port in enumerate(_list(data.get("ports"), f"spec.{group}[{i}].ports")):
+                entry = _mapping(port, f"spec.{group}[{i}].ports[{j}]")
+                if _int(entry.get("hostPort"), f"spec.{group}[{i}].ports[{j}].hostPort"):
+                    found.append(f"spec.{group}[{i}].ports[{j}].hostPort")
+    return found
+
+
+def unsupported_fields(spec: Mapping[str, Any]) -> tuple[str, ...]:
+    """Rules in the pod spec the scheduler does not implement yet (field paths).
+
+    Preferences (preferred affinity terms, ``ScheduleAnyway`` spreads) are not rules: ignoring
+    them never breaks what the author asked for, so they are not listed.
+    """
+    found: list[str] = []
+    affinity = _mapping(spec.get("affinity"), "spec.affinity")
+    for kind in ("podAffinity", "podAntiAffinity"):
+        terms = _mapping(affinity.get(kind), f"spec.affinity.{kind}")
+        required = "requiredDuringSchedulingIgnoredDuringExecution"
+        if _list(terms.get(required), f"spec.affinity.{kind}.{required}"):
+            found.append(f"spec.affinity.{kind}.{required}")
+    spreads = _list(spec.get("topologySpreadConstraints"), "spec.topologySpreadConstraints")
+    for i, constraint in enumerate(spreads):
+        data = _mapping(constraint, f"spec.topologySpreadConstraints[{i}]")
+        path = f"spec.topologySpreadConstraints[{i}].whenUnsatisfiable"
+        if (_str(data.get("whenUnsatisfiable"), path) or "DoNotSchedule") == "DoNotSchedule":
+            found.append(f"spec.topologySpreadConstraints[{i}] (DoNotSchedule)")
+    found += _host_ports(spec)
+    for i, volume in enumerate(_list(spec.get("volumes"), "spec.volumes")):
+        data = _mapping(volume, f"spec.volumes[{i}]")
+        for source in ("persistentVolumeClaim", "ephemeral"):
+            if data.get(source) is not None:
+                found.append(f"spec.volumes[{i}].{source}")
+    if _list(spec.get("resourceClaims"), "spec.resourceClaims"):
+        found.append("spec.resourceClaims")
+    return tuple(found)
 
 
 def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
@@ -479,6 +560,8 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         annotations=annotations,
         owner=_owner(meta),
         deleting=meta.get("deletionTimestamp") is not None,
+        gates=_scheduling_gates(spec),
+        unsupported=unsupported_fields(spec),
         gang=sys.intern(f"{namespace}/{membership.name}") if membership.name else "",
         gang_min=membership.min_member,
         gang_error=membership.error,

@@ -167,7 +167,11 @@ def topology_from_labels(
 
 def topology_from_nrt(obj: Mapping[str, Any]) -> NodeTopology:
     """A ``topology.node.k8s.io/v1alpha2`` NodeResourceTopology: zones of type Node, their
-    resources (``available`` preferred over ``allocatable``) and costs (distances)."""
+    resources and costs (distances).
+
+    A zone's size is its ``allocatable`` (else ``capacity``, else ``available``): the scheduler
+    counts the pods on each zone itself, and ``available`` already has the running pods taken
+    off — reading it would count them twice."""
     zones: list[Zone] = []
     for i, zone in enumerate(obj.get("zones") or []):
         path = f"zones[{i}]"
@@ -182,8 +186,17 @@ def topology_from_nrt(obj: Mapping[str, Any]) -> NodeTopology:
         amounts: dict[str, int] = {}
         for j, resource in enumerate(zone.get("resources") or []):
             rname = str(resource.get("name", ""))
-            value = resource.get("available", resource.get("allocatable", resource.get("capacity")))
-            amounts[rname] = resource_amount(rname, value, f"{path}.resources[{j}].available")
+            field_name = next(
+                (
+                    f
+                    for f in ("allocatable", "capacity", "available")
+                    if resource.get(f) is not None
+                ),
+                "allocatable",
+            )
+            amounts[rname] = resource_amount(
+                rname, resource.get(field_name), f"{path}.resources[{j}].{field_name}"
+            )
         distances = {}
         for cost in zone.get("costs") or []:
             other = re.search(r"(\d+)$", str(cost.get("name", "")))

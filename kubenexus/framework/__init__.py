@@ -1,6 +1,7 @@
 """Pure framework: statuses, plugin protocols, cycle state, the node table, the cycle runtime."""
 
 from kubenexus.framework.cycle_state import CycleState
+from kubenexus.framework.events import ANY_NODE_CHANGE, ClusterEvent, plugin_events, wake_events
 from kubenexus.framework.interfaces import (
     AnnotatingPlugin,
     CacheObserver,
@@ -12,6 +13,7 @@ from kubenexus.framework.interfaces import (
     QueueSortPlugin,
     ReservePlugin,
     ScorePlugin,
+    TopologyObserver,
 )
 from kubenexus.framework.node_table import BoolArray, FloatArray, IntArray, NodeTable
 from kubenexus.framework.runtime import (
@@ -24,11 +26,13 @@ from kubenexus.framework.runtime import (
 from kubenexus.framework.status import SKIP, SUCCESS, Code, Diagnosis, Status
 
 __all__ = [
+    "ANY_NODE_CHANGE",
     "SKIP",
     "SUCCESS",
     "AnnotatingPlugin",
     "BoolArray",
     "CacheObserver",
+    "ClusterEvent",
     "Code",
     "CycleState",
     "Diagnosis",
@@ -48,5 +52,8 @@ __all__ = [
     "ReservePlugin",
     "ScorePlugin",
     "Status",
+    "TopologyObserver",
     "WeightedScore",
+    "plugin_events",
+    "wake_events",
 ]

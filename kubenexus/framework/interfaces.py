@@ -7,11 +7,14 @@ cycle state. Filters work on every node at once: they return a boolean mask over
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from kubenexus.api.objects import PodInfo
+from kubenexus.api.topology import NodeTopology
 from kubenexus.framework.cycle_state import CycleState
+from kubenexus.framework.events import ClusterEvent
 from kubenexus.framework.node_table import BoolArray, FloatArray, IntArray, NodeTable
 from kubenexus.framework.status import Status
 
@@ -27,6 +30,8 @@ class QueuedPod:
     # When the last failed attempt happened (backoff is counted from here).
     last_failure: float = 0.0
     last_message: str = ""
+    # The cluster changes that may make it schedulable after it was found to fit nowhere.
+    wake_on: ClusterEvent = ClusterEvent.ALL
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -97,16 +102,18 @@ class PermitPlugin(Plugin, Protocol):
 
 @runtime_checkable
 class AnnotatingPlugin(Plugin, Protocol):
-    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str]:
-        """Annotations to write on the pod before binding (so a restart can rebuild them)."""
+    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str | None]:
+        """Annotations to write on the pod before binding (so a restart can rebuild them);
+        None removes one the pod carries from an earlier placement."""
 
 
 @runtime_checkable
 class CacheObserver(Plugin, Protocol):
     """A plugin that keeps its own per-node accounting (e.g. NUMA zones) in step with the cache."""
 
-    def node_upserted(self, nodes: NodeTable, slot: int) -> None:
-        """A node was added or its facts changed (its pods are re-counted after a re-add)."""
+    def node_upserted(self, nodes: NodeTable, slot: int, pods: Sequence[PodInfo]) -> None:
+        """A node was added or its facts changed; ``pods`` are the pods already counted on it
+        (none for a node just added: they are counted right after, one by one)."""
 
     def node_removed(self, nodes: NodeTable, slot: int) -> None:
         """The node in this slot is gone."""
@@ -116,3 +123,14 @@ class CacheObserver(Plugin, Protocol):
 
     def pod_uncounted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
         """The pod no longer uses capacity there (deleted, finished, forgotten, node gone)."""
+
+
+@runtime_checkable
+class TopologyObserver(Plugin, Protocol):
+    """A plugin that reads NodeResourceTopology objects (which the shell watches separately)."""
+
+    def set_node_topology(
+        self, nodes: NodeTable, name: str, topology: NodeTopology | None, pods: Sequence[PodInfo]
+    ) -> None:
+        """The node's topology object arrived, changed or went away (None); ``pods`` are the
+        pods counted on the node."""

@@ -94,9 +94,14 @@ class NodeTable:
         self.valid: BoolArray = np.zeros(self._capacity, dtype=np.bool_)
         self.unschedulable: BoolArray = np.zeros(self._capacity, dtype=np.bool_)
         self.taint_group: npt.NDArray[np.int32] = np.zeros(self._capacity, dtype=np.int32)
-        # Distinct taint sets, interned; set 0 is "no taints".
+        # Distinct taint sets, interned; set 0 is "no taints". A set no node uses any more is
+        # dropped and its id reused (a taint whose value is a timestamp must not grow this).
         self.taint_sets: list[tuple[Taint, ...]] = [()]
         self._taint_set_ids: dict[tuple[Taint, ...], int] = {(): 0}
+        self._taint_set_users: list[int] = [0]
+        self._free_taint_ids: list[int] = []
+        # Bumped when a taint set id gets (new) contents: caches indexed by set id check it.
+        self.taint_sets_generation = 0
         self.names: list[str] = []
         self.infos: list[NodeInfo | None] = []
         self.index: dict[str, int] = {}
@@ -105,8 +110,10 @@ class NodeTable:
         self._labels: dict[str, LabelColumn] = {}
         self.size = 0  # slots in use, live or freed: arrays are read as [:, :size]
         self.live = 0
-        # Bumped on any change to labels/taints/node set, so filters can cache per-pod masks.
+        # Bumped on any change to labels/taints/cordon/node set, so filters can cache per-pod
+        # masks; allocatable changes bump their own counter.
         self.topology_generation = 0
+        self.allocatable_generation = 0
 
     # ------------------------------------------------------------------ nodes
 
@@ -131,23 +138,34 @@ class NodeTable:
     def upsert(self, node: NodeInfo) -> int:
         """Add a node, or replace an existing node's facts keeping its usage."""
         slot = self.index.get(node.name)
+        old: NodeInfo | None = None
         if slot is None:
             slot = self._allocate_slot(node.name)
             self.live += 1
+        else:
+            old = self.infos[slot]
         self.infos[slot] = node
         self.valid[slot] = True
-        self.unschedulable[slot] = node.unschedulable
-        self.taint_group[slot] = self._taint_set_id(node.taints)
-        self.allocatable[:, slot] = 0
-        for name, amount in node.allocatable.items():
-            row = self.ensure_resource(name)  # may grow the arrays: index them afterwards
-            self.allocatable[row, slot] = amount
-        self.free[:, slot] = self.allocatable[:, slot] - self.requested[:, slot]
-        for row in range(len(self.resource_names)):
-            self._refresh_fraction(row, slot)
-        for key, column in self._labels.items():
-            column.set(slot, node.labels.get(key))
-        self.topology_generation += 1
+        if old is None or old.allocatable != node.allocatable:
+            self.allocatable[:, slot] = 0
+            for name, amount in node.allocatable.items():
+                row = self.ensure_resource(name)  # may grow the arrays: index them afterwards
+                self.allocatable[row, slot] = amount
+            self.free[:, slot] = self.allocatable[:, slot] - self.requested[:, slot]
+            for row in range(len(self.resource_names)):
+                self._refresh_fraction(row, slot)
+            self.allocatable_generation += 1
+        if (
+            old is None
+            or old.taints != node.taints
+            or old.labels != node.labels
+            or old.unschedulable != node.unschedulable
+        ):
+            self.unschedulable[slot] = node.unschedulable
+            self._set_taints(slot, node.taints, release=old is not None)
+            for key, column in self._labels.items():
+                column.set(slot, node.labels.get(key))
+            self.topology_generation += 1
         return slot
 
     def remove(self, name: str) -> int | None:
@@ -168,7 +186,9 @@ class NodeTable:
         ):
             array[:, slot] = 0
         self.unschedulable[slot] = False
+        self._release_taint_set(int(self.taint_group[slot]))
         self.taint_group[slot] = 0
+        self.allocatable_generation += 1
         for column in self._labels.values():
             column.set(slot, None)
         self._free_slots.append(slot)
@@ -210,13 +230,35 @@ class NodeTable:
             column.grow(capacity)
         self._capacity = capacity
 
+    def _set_taints(self, slot: int, taints: tuple[Taint, ...], *, release: bool) -> None:
+        new = self._taint_set_id(taints)
+        self._taint_set_users[new] += 1
+        if release:
+            self._release_taint_set(int(self.taint_group[slot]))
+        self.taint_group[slot] = new
+
     def _taint_set_id(self, taints: tuple[Taint, ...]) -> int:
         key = tuple(sorted(set(taints), key=lambda t: (t.key, t.effect, t.value)))
         found = self._taint_set_ids.get(key)
         if found is None:
-            found = self._taint_set_ids[key] = len(self.taint_sets)
-            self.taint_sets.append(key)
+            if self._free_taint_ids:
+                found = self._free_taint_ids.pop()
+                self.taint_sets[found] = key
+            else:
+                found = len(self.taint_sets)
+                self.taint_sets.append(key)
+                self._taint_set_users.append(0)
+            self._taint_set_ids[key] = found
+            self.taint_sets_generation += 1
         return found
+
+    def _release_taint_set(self, set_id: int) -> None:
+        self._taint_set_users[set_id] -= 1
+        if set_id and self._taint_set_users[set_id] <= 0:
+            self._taint_set_users[set_id] = 0
+            del self._taint_set_ids[self.taint_sets[set_id]]
+            self.taint_sets[set_id] = ()
+            self._free_taint_ids.append(set_id)
 
     def all_slots(self) -> IntArray:
         """``arange(size)``, cached: the candidates when every slot passes the filters."""
@@ -258,11 +300,11 @@ class NodeTable:
     def every_node_has(self, row: int) -> bool:
         """Whether every live node offers some of this resource (lets scoring skip masking)."""
         cached = self._complete_rows.get(row)
-        if cached is not None and cached[0] == self.topology_generation:
+        if cached is not None and cached[0] == self.allocatable_generation:
             return cached[1]
         size = self.size
         complete = bool(np.all(self.allocatable[row, :size][self.valid[:size]] > 0))
-        self._complete_rows[row] = (self.topology_generation, complete)
+        self._complete_rows[row] = (self.allocatable_generation, complete)
         return complete
 
     def add_usage(

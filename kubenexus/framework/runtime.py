@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 
@@ -42,7 +43,8 @@ class Placement:
     slot: int
     node_name: str
     state: CycleState
-    annotations: dict[str, str] = field(default_factory=dict)
+    # None: remove the annotation (an earlier attempt wrote it, this placement does not).
+    annotations: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -53,6 +55,11 @@ class Failure:
     error: str = ""
     # A plugin broke (not a verdict on the pod): retried with backoff, counted as an error.
     internal: bool = False
+    # Plugins that rejected the pod outside a diagnosis (reserve, permit, a gang's quorum).
+    plugins: frozenset[str] = frozenset()
+    # What the failure is about, stable while the pod's situation does not change (the message
+    # may carry counts that do): Events are posted once per pod and kind, not per message.
+    kind: str = ""
 
     @property
     def message(self) -> str:
@@ -63,6 +70,32 @@ class Failure:
     @property
     def unresolvable(self) -> bool:
         return self.diagnosis is not None and self.diagnosis.unresolvable
+
+    @property
+    def rejected_by(self) -> frozenset[str]:
+        """Every plugin that rejected the pod (empty when unknown)."""
+        if self.diagnosis is None:
+            return self.plugins
+        return self.plugins | self.diagnosis.plugins
+
+    @property
+    def event_key(self) -> str:
+        return self.kind or self.message
+
+
+# Rejections that only a change to the pod itself can undo are attributed to this name.
+UNSUPPORTED: Final = "UnsupportedPodFields"
+
+
+def unsupported_diagnosis(pod: PodInfo, total_nodes: int) -> Diagnosis:
+    """A pod using rules not implemented yet waits, saying which (never placed in breach)."""
+    fields = ", ".join(pod.unsupported)
+    return Diagnosis(
+        total_nodes=total_nodes,
+        pre_filter_message=f"{fields} not supported by kubenexus-scheduler yet",
+        unresolvable=True,
+        plugins={UNSUPPORTED},
+    )
 
 
 @dataclass(slots=True)
@@ -82,6 +115,8 @@ class Profile:
 
     def find_node(self, pod: PodInfo, nodes: NodeTable) -> Placement | Failure:
         """Filter and score every node for the pod; pick the best. Touches no state."""
+        if pod.unsupported:
+            return Failure(diagnosis=unsupported_diagnosis(pod, nodes.live))
         state = CycleState()
         skipped: set[str] = set()
         for pre_filter in self.pre_filters:
@@ -93,6 +128,7 @@ class Profile:
                     total_nodes=nodes.live,
                     pre_filter_message=status.message,
                     unresolvable=status.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+                    plugins={pre_filter.name},
                 )
                 return Failure(diagnosis=diagnosis)
             elif not status.ok:
@@ -150,6 +186,7 @@ class Profile:
     ) -> Diagnosis:
         """Attribute each node to the first filter that rejects it, as kube-scheduler does."""
         reasons: Counter[str] = Counter()
+        plugins: set[str] = set()
         alive: BoolArray = nodes.valid[: nodes.size].copy()
         for plugin in filters:
             mask = plugin.filter(state, pod, nodes)
@@ -158,8 +195,9 @@ class Profile:
             rejected = np.flatnonzero(alive & ~mask)
             if rejected.size:
                 reasons.update(plugin.explain(state, pod, nodes, rejected))
+                plugins.add(plugin.name)
                 alive &= mask
-        return Diagnosis(total_nodes=nodes.live, reasons=reasons)
+        return Diagnosis(total_nodes=nodes.live, reasons=reasons, plugins=plugins)
 
     # ------------------------------------------------------------------ reserve / permit
 

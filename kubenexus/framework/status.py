@@ -68,6 +68,9 @@ class Diagnosis:
     # A pre-filter rejection applies to the pod as a whole, not to single nodes.
     pre_filter_message: str = ""
     unresolvable: bool = False
+    # The plugins that rejected the pod (on some node, or as a whole): only changes they care
+    # about are worth a retry.
+    plugins: set[str] = field(default_factory=set)
 
     @property
     def message(self) -> str:

@@ -9,7 +9,16 @@ from typing import ClassVar
 import numpy as np
 
 from kubenexus.api.objects import PodInfo, SelectorRequirement, SelectorTerm
-from kubenexus.framework import SKIP, SUCCESS, BoolArray, CycleState, IntArray, NodeTable, Status
+from kubenexus.framework import (
+    SKIP,
+    SUCCESS,
+    BoolArray,
+    ClusterEvent,
+    CycleState,
+    IntArray,
+    NodeTable,
+    Status,
+)
 from kubenexus.framework.node_table import MISSING
 
 REASON = "node(s) didn't match Pod's node affinity/selector"
@@ -72,6 +81,8 @@ def selector_mask(nodes: NodeTable, pod: PodInfo) -> BoolArray:
 
 class NodeAffinity:
     name: ClassVar[str] = "NodeAffinity"
+    # A node gained the labels the pod selects.
+    cluster_events: ClassVar[ClusterEvent] = ClusterEvent.NODE_ADDED | ClusterEvent.NODE_LABELS
 
     def __init__(self) -> None:
         # Pods of one Job share selectors: remember masks until the node set or labels change.

@@ -8,13 +8,24 @@ from typing import ClassVar
 import numpy as np
 
 from kubenexus.api.objects import PodInfo
-from kubenexus.framework import SKIP, SUCCESS, BoolArray, CycleState, IntArray, NodeTable, Status
+from kubenexus.framework import (
+    SKIP,
+    SUCCESS,
+    BoolArray,
+    ClusterEvent,
+    CycleState,
+    IntArray,
+    NodeTable,
+    Status,
+)
 
 REASON = "node(s) didn't match the requested node name"
 
 
 class NodeName:
     name: ClassVar[str] = "NodeName"
+    # The named node appeared.
+    cluster_events: ClassVar[ClusterEvent] = ClusterEvent.NODE_ADDED
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         return SUCCESS if pod.node_name else SKIP

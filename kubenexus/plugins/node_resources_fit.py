@@ -14,6 +14,7 @@ from kubenexus.api.objects import PodInfo
 from kubenexus.framework import (
     SUCCESS,
     BoolArray,
+    ClusterEvent,
     CycleState,
     FloatArray,
     IntArray,
@@ -85,6 +86,10 @@ def offers(nodes: NodeTable, resource: str) -> BoolArray:
 
 class NodeResourcesFit:
     name: ClassVar[str] = "NodeResourcesFit"
+    # More room: a node, more allocatable, a pod gone.
+    cluster_events: ClassVar[ClusterEvent] = (
+        ClusterEvent.NODE_ADDED | ClusterEvent.NODE_ALLOCATABLE_UP | ClusterEvent.POD_REMOVED
+    )
 
     def __init__(self, args: NodeResourcesFitArgs | None = None) -> None:
         self.args = args or NodeResourcesFitArgs()

@@ -7,7 +7,16 @@ from typing import ClassVar
 
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo, Taint
-from kubenexus.framework import SKIP, SUCCESS, BoolArray, CycleState, IntArray, NodeTable, Status
+from kubenexus.framework import (
+    SKIP,
+    SUCCESS,
+    BoolArray,
+    ClusterEvent,
+    CycleState,
+    IntArray,
+    NodeTable,
+    Status,
+)
 
 REASON = "node(s) were unschedulable"
 _CORDON = Taint(key=keys.TAINT_UNSCHEDULABLE, value="", effect="NoSchedule")
@@ -19,6 +28,8 @@ def _tolerates_cordon(pod: PodInfo) -> bool:
 
 class NodeUnschedulable:
     name: ClassVar[str] = "NodeUnschedulable"
+    # A node was added or uncordoned.
+    cluster_events: ClassVar[ClusterEvent] = ClusterEvent.NODE_ADDED | ClusterEvent.NODE_SCHEDULABLE
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         return SKIP if _tolerates_cordon(pod) else SUCCESS

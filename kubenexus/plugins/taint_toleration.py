@@ -17,6 +17,7 @@ from kubenexus.api.objects import PodInfo, Taint, Toleration
 from kubenexus.framework import (
     SUCCESS,
     BoolArray,
+    ClusterEvent,
     CycleState,
     FloatArray,
     IntArray,
@@ -25,6 +26,7 @@ from kubenexus.framework import (
 )
 
 _HARD_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
+UNTOLERATED = "node(s) had untolerated taint(s)"
 # Distinct toleration lists seen recently; bounded so odd workloads cannot grow it forever.
 _CACHE_LIMIT = 4096
 
@@ -39,7 +41,7 @@ def untolerated(taints: tuple[Taint, ...], tolerations: tuple[Toleration, ...]) 
 
 @dataclass(slots=True)
 class _Verdicts:
-    sets_seen: int
+    sets_generation: int
     ok_by_set: BoolArray
     # ok_by_set spread over the node slots, valid while the topology generation is unchanged.
     node_mask: BoolArray | None
@@ -51,6 +53,8 @@ class _Verdicts:
 
 class TaintToleration:
     name: ClassVar[str] = "TaintToleration"
+    # A node without the taints appeared, or its taints changed.
+    cluster_events: ClassVar[ClusterEvent] = ClusterEvent.NODE_ADDED | ClusterEvent.NODE_TAINTS
 
     def __init__(self) -> None:
         self._cache: dict[tuple[Toleration, ...], _Verdicts] = {}
@@ -58,7 +62,7 @@ class TaintToleration:
     def _verdicts(self, pod: PodInfo, nodes: NodeTable) -> _Verdicts:
         sets = nodes.taint_sets
         cached = self._cache.get(pod.tolerations)
-        if cached is not None and cached.sets_seen == len(sets):
+        if cached is not None and cached.sets_generation == nodes.taint_sets_generation:
             return cached
         blocking = [untolerated(taints, pod.tolerations) for taints in sets]
         prefer = [
@@ -71,7 +75,7 @@ class TaintToleration:
             for taints in sets
         ]
         verdicts = _Verdicts(
-            sets_seen=len(sets),
+            sets_generation=nodes.taint_sets_generation,
             ok_by_set=np.array([b is None for b in blocking], dtype=np.bool_),
             node_mask=None,
             mask_generation=-1,
@@ -104,14 +108,8 @@ class TaintToleration:
     def explain(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
     ) -> Counter[str]:
-        verdicts = self._verdicts(pod, nodes)
-        counts = np.bincount(nodes.taint_group[rejected], minlength=len(verdicts.blocking))
-        reasons: Counter[str] = Counter()
-        for set_id in np.flatnonzero(counts):
-            taint = verdicts.blocking[set_id]
-            if taint is not None:
-                reasons[f"node(s) had untolerated taint {taint}"] += int(counts[set_id])
-        return reasons
+        # As kube-scheduler today: the nodes are counted, the taints not named.
+        return Counter({UNTOLERATED: int(rejected.size)})
 
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray

@@ -36,14 +36,25 @@ class ClusterCache:
 
     # ------------------------------------------------------------------ nodes
 
+    def node_info(self, name: str) -> NodeInfo | None:
+        slot = self.nodes.slot_of(name)
+        return None if slot is None else self.nodes.node(slot)
+
     def upsert_node(self, node: NodeInfo) -> None:
         is_new = node.name not in self.nodes
         slot = self.nodes.upsert(node)
+        counted = [] if is_new else self.counted_on(slot)
         for observer in self.observers:
-            observer.node_upserted(self.nodes, slot)
+            observer.node_upserted(self.nodes, slot, counted)
         if is_new:
             for key in self._by_node.get(node.name, ()):
                 self._count(self._pods[key], slot)
+
+    def counted_on(self, slot: int) -> list[PodInfo]:
+        """The pods whose usage is counted on the node in this slot."""
+        name = self.nodes.names[slot]
+        records = (self._pods[key] for key in self._by_node.get(name, ()))
+        return [record.pod for record in records if record.slot == slot]
 
     def remove_node(self, name: str) -> None:
         slot = self.nodes.slot_of(name)
@@ -88,11 +99,30 @@ class ClusterCache:
         Terminal pods free their capacity. A pod we assumed is confirmed by its bound update.
         """
         old = self._pods.get(pod.key)
+        if old is not None and self._same_usage(old, pod):
+            # The watch confirming what is counted (our own binding, or an update that changes
+            # nothing the accounting reads): keep the count, and what plugins derived from it.
+            old.pod = pod
+            old.assumed = False
+            self._bound_at.pop(pod.key, None)
+            return
         if old is not None:
             self._drop(old)
         if pod.terminal or not pod.node_name:
             return
         self._add(_Counted(pod=pod, node=pod.node_name, assumed=False, slot=None))
+
+    @staticmethod
+    def _same_usage(old: _Counted, pod: PodInfo) -> bool:
+        previous = old.pod
+        return (
+            not pod.terminal
+            and pod.node_name == old.node
+            and pod.requests == previous.requests
+            and pod.score_cpu == previous.score_cpu
+            and pod.score_memory == previous.score_memory
+            and pod.gang == previous.gang
+        )
 
     def assume(self, pod: PodInfo, node: str) -> None:
         if pod.key in self._pods:

@@ -2,10 +2,13 @@
 
 - active: ready to try, ordered by the queue-sort plugin (priority, then age, starvation boost).
 - backoff: failed recently; waits ``initial · 2^(attempts-1)`` seconds, capped, then goes active.
-- unschedulable: fits nowhere; waits for a cluster change (``move_all``) or, at the latest,
+- unschedulable: fits nowhere; waits for a cluster change that can help it (``move``: only
+  pods whose rejecting plugins care about the change) or, at the latest,
   ``max_unschedulable_seconds``, then goes to backoff or active.
 
-Heaps hold (key, version) pairs and skip stale ones, so moves and deletes are O(log n).
+Heaps hold (key, version) pairs and skip stale ones, so moves and deletes are O(log n). The
+unschedulable pool is kept in the order pods entered it, so finding the ones that waited long
+enough looks only at those (never the whole pool, which may hold tens of thousands).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kubenexus.api.objects import PodInfo
-from kubenexus.framework import QueuedPod, QueueSortPlugin
+from kubenexus.framework import ClusterEvent, QueuedPod, QueueSortPlugin
 
 Clock = Callable[[], float]
 Where = Literal["active", "backoff", "unschedulable", "in-flight"]
@@ -44,6 +47,7 @@ class SchedulingQueue:
         self._active: list[tuple[tuple[Any, ...], int, str, int]] = []
         self._backoff: list[tuple[float, int, str, int]] = []
         self._rekey: list[tuple[float, int, str, int]] = []
+        # key → when it entered the pool; insertion order is entry order (re-entry moves to the end)
         self._unschedulable: dict[str, float] = {}
         # Bumped whenever the cluster changes; a pod that failed while a change happened during
         # its attempt is retried after backoff instead of waiting for the next change.
@@ -85,10 +89,14 @@ class SchedulingQueue:
 
     def next_wakeup(self) -> float | None:
         """The earliest time a waiting pod becomes ready on its own (for an idle loop's sleep)."""
-        valid = [t for t, _, key, v in self._backoff if self._version.get(key) == v]
-        times = [min(valid)] if valid else []
+        times = []
+        backoff = self._backoff
+        while backoff and self._version.get(backoff[0][2]) != backoff[0][3]:
+            heapq.heappop(backoff)  # stale: the pod moved on
+        if backoff:
+            times.append(backoff[0][0])
         if self._unschedulable:
-            oldest = min(self._unschedulable.values())
+            oldest = next(iter(self._unschedulable.values()))
             times.append(oldest + self.settings.max_unschedulable_seconds)
         return min(times) if times else None
 
@@ -170,20 +178,25 @@ class SchedulingQueue:
         """The pod was placed; it leaves the queue."""
         self.delete(key)
 
-    def requeue_unschedulable(self, entry: QueuedPod, message: str) -> None:
-        """The pod fits nowhere: wait for a cluster change (backoff if one came meanwhile)."""
+    def requeue_unschedulable(
+        self, entry: QueuedPod, message: str, wake_on: ClusterEvent = ClusterEvent.ALL
+    ) -> None:
+        """The pod fits nowhere: wait for a cluster change in ``wake_on`` (backoff if a change
+        came while it was being tried)."""
         key = entry.pod.key
         if key not in self._entries:
             return  # deleted while in flight
         now = self._clock()
         entry.last_failure = now
         entry.last_message = message
+        entry.wake_on = wake_on
         changed_meanwhile = self._popped_at_generation.pop(key, -1) != self._move_generation
         if changed_meanwhile:
             self._push_backoff(entry, now)
         else:
             self._where[key] = "unschedulable"
             self._bump(key)
+            self._unschedulable.pop(key, None)
             self._unschedulable[key] = now
 
     def requeue_backoff(self, entry: QueuedPod, message: str) -> None:
@@ -198,9 +211,13 @@ class SchedulingQueue:
         self._push_backoff(entry, now)
 
     def restore(self, entry: QueuedPod, message: str) -> None:
-        """Take back a pod whose binding failed, keeping its age and attempts."""
+        """Take back a pod whose binding failed, keeping its age and attempts (and its place in
+        its gang, so the gang's remaining members are retried together)."""
         key = entry.pod.key
         self._entries[key] = entry
+        if entry.pod.gang:
+            self._gangs.setdefault(entry.pod.gang, set()).add(key)
+        self._popped_at_generation.pop(key, None)
         now = self._clock()
         entry.last_failure = now
         entry.last_message = message
@@ -214,12 +231,21 @@ class SchedulingQueue:
         self._unschedulable.pop(key, None)
         self._push_active(entry)
 
-    def move_all(self) -> None:
-        """The cluster changed: unschedulable pods may fit now; retry them (after their backoff)."""
+    def move(self, event: ClusterEvent) -> int:
+        """The cluster changed: retry (after their backoff) the unschedulable pods this change
+        may help; the number of pods moved."""
+        if not event:
+            return 0
         self._move_generation += 1
         now = self._clock()
-        for key in list(self._unschedulable):
+        woken = [key for key in self._unschedulable if self._entries[key].wake_on & event]
+        for key in woken:
             self._release(self._entries[key], now)
+        return len(woken)
+
+    def move_all(self) -> None:
+        """Any change: every unschedulable pod is retried (after its backoff)."""
+        self.move(ClusterEvent.ALL)
 
     # ------------------------------------------------------------------ internals
 
@@ -240,8 +266,10 @@ class SchedulingQueue:
             if self._version.get(key) == version:
                 self._push_active(self._entries[key])  # same place, new (boosted) sort key
         limit = self.settings.max_unschedulable_seconds
-        stale = [k for k, since in self._unschedulable.items() if since + limit <= now]
-        for key in stale:
+        while self._unschedulable:
+            key, since = next(iter(self._unschedulable.items()))
+            if since + limit > now:
+                break  # the rest entered later
             self._release(self._entries[key], now)
 
     def _bump(self, key: str) -> int:

@@ -9,16 +9,33 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from kubenexus.api.objects import NodeInfo, PodInfo
 from kubenexus.api.quantity import format_amount
-from kubenexus.framework import CacheObserver, Failure, Placement, PluginError, Profile, Status
+from kubenexus.api.topology import NodeTopology
+from kubenexus.framework import (
+    CacheObserver,
+    ClusterEvent,
+    Failure,
+    Placement,
+    Plugin,
+    PluginError,
+    Profile,
+    Status,
+    TopologyObserver,
+    plugin_events,
+    wake_events,
+)
 from kubenexus.framework.interfaces import QueuedPod
+from kubenexus.framework.runtime import UNSUPPORTED
 from kubenexus.plugins.coscheduling import Coscheduling, GangManager, PodGroupSpec
 from kubenexus.scheduler.cache import ClusterCache
 from kubenexus.scheduler.queue import QueueSettings, SchedulingQueue
 
 Clock = Callable[[], float]
+# QueuedPod.extra: the annotation keys earlier placements of the pod wrote.
+_WRITTEN: Final = "written-annotations"
 
 
 @dataclass(slots=True)
@@ -27,6 +44,9 @@ class Scheduled:
 
     entry: QueuedPod
     placement: Placement
+    # The pod may no longer be bound (it is being deleted, or gained scheduling gates) since
+    # the decision: if its binding fails it is not retried.
+    cancelled: bool = False
 
     @property
     def pod(self) -> PodInfo:
@@ -71,6 +91,36 @@ def _coscheduling(profile: Profile) -> Coscheduling | None:
     return next((p for p in plugins if isinstance(p, Coscheduling)), None)
 
 
+def _plugins(profile: Profile) -> list[Plugin]:
+    return [
+        profile.queue_sort,
+        *profile.pre_filters,
+        *profile.filters,
+        *(w.plugin for w in profile.scores),
+        *profile.reserves,
+        *profile.permits,
+        *profile.annotators,
+    ]
+
+
+def node_change(old: NodeInfo | None, new: NodeInfo) -> ClusterEvent:
+    """What a node update changed, among the facts that can make a waiting pod fit."""
+    if old is None:
+        return ClusterEvent.NODE_ADDED
+    events = ClusterEvent.NONE
+    if any(amount > old.allocatable.get(name, 0) for name, amount in new.allocatable.items()):
+        events |= ClusterEvent.NODE_ALLOCATABLE_UP
+    if old.taints != new.taints:
+        events |= ClusterEvent.NODE_TAINTS
+    if old.labels != new.labels:
+        events |= ClusterEvent.NODE_LABELS
+    if old.annotations != new.annotations:
+        events |= ClusterEvent.NODE_ANNOTATIONS
+    if old.unschedulable and not new.unschedulable:
+        events |= ClusterEvent.NODE_SCHEDULABLE
+    return events
+
+
 class Scheduler:
     def __init__(
         self,
@@ -97,6 +147,17 @@ class Scheduler:
             if isinstance(p, CacheObserver)
         }
         self.cache.observers = list(observers.values())
+        self._topology_observers = [
+            p for p in observers.values() if isinstance(p, TopologyObserver)
+        ]
+        # Per profile, plugin name → the cluster changes that can undo its rejections.
+        self._interests: dict[str, dict[str, ClusterEvent]] = {
+            name: {
+                **{plugin.name: plugin_events(plugin) for plugin in _plugins(profile)},
+                UNSUPPORTED: ClusterEvent.NONE,  # only a change to the pod itself helps
+            }
+            for name, profile in self.profiles.items()
+        }
         self.queue = SchedulingQueue(first.queue_sort, clock, queue_settings)
         self.clock = clock
         self._in_flight: dict[str, Scheduled] = {}
@@ -115,11 +176,26 @@ class Scheduler:
     # ------------------------------------------------------------------ cluster events
 
     def upsert_node(self, node: NodeInfo) -> None:
+        """A node appeared or changed. Only changes that can make a waiting pod fit wake pods;
+        an update that changes nothing the scheduler reads (a heartbeat) does nothing at all."""
+        old = self.cache.node_info(node.name)
+        if old == node:
+            return
+        events = node_change(old, node)
         self.cache.upsert_node(node)
-        self.queue.move_all()
+        self.queue.move(events)
 
     def remove_node(self, name: str) -> None:
         self.cache.remove_node(name)
+
+    def set_node_topology(self, name: str, topology: NodeTopology | None) -> None:
+        """A node's NodeResourceTopology object arrived, changed or went away (None)."""
+        nodes = self.cache.nodes
+        slot = nodes.slot_of(name)
+        pods = [] if slot is None else self.cache.counted_on(slot)
+        for plugin in self._topology_observers:
+            plugin.set_node_topology(nodes, name, topology, pods)
+        self.queue.move(ClusterEvent.NODE_TOPOLOGY)
 
     def upsert_pod(self, pod: PodInfo) -> None:
         """Any pod the cluster shows. Bound pods are counted; our pending pods are queued."""
@@ -129,9 +205,19 @@ class Scheduler:
             self._in_flight.pop(pod.key, None)
             self.cache.upsert_pod(pod)
             if freed:
-                self.queue.move_all()
+                self.queue.move(ClusterEvent.POD_REMOVED)
+                self._forget_gang_if_idle(pod)
             return
-        if pod.deleting or not self.responsible_for(pod):
+        if not self.responsible_for(pod):
+            return
+        if pod.deleting or pod.gates:
+            # Not to be scheduled (kube-apiserver refuses to bind it): out of the queue, and a
+            # binding already under way is not retried if it fails.
+            decision = self._in_flight.get(pod.key)
+            if decision is not None:
+                decision.cancelled = True
+            if self.queue.delete(pod.key) is not None:
+                self._forget_gang_if_idle(pod)
             return
         if pod.key in self._in_flight or pod.key in self.cache:
             # Already placed by us: an update still showing it unbound predates the binding.
@@ -162,16 +248,32 @@ class Scheduler:
         self._in_flight.pop(key, None)
         removed = self.cache.remove_pod(key)
         if removed is not None:
-            self.queue.move_all()
+            self.queue.move(ClusterEvent.POD_REMOVED)
         pod = removed or (entry.pod if entry is not None else None)
-        if pod is not None and pod.gang:
-            gangs = self._gangs.get(pod.scheduler_name)
-            if (
-                gangs is not None
-                and not self.queue.gang_members(pod.gang)
-                and not self.cache.gang_placed(pod.gang)
-            ):
-                gangs.forget(pod.gang)
+        if pod is not None:
+            self._forget_gang_if_idle(pod)
+
+    def drop_pending(self, key: str) -> None:
+        """The pod's latest version cannot be read: stop scheduling it (if it waits), but keep
+        counting it where it is placed — it still runs there."""
+        entry = self.queue.delete(key)
+        decision = self._in_flight.get(key)
+        if decision is not None:
+            decision.cancelled = True
+        if entry is not None:
+            self._forget_gang_if_idle(entry.pod)
+
+    def _forget_gang_if_idle(self, pod: PodInfo) -> None:
+        """A gang with no member queued, in flight or placed is forgotten, so a later gang of
+        the same name starts afresh (its age and timeout are its own)."""
+        gangs = self._gangs.get(pod.scheduler_name)
+        if (
+            pod.gang
+            and gangs is not None
+            and not self.queue.gang_members(pod.gang)
+            and not self.cache.gang_placed(pod.gang)
+        ):
+            gangs.forget(pod.gang)
 
     # ------------------------------------------------------------------ decisions
 
@@ -205,16 +307,24 @@ class Scheduler:
             self.queue.requeue_backoff(entry, failure.message)
             return Unschedulable(entry, failure)
         if isinstance(result, Failure):
-            self.queue.requeue_unschedulable(entry, result.message)
+            self.queue.requeue_unschedulable(entry, result.message, self._wake_on(pod, result))
             return Unschedulable(entry, result)
         status = self._reserve_and_permit(profile, result, pod)
         if not status.ok:
             failure = Failure(
-                error=f"{status.plugin or 'plugin'} rejected {result.node_name}: {status.message}"
+                error=f"{status.plugin or 'plugin'} rejected {result.node_name}: {status.message}",
+                plugins=frozenset({status.plugin}) if status.plugin else frozenset(),
             )
-            self.queue.requeue_unschedulable(entry, failure.message)
+            self.queue.requeue_unschedulable(entry, failure.message, self._wake_on(pod, failure))
             return Unschedulable(entry, failure)
         return self._commit(entry, result)
+
+    def _wake_on(self, pod: PodInfo, failure: Failure) -> ClusterEvent:
+        """The cluster changes that may make the pod fit after this failure."""
+        rejected_by = failure.rejected_by
+        if not rejected_by:
+            return ClusterEvent.ALL
+        return wake_events(rejected_by, self._interests[pod.scheduler_name])
 
     def _reserve_and_permit(self, profile: Profile, placement: Placement, pod: PodInfo) -> Status:
         nodes = self.cache.nodes
@@ -229,6 +339,14 @@ class Scheduler:
         pod = entry.pod
         if pod.key not in self.cache:
             self.cache.assume(pod, placement.node_name)
+        # Placement annotations an earlier attempt wrote and this one does not are removed, so
+        # a pod never carries the zones or CPUs of a node it was not bound to.
+        written: frozenset[str] = entry.extra.get(_WRITTEN, frozenset())
+        for key in written - placement.annotations.keys():
+            placement.annotations[key] = None
+        entry.extra[_WRITTEN] = written | {
+            k for k, v in placement.annotations.items() if v is not None
+        }
         decision = Scheduled(entry, placement)
         self._in_flight[pod.key] = decision
         self.queue.delete(pod.key)
@@ -252,7 +370,8 @@ class Scheduler:
         placed = self.cache.gang_placed(gang)
         size = gangs.size(gang, [m.pod for m in members])
         if size.size is None:
-            return self._gang_waits(members, size.problem)
+            # Only a change to the members or their PodGroup can settle the size.
+            return self._gang_waits(members, size.problem, ClusterEvent.POD_GROUP, "gang-size")
         if size.size <= placed:  # quorum already running: the rest join one by one
             gangs.begin_plan(gang, size.size, placed)
             try:
@@ -264,10 +383,20 @@ class Scheduler:
                 members,
                 f"waiting for pod group {gang}: {placed + len(members)} of minMember {size.size} "
                 "members exist",
+                ClusterEvent.POD_GROUP,
+                "gang-members-missing",
             )
         short = self._short_of_min_resources(gang, gangs)
         if short:
-            return self._gang_waits(members, short)
+            return self._gang_waits(
+                members,
+                short,
+                ClusterEvent.POD_GROUP
+                | ClusterEvent.POD_REMOVED
+                | ClusterEvent.NODE_ADDED
+                | ClusterEvent.NODE_ALLOCATABLE_UP,
+                "gang-min-resources",
+            )
         return self._plan_gang(_GangPlan(gang, members, gangs, size.size, placed, now))
 
     def _plan_gang(self, plan: _GangPlan) -> list[Outcome]:
@@ -288,15 +417,23 @@ class Scheduler:
                     continue
                 status = profile.reserve(result, pod, nodes)
                 if not status.ok:
-                    failed.append((member, Failure(error=f"{result.node_name}: {status.message}")))
+                    failure = Failure(
+                        error=f"{result.node_name}: {status.message}",
+                        plugins=frozenset({status.plugin}) if status.plugin else frozenset(),
+                    )
+                    failed.append((member, failure))
                     continue
                 self.cache.assume(pod, result.node_name)  # the next member sees it taken
                 planned.append((member, result))
+            # Permit after every member is placed: the quorum gate counts them all, and each
+            # member's placement annotations come from its own cycle state.
             permits = [profile.permit(p, m.pod, nodes) for m, p in planned]
             if planned and all(status.ok for status in permits):
                 outcomes: list[Outcome] = [self._commit(m, p) for m, p in planned]
                 for member, failure in failed:  # beyond the quorum: retried on their own
-                    self.queue.requeue_unschedulable(member, failure.message)
+                    self.queue.requeue_unschedulable(
+                        member, failure.message, self._wake_on(member.pod, failure)
+                    )
                     outcomes.append(Unschedulable(member, failure))
                 return outcomes
             for member, placement in planned:
@@ -308,20 +445,30 @@ class Scheduler:
             f"pod group {plan.gang}: only {plan.placed + len(planned)} of minMember {plan.size} "
             "members fit"
         )
+        wake_on = ClusterEvent.POD_GROUP | ClusterEvent.POD_REMOVED
+        for member, failure in failed:
+            wake_on |= self._wake_on(member.pod, failure)
         if failed:
             member, failure = failed[0]
             reason += f"; {member.pod.full_name}: {failure.message}"
         waited = plan.now - plan.gangs.first_seen.get(plan.gang, plan.now)
         timeout = plan.gangs.timeout_of(plan.gang)
+        kind = "gang-does-not-fit"
         if waited >= timeout:
             reason = f"timed out after {timeout:.0f}s: {reason}"
-        return self._gang_waits(plan.members, reason)
+            kind = "gang-timed-out"
+        return self._gang_waits(plan.members, reason, wake_on, kind)
 
-    def _gang_waits(self, members: list[QueuedPod], message: str) -> list[Outcome]:
+    def _gang_waits(
+        self, members: list[QueuedPod], message: str, wake_on: ClusterEvent, kind: str
+    ) -> list[Outcome]:
+        """Every member waits, for the same reason (``kind`` says which, whatever the counts
+        in the message: one Event per member per kind, not per count)."""
         outcomes: list[Outcome] = []
         for member in members:
-            self.queue.requeue_unschedulable(member, message)
-            outcomes.append(Unschedulable(member, Failure(error=message)))
+            self.queue.requeue_unschedulable(member, message, wake_on)
+            failure = Failure(error=message, kind=f"{kind}:{member.pod.gang}")
+            outcomes.append(Unschedulable(member, failure))
         return outcomes
 
     def _short_of_min_resources(self, gang: str, gangs: GangManager) -> str:
@@ -353,20 +500,28 @@ class Scheduler:
         forgotten (their capacity freed); a late watch event counts them again."""
         expired = self.cache.expire(self.clock(), ttl)
         if expired:
-            self.queue.move_all()
+            self.queue.move(ClusterEvent.POD_REMOVED)
         return expired
 
-    def binding_failed(self, key: str, message: str, *, retry: bool = True) -> None:
-        """Binding failed: forget the assumption; requeue with backoff unless told not to."""
+    def binding_failed(self, key: str, message: str, *, retry: bool = True) -> bool:
+        """Binding failed: forget the assumption; requeue with backoff unless told not to, or
+        the pod is no longer to be scheduled (deleted, gated). True when it was requeued.
+
+        A gang member goes back to its gang: the members still pending are planned together,
+        counting the ones already bound, so a gang half-bound by a transient error completes.
+        """
         decision = self._in_flight.pop(key, None)
         if decision is None:
-            return
+            return False
         pod = decision.pod
         self.profiles[pod.scheduler_name].unreserve(decision.placement, pod, self.cache.nodes)
         self.cache.forget(key)
-        self.queue.move_all()
-        if retry:
+        self.queue.move(ClusterEvent.POD_REMOVED)
+        if retry and not decision.cancelled:
             self.queue.restore(decision.entry, message)
+            return True
+        self._forget_gang_if_idle(pod)
+        return False
 
     def run_until_idle(self, on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
         """Decide for every ready pod (binding each at once); for the simulator and benchmarks."""

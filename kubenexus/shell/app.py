@@ -110,6 +110,7 @@ def _slim(pod: PodInfo, *, ours: bool) -> PodInfo:
         required_affinity=None,
         owner=pod.owner if ours else None,
         priority_class_name="",
+        unsupported=(),
     )
 
 
@@ -197,7 +198,9 @@ class Daemon:
         )
         uid = str(meta.get("uid", ""))
         if uid:
-            self.scheduler.remove_pod(uid)  # an earlier valid version must not be scheduled
+            # An earlier valid version must not be scheduled; but a placed pod keeps running and
+            # using its node: its last good view stays counted.
+            self.scheduler.drop_pending(uid)
         if (
             isinstance(spec, Mapping)
             and spec.get("schedulerName") in self.scheduler.profiles
@@ -249,14 +252,13 @@ class Daemon:
                 name, "Warning", "InvalidNUMATopology", f"NodeResourceTopology ignored: {exc}"
             )
             topology = None
-        for plugin in self._numa:
-            plugin.set_node_topology(self.scheduler.cache.nodes, name, topology)
+        self.scheduler.set_node_topology(name, topology)
         self._wake.set()
 
     def _topology_delete(self, obj: Mapping[str, Any]) -> None:
         name = str((obj.get("metadata") or {}).get("name", ""))
-        for plugin in self._numa:
-            plugin.set_node_topology(self.scheduler.cache.nodes, name, None)
+        self.scheduler.set_node_topology(name, None)
+        self._wake.set()
 
     def _node_delete(self, obj: Mapping[str, Any]) -> None:
         name = (obj.get("metadata") or {}).get("name")
@@ -288,9 +290,14 @@ class Daemon:
         )
 
     def _bind_failed(self, decision: Scheduled, error: ApiError, retry: bool) -> None:
-        result = "retried" if retry else {409: "conflict", 404: "gone"}.get(error.status, "failed")
+        """As kube-scheduler: forget the placement, and retry with backoff after any refusal
+        but the pod being gone, with an Event naming the error."""
+        message = f"Binding rejected: {error}"
+        requeued = self.scheduler.binding_failed(decision.pod.key, message, retry=retry)
+        result = "retried" if requeued else {404: "gone"}.get(error.status, "dropped")
         self.metrics.bindings.labels(result).inc()
-        self.scheduler.binding_failed(decision.pod.key, f"binding rejected: {error}", retry=retry)
+        if requeued:
+            self.recorder.event(decision.pod, "Warning", "FailedScheduling", message)
         self._wake.set()
 
     # ------------------------------------------------------------------ the loop

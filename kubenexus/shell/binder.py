@@ -2,9 +2,10 @@
 
 Outcomes, as kube-scheduler handles them:
 - 201: bound. The watch will show the pod on its node and confirm the assumption.
-- 409 (already bound) / 404 (gone): forget the assumption and drop the pod; the watch tells the
-  truth about where it runs. Nothing is ever bound twice: the API refuses a second binding.
-- anything transient (5xx, 429, no answer): forget and retry after backoff.
+- 404 (gone): forget the assumption and drop the pod.
+- anything else (5xx, 429, no answer, 409, 403, 400, 422…): forget and retry after backoff, as
+  kube-scheduler does; the watch tells the truth about a pod bound meanwhile. Nothing is ever
+  bound twice: the API refuses a second binding.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class Binder:
                 )
             except ApiError as exc:
                 self.failed += 1
-                retry = exc.transient
+                retry = exc.status != 404
                 log.warning(
                     "bind.failed",
                     pod=pod.full_name,

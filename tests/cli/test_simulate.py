@@ -63,9 +63,8 @@ def test_example_places_each_pod_where_the_plugins_say(example_json: dict) -> No
 def test_example_failure_messages(example_json: dict) -> None:
     pods = _pods(example_json)
     assert pods["default/gpu-notebook"]["message"] == (
-        "0/12 nodes are available: 1 node(s) had untolerated taint {dedicated: infra}, "
-        "1 node(s) were unschedulable, 3 node(s) had untolerated taint {nvidia.com/gpu: present}, "
-        "7 Insufficient nvidia.com/gpu."
+        "0/12 nodes are available: 1 node(s) were unschedulable, "
+        "4 node(s) had untolerated taint(s), 7 Insufficient nvidia.com/gpu."
     )
     assert "1 Too many pods" in pods["default/edge-probe-4"]["message"]
     assert (
@@ -86,6 +85,8 @@ def test_example_summary_and_node_usage(example_json: dict) -> None:
         "Running": 1,
         "OtherScheduler": 1,
         "Finished": 1,
+        "Terminating": 0,
+        "Gated": 0,
     }
     nodes = {n["name"]: n for n in example_json["nodes"]}
     assert len(nodes) == 12

@@ -171,13 +171,30 @@ def test_strict_policy_needs_topology_but_a_defaulted_one_does_not() -> None:
     assert _decide(s, pod_from_dict(job_pod))["job-0"].node == "plain"  # defaulted single-numa-node
 
 
-def test_defaulted_batch_policy_still_aligns_where_topology_exists() -> None:
-    s = scheduler(numa_node("n", cpus_per_zone=8).obj())
-    body = make_pod("job-0").req(cpu="12").dict()
+def test_a_defaulted_policy_prefers_alignment_but_never_rejects() -> None:
+    """Hardening #11: a 20-CPU Job pod fits an empty 2×16-CPU node as a whole; the batch
+    default (single-numa-node, not asked for) must not make it unschedulable."""
+    s = scheduler(numa_node("n", cpus_per_zone=16).obj())
+    body = make_pod("job-0").req(cpu="20", memory="8Gi").dict()
     body["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "job", "controller": True}]
-    assert "no single NUMA node" in _decide(s, pod_from_dict(body))["job-0"]
-    service = make_pod("svc").req(cpu="12").obj()  # no owner: policy none
-    assert _decide(s, service)["svc"].node == "n"
+    job = _decide(s, pod_from_dict(body))["job-0"]
+    assert isinstance(job, Scheduled)
+    assert job.node == "n"
+    assert job.placement.annotations[ZONES_ANNOTATION] == "0,1"  # spread: no zone holds 20
+    assert job.placement.annotations["cpu-set"] == "0-19"
+    # Where a zone fits, the default aligns: the next 8-CPU Job pod lands in one zone.
+    body = make_pod("job-1").req(cpu="8", memory="1Gi").dict()
+    body["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "job", "controller": True}]
+    aligned = _decide(s, pod_from_dict(body))["job-1"]
+    assert aligned.placement.annotations[ZONES_ANNOTATION] == "1"
+    assert aligned.placement.annotations["cpu-set"] == "20-27"
+    # Asked for explicitly, the same policy is a rule: the 20-CPU pod is refused.
+    fresh = scheduler(numa_node("m", cpus_per_zone=16).obj())
+    explicit = _decide(fresh, pod("strict", cpu="20").obj())["strict"]
+    assert explicit == (
+        "0/1 nodes are available: 1 no single NUMA node has sufficient capacity "
+        "(cpu 20 > 16 free in best zone)."
+    )
 
 
 def test_affinity_prefers_zones_and_anti_affinity_excludes_them_ignoring_unknown_ids() -> None:
@@ -277,7 +294,7 @@ def test_labels_and_nrt_sources_give_the_same_decisions() -> None:
         make_node("a").alloc(cpu="32", memory="128Gi").obj(),
         make_node("b").alloc(cpu="32", memory="128Gi").obj(),
     )
-    _plugin(by_nrt).set_node_topology(by_nrt.cache.nodes, "a", from_nrt)
+    by_nrt.set_node_topology("a", from_nrt)
     pods = [pod(f"p{i}", cpu="10").obj() for i in range(4)]
     assert {
         k: (v.node if not isinstance(v, str) else v) for k, v in _decide(by_labels, *pods).items()

@@ -31,11 +31,11 @@ from tests.core.helpers import place, scheduler, table
 def test_message_matches_kube_scheduler_format() -> None:
     diagnosis = Diagnosis(
         total_nodes=12,
-        reasons=Counter({"Insufficient cpu": 4, "node(s) had untolerated taint {gpu: true}": 8}),
+        reasons=Counter({"Insufficient cpu": 4, "node(s) had untolerated taint(s)": 8}),
     )
     assert (
         diagnosis.message
-        == "0/12 nodes are available: 4 Insufficient cpu, 8 node(s) had untolerated taint {gpu: true}."
+        == "0/12 nodes are available: 4 Insufficient cpu, 8 node(s) had untolerated taint(s)."
     )
 
 
@@ -65,7 +65,7 @@ def test_each_node_is_reported_under_the_first_filter_that_rejects_it() -> None:
     # gpu nodes lack cpu too, but the taint filter runs first.
     assert (
         message
-        == "0/12 nodes are available: 4 Insufficient cpu, 8 node(s) had untolerated taint {gpu: true}."
+        == "0/12 nodes are available: 4 Insufficient cpu, 8 node(s) had untolerated taint(s)."
     )
 
 

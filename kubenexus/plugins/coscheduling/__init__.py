@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from kubenexus.api.objects import PodInfo
-from kubenexus.framework import SUCCESS, CycleState, NodeTable, QueuedPod, Status
+from kubenexus.framework import SUCCESS, ClusterEvent, CycleState, NodeTable, QueuedPod, Status
 from kubenexus.plugins.coscheduling.manager import GangManager, GangSize, PodGroupSpec
 from kubenexus.plugins.priority_sort import PrioritySortArgs
 
@@ -32,6 +32,8 @@ class CoschedulingArgs(PrioritySortArgs):
 
 class Coscheduling:
     name: ClassVar[str] = "Coscheduling"
+    # Its PodGroup changed, a member arrived, or room was freed for the gang.
+    cluster_events: ClassVar[ClusterEvent] = ClusterEvent.POD_GROUP | ClusterEvent.POD_REMOVED
 
     def __init__(self, args: CoschedulingArgs | None = None) -> None:
         self.args = args or CoschedulingArgs()

@@ -11,6 +11,7 @@ the largest free zone — what a single-zone fit depends on — is never overest
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import ClassVar, Final, Literal
 
 import numpy as np
@@ -27,9 +28,11 @@ from kubenexus.api.topology import (
 )
 from kubenexus.errors import InvalidInputError
 from kubenexus.framework import (
+    ANY_NODE_CHANGE,
     SKIP,
     SUCCESS,
     BoolArray,
+    ClusterEvent,
     CycleState,
     FloatArray,
     IntArray,
@@ -43,10 +46,17 @@ from kubenexus.plugins.numa_topology.zones import CPU, GPU, MEMORY, Assignment, 
 ZONES_ANNOTATION: Final = keys.NUMA_ZONES
 _REQUEST: Final = "NUMATopology/request"
 _ZONE_OK: Final = "NUMATopology/zone-ok"
+_ASSIGNMENT: Final = "NUMATopology/assignment"
 NO_TOPOLOGY: Final = "node(s) had no NUMA topology ({policy} needs it)"
 NO_ZONE: Final = "no single NUMA node has sufficient capacity ({detail})"
 NO_ISOLATED: Final = "node(s) had no empty NUMA zone to isolate the pod"
 NOT_ALLOWED: Final = "node(s) had no NUMA zone allowed by numa-anti-affinity-node-id"
+
+
+def _split(amount: int, parts: int) -> list[int]:
+    """``amount`` in ``parts`` near-equal whole shares that add up to it (first ones larger)."""
+    share, rest = divmod(amount, parts)
+    return [share + (1 if i < rest else 0) for i in range(parts)]
 
 
 def any_zone(matrix: BoolArray) -> BoolArray:
@@ -74,6 +84,8 @@ class NUMATopologyArgs(PluginArgs):
 
 class NUMATopology:
     name: ClassVar[str] = "NUMATopology"
+    # Zones come from node labels, annotations and topology objects; a pod gone frees a zone.
+    cluster_events: ClassVar[ClusterEvent] = ANY_NODE_CHANGE | ClusterEvent.POD_REMOVED
 
     def __init__(self, args: NUMATopologyArgs | None = None) -> None:
         self.args = args or NUMATopologyArgs()
@@ -102,7 +114,9 @@ class NUMATopology:
         self.problems.pop(node.name, None)
         return topology
 
-    def set_node_topology(self, nodes: NodeTable, name: str, topology: NodeTopology | None) -> None:
+    def set_node_topology(
+        self, nodes: NodeTable, name: str, topology: NodeTopology | None, pods: Sequence[PodInfo]
+    ) -> None:
         """A NodeResourceTopology object arrived, changed or went away (None)."""
         if topology is None:
             self.nrt.pop(name, None)
@@ -110,32 +124,75 @@ class NUMATopology:
             self.nrt[name] = topology
         slot = nodes.slot_of(name)
         if slot is not None:
-            self.zones.set_node(slot, self._topology_of(nodes, slot))
+            self._describe(slot, self._topology_of(nodes, slot), pods)
+
+    def _describe(self, slot: int, topology: NodeTopology | None, pods: Sequence[PodInfo]) -> None:
+        """(Re)describe a node's zones and charge them again with every pod counted there.
+
+        Zone usage is always the sum of the shares of the pods on the node: whenever the zones
+        change (topology arriving after the pods, going away, coming back), it is rebuilt from
+        the pods rather than patched, so it cannot drift.
+        """
+        if (
+            slot < self.zones.capacity
+            and self.zones.topologies.get(slot) == topology
+            and (topology is not None or not self.zones.has_topology[slot])
+        ):
+            return  # the same zones: nothing to redo (a node update that changed other things)
+        previous: dict[str, Assignment] = {}
+        for pod in pods:
+            entry = self._applied.pop(pod.key, None)
+            if entry is not None:
+                previous[pod.key] = entry[1]
+                self._count_gang(entry[0], entry[1], entry[2], -1)
+        self.zones.set_node(slot, topology)
+        if topology is None:
+            return
+        for pod in pods:
+            kept = previous.get(pod.key)
+            if kept is not None and not kept.fits(topology):
+                kept = None
+            self._charge(pod, slot, kept)
 
     # ------------------------------------------------------------------ cache observer
 
-    def node_upserted(self, nodes: NodeTable, slot: int) -> None:
-        self.zones.set_node(slot, self._topology_of(nodes, slot))
+    def node_upserted(self, nodes: NodeTable, slot: int, pods: Sequence[PodInfo]) -> None:
+        self._describe(slot, self._topology_of(nodes, slot), pods)
 
     def node_removed(self, nodes: NodeTable, slot: int) -> None:
         self.zones.clear(slot)
 
     def pod_counted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
-        assignment = self._pending.pop(pod.key, None) or self._from_annotations(pod, slot)
+        self._charge(pod, slot, self._pending.pop(pod.key, None))
+
+    def _charge(self, pod: PodInfo, slot: int, assignment: Assignment | None) -> None:
+        """Count the pod on its node's zones: where we placed it, else where its annotations
+        say, else (unknown) on the zone with the most free CPU."""
+        if not self._has_topology(slot):
+            return
+        topology = self.zones.topologies[slot]
+        if assignment is None:
+            assignment = self._from_annotations(pod, topology)
         if assignment is None:
             assignment = self._unknown(pod, slot)
-        if assignment is None:
-            return
         self.zones.apply(slot, assignment)
         group = pod.annotations.get(keys.GANG_GROUP, "") or pod.gang
         self._applied[pod.key] = (slot, assignment, group)
-        if group and assignment.known:
-            counts = self._gang_zones.setdefault(group, {}).setdefault(
-                slot, np.zeros(self.zones.zones, dtype=np.int32)
-            )
-            for zone in assignment.zones:
-                if zone < counts.size:
-                    counts[zone] += 1
+        self._count_gang(slot, assignment, group, 1)
+
+    def _count_gang(self, slot: int, assignment: Assignment, group: str, sign: int) -> None:
+        if not group or not assignment.known:
+            return
+        by_slot = self._gang_zones.setdefault(group, {})
+        counts = by_slot.setdefault(slot, np.zeros(self.zones.zones, dtype=np.int32))
+        if counts.size < self.zones.zones:
+            counts = by_slot[slot] = np.pad(counts, (0, self.zones.zones - counts.size))
+        for zone in assignment.zones:
+            counts[zone] += sign
+        if not counts.any():  # pruned: a finished gang leaves nothing behind
+            del by_slot[slot]
+            if not by_slot:
+                del self._gang_zones[group]
 
     def pod_uncounted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
         entry = self._applied.pop(pod.key, None)
@@ -143,20 +200,20 @@ class NUMATopology:
             return
         applied_slot, assignment, group = entry
         self.zones.apply(applied_slot, assignment, sign=-1)
-        if group and assignment.known:
-            counts = self._gang_zones.get(group, {}).get(applied_slot)
-            if counts is not None:
-                for zone in assignment.zones:
-                    if zone < counts.size:
-                        counts[zone] -= 1
+        self._count_gang(applied_slot, assignment, group, -1)
 
-    def _from_annotations(self, pod: PodInfo, slot: int) -> Assignment | None:
-        """A bound pod's zones from the annotations we wrote (rebuilds state after a restart)."""
+    def _from_annotations(self, pod: PodInfo, topology: NodeTopology) -> Assignment | None:
+        """A bound pod's zones from the annotations we wrote (rebuilds state after a restart).
+
+        CPU per zone comes from the cpu-set when it covers the request (exact); otherwise, and
+        for memory and GPUs, the request is split evenly, remainders to the first zones, so the
+        shares always add up to the pod's request.
+        """
         raw = pod.annotations.get(ZONES_ANNOTATION)
-        if not raw or not self._has_topology(slot):
+        if not raw:
             return None
         try:
-            zones = tuple(sorted(int(z) for z in raw.split(",")))
+            zones = tuple(sorted({int(z) for z in raw.split(",")}))
             cpus = (
                 parse_cpu_list(pod.annotations[keys.CPU_SET], keys.CPU_SET)
                 if keys.CPU_SET in pod.annotations
@@ -164,19 +221,24 @@ class NUMATopology:
             )
         except (ValueError, InvalidInputError):
             return None
+        if not zones or zones[0] < 0 or zones[-1] >= len(topology.zones):
+            return None  # written for other zones than the node has now
         cpu, memory, gpus = (
             pod.requests.get(keys.CPU, 0),
             pod.requests.get(keys.MEMORY, 0),
             pod.requests.get(keys.GPU_NVIDIA, 0),
         )
-        share = len(zones)
-        amounts = tuple((cpu // share, memory // share, gpus // share) for _ in zones)
+        cpu_shares = _split(cpu, len(zones))
+        per_zone_cpus = [len(cpus & topology.zones[z].cpus) * 1000 for z in zones]
+        if cpus and sum(per_zone_cpus) == cpu:
+            cpu_shares = per_zone_cpus
+        amounts = tuple(
+            zip(cpu_shares, _split(memory, len(zones)), _split(gpus, len(zones)), strict=True)
+        )
         isolated = any(pod.annotations.get(k) == "isolated" for k in keys.NUMA_POLICY_KEYS)
         return Assignment(zones, amounts, cpus, isolated)
 
-    def _unknown(self, pod: PodInfo, slot: int) -> Assignment | None:
-        if not self._has_topology(slot):
-            return None
+    def _unknown(self, pod: PodInfo, slot: int) -> Assignment:
         free = self.zones.alloc[CPU, :, slot] - self.zones.used[CPU, :, slot]
         free = np.where(self.zones.valid[:, slot], free, np.iinfo(np.int64).min)
         zone = int(np.argmax(free))
@@ -226,7 +288,9 @@ class NUMATopology:
         size = nodes.size
         zone_ok, free = self._zone_ok(request, size)
         state.write(_ZONE_OK, zone_ok)
-        if request.policy == "best-effort":
+        if request.policy == "best-effort" or not request.explicit:
+            # A policy the pod did not ask for (a default) only prefers aligned nodes: it must
+            # never make a pod unschedulable that fits the node as a whole.
             return None
         has = self.zones.has_topology[:size]
         fits = any_zone(zone_ok)
@@ -387,14 +451,20 @@ class NUMATopology:
         else:
             zone_ok, free = self._zone_ok(request, nodes.size)
         row_ok = zone_ok[:, slot]
-        if row_ok.any():
+        single = bool(row_ok.any())
+        if single:
             scores = self._zone_scores(request, np.array([slot]), zone_ok[:, slot : slot + 1])[:, 0]
             zones: tuple[int, ...] = (int(np.argmax(scores)),)
             amounts = ((request.cpu, request.memory, request.gpus),)
         else:
             zones, amounts = self._spread(request, free[:, :, slot], slot)
         cpus = self._pick_cpus(request, slot, zones, amounts)
-        self._pending[pod.key] = Assignment(zones, amounts, cpus, request.policy == "isolated")
+        # Only an empty zone is isolated (a defaulted "isolated" that had to share does not
+        # close the zones it shares to everyone else).
+        isolated = request.policy == "isolated" and single
+        assignment = Assignment(zones, amounts, cpus, isolated)
+        self._pending[pod.key] = assignment
+        state.write(_ASSIGNMENT, assignment)
         return SUCCESS
 
     def _spread(
@@ -452,13 +522,22 @@ class NUMATopology:
     def unreserve(self, state: CycleState, pod: PodInfo, nodes: NodeTable, slot: int) -> None:
         self._pending.pop(pod.key, None)
 
-    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str]:
-        assignment = self._pending.get(pod.key)
-        if assignment is None:
-            return {}
-        annotations = {ZONES_ANNOTATION: ",".join(str(z) for z in assignment.zones)}
-        if assignment.cpus:
-            annotations[keys.CPU_SET] = format_cpu_list(assignment.cpus)
+    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str | None]:
+        """The zones and CPUs reserved in this cycle; a pod carrying ours from an earlier
+        placement that this one does not repeat has them removed (None)."""
+        assignment = state.get(_ASSIGNMENT, None)
+        stale = ZONES_ANNOTATION in pod.annotations
+        annotations: dict[str, str | None] = {}
+        if isinstance(assignment, Assignment):
+            annotations[ZONES_ANNOTATION] = ",".join(str(z) for z in assignment.zones)
+            if assignment.cpus:
+                annotations[keys.CPU_SET] = format_cpu_list(assignment.cpus)
+            elif stale and keys.CPU_SET in pod.annotations:
+                annotations[keys.CPU_SET] = None
+        elif stale:
+            annotations[ZONES_ANNOTATION] = None
+            if keys.CPU_SET in pod.annotations:
+                annotations[keys.CPU_SET] = None
         return annotations
 
 

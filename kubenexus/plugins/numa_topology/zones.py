@@ -28,6 +28,15 @@ class Assignment:
     isolated: bool = False
     known: bool = True  # False: a pod whose zones are unknown, charged conservatively
 
+    def fits(self, topology: NodeTopology) -> bool:
+        """Whether it still names zones (and CPUs of them) that the topology has."""
+        if not self.zones or self.zones[-1] >= len(topology.zones):
+            return False
+        if not self.cpus:
+            return True
+        ids = frozenset().union(*(topology.zones[z].cpus for z in self.zones))
+        return not ids or self.cpus <= ids
+
 
 class ZoneTable:
     def __init__(self) -> None:
@@ -86,11 +95,14 @@ class ZoneTable:
         self.capacity, self.zones = new_cap, new_zones
 
     def set_node(self, slot: int, topology: NodeTopology | None) -> None:
-        """(Re)describe a node's zones; usage already counted on them is kept."""
+        """(Re)describe a node's zones, empty: the caller charges the node's pods again."""
         zones = len(topology.zones) if topology else 1
         self.ensure(slot + 1, zones)
         self.alloc[:, :, slot] = 0
+        self.used[:, :, slot] = 0
         self.valid[:, slot] = False
+        self.pods[:, slot] = 0
+        self.isolated[:, slot] = 0
         self.avg_distance[:, slot] = 0
         self.has_topology[slot] = topology is not None
         self.generation += 1
@@ -100,20 +112,12 @@ class ZoneTable:
             self._refresh(slot)
             return
         self.topologies[slot] = topology
-        previous = self.free_cpus.get(slot)
-        free = []
         for zone in topology.zones:
             self.alloc[:, zone.id, slot] = (zone.cpu_milli, zone.memory, zone.gpus)
             self.valid[zone.id, slot] = True
             others = [d for other, d in zone.distances.items() if other != zone.id]
             self.avg_distance[zone.id, slot] = float(np.mean(others)) if others else 10.0
-            taken = (
-                set()
-                if previous is None or zone.id >= len(previous)
-                else set(zone.cpus) - previous[zone.id]
-            )
-            free.append(set(zone.cpus) - taken)
-        self.free_cpus[slot] = free
+        self.free_cpus[slot] = [set(zone.cpus) for zone in topology.zones]
         self._refresh(slot)
 
     def _refresh(self, slot: int) -> None:
