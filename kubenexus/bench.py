@@ -20,7 +20,7 @@ import numpy as np
 from kubenexus.api import keys
 from kubenexus.api.objects import NodeInfo, PodInfo, Taint, Toleration
 from kubenexus.config import SchedulerConfiguration, build_scheduler
-from kubenexus.scheduler import Scheduled
+from kubenexus.scheduler import Scheduled, Scheduler
 
 GIB = 2**30
 # (cpu millicores, memory bytes, GPUs, taint, weight in the mix)
@@ -142,6 +142,29 @@ class BenchReport:
     runs: list[RunFigures]
     peak_rss_bytes: int
     gang_size: int = 0
+    backlog: int = 0
+
+
+def _backlog(scheduler: Scheduler, count: int) -> None:
+    """``count`` pods that fit nowhere (more cpu than any node), tried once so they wait in the
+    unschedulable pool: every later decision runs with them there."""
+    for i in range(count):
+        scheduler.upsert_pod(
+            PodInfo(
+                namespace="backlog",
+                name=f"huge-{i:06d}",
+                uid=f"backlog-{i}",
+                requests=_HUGE,
+                scheduler_name=keys.SCHEDULER_NAME,
+                score_cpu=_HUGE[keys.CPU],
+                score_memory=0,
+            )
+        )
+    while scheduler.schedule_next():
+        pass
+
+
+_HUGE = MappingProxyType({keys.CPU: 10_000_000, keys.PODS: 1})
 
 
 def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_bench
@@ -151,11 +174,14 @@ def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_b
     seed: int,
     config: SchedulerConfiguration | None,
     gang_size: int = 0,
+    backlog: int = 0,
 ) -> RunFigures:
     rng = random.Random(seed)
     scheduler = build_scheduler(config)
-    for node in synthetic_nodes(nodes, rng, numa=workload == "numa"):
+    node_list = synthetic_nodes(nodes, rng, numa=workload == "numa")
+    for node in node_list:
         scheduler.upsert_node(node)
+    _backlog(scheduler, backlog)
     for pod in synthetic_pods(pods, workload, rng, gang_size):
         scheduler.upsert_pod(pod)
     latencies = np.zeros(pods)
@@ -165,6 +191,8 @@ def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_b
     started = clock()
     calls = 0
     while True:
+        if backlog and calls % 100 == 99:
+            scheduler.upsert_node(node_list[calls % len(node_list)])  # a heartbeat: no change
         t0 = clock()
         batch = scheduler.schedule_next()  # one pod, or one whole gang
         if not batch:
@@ -190,10 +218,14 @@ def run_bench(
     seed: int = 1,
     config: SchedulerConfiguration | None = None,
     gang_size: int = 0,
+    unschedulable: int = 0,
 ) -> BenchReport:
-    runs = [_one_run(nodes, pods, workload, seed + r, config, gang_size) for r in range(repeat)]
+    runs = [
+        _one_run(nodes, pods, workload, seed + r, config, gang_size, unschedulable)
+        for r in range(repeat)
+    ]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    return BenchReport(nodes, pods, workload, runs, peak, gang_size)
+    return BenchReport(nodes, pods, workload, runs, peak, gang_size, unschedulable)
 
 
 def render(report: BenchReport) -> str:
@@ -202,6 +234,8 @@ def render(report: BenchReport) -> str:
     p99 = [float(np.percentile(r.latencies, 99)) * 1e6 for r in report.runs]
     last = report.runs[-1]
     gangs = f", gangs of {report.gang_size}" if report.gang_size else ""
+    if report.backlog:
+        gangs += f", {report.backlog} unschedulable waiting"
     unit = "gang" if report.gang_size else "pod"
     lines = [
         f"kubenexus bench: {report.nodes} nodes, {report.pods} pods{gangs}, "

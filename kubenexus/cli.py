@@ -82,6 +82,14 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
     help="Group the pods into gangs of this size (all-or-nothing); 0 = no gangs.",
 )
 @click.option(
+    "--unschedulable",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="A backlog of pods that fit nowhere, waiting in the unschedulable pool during the run "
+    "(with one no-op node heartbeat per 100 decisions, as kubelets send).",
+)
+@click.option(
     "--e2e", is_flag=True, help="Run the whole daemon against --server instead of the core alone."
 )
 @click.option("--server", help="With --e2e: API server URL holding nodes and pending pods.")
@@ -95,6 +103,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     config_path: Path | None,
     numa: bool,
     gang_size: int,
+    unschedulable: int,
     e2e: bool,
     server: str | None,
     max_binds_in_flight: int,
@@ -125,6 +134,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
         seed=seed,
         config=config,
         gang_size=gang_size,
+        unschedulable=unschedulable,
     )
     click.echo(render(report))
 

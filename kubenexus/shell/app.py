@@ -329,7 +329,9 @@ class Daemon:
                         result = "scheduled"
                     else:
                         self.unschedulable += 1
-                        self.recorder.unschedulable(outcome.pod, outcome.message)
+                        self.recorder.unschedulable(
+                            outcome.pod, outcome.message, dedupe=outcome.failure.kind
+                        )
                         if outcome.pod.gang:
                             self.pod_groups.attempted(outcome.pod.gang, outcome.message)
                         result = "error" if outcome.failure.internal else "unschedulable"

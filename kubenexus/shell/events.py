@@ -87,9 +87,18 @@ class EventRecorder:
         )
 
     def event(
-        self, pod: PodInfo, event_type: str, reason: str, message: str, kind: str = "Pod"
+        self,
+        pod: PodInfo,
+        event_type: str,
+        reason: str,
+        message: str,
+        kind: str = "Pod",
+        *,
+        dedupe: str = "",
     ) -> None:
-        key = (pod.key, reason, message)
+        """Post an Event unless the same one (same ``dedupe`` key, else the same message) was
+        posted for the object within ``repeat_after_seconds``."""
+        key = (pod.key, reason, dedupe or message)
         now = time.monotonic()
         last = self._last.get(key)
         if last is not None and now - last < self.settings.repeat_after_seconds:
@@ -101,12 +110,18 @@ class EventRecorder:
             self._last.popitem(last=False)
         self._put(_Pending("event", pod, event_type, reason, message, kind))
 
-    def unschedulable(self, pod: PodInfo, message: str) -> None:
-        """FailedScheduling Event plus PodScheduled=False/Unschedulable, as kube-scheduler sets."""
-        self.event(pod, "Warning", "FailedScheduling", message)
-        if self._conditions.get(pod.key) == message:
+    def unschedulable(self, pod: PodInfo, message: str, dedupe: str = "") -> None:
+        """FailedScheduling Event plus PodScheduled=False/Unschedulable, as kube-scheduler sets.
+
+        ``dedupe`` names the pod's situation when the message carries counts that change with
+        it (a gang waiting for members: "3 of 300", "4 of 300"…): one Event and one condition
+        per situation, not one per count.
+        """
+        self.event(pod, "Warning", "FailedScheduling", message, dedupe=dedupe)
+        state = dedupe or message
+        if self._conditions.get(pod.key) == state:
             return
-        self._conditions[pod.key] = message
+        self._conditions[pod.key] = state
         self._conditions.move_to_end(pod.key)
         while len(self._conditions) > _REMEMBERED:
             self._conditions.popitem(last=False)

@@ -250,3 +250,105 @@ def test_never_a_partial_gang(gangs: list[tuple[int, int]], node_cpus: list[int]
         assert placed.get(f"default/g{g}", 0) in {0, count}
     nodes = s.cache.nodes
     assert (nodes.free[:, : nodes.size] >= 0).all()
+
+
+def _decide_all(s: Scheduler) -> list[Scheduled]:
+    """One pass of decisions without binding (the daemon's loop): the placed ones."""
+    decided: list[Scheduled] = []
+    while batch := s.schedule_next():
+        decided += [o for o in batch if isinstance(o, Scheduled)]
+    return decided
+
+
+def test_a_gang_half_bound_by_transient_errors_completes_as_a_gang() -> None:
+    """Hardening #1: two of four Bindings fail with a 500; the other two are bound. The two
+    go back to their gang and are planned together (counting the bound ones), not left waiting
+    for a quorum nobody can complete."""
+    now = [1000.0]
+    s = scheduler(*[make_node(f"n{i}").alloc(cpu="2").obj() for i in range(2)], clock=now)
+    for pod in gang("job", 4):
+        s.upsert_pod(pod)
+    decided = _decide_all(s)
+    assert len(decided) == 4
+    for decision in decided[:2]:
+        s.binding_succeeded(decision.pod.key)
+        s.upsert_pod(replace(decision.pod, node_name=decision.node))  # the watch confirms
+    for decision in decided[2:]:
+        assert s.binding_failed(decision.pod.key, "500 Internal Server Error")
+        assert s.queue.gang_members("default/job")  # back in its gang's index
+    now[0] += 2  # past the backoff
+    retried = _decide_all(s)
+    assert sorted(d.pod.name for d in retried) == sorted(d.pod.name for d in decided[2:])
+    assert s.cache.gang_placed("default/job") == 4
+    assert len(s.queue) == 0
+
+
+def test_a_failed_member_whose_room_was_taken_waits_with_its_gang_and_completes_later() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="3").obj(), clock=now)
+    for pod in gang("job", 3):
+        s.upsert_pod(pod)
+    decided = _decide_all(s)
+    for decision in decided[:2]:
+        s.binding_succeeded(decision.pod.key)
+        s.upsert_pod(replace(decision.pod, node_name=decision.node))
+    assert s.binding_failed(decided[2].pod.key, "403 Forbidden")
+    # Meanwhile another pod takes the last cpu.
+    s.upsert_pod(make_pod("intruder").req(cpu="1").scheduler("other").node("a").obj())
+    now[0] += 2
+    assert _decide_all(s) == []
+    waiting = s.queue.entry(decided[2].pod.key)
+    assert waiting is not None
+    assert waiting.last_message.startswith("pod group default/job: only 2 of minMember 3")
+    s.remove_pod("uid-intruder")  # room again: the member is woken and completes the gang
+    now[0] += 10
+    assert [d.pod.name for d in _decide_all(s)] == [decided[2].pod.name]
+
+
+def test_a_gang_is_forgotten_when_its_members_finish_and_a_new_one_starts_afresh() -> None:
+    """Hardening #8: a finished gang's age must not make a later gang of the same name count
+    as timed out (and jump the queue)."""
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
+    first = gang("nightly", 2)
+    result = place(s, *first)
+    for pod in first:
+        s.upsert_pod(_finished(pod, result[pod.name]))
+    for pod in first:
+        s.remove_pod(pod.key)
+    coscheduling = next(
+        p for p in s.profiles["kubenexus-scheduler"].permits if isinstance(p, Coscheduling)
+    )
+    assert "default/nightly" not in coscheduling.gangs.first_seen
+    now[0] += 3600
+    second = [replace(p, uid=f"{p.uid}-2") for p in gang("nightly", 3, cpu="2")]  # 6 > 4 cpu
+    message = place(s, *second)[second[0].name]
+    assert message.startswith("pod group default/nightly: only 2 of minMember 3")  # not timed out
+
+
+def test_finished_members_alone_also_release_the_gang_bookkeeping() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    first = gang("batch", 2)
+    result = place(s, *first)
+    for pod in first:  # Completed, not deleted (a Job keeps its pods)
+        s.upsert_pod(_finished(pod, result[pod.name]))
+    coscheduling = next(
+        p for p in s.profiles["kubenexus-scheduler"].permits if isinstance(p, Coscheduling)
+    )
+    assert "default/batch" not in coscheduling.gangs.first_seen
+
+
+def test_waiting_members_fail_with_one_kind_whatever_the_count() -> None:
+    """Hardening #10: "k of N members exist" changes with every arrival; the failure's kind
+    (what Events are deduplicated by) does not."""
+    s = scheduler(make_node("a").alloc(cpu="8").obj())
+    kinds = set()
+    messages = set()
+    for pod in gang("wide", 5)[:4]:
+        s.upsert_pod(pod)
+        for outcome in s.run_until_idle():
+            assert not isinstance(outcome, Scheduled)
+            kinds.add(outcome.failure.event_key)
+            messages.add(outcome.message)
+    assert kinds == {"gang-members-missing:default/wide"}
+    assert len(messages) == 4  # the message still tells the count

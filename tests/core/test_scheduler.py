@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kubenexus.api import pod_from_dict
+from kubenexus.errors import InvalidInputError
 from kubenexus.scheduler import Scheduled
 from tests.builders import make_node, make_pod
 from tests.core.helpers import place, scheduler
@@ -190,3 +193,202 @@ def test_bound_pods_never_confirmed_by_the_api_expire() -> None:
     # A late watch event counts it again.
     s.upsert_pod(make_pod("lost").req(cpu="3").node("a").obj())
     assert _cpu_requested(s, "a") == 4000
+
+
+def _terminating(body: dict[str, object]) -> dict[str, object]:
+    body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"  # type: ignore[index]
+    return body
+
+
+def test_a_queued_pod_that_starts_terminating_leaves_the_queue() -> None:
+    """Hardening #7: kube-apiserver refuses to bind a terminating pod."""
+    s = scheduler(make_node("small").alloc(cpu="1").obj())
+    s.upsert_pod(make_pod("p").req(cpu="4").obj())
+    assert place(s)["p"].startswith("0/1")
+    assert s.queue.where("uid-p") == "unschedulable"
+    s.upsert_pod(pod_from_dict(_terminating(make_pod("p").req(cpu="4").dict())))
+    assert "uid-p" not in s.queue
+    s.upsert_node(make_node("big").alloc(cpu="8").obj())
+    assert place(s) == {}
+
+
+def test_a_pod_deleted_or_gated_during_its_binding_is_not_retried() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
+    for name in ("going", "gated"):
+        s.upsert_pod(make_pod(name).req(cpu="1").obj())
+    decisions = [s.schedule_one(), s.schedule_one()]
+    assert all(isinstance(d, Scheduled) for d in decisions)
+    s.upsert_pod(pod_from_dict(_terminating(make_pod("going").req(cpu="1").dict())))
+    gated = make_pod("gated").req(cpu="1").dict()
+    gated["spec"]["schedulingGates"] = [{"name": "example.com/quota"}]
+    s.upsert_pod(pod_from_dict(gated))
+    # The API refuses both bindings: they are forgotten, not retried forever.
+    assert not s.binding_failed("uid-going", "500 pod is being deleted")
+    assert not s.binding_failed("uid-gated", "500 pod has non-empty .spec.schedulingGates")
+    assert len(s.queue) == 0
+    assert _cpu_requested(s, "a") == 0
+
+
+def test_gated_pods_are_not_tried_until_their_gates_are_removed() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    body = make_pod("waiting").req(cpu="1").dict()
+    body["spec"]["schedulingGates"] = [{"name": "example.com/quota"}]
+    s.upsert_pod(pod_from_dict(body))
+    assert len(s.queue) == 0
+    assert place(s) == {}
+    del body["spec"]["schedulingGates"]
+    assert place(s, pod_from_dict(body)) == {"waiting": "a"}
+
+
+def test_malformed_scheduling_gates_are_named() -> None:
+    body = make_pod("p").dict()
+    body["spec"]["schedulingGates"] = [{"nam": "typo"}]
+    with pytest.raises(InvalidInputError, match=r"spec\.schedulingGates\[0\]\.name: is required"):
+        pod_from_dict(body)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        (
+            {
+                "affinity": {
+                    "podAntiAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": [
+                            {"labelSelector": {}, "topologyKey": "kubernetes.io/hostname"}
+                        ]
+                    }
+                }
+            },
+            "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+        ),
+        (
+            {
+                "affinity": {
+                    "podAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": [
+                            {"labelSelector": {}, "topologyKey": "zone"}
+                        ]
+                    }
+                }
+            },
+            "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+        ),
+        (
+            {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone"}]},
+            "spec.topologySpreadConstraints[0] (DoNotSchedule)",
+        ),
+        (
+            {"containers": [{"name": "web", "ports": [{"containerPort": 80, "hostPort": 8080}]}]},
+            "spec.containers[0].ports[0].hostPort",
+        ),
+        (
+            {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]},
+            "spec.volumes[0].persistentVolumeClaim",
+        ),
+        (
+            {"volumes": [{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {}}}]},
+            "spec.volumes[0].ephemeral",
+        ),
+        (
+            {"resourceClaims": [{"name": "gpu", "resourceClaimName": "gpu-claim"}]},
+            "spec.resourceClaims",
+        ),
+    ],
+)
+def test_rules_not_implemented_yet_keep_the_pod_waiting_and_say_which(
+    spec: dict[str, object], field: str
+) -> None:
+    """Hardening #12: never a placement that breaks a rule the user wrote."""
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    body = make_pod("p").req(cpu="1").dict()
+    body["spec"].update(spec)
+    message = place(s, pod_from_dict(body))["p"]
+    assert message == f"0/1 nodes are available: {field} not supported by kubenexus-scheduler yet."
+    assert s.cache.pod_count == 0
+    # Only a change to the pod can help: node changes do not wake it.
+    s.upsert_node(make_node("b").alloc(cpu="64").obj())
+    assert s.queue.where("uid-p") == "unschedulable"
+
+
+def test_preferences_are_not_rules_and_do_not_hold_a_pod_back() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    body = make_pod("p").req(cpu="1").dict()
+    body["spec"]["affinity"] = {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 10,
+                    "podAffinityTerm": {"labelSelector": {}, "topologyKey": "zone"},
+                }
+            ]
+        }
+    }
+    body["spec"]["topologySpreadConstraints"] = [
+        {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}
+    ]
+    body["spec"]["volumes"] = [{"name": "tmp", "emptyDir": {}}]
+    assert place(s, pod_from_dict(body)) == {"p": "a"}
+
+
+def test_pod_level_resources_replace_the_containers_sum() -> None:
+    """Hardening #12: spec.resources (pod-level) counts as kube-scheduler counts it."""
+    body = make_pod("p").req(cpu="1", memory="1Gi").container(cpu="1", memory="1Gi").dict()
+    body["spec"]["resources"] = {"requests": {"cpu": "3"}, "limits": {"memory": "4Gi"}}
+    body["spec"]["overhead"] = {"cpu": "250m"}
+    pod = pod_from_dict(body)
+    assert pod.requests["cpu"] == 3250
+    assert pod.requests["memory"] == 4 * 2**30  # a limit stands in for the missing request
+    assert pod.score_cpu == 3250
+    s = scheduler(make_node("small").alloc(cpu="3").obj(), make_node("big").alloc(cpu="4").obj())
+    assert place(s, pod) == {"p": "big"}
+
+
+def test_a_node_heartbeat_wakes_nobody_and_a_useful_change_wakes_only_who_it_helps() -> None:
+    """Hardening #9: node updates that change nothing the scheduler reads do nothing; a change
+    wakes only the pods it can help (kube-scheduler's queueing hints)."""
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="2").taint("team", "ml").obj(), clock=now)
+    s.upsert_pod(make_pod("big").req(cpu="4").toleration("team", "Equal", "ml").obj())
+    s.upsert_pod(make_pod("untolerated").req(cpu="1").obj())
+    place(s)
+    assert s.queue.where("uid-big") == "unschedulable"
+    assert s.queue.where("uid-untolerated") == "unschedulable"
+    generation = s.cache.nodes.topology_generation
+    for _ in range(5):  # heartbeats: conditions and timestamps are not read
+        s.upsert_node(make_node("a").alloc(cpu="2").taint("team", "ml").obj())
+    assert s.cache.nodes.topology_generation == generation  # filter caches kept
+    assert s.queue.where("uid-big") == "unschedulable"
+    # More cpu helps "big" only; the taint still blocks the other.
+    s.upsert_node(make_node("a").alloc(cpu="8").taint("team", "ml").obj())
+    assert s.queue.where("uid-big") in {"active", "backoff"}
+    assert s.queue.where("uid-untolerated") == "unschedulable"
+    # Dropping the taint helps it.
+    s.upsert_node(make_node("a").alloc(cpu="8").obj())
+    assert s.queue.where("uid-untolerated") in {"active", "backoff"}
+    now[0] += 30
+    assert place(s) == {"big": "a", "untolerated": "a"}
+
+
+def test_a_pod_deleted_wakes_pods_short_of_capacity_but_not_pods_short_of_labels() -> None:
+    s = scheduler(make_node("a").alloc(cpu="2").obj())
+    s.upsert_pod(make_pod("running").req(cpu="2").node("a").obj())
+    place(
+        s, make_pod("needs-room").req(cpu="1").obj(), make_pod("needs-label").selector(x="y").obj()
+    )
+    s.remove_pod("uid-running")
+    assert s.queue.where("uid-needs-room") in {"active", "backoff"}
+    assert s.queue.where("uid-needs-label") == "unschedulable"
+
+
+def test_taint_sets_of_changing_taint_values_are_not_kept_forever() -> None:
+    """A taint whose value is a timestamp (cluster-autoscaler's) makes a new set per update."""
+    s = scheduler(make_node("a").obj())
+    for stamp in range(200):
+        s.upsert_node(
+            make_node("a").taint("DeletionCandidateOfClusterAutoscaler", str(stamp)).obj()
+        )
+    assert len([t for t in s.cache.nodes.taint_sets if t]) == 1
+    s.upsert_node(make_node("a").obj())
+    assert place(s, make_pod("p").obj()) == {"p": "a"}

@@ -148,7 +148,8 @@ class NUMATopology:
         self.zones.set_node(slot, topology)
         if topology is None:
             return
-        for pod in pods:
+        # Pods whose zones are known first: the unknown ones then go where room is left.
+        for pod in sorted(pods, key=lambda p: ZONES_ANNOTATION not in p.annotations):
             kept = previous.get(pod.key)
             if kept is not None and not kept.fits(topology):
                 kept = None
