@@ -23,6 +23,7 @@ from kubenexus.shell.client import MERGE_PATCH, ApiError, KubeClient
 log = structlog.get_logger(__name__)
 GROUP_PATH: Final = "/apis/scheduling.kubenexus.io/v1alpha1/namespaces/{namespace}/podgroups"
 MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "kubenexus-scheduler"}
+_PLACED: Final = frozenset({"Scheduled", "Running", "Succeeded"})
 
 
 def _now() -> str:
@@ -36,6 +37,8 @@ class _Gang:
     members: dict[str, str] = field(default_factory=dict)
     tried: bool = False
     timeout_message: str = ""
+    # A ScheduleTimeout condition was written: once the gang schedules it is set to False.
+    timeout_reported: bool = False
     start_time: str = field(default_factory=_now)
     last_schedule_time: str = ""
     exists: bool | None = None  # None: not checked yet
@@ -91,6 +94,8 @@ class PodGroupStatusWriter:
             if state in {"Bound", "Running"} and record.members.get(key) == "Pending":
                 record.last_schedule_time = _now()
             record.members[key] = state
+            if record.timeout_message and phase_of(record) in _PLACED:
+                record.timeout_message = ""  # it made it after all
             self._dirty.add(gang)
 
     def member_gone(self, key: str) -> None:
@@ -100,6 +105,10 @@ class PodGroupStatusWriter:
         record = self._gangs.get(gang)
         if record is not None and record.members.pop(key, None) is not None:
             self._dirty.add(gang)
+            if not record.members and record.exists is not True:
+                # Nothing was ever written for it (a standby writes nothing): nothing to keep.
+                del self._gangs[gang]
+                self._dirty.discard(gang)
 
     def attempted(self, gang: str, message: str) -> None:
         record = self._gangs.setdefault(gang, _Gang())
@@ -142,6 +151,16 @@ class PodGroupStatusWriter:
                     "status": "True",
                     "reason": "Timeout",
                     "message": record.timeout_message[:1024],
+                    "lastTransitionTime": _now(),
+                }
+            ]
+        elif record.timeout_reported:
+            status["conditions"] = [
+                {
+                    "type": "ScheduleTimeout",
+                    "status": "False",
+                    "reason": "Scheduled",
+                    "message": f"minMember ({record.min_member or 1}) members are placed",
                     "lastTransitionTime": _now(),
                 }
             ]
@@ -211,6 +230,7 @@ class PodGroupStatusWriter:
                 record.exists = None
             raise
         record.written = comparable
+        record.timeout_reported = bool(record.timeout_message)
         self.writes += 1
         if not record.members:  # its last member is gone: nothing more will change
             self._gangs.pop(gang, None)
