@@ -83,6 +83,29 @@ class Failure:
         return self.kind or self.message
 
 
+# Cycle state: plugin name → the only node names the pod may go to (kube's PreFilterResult).
+PRE_FILTER_NODES: Final = "framework/pre-filter-nodes"
+
+
+def restrict_nodes(state: CycleState, plugin: str, names: frozenset[str]) -> None:
+    """A pre-filter limits the pod to these nodes; other plugins' limits are intersected."""
+    limits: dict[str, frozenset[str]] = state.get(PRE_FILTER_NODES, {})
+    state.write(PRE_FILTER_NODES, {**limits, plugin: names})
+
+
+def _pre_filter_nodes(state: CycleState, nodes: NodeTable) -> BoolArray | None:
+    limits: dict[str, frozenset[str]] = state.get(PRE_FILTER_NODES, {})
+    if not limits:
+        return None
+    allowed = frozenset.intersection(*limits.values())
+    mask = np.zeros(nodes.size, dtype=np.bool_)
+    for name in allowed:
+        slot = nodes.slot_of(name)
+        if slot is not None:
+            mask[slot] = True
+    return mask
+
+
 # Rejections that only a change to the pod itself can undo are attributed to this name.
 UNSUPPORTED: Final = "UnsupportedPodFields"
 
@@ -136,6 +159,9 @@ class Profile:
 
         size = nodes.size
         feasible: BoolArray = nodes.valid[:size].copy()
+        allowed = _pre_filter_nodes(state, nodes)
+        if allowed is not None:
+            feasible &= allowed
         active_filters = [f for f in self.filters if f.name not in skipped]
         for filter_plugin in active_filters:
             mask = filter_plugin.filter(state, pod, nodes)
@@ -188,6 +214,15 @@ class Profile:
         reasons: Counter[str] = Counter()
         plugins: set[str] = set()
         alive: BoolArray = nodes.valid[: nodes.size].copy()
+        allowed = _pre_filter_nodes(state, nodes)
+        if allowed is not None:
+            # Nodes a pre-filter ruled out never reach the filters (kube's PreFilterResult).
+            absent = int(np.count_nonzero(alive & ~allowed))
+            if absent:
+                names = sorted(state.read(PRE_FILTER_NODES, dict))
+                reasons[f"node(s) didn't satisfy plugin(s) [{' '.join(names)}]"] += absent
+                plugins.update(names)
+            alive &= allowed
         for plugin in filters:
             mask = plugin.filter(state, pod, nodes)
             if mask is None:

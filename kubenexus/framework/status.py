@@ -55,6 +55,9 @@ class Status:
         return cls(Code.ERROR, reasons, plugin)
 
 
+# kube-scheduler's message when the cluster has no node at all (nothing else is said).
+NO_NODES = "no nodes available to schedule pods"
+
 SUCCESS = Status()
 SKIP = Status(Code.SKIP)
 
@@ -78,9 +81,9 @@ class Diagnosis:
 
         Like kube-scheduler, the "count reason" strings are sorted as strings.
         """
+        if self.total_nodes == 0:
+            return NO_NODES
         if self.pre_filter_message:
             return f"0/{self.total_nodes} nodes are available: {self.pre_filter_message}."
-        if self.total_nodes == 0:
-            return "0/0 nodes are available: no nodes in the cluster."
         parts = sorted(f"{count} {reason}" for reason, count in self.reasons.items())
         return f"0/{self.total_nodes} nodes are available: {', '.join(parts)}."

@@ -20,8 +20,10 @@ from kubenexus.framework import (
     Status,
 )
 from kubenexus.framework.node_table import MISSING
+from kubenexus.framework.runtime import restrict_nodes
 
 REASON = "node(s) didn't match Pod's node affinity/selector"
+CONFLICT = "pod affinity terms conflict"
 _CACHE_LIMIT = 4096
 
 _CacheKey = tuple[tuple[tuple[str, str], ...], tuple[SelectorTerm, ...] | None]
@@ -79,6 +81,23 @@ def selector_mask(nodes: NodeTable, pod: PodInfo) -> BoolArray:
     return mask
 
 
+def _named_nodes(terms: tuple[SelectorTerm, ...] | None) -> frozenset[str] | None:
+    """The node names the required terms allow when every term names nodes (``matchFields``
+    ``metadata.name In``), as kube's NodeAffinity pre-filter computes them; None otherwise."""
+    if not terms:
+        return None
+    allowed: set[str] = set()
+    for term in terms:
+        named: set[str] | None = None
+        for req in term.match_fields:
+            if req.key == "metadata.name" and req.operator == "In":
+                named = set(req.values) if named is None else named & set(req.values)
+        if named is None:
+            return None  # this term allows any node: the terms are ORed
+        allowed |= named
+    return frozenset(allowed)
+
+
 class NodeAffinity:
     name: ClassVar[str] = "NodeAffinity"
     # A node gained the labels the pod selects.
@@ -91,6 +110,11 @@ class NodeAffinity:
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         if not pod.node_selector and pod.required_affinity is None:
             return SKIP
+        names = _named_nodes(pod.required_affinity)
+        if names is not None:
+            if not names:
+                return Status.unresolvable(CONFLICT, plugin=self.name)
+            restrict_nodes(state, self.name, names)
         return SUCCESS
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:

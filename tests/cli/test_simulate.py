@@ -67,9 +67,11 @@ def test_example_failure_messages(example_json: dict) -> None:
         "4 node(s) had untolerated taint(s), 7 Insufficient nvidia.com/gpu."
     )
     assert "1 Too many pods" in pods["default/edge-probe-4"]["message"]
-    assert (
-        "6 node(s) didn't match Pod's node affinity/selector"
-        in pods["default/edge-probe-4"]["message"]
+    # matchFields on metadata.name: the other nodes are ruled out before any filter runs, as
+    # kube-scheduler's NodeAffinity pre-filter does (and says).
+    assert pods["default/edge-probe-4"]["message"] == (
+        "0/12 nodes are available: 1 Too many pods, "
+        "11 node(s) didn't satisfy plugin(s) [NodeAffinity]."
     )
     assert "7 Insufficient memory" in pods["default/in-memory-db"]["message"]
     assert (

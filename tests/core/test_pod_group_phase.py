@@ -38,5 +38,34 @@ def test_members_are_counted_in_the_gang_they_belong_to_now() -> None:
     assert writer.status_of("ns/b")["running"] == 1
     writer.member_gone("p2")
     writer.member_gone("unrelated-pod")  # any pod of the cluster may be deleted
-    assert writer.status_of("ns/b")["running"] == 0
     assert writer.status_of("ns/a")["scheduled"] == 1
+    assert sum(writer.phase_counts().values()) == 1  # ns/b had its only member go
+
+
+def test_a_writer_that_never_writes_keeps_nothing_of_gone_gangs() -> None:
+    """A standby sees every member come and go but writes nothing: its records must not grow
+    with every gang the cluster ever ran."""
+    writer = PodGroupStatusWriter(client=None)  # type: ignore[arg-type]  # never flushed
+    for gang in range(1000):
+        for member in range(3):
+            writer.member_seen(f"ns/g{gang}", f"p{gang}-{member}", "Running", 3)
+            writer.attempted(f"ns/g{gang}", "waiting")
+        for member in range(3):
+            writer.member_gone(f"p{gang}-{member}")
+    assert writer._gangs == {}
+    assert writer._gang_of == {}
+    assert writer._dirty == set()
+
+
+def test_the_timeout_is_reported_until_the_gang_is_placed() -> None:
+    writer = PodGroupStatusWriter(client=None)  # type: ignore[arg-type]  # no writes here
+    writer.member_seen("ns/t", "a", "Pending", 2)
+    writer.member_seen("ns/t", "b", "Pending", 2)
+    writer.attempted("ns/t", "timed out after 60s: pod group ns/t: only 1 of minMember 2 fit")
+    condition = writer.status_of("ns/t")["conditions"][0]
+    assert (condition["type"], condition["status"]) == ("ScheduleTimeout", "True")
+    writer._gangs["ns/t"].timeout_reported = True  # as after the write
+    writer.member_seen("ns/t", "a", "Bound", 2)
+    writer.member_seen("ns/t", "b", "Bound", 2)
+    condition = writer.status_of("ns/t")["conditions"][0]
+    assert (condition["status"], condition["reason"]) == ("False", "Scheduled")

@@ -51,7 +51,7 @@ def test_reasons_sort_as_strings_like_kube_scheduler() -> None:
 def test_empty_cluster_message() -> None:
     s = scheduler()
     assert place(s, make_pod("p").obj()) == {
-        "p": "0/0 nodes are available: no nodes in the cluster."
+        "p": "no nodes available to schedule pods"  # kube-scheduler v1.36, verbatim
     }
 
 
@@ -192,3 +192,28 @@ def test_pre_filter_rejection_is_reported_for_the_whole_pod() -> None:
     assert isinstance(result, Failure)
     assert result.message == "0/2 nodes are available: annotation x is malformed."
     assert result.unresolvable
+
+
+def test_nodes_named_by_match_fields_are_the_only_ones_tried_as_kube_says() -> None:
+    """kube-scheduler's NodeAffinity pre-filter limits a pod whose every term names nodes by
+    metadata.name; other nodes are reported as not satisfying the plugin."""
+    s = scheduler(
+        make_node("a").alloc(cpu="1").obj(),
+        make_node("b").alloc(cpu="8").taint("x", "y").obj(),
+        make_node("c").alloc(cpu="8").obj(),
+    )
+    named = make_pod("named").req(cpu="2").affinity_term(fields=[("metadata.name", "In", ["a"])])
+    assert place(s, named.obj())["named"] == (
+        "0/3 nodes are available: 1 Insufficient cpu, "
+        "2 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+    )
+    either = make_pod("either").req(cpu="2")
+    either.affinity_term(fields=[("metadata.name", "In", ["a"])])
+    either.affinity_term(fields=[("metadata.name", "In", ["c"])])
+    assert place(s, either.obj()) == {"either": "c"}
+    conflict = make_pod("conflict").affinity_term(
+        fields=[("metadata.name", "In", ["a"]), ("metadata.name", "In", ["c"])]
+    )
+    assert place(s, conflict.obj())["conflict"] == (
+        "0/3 nodes are available: pod affinity terms conflict."
+    )
