@@ -287,14 +287,56 @@ def test_numa_example_places_seed_000_scenarios_as_described() -> None:
     gpu = pods["default/gpu-training"]
     assert gpu["node"] == "gpu-numa"
     assert zones["default/gpu-training"] in {"0", "1"}
-    gang = [pods[f"default/ml-training-gang-{i}"] for i in range(2)]
+    gang = [pods[f"default/ml-training-gang-{i}"] for i in range(2)]  # a real gang now
     assert gang[0]["node"] == gang[1]["node"]
     assert (
         gang[0]["annotations"]["numa.kubenexus.io/zones"]
         == gang[1]["annotations"]["numa.kubenexus.io/zones"]
     )  # packed
+    assert {g["annotations"]["cpu-set"] for g in gang} == {"8-9", "10-11"}  # each its own cores
     assert (
         "no single NUMA node has sufficient capacity (cpu 20 > 8 free in best zone)"
         in pods["default/too-wide"]["message"]
     )
     assert pods["default/web"]["annotations"] == {}  # no policy: no zones
+
+
+def test_terminating_and_gated_pods_are_listed_and_not_tried(tmp_path: Path) -> None:
+    """Hardening #7: a pod with a deletionTimestamp used to crash the simulator (KeyError)."""
+    workload = tmp_path / "workload.yaml"
+    workload.write_text(
+        """apiVersion: v1
+kind: Pod
+metadata: {name: leaving, deletionTimestamp: "2026-01-01T00:00:00Z"}
+spec:
+  containers: [{name: c, image: busybox}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: waiting}
+spec:
+  schedulingGates: [{name: example.com/quota}]
+  containers: [{name: c, image: busybox}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: plain}
+spec:
+  containers: [{name: c, image: busybox}]
+"""
+    )
+    code, out, err = _run("simulate", str(EXAMPLES / "cluster.yaml"), str(workload), "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    pods = _pods(data)
+    assert pods["default/leaving"]["status"] == "Terminating"
+    assert pods["default/leaving"]["message"] == "being deleted (deletionTimestamp): not tried"
+    assert pods["default/waiting"]["status"] == "Gated"
+    assert pods["default/waiting"]["message"] == (
+        "scheduling gates example.com/quota: not tried until removed"
+    )
+    assert pods["default/plain"]["status"] == "Scheduled"
+    assert (data["summary"]["Terminating"], data["summary"]["Gated"]) == (1, 1)
+    code, out, _ = _run("simulate", str(EXAMPLES / "cluster.yaml"), str(workload))
+    assert code == 0
+    assert "1 terminating, 1 gated;" in out
