@@ -206,6 +206,7 @@ class Scheduler:
             self.cache.upsert_pod(pod)
             if freed:
                 self.queue.move(ClusterEvent.POD_REMOVED)
+            if pod.terminal:
                 self._forget_gang_if_idle(pod)
             return
         if not self.responsible_for(pod):
