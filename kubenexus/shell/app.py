@@ -120,7 +120,12 @@ class Daemon:
         self.scheduler = build_scheduler(self.settings.scheduler)
         self.recorder = EventRecorder(client, self.settings.events)
         self.binder = Binder(
-            client, on_bound=self._bound, on_failed=self._bind_failed, settings=self.settings.binder
+            client,
+            on_bound=self._bound,
+            on_failed=self._bind_failed,
+            on_refused=self._bind_refused,
+            may_bind=self._leading,
+            settings=self.settings.binder,
         )
         self.crds = CrdStore(on_pod_group=self._pod_group_changed)
         self.pod_groups = PodGroupStatusWriter(client)
@@ -287,6 +292,12 @@ class Daemon:
             pod, "Normal", "Scheduled", f"Successfully assigned {pod.full_name} to {decision.node}"
         )
 
+    def _bind_refused(self, decision: Scheduled) -> None:
+        """Leadership is gone, so nothing was sent: the new leader schedules the pod. Forget the
+        assumption, do not retry."""
+        self.metrics.bindings.labels("refused").inc()
+        self.scheduler.binding_failed(decision.pod.key, "not the leader", retry=False)
+
     def _bind_failed(self, decision: Scheduled, error: ApiError, retry: bool) -> None:
         result = "retried" if retry else {409: "conflict", 404: "gone"}.get(error.status, "failed")
         self.metrics.bindings.labels(result).inc()
@@ -294,6 +305,11 @@ class Daemon:
         self._wake.set()
 
     # ------------------------------------------------------------------ the loop
+
+    def _leading(self) -> bool:
+        """May this replica decide and bind now? Always without leader election; with it, only
+        while the Lease is held and renewed in time (the Binder asks before every request)."""
+        return self.elector is None or self.elector.is_leader
 
     async def _schedule(self) -> None:
         await self.ready.wait()
@@ -305,7 +321,7 @@ class Daemon:
         while not self.stopping.is_set():
             self._wake.clear()
             done = 0
-            while not self.stopping.is_set():
+            while not self.stopping.is_set() and self._leading():
                 if self.binder.saturated:
                     await self.binder.wait_for_slot()
                 started = time.perf_counter()
@@ -394,7 +410,7 @@ class Daemon:
             finally:
                 campaign.cancel()
                 await asyncio.gather(campaign, return_exceptions=True)
-            raise RuntimeError("leadership lost: stopping so a restart joins as a standby")
+            raise RuntimeError(f"leadership lost: {self.elector.lost_reason}")
         self._start_operator()
         await asyncio.Event().wait()  # forever: the daemon's other tasks do the work
 

@@ -69,7 +69,8 @@ class Metrics:
         )
         self.bindings = Counter(
             "kubenexus_bindings_total",
-            "Bindings by result: bound, conflict (409: bound elsewhere), gone (404), retried.",
+            "Bindings by result: bound, conflict (409: bound elsewhere), gone (404), retried, "
+            "refused (not sent: leadership lost).",
             ["result"],
             registry=r,
         )
