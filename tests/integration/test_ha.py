@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import re
 import signal
 from pathlib import Path
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from kubenexus.api.objects import PodInfo
 from kubenexus.framework.cycle_state import CycleState
 from kubenexus.shell.client import ClientSettings, KubeClient, load_configuration
-from kubenexus.shell.leader import LeaderElector
+from kubenexus.shell.leader import LeaderElector, LeaderSettings
 from tests.emulator import Received
 from tests.integration.conftest import (
     FAST_LEASE,
@@ -355,3 +357,69 @@ async def test_is_leader_turns_false_at_the_renew_deadline_before_the_renew_loop
         campaign.cancel()
         await asyncio.gather(campaign, return_exceptions=True)
         await client.close()
+
+
+def _lease_held_by(cluster: Cluster, holder: str, seconds: int) -> None:
+    """A Lease someone else holds, so a new replica leads only after it expires (after its
+    caches are synced: what a standby taking over looks like)."""
+    now = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    cluster.api.put_object(
+        "leases",
+        {
+            "metadata": {"name": "kubenexus-scheduler", "namespace": "kubenexus-system"},
+            "spec": {
+                "holderIdentity": holder,
+                "leaseDurationSeconds": seconds,
+                "renewTime": now,
+                "leaseTransitions": 0,
+            },
+        },
+        group="coordination.k8s.io",
+    )
+
+
+@pytest.mark.parametrize("leader", [FAST_LEASE, None], ids=["leader-election", "single"])
+async def test_the_death_of_kopfs_thread_stops_the_daemon(
+    cluster: Cluster, leader: LeaderSettings | None
+) -> None:
+    _lease_held_by(cluster, "previous", seconds=1)
+    async with daemon_and_task(cluster, operator=True, leader=leader, identity="alpha") as (
+        daemon,
+        run,
+    ):
+        cluster.api.put_object(
+            "podgroups",
+            {"metadata": {"name": "g", "namespace": "default"}, "spec": {"minMember": 2}},
+            group="scheduling.kubenexus.io",
+            version="v1alpha1",
+        )
+        await eventually(lambda: "default/g" in daemon.crds.pod_groups)  # kopf at work
+        assert daemon.operator is not None
+        with capture_logs() as logs:
+            daemon.operator._stop.set()  # kopf ends as if it had died
+            with pytest.raises(RuntimeError, match="the kopf operator stopped unexpectedly"):
+                await asyncio.wait_for(run, 10)
+        assert not daemon.healthy
+        assert any(
+            e["event"] == "daemon.task_ended" and "kopf operator" in e["error"] for e in logs
+        )
+
+
+async def test_a_crashed_pod_group_status_writer_stops_the_daemon(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _lease_held_by(cluster, "previous", seconds=1)
+
+    async def broken() -> None:
+        raise RuntimeError("status writer bug")
+
+    async with daemon_and_task(cluster, leader=FAST_LEASE, identity="alpha") as (daemon, run):
+        monkeypatch.setattr(daemon.pod_groups, "flush", broken)
+        with pytest.raises(
+            RuntimeError,
+            match=r"the PodGroup status writer crashed: RuntimeError\('status writer bug'\)",
+        ):
+            await asyncio.wait_for(run, 10)
+        assert not daemon.healthy
+        assert daemon.elector is not None
+        assert daemon.elector.acquired.is_set()
