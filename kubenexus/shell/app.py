@@ -87,13 +87,6 @@ def pod_group_spec(spec: Mapping[str, Any]) -> PodGroupSpec:
     )
 
 
-async def _watch_thread(operator: OperatorThread) -> None:
-    """Ends (and so stops the daemon) if kopf's thread dies."""
-    while operator.alive:
-        await asyncio.sleep(0.5)
-    raise RuntimeError(f"the kopf operator stopped: {operator.error!r}")
-
-
 _NONE: Mapping[str, str] = MappingProxyType({})
 
 
@@ -121,7 +114,12 @@ class Daemon:
         self.scheduler = build_scheduler(self.settings.scheduler)
         self.recorder = EventRecorder(client, self.settings.events)
         self.binder = Binder(
-            client, on_bound=self._bound, on_failed=self._bind_failed, settings=self.settings.binder
+            client,
+            on_bound=self._bound,
+            on_failed=self._bind_failed,
+            on_refused=self._bind_refused,
+            may_bind=self._leading,
+            settings=self.settings.binder,
         )
         self.crds = CrdStore(on_pod_group=self._pod_group_changed)
         self.pod_groups = PodGroupStatusWriter(client)
@@ -166,9 +164,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.healthy = True
         self.metrics_port: int | None = None
-        self._operator: OperatorThread | None = None
-        self._operator_watch: asyncio.Task[None] | None = None
-        self._status_writer: asyncio.Task[None] | None = None
+        self.operator: OperatorThread | None = None  # kopf, started once leading
         self._wake = asyncio.Event()
         self.decisions = 0
         self.unschedulable = 0
@@ -289,6 +285,12 @@ class Daemon:
             pod, "Normal", "Scheduled", f"Successfully assigned {pod.full_name} to {decision.node}"
         )
 
+    def _bind_refused(self, decision: Scheduled) -> None:
+        """Leadership is gone, so nothing was sent: the new leader schedules the pod. Forget the
+        assumption, do not retry."""
+        self.metrics.bindings.labels("refused").inc()
+        self.scheduler.binding_failed(decision.pod.key, "not the leader", retry=False)
+
     def _bind_failed(self, decision: Scheduled, error: ApiError, retry: bool) -> None:
         """As kube-scheduler: forget the placement, and retry with backoff after any refusal
         but the pod being gone, with an Event naming the error."""
@@ -302,6 +304,11 @@ class Daemon:
 
     # ------------------------------------------------------------------ the loop
 
+    def _leading(self) -> bool:
+        """May this replica decide and bind now? Always without leader election; with it, only
+        while the Lease is held and renewed in time (the Binder asks before every request)."""
+        return self.elector is None or self.elector.is_leader
+
     async def _schedule(self) -> None:
         await self.ready.wait()
         if self.elector is not None:
@@ -312,7 +319,7 @@ class Daemon:
         while not self.stopping.is_set():
             self._wake.clear()
             done = 0
-            while not self.stopping.is_set():
+            while not self.stopping.is_set() and self._leading():
                 if self.binder.saturated:
                     await self.binder.wait_for_slot()
                 started = time.perf_counter()
@@ -393,33 +400,55 @@ class Daemon:
         return counts
 
     async def _lead(self) -> None:
-        """Campaign (if electing), then run what only the leader runs; end if leadership is lost."""
-        if self.elector is not None:
-            campaign = asyncio.create_task(self.elector.run(), name="leader-election")
-            try:
-                await self.elector.acquired.wait()
-                self._start_operator()
-                await self.elector.lost.wait()
-            finally:
-                campaign.cancel()
-                await asyncio.gather(campaign, return_exceptions=True)
-            raise RuntimeError("leadership lost: stopping so a restart joins as a standby")
-        self._start_operator()
-        await asyncio.Event().wait()  # forever: the daemon's other tasks do the work
+        """Campaign (if electing), then run what only the leader runs: the PodGroup status
+        writer and kopf. Raises, naming the reason, as soon as leadership is lost, kopf's thread
+        dies or the status writer ends, so the daemon stops (a restart joins as a standby)."""
+        guarded: dict[asyncio.Task[None], str] = {}
+        helpers: list[asyncio.Task[Any]] = []
+        try:
+            if self.elector is not None:
+                campaign = asyncio.create_task(self.elector.run(), name="leader-election")
+                guarded[campaign] = "leader election"
+                won = asyncio.create_task(self.elector.acquired.wait(), name="leader-acquired")
+                helpers.append(won)
+                await asyncio.wait({campaign, won}, return_when=asyncio.FIRST_COMPLETED)
+            if not any(task.done() for task in guarded):
+                guarded.update(self._start_leading())
+                await asyncio.wait(guarded, return_when=asyncio.FIRST_COMPLETED)
+            ended = next(task for task in guarded if task.done())
+            reason, error = self._why_ended(guarded[ended], ended)
+        finally:
+            for task in [*guarded, *helpers]:
+                task.cancel()
+            await asyncio.gather(*guarded, *helpers, return_exceptions=True)
+        log.error("leadership.ended", reason=reason)
+        raise RuntimeError(reason) from error
 
-    def _start_operator(self) -> None:
-        """What only the leader runs: kopf, and the PodGroup status writer."""
-        if self._status_writer is None:
-            self._status_writer = asyncio.create_task(self.pod_groups.run(), name="podgroup-status")
-        if not self.settings.with_operator or self._operator is not None:
-            return
-        deliver = asyncio.get_running_loop().call_soon_threadsafe
-        registry = build_registry(self.crds, self.client.configuration, deliver)
-        self._operator = OperatorThread(registry)
-        self._operator.start()
-        self._operator_watch = asyncio.create_task(
-            _watch_thread(self._operator), name="operator-watch"
-        )
+    def _start_leading(self) -> dict[asyncio.Task[None], str]:
+        """What only the leader runs, each task with what it stands for."""
+        started = {
+            asyncio.create_task(self.pod_groups.run(), name="podgroup-status"): (
+                "PodGroup status writer"
+            )
+        }
+        if self.settings.with_operator:
+            deliver = asyncio.get_running_loop().call_soon_threadsafe
+            registry = build_registry(self.crds, self.client.configuration, deliver)
+            self.operator = OperatorThread(registry)
+            self.operator.start()
+            exited = asyncio.create_task(self.operator.exited(), name="operator-exited")
+            started[exited] = "kopf operator"
+        return started
+
+    def _why_ended(self, what: str, task: asyncio.Task[None]) -> tuple[str, BaseException | None]:
+        error = None if task.cancelled() else task.exception()
+        if what == "kopf operator" and self.operator is not None:
+            error = self.operator.error
+        if what == "leader election" and error is None and self.elector is not None:
+            return f"leadership lost: {self.elector.lost_reason}", None
+        if error is None:
+            return f"the {what} stopped unexpectedly", None
+        return f"the {what} crashed: {error!r}", error
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then shut down gracefully (finishing in-flight binds)."""
@@ -449,8 +478,6 @@ class Daemon:
         try:
             while True:
                 watched: set[asyncio.Task[Any]] = {stopper, *tasks}
-                if self._operator_watch is not None:
-                    watched.add(self._operator_watch)
                 done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
                 if stopper in done:
                     break
@@ -483,11 +510,10 @@ class Daemon:
         if self.elector is not None:
             await self.elector.release()
         stopper.cancel()
-        others = [t for t in (self._operator_watch, self._status_writer) if t is not None]
-        for task in [*tasks, *others]:
+        for task in tasks:  # "leadership" stops its own: the status writer, the kopf watch
             task.cancel()
-        await asyncio.gather(stopper, *tasks, *others, return_exceptions=True)
-        if self._operator is not None and not await self._operator.stop(timeout=10):
+        await asyncio.gather(stopper, *tasks, return_exceptions=True)
+        if self.operator is not None and not await self.operator.stop(timeout=10):
             log.warning("shutdown.operator_still_running")
 
 

@@ -6,6 +6,10 @@ Outcomes, as kube-scheduler handles them:
 - anything else (5xx, 429, no answer, 409, 403, 400, 422…): forget and retry after backoff, as
   kube-scheduler does; the watch tells the truth about a pod bound meanwhile. Nothing is ever
   bound twice: the API refuses a second binding.
+- refused by the gate (``may_bind``: this replica no longer leads): nothing is sent, the pod is
+  dropped without a retry (the new leader schedules it). The gate is asked right before the
+  placement PATCH and right before the Binding POST, so a bind in flight when leadership is lost
+  (the shutdown drain included) sends nothing more.
 """
 
 from __future__ import annotations
@@ -18,12 +22,17 @@ from dataclasses import dataclass
 import structlog
 
 from kubenexus.scheduler import Scheduled
-from kubenexus.shell.client import MERGE_PATCH, ApiError, KubeClient, pod_path
+from kubenexus.shell.client import MERGE_PATCH, ApiError, KubeClient, WithheldError, pod_path
 
 log = structlog.get_logger(__name__)
 
 OnBound = Callable[[Scheduled, float], None]
 OnFailed = Callable[[Scheduled, ApiError, bool], None]
+OnRefused = Callable[[Scheduled], None]
+
+
+def _always() -> bool:
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +47,22 @@ class Binder:
         *,
         on_bound: OnBound,
         on_failed: OnFailed,
+        on_refused: OnRefused | None = None,
+        may_bind: Callable[[], bool] = _always,
         settings: BinderSettings | None = None,
     ) -> None:
         self.client = client
         self.settings = settings or BinderSettings()
         self._on_bound = on_bound
         self._on_failed = on_failed
+        self._on_refused = on_refused
+        self.may_bind = may_bind
         self._slots = asyncio.Semaphore(self.settings.max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
         self._freed = asyncio.Event()
         self.bound = 0
         self.failed = 0
+        self.refused = 0
         self._active = 0
         self.peak_in_flight = 0
 
@@ -97,6 +111,7 @@ class Binder:
                         pod_path(pod.namespace, pod.name),
                         body={"metadata": {"annotations": decision.placement.annotations}},
                         content_type=MERGE_PATCH,
+                        gate=self.may_bind,
                     )
                 await self.client.request(
                     "POST",
@@ -107,7 +122,20 @@ class Binder:
                         "metadata": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid},
                         "target": {"apiVersion": "v1", "kind": "Node", "name": decision.node},
                     },
+                    gate=self.may_bind,
                 )
+            except WithheldError as exc:
+                self.refused += 1
+                log.warning(
+                    "bind.refused",
+                    pod=pod.full_name,
+                    node=decision.node,
+                    request=exc.method,
+                    reason="not the leader",
+                )
+                if self._on_refused is not None:
+                    self._on_refused(decision)
+                return
             except ApiError as exc:
                 self.failed += 1
                 retry = exc.status != 404

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
@@ -38,6 +38,14 @@ class ApiError(KubeNexusError):
     def transient(self) -> bool:
         """Worth retrying: no answer, throttled, or a server-side failure."""
         return self.status in {0, 429} or self.status >= 500
+
+
+class WithheldError(KubeNexusError):
+    """A request its gate refused at the last moment: nothing was sent."""
+
+    def __init__(self, method: str, path: str) -> None:
+        super().__init__(f"{method} {path} withheld: its gate is closed")
+        self.method, self.path = method, path
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +159,17 @@ class KubeClient:
         query: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = JSON,
+        gate: Callable[[], bool] | None = None,
     ) -> dict[str, Any]:
-        """One request; the decoded JSON reply, or ApiError for any non-2xx answer."""
+        """One request; the decoded JSON reply, or ApiError for any non-2xx answer.
+
+        ``gate`` is asked after the rate limiter, right before sending: if it says no, nothing is
+        sent and ``WithheldError`` is raised (a wait for a token must not outlast the right to
+        write).
+        """
         await self._bucket.take()
+        if gate is not None and not gate():
+            raise WithheldError(method, path)
         response = await self._send(method, path, query=query, body=body, content_type=content_type)
         try:
             text = await response.text()

@@ -5,8 +5,12 @@
   win the same round (the loser gets 409 Conflict).
 - Expiry is judged by our own clock from when we last saw the record change, not by the
   holder's timestamps, so clock skew between nodes does not matter.
-- The leader renews every ``retry_period``; if it cannot renew within ``renew_deadline`` it has
-  lost: ``lost`` is set and the daemon stops deciding at once (a restart makes it a standby).
+- The leader renews every ``retry_period``; if it cannot renew within ``renew_deadline`` of its
+  last good renewal it has lost: ``lost`` is set and the daemon stops deciding at once (a restart
+  makes it a standby). Each attempt is cut off at that deadline, so a hanging API server cannot
+  keep a leader going; and ``is_leader`` turns false at the deadline by the clock alone, before
+  the renew loop notices. Since a standby waits ``lease_duration`` (> ``renew_deadline``) from
+  when it saw the last renewal, the old leader has stopped before anyone else can start.
 - On a clean stop the leader releases the Lease (empty holder) so a standby takes over at once.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,16 +45,26 @@ def _micro_time() -> str:
 
 class LeaderElector:
     def __init__(
-        self, client: KubeClient, identity: str, settings: LeaderSettings | None = None
+        self,
+        client: KubeClient,
+        identity: str,
+        settings: LeaderSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.identity = identity
         self.settings = settings or LeaderSettings()
+        self.clock = clock
         self.acquired = asyncio.Event()
         self.lost = asyncio.Event()
+        self.lost_reason = ""
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
         self._lease: dict[str, Any] | None = None
+        # When the last successful acquire/renew attempt started (the Lease's renewTime is no
+        # older): leadership holds until renew_deadline after it.
+        self.renewed_at = 0.0
         self.transitions = 0
 
     @property
@@ -59,7 +74,13 @@ class LeaderElector:
 
     @property
     def is_leader(self) -> bool:
-        return self.acquired.is_set() and not self.lost.is_set()
+        """Held, and renewed within ``renew_deadline``: judged by the clock, so it turns false at
+        the deadline even while a renewal hangs or the renew loop has not run yet."""
+        return (
+            self.acquired.is_set()
+            and not self.lost.is_set()
+            and self.clock() - self.renewed_at < self.settings.renew_deadline
+        )
 
     def _spec(self, acquire: bool, transitions: int) -> dict[str, Any]:
         now = _micro_time()
@@ -94,7 +115,7 @@ class LeaderElector:
         self._observe(lease)
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity") or ""
-        expired = time.monotonic() > self._observed_at + float(
+        expired = self.clock() > self._observed_at + float(
             spec.get("leaseDurationSeconds") or self.settings.lease_duration
         )
         if holder and holder != self.identity and not expired:
@@ -111,41 +132,61 @@ class LeaderElector:
         spec = lease.get("spec") or {}
         record = (spec.get("holderIdentity"), spec.get("renewTime"), spec.get("leaseTransitions"))
         if record != self._observed:
-            self._observed, self._observed_at = record, time.monotonic()
+            self._observed, self._observed_at = record, self.clock()
 
     async def run(self) -> None:
         """Campaign until leader, then renew until the Lease cannot be kept (``lost``)."""
+        s = self.settings
         while not self.acquired.is_set():
+            started = self.clock()
             try:
-                if await self._try():
+                # Bounded like a renewal: a Lease won only after renew_deadline is already lost.
+                async with asyncio.timeout(s.renew_deadline):
+                    won = await self._try()
+                if won:
+                    self.renewed_at = started
                     self.acquired.set()
                     self.transitions += 1
                     log.info(
                         "leader.acquired",
                         identity=self.identity,
-                        lease=f"{self.settings.namespace}/{self.settings.name}",
+                        lease=f"{s.namespace}/{s.name}",
                     )
                     break
             except ApiError as exc:
                 log.info("leader.campaign_failed", error=str(exc))
-            await asyncio.sleep(self.settings.retry_period)
-        last_renewal = time.monotonic()
+            except TimeoutError:
+                log.info("leader.campaign_failed", error="no answer within renew_deadline")
+            await asyncio.sleep(s.retry_period)
+        self.lost_reason = await self._renew()
+        log.error("leader.lost", identity=self.identity, reason=self.lost_reason)
+        self.lost.set()
+
+    async def _renew(self) -> str:
+        """Renew every ``retry_period`` until no attempt succeeds within ``renew_deadline`` of the
+        last good one (as client-go's renew loop); returns why leadership was lost."""
+        s = self.settings
+        error = "no attempt finished"
         while True:
-            await asyncio.sleep(self.settings.retry_period)
+            await asyncio.sleep(s.retry_period)
+            started = self.clock()
+            deadline = self.renewed_at + s.renew_deadline
+            if started >= deadline:
+                return f"could not renew within renewDeadline ({s.renew_deadline}s): {error}"
             try:
-                if await self._try():
-                    last_renewal = time.monotonic()
-                    continue
-                log.error(
-                    "leader.lost", identity=self.identity, reason="another holder took the Lease"
-                )
+                async with asyncio.timeout(deadline - started):
+                    held = await self._try()
+            except TimeoutError:
+                return f"renewal still unanswered at renewDeadline ({s.renew_deadline}s)"
             except ApiError as exc:
-                if time.monotonic() - last_renewal < self.settings.renew_deadline:
-                    log.warning("leader.renew_failed", error=str(exc))
-                    continue
-                log.error("leader.lost", identity=self.identity, reason=f"could not renew: {exc}")
-            self.lost.set()
-            return
+                error = str(exc)
+                log.warning("leader.renew_failed", error=error)
+                continue
+            if not held:
+                return "another holder took the Lease"
+            if self.clock() >= deadline:  # answered just as the deadline passed: too late
+                return f"renewed only after renewDeadline ({s.renew_deadline}s)"
+            self.renewed_at = started
 
     async def release(self) -> None:
         """Give the Lease up (empty holder) so a standby takes over at once; best effort."""

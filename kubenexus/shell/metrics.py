@@ -70,7 +70,7 @@ class Metrics:
         self.bindings = Counter(
             "kubenexus_bindings_total",
             "Bindings by result: bound, retried (any refusal but 404), gone (404), dropped "
-            "(the pod was deleted or gated meanwhile).",
+            "(the pod was deleted or gated meanwhile), refused (not sent: leadership lost).",
             ["result"],
             registry=r,
         )

@@ -13,6 +13,7 @@ reach the daemon's loop through ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -114,7 +115,10 @@ def build_registry(store: CrdStore, configuration: Any, deliver: Deliver) -> kop
 
 
 class OperatorThread:
-    """kopf's operator in its own thread and event loop; stopped with its stop flag."""
+    """kopf's operator in its own thread and event loop; stopped with its stop flag.
+
+    ``exited()`` returns on the starting loop as soon as the thread ends, for any reason (so the
+    daemon learns of kopf's death at once, not by polling)."""
 
     def __init__(self, registry: kopf.OperatorRegistry) -> None:
         self.registry = registry
@@ -122,6 +126,8 @@ class OperatorThread:
         self._stop = threading.Event()
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="kopf-operator", daemon=True)
+        self._exited = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _main(self) -> None:
         try:
@@ -134,11 +140,21 @@ class OperatorThread:
                     ready_flag=self.ready,
                 )
             )
-        except BaseException as exc:  # surfaced through ``alive``/``error`` to the daemon
+        except BaseException as exc:  # surfaced through ``exited``/``error`` to the daemon
             self.error = exc
+        finally:
+            if self._loop is not None:
+                with contextlib.suppress(RuntimeError):  # the daemon's loop is already closed
+                    self._loop.call_soon_threadsafe(self._exited.set)
 
     def start(self) -> None:
+        """Start the thread; call from the event loop that will await ``exited()``."""
+        self._loop = asyncio.get_running_loop()
         self._thread.start()
+
+    async def exited(self) -> None:
+        """Return once the thread has ended (``error`` says why, if it failed)."""
+        await self._exited.wait()
 
     @property
     def alive(self) -> bool:

@@ -13,7 +13,9 @@ keeps its own object store with the API server's real behaviour:
 - the ``status`` subresource (status is written only there) and ``pods/binding``
   (201 + Status; 409 when already bound; 404 when gone);
 - Kubernetes status codes and ``Status`` bodies (404, 409 AlreadyExists/Conflict, 410, 422, 500);
-- fault injection: failing or slow requests, dropped watch streams, compacted history.
+- fault injection: failing or slow requests, dropped watch streams, compacted history;
+- a record of every request: who sent it (the bearer token stands for the user) and when it
+  arrived (the event loop's clock, before any injected delay).
 
 It is a test double: the product never imports it.
 """
@@ -121,6 +123,18 @@ class Fault:
         return self.path is None or self.path.search(path) is not None
 
 
+@dataclass(frozen=True)
+class Received:
+    """One request as it arrived: ``user`` is its bearer token ("" without one), ``at`` the
+    event loop's time on arrival (``time.monotonic()`` in the same process)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    user: str
+    at: float
+
+
 @dataclass
 class _Event:
     rv: int
@@ -155,6 +169,8 @@ class KubeEmulator(kmock.KubernetesScaffold):
     faults: list[Fault] = attrs.field(factory=list, init=False)
     # Every request as (method, path, query) — for asserting what the daemon called.
     calls: list[tuple[str, str, dict[str, str]]] = attrs.field(factory=list, init=False)
+    # The same requests with who sent them and when they arrived.
+    received: list[Received] = attrs.field(factory=list, init=False)
     # Successful bindings per "namespace/name": a pod bound twice would show 2.
     bindings: Counter[str] = attrs.field(factory=Counter, init=False)
 
@@ -238,6 +254,16 @@ class KubeEmulator(kmock.KubernetesScaffold):
         raw = request._raw_request
         assert raw is not None
         self.calls.append((raw.method, raw.path, dict(raw.query)))
+        scheme, _, token = raw.headers.get("Authorization", "").partition(" ")
+        self.received.append(
+            Received(
+                raw.method,
+                raw.path,
+                dict(raw.query),
+                token if scheme.lower() == "bearer" else "",
+                asyncio.get_running_loop().time(),
+            )
+        )
         for fault in self.faults:
             if fault.matches(raw.method, raw.path_qs):
                 fault.hits += 1

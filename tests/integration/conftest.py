@@ -99,15 +99,21 @@ FAST_LEASE = LeaderSettings(
 
 
 @contextlib.asynccontextmanager
-async def running_daemon(
+async def daemon_and_task(
     cluster: Cluster,
     *,
     config: dict[str, Any] | None = None,
     operator: bool = False,
     wait_ready: bool = True,
+    token: str | None = None,
     **settings: Any,
-) -> AsyncIterator[Daemon]:
+) -> AsyncIterator[tuple[Daemon, asyncio.Task[None]]]:
+    """A daemon running against the emulator, and the task of its ``run`` (to see how it ended).
+    ``token``: the bearer token it sends, so the emulator's ``received`` tells replicas apart."""
     configuration = await load_configuration(None, host=cluster.url)
+    if token is not None:
+        configuration.api_key = {"BearerToken": token}
+        configuration.api_key_prefix = {"BearerToken": "Bearer"}
     client = KubeClient(configuration, ClientSettings(qps=0, connection_pool=64))
     daemon_settings = DaemonSettings(
         scheduler=parse_config({**FAST_CONFIG, **(config or {})}),
@@ -121,12 +127,19 @@ async def running_daemon(
     try:
         if wait_ready:
             await asyncio.wait_for(daemon.ready.wait(), 10)
-        yield daemon
+        yield daemon, task
     finally:
         stop.set()
         with contextlib.suppress(RuntimeError):  # a test may have made it lose leadership
             await asyncio.wait_for(task, 30)
         await client.close()
+
+
+@contextlib.asynccontextmanager
+async def running_daemon(cluster: Cluster, **options: Any) -> AsyncIterator[Daemon]:
+    """A daemon running against the emulator (options: those of ``daemon_and_task``)."""
+    async with daemon_and_task(cluster, **options) as (daemon, _):
+        yield daemon
 
 
 KUBECONFIG = """apiVersion: v1

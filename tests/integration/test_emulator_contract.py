@@ -351,6 +351,27 @@ async def test_fault_injection(api: Any) -> None:
     assert ("GET", "/api/v1/namespaces/default/pods/p", {}) in emulator.calls
 
 
+async def test_requests_are_recorded_with_their_sender_and_arrival_time(api: Any) -> None:
+    emulator, s = api
+    emulator.inject(method="GET", path=r"/pods/p$", status=None, delay=0.3, times=1)
+    before = asyncio.get_running_loop().time()
+    async with s.get(
+        "/api/v1/namespaces/default/pods/p", headers={"Authorization": "Bearer alpha"}
+    ) as response:
+        assert response.status == 404
+    after = asyncio.get_running_loop().time()
+    await _call(s, "GET", "/api/v1/namespaces/default/pods/q")
+    first, second = emulator.received[-2:]
+    assert (first.method, first.path, first.user) == (
+        "GET",
+        "/api/v1/namespaces/default/pods/p",
+        "alpha",
+    )
+    assert before <= first.at <= after - 0.25  # on arrival, not after the injected delay
+    assert second.user == ""
+    assert second.at >= first.at
+
+
 async def test_discovery_serves_our_crds(api: Any) -> None:
     _, s = api
     status, group = await _call(s, "GET", "/apis/scheduling.kubenexus.io/v1alpha1")

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import re
 import signal
 from pathlib import Path
 
 import aiohttp
+import pytest
+from structlog.testing import capture_logs
 
+from kubenexus.api.objects import PodInfo
+from kubenexus.framework.cycle_state import CycleState
+from kubenexus.shell.client import ClientSettings, KubeClient, load_configuration
+from kubenexus.shell.leader import LeaderElector, LeaderSettings
+from tests.emulator import Received
 from tests.integration.conftest import (
     FAST_LEASE,
     Cluster,
+    daemon_and_task,
     eventually,
     run_files,
     running_daemon,
@@ -19,6 +28,7 @@ from tests.integration.conftest import (
 )
 
 LEASE = ("leases", "kubenexus-system", "coordination.k8s.io")
+LEASE_PATH = r"/leases/kubenexus-scheduler$"
 
 
 def _holder(cluster: Cluster) -> str | None:
@@ -226,3 +236,190 @@ async def test_sigterm_mid_stream_loses_no_pod_and_releases_the_lease(
     async with running_daemon(cluster, leader=FAST_LEASE, identity="successor"):
         await eventually(lambda: sum(cluster.api.bindings.values()) == 60, timeout=10)
     assert max(cluster.api.bindings.values()) == 1
+
+
+def _sent(cluster: Cluster, user: str, method: str, suffix: str) -> list[Received]:
+    return [
+        r
+        for r in cluster.api.received
+        if r.user == user and r.method == method and r.path.endswith(suffix)
+    ]
+
+
+async def test_a_hanging_renewal_is_cut_off_at_the_deadline_and_the_old_leader_binds_no_more(
+    cluster: Cluster,
+) -> None:
+    for i in range(4):
+        cluster.node(f"n{i}", cpu="64")
+    async with daemon_and_task(cluster, leader=FAST_LEASE, identity="alpha", token="alpha") as (
+        alpha,
+        alpha_run,
+    ):
+        await eventually(lambda: _holder(cluster) == "alpha")
+        async with running_daemon(
+            cluster, leader=FAST_LEASE, identity="beta", token="beta"
+        ) as beta:
+            cluster.pod("p-000", cpu="1")
+            await eventually(lambda: cluster.node_of("p-000"))
+            # The API server stalls on alpha's next renewal, far beyond renewDeadline.
+            cluster.api.inject(
+                method="PUT",
+                path=LEASE_PATH,
+                status=None,
+                delay=3 * FAST_LEASE.renew_deadline,
+                times=1,
+            )
+            # Pods keep coming while the Lease changes hands; both replicas see every one.
+            created = 1
+            limit = asyncio.get_running_loop().time() + 15
+            while not (_holder(cluster) == "beta" and beta.binder.bound >= 5):
+                assert asyncio.get_running_loop().time() < limit, "beta never took over"
+                if _holder(cluster) == "beta":
+                    assert alpha.elector is not None
+                    assert alpha.elector.lost.is_set()  # alpha gave up before beta started
+                cluster.pod(f"p-{created:03d}", cpu="1")
+                created += 1
+                await asyncio.sleep(0.05)
+            with pytest.raises(RuntimeError, match="leadership lost: renewal still unanswered"):
+                await asyncio.wait_for(alpha_run, 15)
+            await eventually(lambda: sum(cluster.api.bindings.values()) == created, timeout=15)
+    assert max(cluster.api.bindings.values()) == 1, "a pod was bound twice"
+    takeover = min(r.at for r in _sent(cluster, "beta", "PUT", "/leases/kubenexus-scheduler"))
+    alpha_bindings = _sent(cluster, "alpha", "POST", "/binding")
+    assert alpha_bindings, "alpha bound nothing while it led"
+    late = [r.path for r in alpha_bindings if r.at >= takeover]
+    assert late == [], "the old leader sent Bindings after the Lease changed hands"
+    assert not _sent(cluster, "alpha", "PATCH", "")  # no placement annotations here at all
+
+
+class _Stamp:
+    """An annotator, so that every bind PATCHes the pod before POSTing its Binding."""
+
+    name = "Stamp"
+
+    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str]:
+        return {"numa.kubenexus.io/zones": "0"}
+
+
+async def test_a_bind_in_flight_when_leadership_is_lost_sends_no_binding_during_the_drain(
+    cluster: Cluster,
+) -> None:
+    cluster.node("a", cpu="4")
+    # The placement PATCH answers only after the leader's renewDeadline has passed.
+    cluster.api.inject(
+        method="PATCH", path=r"/pods/late$", status=None, delay=2.5 * FAST_LEASE.renew_deadline
+    )
+    async with daemon_and_task(cluster, leader=FAST_LEASE, identity="alpha", token="alpha") as (
+        alpha,
+        alpha_run,
+    ):
+        alpha.scheduler.profiles["kubenexus-scheduler"].annotators = [_Stamp()]
+        await eventually(lambda: alpha.elector is not None and alpha.elector.is_leader)
+        cluster.pod("late", cpu="1")
+        await eventually(lambda: _sent(cluster, "alpha", "PATCH", "/pods/late"))
+        cluster.api.inject(
+            method="PUT", path=LEASE_PATH, status=None, delay=3 * FAST_LEASE.renew_deadline
+        )
+        with pytest.raises(RuntimeError, match="leadership lost"):
+            await asyncio.wait_for(alpha_run, 15)  # includes the drain of the in-flight bind
+        assert alpha.binder.refused == 1
+        assert alpha.binder.in_flight == 0
+        assert (
+            alpha.metrics.registry.get_sample_value(
+                "kubenexus_bindings_total", {"result": "refused"}
+            )
+            == 1
+        )
+        assert len(alpha.scheduler.queue) == 0  # dropped, not retried: the next leader's pod
+    assert _sent(cluster, "alpha", "POST", "/binding") == []
+    assert cluster.node_of("late") is None
+
+
+async def test_is_leader_turns_false_at_the_renew_deadline_before_the_renew_loop_notices(
+    cluster: Cluster,
+) -> None:
+    now = [1000.0]
+    configuration = await load_configuration(None, host=cluster.url)
+    client = KubeClient(configuration, ClientSettings(qps=0))
+    elector = LeaderElector(client, "alpha", FAST_LEASE, clock=lambda: now[0])
+    campaign = asyncio.create_task(elector.run())
+    try:
+        await asyncio.wait_for(elector.acquired.wait(), 5)
+        now[0] = elector.renewed_at + FAST_LEASE.renew_deadline - 0.001
+        assert elector.is_leader
+        now[0] = elector.renewed_at + FAST_LEASE.renew_deadline
+        assert not elector.is_leader  # by the clock alone...
+        assert not elector.lost.is_set()  # ...before the renew loop has run
+        await asyncio.wait_for(elector.lost.wait(), 5)
+        assert "renewDeadline" in elector.lost_reason
+        assert not elector.is_leader
+    finally:
+        campaign.cancel()
+        await asyncio.gather(campaign, return_exceptions=True)
+        await client.close()
+
+
+def _lease_held_by(cluster: Cluster, holder: str, seconds: int) -> None:
+    """A Lease someone else holds, so a new replica leads only after it expires (after its
+    caches are synced: what a standby taking over looks like)."""
+    now = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    cluster.api.put_object(
+        "leases",
+        {
+            "metadata": {"name": "kubenexus-scheduler", "namespace": "kubenexus-system"},
+            "spec": {
+                "holderIdentity": holder,
+                "leaseDurationSeconds": seconds,
+                "renewTime": now,
+                "leaseTransitions": 0,
+            },
+        },
+        group="coordination.k8s.io",
+    )
+
+
+@pytest.mark.parametrize("leader", [FAST_LEASE, None], ids=["leader-election", "single"])
+async def test_the_death_of_kopfs_thread_stops_the_daemon(
+    cluster: Cluster, leader: LeaderSettings | None
+) -> None:
+    _lease_held_by(cluster, "previous", seconds=1)
+    async with daemon_and_task(cluster, operator=True, leader=leader, identity="alpha") as (
+        daemon,
+        run,
+    ):
+        cluster.api.put_object(
+            "podgroups",
+            {"metadata": {"name": "g", "namespace": "default"}, "spec": {"minMember": 2}},
+            group="scheduling.kubenexus.io",
+            version="v1alpha1",
+        )
+        await eventually(lambda: "default/g" in daemon.crds.pod_groups)  # kopf at work
+        assert daemon.operator is not None
+        with capture_logs() as logs:
+            daemon.operator._stop.set()  # kopf ends as if it had died
+            with pytest.raises(RuntimeError, match="the kopf operator stopped unexpectedly"):
+                await asyncio.wait_for(run, 10)
+        assert not daemon.healthy
+        assert any(
+            e["event"] == "daemon.task_ended" and "kopf operator" in e["error"] for e in logs
+        )
+
+
+async def test_a_crashed_pod_group_status_writer_stops_the_daemon(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _lease_held_by(cluster, "previous", seconds=1)
+
+    async def broken() -> None:
+        raise RuntimeError("status writer bug")
+
+    async with daemon_and_task(cluster, leader=FAST_LEASE, identity="alpha") as (daemon, run):
+        monkeypatch.setattr(daemon.pod_groups, "flush", broken)
+        with pytest.raises(
+            RuntimeError,
+            match=r"the PodGroup status writer crashed: RuntimeError\('status writer bug'\)",
+        ):
+            await asyncio.wait_for(run, 10)
+        assert not daemon.healthy
+        assert daemon.elector is not None
+        assert daemon.elector.acquired.is_set()
