@@ -28,7 +28,7 @@ from kubenexus.plugins.coscheduling import PodGroupSpec
 from kubenexus.plugins.numa_topology import NUMATopology
 from kubenexus.scheduler import Scheduled
 from kubenexus.shell.binder import Binder, BinderSettings
-from kubenexus.shell.client import ApiError, KubeClient
+from kubenexus.shell.client import ApiError, ClientSettings, KubeClient
 from kubenexus.shell.events import EventRecorder, EventSettings
 from kubenexus.shell.informer import Informer, InformerSettings
 from kubenexus.shell.leader import LeaderElector, LeaderSettings
@@ -140,9 +140,16 @@ class Daemon:
             name="nodes",
         )
         self.metrics = Metrics()
-        self.elector = (
-            LeaderElector(client, self.settings.identity, self.settings.leader)
+        # Leader election has its own connections and rate limit (as kube-scheduler gives it its
+        # own client): a renewal must never wait behind thousands of queued binds and Events.
+        self._election_client = (
+            client.sibling(ClientSettings(qps=0, connection_pool=2))
             if self.settings.leader is not None
+            else None
+        )
+        self.elector = (
+            LeaderElector(self._election_client, self.settings.identity, self.settings.leader)
+            if self._election_client is not None and self.settings.leader is not None
             else None
         )
         self.topologies = Informer(
@@ -509,6 +516,8 @@ class Daemon:
         await self.recorder.drain(max(remaining, 0.1))
         if self.elector is not None:
             await self.elector.release()
+        if self._election_client is not None:
+            await self._election_client.close()
         stopper.cancel()
         for task in tasks:  # "leadership" stops its own: the status writer, the kopf watch
             task.cancel()

@@ -8,6 +8,7 @@ fields the scheduler keeps, and the generated binding call mis-parses the server
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -120,6 +121,11 @@ class KubeClient:
     @property
     def host(self) -> str:
         return str(self.configuration.host)
+
+    def sibling(self, settings: ClientSettings) -> KubeClient:
+        """A client on the same server and credentials with its own connections and rate
+        limit (the configuration is copied: the pool size is set on it)."""
+        return KubeClient(copy.deepcopy(self.configuration), settings)
 
     async def close(self) -> None:
         await self._api.close()

@@ -106,6 +106,7 @@ async def daemon_and_task(
     operator: bool = False,
     wait_ready: bool = True,
     token: str | None = None,
+    client_settings: ClientSettings | None = None,
     **settings: Any,
 ) -> AsyncIterator[tuple[Daemon, asyncio.Task[None]]]:
     """A daemon running against the emulator, and the task of its ``run`` (to see how it ended).
@@ -114,7 +115,7 @@ async def daemon_and_task(
     if token is not None:
         configuration.api_key = {"BearerToken": token}
         configuration.api_key_prefix = {"BearerToken": "Bearer"}
-    client = KubeClient(configuration, ClientSettings(qps=0, connection_pool=64))
+    client = KubeClient(configuration, client_settings or ClientSettings(qps=0, connection_pool=64))
     daemon_settings = DaemonSettings(
         scheduler=parse_config({**FAST_CONFIG, **(config or {})}),
         informer=InformerSettings(retry_initial_seconds=0.05, retry_max_seconds=0.5),

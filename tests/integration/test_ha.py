@@ -423,3 +423,22 @@ async def test_a_crashed_pod_group_status_writer_stops_the_daemon(
         assert not daemon.healthy
         assert daemon.elector is not None
         assert daemon.elector.acquired.is_set()
+
+
+async def test_renewals_never_wait_behind_a_storm_of_binds(cluster: Cluster) -> None:
+    """The daemon's client is rate limited (here 5 requests/s, far below what 60 binds and their
+    Events need); leader election has its own client, so the Lease is renewed on time and the
+    leader keeps leading while its binds queue."""
+    cluster.node("a", cpu="64")
+    slow = ClientSettings(qps=5, burst=1, connection_pool=8)
+    async with running_daemon(
+        cluster, leader=FAST_LEASE, identity="alpha", client_settings=slow
+    ) as alpha:
+        assert alpha.elector is not None
+        await eventually(lambda: alpha.elector is not None and alpha.elector.is_leader)
+        for i in range(60):
+            cluster.pod(f"p{i:02d}", cpu="0.5")
+        # Binding 15 pods takes several renewDeadlines at this rate.
+        await eventually(lambda: sum(cluster.api.bindings.values()) >= 15, timeout=30)
+        assert alpha.elector.is_leader
+        assert not alpha.elector.lost.is_set()
