@@ -199,7 +199,12 @@ class LeaderElector:
             renewTime=_micro_time(),
         )
         try:
-            await self.client.request("PUT", self.path, body=dict(self._lease, spec=spec))
+            # Bounded: a shutdown must not hang on a slow API server (the Lease then simply
+            # expires, as if this replica had been killed).
+            async with asyncio.timeout(self.settings.renew_deadline):
+                await self.client.request("PUT", self.path, body=dict(self._lease, spec=spec))
             log.info("leader.released", identity=self.identity)
         except ApiError as exc:
             log.warning("leader.release_failed", error=str(exc))
+        except TimeoutError:
+            log.warning("leader.release_failed", error="no answer within renewDeadline")
