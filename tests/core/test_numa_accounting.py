@@ -90,6 +90,7 @@ def assert_zones_add_up(s: Scheduler) -> None:
     assert (table.used == expected).all()
     assert (table.pods == pods_expected).all()
     assert (table.free_now == table.alloc - table.used).all()
+    assert table.described == int(table.has_topology.sum())
     for slot, free in table.free_cpus.items():
         taken = set()
         for at, assignment, _ in plugin._applied.values():

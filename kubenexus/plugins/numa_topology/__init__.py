@@ -264,6 +264,8 @@ class NUMATopology:
             return Status.unresolvable(str(exc), plugin=self.name)
         if request.policy == "none":
             return SKIP
+        if not self.zones.described and not (request.explicit and request.policy in STRICT):
+            return SKIP  # no node has zones: nothing to align, nothing to prefer
         state.write(_REQUEST, request)
         return SUCCESS
 

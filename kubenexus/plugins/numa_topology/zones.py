@@ -49,6 +49,7 @@ class ZoneTable:
         self.isolated = np.zeros((1, 0), dtype=np.int32)
         self.avg_distance = np.zeros((1, 0))
         self.has_topology = np.zeros(0, dtype=np.bool_)
+        self.described = 0  # nodes with a topology
         # Kept in step on every change, so a pod's filter and score read them without arithmetic:
         self.free_now = np.zeros((3, 1, 0), dtype=np.int64)  # alloc - used
         self.cpu_used_pct = np.zeros((1, 0), dtype=np.float32)  # used cpu × 100 / alloc
@@ -104,6 +105,7 @@ class ZoneTable:
         self.pods[:, slot] = 0
         self.isolated[:, slot] = 0
         self.avg_distance[:, slot] = 0
+        self.described += int(topology is not None) - int(self.has_topology[slot])
         self.has_topology[slot] = topology is not None
         self.generation += 1
         if topology is None:
@@ -138,6 +140,7 @@ class ZoneTable:
                 array[:, :, slot] = 0
             for array2 in (self.valid, self.pods, self.isolated, self.avg_distance):
                 array2[:, slot] = 0
+            self.described -= int(self.has_topology[slot])
             self.has_topology[slot] = False
             self._refresh(slot)
         self.topologies.pop(slot, None)
