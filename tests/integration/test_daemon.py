@@ -168,7 +168,8 @@ async def test_conflict_on_binding_forgets_the_assumption(cluster: Cluster) -> N
         async with (
             aiohttp.ClientSession(cluster.url) as session,
             session.post(
-                "/api/v1/namespaces/default/pods/contested/binding", json={"target": {"name": "b"}}
+                "/api/v1/namespaces/default/pods/contested/binding",
+                json={"metadata": {"name": "contested"}, "target": {"name": "b"}},
             ) as response,
         ):
             assert response.status == 201
