@@ -31,7 +31,10 @@ async def test_two_replicas_exactly_one_schedules(cluster: Cluster) -> None:
             for i in range(40):
                 cluster.pod(f"p{i:02d}", cpu="1")
             await eventually(lambda: sum(cluster.api.bindings.values()) == 40)
-            await asyncio.sleep(0.5)  # give the standby every chance to misbehave
+            # The standby has seen every pod pending and then bound (its caches follow the
+            # cluster), and decided none of them.
+            await eventually(lambda: beta.scheduler.cache.pod_count == 40)
+            assert len(beta.scheduler.queue) == 0
             assert alpha.binder.bound == 40
             assert beta.decisions == 0
             assert beta.binder.bound == 0
