@@ -10,8 +10,13 @@ keeps its own object store with the API server's real behaviour:
   ``watch=true`` or ``watch=True``, ``timeoutSeconds``, selector-aware ADDED/DELETED on
   transitions, and 410 Gone (an ERROR event) when the history was compacted;
 - create/get/put/patch (merge, strategic-merge subset, JSON patch)/delete with finalizers;
-- the ``status`` subresource (status is written only there) and ``pods/binding``
-  (201 + Status; 409 when already bound; 404 when gone);
+- the ``status`` subresource (status is written only there) and ``pods/binding`` with the
+  checks and replies of kube-apiserver v1.36 (201 + Status; 400 for a name or namespace that does
+  not match the URL; 500 for a target without a name; 404 when gone; 409 for a uid or
+  resourceVersion precondition that fails, a terminating pod, a pod already bound and a pod with
+  scheduling gates); the binding's annotations and labels are copied onto the pod;
+- pod scheduling gates: a gated pod is created with the PodScheduled=False/SchedulingGated
+  condition, gates can only be removed, and a pod cannot be created bound and gated;
 - Kubernetes status codes and ``Status`` bodies (404, 409 AlreadyExists/Conflict, 410, 422, 500);
 - fault injection: failing or slow requests, dropped watch streams, compacted history;
 - a record of every request: who sent it (the bearer token stands for the user) and when it
@@ -47,6 +52,17 @@ ResKey = tuple[str, str, str]  # (group, version, plural)
 ObjKey = tuple[str, str]  # (namespace or "", name)
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_NAMESPACE_MISMATCH = (
+    "the namespace of the provided object does not match the namespace sent on the request"
+)
+# What kube-apiserver writes on a pod created with scheduling gates.
+_SCHEDULING_GATED = {
+    "type": "PodScheduled",
+    "status": "False",
+    "lastProbeTime": None,
+    "reason": "SchedulingGated",
+    "message": "Scheduling is blocked due to non-empty scheduling gates",
+}
 
 
 @dataclass(frozen=True)
@@ -92,16 +108,21 @@ class ApiError(Exception):
         )
 
     def body(self) -> dict[str, Any]:
-        return {
+        # kube-apiserver leaves out an empty reason and empty details (a validation error of a
+        # Binding is a bare 500 with a message only).
+        body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
-            "details": self.details,
-            "code": self.code,
         }
+        if self.reason:
+            body["reason"] = self.reason
+        if self.details:
+            body["details"] = self.details
+        body["code"] = self.code
+        return body
 
 
 @dataclass
@@ -414,6 +435,49 @@ class KubeEmulator(kmock.KubernetesScaffold):
                     {"name": name, "kind": "Pod"},
                 )
 
+    @staticmethod
+    def _validate_gates(pod: dict[str, Any], old: Mapping[str, Any] | None) -> None:
+        """Scheduling gates as kube-apiserver checks them: set at creation only (and not on a
+        pod created bound), afterwards only removed; an emptied list is dropped."""
+        spec = pod.get("spec") or {}
+        gates = spec.get("schedulingGates") or []
+        if "schedulingGates" in spec and not gates:
+            del spec["schedulingGates"]
+        if not gates:
+            return
+        name = pod["metadata"].get("name", "")
+        causes: list[dict[str, str]] = []
+        if old is None:
+            if spec.get("nodeName"):
+                causes.append(
+                    {
+                        "reason": "FieldValueForbidden",
+                        "message": "Forbidden: cannot be set until all schedulingGates have been cleared",
+                        "field": "spec.nodeName",
+                    }
+                )
+        else:
+            known = {g.get("name") for g in (old.get("spec") or {}).get("schedulingGates") or []}
+            causes.extend(
+                {
+                    "reason": "FieldValueForbidden",
+                    "message": "Forbidden: only deletion is allowed, but found new scheduling "
+                    f"gate '{gate.get('name')}'",
+                    "field": f"spec.schedulingGates[{i}].name",
+                }
+                for i, gate in enumerate(gates)
+                if gate.get("name") not in known
+            )
+        if causes:
+            described = [f"{c['field']}: {c['message']}" for c in causes]
+            listed = described[0] if len(described) == 1 else f"[{', '.join(described)}]"
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Pod "{name}" is invalid: {listed}',
+                {"name": name, "kind": "Pod", "causes": causes},
+            )
+
     def _create(self, key: ResKey, kind: Kind, namespace: str, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the body of the request was not a JSON object")
@@ -424,9 +488,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
         if kind.namespaced:
             namespace = namespace or meta.get("namespace") or "default"
             if meta.get("namespace", namespace) != namespace:
-                raise ApiError(
-                    400, "BadRequest", "the namespace of the object does not match the URL"
-                )
+                raise ApiError(400, "BadRequest", _NAMESPACE_MISMATCH)
             meta["namespace"] = namespace
         else:
             namespace = ""
@@ -452,6 +514,9 @@ class KubeEmulator(kmock.KubernetesScaffold):
             obj.pop("status", None)  # status is written through the status subresource only
         if kind.kind == "Pod":
             obj.setdefault("status", {})["phase"] = "Pending"
+            self._validate_gates(obj, None)
+            if (obj.get("spec") or {}).get("schedulingGates"):
+                obj["status"]["conditions"] = [dict(_SCHEDULING_GATED, lastTransitionTime=_now())]
         self._stamp(obj, kind, None)
         return self._write(key, okey, obj, None)
 
@@ -540,6 +605,8 @@ class KubeEmulator(kmock.KubernetesScaffold):
             if kind.namespaced:
                 result["metadata"]["namespace"] = namespace
             self._validate(kind, result)
+            if kind.kind == "Pod":
+                self._validate_gates(result, existing)
         self._stamp(result, kind, existing)
         for kept in ("deletionTimestamp",):
             if kept in existing["metadata"]:
@@ -621,43 +688,83 @@ class KubeEmulator(kmock.KubernetesScaffold):
         return self._write(key, okey, gone, existing, "DELETED")
 
     def _bind(self, namespace: str, name: str, body: Any) -> dict[str, Any]:
+        """POST pods/NAME/binding, checked in kube-apiserver's order (v1.36, measured): the
+        namespace and name against the URL (400), the target (500), the pod (404), then in one
+        guarded update the uid and resourceVersion preconditions, a deletionTimestamp, a node
+        already assigned and scheduling gates (409). The node itself is not checked."""
         key: ResKey = ("", "v1", "pods")
         kind = KINDS[key]
-        target = (body or {}).get("target") or {}
+        if not isinstance(body, dict):
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the object provided is unrecognized (must be of type Binding)",
+            )
+        meta = body.get("metadata") or {}
+        if meta.get("namespace") and meta["namespace"] != namespace:
+            raise ApiError(400, "BadRequest", _NAMESPACE_MISMATCH)
+        if meta.get("name", "") != name:
+            raise ApiError(400, "BadRequest", "name in URL does not match name in Binding object")
+        target = body.get("target") or {}
+        invalid = []
+        if target.get("kind") not in {None, "", "Node"}:
+            invalid.append(
+                f'target.kind: Unsupported value: "{target["kind"]}": '
+                'supported values: "Node", "<empty>"'
+            )
         if not target.get("name"):
-            raise ApiError(
-                422,
-                "Invalid",
-                "Binding is invalid: target.name: Required value",
-                {"kind": "Binding"},
-            )
+            invalid.append("target.name: Required value")
+        if invalid:  # a bare 500 without reason: what kube-apiserver answers
+            raise ApiError(500, "", invalid[0] if len(invalid) == 1 else f"[{', '.join(invalid)}]")
         pod = self._get(key, kind, namespace, name)
-        wanted_uid = ((body or {}).get("metadata") or {}).get("uid")
-        if wanted_uid and wanted_uid != pod["metadata"]["uid"]:
+        pod_meta = pod["metadata"]
+        for field_name, wanted, actual in (
+            ("UID", meta.get("uid"), pod_meta["uid"]),
+            ("ResourceVersion", meta.get("resourceVersion"), pod_meta["resourceVersion"]),
+        ):
+            if wanted and wanted != actual:
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on pods "{name}": StorageError: invalid '
+                    f"object, Code: 4, Key: /registry/pods/{namespace}/{name}, ResourceVersion: 0, "
+                    f"AdditionalErrorMsg: Precondition failed: {field_name} in precondition: "
+                    f"{wanted}, {field_name} in object meta: {actual}",
+                    {"name": name, "kind": "pods"},
+                )
+        spec = pod.get("spec") or {}
+        refusal = None
+        if pod_meta.get("deletionTimestamp"):
+            refusal = f"pod {name} is being deleted, cannot be assigned to a host"
+        elif spec.get("nodeName"):
+            refusal = f'pod {name} is already assigned to node "{spec["nodeName"]}"'
+        elif spec.get("schedulingGates"):
+            refusal = f"pod {name} has non-empty .spec.schedulingGates"
+        if refusal is not None:
             raise ApiError(
                 409,
                 "Conflict",
-                f'Operation cannot be fulfilled on pods/binding "{name}": '
-                "the UID in the precondition does not match the pod",
-                {"name": name, "kind": "pods/binding"},
-            )
-        bound_to = (pod.get("spec") or {}).get("nodeName")
-        if bound_to:
-            raise ApiError(
-                409,
-                "Conflict",
-                f'Operation cannot be fulfilled on pods/binding "{name}": '
-                f'pod {name} is already assigned to node "{bound_to}"',
+                f'Operation cannot be fulfilled on pods/binding "{name}": {refusal}',
                 {"name": name, "kind": "pods/binding"},
             )
         bound = copy.deepcopy(pod)
         bound.setdefault("spec", {})["nodeName"] = target["name"]
+        for copied in ("annotations", "labels"):
+            if meta.get(copied):
+                bound["metadata"][copied] = {**bound["metadata"].get(copied, {}), **meta[copied]}
         conditions = [
             c
             for c in bound.setdefault("status", {}).get("conditions", [])
             if c.get("type") != "PodScheduled"
         ]
-        conditions.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": _now()})
+        conditions.append(
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": _now(),
+            }
+        )
         bound["status"]["conditions"] = conditions
         self._write(key, (namespace, name), bound, pod)
         self.bindings[f"{namespace}/{name}"] += 1

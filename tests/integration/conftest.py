@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import sys
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +100,10 @@ FAST_LEASE = LeaderSettings(
 )
 
 
+# The run task of every daemon running_daemon started (for daemon_exit).
+_RUNS: weakref.WeakKeyDictionary[Daemon, asyncio.Task[None]] = weakref.WeakKeyDictionary()
+
+
 @contextlib.asynccontextmanager
 async def daemon_and_task(
     cluster: Cluster,
@@ -107,10 +113,15 @@ async def daemon_and_task(
     wait_ready: bool = True,
     token: str | None = None,
     client_settings: ClientSettings | None = None,
+    expect_exit: str | None = None,
     **settings: Any,
 ) -> AsyncIterator[tuple[Daemon, asyncio.Task[None]]]:
-    """A daemon running against the emulator, and the task of its ``run`` (to see how it ended).
-    ``token``: the bearer token it sends, so the emulator's ``received`` tells replicas apart."""
+    """A daemon against the emulator until the block ends, and the task of its ``run``.
+
+    A daemon that fails or stops before then fails the test; a test that makes it stop on
+    purpose says so with ``expect_exit``, a pattern its error must match (it must then have
+    stopped by itself before the block ends). ``token``: the bearer token it sends, so the
+    emulator's ``received`` tells replicas apart."""
     configuration = await load_configuration(None, host=cluster.url)
     if token is not None:
         configuration.api_key = {"BearerToken": token}
@@ -124,16 +135,99 @@ async def daemon_and_task(
     )
     daemon = Daemon(client, daemon_settings)
     stop = asyncio.Event()
-    task = asyncio.create_task(daemon.run(stop))
+    task = asyncio.create_task(daemon.run(stop), name="daemon")
+    _RUNS[daemon] = task
+    failed: BaseException | None = None
     try:
         if wait_ready:
-            await asyncio.wait_for(daemon.ready.wait(), 10)
+            await _until_ready(daemon, task)
         yield daemon, task
+    except BaseException as exc:
+        failed = exc
+        raise
     finally:
+        ended_by_itself = task.done()
         stop.set()
-        with contextlib.suppress(RuntimeError):  # a test may have made it lose leadership
-            await asyncio.wait_for(task, 30)
-        await client.close()
+        try:
+            problem, error = await _stopped(task, ended_by_itself, expect_exit)
+        finally:
+            await client.close()
+        if problem is not None:
+            if failed is not None:  # the test's own failure stays the one reported
+                failed.add_note(f"and the daemon: {problem}")
+            else:
+                raise AssertionError(problem) from error
+
+
+async def _until_ready(daemon: Daemon, task: asyncio.Task[None], timeout: float = 10) -> None:
+    ready = asyncio.create_task(daemon.ready.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {ready, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        ready.cancel()
+    if ready not in done and task not in done:
+        raise AssertionError(f"the daemon was not ready within {timeout}s")
+    # A daemon that ended instead is reported at teardown, with its error.
+
+
+async def _stopped(
+    task: asyncio.Task[None], ended_by_itself: bool, expect_exit: str | None
+) -> tuple[str | None, BaseException | None]:
+    """Wait for the daemon's end; what is wrong with it (None: nothing) and its error."""
+    done, _ = await asyncio.wait({task}, timeout=30)
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return "it did not stop within 30s of being told to", None
+    if task.cancelled():
+        return "its task was cancelled", None
+    error = task.exception()
+    if expect_exit is None:
+        if error is not None:
+            return f"it failed: {error!r}", error
+        if ended_by_itself:
+            return "it stopped before the test ended", None
+        return None, None
+    if not ended_by_itself:
+        return f"it was expected to stop by itself ({expect_exit!r}) but ran until the end", error
+    if error is None or not re.search(expect_exit, str(error)):
+        return f"it stopped with {error!r}, not an error matching {expect_exit!r}", error
+    return None, None
+
+
+async def daemon_exit(daemon: Daemon, timeout: float = 10) -> BaseException | None:
+    """Wait until a daemon started by running_daemon has stopped by itself; its error."""
+    task = _RUNS[daemon]
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        raise AssertionError(f"the daemon did not stop within {timeout}s")
+    return None if task.cancelled() else task.exception()
+
+
+def pod_key(cluster: Cluster, name: str, namespace: str = "default") -> str:
+    """The key the scheduler knows a pod by (its uid)."""
+    pod = cluster.get_pod(name, namespace)
+    assert pod is not None, f"no pod {namespace}/{name}"
+    return str(pod["metadata"]["uid"])
+
+
+def lease_holder(cluster: Cluster) -> str | None:
+    lease = cluster.api.get_object(
+        "leases", "kubenexus-scheduler", "kubenexus-system", group="coordination.k8s.io"
+    )
+    return None if lease is None else lease["spec"].get("holderIdentity")
+
+
+def usurp_lease(cluster: Cluster) -> None:
+    """Another replica takes the Lease behind the holder's back (e.g. it was partitioned)."""
+    lease = cluster.api.get_object(
+        "leases", "kubenexus-scheduler", "kubenexus-system", group="coordination.k8s.io"
+    )
+    assert lease is not None
+    lease["spec"]["holderIdentity"] = "usurper"
+    cluster.api.put_object("leases", lease, group="coordination.k8s.io")
 
 
 @contextlib.asynccontextmanager

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 
-from tests.integration.conftest import Cluster, eventually, running_daemon
+from tests.integration.conftest import Cluster, eventually, pod_key, running_daemon
 
 
 async def test_pending_pod_is_bound_to_the_right_node_with_a_scheduled_event(
@@ -28,7 +26,7 @@ async def test_pending_pod_is_bound_to_the_right_node_with_a_scheduled_event(
 async def test_unschedulable_pod_gets_failed_scheduling_and_the_condition(cluster: Cluster) -> None:
     cluster.node("a", cpu="2")
     cluster.node("b", cpu="2")
-    async with running_daemon(cluster):
+    async with running_daemon(cluster) as daemon:
         cluster.pod("huge", cpu="8")
         events = await eventually(lambda: cluster.events("huge", "FailedScheduling"))
         assert events[0]["message"] == "0/2 nodes are available: 2 Insufficient cpu."
@@ -49,10 +47,23 @@ async def test_unschedulable_pod_gets_failed_scheduling_and_the_condition(cluste
         assert scheduled["status"] == "False"
         assert scheduled["reason"] == "Unschedulable"
         assert scheduled["message"] == "0/2 nodes are available: 2 Insufficient cpu."
-        # Retries with the same message post no new Event (deduplicated).
+        # A new node changes the message (0/3): a second Event.
         cluster.node("c", cpu="1")
-        await asyncio.sleep(0.5)
-        assert len(cluster.events("huge", "FailedScheduling")) == 2  # the message changed: 0/3
+        await eventually(lambda: len(cluster.events("huge", "FailedScheduling")) == 2)
+        assert [e["message"] for e in cluster.events("huge", "FailedScheduling")] == [
+            "0/2 nodes are available: 2 Insufficient cpu.",
+            "0/3 nodes are available: 3 Insufficient cpu.",
+        ]
+        # Retries with the same message post no new Event (deduplicated): a change that could
+        # help (more cpu on c) but does not makes the daemon try again, and the recorder
+        # suppresses the repeat.
+        attempts, suppressed = daemon.unschedulable, daemon.recorder.suppressed
+        cluster.node("c", cpu="1500m")
+        await eventually(
+            lambda: daemon.unschedulable > attempts and daemon.recorder.suppressed > suppressed
+        )
+        await daemon.recorder.drain(5)
+        assert len(cluster.events("huge", "FailedScheduling")) == 2
         assert cluster.node_of("huge") is None
 
 
@@ -65,7 +76,12 @@ async def test_other_schedulers_pods_are_left_alone_but_count(cluster: Cluster) 
         cluster.pod("ours", cpu="2")
         await eventually(lambda: cluster.node_of("ours"))
         assert cluster.node_of("ours") == "b"  # a is full of their pod
-        await asyncio.sleep(0.2)
+        await eventually(lambda: cluster.events("ours", "Scheduled"))
+        # Their pending pod was in the first list, older than ours: had the daemon taken it, it
+        # would have been decided first. One decision, nothing queued: it was left alone.
+        assert daemon.decisions == 1
+        assert len(daemon.scheduler.queue) == 0
+        await daemon.recorder.drain(5)
         assert cluster.node_of("theirs-pending") is None
         assert not cluster.events("theirs-pending")
         assert daemon.scheduler.cache.pod_count == 2
@@ -80,8 +96,13 @@ async def test_pod_deleted_while_queued_is_dropped(cluster: Cluster) -> None:
         await eventually(
             lambda: "waiting" not in {e.pod.name for e in daemon.scheduler.queue.entries()}
         )
+        decided = daemon.decisions
         cluster.node("b", cpu="8")
-        await asyncio.sleep(0.3)
+        # A pod created after the node: once it is bound, the loop has run with room for
+        # "waiting" (older, so it would have been decided first).
+        cluster.pod("sentinel", cpu="2")
+        await eventually(lambda: cluster.node_of("sentinel") == "b")
+        assert daemon.decisions == decided + 1
         assert cluster.api.bindings["default/waiting"] == 0
         assert len(daemon.scheduler.queue) == 0
 
@@ -136,6 +157,9 @@ async def test_dropped_watch_and_410_gone_are_recovered(cluster: Cluster) -> Non
         cluster.pod("during-drop", cpu="1")
         await eventually(lambda: cluster.node_of("during-drop"))
         relists = daemon.pods.relists
+        # A write the pod watch cannot have seen, so the history it resumes from is surely
+        # compacted (resuming from the newest version itself is valid and would not relist).
+        cluster.api.put_object("events", {"metadata": {"name": "marker", "namespace": "default"}})
         cluster.api.compact()
         cluster.api.drop_watches("pods")
         cluster.pod("after-gone", cpu="1")
@@ -168,7 +192,8 @@ async def test_conflict_on_binding_forgets_the_assumption(cluster: Cluster) -> N
         async with (
             aiohttp.ClientSession(cluster.url) as session,
             session.post(
-                "/api/v1/namespaces/default/pods/contested/binding", json={"target": {"name": "b"}}
+                "/api/v1/namespaces/default/pods/contested/binding",
+                json={"metadata": {"name": "contested"}, "target": {"name": "b"}},
             ) as response,
         ):
             assert response.status == 201
@@ -250,10 +275,15 @@ async def test_pod_deleted_during_binding_is_dropped(cluster: Cluster) -> None:
         await eventually(lambda: daemon.binder.in_flight)
         await _delete(cluster, "doomed")
         await eventually(lambda: daemon.binder.failed == 1)
-        await asyncio.sleep(0.3)
+        # Not retried: a pod created now is the next (and only other) decision, and once it is
+        # bound the doomed pod is neither queued nor counted.
+        cluster.pod("sentinel", cpu="1")
+        await eventually(lambda: cluster.node_of("sentinel") == "a")
+        assert daemon.decisions == 2
         assert cluster.api.bindings["default/doomed"] == 0
         assert len(daemon.scheduler.queue) == 0
-        assert daemon.scheduler.cache.pod_count == 0
+        await eventually(lambda: daemon.scheduler.cache.pod_count == 1)  # the sentinel only
+        assert daemon.scheduler.cache.node_of(pod_key(cluster, "sentinel")) == "a"
 
 
 async def test_placement_annotations_are_written_before_the_binding(cluster: Cluster) -> None:

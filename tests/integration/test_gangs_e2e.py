@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.integration.conftest import Cluster, eventually, running_daemon
+from kubenexus.shell.app import Daemon
+from tests.integration.conftest import Cluster, eventually, pod_key, running_daemon
 
 NAME = "pod-group.scheduling.kubenexus.io/name"
 MIN = "pod-group.scheduling.kubenexus.io/min-available"
@@ -18,6 +19,11 @@ def _member(
     cluster.api.put_object("pods", body)
 
 
+def _waiting(daemon: Daemon, cluster: Cluster, name: str) -> bool:
+    """The daemon tried the pod and parked it until the cluster changes."""
+    return daemon.scheduler.queue.where(pod_key(cluster, name)) == "unschedulable"
+
+
 def _bound(cluster: Cluster, prefix: str) -> int:
     return sum(
         1
@@ -29,12 +35,16 @@ def _bound(cluster: Cluster, prefix: str) -> int:
 async def test_members_arriving_over_seconds_are_bound_together(cluster: Cluster) -> None:
     for i in range(3):
         cluster.node(f"n{i}", cpu="8")
-    async with running_daemon(cluster):
-        for i in range(4):
+    async with running_daemon(cluster) as daemon:
+        for i in range(3):
             _member(cluster, f"job-{i}", "job", 4)
-            await asyncio.sleep(0.3)
-            if i < 3:
-                assert _bound(cluster, "job-") == 0  # never a partial gang
+            # Every member so far tried and sent back to wait for the rest: never a partial gang.
+            await eventually(
+                lambda n=i: all(_waiting(daemon, cluster, f"job-{j}") for j in range(n + 1))
+            )
+            assert _bound(cluster, "job-") == 0
+            assert daemon.binder.in_flight == 0
+        _member(cluster, "job-3", "job", 4)
         await eventually(lambda: _bound(cluster, "job-") == 4)
         events = cluster.events("job-0", "FailedScheduling")
         assert events[0]["message"].startswith("waiting for pod group default/job:")
@@ -42,12 +52,14 @@ async def test_members_arriving_over_seconds_are_bound_together(cluster: Cluster
 
 async def test_gang_with_an_unschedulable_member_binds_nothing(cluster: Cluster) -> None:
     cluster.node("a", cpu="16")
-    async with running_daemon(cluster):
+    async with running_daemon(cluster) as daemon:
         _member(cluster, "mpi-0", "mpi", 3)
         _member(cluster, "mpi-1", "mpi", 3)
         _member(cluster, "mpi-2", "mpi", 3, nodeSelector={"disktype": "nvme"})
         await eventually(lambda: cluster.events("mpi-0", "FailedScheduling"))
-        await asyncio.sleep(0.3)
+        # The whole gang was tried and is waiting for a change: nothing can be bound until then.
+        await eventually(lambda: all(_waiting(daemon, cluster, f"mpi-{i}") for i in range(3)))
+        assert daemon.binder.in_flight == 0
         assert _bound(cluster, "mpi-") == 0
         assert sum(cluster.api.bindings.values()) == 0
 
@@ -55,13 +67,15 @@ async def test_gang_with_an_unschedulable_member_binds_nothing(cluster: Cluster)
 async def test_competing_gangs_do_not_deadlock(cluster: Cluster) -> None:
     for i in range(10):
         cluster.node(f"n{i}", cpu="10")
-    async with running_daemon(cluster):
+    async with running_daemon(cluster) as daemon:
         for i in range(6):
             _member(cluster, f"alpha-{i}", "alpha", 6, cpu="10")
         await eventually(lambda: _bound(cluster, "alpha-") == 6)
         for i in range(6):
             _member(cluster, f"beta-{i}", "beta", 6, cpu="10")
         await eventually(lambda: cluster.events("beta-0", "FailedScheduling"))
+        await eventually(lambda: all(_waiting(daemon, cluster, f"beta-{i}") for i in range(6)))
+        assert daemon.binder.in_flight == 0
         assert _bound(cluster, "beta-") == 0
         for i in range(6):  # alpha finishes
             pod = cluster.get_pod(f"alpha-{i}")
@@ -90,8 +104,10 @@ async def test_restart_mid_gang_makes_no_partial_gang_and_binds_nothing_twice(
         _member(cluster, "h-1", "h", 2)
         await eventually(lambda: _bound(cluster, "h-") == 2)
     async with running_daemon(cluster) as again:
-        await asyncio.sleep(0.3)
+        # Ready means synced: the gang counts as placed and nothing is left to decide.
         assert again.scheduler.cache.gang_placed("default/g") == 5
+        assert len(again.scheduler.queue) == 0
+        assert again.decisions == 0
     assert max(cluster.api.bindings.values()) == 1
 
 

@@ -21,50 +21,49 @@ from tests.integration.conftest import (
     FAST_LEASE,
     Cluster,
     daemon_and_task,
+    daemon_exit,
     eventually,
+    lease_holder,
     run_files,
     running_daemon,
     start_run,
+    usurp_lease,
 )
 
 LEASE = ("leases", "kubenexus-system", "coordination.k8s.io")
 LEASE_PATH = r"/leases/kubenexus-scheduler$"
 
 
-def _holder(cluster: Cluster) -> str | None:
-    lease = cluster.api.get_object(
-        "leases", "kubenexus-scheduler", "kubenexus-system", group="coordination.k8s.io"
-    )
-    return None if lease is None else lease["spec"].get("holderIdentity")
-
-
 async def test_two_replicas_exactly_one_schedules(cluster: Cluster) -> None:
     for i in range(4):
         cluster.node(f"n{i}", cpu="16")
     async with running_daemon(cluster, leader=FAST_LEASE, identity="alpha") as alpha:
-        await eventually(lambda: _holder(cluster) == "alpha")
+        await eventually(lambda: lease_holder(cluster) == "alpha")
         async with running_daemon(cluster, leader=FAST_LEASE, identity="beta") as beta:
             for i in range(40):
                 cluster.pod(f"p{i:02d}", cpu="1")
             await eventually(lambda: sum(cluster.api.bindings.values()) == 40)
-            await asyncio.sleep(0.5)  # give the standby every chance to misbehave
+            # The standby has seen every pod pending and then bound (its caches follow the
+            # cluster), and decided none of them.
+            await eventually(lambda: beta.scheduler.cache.pod_count == 40)
+            assert len(beta.scheduler.queue) == 0
             assert alpha.binder.bound == 40
             assert beta.decisions == 0
             assert beta.binder.bound == 0
             assert beta.ready.is_set()  # warm standby: caches synced
             assert max(cluster.api.bindings.values()) == 1
-            assert _holder(cluster) == "alpha"
+            assert lease_holder(cluster) == "alpha"
 
 
 async def test_clean_stop_hands_over_at_once(cluster: Cluster) -> None:
     cluster.node("a", cpu="16")
     async with running_daemon(cluster, leader=FAST_LEASE, identity="beta") as beta:
         async with running_daemon(cluster, leader=FAST_LEASE, identity="alpha"):
-            await eventually(lambda: _holder(cluster) in {"alpha", "beta"})
-            first = _holder(cluster)
+            await eventually(lambda: lease_holder(cluster) in {"alpha", "beta"})
+            first = lease_holder(cluster)
         if first == "alpha":
             await eventually(
-                lambda: _holder(cluster) == "beta", timeout=1.0
+                lambda: lease_holder(cluster) == "beta", timeout=1.0
             )  # released, not expired
         cluster.pod("after", cpu="1")
         await eventually(lambda: cluster.node_of("after") == "a")
@@ -87,12 +86,12 @@ async def test_killed_leader_is_replaced_within_the_lease_duration_without_doubl
 
     first, second = await replica(), await replica()
     try:
-        await eventually(lambda: _holder(cluster), timeout=30)
+        await eventually(lambda: lease_holder(cluster), timeout=30)
         for i in range(100):
             cluster.pod(f"before-{i:03d}", cpu="1")
         await eventually(lambda: sum(cluster.api.bindings.values()) >= 20, timeout=30)
         # Kill whichever holds the Lease, mid-stream, with no chance to release it.
-        leader = _holder(cluster) or ""
+        leader = lease_holder(cluster) or ""
         victim = {p.pid: p for p in (first, second)}[int(leader.split("_")[1])]  # host_pid_random
         victim.send_signal(signal.SIGKILL)
         killed_at = asyncio.get_running_loop().time()
@@ -191,21 +190,21 @@ async def test_readyz_is_false_until_caches_are_synced(cluster: Cluster) -> None
 
 async def test_lost_leadership_stops_the_daemon(cluster: Cluster) -> None:
     cluster.node("a", cpu="4")
-    async with running_daemon(cluster, leader=FAST_LEASE, identity="alpha") as alpha:
-        await eventually(lambda: _holder(cluster) == "alpha")
-        # Another replica takes the Lease behind alpha's back (e.g. alpha was partitioned).
-        lease = cluster.api.get_object(
-            "leases", "kubenexus-scheduler", "kubenexus-system", group="coordination.k8s.io"
-        )
-        lease["spec"]["holderIdentity"] = "usurper"
-        cluster.api.put_object("leases", lease, group="coordination.k8s.io")
+    async with running_daemon(
+        cluster, leader=FAST_LEASE, identity="alpha", expect_exit="leadership lost"
+    ) as alpha:
+        await eventually(lambda: lease_holder(cluster) == "alpha")
+        usurp_lease(cluster)
         await eventually(
             lambda: alpha.elector is not None and alpha.elector.lost.is_set(), timeout=5
         )
         await eventually(lambda: not alpha.healthy, timeout=5)
         cluster.pod("orphan", cpu="1")
-        await asyncio.sleep(0.5)
+        error = await daemon_exit(alpha)  # it stops by itself, without being told
+        assert "leadership lost" in str(error)
+        assert alpha.decisions == 0
         assert cluster.node_of("orphan") is None  # it no longer schedules
+        assert lease_holder(cluster) == "usurper"  # and leaves the new holder's Lease alone
 
 
 async def test_sigterm_mid_stream_loses_no_pod_and_releases_the_lease(
@@ -230,7 +229,7 @@ async def test_sigterm_mid_stream_loses_no_pod_and_releases_the_lease(
     assert process.returncode == 0, stderr.decode()[-2000:]
     bound_by_first = sum(cluster.api.bindings.values())
     assert 8 <= bound_by_first < 60
-    assert _holder(cluster) == ""  # released: a standby need not wait for expiry
+    assert lease_holder(cluster) == ""  # released: a standby need not wait for expiry
     # Every pod the first replica answered for is bound exactly once; the rest wait, unharmed.
     cluster.api.faults.clear()
     async with running_daemon(cluster, leader=FAST_LEASE, identity="successor"):
@@ -251,11 +250,14 @@ async def test_a_hanging_renewal_is_cut_off_at_the_deadline_and_the_old_leader_b
 ) -> None:
     for i in range(4):
         cluster.node(f"n{i}", cpu="64")
-    async with daemon_and_task(cluster, leader=FAST_LEASE, identity="alpha", token="alpha") as (
-        alpha,
-        alpha_run,
-    ):
-        await eventually(lambda: _holder(cluster) == "alpha")
+    async with daemon_and_task(
+        cluster,
+        leader=FAST_LEASE,
+        identity="alpha",
+        token="alpha",
+        expect_exit="renewal still unanswered",
+    ) as (alpha, alpha_run):
+        await eventually(lambda: lease_holder(cluster) == "alpha")
         async with running_daemon(
             cluster, leader=FAST_LEASE, identity="beta", token="beta"
         ) as beta:
@@ -272,9 +274,9 @@ async def test_a_hanging_renewal_is_cut_off_at_the_deadline_and_the_old_leader_b
             # Pods keep coming while the Lease changes hands; both replicas see every one.
             created = 1
             limit = asyncio.get_running_loop().time() + 15
-            while not (_holder(cluster) == "beta" and beta.binder.bound >= 5):
+            while not (lease_holder(cluster) == "beta" and beta.binder.bound >= 5):
                 assert asyncio.get_running_loop().time() < limit, "beta never took over"
-                if _holder(cluster) == "beta":
+                if lease_holder(cluster) == "beta":
                     assert alpha.elector is not None
                     assert alpha.elector.lost.is_set()  # alpha gave up before beta started
                 cluster.pod(f"p-{created:03d}", cpu="1")
@@ -309,10 +311,13 @@ async def test_a_bind_in_flight_when_leadership_is_lost_sends_no_binding_during_
     cluster.api.inject(
         method="PATCH", path=r"/pods/late$", status=None, delay=2.5 * FAST_LEASE.renew_deadline
     )
-    async with daemon_and_task(cluster, leader=FAST_LEASE, identity="alpha", token="alpha") as (
-        alpha,
-        alpha_run,
-    ):
+    async with daemon_and_task(
+        cluster,
+        leader=FAST_LEASE,
+        identity="alpha",
+        token="alpha",
+        expect_exit="renewal still unanswered",
+    ) as (alpha, alpha_run):
         alpha.scheduler.profiles["kubenexus-scheduler"].annotators = [_Stamp()]
         await eventually(lambda: alpha.elector is not None and alpha.elector.is_leader)
         cluster.pod("late", cpu="1")
@@ -383,10 +388,13 @@ async def test_the_death_of_kopfs_thread_stops_the_daemon(
     cluster: Cluster, leader: LeaderSettings | None
 ) -> None:
     _lease_held_by(cluster, "previous", seconds=1)
-    async with daemon_and_task(cluster, operator=True, leader=leader, identity="alpha") as (
-        daemon,
-        run,
-    ):
+    async with daemon_and_task(
+        cluster,
+        operator=True,
+        leader=leader,
+        identity="alpha",
+        expect_exit="the kopf operator stopped",
+    ) as (daemon, run):
         cluster.api.put_object(
             "podgroups",
             {"metadata": {"name": "g", "namespace": "default"}, "spec": {"minMember": 2}},
@@ -413,7 +421,9 @@ async def test_a_crashed_pod_group_status_writer_stops_the_daemon(
     async def broken() -> None:
         raise RuntimeError("status writer bug")
 
-    async with daemon_and_task(cluster, leader=FAST_LEASE, identity="alpha") as (daemon, run):
+    async with daemon_and_task(
+        cluster, leader=FAST_LEASE, identity="alpha", expect_exit="status writer crashed"
+    ) as (daemon, run):
         monkeypatch.setattr(daemon.pod_groups, "flush", broken)
         with pytest.raises(
             RuntimeError,
