@@ -1,9 +1,9 @@
 """``kubenexus simulate``: the scheduling core against a cluster and workload from YAML files.
 
 Input is ordinary Kubernetes YAML: ``Node``, ``Pod``, ``Job`` (parallelism expanded into pods),
-``Deployment``/``ReplicaSet``/``StatefulSet`` (replicas expanded), ``PriorityClass``, and
-``List``. Pods with no ``schedulerName`` are taken as ours; pods naming another scheduler are
-left to it; pods carrying ``nodeName`` run there and use its capacity.
+``Deployment``/``ReplicaSet``/``StatefulSet`` (replicas expanded), ``PriorityClass``,
+``PodGroup`` and ``List``. Pods with no ``schedulerName`` are taken as ours; pods naming another
+scheduler are left to it; pods carrying ``nodeName`` run there and use its capacity.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, Final, Literal, get_args
 import yaml
 
 from kubenexus.api import keys
+from kubenexus.api.gang import PodGroupSpec, pod_group_spec
 from kubenexus.api.objects import NodeInfo, PodInfo, node_from_dict, pod_from_dict
 from kubenexus.api.quantity import format_amount
 from kubenexus.config import SchedulerConfiguration, build_scheduler
@@ -185,6 +186,7 @@ class _Inputs:
     def __init__(self) -> None:
         self.nodes: list[NodeInfo] = []
         self.pods: list[PodInfo] = []
+        self.pod_groups: dict[str, PodGroupSpec] = {}
         self.notes: list[str] = []
 
     def load(self, paths: list[Path]) -> None:
@@ -221,11 +223,28 @@ class _Inputs:
                         raise _error(doc, prefix, exc) from None
                     _claim(pod_docs, pod.key, f"pod {pod.full_name}", doc)
                     self.pods.append(pod)
+            elif kind == "PodGroup":
+                self._pod_group(doc)
             elif kind != "PriorityClass":
                 label = str(kind) if kind else "objects without a kind"
                 ignored[label] = ignored.get(label, 0) + 1
         for kind, count in sorted(ignored.items()):
             self.notes.append(f"ignored {count} {kind} (not used by the simulator)")
+
+    def _pod_group(self, doc: _Document) -> None:
+        meta = doc.body.get("metadata")
+        spec = doc.body.get("spec")
+        if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str):
+            raise InputFileError(f"{doc.label}: metadata.name: is required")
+        if not isinstance(spec, Mapping):
+            raise InputFileError(f"{doc.label}: spec: expected a mapping (got {spec!r})")
+        key = f"{meta.get('namespace') or 'default'}/{meta['name']}"
+        if key in self.pod_groups:
+            raise InputFileError(f"{doc.label}: metadata.name: PodGroup {key} is already defined")
+        try:
+            self.pod_groups[key] = pod_group_spec(spec)
+        except InvalidInputError as exc:
+            raise _error(doc, "", exc) from None
 
 
 def simulate(
@@ -242,6 +261,8 @@ def simulate(
     result = SimulationResult(notes=inputs.notes)
     for node in inputs.nodes:
         scheduler.upsert_node(node)
+    for key, spec in inputs.pod_groups.items():
+        scheduler.upsert_pod_group(key, spec)
 
     order: list[str] = []
     rows: dict[str, PodResult] = {}

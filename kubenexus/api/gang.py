@@ -9,9 +9,12 @@ Name, first found wins: label ``pod-group.scheduling.kubenexus.io/name``, annota
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from kubenexus.api import keys
+from kubenexus.api.quantity import resource_amount
+from kubenexus.errors import InvalidInputError
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +46,38 @@ def gang_membership(labels: Mapping[str, str], annotations: Mapping[str, str]) -
             return GangMembership(name, None, f"{key}: must be an integer >= 1 (got {raw!r})")
         return GangMembership(name, size)
     return GangMembership(name, None)
+
+
+@dataclass(frozen=True, slots=True)
+class PodGroupSpec:
+    """What the scheduler reads from a PodGroup object."""
+
+    min_member: int
+    min_resources: Mapping[str, int] = field(default_factory=dict)
+    schedule_timeout_seconds: float | None = None
+    # Made by the scheduler for a gang declared only by pod labels: the members' declared size
+    # wins over its minMember (which the scheduler then updates), it never blocks them.
+    managed: bool = False
+
+
+def pod_group_spec(spec: Mapping[str, Any]) -> PodGroupSpec:
+    """What the core needs from a PodGroup's spec; quantities parsed, fields named on error."""
+    min_member = spec.get("minMember")
+    if not isinstance(min_member, int) or isinstance(min_member, bool) or min_member < 1:
+        raise InvalidInputError("spec.minMember", min_member, "must be an integer >= 1")
+    resources = spec.get("minResources") or {}
+    if not isinstance(resources, Mapping):
+        raise InvalidInputError("spec.minResources", resources, "expected a mapping")
+    timeout = spec.get("scheduleTimeoutSeconds")
+    if timeout is not None and (
+        not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
+    ):
+        raise InvalidInputError("spec.scheduleTimeoutSeconds", timeout, "must be a positive number")
+    return PodGroupSpec(
+        min_member=min_member,
+        min_resources={
+            str(name): resource_amount(str(name), value, f"spec.minResources.{name}")
+            for name, value in resources.items()
+        },
+        schedule_timeout_seconds=float(timeout) if timeout is not None else None,
+    )

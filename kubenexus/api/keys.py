@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Final
 
 SCHEDULER_NAME: Final = "kubenexus-scheduler"
+# On objects the scheduler made itself (PodGroups of gangs declared only by pod labels).
+MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 DEFAULT_SCHEDULER_NAME: Final = "default-scheduler"
 
 # Resources kube-scheduler always knows about, in the unit the core counts them.

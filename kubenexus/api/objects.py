@@ -525,43 +525,72 @@ def unsupported_fields(spec: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
+@dataclass(frozen=True, slots=True)
+class _PlacementRules:
+    """What a pod asks of its placement (read only while it waits to be placed)."""
+
+    node_selector: tuple[tuple[str, str], ...] = ()
+    required_affinity: tuple[SelectorTerm, ...] | None = None
+    tolerations: tuple[Toleration, ...] = ()
+    gates: tuple[str, ...] = ()
+    unsupported: tuple[str, ...] = ()
+
+
+def _placement_rules(spec: Mapping[str, Any]) -> _PlacementRules:
+    selector = _string_map(spec.get("nodeSelector"), "spec.nodeSelector")
+    return _PlacementRules(
+        node_selector=tuple(sorted(selector.items())),
+        required_affinity=_required_affinity(spec),
+        tolerations=tuple(
+            parse_toleration(item, f"spec.tolerations[{i}]")
+            for i, item in enumerate(_list(spec.get("tolerations"), "spec.tolerations"))
+        ),
+        gates=_scheduling_gates(spec),
+        unsupported=unsupported_fields(spec),
+    )
+
+
 def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
     """Read a Pod object into the compact record the scheduler keeps."""
     meta = _mapping(obj.get("metadata"), "metadata")
     spec = _mapping(obj.get("spec"), "spec")
     status = _mapping(obj.get("status"), "status")
     requests, score_cpu, score_memory = pod_requests(spec)
-    selector = _string_map(spec.get("nodeSelector"), "spec.nodeSelector")
     namespace = sys.intern(_str(meta.get("namespace"), "metadata.namespace") or "default")
     labels = _string_map(meta.get("labels"), "metadata.labels")
     annotations = _string_map(meta.get("annotations"), "metadata.annotations")
     membership = gang_membership(labels, annotations)
-    tolerations = tuple(
-        parse_toleration(item, f"spec.tolerations[{i}]")
-        for i, item in enumerate(_list(spec.get("tolerations"), "spec.tolerations"))
-    )
+    node_name = sys.intern(_str(spec.get("nodeName"), "spec.nodeName"))
+    try:
+        rules = _placement_rules(spec)
+    except InvalidInputError:
+        if not node_name:
+            raise
+        # Already on its node: only its usage matters, and it must be counted whatever rules
+        # it carries that we cannot read (the API server accepts some we refuse).
+        rules = _PlacementRules()
     return PodInfo(
         namespace=namespace,
         name=_str(meta.get("name"), "metadata.name", required=True),
         uid=_str(meta.get("uid"), "metadata.uid"),
         requests=shared_requests(requests),
         scheduler_name=sys.intern(_str(spec.get("schedulerName"), "spec.schedulerName")),
-        node_name=sys.intern(_str(spec.get("nodeName"), "spec.nodeName")),
+        node_name=node_name,
         phase=sys.intern(_str(status.get("phase"), "status.phase") or "Pending"),
         priority=_int(spec.get("priority"), "spec.priority"),
         priority_class_name=_str(spec.get("priorityClassName"), "spec.priorityClassName"),
         created=_timestamp(meta.get("creationTimestamp"), "metadata.creationTimestamp"),
         score_cpu=score_cpu,
         score_memory=score_memory,
-        node_selector=tuple(sorted(selector.items())),
-        required_affinity=_required_affinity(spec),
-        tolerations=tolerations,
+        node_selector=rules.node_selector,
+        required_affinity=rules.required_affinity,
+        tolerations=rules.tolerations,
         labels=labels,
         annotations=annotations,
         owner=_owner(meta),
         deleting=meta.get("deletionTimestamp") is not None,
-        gates=_scheduling_gates(spec),
-        unsupported=unsupported_fields(spec),
+        gates=rules.gates,
+        unsupported=rules.unsupported,
         gang=sys.intern(f"{namespace}/{membership.name}") if membership.name else "",
         gang_min=membership.min_member,
         gang_error=membership.error,

@@ -28,8 +28,10 @@ _QUANTITY = re.compile(
     r"^(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
     r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exponent>[+-]?\d{1,3}))?$"
 )
-# The largest value an int64 holds; Kubernetes rejects quantities beyond it.
-_MAX_VALUE = Decimal(2**63 - 1)
+# Kubernetes stores quantities beyond int64 (``100Ei`` of ephemeral-storage is accepted); the
+# scheduler counts in int64 arrays, so amounts are capped where sums of a few cannot overflow:
+# 2^62 (4Ei) is more than any node offers, so a capped request still fits nowhere.
+MAX_AMOUNT = 2**62
 
 
 def parse_quantity(value: object, field: str = "") -> Decimal:
@@ -50,14 +52,12 @@ def parse_quantity(value: object, field: str = "") -> Decimal:
         multiplier = Decimal(_BINARY_SUFFIXES[match["suffix"]])
     else:
         multiplier = _DECIMAL_SUFFIXES[match["suffix"] or ""]
-    result = number * multiplier
-    if abs(result) > _MAX_VALUE:
-        raise QuantityError(field, value, "quantity out of range")
-    return result
+    return number * multiplier
 
 
 def _ceil(value: Decimal) -> int:
-    return int(value.to_integral_value(rounding=ROUND_CEILING))
+    rounded = int(value.to_integral_value(rounding=ROUND_CEILING))
+    return max(min(rounded, MAX_AMOUNT), -MAX_AMOUNT)
 
 
 def milli_value(value: object, field: str = "") -> int:

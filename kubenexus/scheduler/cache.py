@@ -31,8 +31,6 @@ class ClusterCache:
         self._gang_placed: dict[str, int] = {}
         # Plugins keeping their own per-node accounting in step with ours.
         self.observers: list[CacheObserver] = []
-        # Assumed pods whose Binding succeeded, by when: the watch should confirm them soon.
-        self._bound_at: dict[str, float] = {}
 
     # ------------------------------------------------------------------ nodes
 
@@ -78,6 +76,11 @@ class ClusterCache:
         for key in self._by_node.get(node, ()):
             yield self._pods[key].pod
 
+    def pod(self, key: str) -> PodInfo | None:
+        """The pod as counted (bound or assumed), or None."""
+        record = self._pods.get(key)
+        return record.pod if record else None
+
     def node_of(self, key: str) -> str | None:
         record = self._pods.get(key)
         return record.node if record else None
@@ -104,7 +107,6 @@ class ClusterCache:
             # nothing the accounting reads): keep the count, and what plugins derived from it.
             old.pod = pod
             old.assumed = False
-            self._bound_at.pop(pod.key, None)
             return
         if old is not None:
             self._drop(old)
@@ -135,24 +137,6 @@ class ClusterCache:
         if record is not None and record.assumed:
             self._drop(record)
 
-    def finish_binding(self, key: str, now: float) -> None:
-        record = self._pods.get(key)
-        if record is not None and record.assumed:
-            self._bound_at[key] = now
-
-    def expire(self, now: float, ttl: float) -> list[PodInfo]:
-        """Forget assumed pods bound more than ``ttl`` ago that the API never confirmed (as
-        kube-scheduler does), so a lost watch event cannot hold capacity forever."""
-        expired = [key for key, at in self._bound_at.items() if now - at > ttl]
-        pods = []
-        for key in expired:
-            del self._bound_at[key]
-            record = self._pods.get(key)
-            if record is not None and record.assumed:
-                pods.append(record.pod)
-                self._drop(record)
-        return pods
-
     def remove_pod(self, key: str) -> PodInfo | None:
         record = self._pods.get(key)
         if record is None:
@@ -181,7 +165,6 @@ class ClusterCache:
                 observer.pod_uncounted(self.nodes, pod, record.slot)
             record.slot = None
         del self._pods[record.pod.key]
-        self._bound_at.pop(record.pod.key, None)
         gang = record.pod.gang
         if gang:
             left = self._gang_placed.get(gang, 0) - 1

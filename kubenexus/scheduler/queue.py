@@ -115,6 +115,8 @@ class SchedulingQueue:
                 self._gangs.setdefault(pod.gang, set()).add(pod.key)
             self._push_active(entry)
             return
+        if entry.pod == pod:
+            return  # nothing the scheduler reads changed (e.g. our own condition was written)
         if entry.pod.gang != pod.gang:
             self._unindex(entry.pod)
             if pod.gang:

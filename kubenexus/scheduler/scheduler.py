@@ -103,6 +103,11 @@ def _plugins(profile: Profile) -> list[Plugin]:
     ]
 
 
+def _uses_less(before: PodInfo, after: PodInfo) -> bool:
+    """A bound pod resized down (in-place resize): some request shrank."""
+    return any(after.requests.get(name, 0) < amount for name, amount in before.requests.items())
+
+
 def node_change(old: NodeInfo | None, new: NodeInfo) -> ClusterEvent:
     """What a node update changed, among the facts that can make a waiting pod fit."""
     if old is None:
@@ -161,6 +166,8 @@ class Scheduler:
         self.queue = SchedulingQueue(first.queue_sort, clock, queue_settings)
         self.clock = clock
         self._in_flight: dict[str, Scheduled] = {}
+        # gang → its members that ran and finished (key → owner uid), while they exist.
+        self._finished: dict[str, dict[str, str]] = {}
         # Per profile, the gang state of its Coscheduling plugin (no plugin: no gangs).
         self._gangs: dict[str, GangManager] = {
             name: plugin.gangs for name, p in self.profiles.items() if (plugin := _coscheduling(p))
@@ -200,14 +207,7 @@ class Scheduler:
     def upsert_pod(self, pod: PodInfo) -> None:
         """Any pod the cluster shows. Bound pods are counted; our pending pods are queued."""
         if pod.node_name or pod.terminal:
-            freed = pod.key in self.cache and pod.terminal
-            self.queue.delete(pod.key)
-            self._in_flight.pop(pod.key, None)
-            self.cache.upsert_pod(pod)
-            if freed:
-                self.queue.move(ClusterEvent.POD_REMOVED)
-            if pod.terminal:
-                self._forget_gang_if_idle(pod)
+            self._placed_pod(pod)
             return
         if not self.responsible_for(pod):
             return
@@ -217,12 +217,15 @@ class Scheduler:
             decision = self._in_flight.get(pod.key)
             if decision is not None:
                 decision.cancelled = True
-            if self.queue.delete(pod.key) is not None:
-                self._forget_gang_if_idle(pod)
+            self._unqueue(pod.key)
             return
-        if pod.key in self._in_flight or pod.key in self.cache:
-            # Already placed by us: an update still showing it unbound predates the binding.
+        decision = self._in_flight.get(pod.key)
+        if decision is not None:
+            # Binding under way: should it fail, the pod is retried as it is now (its gang…).
+            decision.entry.pod = pod
             return
+        if pod.key in self.cache:
+            return  # placed by us: an update still showing it unbound predates the binding
         is_new = pod.key not in self.queue
         self.queue.add(pod)
         gangs = self._gangs.get(pod.scheduler_name)
@@ -231,8 +234,28 @@ class Scheduler:
             if entry is not None:
                 gangs.note_arrival(pod.gang, entry.first_seen)
             # A new member may complete the gang: retry the members waiting for it now.
-            for member in self.queue.gang_members(pod.gang):
-                self.queue.activate(member.pod.key)
+            self._wake_gang(pod.gang)
+
+    def _placed_pod(self, pod: PodInfo) -> None:
+        """A pod bound to a node (anyone's), or finished: count it where it runs, or free it."""
+        before = self.cache.pod(pod.key)
+        self.queue.delete(pod.key)
+        self._in_flight.pop(pod.key, None)
+        self.cache.upsert_pod(pod)
+        if before is not None and (pod.terminal or _uses_less(before, pod)):
+            self.queue.move(ClusterEvent.POD_REMOVED)  # room freed (finished, resized down)
+        if pod.gang:
+            finished = self._finished.setdefault(pod.gang, {})
+            if pod.terminal and pod.node_name:
+                # A member that ran still counts toward its gang's quorum while it exists: a
+                # replacement for a failed member joins the gang that already ran.
+                finished[pod.key] = pod.owner.uid if pod.owner else ""
+            else:
+                finished.pop(pod.key, None)
+            if not finished:
+                del self._finished[pod.gang]
+            if pod.terminal:
+                self._forget_gang_if_idle(pod)
 
     def upsert_pod_group(self, key: str, spec: PodGroupSpec | None) -> None:
         """A PodGroup object appeared, changed (None: removed or invalid); its members retry."""
@@ -241,28 +264,53 @@ class Scheduler:
                 gangs.remove_pod_group(key)
             else:
                 gangs.upsert_pod_group(key, spec)
-        for member in self.queue.gang_members(key):
-            self.queue.activate(member.pod.key)
+        self._wake_gang(key)
 
     def remove_pod(self, key: str) -> None:
-        entry = self.queue.delete(key)
+        entry = self._unqueue(key)
         self._in_flight.pop(key, None)
         removed = self.cache.remove_pod(key)
         if removed is not None:
             self.queue.move(ClusterEvent.POD_REMOVED)
         pod = removed or (entry.pod if entry is not None else None)
+        for gang, finished in list(self._finished.items()):
+            if finished.pop(key, None) is not None and not finished:
+                del self._finished[gang]
         if pod is not None:
             self._forget_gang_if_idle(pod)
+
+    def _unqueue(self, key: str) -> QueuedPod | None:
+        """Take a pod out of the queue; the rest of its gang is retried (the one leaving may
+        have been what held the gang back: a conflicting size, a malformed declaration)."""
+        entry = self.queue.delete(key)
+        if entry is not None and entry.pod.gang:
+            self._wake_gang(entry.pod.gang)
+            self._forget_gang_if_idle(entry.pod)
+        return entry
+
+    def _wake_gang(self, gang: str) -> None:
+        for member in self.queue.gang_members(gang):
+            self.queue.activate(member.pod.key)
+
+    def _finished_members(self, gang: str, pending: list[QueuedPod]) -> int:
+        """Members that ran and finished (still in the API) counted toward the quorum of the
+        pending ones: those of the same owner (a Job's earlier pods, not another Job's reusing
+        the gang's name), or all when ownership is unknown."""
+        finished = self._finished.get(gang)
+        if not finished:
+            return 0
+        owners = {m.pod.owner.uid for m in pending if m.pod.owner and m.pod.owner.uid}
+        if not owners:
+            return len(finished)
+        return sum(1 for owner in finished.values() if not owner or owner in owners)
 
     def drop_pending(self, key: str) -> None:
         """The pod's latest version cannot be read: stop scheduling it (if it waits), but keep
         counting it where it is placed — it still runs there."""
-        entry = self.queue.delete(key)
+        self._unqueue(key)
         decision = self._in_flight.get(key)
         if decision is not None:
             decision.cancelled = True
-        if entry is not None:
-            self._forget_gang_if_idle(entry.pod)
 
     def _forget_gang_if_idle(self, pod: PodInfo) -> None:
         """A gang with no member queued, in flight or placed is forgotten, so a later gang of
@@ -368,7 +416,7 @@ class Scheduler:
                 members.append(member)
         now = self.clock()
         members.sort(key=lambda m: self.queue.sort_key(m, now))
-        placed = self.cache.gang_placed(gang)
+        placed = self.cache.gang_placed(gang) + self._finished_members(gang, members)
         size = gangs.size(gang, [m.pod for m in members])
         if size.size is None:
             # Only a change to the members or their PodGroup can settle the size.
@@ -492,17 +540,13 @@ class Scheduler:
         return ""
 
     def binding_succeeded(self, key: str) -> None:
-        """The Binding exists; the pod stays counted until the API shows it gone or finished."""
-        self._in_flight.pop(key, None)
-        self.cache.finish_binding(key, self.clock())
+        """The Binding exists; the pod stays counted until the API shows it gone or finished.
 
-    def expire_assumed(self, ttl: float = 30.0) -> list[PodInfo]:
-        """Assumed pods the API never confirmed within ``ttl`` seconds of their Binding are
-        forgotten (their capacity freed); a late watch event counts them again."""
-        expired = self.cache.expire(self.clock(), ttl)
-        if expired:
-            self.queue.move(ClusterEvent.POD_REMOVED)
-        return expired
+        An assumed pod never expires (kube-scheduler stopped expiring them, kubernetes#106361):
+        forgetting a bound pod because its watch event is late over-commits its node. The
+        informer delivers every bound pod or its deletion (a relist reports what vanished).
+        """
+        self._in_flight.pop(key, None)
 
     def binding_failed(self, key: str, message: str, *, retry: bool = True) -> bool:
         """Binding failed: forget the assumption; requeue with backoff unless told not to, or

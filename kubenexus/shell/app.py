@@ -19,12 +19,11 @@ from typing import Any
 import structlog
 
 from kubenexus.api import keys
+from kubenexus.api.gang import pod_group_spec
 from kubenexus.api.objects import PodInfo, node_from_dict, pod_from_dict
-from kubenexus.api.quantity import resource_amount
 from kubenexus.api.topology import NodeTopology, topology_from_nrt
 from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.errors import InvalidInputError
-from kubenexus.plugins.coscheduling import PodGroupSpec
 from kubenexus.plugins.numa_topology import NUMATopology
 from kubenexus.scheduler import Scheduled
 from kubenexus.shell.binder import Binder, BinderSettings
@@ -49,8 +48,6 @@ class DaemonSettings:
     batch: int = 128
     # Longest wait for in-flight binds on shutdown.
     shutdown_grace_seconds: float = 10.0
-    # A bound pod the watch has not confirmed after this long stops being counted (kube: 30 s).
-    assumed_ttl_seconds: float = 30.0
     # Run kopf for the CRDs (the integration tests of the core path may leave it out).
     with_operator: bool = True
     # None: no leader election (a single replica, tests, benchmarks).
@@ -62,29 +59,6 @@ class DaemonSettings:
     # None: no metrics/health server. Port 0 picks a free port (tests).
     metrics_address: str = "0.0.0.0"  # probes and Prometheus reach the pod IP
     metrics_port: int | None = None
-
-
-def pod_group_spec(spec: Mapping[str, Any]) -> PodGroupSpec:
-    """What the core needs from a PodGroup's spec; quantities parsed, fields named on error."""
-    min_member = spec.get("minMember")
-    if not isinstance(min_member, int) or isinstance(min_member, bool) or min_member < 1:
-        raise InvalidInputError("spec.minMember", min_member, "must be an integer >= 1")
-    resources = spec.get("minResources") or {}
-    if not isinstance(resources, Mapping):
-        raise InvalidInputError("spec.minResources", resources, "expected a mapping")
-    timeout = spec.get("scheduleTimeoutSeconds")
-    if timeout is not None and (
-        not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
-    ):
-        raise InvalidInputError("spec.scheduleTimeoutSeconds", timeout, "must be a positive number")
-    return PodGroupSpec(
-        min_member=min_member,
-        min_resources={
-            str(name): resource_amount(str(name), value, f"spec.minResources.{name}")
-            for name, value in resources.items()
-        },
-        schedule_timeout_seconds=float(timeout) if timeout is not None else None,
-    )
 
 
 _NONE: Mapping[str, str] = MappingProxyType({})
@@ -268,16 +242,18 @@ class Daemon:
         if isinstance(name, str):
             self.scheduler.remove_node(name)
 
-    def _pod_group_changed(self, key: str, spec: Mapping[str, Any] | None) -> None:
+    def _pod_group_changed(
+        self, key: str, spec: Mapping[str, Any] | None, managed: bool = False
+    ) -> None:
         parsed = None
         if spec is not None:
             try:
-                parsed = pod_group_spec(spec)
+                parsed = replace(pod_group_spec(spec), managed=managed)
             except InvalidInputError as exc:
                 log.warning("podgroup.invalid", pod_group=key, error=str(exc))
         self.scheduler.upsert_pod_group(key, parsed)
         if parsed is not None:
-            self.pod_groups.set_min_member(key, parsed.min_member)
+            self.pod_groups.observed(key, parsed.min_member, managed=managed)
         self._wake.set()
 
     # ------------------------------------------------------------------ binding results
@@ -354,8 +330,6 @@ class Daemon:
                 if done >= self.settings.batch:
                     done = 0
                     await asyncio.sleep(0)
-            for pod in self.scheduler.expire_assumed(self.settings.assumed_ttl_seconds):
-                log.warning("pod.assumption_expired", pod=pod.full_name, node=pod.node_name or None)
             wakeup = self.scheduler.queue.next_wakeup()
             delay = 1.0 if wakeup is None else min(max(wakeup - clock(), 0.01), 1.0)
             with contextlib.suppress(TimeoutError):

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import kopf
 
-from kubenexus.api.keys import SCHEDULER_NAME
+from kubenexus.api.keys import MANAGED_BY_LABEL, SCHEDULER_NAME
 
 GROUP: Final = "scheduling.kubenexus.io"
 VERSION: Final = "v1alpha1"
@@ -36,15 +36,18 @@ class CrdStore:
     pod_groups: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     reservations: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     # Called (on the daemon's loop) with the key and the spec, or None when gone or invalid.
-    on_pod_group: Callable[[str, Mapping[str, Any] | None], None] | None = None
+    # ``managed``: the scheduler made the object itself (its managed-by label).
+    on_pod_group: Callable[[str, Mapping[str, Any] | None, bool], None] | None = None
 
-    def set_pod_group(self, key: str, spec: Mapping[str, Any] | None) -> None:
+    def set_pod_group(
+        self, key: str, spec: Mapping[str, Any] | None, managed: bool = False
+    ) -> None:
         if spec is None:
             self.pod_groups.pop(key, None)
         else:
             self.pod_groups[key] = spec
         if self.on_pod_group is not None:
-            self.on_pod_group(key, spec)
+            self.on_pod_group(key, spec, managed)
 
 
 def pod_group_problems(spec: Mapping[str, Any]) -> list[str]:
@@ -100,7 +103,9 @@ def build_registry(store: CrdStore, configuration: Any, deliver: Deliver) -> kop
             deliver(lambda: store.set_pod_group(key, None))
             return
         value = dict(spec)
-        deliver(lambda: store.set_pod_group(key, value))
+        labels = body.get("metadata", {}).get("labels") or {}
+        managed = labels.get(MANAGED_BY_LABEL) == SCHEDULER_NAME
+        deliver(lambda: store.set_pod_group(key, value, managed))
 
     @kopf.on.event(GROUP, VERSION, "resourcereservations", registry=registry, id="reservation-seen")
     def reservation_seen(spec: kopf.Spec, name: str, namespace: str | None, **kwargs: Any) -> None:

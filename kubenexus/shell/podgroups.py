@@ -18,11 +18,12 @@ from typing import Any, Final
 
 import structlog
 
+from kubenexus.api.keys import MANAGED_BY_LABEL, SCHEDULER_NAME
 from kubenexus.shell.client import MERGE_PATCH, ApiError, KubeClient
 
 log = structlog.get_logger(__name__)
 GROUP_PATH: Final = "/apis/scheduling.kubenexus.io/v1alpha1/namespaces/{namespace}/podgroups"
-MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "kubenexus-scheduler"}
+MANAGED_BY: Final = {MANAGED_BY_LABEL: SCHEDULER_NAME}
 _PLACED: Final = frozenset({"Scheduled", "Running", "Succeeded"})
 
 
@@ -43,6 +44,9 @@ class _Gang:
     last_schedule_time: str = ""
     exists: bool | None = None  # None: not checked yet
     written: dict[str, Any] | None = None
+    # Made by us (managed-by label): its spec.minMember follows the members' declared size.
+    managed: bool = False
+    object_min_member: int | None = None  # spec.minMember of the object as last seen
 
 
 def member_state(obj: Mapping[str, Any]) -> str:
@@ -118,10 +122,17 @@ class PodGroupStatusWriter:
             record.timeout_message = timeout
             self._dirty.add(gang)
 
-    def set_min_member(self, gang: str, size: int) -> None:
+    def observed(self, gang: str, min_member: int, *, managed: bool) -> None:
+        """The PodGroup object as kopf saw it. A user's object sizes the gang; one we made
+        ourselves is resized to what the members declare (it must never block them)."""
         record = self._gangs.setdefault(gang, _Gang())
-        if record.min_member != size:
-            record.min_member = size
+        record.managed = managed
+        record.object_min_member = min_member
+        record.exists = True
+        if not managed and record.min_member != min_member:
+            record.min_member = min_member
+            self._dirty.add(gang)
+        elif managed and record.min_member not in {None, min_member}:
             self._dirty.add(gang)
 
     def phase_counts(self) -> dict[str, int]:
@@ -194,12 +205,16 @@ class PodGroupStatusWriter:
         path = GROUP_PATH.format(namespace=namespace)
         if record.exists is None:
             try:
-                await self.client.request("GET", f"{path}/{name}")
-                record.exists = True
+                found = await self.client.request("GET", f"{path}/{name}")
             except ApiError as exc:
                 if exc.status != 404:
                     raise
                 record.exists = False
+            else:
+                record.exists = True
+                labels = (found.get("metadata") or {}).get("labels") or {}
+                record.managed = labels.get(MANAGED_BY_LABEL) == SCHEDULER_NAME
+                record.object_min_member = (found.get("spec") or {}).get("minMember")
         if not record.exists:
             if record.min_member is None:
                 return  # sized by a PodGroup that does not exist yet: nothing to create from
@@ -215,6 +230,22 @@ class PodGroupStatusWriter:
                 if exc.status != 409:  # someone created it meanwhile: fine
                     raise
             record.exists = True
+            record.managed = True
+            record.object_min_member = record.min_member
+        if (
+            record.managed
+            and record.min_member is not None
+            and record.object_min_member != record.min_member
+        ):
+            # Ours, from an earlier run of a gang of this name with another size: follow the
+            # members (a user's PodGroup is theirs: conflicts are reported, not overwritten).
+            await self.client.request(
+                "PATCH",
+                f"{path}/{name}",
+                body={"spec": {"minMember": record.min_member}},
+                content_type=MERGE_PATCH,
+            )
+            record.object_min_member = record.min_member
         status = self.status_of(gang)
         comparable = {k: v for k, v in status.items() if k != "conditions"} | {
             "timeout": record.timeout_message

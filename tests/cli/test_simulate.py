@@ -340,3 +340,41 @@ spec:
     code, out, _ = _run("simulate", str(EXAMPLES / "cluster.yaml"), str(workload))
     assert code == 0
     assert "1 terminating, 1 gated;" in out
+
+
+def test_pod_groups_in_the_workload_size_their_gangs(tmp_path: Path) -> None:
+    """The PodGroup form of a gang (members name it, it says minMember) simulates too."""
+    workload = tmp_path / "workload.yaml"
+    workload.write_text(
+        """apiVersion: scheduling.kubenexus.io/v1alpha1
+kind: PodGroup
+metadata: {name: training}
+spec: {minMember: 3}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: training}
+spec:
+  parallelism: 3
+  template:
+    metadata:
+      labels: {scheduling.x-k8s.io/pod-group: training}
+    spec:
+      containers: [{name: c, image: busybox, resources: {requests: {cpu: "1"}}}]
+---
+apiVersion: scheduling.kubenexus.io/v1alpha1
+kind: PodGroup
+metadata: {name: broken}
+spec: {minMember: 0}
+"""
+    )
+    code, _, err = _run("simulate", str(EXAMPLES / "cluster.yaml"), str(workload), "-o", "json")
+    assert code == 2
+    assert "document 3 (PodGroup broken): spec.minMember: must be an integer >= 1 (got 0)" in err
+    workload.write_text(workload.read_text().rsplit("---", 1)[0])
+    code, out, err = _run("simulate", str(EXAMPLES / "cluster.yaml"), str(workload), "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    pods = _pods(data)
+    assert all(pods[f"default/training-{i}"]["status"] == "Scheduled" for i in range(3))
+    assert data["notes"] == []

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubenexus.api import PodInfo
+from kubenexus.api import PodInfo, pod_from_dict
 from kubenexus.plugins.coscheduling import Coscheduling, PodGroupSpec
 from kubenexus.scheduler import Scheduled, Scheduler
 from tests.builders import PodBuilder, make_node, make_pod
@@ -352,3 +353,103 @@ def test_waiting_members_fail_with_one_kind_whatever_the_count() -> None:
             messages.add(outcome.message)
     assert kinds == {"gang-members-missing:default/wide"}
     assert len(messages) == 4  # the message still tells the count
+
+
+def _ended(pod: PodInfo, node: str, phase: str) -> PodInfo:
+    return replace(pod, node_name=node, phase=phase)
+
+
+@pytest.mark.parametrize(
+    "phases",
+    [("Succeeded", "Succeeded", "Failed"), ("Succeeded", "Running", "Failed")],
+    ids=["others-finished", "one-still-running"],
+)
+def test_a_replacement_joins_the_gang_that_already_ran(phases: tuple[str, str, str]) -> None:
+    """A Job's gang ran; a member failed and the Job made a replacement. Members that ran and
+    finished still count toward the quorum, so the replacement is placed (it waited forever)."""
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="8").obj(), clock=now)
+    members = gang("job", 3)
+    result = place(s, *members)
+    for pod, phase in zip(members, phases, strict=True):
+        s.upsert_pod(_ended(pod, result[pod.name], phase))
+    now[0] += 5
+    assert place(s, member("job-3", "job", 3).obj()) == {"job-3": "a"}
+
+
+def test_finished_members_of_another_owner_do_not_make_a_quorum() -> None:
+    """A CronJob's next Job reuses the gang's name: the last Job's finished pods must not let the
+    new one be placed pod by pod."""
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="8").obj(), clock=now)
+
+    def owned(name: str, job_uid: str) -> PodInfo:
+        body = member(name, "nightly", 3).dict()
+        body["metadata"]["ownerReferences"] = [
+            {"kind": "Job", "name": job_uid, "uid": job_uid, "controller": True}
+        ]
+        return pod_from_dict(body)
+
+    first = [owned(f"n1-{i}", "job-1") for i in range(3)]
+    result = place(s, *first)
+    for pod in first:
+        s.upsert_pod(_ended(pod, result[pod.name], "Succeeded"))
+    now[0] += 60
+    lone = owned("n2-0", "job-2")
+    assert place(s, lone)["n2-0"] == (
+        "waiting for pod group default/nightly: 1 of minMember 3 members exist"
+    )
+    s.remove_pod(first[0].key)  # deletions are forgotten too
+    assert s._finished["default/nightly"] == {first[1].key: "job-1", first[2].key: "job-1"}
+
+
+def test_deleting_the_member_with_a_conflicting_size_wakes_the_rest() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="8").obj(), clock=now)
+    a, b, odd = (member(n, "g", size).obj() for n, size in (("g-a", 2), ("g-b", 2), ("g-odd", 3)))
+    assert place(s, a, b, odd)["g-a"].startswith("conflicting min-available")
+    s.remove_pod(odd.key)
+    now[0] += 20  # past the backoff, far below podMaxInUnschedulablePodsSeconds
+    assert place(s) == {"g-a": "a", "g-b": "a"}
+
+
+def test_a_retry_after_a_failed_binding_uses_the_latest_view_of_the_pod() -> None:
+    """Relabelled into a 2-member gang while its binding was under way, then the binding
+    failed: it waits for its gang instead of being bound alone on the old view."""
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="8").obj(), clock=now)
+    s.upsert_pod(make_pod("p").req(cpu="1").obj())
+    decision = s.schedule_one()
+    assert isinstance(decision, Scheduled)
+    s.upsert_pod(member("p", "team", 2).obj())
+    assert s.binding_failed(decision.pod.key, "500")
+    now[0] += 5
+    assert place(s) == {"p": "waiting for pod group default/team: 1 of minMember 2 members exist"}
+
+
+def test_our_own_condition_write_does_not_replan_a_waiting_gang() -> None:
+    """The PodScheduled condition we write comes back as a pod update that changes nothing we
+    read: it must not send the gang back to the active queue (40 members would replan it 40
+    times)."""
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="1").obj(), clock=now)
+    members = gang("wide", 4, cpu="1")
+    place(s, *members)
+    assert all(s.queue.where(m.key) == "unschedulable" for m in members)
+    for pod in members:
+        s.upsert_pod(pod)  # the same pod, with a status we do not read
+    assert all(s.queue.where(m.key) == "unschedulable" for m in members)
+
+
+def test_a_podgroup_the_scheduler_made_never_blocks_a_gang_that_changed_size() -> None:
+    """A label-only gang's PodGroup is made by the scheduler (managed); a later run of the gang
+    declaring another size follows its members, while a user's PodGroup still conflicts."""
+    s = scheduler(make_node("a").alloc(cpu="8").obj())
+    s.upsert_pod_group("default/nightly", PodGroupSpec(min_member=2, managed=True))
+    assert bound(place(s, *gang("nightly", 3)), "nightly") == 3
+    s.upsert_pod_group("default/users", PodGroupSpec(min_member=2))
+    message = place(s, *gang("users", 3))["users-0"]
+    assert message == (
+        "pod group default/users: default/users-0 declares min-available 3 but the "
+        "PodGroup's minMember is 2"
+    )

@@ -96,8 +96,8 @@ def assert_zones_add_up(s: Scheduler) -> None:
         for at, assignment, _ in plugin._applied.values():
             if at == slot:
                 taken |= assignment.cpus
-        everything = set().union(*(z.cpus for z in table.topologies[slot].zones))
-        assert set().union(*free) == everything - taken
+        for zone, described in enumerate(table.topologies[slot].zones):
+            assert free[zone] == set(described.cpus) - taken
 
 
 def test_nrt_available_is_not_counted_twice() -> None:
@@ -324,3 +324,41 @@ def test_zone_usage_is_always_the_sum_of_the_pods_shares(ops: list[tuple[Any, An
                     s.binding_failed(outcome.pod.key, "500")
                 decided.append(outcome)
         assert_zones_add_up(s)
+
+
+def test_cpus_pinned_outside_the_zones_named_are_never_handed_out_again() -> None:
+    """A running pod's cpu-set may reach beyond the zones it names (the node's layout was
+    corrected to interleaved zones while it ran): every CPU it is pinned to stays taken."""
+    s = scheduler(numa_node("n", cpus_per_zone=16).obj())
+    s.upsert_pod(bound_pod("old", "n", "12", {ZONES_ANNOTATION: "0", "cpu-set": "0-11"}))
+    interleaved = make_node("n").alloc(cpu="32", memory="128Gi")
+    interleaved.label("numa.kubenexus.io/node-count", "2")
+    put = interleaved._obj["metadata"].setdefault("annotations", {})
+    put.update(
+        {
+            "numa.kubenexus.io/node-0-cpus": "0-7,16-23",
+            "numa.kubenexus.io/node-0-memory": "64Gi",
+            "numa.kubenexus.io/node-1-cpus": "8-15,24-31",
+            "numa.kubenexus.io/node-1-memory": "64Gi",
+        }
+    )
+    s.upsert_node(interleaved.obj())
+    table = _plugin(s).zones
+    assert table.free_cpus[0][1] == set(range(12, 16)) | set(range(24, 32))  # 8-11 stay taken
+    s.upsert_pod(pod("new", cpu="12", policy="best-effort").obj())
+    decision = s.schedule_one()
+    assert isinstance(decision, Scheduled)
+    assert decision.placement.annotations["cpu-set"] == "12-15,24-31"  # not 8-11
+    assert_zones_add_up(s)
+
+
+def test_two_pods_claiming_one_cpu_free_it_only_when_both_are_gone() -> None:
+    s = scheduler(numa_node("n", cpus_per_zone=8).obj())
+    s.upsert_pod(bound_pod("a", "n", "2", {ZONES_ANNOTATION: "0", "cpu-set": "0-1"}))
+    s.upsert_pod(bound_pod("b", "n", "2", {ZONES_ANNOTATION: "0", "cpu-set": "1-2"}))
+    table = _plugin(s).zones
+    s.remove_pod("uid-a")
+    assert 1 not in table.free_cpus[0][0]  # b still holds it
+    assert 0 in table.free_cpus[0][0]
+    s.remove_pod("uid-b")
+    assert table.free_cpus[0][0] == set(range(8))

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from kubenexus.api.quantity import (
+    MAX_AMOUNT,
     format_amount,
     milli_value,
     parse_quantity,
@@ -64,7 +65,6 @@ def test_parses_valid_quantities(text: object, expected: Decimal) -> None:
         "e3",
         "1Ki2",
         "1e1000",
-        "99999999999999999999Ei",
     ],
 )
 def test_rejects_malformed_quantities_naming_field_and_value(text: str) -> None:
@@ -101,3 +101,12 @@ def test_format_amount_is_readable() -> None:
     assert format_amount("memory", 1536 * 2**20) == "1.5Gi"
     assert format_amount("memory", 100) == "100"
     assert format_amount("nvidia.com/gpu", 4) == "4"
+
+
+def test_amounts_beyond_int64_are_capped_not_refused() -> None:
+    """kube-apiserver accepts e.g. ``100Ei`` of ephemeral-storage; the scheduler counts such an
+    amount as 2^62 (more than any node has), so a pod carrying it is still read and counted."""
+    assert whole_value("100Ei") == MAX_AMOUNT
+    assert whole_value("99999999999999999999Ei") == MAX_AMOUNT
+    assert milli_value("9e18") == MAX_AMOUNT
+    assert whole_value("4Ei") == 4 * 2**60  # up to 2^62 exactly as written

@@ -175,24 +175,22 @@ def test_each_scheduler_name_uses_its_own_profile() -> None:
     assert "uid-other" not in s.queue
 
 
-def test_bound_pods_never_confirmed_by_the_api_expire() -> None:
+def test_a_bound_pod_stays_counted_however_late_its_watch_event() -> None:
+    """Never expired (kube-scheduler since kubernetes#106361): a slow watch must not free a
+    full node for a second pod."""
     now = [1000.0]
-    s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
-    s.upsert_pod(make_pod("lost").req(cpu="3").obj())
-    s.upsert_pod(make_pod("seen").req(cpu="1").obj())
-    for outcome in s.run_until_idle():
-        assert isinstance(outcome, Scheduled)
-    s.upsert_pod(make_pod("seen").req(cpu="1").node("a").obj())  # the watch confirmed this one
-    now[0] += 29
-    assert s.expire_assumed(ttl=30) == []
-    now[0] += 2
-    expired = s.expire_assumed(ttl=30)
-    assert [p.name for p in expired] == ["lost"]
-    assert _cpu_requested(s, "a") == 1000
-    assert "uid-lost" not in s.cache
-    # A late watch event counts it again.
-    s.upsert_pod(make_pod("lost").req(cpu="3").node("a").obj())
-    assert _cpu_requested(s, "a") == 4000
+    s = scheduler(make_node("a").alloc(cpu="2").obj(), clock=now)
+    s.upsert_pod(make_pod("first").req(cpu="2").obj())
+    assert isinstance(s.schedule_one(), Scheduled)
+    s.binding_succeeded("uid-first")
+    now[0] += 3600  # no watch event for an hour
+    assert place(s, make_pod("second").req(cpu="2").obj())["second"] == (
+        "0/1 nodes are available: 1 Insufficient cpu."
+    )
+    s.upsert_pod(make_pod("first").req(cpu="2").node("a").obj())  # the late event confirms it
+    assert _cpu_requested(s, "a") == 2000
+    s.remove_pod("uid-first")  # and a deletion frees it
+    assert _cpu_requested(s, "a") == 0
 
 
 def _terminating(body: dict[str, object]) -> dict[str, object]:
@@ -392,3 +390,35 @@ def test_taint_sets_of_changing_taint_values_are_not_kept_forever() -> None:
     assert len([t for t in s.cache.nodes.taint_sets if t]) == 1
     s.upsert_node(make_node("a").obj())
     assert place(s, make_pod("p").obj()) == {"p": "a"}
+
+
+def test_a_bound_pod_resized_down_wakes_pods_waiting_for_room() -> None:
+    """In-place resize: a bound pod whose requests shrink frees room (kube's queueing hint for
+    an assigned pod scaled down)."""
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    s.upsert_pod(make_pod("big").req(cpu="4").scheduler("other").node("a").obj())
+    assert place(s, make_pod("waiting").req(cpu="2").obj())["waiting"].startswith("0/1")
+    s.upsert_pod(make_pod("big").req(cpu="1").scheduler("other").node("a").obj())
+    assert s.queue.where("uid-waiting") in {"active", "backoff"}
+
+
+def test_a_bound_pod_with_rules_we_cannot_read_is_still_counted() -> None:
+    """kube-apiserver accepts affinity we refuse to read (Gt with a non-integer value) and
+    quantities beyond int64; a pod already on its node is counted from its requests anyway."""
+    body = make_pod("odd").req(cpu="2", ephemeral_storage="100Ei").node("a").dict()
+    body["spec"]["affinity"] = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["v2"]}]}
+                ]
+            }
+        }
+    }
+    s = scheduler(make_node("a").alloc(cpu="2").obj())
+    s.upsert_pod(pod_from_dict(body))
+    assert _cpu_requested(s, "a") == 2000
+    assert place(s, make_pod("p").req(cpu="2").obj())["p"].startswith("0/1")
+    pending = dict(body, spec=dict(body["spec"], nodeName=""))  # waiting: the rule is named
+    with pytest.raises(InvalidInputError, match="Gt needs an integer"):
+        pod_from_dict(pending)

@@ -255,6 +255,15 @@ class KubeEmulator(kmock.KubernetesScaffold):
     def objects(self, plural: str, group: str = "", version: str = "v1") -> list[dict[str, Any]]:
         return list(self._store.get((group, version, plural), {}).values())
 
+    def delete_object(
+        self, plural: str, name: str, namespace: str = "", group: str = "", version: str = "v1"
+    ) -> None:
+        """Delete as a client would (finalizers honoured); nothing when it is already gone."""
+        key = (group, version, plural)
+        kind = KINDS[key]
+        with contextlib.suppress(ApiError):
+            self._delete(key, kind, namespace if kind.namespaced else "", name)
+
     def put_object(
         self, plural: str, obj: dict[str, Any], group: str = "", version: str = "v1"
     ) -> dict[str, Any]:

@@ -1,4 +1,11 @@
-"""Fixtures for tests over real HTTP: the emulator on 127.0.0.1 and the daemon against it."""
+"""Fixtures for tests over real HTTP: the API server emulator on 127.0.0.1, or a real
+kube-apiserver (``KUBEBUILDER_ASSETS``), and the daemon against it.
+
+Every test taking ``cluster`` runs twice: against the emulator and against the real server
+(skipped, with one line saying how to enable it, when no control plane is available). A test
+that needs the emulator's fault injection or its counters says so with
+``@pytest.mark.emulator("why")`` and runs against the emulator only.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +28,9 @@ from kubenexus.shell.client import ClientSettings, KubeClient, load_configuratio
 from kubenexus.shell.informer import InformerSettings
 from kubenexus.shell.leader import LeaderSettings
 from tests.builders import make_node, make_pod
-from tests.emulator import KubeEmulator, running_emulator
+from tests.conftest import SERVERS
+from tests.emulator import running_emulator
+from tests.realk8s.client import RealApi
 
 # Fast retries so tests do not wait out production backoffs.
 FAST_CONFIG = {"podInitialBackoffSeconds": 0.05, "podMaxBackoffSeconds": 0.2}
@@ -29,8 +38,20 @@ FAST_CONFIG = {"podInitialBackoffSeconds": 0.05, "podMaxBackoffSeconds": 0.2}
 
 @dataclass
 class Cluster:
-    api: KubeEmulator
+    api: Any  # KubeEmulator, or RealApi (the same test helpers over a real server)
     url: str
+    # A real server: the admin kubeconfig to reach it (TLS, client certificate).
+    kubeconfig: Path | None = None
+
+    @property
+    def real(self) -> bool:
+        return self.kubeconfig is not None
+
+    async def configuration(self) -> Any:
+        """A kubernetes-asyncio client configuration for the daemon."""
+        if self.kubeconfig is not None:
+            return await load_configuration(str(self.kubeconfig))
+        return await load_configuration(None, host=self.url)
 
     def node(
         self, name: str, cpu: str = "4", memory: str = "16Gi", pods: str = "110", **labels: str
@@ -67,12 +88,14 @@ class Cluster:
         return None if pod is None else (pod.get("spec") or {}).get("nodeName")
 
     def events(self, pod: str | None = None, reason: str | None = None) -> list[dict[str, Any]]:
-        return [
+        """Events (of one object, with one reason), oldest first."""
+        found = [
             e
             for e in self.api.objects("events")
             if (pod is None or e.get("involvedObject", {}).get("name") == pod)
             and (reason is None or e.get("reason") == reason)
         ]
+        return sorted(found, key=lambda e: int(e["metadata"].get("resourceVersion") or 0))
 
 
 async def eventually(
@@ -89,10 +112,19 @@ async def eventually(
     return value
 
 
-@pytest.fixture
-async def cluster() -> AsyncIterator[Cluster]:
-    async with running_emulator() as (api, url):
-        yield Cluster(api, url)
+@pytest.fixture(params=SERVERS)
+async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
+    if request.param == "emulator":
+        async with running_emulator() as (api, url):
+            yield Cluster(api, url)
+        return
+    marker = request.node.get_closest_marker("emulator")
+    if marker is not None:
+        pytest.skip(f"needs the emulator: {marker.args[0] if marker.args else ''}")
+    real: RealApi = request.getfixturevalue("real_api")
+    real.wipe()  # every test starts from an empty cluster
+    real.ensure_namespace("kubenexus-system")  # where the daemon's Lease lives
+    yield Cluster(real, real.plane.url, kubeconfig=real.plane.admin_kubeconfig)
 
 
 FAST_LEASE = LeaderSettings(
@@ -122,7 +154,7 @@ async def daemon_and_task(
     purpose says so with ``expect_exit``, a pattern its error must match (it must then have
     stopped by itself before the block ends). ``token``: the bearer token it sends, so the
     emulator's ``received`` tells replicas apart."""
-    configuration = await load_configuration(None, host=cluster.url)
+    configuration = await cluster.configuration()
     if token is not None:
         configuration.api_key = {"BearerToken": token}
         configuration.api_key_prefix = {"BearerToken": "Bearer"}

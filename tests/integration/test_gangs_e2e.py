@@ -229,3 +229,23 @@ async def test_a_gang_of_1000_pods_is_bound_whole(cluster: Cluster) -> None:
         for pod in cluster.api.objects("pods"):
             per_node[pod["spec"]["nodeName"]] = per_node.get(pod["spec"]["nodeName"], 0) + 1
         assert max(per_node.values()) <= 12
+
+
+async def test_a_gang_rerun_with_another_size_is_not_blocked_by_the_podgroup_we_made(
+    cluster: Cluster,
+) -> None:
+    """A label-only gang's PodGroup is created by the scheduler; when a later run of the gang
+    (same name) declares another size, the members are placed and the PodGroup follows them."""
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster, operator=True):
+        for i in range(2):
+            _member(cluster, f"first-{i}", "nightly", 2)
+        await eventually(lambda: _bound(cluster, "first-") == 2)
+        await eventually(lambda: (_group(cluster, "nightly") or {}).get("spec"))
+        assert _group(cluster, "nightly")["spec"]["minMember"] == 2
+        for i in range(2):
+            cluster.api.delete_object("pods", f"first-{i}", "default")
+        for i in range(3):
+            _member(cluster, f"second-{i}", "nightly", 3)
+        await eventually(lambda: _bound(cluster, "second-") == 3)
+        await eventually(lambda: _group(cluster, "nightly")["spec"]["minMember"] == 3)

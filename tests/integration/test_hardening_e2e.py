@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-
 from tests.integration.conftest import Cluster, eventually, running_daemon
 
 NAME = "pod-group.scheduling.kubenexus.io/name"
@@ -112,11 +110,7 @@ async def test_a_terminating_pod_is_not_bound(cluster: Cluster) -> None:
         body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
         cluster.api.put_object("pods", body)
         await eventually(lambda: body["metadata"]["uid"] not in daemon.scheduler.queue)
-        async with (
-            aiohttp.ClientSession(cluster.url) as session,
-            session.delete("/api/v1/namespaces/default/pods/blocker") as response,
-        ):
-            assert response.status == 200  # room now: "leaving" is still not bound
+        cluster.api.delete_object("pods", "blocker", "default")  # room: "leaving" stays unbound
         cluster.pod("after", cpu="1")
         await eventually(lambda: cluster.node_of("after") == "a")
         assert cluster.node_of("leaving") is None
@@ -264,3 +258,27 @@ def _retry_until_timed_out(cluster: Cluster) -> bool:
         return True
     cluster.node(f"tiny-{len(cluster.api.objects('nodes'))}", cpu="100m")
     return False
+
+
+async def test_our_own_condition_write_does_not_make_the_pod_try_again(cluster: Cluster) -> None:
+    """The PodScheduled condition we write comes back as a pod update; it changes nothing the
+    scheduler reads, so the pod waits out its backoff instead of being tried again at once
+    (a waiting gang of 40 was replanned once per member's condition)."""
+    cluster.node("a", cpu="1")
+    slow = {"podInitialBackoffSeconds": 30, "podMaxBackoffSeconds": 60}
+    async with running_daemon(cluster, config=slow) as daemon:
+        cluster.pod("big", cpu="4")
+
+        def condition_seen() -> bool:
+            pod = cluster.get_pod("big") or {}
+            conditions = (pod.get("status") or {}).get("conditions") or []
+            if not any(c.get("reason") == "Unschedulable" for c in conditions):
+                return False
+            version = int(pod["metadata"]["resourceVersion"])
+            return int(daemon.pods.resource_version or 0) >= version
+
+        await eventually(condition_seen)
+        # Once a newer pod is decided, "big" (older, first in line) would have been too.
+        cluster.pod("sentinel", cpu="100m")
+        await eventually(lambda: cluster.node_of("sentinel") == "a")
+        assert daemon.decisions == 2

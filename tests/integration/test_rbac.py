@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from kubenexus.api import PodInfo
@@ -129,9 +130,38 @@ async def _full_session(cluster: Cluster) -> list[tuple[str, str, dict[str, str]
                 == "Scheduled"
             )
         )
+        # The gang runs again under the same name with another size: the PodGroup we made is
+        # resized (patch), not left to block it.
+        for i in range(2):
+            cluster.api.delete_object("pods", f"gang-{i}", "default")
+        for i in range(3):
+            body = cluster.pod(f"rerun-{i}", cpu="1")
+            body["metadata"]["labels"] = {
+                "pod-group.scheduling.kubenexus.io/name": "g",
+                "pod-group.scheduling.kubenexus.io/min-available": "3",
+            }
+            cluster.api.put_object("pods", body)
+        await eventually(
+            lambda: (
+                (
+                    (
+                        cluster.api.get_object(
+                            "podgroups",
+                            "g",
+                            "default",
+                            group="scheduling.kubenexus.io",
+                            version="v1alpha1",
+                        )
+                        or {}
+                    ).get("spec", {})
+                ).get("minMember")
+                == 3
+            )
+        )
     return list(cluster.api.calls)
 
 
+@pytest.mark.emulator("reads the calls the emulator recorded (the real server: test_rbac_real)")
 async def test_every_call_is_granted_and_every_grant_is_used(cluster: Cluster) -> None:
     calls = await _full_session(cluster)
     cluster_grants, namespace_grants = _rules()

@@ -18,9 +18,10 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from kubenexus.api.gang import PodGroupSpec
 from kubenexus.api.objects import PodInfo
 from kubenexus.framework import SUCCESS, ClusterEvent, CycleState, NodeTable, QueuedPod, Status
-from kubenexus.plugins.coscheduling.manager import GangManager, GangSize, PodGroupSpec
+from kubenexus.plugins.coscheduling.manager import GangManager, GangSize
 from kubenexus.plugins.priority_sort import PrioritySortArgs
 
 

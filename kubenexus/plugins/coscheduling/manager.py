@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+from kubenexus.api.gang import PodGroupSpec
 from kubenexus.api.objects import PodInfo
 from kubenexus.framework import SUCCESS, Status
-
-
-@dataclass(frozen=True, slots=True)
-class PodGroupSpec:
-    """What the scheduler reads from a PodGroup object."""
-
-    min_member: int
-    min_resources: Mapping[str, int] = field(default_factory=dict)
-    schedule_timeout_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +66,7 @@ class GangManager:
             )
         if declared:
             (size,) = declared
-            if spec is not None and spec.min_member != size:
+            if spec is not None and spec.min_member != size and not spec.managed:
                 return GangSize(
                     None,
                     f"pod group {gang}: {declared[size]} declares min-available {size} but the "

@@ -8,6 +8,7 @@ zone are kept as sets for the node a pod is placed on.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,12 +30,12 @@ class Assignment:
     known: bool = True  # False: a pod whose zones are unknown, charged conservatively
 
     def fits(self, topology: NodeTopology) -> bool:
-        """Whether it still names zones (and CPUs of them) that the topology has."""
+        """Whether it still names zones (and CPUs) that the topology has."""
         if not self.zones or self.zones[-1] >= len(topology.zones):
             return False
         if not self.cpus:
             return True
-        ids = frozenset().union(*(topology.zones[z].cpus for z in self.zones))
+        ids = frozenset().union(*(zone.cpus for zone in topology.zones))
         return not ids or self.cpus <= ids
 
 
@@ -61,6 +62,9 @@ class ZoneTable:
         self.generation = 0
         self.topologies: dict[int, NodeTopology] = {}
         self.free_cpus: dict[int, list[set[int]]] = {}
+        # Per node slot, how many counted pods are pinned to each CPU ID.
+        self._pinned: dict[int, Counter[int]] = {}
+        self._cpu_zones: dict[int, tuple[NodeTopology, dict[int, int]]] = {}
 
     def ensure(self, slots: int, zones: int) -> None:
         """Grow to at least ``slots`` node slots and ``zones`` zones, keeping the contents."""
@@ -111,6 +115,8 @@ class ZoneTable:
         if topology is None:
             self.topologies.pop(slot, None)
             self.free_cpus.pop(slot, None)
+            self._pinned.pop(slot, None)
+            self._cpu_zones.pop(slot, None)
             self._refresh(slot)
             return
         self.topologies[slot] = topology
@@ -120,7 +126,16 @@ class ZoneTable:
             others = [d for other, d in zone.distances.items() if other != zone.id]
             self.avg_distance[zone.id, slot] = float(np.mean(others)) if others else 10.0
         self.free_cpus[slot] = [set(zone.cpus) for zone in topology.zones]
+        self._pinned.pop(slot, None)
         self._refresh(slot)
+
+    def _zone_of_cpu(self, slot: int) -> dict[int, int]:
+        topology = self.topologies[slot]
+        cached = self._cpu_zones.get(slot)
+        if cached is None or cached[0] is not topology:
+            cached = (topology, {cpu: z.id for z in topology.zones for cpu in z.cpus})
+            self._cpu_zones[slot] = cached
+        return cached[1]
 
     def _refresh(self, slot: int) -> None:
         alloc = self.alloc[:, :, slot]
@@ -145,6 +160,8 @@ class ZoneTable:
             self._refresh(slot)
         self.topologies.pop(slot, None)
         self.free_cpus.pop(slot, None)
+        self._pinned.pop(slot, None)
+        self._cpu_zones.pop(slot, None)
 
     def apply(self, slot: int, assignment: Assignment, sign: int = 1) -> None:
         if slot >= self.capacity or not self.has_topology[slot]:
@@ -164,13 +181,20 @@ class ZoneTable:
             self.cpu_used_pct[:, slot] = self.used[CPU, :, slot] * self.cpu_inv_pct[:, slot]
         free = self.free_cpus.get(slot)
         if free is not None and assignment.cpus:
-            for zone in assignment.zones:
-                if zone < len(free):
-                    mine = assignment.cpus & set(self.topologies[slot].zones[zone].cpus)
-                    if sign > 0:
-                        free[zone] -= mine
-                    else:
-                        free[zone] |= mine
+            # Every CPU the pod is pinned to is taken, whichever zone it belongs to (a cpu-set
+            # may disagree with the zones after a node's layout was corrected), and stays taken
+            # while any pod is pinned to it (two pods may claim one CPU: nothing is freed twice).
+            pinned = self._pinned.setdefault(slot, Counter())
+            zone_of = self._zone_of_cpu(slot)
+            for cpu in assignment.cpus:
+                pinned[cpu] += sign
+                owner = zone_of.get(cpu)
+                if pinned[cpu] <= 0:
+                    del pinned[cpu]
+                    if owner is not None:
+                        free[owner].add(cpu)
+                elif owner is not None:
+                    free[owner].discard(cpu)
 
     def free(self, size: int) -> npt.NDArray[np.int64]:
         """Free amounts (3 × zones × node slots) over the first ``size`` slots (a view)."""
