@@ -226,14 +226,16 @@ class Scheduler:
             return
         if pod.key in self.cache:
             return  # placed by us: an update still showing it unbound predates the binding
-        is_new = pod.key not in self.queue
+        previous = self.queue.entry(pod.key)
+        joined = pod.gang and (previous is None or previous.pod.gang != pod.gang)
         self.queue.add(pod)
         gangs = self._gangs.get(pod.scheduler_name)
-        if pod.gang and gangs is not None and is_new:
+        if joined and gangs is not None:
+            # A new member (arrived, or relabelled into the gang) may complete the gang: retry
+            # the members waiting for it now. Its age counts from when it was first queued.
             entry = self.queue.entry(pod.key)
             if entry is not None:
                 gangs.note_arrival(pod.gang, entry.first_seen)
-            # A new member may complete the gang: retry the members waiting for it now.
             self._wake_gang(pod.gang)
 
     def _placed_pod(self, pod: PodInfo) -> None:

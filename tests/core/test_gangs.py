@@ -453,3 +453,19 @@ def test_a_podgroup_the_scheduler_made_never_blocks_a_gang_that_changed_size() -
         "pod group default/users: default/users-0 declares min-available 3 but the "
         "PodGroup's minMember is 2"
     )
+
+
+def test_a_pod_relabelled_into_a_gang_brings_the_gang_its_age() -> None:
+    """Members first seen without their gang labels (created, then labelled: what a real API
+    server's watch often shows) still start the gang's clock: the timeout is reported."""
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="0.5").obj(), clock=now)
+    for i in range(3):
+        s.upsert_pod(make_pod(f"t-{i}").req(cpu="1").obj())  # no labels yet
+    place(s)
+    for pod in gang("t", 3):  # now labelled into the gang
+        s.upsert_pod(pod)
+    assert place(s)["t-0"].startswith("pod group default/t: only 0 of minMember 3")
+    now[0] += 61
+    s.upsert_node(make_node("b").alloc(cpu="0.5").obj())
+    assert place(s)["t-0"].startswith("timed out after 60s: pod group default/t")
