@@ -40,8 +40,11 @@ def control_plane() -> Iterator[ControlPlane]:
 
 
 @pytest.fixture(scope="session")
-def real_api(control_plane: ControlPlane) -> RealApi:
+def real_api(control_plane: ControlPlane) -> Iterator[RealApi]:
     """The real server with our CRDs (and NodeResourceTopology's) installed."""
     api = RealApi(control_plane)
-    api.install_crds()
-    return api
+    try:
+        api.install_crds()
+        yield api
+    finally:
+        api.close()

@@ -315,6 +315,9 @@ class Daemon:
                     self.decisions += 1
                     profile = outcome.pod.scheduler_name
                     if isinstance(outcome, Scheduled):
+                        # A condition still queued from an earlier attempt must not land
+                        # after the binding.
+                        self.recorder.forget(outcome.pod.key)
                         self.binder.submit(outcome)
                         result = "scheduled"
                     else:

@@ -49,6 +49,7 @@ class _Pending:
     reason: str = ""
     message: str = ""
     object_kind: str = "Pod"  # what the Event is about: a Pod, or a Node (namespace "default")
+    state: str = ""  # a condition: the situation it reports (stale once the pod moved on)
 
 
 def _now() -> str:
@@ -125,7 +126,7 @@ class EventRecorder:
         self._conditions.move_to_end(pod.key)
         while len(self._conditions) > _REMEMBERED:
             self._conditions.popitem(last=False)
-        self._put(_Pending("condition", pod, message=message))
+        self._put(_Pending("condition", pod, message=message, state=state))
 
     def forget(self, pod_key: str) -> None:
         self._conditions.pop(pod_key, None)
@@ -192,6 +193,11 @@ class EventRecorder:
 
     async def _post_condition(self, item: _Pending) -> None:
         pod = item.pod
+        if self._conditions.get(pod.key) != item.state:
+            # Queued before the pod was bound (or its situation changed): writing it now would
+            # mark a scheduled pod Unschedulable.
+            self.suppressed += 1
+            return
         condition = {
             "type": "PodScheduled",
             "status": "False",

@@ -1,17 +1,16 @@
 """The tests' view of a real API server, shaped like the emulator's test helpers (``put_object``,
 ``get_object``, ``objects``, ``bindings``), so one test body runs against either.
 
-Synchronous (urllib): tests call it between awaits, as they call the in-process emulator; each
+Synchronous (http.client, one kept-alive connection): tests call it between awaits, as they call the in-process emulator; each
 call is a few milliseconds on loopback.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ class RealApi:
         self.plane = plane
         self._context = plane.ssl_context()
         self._namespaces: set[str] = set()
+        self._conn: http.client.HTTPSConnection | None = None
 
     # ------------------------------------------------------------------ HTTP
 
@@ -63,24 +63,41 @@ class RealApi:
         query: dict[str, str] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        url = self.plane.url + path
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
+        target = path + ("?" + urllib.parse.urlencode(query) if query else "")
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            url, data=data, method=method, headers={"Content-Type": content_type}
-        )
-        try:
-            with urllib.request.urlopen(request, context=self._context, timeout=30) as reply:
-                text = reply.read()
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        for attempt in range(2):  # once more on a kept-alive connection the server closed
+            connection = self._connection()
             try:
-                decoded = json.loads(raw)
+                connection.request(method, target, body=data, headers=headers)
+                reply = connection.getresponse()
+                text = reply.read()
+                break
+            except (http.client.HTTPException, OSError):
+                connection.close()
+                self._conn = None
+                if attempt:
+                    raise
+        if not 200 <= reply.status < 300:
+            try:
+                decoded = json.loads(text)
             except ValueError:
-                decoded = {"message": raw.decode(errors="replace")}
-            raise RealApiError(exc.code, decoded) from None
+                decoded = {"message": text.decode(errors="replace")}
+            raise RealApiError(reply.status, decoded)
         return json.loads(text) if text else {}
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> http.client.HTTPSConnection:
+        """One kept-alive TLS connection (a handshake per request made bulk set-ups slow)."""
+        if self._conn is None:
+            self._conn = http.client.HTTPSConnection(
+                "127.0.0.1", self.plane.api_port, context=self._context, timeout=30
+            )
+        return self._conn
 
     def _path(self, plural: str, group: str, version: str, namespace: str, name: str = "") -> str:
         kind = KINDS[(group, version, plural)]
