@@ -129,6 +129,10 @@ class KubeClient:
 
     async def close(self) -> None:
         await self._api.close()
+        # A watch ended mid-stream closes its TLS connection outside the pool, and a TLS close
+        # is a short exchange with the server: give it the loop for a moment, so no transport
+        # is left half-closed when the caller's loop ends.
+        await asyncio.sleep(0.05)
 
     async def _send(
         self,

@@ -68,13 +68,22 @@ class Cluster:
         *,
         scheduler: str = "kubenexus-scheduler",
         node: str = "",
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
+        """Create a pod (``extra``: spec fields). Labels and annotations are set at creation: a
+        pod labelled afterwards may be scheduled as a plain pod in between (a real server's
+        watch shows both versions)."""
         builder = make_pod(name).req(cpu=cpu).scheduler(scheduler)
         if node:
             builder.node(node)
         body = builder.dict()
         body["metadata"].pop("uid")
+        if labels:
+            body["metadata"]["labels"] = dict(labels)
+        if annotations:
+            body["metadata"]["annotations"] = dict(annotations)
         for key, value in extra.items():
             body["spec"][key] = value
         body.setdefault("status", {})["phase"] = "Running" if node else "Pending"
@@ -292,8 +301,11 @@ current-context: emulator
 def run_files(cluster: Cluster, tmp_path: Path, config: str) -> list[str]:
     """``--kubeconfig`` and ``--config`` arguments of ``kubenexus run`` against the emulator;
     ``config`` is the body of a KubeSchedulerConfiguration."""
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(KUBECONFIG.format(url=cluster.url))
+    if cluster.kubeconfig is not None:
+        kubeconfig = cluster.kubeconfig
+    else:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(KUBECONFIG.format(url=cluster.url))
     path = tmp_path / "scheduler.yaml"
     path.write_text(
         f"apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n{config}"

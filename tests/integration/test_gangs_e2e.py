@@ -14,9 +14,7 @@ MIN = "pod-group.scheduling.kubenexus.io/min-available"
 def _member(
     cluster: Cluster, name: str, gang: str, size: int, cpu: str = "1", **spec: object
 ) -> None:
-    body = cluster.pod(name, cpu=cpu, **spec)
-    body["metadata"]["labels"] = {NAME: gang, MIN: str(size)}
-    cluster.api.put_object("pods", body)
+    cluster.pod(name, cpu=cpu, labels={NAME: gang, MIN: str(size)}, **spec)
 
 
 def _waiting(daemon: Daemon, cluster: Cluster, name: str) -> bool:
@@ -115,9 +113,7 @@ async def test_pod_group_object_sizes_scheduler_plugins_gangs(cluster: Cluster) 
     cluster.node("a", cpu="8")
     async with running_daemon(cluster, operator=True) as daemon:
         for i in range(2):
-            body = cluster.pod(f"x-{i}", cpu="1")
-            body["metadata"]["labels"] = {"scheduling.x-k8s.io/pod-group": "x"}
-            cluster.api.put_object("pods", body)
+            cluster.pod(f"x-{i}", cpu="1", labels={"scheduling.x-k8s.io/pod-group": "x"})
         events = await eventually(lambda: cluster.events("x-0", "FailedScheduling"))
         assert events[0]["message"].startswith("waiting for PodGroup default/x")
         cluster.api.put_object(

@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from kubenexus.api.objects import PodInfo
 from kubenexus.framework.cycle_state import CycleState
-from kubenexus.shell.client import ClientSettings, KubeClient, load_configuration
+from kubenexus.shell.client import ClientSettings, KubeClient
 from kubenexus.shell.leader import LeaderElector, LeaderSettings
 from tests.emulator import Received
 from tests.integration.conftest import (
@@ -131,12 +131,14 @@ async def test_metrics_move_as_pods_are_scheduled(cluster: Cluster) -> None:
         for i in range(3):
             cluster.pod(f"fits-{i}", cpu="1")
         cluster.pod("too-big", cpu="8")
-        solo = cluster.pod("solo", cpu="1")
-        solo["metadata"]["labels"] = {
-            "pod-group.scheduling.kubenexus.io/name": "solo",
-            "pod-group.scheduling.kubenexus.io/min-available": "1",
-        }
-        cluster.api.put_object("pods", solo)
+        cluster.pod(
+            "solo",
+            cpu="1",
+            labels={
+                "pod-group.scheduling.kubenexus.io/name": "solo",
+                "pod-group.scheduling.kubenexus.io/min-available": "1",
+            },
+        )
         await eventually(lambda: sum(cluster.api.bindings.values()) == 4)
         await eventually(lambda: daemon.unschedulable >= 1)
         _, after = await _get(f"{base}/metrics")
@@ -174,6 +176,7 @@ async def test_metrics_move_as_pods_are_scheduled(cluster: Cluster) -> None:
         assert (status, body) == (200, "ok\n")
 
 
+@pytest.mark.emulator("delays the pod list")
 async def test_readyz_is_false_until_caches_are_synced(cluster: Cluster) -> None:
     cluster.node("a", cpu="4")
     cluster.api.inject(method="GET", path=r"^/api/v1/pods\?limit=", status=None, delay=1.0, times=1)
@@ -207,6 +210,7 @@ async def test_lost_leadership_stops_the_daemon(cluster: Cluster) -> None:
         assert lease_holder(cluster) == "usurper"  # and leaves the new holder's Lease alone
 
 
+@pytest.mark.emulator("slows every binding down")
 async def test_sigterm_mid_stream_loses_no_pod_and_releases_the_lease(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -245,6 +249,7 @@ def _sent(cluster: Cluster, user: str, method: str, suffix: str) -> list[Receive
     ]
 
 
+@pytest.mark.emulator("holds Lease renewals")
 async def test_a_hanging_renewal_is_cut_off_at_the_deadline_and_the_old_leader_binds_no_more(
     cluster: Cluster,
 ) -> None:
@@ -303,6 +308,7 @@ class _Stamp:
         return {"numa.kubenexus.io/zones": "0"}
 
 
+@pytest.mark.emulator("holds a placement patch")
 async def test_a_bind_in_flight_when_leadership_is_lost_sends_no_binding_during_the_drain(
     cluster: Cluster,
 ) -> None:
@@ -344,7 +350,7 @@ async def test_is_leader_turns_false_at_the_renew_deadline_before_the_renew_loop
     cluster: Cluster,
 ) -> None:
     now = [1000.0]
-    configuration = await load_configuration(None, host=cluster.url)
+    configuration = await cluster.configuration()
     client = KubeClient(configuration, ClientSettings(qps=0))
     elector = LeaderElector(client, "alpha", FAST_LEASE, clock=lambda: now[0])
     campaign = asyncio.create_task(elector.run())

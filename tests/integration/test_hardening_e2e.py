@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.integration.conftest import Cluster, eventually, running_daemon
 
 NAME = "pod-group.scheduling.kubenexus.io/name"
@@ -14,9 +16,7 @@ ZONES = "numa.kubenexus.io/zones"
 
 
 def _member(cluster: Cluster, name: str, gang: str, size: int, cpu: str = "1") -> dict[str, Any]:
-    body = cluster.pod(name, cpu=cpu)
-    body["metadata"]["labels"] = {NAME: gang, MIN: str(size)}
-    return cluster.api.put_object("pods", body)
+    return cluster.pod(name, cpu=cpu, labels={NAME: gang, MIN: str(size)})
 
 
 def _bound(cluster: Cluster, prefix: str) -> int:
@@ -39,6 +39,7 @@ def _numa_node(cluster: Cluster, name: str) -> None:
     cluster.api.put_object("nodes", body)
 
 
+@pytest.mark.emulator("injects 500s on bindings")
 async def test_a_gang_with_500s_on_two_bindings_completes(cluster: Cluster) -> None:
     """Hardening #1: a 4-member gang whose Bindings fail (500) for two members must not stay
     at 2 of 4 bound forever."""
@@ -55,6 +56,7 @@ async def test_a_gang_with_500s_on_two_bindings_completes(cluster: Cluster) -> N
         assert any(e["message"].startswith("Binding rejected: 500") for e in events)
 
 
+@pytest.mark.emulator("injects refusals on bindings")
 async def test_a_forbidden_binding_is_retried_with_an_event_naming_the_error(
     cluster: Cluster,
 ) -> None:
@@ -81,11 +83,12 @@ async def test_gang_members_carry_their_numa_zones_and_cpus(cluster: Cluster) ->
         _numa_node(cluster, f"n{i}")
     async with running_daemon(cluster):
         for i in range(4):
-            body = _member(cluster, f"w-{i}", "train", 4, cpu="4")
-            body["metadata"]["annotations"] = {
-                "scheduling.kubenexus.io/numa-policy": "single-numa-node"
-            }
-            cluster.api.put_object("pods", body)
+            cluster.pod(
+                f"w-{i}",
+                cpu="4",
+                labels={NAME: "train", MIN: "4"},
+                annotations={"scheduling.kubenexus.io/numa-policy": "single-numa-node"},
+            )
         await eventually(lambda: _bound(cluster, "w-") == 4)
         placements = set()
         for i in range(4):
@@ -201,6 +204,7 @@ async def test_a_gang_arriving_one_by_one_gets_one_event_per_member_per_situatio
         assert len(waiting) <= size - 1
 
 
+@pytest.mark.emulator("the real server refuses a malformed quantity itself")
 async def test_an_unparsable_update_of_a_running_pod_keeps_its_capacity_counted(
     cluster: Cluster,
 ) -> None:

@@ -13,6 +13,8 @@ from tests.integration.conftest import (
     usurp_lease,
 )
 
+pytestmark = pytest.mark.emulator("tests the harness itself (once is enough)")
+
 
 async def _lose_leadership(cluster: Cluster, *, then_fail: bool = False) -> None:
     async with running_daemon(cluster, leader=FAST_LEASE, identity="alpha") as alpha:

@@ -19,9 +19,7 @@ def _numa_node(cluster: Cluster, name: str, **extra_annotations: str) -> None:
 
 
 def _numa_pod(cluster: Cluster, name: str, cpu: str, policy: str = "single-numa-node") -> None:
-    body = cluster.pod(name, cpu=cpu)
-    body["metadata"]["annotations"] = {"scheduling.kubenexus.io/numa-policy": policy}
-    cluster.api.put_object("pods", body)
+    cluster.pod(name, cpu=cpu, annotations={"scheduling.kubenexus.io/numa-policy": policy})
 
 
 async def test_zones_and_cpu_set_are_on_the_pod_when_it_is_bound(cluster: Cluster) -> None:

@@ -7,6 +7,8 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
+
 from kubenexus.shell.bench_e2e import run_e2e
 from tests.emulator.__main__ import preload
 from tests.integration.conftest import Cluster, eventually, run_files, start_run
@@ -55,6 +57,9 @@ async def test_run_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in stderr.decode()
 
 
+@pytest.mark.emulator(
+    "bench --e2e preloads the emulator (the real server comes with the end-to-end speed issue)"
+)
 async def test_bench_e2e_reports_binds_and_memory(cluster: Cluster) -> None:
     preload(cluster.api, nodes=20, running=30, pending=200)
     report = await run_e2e(cluster.url, max_in_flight=32)

@@ -159,10 +159,22 @@ class RealApi:
                 # A body read before the pod was bound: a pod is never unbound.
                 body.setdefault("spec", {})["nodeName"] = existing["spec"]["nodeName"]
             stored = self.request("PUT", path, body)
-        if status and kind.status_subresource and status != stored.get("status"):
-            stored["status"] = {**(stored.get("status") or {}), **status}
+        current = stored.get("status") or {}
+        if (
+            status
+            and kind.status_subresource
+            and any(current.get(k) != v for k, v in status.items())
+        ):
             path = self._path(plural, group, version, namespace, meta["name"])
-            stored = self.request("PUT", f"{path}/status", stored)
+            for attempt in range(5):  # a controller (the daemon) may write it meanwhile
+                stored["status"] = {**(stored.get("status") or {}), **status}
+                try:
+                    stored = self.request("PUT", f"{path}/status", stored)
+                    break
+                except RealApiError as exc:
+                    if exc.status != 409 or attempt == 4:
+                        raise
+                    stored = self.request("GET", path)
         if deleting and not stored["metadata"].get("deletionTimestamp"):
             path = self._path(plural, group, version, namespace, meta["name"])
             self.request("DELETE", path)

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import datetime
 import ipaddress
+import json
 import os
 import shutil
 import signal
@@ -31,6 +32,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+# One record per answered request, without bodies (who, what, the answer's code).
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+"""
 ASSETS_VARIABLE = "KUBEBUILDER_ASSETS"
 HOW_TO_ENABLE = (
     "real API server tests skipped: set KUBEBUILDER_ASSETS to a folder holding etcd and "
@@ -173,6 +181,21 @@ class ControlPlane:
     def admin_kubeconfig(self) -> Path:
         return self.root / "admin.kubeconfig"
 
+    @property
+    def audit_log(self) -> Path:
+        return self.root / "audit.log"
+
+    def audit(self, user: str) -> list[dict[str, object]]:
+        """The audit records of the requests ``user`` made (one per answered request)."""
+        records: list[dict[str, object]] = []
+        if not self.audit_log.exists():
+            return records
+        for line in self.audit_log.read_text().splitlines():
+            record = json.loads(line)
+            if (record.get("user") or {}).get("username") == user:
+                records.append(record)
+        return records
+
     def log(self, component: str) -> Path:
         return self.root / f"{component}.log"
 
@@ -205,6 +228,8 @@ class ControlPlane:
         )
         self._wait("etcd", lambda: self._http_ok(f"http://127.0.0.1:{self.etcd_port}/health"))
         pki = self.pki
+        policy = self.root / "audit-policy.yaml"
+        policy.write_text(AUDIT_POLICY)
         self._spawn(
             "kube-apiserver",
             f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
@@ -224,6 +249,10 @@ class ControlPlane:
             # Fake nodes have no kubelet: they must not be tainted not-ready.
             "--disable-admission-plugins=TaintNodesByCondition",
             "--profiling=false",
+            # Every request, who made it and the answer: RBAC tests read what the daemon did.
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
         )
         self._wait("kube-apiserver", lambda: self._http_ok(f"{self.url}/readyz", tls=True))
         self._write_kubeconfig(self.admin_kubeconfig, "admin")
