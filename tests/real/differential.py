@@ -481,8 +481,8 @@ def static_outcome(nodes: Sequence[_NodePlan], pods: Sequence[_PodPlan]) -> bool
     Per node and resource, on top of what the pods already there use: a pod asking more than
     is left fails there whatever happened (its smallest possible request is too big); any
     other pod must fit together with every pod that may land on the node, each at its largest
-    possible request. One pod slot per node is kept for the sentinel pod that tells the
-    scheduler has seen every node.
+    possible request. Two pod slots per node are kept for the marker and sentinel pods that
+    tell the scheduler has seen the whole cluster.
     """
     for node in nodes:
         free = {r: node.allocatable.get(r, 0) - node.used.get(r, 0) for r in RESOURCES}
@@ -492,7 +492,7 @@ def static_outcome(nodes: Sequence[_NodePlan], pods: Sequence[_PodPlan]) -> bool
             if all(a <= free[r] for r, a in pod.lower.items() if a > 0)
         ]
         load = {r: sum(pods[i].upper.get(r, 0) for i in may_land) for r in RESOURCES}
-        load[PODS] += 1  # the sentinel
+        load[PODS] += 2  # the marker and the sentinel
         members = set(may_land)
         for i, pod in enumerate(pods):
             for resource, most in pod.upper.items():
@@ -514,7 +514,7 @@ def generate(seed: int) -> Case:
         node, plan = _node(rng, f"n{i}")
         case.nodes.append(node)
         node_plans.append(plan)
-    # The last node takes the sentinel pod: it needs a pod slot.
+    # The last node takes the marker and sentinel pods: it needs pod slots.
     last = node_plans[-1]
     if last.allocatable[PODS] == 0:
         last.allocatable[PODS] = 110

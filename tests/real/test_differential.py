@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.real.differential import (
+    HOST,
     NAMESPACE,
     NOT_TRIED,
     OVERHEAD,
@@ -132,10 +133,29 @@ def kube_scheduler(control_plane: ControlPlane, real_api: RealApi) -> Iterator[R
 # --------------------------------------------------------------------------- the real run
 
 
+MARKER_LABEL = {"kubenexus.io/diff": "marker"}
+
+
+def _marker(node: str) -> dict[str, Any]:
+    """A pod already on ``node``, created after every other object of the cluster."""
+    return {
+        "metadata": {"name": "marker", "namespace": NAMESPACE, "labels": MARKER_LABEL},
+        "spec": {
+            "nodeName": node,
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}],
+        },
+    }
+
+
 def _sentinel(node: str) -> dict[str, Any]:
-    """A pod only ``node`` (the last one created) can take: once it is bound, kube-scheduler's
-    cache holds every node of the case (one informer delivers the node events in order)."""
+    """A pod only ``node`` (the last node created) can take, and only next to the marker pod
+    (the last pod created). Once it is bound, kube-scheduler's cache holds every node and
+    every pod already placed, as they are now: its informers deliver the events of one kind in
+    order, and nodes and placed pods are what the cache is made of (separate event handlers
+    of one informer are not ordered with each other, hence a proof for each)."""
     name_in = {"key": "metadata.name", "operator": "In", "values": [node]}
+    near_marker = {"labelSelector": {"matchLabels": MARKER_LABEL}, "topologyKey": HOST}
     return {
         "metadata": {"name": "sentinel", "namespace": NAMESPACE},
         "spec": {
@@ -148,7 +168,8 @@ def _sentinel(node: str) -> dict[str, Any]:
                     "requiredDuringSchedulingIgnoredDuringExecution": {
                         "nodeSelectorTerms": [{"matchFields": [name_in]}]
                     }
-                }
+                },
+                "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [near_marker]},
             },
         },
     }
@@ -176,7 +197,8 @@ class RealRun:
         self.api = api
         self.nodes: list[dict[str, Any]] = []  # as stored (defaulted) by the API server
         self.pods: list[dict[str, Any]] = []  # as admitted, before scheduling
-        self.bound: list[dict[str, Any]] = []  # pods already on nodes, then the sentinel
+        # Pods already on nodes, then the marker and the sentinel.
+        self.bound: list[dict[str, Any]] = []
         api.wipe()
         api.ensure_namespace(NAMESPACE)
         for node in case.nodes:
@@ -187,7 +209,9 @@ class RealRun:
             # Created, then (if finished) its status written: put_object does both.
             self.bound.append(api.put_object("pods", copy.deepcopy(pod)))
         pods_path = f"/api/v1/namespaces/{NAMESPACE}/pods"
-        api.request("POST", pods_path, _sentinel(self.nodes[-1]["metadata"]["name"]))
+        last = self.nodes[-1]["metadata"]["name"]
+        self.bound.append(api.request("POST", pods_path, _marker(last)))
+        api.request("POST", pods_path, _sentinel(last))
         sentinel = poll(
             lambda: self._bound("sentinel"),
             DECISION_TIMEOUT,
