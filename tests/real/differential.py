@@ -73,6 +73,7 @@ CORDON_KEY: Final = "node.kubernetes.io/unschedulable"
 TAINTS: Final = (
     ("dedicated", "gpu", "NoSchedule"),
     ("dedicated", "ml", "NoSchedule"),
+    ("dedicated", "gpu", "NoExecute"),
     ("spot", "", "NoSchedule"),
     ("team", "b", "NoExecute"),
     ("maintenance", "true", "PreferNoSchedule"),
@@ -411,7 +412,8 @@ def _pod(
         amounts = _small(rng)
         if rng.random() < 0.3:
             amounts[CPU] = rng.choice((500, 2500))  # an init step bigger than the app
-        container, effective = _container(rng, f"init{i}", amounts, 0)
+        gpu = rng.choice((0, 0, 0, 1)) if wants_gpu else 0
+        container, effective = _container(rng, f"init{i}", amounts, gpu)
         if sidecar:
             container["restartPolicy"] = "Always"
         inits.append(container)
