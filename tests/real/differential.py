@@ -18,6 +18,7 @@ init containers and overhead. Both bounds hold whatever the exact init-container
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,13 +60,19 @@ LABEL_VALUES: Final[dict[str, tuple[str, ...]]] = {
     SSD: ("true",),
     EMPTY: ("",),  # a label whose value is the empty string
 }
+# Features on which KubeNexus is known to disagree with kube-scheduler are left out of the
+# cases (each is marked KNOWN GAP below); KUBENEXUS_DIFF_KNOWN_GAPS=1 puts them back, to check
+# a fix.
+KNOWN_GAPS: Final = os.environ.get("KUBENEXUS_DIFF_KNOWN_GAPS", "") == "1"
+
 # Label values Gt/Lt must read as kube-scheduler does (Go's strconv.ParseInt): "007" is 7.
-# EXCLUDED until KubeNexus reads them as Go does (kubenexus/framework/node_table.py,
-# LabelColumn.set: float(int(value))) -- kube-scheduler's verdict in brackets:
+# KNOWN GAP until KubeNexus reads them as Go does (kubenexus/framework/node_table.py,
+# LabelColumn.set: float(int(value))), kube-scheduler's reading in brackets:
 #   "1_0"                  Python's int() takes the underscore: 10 (Go: not a number, no match)
 #   "99999999999999999999" beyond int64 (Go: not a number, no match; ours 1e20)
 #   "9007199254740993"     2**53 + 1 read through a float: 2**53 (Go: exact, Gt 2**53 matches)
-ODD_NUMBERS: Final = ("007",)
+GAP_NUMBERS: Final = ("1_0", "99999999999999999999", "9007199254740993")
+ODD_NUMBERS: Final = ("007", *(GAP_NUMBERS if KNOWN_GAPS else ()))
 
 CORDON_KEY: Final = "node.kubernetes.io/unschedulable"
 # (key, value, effect): two values of one key, a key without value, every effect, and a taint
@@ -200,11 +207,14 @@ def _node(rng: random.Random, name: str) -> tuple[dict[str, Any], _NodePlan]:
         CPU: rng.choice((1000, 2000, 3500, 4000, 8000, 16000, 64000)),
         MEMORY: rng.choice((1 * Gi, 2 * Gi, 4 * Gi, 7680 * Mi, 16 * Gi, 64 * Gi, 256 * Gi)),
         # A node without pod slots refuses every pod ("Too many pods"): a static failure. Any
-        # other count is ample (more than all pods of a case together). EXCLUDED: a node whose
-        # allocatable has no "pods" at all: kube-scheduler counts 0 slots ("Too many pods"),
-        # KubeNexus the kubelet's default 110 (kubenexus/api/objects.py, node_from_dict).
+        # other count is ample (more than all pods of a case together).
         PODS: 0 if rng.random() < 0.06 else rng.choice((110, 250)),
     }
+    if KNOWN_GAPS and rng.random() < 0.06:
+        # KNOWN GAP: a node whose allocatable has no "pods" at all: kube-scheduler counts 0
+        # slots ("Too many pods"), KubeNexus the kubelet's default 110
+        # (kubenexus/api/objects.py, node_from_dict).
+        del allocatable[PODS]
     if rng.random() < 0.7:
         allocatable[STORAGE] = rng.choice((10 * Gi, 100 * Gi))
     if rng.random() < 0.5:
@@ -518,7 +528,7 @@ def generate(seed: int) -> Case:
         node_plans.append(plan)
     # The last node takes the marker and sentinel pods: it needs pod slots.
     last = node_plans[-1]
-    if last.allocatable[PODS] == 0:
+    if last.allocatable.get(PODS, 0) == 0:
         last.allocatable[PODS] = 110
         for part in case.nodes[-1]["status"].values():
             part[PODS] = "110"
