@@ -259,7 +259,7 @@ class RealRun:
 def _report(case: Case, real: dict[str, str], ours: dict[str, str]) -> str:
     lines = [
         f"kube-scheduler and KubeNexus disagree on seed {case.seed} "
-        f"(rerun: KUBENEXUS_DIFF_SEED={case.seed} pytest {__file__})",
+        f"(rerun: KUBENEXUS_DIFF_SEED={case.seed} pytest tests/real/test_differential.py)",
         f"  placed by kube-scheduler only: {sorted(placed(real) - placed(ours))}",
         f"  placed by KubeNexus only:      {sorted(placed(ours) - placed(real))}",
     ]
