@@ -209,7 +209,7 @@ class _Inputs:
             kind = doc.body.get("kind")
             if kind == "Node":
                 try:
-                    node = node_from_dict(doc.body)
+                    node = node_from_dict(doc.body, default_pods=keys.DEFAULT_MAX_PODS)
                 except InvalidInputError as exc:
                     raise _error(doc, "", exc) from None
                 _claim(node_docs, node.name, f"node {node.name!r}", doc)

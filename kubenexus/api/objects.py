@@ -7,6 +7,7 @@ Every malformed field raises ``InvalidInputError`` naming its path, never a bare
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -229,8 +230,10 @@ def parse_taint(obj: object, path: str) -> Taint:
     return Taint(key=key, value=_str(data.get("value"), f"{path}.value"), effect=effect)
 
 
-def node_from_dict(obj: Mapping[str, Any]) -> NodeInfo:
-    """Read a Node object; allocatable falls back to capacity, pods to the kubelet default."""
+def node_from_dict(obj: Mapping[str, Any], *, default_pods: int | None = None) -> NodeInfo:
+    """Read a Node object; allocatable falls back to capacity. A node offering no ``pods`` takes
+    none, as kube-scheduler counts it (the simulator passes the kubelet's default, 110, for
+    hand-written nodes)."""
     meta = _mapping(obj.get("metadata"), "metadata")
     spec = _mapping(obj.get("spec"), "spec")
     status = _mapping(obj.get("status"), "status")
@@ -239,7 +242,8 @@ def node_from_dict(obj: Mapping[str, Any]) -> NodeInfo:
         allocatable = _resource_list(status["allocatable"], "status.allocatable")
     else:
         allocatable = _resource_list(status.get("capacity"), "status.capacity")
-    allocatable.setdefault(keys.PODS, keys.DEFAULT_MAX_PODS)
+    if default_pods is not None:
+        allocatable.setdefault(keys.PODS, default_pods)
     taints = tuple(
         parse_taint(item, f"spec.taints[{i}]")
         for i, item in enumerate(_list(spec.get("taints"), "spec.taints"))
@@ -276,6 +280,20 @@ def parse_toleration(obj: object, path: str) -> Toleration:
     return Toleration(key=key, operator=operator, value=value, effect=effect)
 
 
+_GO_INT: Final = re.compile(r"^[+-]?[0-9]+$")
+_INT64: Final = 2**63
+
+
+def go_int(text: str) -> int | None:
+    """``text`` as Go's ``strconv.ParseInt(text, 10, 64)`` reads it (how kube-scheduler reads
+    Gt/Lt values and the labels they compare): digits with an optional sign, within int64; no
+    underscores, spaces or other forms Python's ``int`` would take. None when it is not one."""
+    if not _GO_INT.match(text):
+        return None
+    value = int(text)
+    return value if -_INT64 <= value < _INT64 else None
+
+
 def _requirement(obj: object, path: str, *, field_selector: bool) -> SelectorRequirement:
     data = _mapping(obj, path)
     key = _str(data.get("key"), f"{path}.key", required=True)
@@ -299,12 +317,8 @@ def _requirement(obj: object, path: str, *, field_selector: bool) -> SelectorReq
     if operator in {"Gt", "Lt"}:
         if len(values) != 1:
             raise InvalidInputError(f"{path}.values", values, f"{operator} needs exactly one value")
-        try:
-            int(values[0])
-        except ValueError as exc:
-            raise InvalidInputError(
-                f"{path}.values[0]", values[0], f"{operator} needs an integer"
-            ) from exc
+        if go_int(values[0]) is None:
+            raise InvalidInputError(f"{path}.values[0]", values[0], f"{operator} needs an integer")
     return SelectorRequirement(key=key, operator=operator, values=tuple(values))
 
 

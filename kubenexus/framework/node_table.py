@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kubenexus.api import keys
-from kubenexus.api.objects import NodeInfo, Taint
+from kubenexus.api.objects import NodeInfo, Taint, go_int
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -41,13 +41,15 @@ def take(values: ArrayT, candidates: IntArray) -> ArrayT:
 class LabelColumn:
     """One label key over all node slots: value codes (MISSING where absent) and their strings."""
 
-    __slots__ = ("codes", "numbers", "values")
+    __slots__ = ("codes", "is_number", "numbers", "values")
 
     def __init__(self, size: int) -> None:
         self.codes: npt.NDArray[np.int32] = np.full(size, MISSING, dtype=np.int32)
         self.values: dict[str, int] = {}
-        # Integer reading of each value for Gt/Lt (NaN where absent or not an integer).
-        self.numbers: FloatArray = np.full(size, np.nan)
+        # Integer reading of each value for Gt/Lt, exactly as kube-scheduler reads it (int64;
+        # ``is_number`` is False where the label is absent or not an integer).
+        self.numbers: IntArray = np.zeros(size, dtype=np.int64)
+        self.is_number: BoolArray = np.zeros(size, dtype=np.bool_)
 
     def code_of(self, value: str) -> int:
         code = self.values.get(value)
@@ -56,20 +58,16 @@ class LabelColumn:
         return code
 
     def set(self, slot: int, value: str | None) -> None:
-        if value is None:
-            self.codes[slot] = MISSING
-            self.numbers[slot] = np.nan
-            return
-        self.codes[slot] = self.code_of(value)
-        try:
-            self.numbers[slot] = float(int(value))
-        except ValueError:
-            self.numbers[slot] = np.nan
+        number = None if value is None else go_int(value)
+        self.numbers[slot] = 0 if number is None else number
+        self.is_number[slot] = number is not None
+        self.codes[slot] = MISSING if value is None else self.code_of(value)
 
     def grow(self, size: int) -> None:
         old = self.codes.size
         self.codes = np.concatenate([self.codes, np.full(size - old, MISSING, dtype=np.int32)])
-        self.numbers = np.concatenate([self.numbers, np.full(size - old, np.nan)])
+        self.numbers = np.concatenate([self.numbers, np.zeros(size - old, dtype=np.int64)])
+        self.is_number = np.concatenate([self.is_number, np.zeros(size - old, dtype=np.bool_)])
 
 
 class NodeTable:

@@ -37,9 +37,10 @@ def _label_mask(nodes: NodeTable, req: SelectorRequirement) -> BoolArray:
         return present if req.operator == "Exists" else ~present
     if req.operator in {"Gt", "Lt"}:
         numbers = column.numbers[: nodes.size]
-        bound = float(int(req.values[0]))
-        with np.errstate(invalid="ignore"):
-            return numbers > bound if req.operator == "Gt" else numbers < bound
+        bound = int(req.values[0])  # a Go integer: checked when the pod was read
+        compared = numbers > bound if req.operator == "Gt" else numbers < bound
+        result: BoolArray = compared & column.is_number[: nodes.size]
+        return result
     known = [column.values[v] for v in req.values if v in column.values]
     matches = np.isin(codes, known) if known else np.zeros(nodes.size, dtype=np.bool_)
     return matches if req.operator == "In" else ~matches

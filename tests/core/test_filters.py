@@ -243,3 +243,18 @@ def test_affinity_sees_label_changes_and_new_nodes() -> None:
     assert passing(plugin, pod, nodes) == ["a1", "b1", "b2"]
     nodes.remove("b1")
     assert passing(plugin, pod, nodes) == ["a1", "b2"]
+
+
+def test_gt_lt_compare_labels_as_exact_64_bit_integers() -> None:
+    """Found by the differential tests: "1_0" is no number to kube-scheduler, values beyond
+    int64 neither, and 2^53 + 1 is compared exactly (not through a float)."""
+    nodes = table(
+        make_node("underscore").label("gen", "1_0").obj(),
+        make_node("huge").label("gen", "99999999999999999999").obj(),
+        make_node("exact").label("gen", "9007199254740993").obj(),
+        make_node("padded").label("gen", "007").obj(),
+    )
+    above = make_pod("p").affinity_term(("gen", "Gt", ["9007199254740992"])).obj()
+    assert passing(NodeAffinity(), above, nodes) == ["exact"]
+    below = make_pod("q").affinity_term(("gen", "Lt", ["11"])).obj()
+    assert passing(NodeAffinity(), below, nodes) == ["padded"]

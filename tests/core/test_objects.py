@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from kubenexus.api import keys, node_from_dict, pod_from_dict
+from kubenexus.api.objects import go_int
 from kubenexus.errors import InvalidInputError
 from tests.builders import make_node, make_pod
 
@@ -214,9 +215,36 @@ def test_node_reads_allocatable_taints_and_cordon() -> None:
     assert [str(t) for t in node.taints] == ["{gpu: true}"]
 
 
-def test_node_falls_back_to_capacity_and_default_pod_count() -> None:
-    node = node_from_dict({"metadata": {"name": "n"}, "status": {"capacity": {"cpu": "2"}}})
-    assert node.allocatable == {"cpu": 2000, "pods": keys.DEFAULT_MAX_PODS}
+def test_node_falls_back_to_capacity_and_offers_no_pod_slot_unless_told() -> None:
+    body = {"metadata": {"name": "n"}, "status": {"capacity": {"cpu": "2"}}}
+    # As kube-scheduler: a node offering no "pods" takes none ("Too many pods").
+    assert node_from_dict(body).allocatable == {"cpu": 2000}
+    # The simulator gives hand-written nodes the kubelet's default.
+    assert node_from_dict(body, default_pods=keys.DEFAULT_MAX_PODS).allocatable == {
+        "cpu": 2000,
+        "pods": keys.DEFAULT_MAX_PODS,
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "number"),
+    [
+        ("007", 7),
+        ("-3", -3),
+        ("+5", 5),
+        ("9007199254740993", 2**53 + 1),
+        ("1_0", None),
+        (" 1", None),
+        ("99999999999999999999", None),
+        ("1.0", None),
+        ("", None),
+    ],
+)
+def test_gt_lt_integers_are_read_as_kube_scheduler_reads_them(
+    value: str, number: int | None
+) -> None:
+    """Go's strconv.ParseInt: found different by the differential tests against kube-scheduler."""
+    assert go_int(value) == number
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,6 @@ init containers and overhead. Both bounds hold whatever the exact init-container
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,19 +59,14 @@ LABEL_VALUES: Final[dict[str, tuple[str, ...]]] = {
     SSD: ("true",),
     EMPTY: ("",),  # a label whose value is the empty string
 }
-# Features on which KubeNexus is known to disagree with kube-scheduler are left out of the
-# cases (each is marked KNOWN GAP below); KUBENEXUS_DIFF_KNOWN_GAPS=1 puts them back, to check
-# a fix.
-KNOWN_GAPS: Final = os.environ.get("KUBENEXUS_DIFF_KNOWN_GAPS", "") == "1"
-
-# Label values Gt/Lt must read as kube-scheduler does (Go's strconv.ParseInt): "007" is 7.
-# KNOWN GAP until KubeNexus reads them as Go does (kubenexus/framework/node_table.py,
-# LabelColumn.set: float(int(value))), kube-scheduler's reading in brackets:
-#   "1_0"                  Python's int() takes the underscore: 10 (Go: not a number, no match)
-#   "99999999999999999999" beyond int64 (Go: not a number, no match; ours 1e20)
-#   "9007199254740993"     2**53 + 1 read through a float: 2**53 (Go: exact, Gt 2**53 matches)
+# Label values Gt/Lt must read as kube-scheduler does (Go's strconv.ParseInt), each of which
+# KubeNexus once read otherwise (found by these tests):
+#   "007"                  7 for both
+#   "1_0"                  not a number (Python's int() took the underscore: 10)
+#   "99999999999999999999" not a number: beyond int64 (it was read as 1e20)
+#   "9007199254740993"     exactly 2**53 + 1, so Gt 2**53 matches (a float lost the +1)
 GAP_NUMBERS: Final = ("1_0", "99999999999999999999", "9007199254740993")
-ODD_NUMBERS: Final = ("007", *(GAP_NUMBERS if KNOWN_GAPS else ()))
+ODD_NUMBERS: Final = ("007", *GAP_NUMBERS)
 
 CORDON_KEY: Final = "node.kubernetes.io/unschedulable"
 # (key, value, effect): two values of one key, a key without value, every effect, and a taint
@@ -210,10 +204,9 @@ def _node(rng: random.Random, name: str) -> tuple[dict[str, Any], _NodePlan]:
         # other count is ample (more than all pods of a case together).
         PODS: 0 if rng.random() < 0.06 else rng.choice((110, 250)),
     }
-    if KNOWN_GAPS and rng.random() < 0.06:
-        # KNOWN GAP: a node whose allocatable has no "pods" at all: kube-scheduler counts 0
-        # slots ("Too many pods"), KubeNexus the kubelet's default 110
-        # (kubenexus/api/objects.py, node_from_dict).
+    if rng.random() < 0.06:
+        # A node whose allocatable has no "pods" at all: no pod slot ("Too many pods"), not
+        # the kubelet's default 110 (which KubeNexus once assumed).
         del allocatable[PODS]
     if rng.random() < 0.7:
         allocatable[STORAGE] = rng.choice((10 * Gi, 100 * Gi))

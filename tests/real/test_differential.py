@@ -7,9 +7,7 @@ The cases are built so that the outcome does not depend on tie-breaking or order
 preemption, no DRA deallocation), so its message ends after the node histogram, like ours.
 
 A few fixed seeds run by default. More: ``KUBENEXUS_DIFF_SEEDS=200`` (seeds 0 to 199) or
-``KUBENEXUS_DIFF_SEED=17,42`` (exactly these). ``KUBENEXUS_DIFF_KNOWN_GAPS=1`` also generates
-the features KubeNexus is known to get wrong (left out otherwise; see "KNOWN GAP" in
-``differential.py``).
+``KUBENEXUS_DIFF_SEED=17,42`` (exactly these).
 """
 
 from __future__ import annotations
