@@ -309,14 +309,15 @@ class ControlPlane:
             lambda: self._http_ok(f"https://127.0.0.1:{port}/healthz", tls=True, verify=False),
         )
 
-    def stop_component(self, name: str) -> None:
+    def stop_component(self, name: str, grace: float = 10.0) -> None:
+        """SIGTERM to the component's process group, SIGKILL after ``grace`` seconds."""
         process = self._processes.pop(name, None)
         if process is None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
