@@ -39,11 +39,14 @@ import uuid
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp.web
 import attrs
+import jsonschema
 import kmock
+import yaml
 
 from tests.emulator.patches import PatchError, json_patch, merge_patch
 from tests.emulator.selectors import SelectorError, field_selector, label_selector
@@ -93,6 +96,73 @@ KINDS: dict[ResKey, Kind] = {
     ),
     ("resource.k8s.io", "v1", "resourceslices"): Kind("ResourceSlice", False),
 }
+
+
+def _load_crd_schemas() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Our CRDs' schemas (kind → (group, openAPIV3Schema)), from crds/ as installed."""
+    schemas: dict[str, tuple[str, dict[str, Any]]] = {}
+    for path in sorted((Path(__file__).resolve().parents[2] / "crds").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "CustomResourceDefinition":
+                version = doc["spec"]["versions"][0]
+                schemas[doc["spec"]["names"]["kind"]] = (
+                    doc["spec"]["group"],
+                    version["schema"]["openAPIV3Schema"],
+                )
+    return schemas
+
+
+_CRD_SCHEMAS = _load_crd_schemas()
+
+
+def _apply_defaults(schema: Mapping[str, Any], value: Any) -> None:
+    """Structural-schema defaulting, as kube-apiserver does for custom resources."""
+    if not isinstance(value, dict):
+        return
+    for prop, sub in (schema.get("properties") or {}).items():
+        if prop not in value and "default" in sub:
+            value[prop] = copy.deepcopy(sub["default"])
+        if prop in value:
+            _apply_defaults(sub, value[prop])
+
+
+def _check_custom_resource(
+    kind: str, crd: tuple[str, dict[str, Any]], name: str, obj: dict[str, Any]
+) -> None:
+    """Default and validate a custom resource against its CRD's schema (the real server's 422,
+    worded as it words the common cases)."""
+    group, schema = crd
+    _apply_defaults(schema, obj)
+    errors = sorted(
+        jsonschema.Draft7Validator(schema).iter_errors(obj), key=lambda e: list(e.absolute_path)
+    )
+    if not errors:
+        return
+    details = []
+    for error in errors:
+        path = ".".join(str(part) for part in error.absolute_path)
+        if error.validator == "required":
+            missing = error.message.split("'")[1]
+            details.append(f"{path}.{missing}: Required value")
+        elif error.validator == "minimum":
+            details.append(
+                f"{path}: Invalid value: {error.instance}: {path} in body should be greater "
+                f"than or equal to {error.validator_value}"
+            )
+        elif error.validator == "minItems":
+            details.append(
+                f"{path}: Invalid value: {len(error.instance)}: {path} in body should have at "
+                f"least {error.validator_value} items"
+            )
+        else:
+            details.append(f"{path}: Invalid value: {error.instance!r}: {error.message}")
+    text = details[0] if len(details) == 1 else f"[{', '.join(details)}]"
+    raise ApiError(
+        422,
+        "Invalid",
+        f'{kind}.{group} "{name}" is invalid: {text}',
+        {"name": name, "group": group, "kind": kind},
+    )
 
 
 class ApiError(Exception):
@@ -434,6 +504,9 @@ class KubeEmulator(kmock.KubernetesScaffold):
                 "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
                 {"name": name, "kind": kind.kind},
             )
+        schema = _CRD_SCHEMAS.get(kind.kind)
+        if schema is not None:
+            _check_custom_resource(kind.kind, schema, name, obj)
         if kind.kind == "Pod":
             containers = (obj.get("spec") or {}).get("containers")
             if not isinstance(containers, list) or not containers:
