@@ -2,8 +2,9 @@
 
 Name, first found wins: label ``pod-group.scheduling.kubenexus.io/name``, annotation
 ``pod-group.scheduling.sigs.k8s.io/name``, label ``scheduling.x-k8s.io/pod-group``
-(scheduler-plugins; its size comes from the PodGroup object). Size: label or annotation
-``pod-group.scheduling.kubenexus.io/min-available`` or ``…sigs.k8s.io/min-available``.
+(scheduler-plugins; its size comes from the PodGroup object); for Spark and Ray pods without
+any of these, their application (``spark-app-selector``, ``ray.io/cluster``). Size: label or
+annotation ``pod-group.scheduling.kubenexus.io/min-available`` or ``…sigs.k8s.io/min-available``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,27 @@ class GangMembership:
     error: str = ""
 
 
+def pod_role(labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
+    """``driver``, ``executor`` or "": ours first, then Spark's and Ray's own labels."""
+    explicit = annotations.get(keys.ROLE) or labels.get(keys.ROLE) or ""
+    if explicit in {"driver", "executor"}:
+        return explicit
+    spark = labels.get(keys.SPARK_ROLE, "")
+    if spark in {"driver", "executor"}:
+        return spark
+    ray = labels.get(keys.RAY_NODE_TYPE, "")
+    return {"head": "driver", "worker": "executor"}.get(ray, "")
+
+
+def app_name(labels: Mapping[str, str]) -> str:
+    """The application a Spark or Ray pod belongs to (its driver-led gang), unmodified."""
+    if labels.get(keys.SPARK_ROLE) and labels.get(keys.SPARK_APP):
+        return labels[keys.SPARK_APP]
+    if labels.get(keys.RAY_NODE_TYPE) and labels.get(keys.RAY_CLUSTER):
+        return labels[keys.RAY_CLUSTER]
+    return ""
+
+
 def gang_membership(labels: Mapping[str, str], annotations: Mapping[str, str]) -> GangMembership:
     name = ""
     for key in keys.GANG_NAME_LABELS:
@@ -33,7 +55,9 @@ def gang_membership(labels: Mapping[str, str], annotations: Mapping[str, str]) -
         if name:
             break
     if not name:
-        return GangMembership()
+        name = app_name(labels)
+        # A Spark or Ray application is a gang by its own labels; its size is its driver's.
+        return GangMembership(name) if name else GangMembership()
     for key in keys.GANG_MIN_AVAILABLE_KEYS:
         raw = labels.get(key) if key in labels else annotations.get(key)
         if raw is None:

@@ -58,5 +58,25 @@ CPU_SET: Final = "cpu-set"
 # Written by the scheduler on pods it placed by NUMA zone (read back after a restart).
 NUMA_ZONES: Final = "numa.kubenexus.io/zones"
 
+# Driver-led applications (issue: ResourceReservation). A driver is admitted only with room held
+# for its executors. Roles as the frameworks set them, or ours.
+ROLE: Final = "scheduling.kubenexus.io/role"  # "driver" | "executor"
+SPARK_ROLE: Final = "spark-role"  # set by Spark on its pods: "driver" | "executor"
+SPARK_APP: Final = "spark-app-selector"  # the application's id, on the driver and executors
+RAY_NODE_TYPE: Final = "ray.io/node-type"  # "head" | "worker"
+RAY_CLUSTER: Final = "ray.io/cluster"
+# On a driver: how many executors to hold room for, and each one's requests.
+EXECUTOR_COUNT_KEYS: Final = (
+    "scheduling.kubenexus.io/executor-count",
+    "kubenexus.io/executor-count",
+)
+EXECUTOR_RESOURCE_KEYS: Final = {
+    "cpu": ("scheduling.kubenexus.io/executor-cpu", "kubenexus.io/executor-cpu"),
+    "memory": ("scheduling.kubenexus.io/executor-memory", "kubenexus.io/executor-memory"),
+    "nvidia.com/gpu": ("scheduling.kubenexus.io/executor-gpu", "kubenexus.io/executor-gpu"),
+}
+# On a ResourceReservation the scheduler wrote for a driver.
+POD_GROUP_LABEL: Final = "scheduling.kubenexus.io/pod-group"
+
 # Labels a Job controller puts on the pods it creates.
 JOB_NAME_LABELS: Final = ("batch.kubernetes.io/job-name", "job-name")

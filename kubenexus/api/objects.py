@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from kubenexus.api import keys
-from kubenexus.api.gang import gang_membership
+from kubenexus.api.gang import gang_membership, pod_role
 from kubenexus.api.quantity import resource_amount
 from kubenexus.errors import InvalidInputError
 
@@ -118,6 +118,9 @@ class PodInfo:
     gang: str = ""
     gang_min: int | None = None
     gang_error: str = ""
+    # "driver" (admitted only with room held for its executors), "executor" (claims that room),
+    # or "" (any other pod).
+    role: str = ""
 
     @property
     def key(self) -> str:
@@ -608,4 +611,5 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         gang=sys.intern(f"{namespace}/{membership.name}") if membership.name else "",
         gang_min=membership.min_member,
         gang_error=membership.error,
+        role=sys.intern(pod_role(labels, annotations)),
     )

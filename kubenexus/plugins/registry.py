@@ -19,6 +19,10 @@ from kubenexus.plugins.node_resources_fit import NodeResourcesFit, NodeResources
 from kubenexus.plugins.node_unschedulable import NodeUnschedulable
 from kubenexus.plugins.numa_topology import NUMATopology, NUMATopologyArgs
 from kubenexus.plugins.priority_sort import PrioritySort, PrioritySortArgs
+from kubenexus.plugins.resource_reservation import (
+    ResourceReservation,
+    ResourceReservationArgs,
+)
 from kubenexus.plugins.taint_toleration import TaintToleration
 
 
@@ -42,6 +46,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("NodeAffinity", lambda _: NodeAffinity(), NoArgs, default_weight=2),
         PluginSpec("NodeResourcesFit", NodeResourcesFit, NodeResourcesFitArgs),
         PluginSpec("NUMATopology", NUMATopology, NUMATopologyArgs, default_weight=3),
+        PluginSpec("ResourceReservation", ResourceReservation, ResourceReservationArgs),
         PluginSpec(
             "NodeResourcesBalancedAllocation",
             NodeResourcesBalancedAllocation,
@@ -60,5 +65,6 @@ DEFAULT_PLUGINS: Final = (
     "NodeAffinity",
     "NodeResourcesFit",
     "NUMATopology",
+    "ResourceReservation",
     "NodeResourcesBalancedAllocation",
 )

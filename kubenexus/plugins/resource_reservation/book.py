@@ -1,0 +1,182 @@
+"""Reservations held in the core: slots of capacity on nodes for a gang's executors.
+
+A free slot is counted in the node table as a placeholder pod (so every other pod sees the room
+as taken); an executor of the gang claims a slot and its own request replaces the placeholder.
+This module keeps the state and says which placeholders must exist; the scheduler keeps the
+cache in step with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final, Literal
+
+from kubenexus.api import keys
+from kubenexus.api.objects import PodInfo, shared_requests
+from kubenexus.api.reservation import ReservationSpec, SlotSpec
+
+Phase = Literal["Pending", "Active", "Released", "Expired", "Invalid"]
+HOLDING: Final = frozenset({"Active"})
+PLACEHOLDER_PREFIX: Final = "reservation:"
+MAX_NAME: Final = 253
+
+
+@dataclass(slots=True)
+class HeldSlot:
+    spec: SlotSpec
+    claimed_by: str = ""  # the claiming pod's key
+    claimed_name: str = ""  # namespace/name, for the status
+
+    @property
+    def free(self) -> bool:
+        return not self.claimed_by
+
+
+@dataclass(slots=True)
+class Held:
+    spec: ReservationSpec
+    slots: dict[str, HeldSlot]
+    phase: Phase = "Pending"
+    problem: str = ""
+    expires_at: float | None = None
+    # Why it ended (Released / Expired): for the status and the Event.
+    reason: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def holding(self) -> bool:
+        return self.phase in HOLDING
+
+    def free_slots(self) -> Iterator[HeldSlot]:
+        return (slot for slot in self.slots.values() if slot.free and slot.spec.node)
+
+
+def placeholder_key(reservation: str, slot: str) -> str:
+    return f"{PLACEHOLDER_PREFIX}{reservation}/{slot}"
+
+
+def is_placeholder(key: str) -> bool:
+    return key.startswith(PLACEHOLDER_PREFIX)
+
+
+def placeholder(spec: ReservationSpec, slot: SlotSpec) -> PodInfo:
+    """The stand-in pod that holds a free slot's room on its node (never scheduled itself)."""
+    requests = dict(slot.requests)
+    return PodInfo(
+        namespace=spec.namespace,
+        name=f"{spec.name}.{slot.name}",
+        uid=placeholder_key(spec.key, slot.name),
+        requests=shared_requests(requests),
+        node_name=slot.node,
+        phase="Running",
+        score_cpu=requests.get(keys.CPU, 0) or keys.DEFAULT_SCORE_MILLI_CPU,
+        score_memory=requests.get(keys.MEMORY, 0) or keys.DEFAULT_SCORE_MEMORY,
+    )
+
+
+def reservation_name(driver_name: str) -> str:
+    """The ResourceReservation made for a driver: its name, shortened (with a hash) if long."""
+    if len(driver_name) <= MAX_NAME:
+        return driver_name
+    digest = hashlib.sha256(driver_name.encode()).hexdigest()[:10]
+    return f"{driver_name[: MAX_NAME - 11]}-{digest}"
+
+
+class ReservationBook:
+    """Every reservation the scheduler knows, by key and by gang; which need a status write."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, Held] = {}
+        self._by_gang: dict[str, set[str]] = {}
+        # Reservations whose status changed since the shell last wrote them.
+        self.dirty: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.held)
+
+    def get(self, key: str) -> Held | None:
+        return self.held.get(key)
+
+    def of_gang(self, gang: str) -> list[Held]:
+        return [self.held[k] for k in sorted(self._by_gang.get(gang, ()))]
+
+    def of_driver(self, driver_key: str) -> list[Held]:
+        return [h for h in self.held.values() if h.spec.driver_uid == driver_key]
+
+    def put(self, held: Held) -> None:
+        old = self.held.get(held.key)
+        if old is not None and old.spec.gang != held.spec.gang:
+            self._unindex(old)
+        self.held[held.key] = held
+        if held.spec.gang:
+            self._by_gang.setdefault(held.spec.gang, set()).add(held.key)
+        self.dirty.add(held.key)
+
+    def pop(self, key: str) -> Held | None:
+        held = self.held.pop(key, None)
+        if held is not None:
+            self._unindex(held)
+        self.dirty.discard(key)
+        return held
+
+    def _unindex(self, held: Held) -> None:
+        keys_ = self._by_gang.get(held.spec.gang)
+        if keys_ is not None:
+            keys_.discard(held.key)
+            if not keys_:
+                del self._by_gang[held.spec.gang]
+
+    def claim_of(self, pod_key: str) -> tuple[Held, HeldSlot] | None:
+        """The slot a pod claims, if any."""
+        for held in self.held.values():
+            for slot in held.slots.values():
+                if slot.claimed_by == pod_key:
+                    return held, slot
+        return None
+
+    def phase_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(("Pending", "Active", "Released", "Expired", "Invalid"), 0)
+        for held in self.held.values():
+            counts[held.phase] += 1
+        return counts
+
+    def reserved(self) -> dict[str, int]:
+        """Room held by free slots, per resource (for the metrics)."""
+        total: dict[str, int] = {}
+        for held in self.held.values():
+            if not held.holding:
+                continue
+            for slot in held.free_slots():
+                for name, amount in slot.spec.requests.items():
+                    total[name] = total.get(name, 0) + amount
+        return total
+
+    def status(self, key: str) -> Mapping[str, object]:
+        """The object's status as the scheduler sees it."""
+        held = self.held[key]
+        slots = {
+            name: {
+                "node": slot.spec.node,
+                "state": "Claimed" if slot.claimed_by else ("Free" if held.holding else "Released"),
+                **({"pod": slot.claimed_name} if slot.claimed_name else {}),
+            }
+            for name, slot in held.slots.items()
+        }
+        claimed = sum(1 for slot in held.slots.values() if slot.claimed_by)
+        status: dict[str, object] = {
+            "phase": held.phase,
+            "claimed": claimed,
+            "total": len(held.slots),
+            "slots": slots,
+        }
+        condition_reason = {"Invalid": "Invalid", "Expired": "Expired", "Released": "Released"}
+        if held.phase in condition_reason:
+            status["message"] = held.problem or held.reason
+        return MappingProxyType(status)
