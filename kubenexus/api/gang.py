@@ -2,9 +2,10 @@
 
 Name, first found wins: label ``pod-group.scheduling.kubenexus.io/name``, annotation
 ``pod-group.scheduling.sigs.k8s.io/name``, label ``scheduling.x-k8s.io/pod-group``
-(scheduler-plugins; its size comes from the PodGroup object); for Spark and Ray pods without
-any of these, their application (``spark-app-selector``, ``ray.io/cluster``). Size: label or
-annotation ``pod-group.scheduling.kubenexus.io/min-available`` or ``…sigs.k8s.io/min-available``.
+(scheduler-plugins; its size comes from the PodGroup object). Size: label or annotation
+``pod-group.scheduling.kubenexus.io/min-available`` or ``…sigs.k8s.io/min-available``. Spark and
+Ray pods also belong to their application (``spark-app-selector``, ``ray.io/cluster``), which
+is what a driver's reservation is for when no gang is named.
 """
 
 from __future__ import annotations
@@ -55,9 +56,7 @@ def gang_membership(labels: Mapping[str, str], annotations: Mapping[str, str]) -
         if name:
             break
     if not name:
-        name = app_name(labels)
-        # A Spark or Ray application is a gang by its own labels; its size is its driver's.
-        return GangMembership(name) if name else GangMembership()
+        return GangMembership()
     for key in keys.GANG_MIN_AVAILABLE_KEYS:
         raw = labels.get(key) if key in labels else annotations.get(key)
         if raw is None:

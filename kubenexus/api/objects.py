@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from kubenexus.api import keys
-from kubenexus.api.gang import gang_membership, pod_role
+from kubenexus.api.gang import app_name, gang_membership, pod_role
 from kubenexus.api.quantity import resource_amount
 from kubenexus.errors import InvalidInputError
 
@@ -121,6 +121,14 @@ class PodInfo:
     # "driver" (admitted only with room held for its executors), "executor" (claims that room),
     # or "" (any other pod).
     role: str = ""
+    # A Spark or Ray application ("namespace/id") from the framework's own labels, or "".
+    app: str = ""
+
+    @property
+    def group(self) -> str:
+        """The group a driver's reservation is for and its executors claim from: the gang it
+        names, else its application."""
+        return self.gang or self.app
 
     @property
     def key(self) -> str:
@@ -612,4 +620,5 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         gang_min=membership.min_member,
         gang_error=membership.error,
         role=sys.intern(pod_role(labels, annotations)),
+        app=sys.intern(f"{namespace}/{application}") if (application := app_name(labels)) else "",
     )

@@ -136,11 +136,19 @@ class Profile:
 
     # ------------------------------------------------------------------ find a node
 
-    def find_node(self, pod: PodInfo, nodes: NodeTable) -> Placement | Failure:
-        """Filter and score every node for the pod; pick the best. Touches no state."""
+    def find_node(  # noqa: PLR0915 - one cycle, its phases in order, kept readable in one place
+        self, pod: PodInfo, nodes: NodeTable, only: tuple[str, frozenset[str]] | None = None
+    ) -> Placement | Failure:
+        """Filter and score every node for the pod; pick the best. Touches no state.
+
+        ``only``: (who says, node names): the pod may go to these nodes only (e.g. the nodes
+        holding its reserved room), counted like a pre-filter's node limit.
+        """
         if pod.unsupported:
             return Failure(diagnosis=unsupported_diagnosis(pod, nodes.live))
         state = CycleState()
+        if only is not None:
+            restrict_nodes(state, *only)
         skipped: set[str] = set()
         for pre_filter in self.pre_filters:
             status = pre_filter.pre_filter(state, pod, nodes)

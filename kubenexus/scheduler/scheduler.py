@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Final
 
-from kubenexus.api.objects import NodeInfo, PodInfo
+from kubenexus.api import keys
+from kubenexus.api.objects import NodeInfo, PodInfo, shared_requests
 from kubenexus.api.quantity import format_amount
+from kubenexus.api.reservation import ReservationSpec, SlotSpec
 from kubenexus.api.topology import NodeTopology
+from kubenexus.errors import InvalidInputError
 from kubenexus.framework import (
     CacheObserver,
     ClusterEvent,
@@ -30,8 +34,17 @@ from kubenexus.framework import (
 from kubenexus.framework.interfaces import QueuedPod
 from kubenexus.framework.runtime import UNSUPPORTED
 from kubenexus.plugins.coscheduling import Coscheduling, GangManager, PodGroupSpec
+from kubenexus.plugins.resource_reservation import (
+    Held,
+    ResourceReservation,
+    executor_shape,
+    placeholder,
+    placeholder_key,
+    reservation_name,
+)
 from kubenexus.scheduler.cache import ClusterCache
 from kubenexus.scheduler.queue import QueueSettings, SchedulingQueue
+from kubenexus.scheduler.reserving import Reserving
 
 Clock = Callable[[], float]
 # QueuedPod.extra: the annotation keys earlier placements of the pod wrote.
@@ -47,6 +60,10 @@ class Scheduled:
     # The pod may no longer be bound (it is being deleted, or gained scheduling gates) since
     # the decision: if its binding fails it is not retried.
     cancelled: bool = False
+    # A driver: the reservation made for its executors (written before the driver is bound).
+    reservation: ReservationSpec | None = None
+    # An executor: the (reservation, slot) it claimed.
+    claim: tuple[str, str] | None = None
 
     @property
     def pod(self) -> PodInfo:
@@ -172,6 +189,16 @@ class Scheduler:
         self._gangs: dict[str, GangManager] = {
             name: plugin.gangs for name, p in self.profiles.items() if (plugin := _coscheduling(p))
         }
+        # Profiles that admit drivers with room for their executors (ResourceReservation on).
+        reserving = {
+            name: plugin
+            for name, profile in self.profiles.items()
+            for plugin in profile.pre_filters
+            if isinstance(plugin, ResourceReservation)
+        }
+        self._reserving_profiles = frozenset(reserving)
+        ttl = next(iter(reserving.values())).args.default_ttl_seconds if reserving else 600.0
+        self.reserving = Reserving(self.cache, ttl)
 
     @property
     def nodes(self) -> int:
@@ -190,10 +217,15 @@ class Scheduler:
             return
         events = node_change(old, node)
         self.cache.upsert_node(node)
+        if events & (ClusterEvent.NODE_ADDED | ClusterEvent.NODE_ALLOCATABLE_UP):
+            self._recheck_reservations()  # an unknown node may be known now, a slot fit it
         self.queue.move(events)
 
     def remove_node(self, name: str) -> None:
         self.cache.remove_node(name)
+        for held in list(self.reserving.book.held.values()):
+            if held.holding and any(s.spec.node == name for s in held.slots.values()):
+                self.reserving.end(held, "Invalid", f"node {name} of a reserved slot is gone")
 
     def set_node_topology(self, name: str, topology: NodeTopology | None) -> None:
         """A node's NodeResourceTopology object arrived, changed or went away (None)."""
@@ -244,6 +276,10 @@ class Scheduler:
         self.queue.delete(pod.key)
         self._in_flight.pop(pod.key, None)
         self.cache.upsert_pod(pod)
+        if pod.terminal:
+            self._pod_gone(pod, "finished")
+        else:
+            self.reserving.adopt(pod)  # a bound executor takes a free slot on its node
         if before is not None and (pod.terminal or _uses_less(before, pod)):
             self.queue.move(ClusterEvent.POD_REMOVED)  # room freed (finished, resized down)
         if pod.gang:
@@ -258,6 +294,24 @@ class Scheduler:
                 del self._finished[pod.gang]
             if pod.terminal:
                 self._forget_gang_if_idle(pod)
+
+    def _pod_gone(self, pod: PodInfo, how: str) -> None:
+        """A pod finished or was deleted: the slot it claimed reopens; a driver's reservations
+        are released."""
+        if self.reserving.unclaim(pod.key) is not None:
+            self.queue.move(ClusterEvent.POD_REMOVED)
+        for held in self.reserving.book.of_driver(pod.key):
+            if held.phase in {"Active", "Pending"}:
+                self.reserving.end(held, "Released", f"the driver {pod.full_name} {how}")
+                self.queue.move(ClusterEvent.POD_REMOVED)
+
+    def pod_group_deleted(self, key: str) -> None:
+        """A PodGroup object was deleted: the gang's reservations are released."""
+        for held in self.reserving.book.of_gang(key):
+            if held.phase in {"Active", "Pending"}:
+                self.reserving.end(held, "Released", f"the PodGroup {key} was deleted")
+                self.queue.move(ClusterEvent.POD_REMOVED)
+        self.upsert_pod_group(key, None)
 
     def upsert_pod_group(self, key: str, spec: PodGroupSpec | None) -> None:
         """A PodGroup object appeared, changed (None: removed or invalid); its members retry."""
@@ -275,6 +329,8 @@ class Scheduler:
         if removed is not None:
             self.queue.move(ClusterEvent.POD_REMOVED)
         pod = removed or (entry.pod if entry is not None else None)
+        if pod is not None:
+            self._pod_gone(pod, "was deleted")
         for gang, finished in list(self._finished.items()):
             if finished.pop(key, None) is not None and not finished:
                 del self._finished[gang]
@@ -342,6 +398,10 @@ class Scheduler:
         if entry is None:
             return []
         pod = entry.pod
+        if pod.role and pod.scheduler_name in self._reserving_profiles:
+            if pod.role == "driver":
+                return [self._schedule_driver(entry)]
+            return [self._schedule_executor(entry)]
         gangs = self._gangs.get(pod.scheduler_name)
         if pod.gang and gangs is not None and not pod.gang_error:
             return self._schedule_gang(entry, gangs)
@@ -541,6 +601,203 @@ class Scheduler:
                 )
         return ""
 
+    # ------------------------------------------------------------------ reservations
+
+    def _schedule_driver(self, entry: QueuedPod) -> Outcome:
+        """A driver is placed only together with room for all its executors: the driver and one
+        executor-shaped probe per slot are placed in one pass (each sees what the previous took;
+        every filter applies to each), then the driver is committed and the slots held."""
+        pod = entry.pod
+        if any(h.phase in {"Active", "Pending"} for h in self.reserving.book.of_driver(pod.key)):
+            return self._schedule_pod(entry)  # its room is already held (a retry, a restart)
+        gangs = self._gangs.get(pod.scheduler_name)
+        group = gangs.pod_groups.get(pod.gang) if gangs is not None and pod.gang else None
+        try:
+            shape = executor_shape(pod, group)
+        except InvalidInputError as exc:  # the pre-filter says so too; kept for safety
+            failure = Failure(error=str(exc), plugins=frozenset({ResourceReservation.name}))
+            self.queue.requeue_unschedulable(entry, failure.message, ClusterEvent.NONE)
+            return Unschedulable(entry, failure)
+        if shape is None or shape.count == 0:
+            return self._schedule_pod(entry)  # nothing to hold: an ordinary pod
+        profile = self.profiles[pod.scheduler_name]
+        nodes = self.cache.nodes
+        placed = profile.find_node(pod, nodes)
+        if isinstance(placed, Failure):
+            self.queue.requeue_unschedulable(entry, placed.message, self._wake_on(pod, placed))
+            return Unschedulable(entry, placed)
+        status = self._reserve_and_permit(profile, placed, pod)
+        if not status.ok:
+            failure = Failure(
+                error=f"{status.plugin or 'plugin'} rejected {placed.node_name}: {status.message}"
+            )
+            self.queue.requeue_unschedulable(entry, failure.message, self._wake_on(pod, failure))
+            return Unschedulable(entry, failure)
+        self.cache.assume(pod, placed.node_name)
+        name = reservation_name(pod.name)
+        key = f"{pod.namespace}/{name}"
+        slots: list[SlotSpec] = []
+        for index in range(shape.count):
+            probe = self._slot_probe(pod, key, f"executor-{index}", shape.requests)
+            found = profile.find_node(probe, nodes)
+            if isinstance(found, Failure):
+                for slot in slots:
+                    self.cache.remove_pod(placeholder_key(key, slot.name))
+                profile.unreserve(placed, pod, nodes)
+                self.cache.forget(pod.key)
+                message = (
+                    f"driver {pod.full_name} waits for room for all {shape.count} executors "
+                    f"({shape.describe()} each): {index} fit; executor {index + 1}: "
+                    f"{found.message}"
+                )
+                failure = Failure(
+                    error=message,
+                    plugins=frozenset({ResourceReservation.name}) | found.rejected_by,
+                    kind=f"driver-without-room:{pod.key}",
+                )
+                self.queue.requeue_unschedulable(entry, message, self._wake_on(pod, failure))
+                return Unschedulable(entry, failure)
+            self.cache.upsert_pod(replace(probe, node_name=found.node_name))
+            slots.append(SlotSpec(probe.uid.rsplit("/", 1)[1], found.node_name, shape.requests))
+        spec = ReservationSpec(
+            namespace=pod.namespace,
+            name=name,
+            gang=pod.group or f"{pod.namespace}/{pod.name}",
+            slots=tuple(slots),
+            created=self.clock(),
+            driver_uid=pod.key,
+        )
+        self.reserving.upsert(spec, self.clock())  # the probes already hold the room
+        decision = self._commit(entry, placed)
+        decision.reservation = spec
+        return decision
+
+    @staticmethod
+    def _slot_probe(
+        driver: PodInfo, reservation: str, slot: str, requests: Mapping[str, int]
+    ) -> PodInfo:
+        """An executor-shaped stand-in for a slot: the driver's placement rules (selectors,
+        affinity, tolerations: what Spark gives its executors too), the executor's size."""
+        return replace(
+            driver,
+            name=f"{reservation.split('/', 1)[1]}.{slot}",
+            uid=placeholder_key(reservation, slot),
+            requests=shared_requests(dict(requests)),
+            score_cpu=requests.get(keys.CPU, 0) or keys.DEFAULT_SCORE_MILLI_CPU,
+            score_memory=requests.get(keys.MEMORY, 0) or keys.DEFAULT_SCORE_MEMORY,
+            annotations=MappingProxyType({}),
+            role="executor",
+            gang="",
+            app="",
+            scheduler_name="",
+        )
+
+    def _schedule_executor(self, entry: QueuedPod) -> Outcome:
+        """An executor claims a free slot of its group's reservations on a node that suits it
+        (every filter still applies); with none left (dynamic allocation, all claimed) it is
+        an ordinary pod."""
+        pod = entry.pod
+        holding = [
+            h for h in self.reserving.book.of_gang(pod.group) if h.holding and any(h.free_slots())
+        ]
+        if not holding:
+            return self._schedule_pod(entry)
+        profile = self.profiles[pod.scheduler_name]
+        nodes = self.cache.nodes
+        free = {h.key: self.reserving.suspend(h) for h in holding}  # the room is the executor's
+        allowed = frozenset(s.spec.node for slots in free.values() for s in slots)
+        placed = profile.find_node(pod, nodes, only=(ResourceReservation.name, allowed))
+        if isinstance(placed, Placement):
+            status = self._reserve_and_permit(profile, placed, pod)
+            if status.ok:
+                held, slot = next(
+                    (h, s) for h in holding for s in free[h.key] if s.spec.node == placed.node_name
+                )
+                self.reserving.claim(held, slot, pod)
+                for other in holding:
+                    self.reserving.resume(other)
+                decision = self._commit(entry, placed)
+                decision.claim = (held.key, slot.spec.name)
+                return decision
+        for held in holding:
+            self.reserving.resume(held)
+        return self._schedule_pod(entry)
+
+    def upsert_reservation(self, spec: ReservationSpec) -> None:
+        """A ResourceReservation object appeared or changed (made by the scheduler for a driver,
+        or written by hand): its free slots are held, its nodes chosen where it names none."""
+        held = self.reserving.upsert(spec, self.clock(), self._reservation_problem(spec))
+        if held.phase == "Pending":
+            self._place_slots(held)
+        # Executors already bound on a slot's node claim it (a restart, an object written late).
+        for node in {s.spec.node for s in held.slots.values() if s.spec.node}:
+            for pod in list(self.cache.pods_on(node)):
+                self.reserving.adopt(pod)
+
+    def remove_reservation(self, key: str) -> None:
+        if self.reserving.remove(key) is not None:
+            self.queue.move(ClusterEvent.POD_REMOVED)
+
+    def expire_reservations(self) -> list[Held]:
+        """Reservations whose time to live passed now release their free slots."""
+        expired = self.reserving.expire(self.clock())
+        if expired:
+            self.queue.move(ClusterEvent.POD_REMOVED)
+        return expired
+
+    def _reservation_problem(self, spec: ReservationSpec) -> str:
+        """What makes a reservation impossible to honour on the nodes it names, or ""."""
+        for slot in spec.slots:
+            if not slot.node:
+                continue
+            where = f"spec.reservations.{slot.name}"
+            node = self.cache.node_info(slot.node)
+            if node is None:
+                return f"{where}.node: no node named {slot.node!r}"
+            for resource, amount in slot.requests.items():
+                has = node.allocatable.get(resource, 0)
+                if amount > has:
+                    return (
+                        f"{where}.resources.{resource}: {format_amount(resource, amount)} is more "
+                        f"than node {slot.node} has ({format_amount(resource, has)})"
+                    )
+        return ""
+
+    def _recheck_reservations(self) -> None:
+        """Nodes came or grew: reservations that named an unknown node, or waited for nodes to
+        be chosen, are tried again."""
+        for held in list(self.reserving.book.held.values()):
+            if held.phase == "Invalid" and not held.spec.problem:
+                self.upsert_reservation(held.spec)
+            elif held.phase == "Pending":
+                self._place_slots(held)
+
+    def _place_slots(self, held: Held) -> None:
+        """Choose nodes for the slots that name none (the shorthand ``resources`` + ``count``):
+        each placed like a pod of the slot's size, seeing the room the previous ones took."""
+        profile = next((self.profiles[n] for n in sorted(self._reserving_profiles)), None)
+        if profile is None:
+            return
+        nodes = self.cache.nodes
+        chosen: list[SlotSpec] = []
+        for slot in held.slots.values():
+            if slot.spec.node:
+                continue
+            probe = placeholder(held.spec, slot.spec)
+            found = profile.find_node(replace(probe, node_name=""), nodes)
+            if isinstance(found, Failure):
+                for done in chosen:
+                    self.cache.remove_pod(placeholder_key(held.key, done.name))
+                held.reason = f"no room yet for slot {slot.spec.name}: {found.message}"
+                self.reserving.book.dirty.add(held.key)
+                return
+            spec = replace(slot.spec, node=found.node_name)
+            self.cache.upsert_pod(replace(probe, node_name=found.node_name))
+            chosen.append(spec)
+        by_name = {c.name: c for c in chosen}
+        slots = tuple(by_name.get(s.spec.name, s.spec) for s in held.slots.values())
+        self.reserving.upsert(replace(held.spec, slots=slots), self.clock())
+
     def binding_succeeded(self, key: str) -> None:
         """The Binding exists; the pod stays counted until the API shows it gone or finished.
 
@@ -563,6 +820,9 @@ class Scheduler:
         pod = decision.pod
         self.profiles[pod.scheduler_name].unreserve(decision.placement, pod, self.cache.nodes)
         self.cache.forget(key)
+        self.reserving.unclaim(key)  # an executor's slot reopens
+        if decision.reservation is not None:  # a driver not bound holds nothing
+            self.reserving.remove(decision.reservation.key)
         self.queue.move(ClusterEvent.POD_REMOVED)
         if retry and not decision.cancelled:
             self.queue.restore(decision.entry, message)

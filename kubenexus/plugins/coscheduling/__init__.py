@@ -71,6 +71,10 @@ class Coscheduling:
         or reserved in the same plan (the scheduler plans a gang's members in one pass)."""
         if not pod.gang:
             return SUCCESS
+        if pod.role and not self.gangs.planning(pod.gang):
+            # A driver-led gang (a driver and its executors) is admitted by the driver's
+            # reservation, not by a quorum of members that cannot all exist yet.
+            return SUCCESS
         return self.gangs.quorum_status(pod.gang, plugin=self.name)
 
     def reserve(self, state: CycleState, pod: PodInfo, nodes: NodeTable, slot: int) -> Status:

@@ -87,6 +87,10 @@ class GangManager:
         self._plans[gang] = (size, placed)
         self._reserved[gang] = set()
 
+    def planning(self, gang: str) -> bool:
+        """Whether the gang is being planned as a unit right now."""
+        return gang in self._plans
+
     def end_plan(self, gang: str) -> None:
         self._plans.pop(gang, None)
         self._reserved.pop(gang, None)

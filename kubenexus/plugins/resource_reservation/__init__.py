@@ -123,7 +123,6 @@ class ResourceReservation:
 
     def __init__(self, args: ResourceReservationArgs | None = None) -> None:
         self.args = args or ResourceReservationArgs()
-        self.book = ReservationBook()
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         """A driver whose executor annotations cannot be read is told so (it waits; nothing

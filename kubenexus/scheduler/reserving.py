@@ -1,0 +1,168 @@
+"""Reservations kept in step with the cache: every free slot of a holding reservation is counted on
+its node as a placeholder pod; a claimed, expired, released or invalid slot is not.
+
+The scheduler calls in here on every change that matters (a reservation object, a node, a pod
+placed or gone, the clock); nothing here chooses nodes (the scheduler does, with the profile).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from kubenexus.api.objects import PodInfo
+from kubenexus.api.reservation import ReservationSpec
+from kubenexus.plugins.resource_reservation import (
+    Held,
+    HeldSlot,
+    ReservationBook,
+    placeholder,
+    placeholder_key,
+)
+from kubenexus.scheduler.cache import ClusterCache
+
+
+class Reserving:
+    def __init__(self, cache: ClusterCache, default_ttl: float) -> None:
+        self.cache = cache
+        self.book = ReservationBook()
+        self.default_ttl = default_ttl
+
+    # ------------------------------------------------------------------ placeholders
+
+    def _count(self, held: Held, slot: HeldSlot) -> None:
+        key = placeholder_key(held.key, slot.spec.name)
+        if key not in self.cache:
+            self.cache.upsert_pod(placeholder(held.spec, slot.spec))
+
+    def _uncount(self, held: Held, slot: HeldSlot) -> bool:
+        return self.cache.remove_pod(placeholder_key(held.key, slot.spec.name)) is not None
+
+    def sync(self, held: Held) -> None:
+        """Placeholders exactly for the free, placed slots of a holding reservation."""
+        for slot in held.slots.values():
+            if held.holding and slot.free and slot.spec.node:
+                self._count(held, slot)
+            else:
+                self._uncount(held, slot)
+
+    def suspend(self, held: Held) -> list[HeldSlot]:
+        """Take the free slots' placeholders out (while one of the gang's executors is tried on
+        them); ``resume`` puts back those still free."""
+        free = list(held.free_slots())
+        for slot in free:
+            self._uncount(held, slot)
+        return free
+
+    def resume(self, held: Held) -> None:
+        self.sync(held)
+
+    # ------------------------------------------------------------------ objects
+
+    def upsert(self, spec: ReservationSpec, now: float, problem: str = "") -> Held:
+        """A reservation object (or one the scheduler made) appeared or changed. Claims of
+        slots kept under the same name survive; nodes the scheduler chose earlier too."""
+        old = self.book.get(spec.key)
+        slots = {s.name: HeldSlot(s) for s in spec.slots}
+        if old is not None:
+            for name, slot in slots.items():
+                before = old.slots.get(name)
+                if before is None:
+                    continue
+                if not slot.spec.node and before.spec.node:
+                    slot.spec = replace(slot.spec, node=before.spec.node)
+                if before.claimed_by and before.spec.node == slot.spec.node:
+                    slot.claimed_by, slot.claimed_name = before.claimed_by, before.claimed_name
+        created = spec.created if spec.created is not None else now
+        ttl = spec.ttl_seconds if spec.ttl_seconds is not None else self.default_ttl
+        held = Held(spec=spec, slots=slots, expires_at=created + ttl)
+        if old is not None and old.phase in {"Released", "Expired"}:
+            held.phase, held.reason = old.phase, old.reason  # ended is ended
+        elif spec.problem or problem:
+            held.phase, held.problem = "Invalid", spec.problem or problem
+        elif held.expires_at is not None and held.expires_at <= now:
+            held.phase, held.reason = "Expired", "its time to live passed"
+        elif any(not s.spec.node for s in slots.values()):
+            held.phase = "Pending"  # nodes still to be chosen
+        else:
+            held.phase = "Active"
+        if old is not None:
+            for slot in old.slots.values():
+                self._uncount(old, slot)
+        self.book.put(held)
+        self.sync(held)
+        return held
+
+    def remove(self, key: str) -> Held | None:
+        held = self.book.pop(key)
+        if held is not None:
+            for slot in held.slots.values():
+                self._uncount(held, slot)
+        return held
+
+    def end(self, held: Held, phase: str, reason: str) -> None:
+        """Release everything not claimed; the object stays, saying why (Released, Expired,
+        Invalid)."""
+        if phase == "Invalid":
+            held.phase, held.problem = "Invalid", reason
+        elif phase == "Expired":
+            held.phase, held.reason = "Expired", reason
+        else:
+            held.phase, held.reason = "Released", reason
+        self.sync(held)
+        self.book.dirty.add(held.key)
+
+    # ------------------------------------------------------------------ claims
+
+    def claim(self, held: Held, slot: HeldSlot, pod: PodInfo) -> None:
+        self._uncount(held, slot)
+        slot.claimed_by, slot.claimed_name = pod.key, pod.full_name
+        self.book.dirty.add(held.key)
+
+    def unclaim(self, pod_key: str) -> Held | None:
+        """The claiming pod is gone (deleted, failed, its binding failed): its slot reopens
+        for a replacement while the reservation holds."""
+        found = self.book.claim_of(pod_key)
+        if found is None:
+            return None
+        held, slot = found
+        slot.claimed_by = slot.claimed_name = ""
+        self.sync(held)
+        self.book.dirty.add(held.key)
+        return held
+
+    def adopt(self, pod: PodInfo) -> bool:
+        """A bound executor of a reservation's group on the node of one of its free slots
+        (ours confirmed by the watch, or read after a restart) claims that slot."""
+        if pod.role != "executor" or not pod.group or self.book.claim_of(pod.key) is not None:
+            return False
+        for held in self.book.of_gang(pod.group):
+            if not held.holding:
+                continue
+            for slot in held.free_slots():
+                if slot.spec.node == pod.node_name:
+                    self.claim(held, slot, pod)
+                    return True
+        return False
+
+    # ------------------------------------------------------------------ time
+
+    def expire(self, now: float) -> list[Held]:
+        """Reservations whose time to live passed: their free slots are released."""
+        expired = [
+            held
+            for held in self.book.held.values()
+            if held.phase in {"Active", "Pending"}
+            and held.expires_at is not None
+            and held.expires_at <= now
+        ]
+        for held in expired:
+            self.end(held, "Expired", "its time to live passed before every slot was claimed")
+        return expired
+
+    def next_expiry(self) -> float | None:
+        times = [
+            h.expires_at
+            for h in self.book.held.values()
+            if h.phase in {"Active", "Pending"} and h.expires_at is not None
+        ]
+        return min(times) if times else None
