@@ -77,6 +77,17 @@ def resource_amount(resource: str, value: object, field: str = "") -> int:
     return whole_value(value, field)
 
 
+def exact_quantity(resource: str, amount: int) -> str:
+    """An amount as a quantity string that reads back to exactly ``amount`` (for objects the
+    scheduler writes): ``2``, ``500m``, ``4Gi``, ``1536Mi``, ``1000001``."""
+    if resource == "cpu":
+        return f"{amount // 1000}" if amount % 1000 == 0 else f"{amount}m"
+    for suffix, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if amount and amount % size == 0:
+            return f"{amount // size}{suffix}"
+    return str(amount)
+
+
 def format_amount(resource: str, amount: int) -> str:
     """A human form of an amount counted by ``resource_amount`` (for tables and messages)."""
     if resource == "cpu":

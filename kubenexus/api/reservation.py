@@ -16,6 +16,7 @@ scheduler can hold nothing for it and say why in its status.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from kubenexus.api import keys
-from kubenexus.api.quantity import resource_amount
+from kubenexus.api.quantity import exact_quantity, resource_amount
 from kubenexus.errors import InvalidInputError
 
 GROUP: Final = "scheduling.kubenexus.io"
@@ -35,6 +36,8 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _SLOT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _UNITS: Final = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 MAX_SLOTS: Final = 10_000
+ENDED: Final = frozenset({"Released", "Expired"})
+KIND: Final = "ResourceReservation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +56,17 @@ class ReservationSpec:
     slots: tuple[SlotSpec, ...] = ()
     ttl_seconds: float | None = None  # None: the plugin's default
     created: float | None = None
-    # The driver pod the reservation was made for (its controller owner), if any.
+    # The driver pod the reservation was made for (its owner), if any: Events go to it.
     driver_uid: str = ""
+    driver_name: str = ""
     # Why the object cannot be honoured ("" when it can), naming the field.
     problem: str = ""
     # Slot → the pod name its status says claimed it (what a restart reads back).
     claims: Mapping[str, str] = field(default_factory=dict)
+    # What its status says ended it (Released or Expired, and why): ended stays ended across
+    # a restart of the scheduler.
+    ended: str = ""
+    ended_reason: str = ""
 
     @property
     def key(self) -> str:
@@ -170,10 +178,10 @@ def reservation_from_dict(obj: Mapping[str, Any]) -> ReservationSpec:
     if not isinstance(name, str) or not name:
         raise InvalidInputError("metadata.name", name, "is required")
     namespace = str(meta.get("namespace") or "default")
-    driver = ""
+    driver, driver_name = "", ""
     for owner in meta.get("ownerReferences") or []:
         if isinstance(owner, Mapping) and owner.get("kind") == "Pod" and owner.get("uid"):
-            driver = str(owner["uid"])
+            driver, driver_name = str(owner["uid"]), str(owner.get("name") or "")
     spec = _as_mapping(obj.get("spec"))
     status = _as_mapping(obj.get("status"))
     base = ReservationSpec(
@@ -182,7 +190,15 @@ def reservation_from_dict(obj: Mapping[str, Any]) -> ReservationSpec:
         gang="",
         created=_timestamp(meta.get("creationTimestamp")),
         driver_uid=driver,
+        driver_name=driver_name,
     )
+    if status.get("phase") in ENDED:
+        message = status.get("message")
+        base = replace(
+            base,
+            ended=str(status["phase"]),
+            ended_reason=message if isinstance(message, str) else "",
+        )
     try:
         group = spec.get("podGroupName")
         if not isinstance(group, str) or not group:
@@ -198,3 +214,46 @@ def reservation_from_dict(obj: Mapping[str, Any]) -> ReservationSpec:
         if isinstance(entry, Mapping) and entry.get("pod")
     }
     return replace(base, gang=f"{namespace}/{group}", slots=slots, ttl_seconds=ttl, claims=claims)
+
+
+def reservation_to_dict(spec: ReservationSpec, driver_uid: str = "") -> dict[str, Any]:
+    """The object the scheduler writes for a driver's reservation (status aside): owned by the
+    driver, so Kubernetes deletes it with the driver."""
+    metadata: dict[str, Any] = {
+        "name": spec.name,
+        "namespace": spec.namespace,
+        "labels": {keys.MANAGED_BY_LABEL: keys.SCHEDULER_NAME},
+    }
+    if driver_uid and spec.driver_name:
+        metadata["ownerReferences"] = [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": spec.driver_name,
+                "uid": driver_uid,
+                "controller": False,
+                "blockOwnerDeletion": False,
+            }
+        ]
+    body: dict[str, Any] = {
+        "podGroupName": spec.gang.split("/", 1)[1],
+        "reservations": {
+            slot.name: {
+                "node": slot.node,
+                "resources": {
+                    name: exact_quantity(name, amount)
+                    for name, amount in slot.requests.items()
+                    if name != keys.PODS
+                },
+            }
+            for slot in spec.slots
+        },
+    }
+    if spec.ttl_seconds is not None:
+        body["ttlSeconds"] = max(1, math.ceil(spec.ttl_seconds))  # the CRD counts whole seconds
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": KIND,
+        "metadata": metadata,
+        "spec": body,
+    }

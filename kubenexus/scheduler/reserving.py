@@ -77,6 +77,9 @@ class Reserving:
         held = Held(spec=spec, slots=slots, expires_at=created + ttl)
         if old is not None and old.phase in {"Released", "Expired"}:
             held.phase, held.reason = old.phase, old.reason  # ended is ended
+        elif spec.ended in {"Released", "Expired"}:  # so its status says (read after a restart)
+            held.phase = "Released" if spec.ended == "Released" else "Expired"
+            held.reason = spec.ended_reason
         elif spec.problem or problem:
             held.phase, held.problem = "Invalid", spec.problem or problem
         elif held.expires_at is not None and held.expires_at <= now:
@@ -85,6 +88,7 @@ class Reserving:
             held.phase = "Pending"  # nodes still to be chosen
         else:
             held.phase = "Active"
+        held.since = old.since if old is not None and old.phase == held.phase else now
         if old is not None:
             for slot in old.slots.values():
                 self._uncount(old, slot)
@@ -99,9 +103,10 @@ class Reserving:
                 self._uncount(held, slot)
         return held
 
-    def end(self, held: Held, phase: str, reason: str) -> None:
+    def end(self, held: Held, phase: str, reason: str, now: float) -> None:
         """Release everything not claimed; the object stays, saying why (Released, Expired,
         Invalid)."""
+        held.since = now
         if phase == "Invalid":
             held.phase, held.problem = "Invalid", reason
         elif phase == "Expired":
@@ -118,14 +123,17 @@ class Reserving:
         slot.claimed_by, slot.claimed_name = pod.key, pod.full_name
         self.book.dirty.add(held.key)
 
-    def unclaim(self, pod_key: str) -> Held | None:
+    def unclaim(self, pod_key: str, now: float) -> Held | None:
         """The claiming pod is gone (deleted, failed, its binding failed): its slot reopens
-        for a replacement while the reservation holds."""
+        for a replacement while the reservation holds, for a time to live of its own."""
         found = self.book.claim_of(pod_key)
         if found is None:
             return None
         held, slot = found
         slot.claimed_by = slot.claimed_name = ""
+        if held.holding and held.expires_at is not None:
+            ttl = held.spec.ttl_seconds if held.spec.ttl_seconds is not None else self.default_ttl
+            held.expires_at = max(held.expires_at, now + ttl)
         self.sync(held)
         self.book.dirty.add(held.key)
         return held
@@ -151,18 +159,23 @@ class Reserving:
         expired = [
             held
             for held in self.book.held.values()
-            if held.phase in {"Active", "Pending"}
-            and held.expires_at is not None
-            and held.expires_at <= now
+            if self._may_expire(held) and held.expires_at is not None and held.expires_at <= now
         ]
         for held in expired:
-            self.end(held, "Expired", "its time to live passed before every slot was claimed")
+            self.end(held, "Expired", "its time to live passed before every slot was claimed", now)
         return expired
 
     def next_expiry(self) -> float | None:
         times = [
             h.expires_at
             for h in self.book.held.values()
-            if h.phase in {"Active", "Pending"} and h.expires_at is not None
+            if self._may_expire(h) and h.expires_at is not None
         ]
         return min(times) if times else None
+
+    @staticmethod
+    def _may_expire(held: Held) -> bool:
+        """Still holding room no executor claimed (a fully claimed one has nothing to release)."""
+        return held.phase == "Pending" or (
+            held.phase == "Active" and any(s.free for s in held.slots.values())
+        )

@@ -225,7 +225,9 @@ class Scheduler:
         self.cache.remove_node(name)
         for held in list(self.reserving.book.held.values()):
             if held.holding and any(s.spec.node == name for s in held.slots.values()):
-                self.reserving.end(held, "Invalid", f"node {name} of a reserved slot is gone")
+                self.reserving.end(
+                    held, "Invalid", f"node {name} of a reserved slot is gone", self.clock()
+                )
 
     def set_node_topology(self, name: str, topology: NodeTopology | None) -> None:
         """A node's NodeResourceTopology object arrived, changed or went away (None)."""
@@ -298,18 +300,22 @@ class Scheduler:
     def _pod_gone(self, pod: PodInfo, how: str) -> None:
         """A pod finished or was deleted: the slot it claimed reopens; a driver's reservations
         are released."""
-        if self.reserving.unclaim(pod.key) is not None:
+        if self.reserving.unclaim(pod.key, self.clock()) is not None:
             self.queue.move(ClusterEvent.POD_REMOVED)
         for held in self.reserving.book.of_driver(pod.key):
             if held.phase in {"Active", "Pending"}:
-                self.reserving.end(held, "Released", f"the driver {pod.full_name} {how}")
+                self.reserving.end(
+                    held, "Released", f"the driver {pod.full_name} {how}", self.clock()
+                )
                 self.queue.move(ClusterEvent.POD_REMOVED)
 
     def pod_group_deleted(self, key: str) -> None:
         """A PodGroup object was deleted: the gang's reservations are released."""
         for held in self.reserving.book.of_gang(key):
             if held.phase in {"Active", "Pending"}:
-                self.reserving.end(held, "Released", f"the PodGroup {key} was deleted")
+                self.reserving.end(
+                    held, "Released", f"the PodGroup {key} was deleted", self.clock()
+                )
                 self.queue.move(ClusterEvent.POD_REMOVED)
         self.upsert_pod_group(key, None)
 
@@ -664,8 +670,10 @@ class Scheduler:
             name=name,
             gang=pod.group or f"{pod.namespace}/{pod.name}",
             slots=tuple(slots),
+            ttl_seconds=self.reserving.default_ttl,
             created=self.clock(),
             driver_uid=pod.key,
+            driver_name=pod.name,
         )
         self.reserving.upsert(spec, self.clock())  # the probes already hold the room
         decision = self._commit(entry, placed)
@@ -820,7 +828,7 @@ class Scheduler:
         pod = decision.pod
         self.profiles[pod.scheduler_name].unreserve(decision.placement, pod, self.cache.nodes)
         self.cache.forget(key)
-        self.reserving.unclaim(key)  # an executor's slot reopens
+        self.reserving.unclaim(key, self.clock())  # an executor's slot reopens
         if decision.reservation is not None:  # a driver not bound holds nothing
             self.reserving.remove(decision.reservation.key)
         self.queue.move(ClusterEvent.POD_REMOVED)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -44,7 +45,8 @@ class Held:
     expires_at: float | None = None
     # Why it ended (Released / Expired): for the status and the Event.
     reason: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    # When it entered its phase (the condition's lastTransitionTime).
+    since: float = 0.0
 
     @property
     def key(self) -> str:
@@ -159,7 +161,8 @@ class ReservationBook:
         return total
 
     def status(self, key: str) -> Mapping[str, object]:
-        """The object's status as the scheduler sees it."""
+        """The object's status as the scheduler sees it (the same state gives the same status,
+        so a writer can skip what it already wrote)."""
         held = self.held[key]
         slots = {
             name: {
@@ -170,13 +173,43 @@ class ReservationBook:
             for name, slot in held.slots.items()
         }
         claimed = sum(1 for slot in held.slots.values() if slot.claimed_by)
+        reason, message = _condition(held, claimed)
         status: dict[str, object] = {
             "phase": held.phase,
             "claimed": claimed,
             "total": len(held.slots),
+            "claims": f"{claimed}/{len(held.slots)}",
             "slots": slots,
+            "message": message,
+            "conditions": [
+                {
+                    "type": "Holding",
+                    "status": "True" if held.holding else "False",
+                    "reason": reason,
+                    "message": message,
+                    "lastTransitionTime": rfc3339(held.since),
+                }
+            ],
         }
-        condition_reason = {"Invalid": "Invalid", "Expired": "Expired", "Released": "Released"}
-        if held.phase in condition_reason:
-            status["message"] = held.problem or held.reason
+        if held.expires_at is not None and held.phase in {"Active", "Pending"}:
+            status["expiresAt"] = rfc3339(held.expires_at)
         return MappingProxyType(status)
+
+
+def rfc3339(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _condition(held: Held, claimed: int) -> tuple[str, str]:
+    """The Holding condition's reason and message: what the reservation does now, or why not."""
+    total = len(held.slots)
+    if held.phase == "Invalid":
+        return "Invalid", held.problem
+    if held.phase in {"Released", "Expired"}:
+        return held.phase, held.reason
+    if held.phase == "Pending":
+        return "NodesNotChosen", held.reason or "nodes for its slots are still to be chosen"
+    free = total - claimed
+    if not free:
+        return "AllClaimed", f"all {total} slots are claimed"
+    return "Holding", f"{free} of {total} slots held for {held.spec.gang}"
