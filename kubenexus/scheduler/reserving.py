@@ -77,7 +77,9 @@ class Reserving:
         held = Held(spec=spec, slots=slots, expires_at=created + ttl)
         if old is not None and old.phase in {"Released", "Expired"}:
             held.phase, held.reason = old.phase, old.reason  # ended is ended
-        elif spec.ended in {"Released", "Expired"}:  # so its status says (read after a restart)
+        elif spec.ended in {"Released", "Expired"}:
+            # Ended, as its status says: by this scheduler before a restart, or by the leader
+            # while this replica stood by.
             held.phase = "Released" if spec.ended == "Released" else "Expired"
             held.reason = spec.ended_reason
         elif spec.problem or problem:

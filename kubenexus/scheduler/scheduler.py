@@ -640,8 +640,9 @@ class Scheduler:
             self.queue.requeue_unschedulable(entry, failure.message, self._wake_on(pod, failure))
             return Unschedulable(entry, failure)
         self.cache.assume(pod, placed.node_name)
-        name = reservation_name(pod.name)
-        key = f"{pod.namespace}/{name}"
+        key = self._reservation_key(pod)
+        self.reserving.remove(key)  # this driver's invalid one: replaced
+        name = key.split("/", 1)[1]
         slots: list[SlotSpec] = []
         for index in range(shape.count):
             probe = self._slot_probe(pod, key, f"executor-{index}", shape.requests)
@@ -679,6 +680,17 @@ class Scheduler:
         decision = self._commit(entry, placed)
         decision.reservation = spec
         return decision
+
+    def _reservation_key(self, driver: PodInfo) -> str:
+        """The name of the driver's new reservation: its own name, unless a reservation of
+        that name ended (its object says so) or is not this driver's; then ``-2``, ``-3``…"""
+        attempt = 1
+        while True:
+            key = f"{driver.namespace}/{reservation_name(driver.name, attempt)}"
+            held = self.reserving.book.get(key)
+            if held is None or (held.spec.driver_uid == driver.key and held.phase == "Invalid"):
+                return key
+            attempt += 1
 
     @staticmethod
     def _slot_probe(

@@ -21,10 +21,17 @@ import structlog
 from kubenexus.api import keys
 from kubenexus.api.gang import pod_group_spec
 from kubenexus.api.objects import PodInfo, node_from_dict, pod_from_dict
+from kubenexus.api.reservation import GROUP, PLURAL, VERSION, reservation_from_dict
 from kubenexus.api.topology import NodeTopology, topology_from_nrt
 from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.errors import InvalidInputError
 from kubenexus.plugins.numa_topology import NUMATopology
+from kubenexus.plugins.resource_reservation import (
+    Held,
+    claimed_message,
+    expired_message,
+    reserved_message,
+)
 from kubenexus.scheduler import Scheduled
 from kubenexus.shell.binder import Binder, BinderSettings
 from kubenexus.shell.client import ApiError, ClientSettings, KubeClient
@@ -34,6 +41,7 @@ from kubenexus.shell.leader import LeaderElector, LeaderSettings
 from kubenexus.shell.metrics import Metrics, bound_port, health_app, start_server
 from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry
 from kubenexus.shell.podgroups import PodGroupStatusWriter, member_state
+from kubenexus.shell.reservations import ReservationWriter
 
 log = structlog.get_logger(__name__)
 
@@ -87,11 +95,13 @@ class Daemon:
         self.settings = settings or DaemonSettings()
         self.scheduler = build_scheduler(self.settings.scheduler)
         self.recorder = EventRecorder(client, self.settings.events)
+        self.reservation_writer = ReservationWriter(client, self.scheduler.reserving.book)
         self.binder = Binder(
             client,
             on_bound=self._bound,
             on_failed=self._bind_failed,
             on_refused=self._bind_refused,
+            prepare=self._before_binding,
             may_bind=self._leading,
             settings=self.settings.binder,
         )
@@ -133,6 +143,16 @@ class Daemon:
             on_delete=self._topology_delete,
             settings=self.settings.informer,
             name="noderesourcetopologies",
+            optional=True,
+        )
+        # Read before deciding (like pods and nodes): the room they hold must be counted first.
+        self.reservations = Informer(
+            client,
+            f"/apis/{GROUP}/{VERSION}/{PLURAL}",
+            on_upsert=self._reservation_upsert,
+            on_delete=self._reservation_delete,
+            settings=self.settings.informer,
+            name=PLURAL,
             optional=True,
         )
         self._numa = [
@@ -243,8 +263,12 @@ class Daemon:
             self.scheduler.remove_node(name)
 
     def _pod_group_changed(
-        self, key: str, spec: Mapping[str, Any] | None, managed: bool = False
+        self, key: str, spec: Mapping[str, Any] | None, managed: bool = False, deleted: bool = False
     ) -> None:
+        if deleted:
+            self.scheduler.pod_group_deleted(key)  # its reservations are released too
+            self._wake.set()
+            return
         parsed = None
         if spec is not None:
             try:
@@ -256,7 +280,38 @@ class Daemon:
             self.pod_groups.observed(key, parsed.min_member, managed=managed)
         self._wake.set()
 
+    def _reservation_upsert(self, obj: Mapping[str, Any]) -> None:
+        try:
+            spec = reservation_from_dict(obj)
+        except InvalidInputError as exc:  # no name: nothing to hold, nowhere to say it
+            log.warning("reservation.invalid", error=str(exc))
+            return
+        self.scheduler.upsert_reservation(spec)
+        held = self.scheduler.reserving.book.get(spec.key)
+        if held is not None and held.phase == "Invalid":
+            log.warning("reservation.invalid", reservation=spec.key, error=held.problem)
+        self._wake.set()
+
+    def _reservation_delete(self, obj: Mapping[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        self.scheduler.remove_reservation(f"{meta.get('namespace', 'default')}/{meta.get('name')}")
+        self._wake.set()
+
+    def _driver_event(self, held: Held, event_type: str, reason: str, message: str) -> None:
+        spec = held.spec
+        if spec.driver_name:
+            driver = PodInfo(
+                namespace=spec.namespace, name=spec.driver_name, requests={}, uid=spec.driver_uid
+            )
+            self.recorder.event(driver, event_type, reason, message)
+
     # ------------------------------------------------------------------ binding results
+
+    async def _before_binding(self, decision: Scheduled) -> None:
+        """A driver's ResourceReservation is written before its Binding: should the daemon
+        stop in between, the next one finds the room held (and places the driver alone)."""
+        if decision.reservation is not None:
+            await self.reservation_writer.create_for(decision, gate=self._leading)
 
     def _bound(self, decision: Scheduled, seconds: float) -> None:
         self.metrics.binding_duration.observe(seconds)
@@ -267,6 +322,19 @@ class Daemon:
         self.recorder.event(
             pod, "Normal", "Scheduled", f"Successfully assigned {pod.full_name} to {decision.node}"
         )
+        book = self.scheduler.reserving.book
+        if decision.reservation is not None:
+            held = book.get(decision.reservation.key)
+            if held is not None:
+                self.recorder.event(pod, "Normal", "Reserved", reserved_message(held))
+        if decision.claim is not None:
+            reservation, slot = decision.claim
+            self.recorder.event(
+                pod,
+                "Normal",
+                "ClaimedReservation",
+                claimed_message(reservation, slot, decision.node),
+            )
 
     def _bind_refused(self, decision: Scheduled) -> None:
         """Leadership is gone, so nothing was sent: the new leader schedules the pod. Forget the
@@ -333,14 +401,30 @@ class Daemon:
                 if done >= self.settings.batch:
                     done = 0
                     await asyncio.sleep(0)
-            wakeup = self.scheduler.queue.next_wakeup()
+            self._expire_reservations()
+            wakeups = [self.scheduler.queue.next_wakeup(), self.scheduler.reserving.next_expiry()]
+            wakeup = min((w for w in wakeups if w is not None), default=None)
             delay = 1.0 if wakeup is None else min(max(wakeup - clock(), 0.01), 1.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
+    def _expire_reservations(self) -> None:
+        """Reservations whose time to live passed release their unclaimed room (the core
+        decides which); the driver hears of it."""
+        expiry = self.scheduler.reserving.next_expiry()
+        if expiry is None or expiry > self.scheduler.clock():
+            return
+        for held in self.scheduler.expire_reservations():
+            log.info("reservation.expired", reservation=held.key)
+            self._driver_event(held, "Warning", "ReservationExpired", expired_message(held))
+        self._wake.set()
+
     async def _await_synced(self) -> None:
         await asyncio.gather(
-            self.pods.synced.wait(), self.nodes.synced.wait(), self.topologies.synced.wait()
+            self.pods.synced.wait(),
+            self.nodes.synced.wait(),
+            self.topologies.synced.wait(),
+            self.reservations.synced.wait(),
         )
         log.info(
             "caches.synced",
@@ -368,8 +452,15 @@ class Daemon:
         ):
             m.events.labels(outcome).set(value)
         m.leader.set(1 if self.elector is None or self.elector.is_leader else 0)
-        for informer in (self.pods, self.nodes):
+        for informer in (self.pods, self.nodes, self.reservations):
             m.informer_relists.labels(informer.name).set(informer.relists)
+        book = self.scheduler.reserving.book
+        for phase, count in book.phase_counts().items():
+            m.reservations.labels(phase).set(count)
+        reserved = book.reserved()
+        for resource in {*reserved, *m.reserved_resources}:
+            m.reserved_capacity.labels(resource).set(reserved.get(resource, 0))
+        m.reserved_resources.update(reserved)
         for phase, count in self.pod_groups.phase_counts().items():
             m.gangs.labels(phase).set(count)
         for source, count in self._numa_sources().items():
@@ -413,7 +504,10 @@ class Daemon:
         started = {
             asyncio.create_task(self.pod_groups.run(), name="podgroup-status"): (
                 "PodGroup status writer"
-            )
+            ),
+            asyncio.create_task(self.reservation_writer.run(), name="reservation-status"): (
+                "ResourceReservation status writer"
+            ),
         }
         if self.settings.with_operator:
             deliver = asyncio.get_running_loop().call_soon_threadsafe
@@ -452,6 +546,7 @@ class Daemon:
             "pod-informer": self.pods.run,
             "node-informer": self.nodes.run,
             "topology-informer": self.topologies.run,
+            "reservation-informer": self.reservations.run,
             "events": self.recorder.run,
             "sync": self._await_synced,
             "scheduling-loop": self._schedule,

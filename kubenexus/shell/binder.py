@@ -1,4 +1,5 @@
-"""Binds decided pods: placement annotations first, then the Binding; many in flight at once.
+"""Binds decided pods: what must exist first (a driver's ResourceReservation), placement
+annotations, then the Binding; many in flight at once.
 
 Outcomes, as kube-scheduler handles them:
 - 201: bound. The watch will show the pod on its node and confirm the assumption.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -29,6 +30,8 @@ log = structlog.get_logger(__name__)
 OnBound = Callable[[Scheduled, float], None]
 OnFailed = Callable[[Scheduled, ApiError, bool], None]
 OnRefused = Callable[[Scheduled], None]
+# Written before the pod's own requests (a driver's ResourceReservation); may raise ApiError.
+Prepare = Callable[[Scheduled], Awaitable[None]]
 
 
 def _always() -> bool:
@@ -48,6 +51,7 @@ class Binder:
         on_bound: OnBound,
         on_failed: OnFailed,
         on_refused: OnRefused | None = None,
+        prepare: Prepare | None = None,
         may_bind: Callable[[], bool] = _always,
         settings: BinderSettings | None = None,
     ) -> None:
@@ -56,6 +60,7 @@ class Binder:
         self._on_bound = on_bound
         self._on_failed = on_failed
         self._on_refused = on_refused
+        self._prepare = prepare
         self.may_bind = may_bind
         self._slots = asyncio.Semaphore(self.settings.max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -105,6 +110,8 @@ class Binder:
             self._active += 1
             self.peak_in_flight = max(self.peak_in_flight, self._active)
             try:
+                if self._prepare is not None:
+                    await self._prepare(decision)
                 if decision.placement.annotations:
                     await self.client.request(
                         "PATCH",

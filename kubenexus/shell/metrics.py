@@ -100,6 +100,21 @@ class Metrics:
             ["phase"],
             registry=r,
         )
+        self.reservations = Gauge(
+            "kubenexus_reservations",
+            "ResourceReservations by phase: Pending, Active, Released, Expired, Invalid.",
+            ["phase"],
+            registry=r,
+        )
+        self.reserved_capacity = Gauge(
+            "kubenexus_reserved_capacity",
+            "Capacity held by unclaimed reservation slots, per resource (cpu in millicores, "
+            "memory in bytes, others in units).",
+            ["resource"],
+            registry=r,
+        )
+        # Resources ever reported: set back to 0 when nothing of them is held any more.
+        self.reserved_resources: set[str] = set()
         self.informer_relists = Gauge(
             "kubenexus_informer_relists",
             "Full relists by informer (a 410 Gone or a start).",

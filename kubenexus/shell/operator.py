@@ -1,9 +1,9 @@
 """kopf runs the operator side: the CRDs' reconciliation, startup and liveness.
 
 Pods and nodes do not go through kopf (one worker task per object would cost ~130 MiB at 5,000
-pods); they come through our lean informer. kopf handles the low-volume CRDs: PodGroup and
-ResourceReservation. Until the gang and reservation issues fill them in, their handlers validate
-the spec (a Warning Event names a bad field) and keep what the core will need in ``CrdStore``.
+pods); they come through our lean informer. So do ResourceReservations: the room they hold must
+be counted before the first decision after a start, and kopf starts only once leading. kopf
+handles PodGroups: a Warning Event names a bad field, valid specs reach the core.
 
 kopf runs in a thread with its own event loop: on exit it cancels every task of its loop that it
 did not see at start, which in a shared loop would include our in-flight binds. Handler results
@@ -34,20 +34,25 @@ class CrdStore:
     """The specs of the PodGroups and ResourceReservations seen, by namespace/name."""
 
     pod_groups: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    reservations: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     # Called (on the daemon's loop) with the key and the spec, or None when gone or invalid.
-    # ``managed``: the scheduler made the object itself (its managed-by label).
-    on_pod_group: Callable[[str, Mapping[str, Any] | None, bool], None] | None = None
+    # ``managed``: the scheduler made the object itself (its managed-by label); ``deleted``:
+    # the object is gone (its gang's reservations are released).
+    on_pod_group: Callable[[str, Mapping[str, Any] | None, bool, bool], None] | None = None
 
     def set_pod_group(
-        self, key: str, spec: Mapping[str, Any] | None, managed: bool = False
+        self,
+        key: str,
+        spec: Mapping[str, Any] | None,
+        managed: bool = False,
+        *,
+        deleted: bool = False,
     ) -> None:
         if spec is None:
             self.pod_groups.pop(key, None)
         else:
             self.pod_groups[key] = spec
         if self.on_pod_group is not None:
-            self.on_pod_group(key, spec, managed)
+            self.on_pod_group(key, spec, managed, deleted)
 
 
 def pod_group_problems(spec: Mapping[str, Any]) -> list[str]:
@@ -95,7 +100,7 @@ def build_registry(store: CrdStore, configuration: Any, deliver: Deliver) -> kop
     ) -> None:
         key = f"{namespace}/{name}"
         if kwargs.get("type") == "DELETED":
-            deliver(lambda: store.set_pod_group(key, None))
+            deliver(lambda: store.set_pod_group(key, None, deleted=True))
             return
         problems = pod_group_problems(spec)
         if problems:
@@ -106,15 +111,6 @@ def build_registry(store: CrdStore, configuration: Any, deliver: Deliver) -> kop
         labels = body.get("metadata", {}).get("labels") or {}
         managed = labels.get(MANAGED_BY_LABEL) == SCHEDULER_NAME
         deliver(lambda: store.set_pod_group(key, value, managed))
-
-    @kopf.on.event(GROUP, VERSION, "resourcereservations", registry=registry, id="reservation-seen")
-    def reservation_seen(spec: kopf.Spec, name: str, namespace: str | None, **kwargs: Any) -> None:
-        key = f"{namespace}/{name}"
-        if kwargs.get("type") == "DELETED":
-            deliver(lambda: store.reservations.pop(key, None))
-        else:
-            value = dict(spec)
-            deliver(lambda: store.reservations.__setitem__(key, value))
 
     return registry
 

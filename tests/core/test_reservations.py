@@ -756,3 +756,47 @@ def test_an_edited_reservation_keeps_claims_of_unchanged_slots() -> None:
     assert after["c"]["state"] == "Free"
     # Placeholders: the free b (2) and c (3) on n1, none for the claimed slot.
     assert requested_cpu(s, "n1") == 5000
+
+
+def test_a_driver_placed_again_after_its_reservation_ended_gets_a_fresh_one() -> None:
+    """Its earlier reservation (same name) says Released: the new one has a name of its own,
+    so the old object (and its status) cannot end it."""
+    s = cluster(count=1)
+    d = driver("again", 2).obj()
+    old = hand_written(
+        "again-driver", {"podGroupName": "again", "resources": {"cpu": "2"}, "count": 2}
+    )
+    old["metadata"]["ownerReferences"] = [{"kind": "Pod", "name": d.name, "uid": d.uid}]
+    old["status"] = {"phase": "Released", "message": "an earlier attempt"}
+    s.upsert_reservation(reservation_from_dict(old))
+    assert status(s, "default/again-driver")["phase"] == "Released"
+    assert place(s, d) == {"again-driver": "n0"}
+    assert status(s, "default/again-driver-2")["phase"] == "Active"
+    s.upsert_reservation(reservation_from_dict(old))  # the watch shows the old one again
+    assert status(s, "default/again-driver")["phase"] == "Released"
+    assert requested_cpu(s, "n0") == 1000 + 2 * 2000
+
+
+def test_a_reservation_of_the_drivers_name_belonging_to_others_is_left_alone() -> None:
+    s = cluster(count=1)
+    theirs = hand_written(
+        "mine-driver", {"podGroupName": "theirs", "resources": {"cpu": "1"}, "count": 1}
+    )
+    s.upsert_reservation(reservation_from_dict(theirs))
+    assert place(s, driver("mine", 1).obj()) == {"mine-driver": "n0"}
+    assert status(s, "default/mine-driver")["claims"] == "0/1"
+    assert s.reserving.book.held["default/mine-driver"].spec.gang == "default/theirs"
+    assert s.reserving.book.held["default/mine-driver-2"].spec.gang == "default/mine"
+
+
+def test_a_standby_learns_that_the_leader_ended_a_reservation() -> None:
+    s = cluster(count=1)
+    d = driver("sb", 2).obj()
+    place(s, d)
+    obj = written(s, "default/sb-driver", d)
+    standby = restart(s, [obj], as_bound(s, d.key))
+    assert status(standby, "default/sb-driver")["phase"] == "Active"
+    obj["status"] = {**obj["status"], "phase": "Expired", "message": "its time to live passed"}
+    standby.upsert_reservation(reservation_from_dict(obj))
+    assert status(standby, "default/sb-driver")["phase"] == "Expired"
+    assert requested_cpu(standby, "n0") == 1000

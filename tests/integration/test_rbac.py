@@ -75,10 +75,66 @@ class _Stamp:
         return {"numa.kubenexus.io/zones": "0"}
 
 
+def reservation_status(cluster: Cluster, name: str) -> dict[str, Any]:
+    obj = cluster.api.get_object(
+        "resourcereservations",
+        name,
+        "default",
+        group="scheduling.kubenexus.io",
+        version="v1alpha1",
+    )
+    return dict((obj or {}).get("status") or {})
+
+
+async def spark_session(cluster: Cluster, group: dict[str, str]) -> None:
+    """A Spark driver whose reservation of an earlier attempt (same name, owned by it) is
+    invalid: the new one is written over it (create, get, patch), the driver bound, its
+    executor claims."""
+    spark = {"spark-role": "driver", "spark-app-selector": "app-1"}
+    executors = {
+        "scheduling.kubenexus.io/executor-count": "1",
+        "scheduling.kubenexus.io/executor-cpu": "500m",
+    }
+    hold = [{"name": "kubenexus.test/hold"}]
+    driver = cluster.pod(
+        "spark-driver", cpu="500m", labels=spark, annotations=executors, schedulingGates=hold
+    )
+    owner = {"kind": "Pod", "apiVersion": "v1", "name": "spark-driver"}
+    owner["uid"] = driver["metadata"]["uid"]
+    cluster.api.put_object(
+        "resourcereservations",
+        {
+            "metadata": {
+                "name": "spark-driver",
+                "namespace": "default",
+                "ownerReferences": [owner],
+            },
+            "spec": {
+                "podGroupName": "app-1",
+                "reservations": {"executor-0": {"node": "gone", "resources": {"cpu": "500m"}}},
+            },
+        },
+        **group,
+    )
+    await eventually(lambda: reservation_status(cluster, "spark-driver").get("phase") == "Invalid")
+    driver = cluster.get_pod("spark-driver") or {}
+    driver["spec"].pop("schedulingGates")
+    cluster.api.put_object("pods", driver)
+    await eventually(lambda: cluster.node_of("spark-driver"))
+    await eventually(lambda: reservation_status(cluster, "spark-driver").get("phase") == "Active")
+    cluster.pod(
+        "spark-exec-1", cpu="500m", labels={"spark-role": "executor", "spark-app-selector": "app-1"}
+    )
+    await eventually(lambda: reservation_status(cluster, "spark-driver").get("claims") == "1/1")
+    await eventually(lambda: cluster.events("spark-driver", "Reserved"))
+    await eventually(lambda: cluster.events("spark-exec-1", "ClaimedReservation"))
+
+
 async def full_session(cluster: Cluster) -> None:
     """A daemon session that makes every kind of call the daemon makes (against ``cluster``,
     whose credentials may be the daemon's own ServiceAccount)."""
     cluster.node("a", cpu="4")
+    cluster.node("b", cpu="4")
     # Deadlines that survive kopf's start-up (it holds the GIL for a while in its thread).
     lease = replace(FAST_LEASE, lease_duration=8.0, renew_deadline=6.0, retry_period=0.5)
     async with running_daemon(cluster, operator=True, leader=lease, identity="me") as daemon:
@@ -107,10 +163,14 @@ async def full_session(cluster: Cluster) -> None:
             "resourcereservations",
             {
                 "metadata": {"name": "r", "namespace": "default"},
-                "spec": {"podGroupName": "g", "slots": [{"node": "a", "resources": {"cpu": "1"}}]},
+                "spec": {
+                    "podGroupName": "g",
+                    "reservations": {"a": {"node": "b", "resources": {"cpu": "1"}}},
+                },
             },
             **group,
         )
+        await spark_session(cluster, group)
         await eventually(lambda: cluster.node_of("fits") == "a")
         await eventually(lambda: cluster.events("too-big", "FailedScheduling"))
         if invalid:
@@ -121,7 +181,7 @@ async def full_session(cluster: Cluster) -> None:
                 for c in (cluster.get_pod("too-big") or {}).get("status", {}).get("conditions", [])
             )
         )
-        await eventually(lambda: "default/r" in daemon.crds.reservations)
+        await eventually(lambda: reservation_status(cluster, "r").get("phase") == "Active")
         await eventually(
             lambda: (
                 (
@@ -198,4 +258,7 @@ async def test_every_call_is_granted_and_every_grant_is_used(cluster: Cluster) -
         ("", "pods", "patch"),
         ("coordination.k8s.io", "leases", "update"),
         ("", "events", "create"),
+        ("scheduling.kubenexus.io", "resourcereservations", "create"),
+        ("scheduling.kubenexus.io", "resourcereservations", "patch"),
+        ("scheduling.kubenexus.io", "resourcereservations/status", "patch"),
     } <= used

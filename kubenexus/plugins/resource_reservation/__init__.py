@@ -27,10 +27,13 @@ from kubenexus.plugins.resource_reservation.book import (
     Held,
     HeldSlot,
     ReservationBook,
+    claimed_message,
+    expired_message,
     is_placeholder,
     placeholder,
     placeholder_key,
     reservation_name,
+    reserved_message,
 )
 
 
@@ -143,9 +146,12 @@ __all__ = [
     "ReservationBook",
     "ResourceReservation",
     "ResourceReservationArgs",
+    "claimed_message",
     "executor_shape",
+    "expired_message",
     "is_placeholder",
     "placeholder",
     "placeholder_key",
     "reservation_name",
+    "reserved_message",
 ]

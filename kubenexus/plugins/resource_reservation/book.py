@@ -17,6 +17,7 @@ from typing import Final, Literal
 
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo, shared_requests
+from kubenexus.api.quantity import format_amount
 from kubenexus.api.reservation import ReservationSpec, SlotSpec
 
 Phase = Literal["Pending", "Active", "Released", "Expired", "Invalid"]
@@ -83,12 +84,14 @@ def placeholder(spec: ReservationSpec, slot: SlotSpec) -> PodInfo:
     )
 
 
-def reservation_name(driver_name: str) -> str:
-    """The ResourceReservation made for a driver: its name, shortened (with a hash) if long."""
-    if len(driver_name) <= MAX_NAME:
-        return driver_name
-    digest = hashlib.sha256(driver_name.encode()).hexdigest()[:10]
-    return f"{driver_name[: MAX_NAME - 11]}-{digest}"
+def reservation_name(driver_name: str, attempt: int = 1) -> str:
+    """The ResourceReservation made for a driver: its name (``-2``, ``-3``… when an earlier
+    one of that name ended or belongs to something else), shortened with a hash if long."""
+    name = driver_name if attempt == 1 else f"{driver_name}-{attempt}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[: MAX_NAME - 11]}-{digest}"
 
 
 class ReservationBook:
@@ -213,3 +216,46 @@ def _condition(held: Held, claimed: int) -> tuple[str, str]:
     if not free:
         return "AllClaimed", f"all {total} slots are claimed"
     return "Holding", f"{free} of {total} slots held for {held.spec.gang}"
+
+
+def _size(requests: Mapping[str, int]) -> str:
+    parts = [
+        f"{format_amount(name, amount)} {name}"
+        for name, amount in requests.items()
+        if name != keys.PODS and amount
+    ]
+    return ", ".join(parts)
+
+
+def reserved_message(held: Held) -> str:
+    """The driver's Event once its reservation is made: how much, where, for how long."""
+    per_node: dict[str, int] = {}
+    for slot in held.slots.values():
+        per_node[slot.spec.node] = per_node.get(slot.spec.node, 0) + 1
+    where = ", ".join(f"{node} ×{count}" for node, count in sorted(per_node.items()))
+    sizes = {_size(slot.spec.requests) for slot in held.slots.values()}
+    size = f" ({sizes.pop()} each)" if len(sizes) == 1 else ""
+    ttl = "" if held.expires_at is None else f"; unclaimed slots are released after {_ttl(held)}"
+    return (
+        f"Reserved room for {len(held.slots)} executors{size} on {where} "
+        f"(ResourceReservation {held.key}){ttl}"
+    )
+
+
+def expired_message(held: Held) -> str:
+    released = sum(1 for slot in held.slots.values() if slot.free and slot.spec.node)
+    return (
+        f"ResourceReservation {held.key}: {released} unclaimed slot(s) released, its time to "
+        f"live ({_ttl(held)}) passed"
+    )
+
+
+def claimed_message(reservation: str, slot: str, node: str) -> str:
+    return f"Claimed slot {slot} of ResourceReservation {reservation} on {node}"
+
+
+def _ttl(held: Held) -> str:
+    created = held.spec.created
+    if held.expires_at is None or created is None:
+        return "its time to live"
+    return f"{held.expires_at - created:g}s"
