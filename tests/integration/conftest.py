@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from kubenexus.config import parse_config
@@ -327,3 +328,15 @@ async def start_run(
         stderr=stderr,
         env=dict(os.environ, NO_PROXY="127.0.0.1"),
     )
+
+
+async def http_get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+def metric_value(metrics: str, series: str) -> float:
+    """One series' value in a Prometheus text exposition (fails if it is not exported)."""
+    match = re.search(rf"^{re.escape(series)} ([0-9.e+-]+)$", metrics, re.MULTILINE)
+    assert match is not None, f"{series} not exported"
+    return float(match[1])

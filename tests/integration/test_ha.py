@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import re
 import signal
 from pathlib import Path
 
-import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
@@ -23,7 +21,9 @@ from tests.integration.conftest import (
     daemon_and_task,
     daemon_exit,
     eventually,
+    http_get,
     lease_holder,
+    metric_value,
     run_files,
     running_daemon,
     start_run,
@@ -109,25 +109,14 @@ async def test_killed_leader_is_replaced_within_the_lease_duration_without_doubl
             await process.wait()
 
 
-async def _get(url: str) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        return response.status, await response.text()
-
-
-def _value(metrics: str, series: str) -> float:
-    match = re.search(rf"^{re.escape(series)} ([0-9.e+-]+)$", metrics, re.MULTILINE)
-    assert match is not None, f"{series} not exported"
-    return float(match[1])
-
-
 async def test_metrics_move_as_pods_are_scheduled(cluster: Cluster) -> None:
     cluster.node("a", cpu="4")
     async with running_daemon(cluster, metrics_port=0, metrics_address="127.0.0.1") as daemon:
         base = f"http://127.0.0.1:{daemon.metrics_port}"
-        _, before = await _get(f"{base}/metrics")
-        assert _value(before, 'scheduler_pending_pods{queue="active"}') == 0
-        assert _value(before, 'scheduler_scheduler_cache_size{type="nodes"}') == 1
-        assert _value(before, "kubenexus_leader") == 1
+        _, before = await http_get(f"{base}/metrics")
+        assert metric_value(before, 'scheduler_pending_pods{queue="active"}') == 0
+        assert metric_value(before, 'scheduler_scheduler_cache_size{type="nodes"}') == 1
+        assert metric_value(before, "kubenexus_leader") == 1
         for i in range(3):
             cluster.pod(f"fits-{i}", cpu="1")
         cluster.pod("too-big", cpu="8")
@@ -141,38 +130,38 @@ async def test_metrics_move_as_pods_are_scheduled(cluster: Cluster) -> None:
         )
         await eventually(lambda: sum(cluster.api.bindings.values()) == 4)
         await eventually(lambda: daemon.unschedulable >= 1)
-        _, after = await _get(f"{base}/metrics")
+        _, after = await http_get(f"{base}/metrics")
         assert (
-            _value(
+            metric_value(
                 after,
                 'scheduler_schedule_attempts_total{profile="kubenexus-scheduler",result="scheduled"}',
             )
             == 4
         )
         assert (
-            _value(
+            metric_value(
                 after,
                 'scheduler_schedule_attempts_total{profile="kubenexus-scheduler",result="unschedulable"}',
             )
             >= 1
         )
         assert (
-            _value(
+            metric_value(
                 after,
                 'scheduler_scheduling_attempt_duration_seconds_count{profile="kubenexus-scheduler",result="scheduled"}',
             )
             == 4
         )
         assert (
-            _value(after, 'scheduler_pending_pods{queue="unschedulable"}')
-            + _value(after, 'scheduler_pending_pods{queue="backoff"}')
+            metric_value(after, 'scheduler_pending_pods{queue="unschedulable"}')
+            + metric_value(after, 'scheduler_pending_pods{queue="backoff"}')
             == 1
         )
-        assert _value(after, 'kubenexus_bindings_total{result="bound"}') == 4
-        assert _value(after, "kubenexus_binding_duration_seconds_count") == 4
-        assert _value(after, 'scheduler_scheduler_cache_size{type="pods"}') == 4
-        assert _value(after, 'kubenexus_gangs{phase="Scheduled"}') == 1
-        status, body = await _get(f"{base}/healthz")
+        assert metric_value(after, 'kubenexus_bindings_total{result="bound"}') == 4
+        assert metric_value(after, "kubenexus_binding_duration_seconds_count") == 4
+        assert metric_value(after, 'scheduler_scheduler_cache_size{type="pods"}') == 4
+        assert metric_value(after, 'kubenexus_gangs{phase="Scheduled"}') == 1
+        status, body = await http_get(f"{base}/healthz")
         assert (status, body) == (200, "ok\n")
 
 
@@ -184,10 +173,10 @@ async def test_readyz_is_false_until_caches_are_synced(cluster: Cluster) -> None
         cluster, metrics_port=0, metrics_address="127.0.0.1", wait_ready=False
     ) as daemon:
         await eventually(lambda: daemon.metrics_port)
-        status, body = await _get(f"http://127.0.0.1:{daemon.metrics_port}/readyz")
+        status, body = await http_get(f"http://127.0.0.1:{daemon.metrics_port}/readyz")
         assert (status, body) == (503, "caches not synced\n")
         await asyncio.wait_for(daemon.ready.wait(), 10)
-        status, _ = await _get(f"http://127.0.0.1:{daemon.metrics_port}/readyz")
+        status, _ = await http_get(f"http://127.0.0.1:{daemon.metrics_port}/readyz")
         assert status == 200
 
 

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Cluster, eventually, running_daemon
+from tests.integration.conftest import (
+    Cluster,
+    eventually,
+    http_get,
+    metric_value,
+    running_daemon,
+)
 
 GROUP = {"group": "scheduling.kubenexus.io", "version": "v1alpha1"}
 RR = "resourcereservations"
@@ -288,3 +294,37 @@ async def test_a_node_that_disappears_invalidates_its_reservation(cluster: Clust
         cluster.api.delete_object("nodes", "b", "")
         await eventually(lambda: status(cluster, "on-b").get("phase") == "Invalid")
         assert status(cluster, "on-b")["message"] == "node b of a reserved slot is gone"
+
+
+async def test_metrics_count_reservations_by_phase_and_the_room_they_hold(
+    cluster: Cluster,
+) -> None:
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster, metrics_port=0, metrics_address="127.0.0.1") as daemon:
+        base = f"http://127.0.0.1:{daemon.metrics_port}/metrics"
+        driver(cluster, "m", 3, memory="2Gi")
+        cluster.api.put_object(
+            RR,
+            {
+                "metadata": {"name": "bad", "namespace": "default"},
+                "spec": {
+                    "podGroupName": "g",
+                    "reservations": {"x": {"node": "no", "resources": {"cpu": "1"}}},
+                },
+            },
+            **GROUP,
+        )
+        await eventually(lambda: status(cluster, "m-driver").get("phase") == "Active")
+        await eventually(lambda: status(cluster, "bad").get("phase") == "Invalid")
+        executor(cluster, "m", 0)
+        await eventually(lambda: status(cluster, "m-driver").get("claims") == "1/3")
+        _, body = await http_get(base)
+        assert metric_value(body, 'kubenexus_reservations{phase="Active"}') == 1
+        assert metric_value(body, 'kubenexus_reservations{phase="Invalid"}') == 1
+        assert metric_value(body, 'kubenexus_reservations{phase="Expired"}') == 0
+        assert metric_value(body, 'kubenexus_reserved_capacity{resource="cpu"}') == 4000
+        assert metric_value(body, 'kubenexus_reserved_capacity{resource="memory"}') == 4 * 2**30
+        cluster.api.delete_object("pods", "m-driver", "default")
+        await eventually(lambda: daemon.scheduler.reserving.book.reserved() == {})
+        _, body = await http_get(base)
+        assert metric_value(body, 'kubenexus_reserved_capacity{resource="cpu"}') == 0
