@@ -26,35 +26,68 @@ class Reserving:
         self.cache = cache
         self.book = ReservationBook()
         self.default_ttl = default_ttl
+        # Reservations with a free slot whose room is in use: retried when room frees.
+        self.waiting: set[str] = set()
 
     # ------------------------------------------------------------------ placeholders
 
     def _count(self, held: Held, slot: HeldSlot) -> None:
+        """Hold a free slot's room: a placeholder, if the room is free on its node (a slot
+        whose room others use waits for it: holding it would over-commit the node)."""
         key = placeholder_key(held.key, slot.spec.name)
-        if key not in self.cache:
+        if key in self.cache:
+            slot.counted = True  # already held (or the scheduler's own probe for it)
+        elif self._fits(slot):
             self.cache.upsert_pod(placeholder(held.spec, slot.spec))
+            slot.counted = True
+        else:
+            slot.counted = False
+            self.waiting.add(held.key)
 
     def _uncount(self, held: Held, slot: HeldSlot) -> bool:
+        slot.counted = False
         return self.cache.remove_pod(placeholder_key(held.key, slot.spec.name)) is not None
 
+    def _fits(self, slot: HeldSlot) -> bool:
+        nodes = self.cache.nodes
+        index = nodes.slot_of(slot.spec.node)
+        if index is None:
+            return False
+        for resource, amount in slot.spec.requests.items():
+            row = nodes.resource_row(resource)
+            if amount and (row is None or nodes.free[row, index] < amount):
+                return False
+        return True
+
     def sync(self, held: Held) -> None:
-        """Placeholders exactly for the free, placed slots of a holding reservation."""
+        """Placeholders exactly for the free, placed slots of a holding reservation (those
+        whose room is free; the others wait for it)."""
+        self.waiting.discard(held.key)
         for slot in held.slots.values():
             if held.holding and slot.free and slot.spec.node:
                 self._count(held, slot)
             else:
                 self._uncount(held, slot)
+        self.book.dirty.add(held.key)
 
-    def suspend(self, held: Held) -> list[HeldSlot]:
-        """Take the free slots' placeholders out (while one of the gang's executors is tried on
-        them); ``resume`` puts back those still free."""
-        free = list(held.free_slots())
-        for slot in free:
-            self._uncount(held, slot)
-        return free
+    def retry_waiting(self) -> bool:
+        """Room was freed: slots waiting for it take it first (before any pod is placed).
+        True when some slot was held."""
+        held_any = False
+        for key in sorted(self.waiting):
+            held = self.book.get(key)
+            if held is None:
+                self.waiting.discard(key)
+                continue
+            before = sum(slot.counted for slot in held.slots.values())
+            self.sync(held)
+            held_any |= sum(slot.counted for slot in held.slots.values()) > before
+        return held_any
 
-    def resume(self, held: Held) -> None:
-        self.sync(held)
+    def open(self, held: Held, slot: HeldSlot) -> None:
+        """Make a free slot's room free (while one of the gang's executors is tried on it);
+        ``sync`` holds it again if it is still free afterwards."""
+        self._uncount(held, slot)
 
     # ------------------------------------------------------------------ objects
 
@@ -95,10 +128,17 @@ class Reserving:
             for slot in old.slots.values():
                 self._uncount(old, slot)
         self.book.put(held)
+        if held.holding:
+            # Executors already bound on a slot's node claim it first (read after a restart,
+            # or an object written late): their room is the slot's.
+            for node in sorted({s.spec.node for s in held.slots.values() if s.spec.node}):
+                for pod in list(self.cache.pods_on(node)):
+                    self.adopt(pod, only=held)
         self.sync(held)
         return held
 
     def remove(self, key: str) -> Held | None:
+        self.waiting.discard(key)
         held = self.book.pop(key)
         if held is not None:
             for slot in held.slots.values():
@@ -122,8 +162,7 @@ class Reserving:
 
     def claim(self, held: Held, slot: HeldSlot, pod: PodInfo) -> None:
         self._uncount(held, slot)
-        slot.claimed_by, slot.claimed_name = pod.key, pod.full_name
-        self.book.dirty.add(held.key)
+        self.book.set_claim(held, slot, pod.key, pod.full_name)
 
     def unclaim(self, pod_key: str, now: float) -> Held | None:
         """The claiming pod is gone (deleted, failed, its binding failed): its slot reopens
@@ -132,24 +171,24 @@ class Reserving:
         if found is None:
             return None
         held, slot = found
-        slot.claimed_by = slot.claimed_name = ""
+        self.book.clear_claim(held, slot)
         if held.holding and held.expires_at is not None:
             ttl = held.spec.ttl_seconds if held.spec.ttl_seconds is not None else self.default_ttl
             held.expires_at = max(held.expires_at, now + ttl)
         self.sync(held)
-        self.book.dirty.add(held.key)
         return held
 
-    def adopt(self, pod: PodInfo) -> bool:
+    def adopt(self, pod: PodInfo, only: Held | None = None) -> bool:
         """A bound executor of a reservation's group on the node of one of its free slots
         (ours confirmed by the watch, or read after a restart) claims that slot."""
         if pod.role != "executor" or not pod.group or self.book.claim_of(pod.key) is not None:
             return False
-        for held in self.book.of_gang(pod.group):
-            if not held.holding:
+        node = self.cache.node_of(pod.key) or pod.node_name
+        for held in [only] if only is not None else self.book.of_gang(pod.group):
+            if not held.holding or held.spec.gang != pod.group:
                 continue
             for slot in held.free_slots():
-                if slot.spec.node == pod.node_name:
+                if slot.spec.node == node:
                     self.claim(held, slot, pod)
                     return True
         return False

@@ -36,6 +36,7 @@ from kubenexus.framework.runtime import UNSUPPORTED
 from kubenexus.plugins.coscheduling import Coscheduling, GangManager, PodGroupSpec
 from kubenexus.plugins.resource_reservation import (
     Held,
+    HeldSlot,
     ResourceReservation,
     executor_shape,
     placeholder,
@@ -219,6 +220,7 @@ class Scheduler:
         self.cache.upsert_node(node)
         if events & (ClusterEvent.NODE_ADDED | ClusterEvent.NODE_ALLOCATABLE_UP):
             self._recheck_reservations()  # an unknown node may be known now, a slot fit it
+            self.reserving.retry_waiting()
         self.queue.move(events)
 
     def remove_node(self, name: str) -> None:
@@ -283,7 +285,7 @@ class Scheduler:
         else:
             self.reserving.adopt(pod)  # a bound executor takes a free slot on its node
         if before is not None and (pod.terminal or _uses_less(before, pod)):
-            self.queue.move(ClusterEvent.POD_REMOVED)  # room freed (finished, resized down)
+            self._room_freed()  # room freed (finished, resized down)
         if pod.gang:
             finished = self._finished.setdefault(pod.gang, {})
             if pod.terminal and pod.node_name:
@@ -301,13 +303,19 @@ class Scheduler:
         """A pod finished or was deleted: the slot it claimed reopens; a driver's reservations
         are released."""
         if self.reserving.unclaim(pod.key, self.clock()) is not None:
-            self.queue.move(ClusterEvent.POD_REMOVED)
+            self._room_freed()
         for held in self.reserving.book.of_driver(pod.key):
             if held.phase in {"Active", "Pending"}:
                 self.reserving.end(
                     held, "Released", f"the driver {pod.full_name} {how}", self.clock()
                 )
-                self.queue.move(ClusterEvent.POD_REMOVED)
+                self._room_freed()
+
+    def _room_freed(self) -> None:
+        """Room was freed on some node: reservations waiting for room take it first, then
+        the pods waiting for room are retried."""
+        self.reserving.retry_waiting()
+        self.queue.move(ClusterEvent.POD_REMOVED)
 
     def pod_group_deleted(self, key: str) -> None:
         """A PodGroup object was deleted: the gang's reservations are released."""
@@ -316,7 +324,7 @@ class Scheduler:
                 self.reserving.end(
                     held, "Released", f"the PodGroup {key} was deleted", self.clock()
                 )
-                self.queue.move(ClusterEvent.POD_REMOVED)
+                self._room_freed()
         self.upsert_pod_group(key, None)
 
     def upsert_pod_group(self, key: str, spec: PodGroupSpec | None) -> None:
@@ -333,7 +341,7 @@ class Scheduler:
         self._in_flight.pop(key, None)
         removed = self.cache.remove_pod(key)
         if removed is not None:
-            self.queue.move(ClusterEvent.POD_REMOVED)
+            self._room_freed()
         pod = removed or (entry.pod if entry is not None else None)
         if pod is not None:
             self._pod_gone(pod, "was deleted")
@@ -715,33 +723,34 @@ class Scheduler:
     def _schedule_executor(self, entry: QueuedPod) -> Outcome:
         """An executor claims a free slot of its group's reservations on a node that suits it
         (every filter still applies); with none left (dynamic allocation, all claimed) it is
-        an ordinary pod."""
+        an ordinary pod.
+
+        One slot per node is opened for it (its room made free), so it can use that slot's
+        room and the node's free room — never a second slot's, which stays held."""
         pod = entry.pod
-        holding = [
-            h for h in self.reserving.book.of_gang(pod.group) if h.holding and any(h.free_slots())
-        ]
-        if not holding:
+        offered: dict[str, tuple[Held, HeldSlot]] = {}
+        for held in self.reserving.book.of_gang(pod.group):
+            if held.holding:
+                for slot in held.free_slots():
+                    offered.setdefault(slot.spec.node, (held, slot))
+        if not offered:
             return self._schedule_pod(entry)
         profile = self.profiles[pod.scheduler_name]
         nodes = self.cache.nodes
-        free = {h.key: self.reserving.suspend(h) for h in holding}  # the room is the executor's
-        allowed = frozenset(s.spec.node for slots in free.values() for s in slots)
-        placed = profile.find_node(pod, nodes, only=(ResourceReservation.name, allowed))
-        if isinstance(placed, Placement):
-            status = self._reserve_and_permit(profile, placed, pod)
-            if status.ok:
-                held, slot = next(
-                    (h, s) for h in holding for s in free[h.key] if s.spec.node == placed.node_name
-                )
-                self.reserving.claim(held, slot, pod)
-                for other in holding:
-                    self.reserving.resume(other)
-                decision = self._commit(entry, placed)
-                decision.claim = (held.key, slot.spec.name)
-                return decision
-        for held in holding:
-            self.reserving.resume(held)
-        return self._schedule_pod(entry)
+        for held, slot in offered.values():
+            self.reserving.open(held, slot)
+        placed = profile.find_node(pod, nodes, only=(ResourceReservation.name, frozenset(offered)))
+        claimed: tuple[Held, HeldSlot] | None = None
+        if isinstance(placed, Placement) and self._reserve_and_permit(profile, placed, pod).ok:
+            claimed = offered[placed.node_name]
+            self.reserving.claim(*claimed, pod)
+        for held in {id(h): h for h, _ in offered.values()}.values():
+            self.reserving.sync(held)  # the slots not claimed are held again
+        if claimed is None or not isinstance(placed, Placement):
+            return self._schedule_pod(entry)
+        decision = self._commit(entry, placed)
+        decision.claim = (claimed[0].key, claimed[1].spec.name)
+        return decision
 
     def upsert_reservation(self, spec: ReservationSpec) -> None:
         """A ResourceReservation object appeared or changed (made by the scheduler for a driver,
@@ -749,20 +758,16 @@ class Scheduler:
         held = self.reserving.upsert(spec, self.clock(), self._reservation_problem(spec))
         if held.phase == "Pending":
             self._place_slots(held)
-        # Executors already bound on a slot's node claim it (a restart, an object written late).
-        for node in {s.spec.node for s in held.slots.values() if s.spec.node}:
-            for pod in list(self.cache.pods_on(node)):
-                self.reserving.adopt(pod)
 
     def remove_reservation(self, key: str) -> None:
         if self.reserving.remove(key) is not None:
-            self.queue.move(ClusterEvent.POD_REMOVED)
+            self._room_freed()
 
     def expire_reservations(self) -> list[Held]:
         """Reservations whose time to live passed now release their free slots."""
         expired = self.reserving.expire(self.clock())
         if expired:
-            self.queue.move(ClusterEvent.POD_REMOVED)
+            self._room_freed()
         return expired
 
     def _reservation_problem(self, spec: ReservationSpec) -> str:
@@ -843,7 +848,7 @@ class Scheduler:
         self.reserving.unclaim(key, self.clock())  # an executor's slot reopens
         if decision.reservation is not None:  # a driver not bound holds nothing
             self.reserving.remove(decision.reservation.key)
-        self.queue.move(ClusterEvent.POD_REMOVED)
+        self._room_freed()
         if retry and not decision.cancelled:
             self.queue.restore(decision.entry, message)
             return True

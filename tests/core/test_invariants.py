@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubenexus.scheduler import Scheduled
+from kubenexus.plugins.resource_reservation import is_placeholder, placeholder_key
+from kubenexus.scheduler import Scheduled, Scheduler
 from tests.builders import make_node, make_pod
 from tests.core.helpers import scheduler
 
@@ -80,3 +84,129 @@ def test_scheduling_never_overcommits(pod_cpus: list[int], node_cpus: list[int])
             need = outcome.pod.requests["cpu"]
             assert all(nodes.free[0, slot] < need for slot in range(nodes.size))
             assert "Insufficient cpu" in outcome.message
+
+
+def _reservation_program(rng: random.Random, length: int) -> list[tuple[str, int, int]]:
+    """A random sequence of what happens around reservations: drivers, executors (mostly the
+    slot's size, sometimes bigger), other pods, deletions, nodes leaving and coming back,
+    time passing (expiry), decisions with some bindings failing."""
+    kinds = [
+        ("driver", 3),
+        ("executor", 5),
+        ("schedule", 5),
+        ("pod", 2),
+        ("delete", 1),
+        ("delete-driver", 1),
+        ("delete-executor", 1),
+        ("drop-node", 1),
+        ("node", 1),
+        ("later", 1),
+    ]
+    names, weights = zip(*kinds, strict=True)
+    program = []
+    for op in rng.choices(names, weights, k=length):
+        arg, value = {
+            "driver": (rng.randrange(3), rng.randrange(5)),
+            "executor": (rng.randrange(3), rng.choice([1, 1, 1, 2, 3])),
+            "schedule": (rng.randrange(1, 20), rng.randrange(6)),
+            "pod": (rng.randrange(20), rng.randrange(1, 4)),
+            "delete": (rng.randrange(20), 0),
+            "delete-driver": (rng.randrange(3), 0),
+            "delete-executor": (rng.randrange(3), rng.randrange(1, 6)),
+            "drop-node": (rng.randrange(len(NODE_NAMES)), 0),
+            "node": (rng.randrange(len(NODE_NAMES)), 0),
+            "later": (rng.randrange(1, 700), 0),
+        }[op]
+        program.append((op, arg, value))
+    return program
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_reservations_hold_exactly_their_free_slots_and_never_over_commit(seed: int) -> None:
+    """Whatever drivers, executors, other pods, deletions, node changes and expiries happen:
+    a placeholder exists for every free slot of a holding reservation and for nothing else,
+    every claim is by a counted pod, every node's accounting is the sum of what is counted on
+    it, and no node is over-committed — checked after every step."""
+    now = [1000.0]
+    s = scheduler(*[make_node(name).alloc(cpu="8").obj() for name in NODE_NAMES[:3]], clock=now)
+    executors: dict[int, int] = {}
+    for op, arg, value in _reservation_program(random.Random(seed), 120):
+        if op == "node":  # joins or comes back whole (a node that shrinks may over-commit)
+            s.upsert_node(make_node(NODE_NAMES[arg]).alloc(cpu="8").obj())
+        elif op == "drop-node":
+            s.remove_node(NODE_NAMES[arg])
+        elif op == "driver":
+            s.upsert_pod(
+                make_pod(f"d{arg}")
+                .req(cpu="1")
+                .label("spark-role", "driver")
+                .label("spark-app-selector", f"app{arg}")
+                .annotate("scheduling.kubenexus.io/executor-count", str(value))
+                .annotate("scheduling.kubenexus.io/executor-cpu", "1")
+                .obj()
+            )
+        elif op == "executor":
+            index = executors[arg] = executors.get(arg, 0) + 1
+            s.upsert_pod(
+                make_pod(f"e{arg}-{index}")
+                .req(cpu=str(value))
+                .label("spark-role", "executor")
+                .label("spark-app-selector", f"app{arg}")
+                .obj()
+            )
+        elif op == "pod":
+            s.upsert_pod(make_pod(f"p{arg}").req(cpu=str(value)).obj())
+        elif op == "delete":
+            s.remove_pod(f"uid-p{arg}")
+        elif op == "delete-driver":
+            s.remove_pod(f"uid-d{arg}")
+        elif op == "delete-executor":
+            s.remove_pod(f"uid-e{arg}-{value}")
+        elif op == "later":
+            now[0] += arg
+            s.expire_reservations()
+        else:
+            for decision in range(arg):  # value: which decision's binding fails
+                outcome = s.schedule_one()
+                if isinstance(outcome, Scheduled):
+                    if decision + 1 != value:
+                        s.binding_succeeded(outcome.pod.key)
+                    else:
+                        s.binding_failed(outcome.pod.key, "conflict")
+        _check_reservations(s)
+
+
+def _check_reservations(s: Scheduler) -> None:
+    book = s.reserving.book
+    nodes = s.cache.nodes
+    expected = set()
+    for held in book.held.values():
+        for slot in held.slots.values():
+            if held.holding and slot.free and slot.spec.node and slot.counted:
+                expected.add(placeholder_key(held.key, slot.spec.name))
+            elif held.holding and slot.free and slot.spec.node:
+                # Waiting for room: only while its node really lacks it.
+                index = nodes.slot_of(slot.spec.node)
+                cpu_free = 0 if index is None else nodes.free[nodes.resource_index["cpu"], index]
+                assert cpu_free < slot.spec.requests["cpu"], f"{slot} waits though room is free"
+            else:
+                assert not slot.counted
+    counted = {
+        pod.key
+        for name in s.cache.nodes.names_in_order()
+        for pod in s.cache.pods_on(name)
+        if is_placeholder(pod.key)
+    }
+    assert counted == expected
+    for held in book.held.values():
+        for slot in held.slots.values():
+            if slot.claimed_by:
+                assert slot.claimed_by in s.cache, "a claim by a pod that is not counted"
+                assert book.claim_of(slot.claimed_by) == (held, slot)
+    nodes = s.cache.nodes
+    cpu = nodes.resource_index["cpu"]
+    for name in nodes.names_in_order():
+        slot_index = nodes.index[name]
+        placed = list(s.cache.pods_on(name))
+        assert nodes.requested[cpu, slot_index] == sum(p.requests["cpu"] for p in placed)
+        assert nodes.requested[cpu, slot_index] <= nodes.allocatable[cpu, slot_index]

@@ -800,3 +800,51 @@ def test_a_standby_learns_that_the_leader_ended_a_reservation() -> None:
     standby.upsert_reservation(reservation_from_dict(obj))
     assert status(standby, "default/sb-driver")["phase"] == "Expired"
     assert requested_cpu(standby, "n0") == 1000
+
+
+def test_an_executor_bigger_than_a_slot_never_takes_two_slots_room() -> None:
+    """Two free slots of 2 cpu on a full node: an executor of 4 cpu claims one slot, so it may
+    use that slot's room only — it does not fit, and the node is never over-committed."""
+    s = cluster(count=1)
+    place(s, driver("wide", 2).obj())
+    assert len(bound(place(s, *flood(3)))) == 3  # 8 = 1 + 2×2 held + 3
+    result = place(s, executor("wide", 0, cpu="4").obj())
+    assert result["wide-exec-0"].startswith("0/1 nodes are available: 1 Insufficient cpu.")
+    assert requested_cpu(s, "n0") == 8000
+    assert status(s, "default/wide-driver")["claims"] == "0/2"
+    assert place(s, executor("wide", 1).obj()) == {"wide-exec-1": "n0"}
+    assert requested_cpu(s, "n0") == 8000
+
+
+def test_a_slot_whose_room_is_in_use_waits_and_takes_the_room_first_when_it_frees() -> None:
+    s = cluster(count=1)
+    place(s, *flood(7))  # 7 of 8 cpu in use
+    obj = hand_written(
+        "late",
+        {"podGroupName": "g", "reservations": {"a": {"node": "n0", "resources": {"cpu": "3"}}}},
+    )
+    s.upsert_reservation(reservation_from_dict(obj))
+    held = status(s, "default/late")
+    assert held["phase"] == "Active"
+    assert held["slots"]["a"]["state"] == "Waiting"
+    assert held["conditions"][0]["reason"] == "WaitingForRoom"
+    assert requested_cpu(s, "n0") == 7000  # never over-committed
+    assert "1 Insufficient cpu" in place(s, make_pod("pending").req(cpu="3").obj())["pending"]
+    for i in range(3):
+        s.remove_pod(f"uid-other-{i}")
+    # The slot takes the freed room before the pod that waited for it.
+    assert status(s, "default/late")["slots"]["a"]["state"] == "Free"
+    assert "Insufficient cpu" in place(later(s))["pending"]
+    assert requested_cpu(s, "n0") == 4000 + 3000
+
+
+def test_a_slot_on_a_node_that_came_back_full_waits_instead_of_over_committing() -> None:
+    s = cluster(count=2)
+    place(s, driver("back", 2, cpu="4").obj())
+    nodes = sorted({slot["node"] for slot in slots_of(s, "default/back-driver").values()})
+    s.remove_node(nodes[-1])
+    assert status(s, "default/back-driver")["phase"] == "Invalid"
+    s.upsert_node(make_node(nodes[-1]).alloc(cpu="8", memory="32Gi").obj())
+    assert status(s, "default/back-driver")["phase"] == "Active"
+    for name in ("n0", "n1"):
+        assert requested_cpu(s, name) <= 8000

@@ -31,6 +31,9 @@ class HeldSlot:
     spec: SlotSpec
     claimed_by: str = ""  # the claiming pod's key
     claimed_name: str = ""  # namespace/name, for the status
+    # Its room is held (a placeholder counted on its node); a free slot of a holding
+    # reservation that is not counted waits for its room to free.
+    counted: bool = False
 
     @property
     def free(self) -> bool:
@@ -95,11 +98,14 @@ def reservation_name(driver_name: str, attempt: int = 1) -> str:
 
 
 class ReservationBook:
-    """Every reservation the scheduler knows, by key and by gang; which need a status write."""
+    """Every reservation the scheduler knows, by key, by gang, by driver and by claiming pod;
+    which need a status write."""
 
     def __init__(self) -> None:
         self.held: dict[str, Held] = {}
         self._by_gang: dict[str, set[str]] = {}
+        self._by_driver: dict[str, set[str]] = {}
+        self._claims: dict[str, tuple[str, str]] = {}  # pod key → (reservation, slot)
         # Reservations whose status changed since the shell last wrote them.
         self.dirty: set[str] = set()
 
@@ -113,15 +119,18 @@ class ReservationBook:
         return [self.held[k] for k in sorted(self._by_gang.get(gang, ()))]
 
     def of_driver(self, driver_key: str) -> list[Held]:
-        return [h for h in self.held.values() if h.spec.driver_uid == driver_key]
+        return [self.held[k] for k in sorted(self._by_driver.get(driver_key, ()))]
 
     def put(self, held: Held) -> None:
         old = self.held.get(held.key)
-        if old is not None and old.spec.gang != held.spec.gang:
+        if old is not None:
             self._unindex(old)
         self.held[held.key] = held
-        if held.spec.gang:
-            self._by_gang.setdefault(held.spec.gang, set()).add(held.key)
+        _index(self._by_gang, held.spec.gang, held.key)
+        _index(self._by_driver, held.spec.driver_uid, held.key)
+        for slot in held.slots.values():
+            if slot.claimed_by:
+                self._claims[slot.claimed_by] = (held.key, slot.spec.name)
         self.dirty.add(held.key)
 
     def pop(self, key: str) -> Held | None:
@@ -132,19 +141,31 @@ class ReservationBook:
         return held
 
     def _unindex(self, held: Held) -> None:
-        keys_ = self._by_gang.get(held.spec.gang)
-        if keys_ is not None:
-            keys_.discard(held.key)
-            if not keys_:
-                del self._by_gang[held.spec.gang]
+        _unindex(self._by_gang, held.spec.gang, held.key)
+        _unindex(self._by_driver, held.spec.driver_uid, held.key)
+        for slot in held.slots.values():
+            if self._claims.get(slot.claimed_by) == (held.key, slot.spec.name):
+                del self._claims[slot.claimed_by]
+
+    def set_claim(self, held: Held, slot: HeldSlot, pod_key: str, pod_name: str) -> None:
+        self.clear_claim(held, slot)
+        slot.claimed_by, slot.claimed_name = pod_key, pod_name
+        self._claims[pod_key] = (held.key, slot.spec.name)
+        self.dirty.add(held.key)
+
+    def clear_claim(self, held: Held, slot: HeldSlot) -> None:
+        if slot.claimed_by and self._claims.get(slot.claimed_by) == (held.key, slot.spec.name):
+            del self._claims[slot.claimed_by]
+        slot.claimed_by = slot.claimed_name = ""
+        self.dirty.add(held.key)
 
     def claim_of(self, pod_key: str) -> tuple[Held, HeldSlot] | None:
         """The slot a pod claims, if any."""
-        for held in self.held.values():
-            for slot in held.slots.values():
-                if slot.claimed_by == pod_key:
-                    return held, slot
-        return None
+        found = self._claims.get(pod_key)
+        if found is None:
+            return None
+        held = self.held[found[0]]
+        return held, held.slots[found[1]]
 
     def phase_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(("Pending", "Active", "Released", "Expired", "Invalid"), 0)
@@ -159,6 +180,8 @@ class ReservationBook:
             if not held.holding:
                 continue
             for slot in held.free_slots():
+                if not slot.counted:
+                    continue
                 for name, amount in slot.spec.requests.items():
                     total[name] = total.get(name, 0) + amount
         return total
@@ -170,7 +193,7 @@ class ReservationBook:
         slots = {
             name: {
                 "node": slot.spec.node,
-                "state": "Claimed" if slot.claimed_by else ("Free" if held.holding else "Released"),
+                "state": _slot_state(held, slot),
                 **({"pod": slot.claimed_name} if slot.claimed_name else {}),
             }
             for name, slot in held.slots.items()
@@ -199,6 +222,14 @@ class ReservationBook:
         return MappingProxyType(status)
 
 
+def _slot_state(held: Held, slot: HeldSlot) -> str:
+    if slot.claimed_by:
+        return "Claimed"
+    if not held.holding:
+        return "Released"
+    return "Free" if slot.counted else "Waiting"
+
+
 def rfc3339(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -215,6 +246,17 @@ def _condition(held: Held, claimed: int) -> tuple[str, str]:
     free = total - claimed
     if not free:
         return "AllClaimed", f"all {total} slots are claimed"
+    waiting = [
+        f"{slot.spec.name} on {slot.spec.node}"
+        for slot in held.slots.values()
+        if slot.free and not slot.counted
+    ]
+    if waiting:
+        return "WaitingForRoom", (
+            f"{free - len(waiting)} of {total} slots held for {held.spec.gang}; waiting for "
+            f"room (in use by other pods): {', '.join(waiting[:5])}"
+            + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
+        )
     return "Holding", f"{free} of {total} slots held for {held.spec.gang}"
 
 
@@ -225,6 +267,19 @@ def _size(requests: Mapping[str, int]) -> str:
         if name != keys.PODS and amount
     ]
     return ", ".join(parts)
+
+
+def _index(index: dict[str, set[str]], value: str, key: str) -> None:
+    if value:
+        index.setdefault(value, set()).add(key)
+
+
+def _unindex(index: dict[str, set[str]], value: str, key: str) -> None:
+    keys_ = index.get(value)
+    if keys_ is not None:
+        keys_.discard(key)
+        if not keys_:
+            del index[value]
 
 
 def reserved_message(held: Held) -> str:
