@@ -2,6 +2,10 @@
 
 Only the decide-and-assume loop is timed (queue pop → filter → score → reserve → assume), the
 same path the daemon runs per pod; building the cluster and queueing the pods is not.
+
+``--workload spark`` adds Spark applications: a driver asking room for N executors (a
+ResourceReservation), whose executors are created only once the driver is placed, as the Spark
+operator's running driver creates them. Every figure it prints is counted from the decisions.
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ from types import MappingProxyType
 import numpy as np
 
 from kubenexus.api import keys
-from kubenexus.api.objects import NodeInfo, PodInfo, Taint, Toleration
+from kubenexus.api.objects import NodeInfo, PodInfo, Taint, Toleration, pod_from_dict
 from kubenexus.config import SchedulerConfiguration, build_scheduler
-from kubenexus.scheduler import Scheduled, Scheduler
+from kubenexus.scheduler import Outcome, Scheduled, Scheduler
 
 GIB = 2**30
 # (cpu millicores, memory bytes, GPUs, taint, weight in the mix)
@@ -121,6 +125,95 @@ def synthetic_pods(
     return pods
 
 
+# Spark applications: (cpu, memory) as spark.driver/executor.cores and .memory plus overhead are
+# commonly set; executors at 4 GiB per core, the general nodes' ratio.
+_DRIVER_SIZES = (("1", "2Gi"), ("1", "4Gi"), ("2", "4Gi"))
+_EXECUTOR_SIZES = (("1", "4Gi"), ("2", "8Gi"), ("4", "16Gi"))
+SPARK_EXECUTORS = (2, 16)  # executors per application, drawn uniformly
+SPARK_NAMESPACE = "spark"
+
+
+@dataclass(frozen=True, slots=True)
+class SparkApp:
+    driver: PodInfo
+    executors: tuple[PodInfo, ...]  # created by the driver once it is placed
+
+
+def _spark_pod(  # noqa: PLR0917 - the few facts that differ between Spark's pods
+    name: str, app: str, role: str, cpu: str, memory: str, annotations: dict[str, str]
+) -> PodInfo:
+    """A pod as the Spark operator creates it, read as the daemon reads it (labels → role)."""
+    return pod_from_dict(
+        {
+            "metadata": {
+                "namespace": SPARK_NAMESPACE,
+                "name": name,
+                "uid": f"uid-{name}",
+                "labels": {keys.SPARK_ROLE: role, keys.SPARK_APP: app},
+                "annotations": annotations,
+            },
+            "spec": {
+                "schedulerName": keys.SCHEDULER_NAME,
+                "containers": [
+                    {
+                        "name": f"spark-kubernetes-{role}",
+                        "resources": {"requests": {"cpu": cpu, "memory": memory}},
+                    }
+                ],
+            },
+        }
+    )
+
+
+def synthetic_spark_apps(count: int, rng: random.Random) -> list[SparkApp]:
+    apps = []
+    for i in range(count):
+        app = f"spark-{i:06d}"
+        executors = rng.randint(*SPARK_EXECUTORS)
+        driver_cpu, driver_memory = rng.choice(_DRIVER_SIZES)
+        cpu, memory = rng.choice(_EXECUTOR_SIZES)
+        annotations = {
+            keys.EXECUTOR_COUNT_KEYS[0]: str(executors),
+            keys.EXECUTOR_RESOURCE_KEYS[keys.CPU][0]: cpu,
+            keys.EXECUTOR_RESOURCE_KEYS[keys.MEMORY][0]: memory,
+        }
+        driver = _spark_pod(f"{app}-driver", app, "driver", driver_cpu, driver_memory, annotations)
+        apps.append(
+            SparkApp(
+                driver,
+                tuple(
+                    _spark_pod(f"{app}-exec-{e + 1}", app, "executor", cpu, memory, {})
+                    for e in range(executors)
+                ),
+            )
+        )
+    return apps
+
+
+@dataclass(frozen=True, slots=True)
+class SparkFigures:
+    """Counted from the decisions of one run."""
+
+    apps: int
+    executors: int  # created by the drivers that were placed
+    drivers_admitted: int
+    drivers_waited: int  # drivers refused at least once (no room for them and their executors)
+    executors_bound: int
+    on_reserved_slot: int  # executors bound on a slot held for them, on that slot's node
+    driver_seconds: float  # time spent deciding drivers (admitted or refused)
+    executor_seconds: float
+    driver_latencies: np.ndarray
+    executor_latencies: np.ndarray
+
+    @property
+    def drivers_per_second(self) -> float:
+        return self.drivers_admitted / self.driver_seconds if self.driver_seconds else 0.0
+
+    @property
+    def executors_per_second(self) -> float:
+        return self.executors_bound / self.executor_seconds if self.executor_seconds else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class RunFigures:
     seconds: float
@@ -128,6 +221,7 @@ class RunFigures:
     unschedulable: int
     latencies: np.ndarray  # per decision: one pod, or one whole gang
     decisions: int
+    spark: SparkFigures | None = None
 
     @property
     def pods_per_second(self) -> float:
@@ -143,6 +237,7 @@ class BenchReport:
     peak_rss_bytes: int
     gang_size: int = 0
     backlog: int = 0
+    apps: int = 0
 
 
 def _backlog(scheduler: Scheduler, count: int) -> None:
@@ -209,6 +304,114 @@ def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_b
     return RunFigures(seconds, scheduled, unschedulable, latencies[:calls], calls)
 
 
+class _SparkTally:
+    """What the decisions of a Spark run did, counted as they come."""
+
+    def __init__(self, apps: list[SparkApp]) -> None:
+        self.apps = {app.driver.key: app for app in apps}
+        self.slots: dict[str, tuple[str, dict[str, str]]] = {}  # reservation → group, slot → node
+        self.claimed: set[tuple[str, str]] = set()
+        self.admitted = self.executors_bound = self.on_slot = self.executors = 0
+        self.waited: set[str] = set()
+        self.driver_latencies: list[float] = []
+        self.executor_latencies: list[float] = []
+
+    def record(self, batch: list[Outcome], seconds: float) -> list[PodInfo]:
+        """One decision; returns the executors of a driver just placed (for it to create)."""
+        created: list[PodInfo] = []
+        role = batch[0].pod.role
+        if role == "driver":
+            self.driver_latencies.append(seconds)
+        elif role == "executor":
+            self.executor_latencies.append(seconds)
+        for outcome in batch:
+            pod = outcome.pod
+            if pod.role == "driver":
+                if not isinstance(outcome, Scheduled):
+                    self.waited.add(pod.key)
+                    continue
+                self.admitted += 1
+                spec = outcome.reservation
+                if spec is not None:
+                    self.slots[spec.key] = (spec.gang, {s.name: s.node for s in spec.slots})
+                created.extend(self.apps[pod.key].executors)
+            elif pod.role == "executor" and isinstance(outcome, Scheduled):
+                self.executors_bound += 1
+                self._check_claim(outcome)
+        self.executors += len(created)
+        return created
+
+    def _check_claim(self, outcome: Scheduled) -> None:
+        """On a reserved slot: it claimed a slot of its own application's reservation, no other
+        executor claimed that slot, and it was bound on the node the slot holds."""
+        if outcome.claim is None or outcome.claim in self.claimed:
+            return
+        reservation, slot = outcome.claim
+        group, nodes = self.slots.get(reservation, ("", {}))
+        if group == outcome.pod.group and nodes.get(slot) == outcome.node:
+            self.claimed.add(outcome.claim)
+            self.on_slot += 1
+
+    def figures(self) -> SparkFigures:
+        return SparkFigures(
+            apps=len(self.apps),
+            executors=self.executors,
+            drivers_admitted=self.admitted,
+            drivers_waited=len(self.waited),
+            executors_bound=self.executors_bound,
+            on_reserved_slot=self.on_slot,
+            driver_seconds=sum(self.driver_latencies),
+            executor_seconds=sum(self.executor_latencies),
+            driver_latencies=np.array(self.driver_latencies),
+            executor_latencies=np.array(self.executor_latencies),
+        )
+
+
+def _spark_run(
+    nodes: int,
+    pods: int,
+    apps: int,
+    seed: int,
+    config: SchedulerConfiguration | None,
+) -> RunFigures:
+    """Drivers arrive among ``pods`` ordinary pods; a driver placed creates its executors, queued
+    behind the pods already waiting. Timed: each decision (and its binding reported), not the
+    creation of the executors."""
+    rng = random.Random(seed)
+    scheduler = build_scheduler(config)
+    for node in synthetic_nodes(nodes, rng):
+        scheduler.upsert_node(node)
+    spark = synthetic_spark_apps(apps, rng)
+    arrivals = [*synthetic_pods(pods, "plain", rng), *(app.driver for app in spark)]
+    rng.shuffle(arrivals)
+    for pod in arrivals:
+        scheduler.upsert_pod(pod)
+    tally = _SparkTally(spark)
+    latencies: list[float] = []
+    scheduled = unschedulable = 0
+    gc.collect()
+    clock = time.perf_counter
+    while True:
+        t0 = clock()
+        batch = scheduler.schedule_next()
+        if not batch:
+            break
+        for outcome in batch:
+            if isinstance(outcome, Scheduled):
+                scheduler.binding_succeeded(outcome.pod.key)
+        latency = clock() - t0
+        latencies.append(latency)
+        placed = sum(isinstance(o, Scheduled) for o in batch)
+        scheduled += placed
+        unschedulable += len(batch) - placed
+        for executor in tally.record(batch, latency):  # the running driver creates them
+            scheduler.upsert_pod(executor)
+    timed = np.array(latencies)
+    return RunFigures(
+        float(timed.sum()), scheduled, unschedulable, timed, len(latencies), tally.figures()
+    )
+
+
 def run_bench(
     *,
     nodes: int,
@@ -219,30 +422,65 @@ def run_bench(
     config: SchedulerConfiguration | None = None,
     gang_size: int = 0,
     unschedulable: int = 0,
+    apps: int = 0,
 ) -> BenchReport:
-    runs = [
-        _one_run(nodes, pods, workload, seed + r, config, gang_size, unschedulable)
-        for r in range(repeat)
-    ]
+    if workload == "spark":
+        runs = [_spark_run(nodes, pods, apps, seed + r, config) for r in range(repeat)]
+    else:
+        runs = [
+            _one_run(nodes, pods, workload, seed + r, config, gang_size, unschedulable)
+            for r in range(repeat)
+        ]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    return BenchReport(nodes, pods, workload, runs, peak, gang_size, unschedulable)
+    return BenchReport(nodes, pods, workload, runs, peak, gang_size, unschedulable, apps)
+
+
+def _median_rates(rates: list[float], unit: str) -> str:
+    return (
+        f"median {statistics.median(rates):,.0f} {unit} "
+        f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})"
+    )
+
+
+def _percentile_us(latencies: np.ndarray, q: int) -> float:
+    return float(np.percentile(latencies, q)) * 1e6 if latencies.size else 0.0
+
+
+def _render_spark(runs: list[RunFigures]) -> list[str]:
+    spark = [r.spark for r in runs if r.spark is not None]
+    last = spark[-1]
+    drivers_p50 = statistics.median(_percentile_us(s.driver_latencies, 50) for s in spark)
+    executors_p50 = statistics.median(_percentile_us(s.executor_latencies, 50) for s in spark)
+    share = 100 * last.on_reserved_slot / last.executors_bound if last.executors_bound else 0.0
+    return [
+        f"drivers         {_median_rates([s.drivers_per_second for s in spark], 'admitted/s')}"
+        f", p50 {drivers_p50:,.0f} µs per driver (with room for its executors)",
+        f"executors       {_median_rates([s.executors_per_second for s in spark], 'bound/s')}"
+        f", p50 {executors_p50:,.0f} µs per executor",
+        f"reserved slots  {last.on_reserved_slot} of {last.executors_bound} executors bound on "
+        f"their reserved slot ({share:.1f} %), {last.executors} created (last run)",
+        f"drivers waited  {last.drivers_waited} of {last.apps} waited for room, "
+        f"{last.drivers_admitted} admitted (last run)",
+    ]
 
 
 def render(report: BenchReport) -> str:
     rates = [r.pods_per_second for r in report.runs]
-    p50 = [float(np.percentile(r.latencies, 50)) * 1e6 for r in report.runs]
-    p99 = [float(np.percentile(r.latencies, 99)) * 1e6 for r in report.runs]
+    p50 = [_percentile_us(r.latencies, 50) for r in report.runs]
+    p99 = [_percentile_us(r.latencies, 99) for r in report.runs]
     last = report.runs[-1]
     gangs = f", gangs of {report.gang_size}" if report.gang_size else ""
     if report.backlog:
         gangs += f", {report.backlog} unschedulable waiting"
+    if report.workload == "spark":
+        low, high = SPARK_EXECUTORS
+        gangs += f" + {report.apps} Spark apps ({low}-{high} executors each)"
     unit = "gang" if report.gang_size else "pod"
     lines = [
         f"kubenexus bench: {report.nodes} nodes, {report.pods} pods{gangs}, "
         f"workload={report.workload}, {len(report.runs)} run(s) — "
         f"Python {platform.python_version()}, numpy {np.__version__}",
-        f"throughput      median {statistics.median(rates):,.0f} pods/s "
-        f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})",
+        f"throughput      {_median_rates(rates, 'pods/s')}",
     ]
     if report.gang_size:
         gang_rates = [r.decisions / r.seconds for r in report.runs]
@@ -250,6 +488,8 @@ def render(report: BenchReport) -> str:
             f"gangs           median {statistics.median(gang_rates):,.0f} gangs/s "
             f"(runs: {', '.join(f'{r:,.1f}' for r in gang_rates)})"
         )
+    if report.workload == "spark":
+        lines += _render_spark(report.runs)
     lines += [
         f"latency p50     median {statistics.median(p50):,.0f} µs per {unit}",
         f"latency p99     median {statistics.median(p99):,.0f} µs per {unit}",

@@ -58,11 +58,13 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
 @click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--workload",
-    type=click.Choice(["plain", "mixed", "numa"]),
+    type=click.Choice(["plain", "mixed", "numa", "spark"]),
     default="plain",
     show_default=True,
     help="plain: requests only; mixed: selectors, taints/tolerations, GPUs too; "
-    "numa: nodes with 2-8 NUMA zones, pods asking single-numa-node or best-effort.",
+    "numa: nodes with 2-8 NUMA zones, pods asking single-numa-node or best-effort; "
+    "spark: --apps Spark drivers holding room for 2-16 executors each (created once the driver "
+    "is placed), among --pods plain pods.",
 )
 @click.option(
     "--repeat",
@@ -90,6 +92,13 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
     "(with one no-op node heartbeat per 100 decisions, as kubelets send).",
 )
 @click.option(
+    "--apps",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="With --workload spark: Spark applications (a driver and its executors).",
+)
+@click.option(
     "--e2e", is_flag=True, help="Run the whole daemon against --server instead of the core alone."
 )
 @click.option("--server", help="With --e2e: API server URL holding nodes and pending pods.")
@@ -104,6 +113,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     numa: bool,
     gang_size: int,
     unschedulable: int,
+    apps: int,
     e2e: bool,
     server: str | None,
     max_binds_in_flight: int,
@@ -119,6 +129,10 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
 
         click.echo(render_e2e(asyncio.run(run_e2e(server, max_in_flight=max_binds_in_flight))))
         return
+    if workload == "spark" and (numa or gang_size or unschedulable):
+        raise click.UsageError(
+            "--workload spark takes neither --numa, --gang-size nor --unschedulable"
+        )
     from kubenexus.bench import render, run_bench  # noqa: PLC0415 - keep start fast
 
     try:
@@ -135,6 +149,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
         config=config,
         gang_size=gang_size,
         unschedulable=unschedulable,
+        apps=apps,
     )
     click.echo(render(report))
 
