@@ -107,7 +107,10 @@ async def full_session(cluster: Cluster) -> None:
             "resourcereservations",
             {
                 "metadata": {"name": "r", "namespace": "default"},
-                "spec": {"podGroupName": "g", "slots": [{"node": "a", "resources": {"cpu": "1"}}]},
+                "spec": {
+                    "podGroupName": "g",
+                    "reservations": {"executor-0": {"node": "a", "resources": {"cpu": "1"}}},
+                },
             },
             **group,
         )
