@@ -399,6 +399,112 @@ spec: {minMember: 0}
 
 # --------------------------------------------------------------------------- reservations
 
+SPARK_APP = "default/spark-4f1c2a9e0b7d4c36a5e8d2b1c0f9e7a6"
+EXECUTORS = [f"default/spark-pi-1f2e3d4c5b6a7980-exec-{i}" for i in range(1, 5)]
+FLOOD = [f"default/nightly-batch-{i}" for i in range(20)]
+LARGE = {"cpu-large-1", "cpu-large-2", "cpu-large-3"}  # the c7i.8xlarge pool
+
+
+def _spark(*extra: str) -> dict:
+    code, out, err = _run(
+        "simulate",
+        str(EXAMPLES / "cluster.yaml"),
+        str(EXAMPLES / "spark.yaml"),
+        "-o",
+        "json",
+        *extra,
+    )
+    assert code == 0, err
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_spark_example_holds_room_for_every_executor_against_the_flood() -> None:
+    data = _spark()
+    pods = _pods(data)
+    driver = pods["default/spark-pi-driver"]
+    assert (driver["status"], driver["node"] in LARGE) == ("Scheduled", True)
+    [reservation] = data["reservations"]
+    assert {k: v for k, v in reservation.items() if k != "slots"} == {
+        "name": "default/spark-pi-driver",
+        "podGroup": SPARK_APP,
+        "phase": "Active",
+        "claimed": 4,
+        "total": 4,
+        "message": "all 4 slots are claimed",
+        "driver": "default/spark-pi-driver",
+        "expiresInSeconds": 600,
+    }
+    slots = reservation["slots"]
+    assert sorted(slots) == [f"executor-{i}" for i in range(4)]
+    assert {s["state"] for s in slots.values()} == {"Claimed"}
+    # Each executor claimed one slot and runs on that slot's node.
+    claimed_by = {s["pod"]: s["node"] for s in slots.values()}
+    assert sorted(claimed_by) == EXECUTORS
+    assert set(claimed_by.values()) <= LARGE  # the driver's nodeSelector applies to its slots
+    for executor in EXECUTORS:
+        assert pods[executor]["status"] == "Scheduled"
+        assert pods[executor]["node"] == claimed_by[executor]
+    # The flood was tried first (the executors did not exist yet) and could not take the room:
+    # those that did not fit are unschedulable, short of CPU on the pool.
+    flood = [pods[name] for name in FLOOD]
+    assert sum(p["status"] == "Scheduled" for p in flood) == 16
+    unschedulable = [p for p in flood if p["status"] == "Unschedulable"]
+    assert [p["pod"] for p in unschedulable] == FLOOD[16:]
+    for pod in unschedulable:
+        assert pod["message"] == (
+            "0/12 nodes are available: 1 node(s) were unschedulable, 3 Insufficient cpu, "
+            "4 node(s) didn't match Pod's node affinity/selector, 4 node(s) had untolerated "
+            "taint(s)."
+        )
+    assert data["summary"]["Scheduled"] == 21
+    assert data["summary"]["Unschedulable"] == 4
+    assert data["notes"] == [
+        "4 executors queued only once their driver was placed (Spark and Ray create executors "
+        "when the driver runs)"
+    ]
+    for node in data["nodes"]:
+        for resource, amount in node["requested"].items():
+            assert amount <= node["allocatable"][resource], (node["name"], resource)
+
+
+def test_spark_example_without_reservations_starves_the_executors(tmp_path: Path) -> None:
+    """What the example is about: the same input with the plugin off leaves the running driver
+    with only two of its four executors."""
+    config = tmp_path / "k.yaml"
+    config.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+        "profiles:\n- schedulerName: kubenexus-scheduler\n  plugins:\n    preFilter:\n"
+        "      disabled: [{name: ResourceReservation}]\n"
+    )
+    data = _spark("--config", str(config))
+    pods = _pods(data)
+    assert pods["default/spark-pi-driver"]["status"] == "Scheduled"
+    assert [pods[e]["status"] for e in EXECUTORS].count("Unschedulable") == 2
+    assert data["reservations"] == []
+
+
+def test_spark_example_table_shows_the_reservation_and_its_slots() -> None:
+    code, out, err = _run("simulate", str(EXAMPLES / "cluster.yaml"), str(EXAMPLES / "spark.yaml"))
+    assert code == 0, err
+    lines = out.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("RESERVATION  ")))
+    assert lines[header].split() == [
+        "RESERVATION", "POD", "GROUP", "PHASE", "CLAIMED", "EXPIRES", "DRIVER", "MESSAGE"
+    ]  # fmt: skip
+    assert lines[header + 1].split() == [
+        "default/spark-pi-driver", SPARK_APP, "Active", "4/4", "in", "10m",
+        "default/spark-pi-driver", "all", "4", "slots", "are", "claimed",
+    ]  # fmt: skip
+    slots = [
+        line.split() for line in lines if line.startswith("default/spark-pi-driver  executor-")
+    ]
+    assert [row[1] for row in slots] == [f"executor-{i}" for i in range(4)]
+    assert {row[3] for row in slots} == {"Claimed"}
+    assert sorted(row[4] for row in slots) == EXECUTORS
+    assert all(row[2] in LARGE for row in slots)
+    assert "; 1 reservation (1 Active)" in out
+
+
 HAND_WRITTEN = """
 kind: Node
 metadata: {name: a}
