@@ -17,10 +17,10 @@ file holds them all at once. Queued together, an executor popped before its driv
 reservation to claim and be placed as an ordinary pod, and the driver would then hold room for
 executors that already took some: twice the room, and not the flow a cluster sees. So an
 executor (role executor) whose driver (role driver, same group: PodGroup or application id) is
-in the input waiting to be scheduled is queued only when that driver is placed, behind the pods
-already waiting; if the driver is not placed its executors are listed as ``WaitingForDriver``,
-never tried. Executors without such a driver (a driver already running, a hand-written
-reservation) are queued with everything else.
+in the input and not running yet is queued only when that driver is placed, behind the pods
+already waiting; if the driver is not placed (it does not fit, it is gated...) its executors are
+listed as ``WaitingForDriver``, never tried. Executors without such a driver (a driver already
+running, a hand-written reservation) are queued with everything else.
 """
 
 from __future__ import annotations
@@ -342,7 +342,9 @@ def simulate(
             rows[pod.key] = skipped
             continue
         queued.append(pod if pod.scheduler_name else replace(pod, scheduler_name=ours))
-    rows.update(_schedule(scheduler, queued, result.notes))
+    # Groups with a driver not running yet (to be placed, or gated...): their executors wait.
+    drivers = {pod.group for pod in inputs.pods if _pending(pod, "driver")}
+    rows.update(_schedule(scheduler, queued, drivers, result.notes))
     result.pods = [rows[key] for key in order]
     result.reservations = _reservations(scheduler, started)
     result.nodes = _node_usage(scheduler)
@@ -371,12 +373,13 @@ def _pending(pod: PodInfo, role: str) -> bool:
     return pod.role == role and bool(pod.group) and not pod.node_name and not pod.terminal
 
 
-def _schedule(scheduler: Scheduler, pods: list[PodInfo], notes: list[str]) -> dict[str, PodResult]:
+def _schedule(
+    scheduler: Scheduler, pods: list[PodInfo], drivers: set[str], notes: list[str]
+) -> dict[str, PodResult]:
     """Feed the pods to the scheduler and run it until idle; the row of every pending pod.
     Executors whose driver is still to be placed are queued once it is (the module's
     docstring says why)."""
     rows: dict[str, PodResult] = {}
-    drivers = {pod.group for pod in pods if _pending(pod, "driver")}
     later: dict[str, list[PodInfo]] = {}
     for pod in pods:
         if _pending(pod, "executor") and pod.group in drivers:
@@ -409,7 +412,7 @@ def _schedule(scheduler: Scheduler, pods: list[PodInfo], notes: list[str]) -> di
             )
     if deferred:
         notes.append(
-            f"{deferred} executor{'s' if deferred != 1 else ''} queued only once their driver "
+            f"{deferred} executor{'s' if deferred != 1 else ''} held back until their driver "
             "was placed (Spark and Ray create executors when the driver runs)"
         )
     return rows

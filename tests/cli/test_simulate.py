@@ -459,7 +459,7 @@ def test_spark_example_holds_room_for_every_executor_against_the_flood() -> None
     assert data["summary"]["Scheduled"] == 21
     assert data["summary"]["Unschedulable"] == 4
     assert data["notes"] == [
-        "4 executors queued only once their driver was placed (Spark and Ray create executors "
+        "4 executors held back until their driver was placed (Spark and Ray create executors "
         "when the driver runs)"
     ]
     for node in data["nodes"]:
@@ -705,3 +705,19 @@ def test_executors_of_a_driver_that_does_not_fit_wait_for_it(tmp_path: Path) -> 
     assert data["nodes"][0]["requested"].get("cpu", 0) == 0
     code, out, _ = _run("simulate", str(path))
     assert "2 waiting for their driver;" in out
+
+
+def test_executors_of_a_gated_driver_are_not_tried(tmp_path: Path) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        _spark_app(count=1, executors=1).replace(
+            "spec:\n  containers: [{name: c, resources: {requests: {cpu: '1'}}}]",
+            "spec:\n  schedulingGates: [{name: example.com/quota}]\n"
+            "  containers: [{name: c, resources: {requests: {cpu: '1'}}}]",
+        )
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+    assert pods["default/driver"]["status"] == "Gated"
+    assert pods["default/exec-0"]["status"] == "WaitingForDriver"
