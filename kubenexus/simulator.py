@@ -322,14 +322,13 @@ def simulate(
         scheduler.upsert_node(node)
     for key, spec in inputs.pod_groups.items():
         scheduler.upsert_pod_group(key, spec)
-    for reservation in inputs.reservations:
-        scheduler.upsert_reservation(reservation)
 
     order: list[str] = []
     rows: dict[str, PodResult] = {}
     queued: list[PodInfo] = []
-    for pod in inputs.pods:
-        order.append(pod.key)
+    for given in inputs.pods:
+        order.append(given.key)
+        pod = given if given.scheduler_name else replace(given, scheduler_name=ours)
         if pod.terminal:
             rows[pod.key] = PodResult(
                 pod.full_name, "Finished", pod.node_name, f"phase {pod.phase}"
@@ -341,7 +340,12 @@ def simulate(
         elif (skipped := _not_tried(pod, scheduler)) is not None:
             rows[pod.key] = skipped
             continue
-        queued.append(pod if pod.scheduler_name else replace(pod, scheduler_name=ours))
+        else:
+            queued.append(pod)
+            continue
+        scheduler.upsert_pod(pod)  # counted where it runs, before reservations choose nodes
+    for reservation in inputs.reservations:
+        scheduler.upsert_reservation(reservation)
     # Groups with a driver not running yet (to be placed, or gated...): their executors wait.
     drivers = {pod.group for pod in inputs.pods if _pending(pod, "driver")}
     rows.update(_schedule(scheduler, queued, drivers, result.notes))

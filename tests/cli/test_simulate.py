@@ -721,3 +721,20 @@ def test_executors_of_a_gated_driver_are_not_tried(tmp_path: Path) -> None:
     pods = _pods(json.loads(out))
     assert pods["default/driver"]["status"] == "Gated"
     assert pods["default/exec-0"]["status"] == "WaitingForDriver"
+
+
+def test_reservations_choose_nodes_seeing_the_pods_already_running(tmp_path: Path) -> None:
+    path = tmp_path / "input.yaml"
+    path.write_text(
+        "kind: Node\nmetadata: {name: a}\nstatus: {allocatable: {cpu: '8'}}\n---\n"
+        "kind: Node\nmetadata: {name: b}\nstatus: {allocatable: {cpu: '8'}}\n---\n"
+        "kind: ResourceReservation\nmetadata: {name: r}\n"
+        "spec: {podGroupName: g, resources: {cpu: '4'}, count: 2}\n---\n"
+        "kind: Pod\nmetadata: {name: busy}\n"
+        "spec: {nodeName: a, containers: [{name: c, resources: {requests: {cpu: '6'}}}]}\n"
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    [reservation] = json.loads(out)["reservations"]
+    assert reservation["phase"] == "Active"
+    assert {s["node"] for s in reservation["slots"].values()} == {"b"}  # a has 2 CPUs left
