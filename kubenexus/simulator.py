@@ -2,8 +2,25 @@
 
 Input is ordinary Kubernetes YAML: ``Node``, ``Pod``, ``Job`` (parallelism expanded into pods),
 ``Deployment``/``ReplicaSet``/``StatefulSet`` (replicas expanded), ``PriorityClass``,
-``PodGroup`` and ``List``. Pods with no ``schedulerName`` are taken as ours; pods naming another
-scheduler are left to it; pods carrying ``nodeName`` run there and use its capacity.
+``PodGroup``, ``ResourceReservation`` and ``List``. Pods with no ``schedulerName`` are taken as
+ours; pods naming another scheduler are left to it; pods carrying ``nodeName`` run there and use
+its capacity.
+
+ResourceReservations in the input (named slots or the ``resources`` + ``count`` shorthand) are
+given to the scheduler before any pod is tried, as objects already in the cluster would be: their
+slots are held, nodes are chosen for slots that name none, and an object that cannot be honoured
+is shown Invalid with the reason. The output lists every reservation, those in the input and
+those the scheduler made for drivers, with each slot's node, state and claiming pod.
+
+Drivers and their executors: Spark (and Ray) create executors only once the driver runs, but a
+file holds them all at once. Queued together, an executor popped before its driver would find no
+reservation to claim and be placed as an ordinary pod, and the driver would then hold room for
+executors that already took some: twice the room, and not the flow a cluster sees. So an
+executor (role executor) whose driver (role driver, same group: PodGroup or application id) is
+in the input and not running yet is queued only when that driver is placed, behind the pods
+already waiting; if the driver is not placed (it does not fit, it is gated...) its executors are
+listed as ``WaitingForDriver``, never tried. Executors without such a driver (a driver already
+running, a hand-written reservation) are queued with everything else.
 """
 
 from __future__ import annotations
@@ -22,12 +39,21 @@ from kubenexus.api import keys
 from kubenexus.api.gang import PodGroupSpec, pod_group_spec
 from kubenexus.api.objects import NodeInfo, PodInfo, node_from_dict, pod_from_dict
 from kubenexus.api.quantity import format_amount
+from kubenexus.api.reservation import KIND as RESERVATION_KIND
+from kubenexus.api.reservation import ReservationSpec, reservation_from_dict
 from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.errors import InputFileError, InvalidInputError
-from kubenexus.scheduler import Scheduled
+from kubenexus.scheduler import Outcome, Scheduled, Scheduler
 
 PodStatus = Literal[
-    "Scheduled", "Unschedulable", "Running", "OtherScheduler", "Finished", "Terminating", "Gated"
+    "Scheduled",
+    "Unschedulable",
+    "Running",
+    "OtherScheduler",
+    "Finished",
+    "Terminating",
+    "Gated",
+    "WaitingForDriver",
 ]
 WORKLOAD_KINDS: Final = {
     "Job": "parallelism",
@@ -55,10 +81,34 @@ class NodeUsage:
     pods: int
 
 
+@dataclass(frozen=True, slots=True)
+class SlotResult:
+    name: str
+    node: str  # "" while not chosen
+    state: str  # Free, Claimed, Released
+    pod: str = ""  # the claiming pod, namespace/name
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationResult:
+    name: str  # namespace/name
+    pod_group: str  # namespace/name, "" when the object is too malformed to say
+    phase: str  # Pending, Active, Released, Expired, Invalid
+    claimed: int
+    total: int
+    message: str
+    # The driver it was made for (namespace/name), "" for one from the input.
+    driver: str = ""
+    # Seconds from the start of the simulation until unclaimed slots are released.
+    expires_in: float | None = None
+    slots: tuple[SlotResult, ...] = ()
+
+
 @dataclass(slots=True)
 class SimulationResult:
     pods: list[PodResult] = field(default_factory=list)
     nodes: list[NodeUsage] = field(default_factory=list)
+    reservations: list[ReservationResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def count(self, status: PodStatus) -> int:
@@ -187,6 +237,7 @@ class _Inputs:
         self.nodes: list[NodeInfo] = []
         self.pods: list[PodInfo] = []
         self.pod_groups: dict[str, PodGroupSpec] = {}
+        self.reservations: list[ReservationSpec] = []
         self.notes: list[str] = []
 
     def load(self, paths: list[Path]) -> None:
@@ -205,6 +256,7 @@ class _Inputs:
         ignored: dict[str, int] = {}
         node_docs: dict[str, str] = {}
         pod_docs: dict[str, str] = {}
+        reservation_docs: dict[str, str] = {}
         for doc in documents:
             kind = doc.body.get("kind")
             if kind == "Node":
@@ -225,6 +277,13 @@ class _Inputs:
                     self.pods.append(pod)
             elif kind == "PodGroup":
                 self._pod_group(doc)
+            elif kind == RESERVATION_KIND:
+                try:  # only a missing name raises: a malformed spec is kept, shown Invalid
+                    reservation = reservation_from_dict(doc.body)
+                except InvalidInputError as exc:
+                    raise _error(doc, "", exc) from None
+                _claim(reservation_docs, reservation.key, f"{kind} {reservation.key}", doc)
+                self.reservations.append(reservation)
             elif kind != "PriorityClass":
                 label = str(kind) if kind else "objects without a kind"
                 ignored[label] = ignored.get(label, 0) + 1
@@ -266,8 +325,10 @@ def simulate(
 
     order: list[str] = []
     rows: dict[str, PodResult] = {}
-    for pod in inputs.pods:
-        order.append(pod.key)
+    queued: list[PodInfo] = []
+    for given in inputs.pods:
+        order.append(given.key)
+        pod = given if given.scheduler_name else replace(given, scheduler_name=ours)
         if pod.terminal:
             rows[pod.key] = PodResult(
                 pod.full_name, "Finished", pod.node_name, f"phase {pod.phase}"
@@ -276,45 +337,137 @@ def simulate(
             rows[pod.key] = PodResult(pod.full_name, "Running", pod.node_name)
             if pod.node_name not in scheduler.cache.nodes:
                 result.notes.append(f"pod {pod.full_name} runs on unknown node {pod.node_name!r}")
-        elif pod.scheduler_name and not scheduler.responsible_for(pod):
-            rows[pod.key] = PodResult(
-                pod.full_name, "OtherScheduler", message=f"left to {pod.scheduler_name}"
-            )
+        elif (skipped := _not_tried(pod, scheduler)) is not None:
+            rows[pod.key] = skipped
             continue
-        elif pod.deleting:
-            rows[pod.key] = PodResult(
-                pod.full_name, "Terminating", message="being deleted (deletionTimestamp): not tried"
-            )
+        else:
+            queued.append(pod)
             continue
-        elif pod.gates:
-            rows[pod.key] = PodResult(
-                pod.full_name,
-                "Gated",
-                message=f"scheduling gates {', '.join(pod.gates)}: not tried until removed",
-            )
-            continue
-        scheduler.upsert_pod(pod if pod.scheduler_name else replace(pod, scheduler_name=ours))
+        scheduler.upsert_pod(pod)  # counted where it runs, before reservations choose nodes
+    for reservation in inputs.reservations:
+        scheduler.upsert_reservation(reservation)
+    # Groups with a driver not running yet (to be placed, or gated...): their executors wait.
+    drivers = {pod.group for pod in inputs.pods if _pending(pod, "driver")}
+    rows.update(_schedule(scheduler, queued, drivers, result.notes))
+    result.pods = [rows[key] for key in order]
+    result.reservations = _reservations(scheduler, started)
+    result.nodes = _node_usage(scheduler)
+    return result
 
-    for outcome in scheduler.run_until_idle():
+
+def _not_tried(pod: PodInfo, scheduler: Scheduler) -> PodResult | None:
+    """The row of a pending pod the scheduler leaves alone (another scheduler's, being deleted,
+    gated); None for a pod to schedule."""
+    if pod.scheduler_name and not scheduler.responsible_for(pod):
+        return PodResult(pod.full_name, "OtherScheduler", message=f"left to {pod.scheduler_name}")
+    if pod.deleting:
+        return PodResult(
+            pod.full_name, "Terminating", message="being deleted (deletionTimestamp): not tried"
+        )
+    if pod.gates:
+        return PodResult(
+            pod.full_name,
+            "Gated",
+            message=f"scheduling gates {', '.join(pod.gates)}: not tried until removed",
+        )
+    return None
+
+
+def _pending(pod: PodInfo, role: str) -> bool:
+    return pod.role == role and bool(pod.group) and not pod.node_name and not pod.terminal
+
+
+def _schedule(
+    scheduler: Scheduler, pods: list[PodInfo], drivers: set[str], notes: list[str]
+) -> dict[str, PodResult]:
+    """Feed the pods to the scheduler and run it until idle; the row of every pending pod.
+    Executors whose driver is still to be placed are queued once it is (the module's
+    docstring says why)."""
+    rows: dict[str, PodResult] = {}
+    later: dict[str, list[PodInfo]] = {}
+    for pod in pods:
+        if _pending(pod, "executor") and pod.group in drivers:
+            later.setdefault(pod.group, []).append(pod)
+        else:
+            scheduler.upsert_pod(pod)
+    deferred = sum(len(executors) for executors in later.values())
+
+    def record(outcome: Outcome) -> None:
         name = outcome.pod.full_name
         if isinstance(outcome, Scheduled):
             written = {k: v for k, v in outcome.placement.annotations.items() if v is not None}
             rows[outcome.pod.key] = PodResult(
                 name, "Scheduled", outcome.node, _describe(written), written
             )
+            if outcome.pod.role == "driver":
+                for executor in later.pop(outcome.pod.group, []):
+                    scheduler.upsert_pod(executor)
         else:
             rows[outcome.pod.key] = PodResult(name, "Unschedulable", message=outcome.message)
-    result.pods = [rows[key] for key in order]
 
+    scheduler.run_until_idle(record)
+    for group, executors in later.items():
+        for executor in executors:
+            rows[executor.key] = PodResult(
+                executor.full_name,
+                "WaitingForDriver",
+                message=f"not tried: no driver of {group} was placed, and executors are "
+                "created by their running driver",
+            )
+    if deferred:
+        notes.append(
+            f"{deferred} executor{'s' if deferred != 1 else ''} held back until their driver "
+            "was placed (Spark and Ray create executors when the driver runs)"
+        )
+    return rows
+
+
+def _node_usage(scheduler: Scheduler) -> list[NodeUsage]:
+    """Each node's allocatable and requested amounts (reserved, unclaimed slots count as
+    requested: no other pod may use them)."""
     table = scheduler.cache.nodes
+    usage = []
     for name in table.names_in_order():
         slot = table.index[name]
         allocatable = {r: int(table.allocatable[i, slot]) for r, i in table.resource_index.items()}
         requested = {r: int(table.requested[i, slot]) for r, i in table.resource_index.items()}
-        result.nodes.append(
-            NodeUsage(name, allocatable, requested, pods=requested.get(keys.PODS, 0))
+        usage.append(NodeUsage(name, allocatable, requested, pods=requested.get(keys.PODS, 0)))
+    return usage
+
+
+def _reservations(scheduler: Scheduler, started: float) -> list[ReservationResult]:
+    """Every reservation the scheduler holds (from the input, or made for a driver), as its
+    status says."""
+    book = scheduler.reserving.book
+    found = []
+    for key in sorted(book.held):
+        held = book.held[key]
+        status = book.status(key)  # what the daemon writes to the object
+        recorded = status["slots"]
+        assert isinstance(recorded, Mapping)
+        slots = tuple(
+            SlotResult(name, str(slot["node"]), str(slot["state"]), str(slot.get("pod", "")))
+            for name, slot in recorded.items()
         )
-    return result
+        spec = held.spec
+        found.append(
+            ReservationResult(
+                name=key,
+                pod_group=spec.gang,
+                phase=held.phase,
+                claimed=sum(1 for slot in slots if slot.state == "Claimed"),
+                total=len(slots),
+                message=str(status["message"]),
+                driver=f"{spec.namespace}/{spec.driver_name}" if spec.driver_name else "",
+                expires_in=(
+                    held.expires_at - started
+                    if "expiresAt" in status and held.expires_at is not None
+                    else None
+                ),
+                slots=slots,
+            )
+        )
+    return found
 
 
 # --------------------------------------------------------------------------- rendering
@@ -349,6 +502,34 @@ def _columns(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _duration(seconds: float) -> str:
+    """``1h30m``, ``10m``, ``45s``: how long until a reservation's unclaimed slots go."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{v}{unit}" for v, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if v]
+    return "".join(parts) or "0s"
+
+
+def _reservation_tables(reservations: list[ReservationResult]) -> list[str]:
+    rows = [["RESERVATION", "POD GROUP", "PHASE", "CLAIMED", "EXPIRES", "DRIVER", "MESSAGE"]]
+    slot_rows = [["RESERVATION", "SLOT", "NODE", "STATE", "POD"]]
+    for r in reservations:
+        rows.append(
+            [
+                r.name,
+                r.pod_group or "-",
+                r.phase,
+                f"{r.claimed}/{r.total}",
+                f"in {_duration(r.expires_in)}" if r.expires_in is not None else "-",
+                r.driver or "-",
+                r.message,
+            ]
+        )
+        slot_rows += [[r.name, s.name, s.node or "-", s.state, s.pod or "-"] for s in r.slots]
+    return [_columns(rows), "", _columns(slot_rows), ""]
+
+
 def render_table(result: SimulationResult) -> str:
     pod_rows = [["POD", "STATUS", "NODE", "MESSAGE"]]
     pod_rows += [[p.pod, p.status, p.node or "-", p.message] for p in result.pods]
@@ -376,12 +557,22 @@ def render_table(result: SimulationResult) -> str:
     skipped: tuple[tuple[PodStatus, str], ...] = (
         ("Terminating", "terminating"),
         ("Gated", "gated"),
+        ("WaitingForDriver", "waiting for their driver"),
     )
     for status, label in skipped:
         if count(status):
             summary += f", {count(status)} {label}"
     summary += f"; {len(result.nodes)} nodes"
-    parts = [_columns(pod_rows), "", _columns(node_rows), "", summary]
+    parts = [_columns(pod_rows), ""]
+    if result.reservations:
+        parts += _reservation_tables(result.reservations)
+        phases: dict[str, int] = {}
+        for r in result.reservations:
+            phases[r.phase] = phases.get(r.phase, 0) + 1
+        summary += f"; {len(result.reservations)} reservation"
+        summary += "s" if len(result.reservations) != 1 else ""
+        summary += f" ({', '.join(f'{n} {phase}' for phase, n in sorted(phases.items()))})"
+    parts += [_columns(node_rows), "", summary]
     parts += [f"note: {note}" for note in result.notes]
     return "\n".join(parts)
 
@@ -406,6 +597,23 @@ def render_json(result: SimulationResult) -> str:
                 "pods": n.pods,
             }
             for n in result.nodes
+        ],
+        "reservations": [
+            {
+                "name": r.name,
+                "podGroup": r.pod_group or None,
+                "phase": r.phase,
+                "claimed": r.claimed,
+                "total": r.total,
+                "message": r.message or None,
+                "driver": r.driver or None,
+                "expiresInSeconds": None if r.expires_in is None else round(r.expires_in),
+                "slots": {
+                    s.name: {"node": s.node or None, "state": s.state, "pod": s.pod or None}
+                    for s in r.slots
+                },
+            }
+            for r in result.reservations
         ],
         "summary": {status: result.count(status) for status in get_args(PodStatus)},
         "notes": result.notes,

@@ -36,6 +36,9 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _SLOT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _UNITS: Final = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 MAX_SLOTS: Final = 10_000
+MAX_SLOT_NAME: Final = 63
+# Go's time.Duration is int64 nanoseconds: about 292 years.
+MAX_DURATION_SECONDS: Final = (2**63 - 1) / 1e9
 ENDED: Final = frozenset({"Released", "Expired"})
 KIND: Final = "ResourceReservation"
 
@@ -88,6 +91,8 @@ def parse_duration(text: str, path: str) -> float:
         pos = match.end()
     if not raw or pos != len(raw) or total <= 0:
         raise InvalidInputError(path, text, "expected a duration such as '10m' or '1h30m'")
+    if total > MAX_DURATION_SECONDS:
+        raise InvalidInputError(path, text, "is longer than a duration can be (about 292 years)")
     return total
 
 
@@ -109,6 +114,11 @@ def _requests(obj: object, path: str) -> dict[str, int]:
 def _slots(spec: Mapping[str, Any], status: Mapping[str, Any]) -> tuple[SlotSpec, ...]:
     chosen = _as_mapping(status.get("slots"))
     named = spec.get("reservations")
+    if named is not None and (spec.get("resources") is not None or spec.get("count") is not None):
+        given = sorted(k for k in ("reservations", "resources", "count") if spec.get(k) is not None)
+        raise InvalidInputError(
+            "spec", given, "reservations cannot be combined with resources or count"
+        )
     if named is not None:
         if not isinstance(named, Mapping) or not named:
             raise InvalidInputError(
@@ -119,8 +129,13 @@ def _slots(spec: Mapping[str, Any], status: Mapping[str, Any]) -> tuple[SlotSpec
         slots = []
         for slot_name, slot in sorted(named.items()):
             path = f"spec.reservations.{slot_name}"
-            if not _SLOT_NAME.match(str(slot_name)):
-                raise InvalidInputError(path, slot_name, "a slot name is a DNS label")
+            if not _SLOT_NAME.match(str(slot_name)) or len(str(slot_name)) > MAX_SLOT_NAME:
+                raise InvalidInputError(
+                    path,
+                    slot_name,
+                    "a slot name is lower case letters, digits, '-' and '.', starting and ending "
+                    f"with a letter or digit, at most {MAX_SLOT_NAME} characters",
+                )
             if not isinstance(slot, Mapping):
                 raise InvalidInputError(path, slot, "expected {node, resources}")
             node = slot.get("node") or ""
@@ -149,6 +164,8 @@ def _slots(spec: Mapping[str, Any], status: Mapping[str, Any]) -> tuple[SlotSpec
 
 def _ttl(spec: Mapping[str, Any]) -> float | None:
     ttl = spec.get("ttlSeconds")
+    if ttl is not None and spec.get("duration") is not None:
+        raise InvalidInputError("spec.ttlSeconds", ttl, "set ttlSeconds or duration, not both")
     if ttl is not None:
         if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0:
             raise InvalidInputError("spec.ttlSeconds", ttl, "must be a positive number of seconds")
@@ -239,7 +256,7 @@ def reservation_to_dict(spec: ReservationSpec, driver_uid: str = "") -> dict[str
         "podGroupName": spec.gang.split("/", 1)[1],
         "reservations": {
             slot.name: {
-                "node": slot.node,
+                **({"node": slot.node} if slot.node else {}),
                 "resources": {
                     name: exact_quantity(name, amount)
                     for name, amount in slot.requests.items()

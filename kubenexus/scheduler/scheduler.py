@@ -413,9 +413,11 @@ class Scheduler:
             return []
         pod = entry.pod
         if pod.role and pod.scheduler_name in self._reserving_profiles:
-            if pod.role == "driver":
-                return [self._schedule_driver(entry)]
-            return [self._schedule_executor(entry)]
+            schedule = self._schedule_driver if pod.role == "driver" else self._schedule_executor
+            outcome = schedule(entry)
+            if outcome is not None:
+                return [outcome]
+            # Nothing to hold or claim: a pod like any other (a gang member stays one).
         gangs = self._gangs.get(pod.scheduler_name)
         if pod.gang and gangs is not None and not pod.gang_error:
             return self._schedule_gang(entry, gangs)
@@ -617,10 +619,11 @@ class Scheduler:
 
     # ------------------------------------------------------------------ reservations
 
-    def _schedule_driver(self, entry: QueuedPod) -> Outcome:
+    def _schedule_driver(self, entry: QueuedPod) -> Outcome | None:
         """A driver is placed only together with room for all its executors: the driver and one
         executor-shaped probe per slot are placed in one pass (each sees what the previous took;
-        every filter applies to each), then the driver is committed and the slots held."""
+        every filter applies to each), then the driver is committed and the slots held. None
+        when it asks for no executors (it is then scheduled like any pod)."""
         pod = entry.pod
         if any(h.phase in {"Active", "Pending"} for h in self.reserving.book.of_driver(pod.key)):
             return self._schedule_pod(entry)  # its room is already held (a retry, a restart)
@@ -633,7 +636,7 @@ class Scheduler:
             self.queue.requeue_unschedulable(entry, failure.message, ClusterEvent.NONE)
             return Unschedulable(entry, failure)
         if shape is None or shape.count == 0:
-            return self._schedule_pod(entry)  # nothing to hold: an ordinary pod
+            return None
         profile = self.profiles[pod.scheduler_name]
         nodes = self.cache.nodes
         placed = profile.find_node(pod, nodes)
@@ -720,10 +723,10 @@ class Scheduler:
             scheduler_name="",
         )
 
-    def _schedule_executor(self, entry: QueuedPod) -> Outcome:
+    def _schedule_executor(self, entry: QueuedPod) -> Outcome | None:
         """An executor claims a free slot of its group's reservations on a node that suits it
         (every filter still applies); with none left (dynamic allocation, all claimed) it is
-        an ordinary pod.
+        an ordinary pod (None: scheduled like any pod, a gang member with its gang).
 
         One slot per node is opened for it (its room made free), so it can use that slot's
         room and the node's free room — never a second slot's, which stays held."""
@@ -734,7 +737,7 @@ class Scheduler:
                 for slot in held.free_slots():
                     offered.setdefault(slot.spec.node, (held, slot))
         if not offered:
-            return self._schedule_pod(entry)
+            return None
         profile = self.profiles[pod.scheduler_name]
         nodes = self.cache.nodes
         for held, slot in offered.values():
@@ -747,7 +750,7 @@ class Scheduler:
         for held in {id(h): h for h, _ in offered.values()}.values():
             self.reserving.sync(held)  # the slots not claimed are held again
         if claimed is None or not isinstance(placed, Placement):
-            return self._schedule_pod(entry)
+            return None
         decision = self._commit(entry, placed)
         decision.claim = (claimed[0].key, claimed[1].spec.name)
         return decision

@@ -89,7 +89,9 @@ def test_example_summary_and_node_usage(example_json: dict) -> None:
         "Finished": 1,
         "Terminating": 0,
         "Gated": 0,
+        "WaitingForDriver": 0,
     }
+    assert example_json["reservations"] == []
     nodes = {n["name"]: n for n in example_json["nodes"]}
     assert len(nodes) == 12
     assert nodes["edge-1"]["pods"] == 4
@@ -198,6 +200,21 @@ def test_unknown_kinds_are_noted_not_fatal(tmp_path: Path) -> None:
         (
             "kind: Pod\nmetadata: {labels: {a: b}}\nspec: {containers: [{name: c}]}\n",
             "document 1 (Pod ?): metadata.name: is required",
+        ),
+        (
+            "apiVersion: scheduling.kubenexus.io/v1alpha1\nkind: ResourceReservation\n"
+            "metadata: {namespace: spark}\nspec: {podGroupName: g, resources: {cpu: '1'}, count: 1}\n",
+            "document 1 (ResourceReservation ?): metadata.name: is required (got None)",
+        ),
+        (
+            "kind: ResourceReservation\nmetadata: r\nspec: {}\n",
+            "document 1 (ResourceReservation ?): metadata.name: is required (got None)",
+        ),
+        (
+            "kind: ResourceReservation\nmetadata: {name: r}\nspec: {podGroupName: g}\n---\n"
+            "kind: ResourceReservation\nmetadata: {name: r}\nspec: {podGroupName: g}\n",
+            "document 2 (ResourceReservation r): metadata.name: ResourceReservation default/r is "
+            "already defined in",
         ),
     ],
 )
@@ -378,3 +395,346 @@ spec: {minMember: 0}
     pods = _pods(data)
     assert all(pods[f"default/training-{i}"]["status"] == "Scheduled" for i in range(3))
     assert data["notes"] == []
+
+
+# --------------------------------------------------------------------------- reservations
+
+SPARK_APP = "default/spark-4f1c2a9e0b7d4c36a5e8d2b1c0f9e7a6"
+EXECUTORS = [f"default/spark-pi-1f2e3d4c5b6a7980-exec-{i}" for i in range(1, 5)]
+FLOOD = [f"default/nightly-batch-{i}" for i in range(20)]
+LARGE = {"cpu-large-1", "cpu-large-2", "cpu-large-3"}  # the c7i.8xlarge pool
+
+
+def _spark(*extra: str) -> dict:
+    code, out, err = _run(
+        "simulate",
+        str(EXAMPLES / "cluster.yaml"),
+        str(EXAMPLES / "spark.yaml"),
+        "-o",
+        "json",
+        *extra,
+    )
+    assert code == 0, err
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_spark_example_holds_room_for_every_executor_against_the_flood() -> None:
+    data = _spark()
+    pods = _pods(data)
+    driver = pods["default/spark-pi-driver"]
+    assert (driver["status"], driver["node"] in LARGE) == ("Scheduled", True)
+    [reservation] = data["reservations"]
+    assert {k: v for k, v in reservation.items() if k != "slots"} == {
+        "name": "default/spark-pi-driver",
+        "podGroup": SPARK_APP,
+        "phase": "Active",
+        "claimed": 4,
+        "total": 4,
+        "message": "all 4 slots are claimed",
+        "driver": "default/spark-pi-driver",
+        "expiresInSeconds": 600,
+    }
+    slots = reservation["slots"]
+    assert sorted(slots) == [f"executor-{i}" for i in range(4)]
+    assert {s["state"] for s in slots.values()} == {"Claimed"}
+    # Each executor claimed one slot and runs on that slot's node.
+    claimed_by = {s["pod"]: s["node"] for s in slots.values()}
+    assert sorted(claimed_by) == EXECUTORS
+    assert set(claimed_by.values()) <= LARGE  # the driver's nodeSelector applies to its slots
+    for executor in EXECUTORS:
+        assert pods[executor]["status"] == "Scheduled"
+        assert pods[executor]["node"] == claimed_by[executor]
+    # The flood was tried first (the executors did not exist yet) and could not take the room:
+    # those that did not fit are unschedulable, short of CPU on the pool.
+    flood = [pods[name] for name in FLOOD]
+    assert sum(p["status"] == "Scheduled" for p in flood) == 16
+    unschedulable = [p for p in flood if p["status"] == "Unschedulable"]
+    assert [p["pod"] for p in unschedulable] == FLOOD[16:]
+    for pod in unschedulable:
+        assert pod["message"] == (
+            "0/12 nodes are available: 1 node(s) were unschedulable, 3 Insufficient cpu, "
+            "4 node(s) didn't match Pod's node affinity/selector, 4 node(s) had untolerated "
+            "taint(s)."
+        )
+    assert data["summary"]["Scheduled"] == 21
+    assert data["summary"]["Unschedulable"] == 4
+    assert data["notes"] == [
+        "4 executors held back until their driver was placed (Spark and Ray create executors "
+        "when the driver runs)"
+    ]
+    for node in data["nodes"]:
+        for resource, amount in node["requested"].items():
+            assert amount <= node["allocatable"][resource], (node["name"], resource)
+
+
+def test_spark_example_without_reservations_starves_the_executors(tmp_path: Path) -> None:
+    """What the example is about: the same input with the plugin off leaves the running driver
+    with only two of its four executors."""
+    config = tmp_path / "k.yaml"
+    config.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+        "profiles:\n- schedulerName: kubenexus-scheduler\n  plugins:\n    preFilter:\n"
+        "      disabled: [{name: ResourceReservation}]\n"
+    )
+    data = _spark("--config", str(config))
+    pods = _pods(data)
+    assert pods["default/spark-pi-driver"]["status"] == "Scheduled"
+    assert [pods[e]["status"] for e in EXECUTORS].count("Unschedulable") == 2
+    assert data["reservations"] == []
+
+
+def test_spark_example_table_shows_the_reservation_and_its_slots() -> None:
+    code, out, err = _run("simulate", str(EXAMPLES / "cluster.yaml"), str(EXAMPLES / "spark.yaml"))
+    assert code == 0, err
+    lines = out.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("RESERVATION  ")))
+    assert lines[header].split() == [
+        "RESERVATION", "POD", "GROUP", "PHASE", "CLAIMED", "EXPIRES", "DRIVER", "MESSAGE"
+    ]  # fmt: skip
+    assert lines[header + 1].split() == [
+        "default/spark-pi-driver", SPARK_APP, "Active", "4/4", "in", "10m",
+        "default/spark-pi-driver", "all", "4", "slots", "are", "claimed",
+    ]  # fmt: skip
+    slots = [
+        line.split() for line in lines if line.startswith("default/spark-pi-driver  executor-")
+    ]
+    assert [row[1] for row in slots] == [f"executor-{i}" for i in range(4)]
+    assert {row[3] for row in slots} == {"Claimed"}
+    assert sorted(row[4] for row in slots) == EXECUTORS
+    assert all(row[2] in LARGE for row in slots)
+    assert "; 1 reservation (1 Active)" in out
+
+
+HAND_WRITTEN = """
+kind: Node
+metadata: {name: a}
+status: {allocatable: {cpu: '8', memory: 16Gi, pods: '10'}}
+---
+kind: Node
+metadata: {name: b}
+status: {allocatable: {cpu: '8', memory: 16Gi, pods: '10'}}
+---
+apiVersion: scheduling.kubenexus.io/v1alpha1
+kind: ResourceReservation
+metadata: {name: etl-slots, namespace: etl}
+spec:
+  podGroupName: etl
+  reservations:
+    first: {node: b, resources: {cpu: '3', memory: 4Gi}}
+    second: {resources: {cpu: '3', memory: 4Gi}}
+  ttlSeconds: 300
+---
+apiVersion: scheduling.kubenexus.io/v1alpha1
+kind: ResourceReservation
+metadata: {name: nowhere, namespace: etl}
+spec:
+  podGroupName: etl
+  reservations:
+    only: {node: gone, resources: {cpu: '1'}}
+---
+apiVersion: scheduling.kubenexus.io/v1alpha1
+kind: ResourceReservation
+metadata: {name: short, namespace: etl}
+spec: {podGroupName: other, resources: {cpu: '4'}, count: 1, duration: 1h30m}
+---
+apiVersion: scheduling.kubenexus.io/v1alpha1
+kind: ResourceReservation
+metadata: {name: negative, namespace: etl}
+spec: {podGroupName: etl, resources: {cpu: '-1'}, count: 2}
+---
+apiVersion: scheduling.kubenexus.io/v1alpha1
+kind: ResourceReservation
+metadata: {name: not-a-spec, namespace: etl}
+spec: [podGroupName, etl]
+"""
+
+
+def _executor(name: str, cpu: str) -> str:
+    return f"""---
+kind: Pod
+metadata:
+  name: {name}
+  namespace: etl
+  labels: {{spark-role: executor, spark-app-selector: etl}}
+spec:
+  containers: [{{name: c, resources: {{requests: {{cpu: '{cpu}', memory: 4Gi}}}}}}]
+"""
+
+
+def test_hand_written_reservations_hold_room_and_executors_claim_it(tmp_path: Path) -> None:
+    """Reservations in the input (named slots, one with its node left to the scheduler, the
+    shorthand, and ones that cannot be honoured) are held before any pod is tried; executors of
+    the group claim the slots, and nobody else gets the room."""
+    path = tmp_path / "input.yaml"
+    flood = "---\nkind: Job\nmetadata: {name: flood, namespace: etl}\nspec:\n  parallelism: 4\n"
+    flood += "  template:\n    spec: {containers: [{name: c, resources: {requests: {cpu: '3'}}}]}\n"
+    path.write_text(HAND_WRITTEN + flood + _executor("exec-1", "3") + _executor("exec-2", "3"))
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    reservations = {r["name"]: r for r in data["reservations"]}
+    assert sorted(reservations) == [
+        "etl/etl-slots", "etl/negative", "etl/not-a-spec", "etl/nowhere", "etl/short"
+    ]  # fmt: skip
+    held = reservations["etl/etl-slots"]
+    assert (held["phase"], held["claimed"], held["total"], held["driver"]) == (
+        "Active", 2, 2, None
+    )  # fmt: skip
+    assert held["podGroup"] == "etl/etl"
+    assert held["expiresInSeconds"] == 300
+    pods = _pods(data)
+    # "second" names no node: the scheduler chose a (b had "first" already).
+    assert held["slots"] == {
+        "first": {"node": "b", "state": "Claimed", "pod": "etl/exec-1"},
+        "second": {"node": "a", "state": "Claimed", "pod": "etl/exec-2"},
+    }
+    assert (pods["etl/exec-1"]["status"], pods["etl/exec-1"]["node"]) == ("Scheduled", "b")
+    assert (pods["etl/exec-2"]["status"], pods["etl/exec-2"]["node"]) == ("Scheduled", "a")
+    short = reservations["etl/short"]
+    assert (short["phase"], short["claimed"], short["total"]) == ("Active", 0, 1)
+    assert short["expiresInSeconds"] == 5400
+    assert short["slots"] == {"slot-0": {"node": "a", "state": "Free", "pod": None}}
+    assert short["message"] == "1 of 1 slots held for etl/other"
+    # Held: 3 CPUs on b, 3 + 4 on a. The flood (3 CPUs each, tried before the executors) gets
+    # what is left: one pod on b; the executors still find their slots.
+    assert (pods["etl/flood-0"]["status"], pods["etl/flood-0"]["node"]) == ("Scheduled", "b")
+    for i in range(1, 4):
+        assert pods[f"etl/flood-{i}"]["message"] == ("0/2 nodes are available: 2 Insufficient cpu.")
+    nowhere = reservations["etl/nowhere"]
+    assert (nowhere["phase"], nowhere["message"]) == (
+        "Invalid", "spec.reservations.only.node: no node named 'gone'"
+    )  # fmt: skip
+    assert nowhere["slots"] == {"only": {"node": "gone", "state": "NotHeld", "pod": None}}
+    negative = reservations["etl/negative"]
+    assert (negative["phase"], negative["message"]) == (
+        "Invalid", "spec.resources.cpu: must not be negative (got '-1')"
+    )  # fmt: skip
+    not_a_spec = reservations["etl/not-a-spec"]
+    assert (not_a_spec["phase"], not_a_spec["podGroup"], not_a_spec["message"]) == (
+        "Invalid", None, "spec.podGroupName: is required (got None)"
+    )  # fmt: skip
+    assert data["notes"] == []  # no driver in the input: the executors are queued at once
+    code, table, _ = _run("simulate", str(path))
+    assert code == 0
+    assert "; 5 reservations (2 Active, 3 Invalid)" in table
+    rows = [line.split() for line in table.splitlines()]
+    assert [
+        "etl/nowhere",
+        "etl/etl",
+        "Invalid",
+        "0/1",
+        "-",
+        "-",
+        "spec.reservations.only.node:",
+    ] in [row[:7] for row in rows]
+    assert ["etl/etl-slots", "second", "a", "Claimed", "etl/exec-2"] in rows
+    assert ["etl/short", "slot-0", "a", "Free", "-"] in rows
+
+
+SPARK_APP_YAML = """
+kind: Node
+metadata: {{name: a}}
+status: {{allocatable: {{cpu: '8', memory: 32Gi, pods: '20'}}}}
+---
+{executors}
+---
+kind: Pod
+metadata:
+  name: driver
+  labels: {{spark-role: driver, spark-app-selector: app-1}}
+  annotations:
+    scheduling.kubenexus.io/executor-count: "{count}"
+    scheduling.kubenexus.io/executor-cpu: "2"
+spec:
+  containers: [{{name: c, resources: {{requests: {{cpu: '1'}}}}}}]
+"""
+
+
+def _spark_app(count: int, executors: int) -> str:
+    pods = [
+        f"kind: Pod\nmetadata:\n  name: exec-{i}\n"
+        "  labels: {spark-role: executor, spark-app-selector: app-1}\n"
+        "spec:\n  containers: [{name: c, resources: {requests: {cpu: '2'}}}]\n"
+        for i in range(executors)
+    ]
+    return SPARK_APP_YAML.format(executors="---\n".join(pods), count=count)
+
+
+def test_executors_listed_before_their_driver_still_claim_its_slots(tmp_path: Path) -> None:
+    """Queued together, an executor tried before its driver would run as an ordinary pod and the
+    driver would hold room for it a second time: the simulator queues them after the driver."""
+    path = tmp_path / "app.yaml"
+    path.write_text(_spark_app(count=3, executors=3))
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    [reservation] = data["reservations"]
+    assert (reservation["name"], reservation["claimed"], reservation["total"]) == (
+        "default/driver", 3, 3
+    )  # fmt: skip
+    assert sorted(s["pod"] for s in reservation["slots"].values()) == [
+        f"default/exec-{i}" for i in range(3)
+    ]
+    assert data["summary"]["Scheduled"] == 4
+    # 1 + 3 × 2 CPUs: nothing held twice.
+    assert data["nodes"][0]["requested"]["cpu"] == 7000
+
+
+def test_executors_of_a_driver_that_does_not_fit_wait_for_it(tmp_path: Path) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(_spark_app(count=4, executors=2))  # 1 + 4 × 2 CPUs > 8
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    pods = _pods(data)
+    assert pods["default/driver"]["status"] == "Unschedulable"
+    assert pods["default/driver"]["message"].startswith(
+        "driver default/driver waits for room for all 4 executors (2 cpu each): 3 fit; "
+        "executor 4: 0/1 nodes are available: 1 Insufficient cpu."
+    )
+    for i in range(2):
+        assert pods[f"default/exec-{i}"] == {
+            "pod": f"default/exec-{i}",
+            "status": "WaitingForDriver",
+            "node": None,
+            "message": "not tried: no driver of default/app-1 was placed, and executors are "
+            "created by their running driver",
+            "annotations": {},
+        }
+    assert data["reservations"] == []  # a driver not placed holds nothing
+    assert data["nodes"][0]["requested"].get("cpu", 0) == 0
+    code, out, _ = _run("simulate", str(path))
+    assert "2 waiting for their driver;" in out
+
+
+def test_executors_of_a_gated_driver_are_not_tried(tmp_path: Path) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        _spark_app(count=1, executors=1).replace(
+            "spec:\n  containers: [{name: c, resources: {requests: {cpu: '1'}}}]",
+            "spec:\n  schedulingGates: [{name: example.com/quota}]\n"
+            "  containers: [{name: c, resources: {requests: {cpu: '1'}}}]",
+        )
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+    assert pods["default/driver"]["status"] == "Gated"
+    assert pods["default/exec-0"]["status"] == "WaitingForDriver"
+
+
+def test_reservations_choose_nodes_seeing_the_pods_already_running(tmp_path: Path) -> None:
+    path = tmp_path / "input.yaml"
+    path.write_text(
+        "kind: Node\nmetadata: {name: a}\nstatus: {allocatable: {cpu: '8'}}\n---\n"
+        "kind: Node\nmetadata: {name: b}\nstatus: {allocatable: {cpu: '8'}}\n---\n"
+        "kind: ResourceReservation\nmetadata: {name: r}\n"
+        "spec: {podGroupName: g, resources: {cpu: '4'}, count: 2}\n---\n"
+        "kind: Pod\nmetadata: {name: busy}\n"
+        "spec: {nodeName: a, containers: [{name: c, resources: {requests: {cpu: '6'}}}]}\n"
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    [reservation] = json.loads(out)["reservations"]
+    assert reservation["phase"] == "Active"
+    assert {s["node"] for s in reservation["slots"].values()} == {"b"}  # a has 2 CPUs left

@@ -572,8 +572,9 @@ def test_a_hand_written_reservation_holds_named_slots_for_its_group() -> None:
     assert held["phase"] == "Active"
     assert held["expiresAt"] == "1970-01-01T01:16:40Z"
     assert len(bound(place(s, *flood(10, cpu="1")))) == 4  # 2 left on each node
-    # An executor of another group cannot claim them.
-    assert place(s, member("x-0", "other", cpu="1"))["x-0"].startswith("0/2 nodes are available")
+    # An executor of another group cannot claim them (it is a member of its own gang).
+    assert " " in place(s, member("x-0", "other", cpu="1"))["x-0"]
+    assert len(bound(place(s, make_pod("plain").req(cpu="1").obj()))) == 0
     result = place(s, member("t-0", "train", cpu="6"), member("t-1", "train", cpu="5"))
     assert sorted(result.values()) == ["n0", "n1"]
     assert status(s, "default/train-room")["claims"] == "2/2"
@@ -659,7 +660,7 @@ def test_shorthand_without_room_waits_pending_and_takes_room_when_a_node_comes()
         ),
         (
             {"podGroupName": "g", "reservations": {"Bad_Name": {"resources": {"cpu": "1"}}}},
-            "spec.reservations.Bad_Name: a slot name is a DNS label",
+            "spec.reservations.Bad_Name: a slot name is lower case letters, digits",
         ),
         (
             {"podGroupName": "g", "resources": {"gpu-less": "0"}, "count": 1},
@@ -848,3 +849,70 @@ def test_a_slot_on_a_node_that_came_back_full_waits_instead_of_over_committing()
     assert status(s, "default/back-driver")["phase"] == "Active"
     for name in ("n0", "n1"):
         assert requested_cpu(s, name) <= 8000
+
+
+def test_executors_of_a_gang_without_a_reservation_are_placed_all_or_nothing() -> None:
+    """A PodGroup whose members carry the executor role but hold no reservation is still a
+    gang: too little room for all means none is placed."""
+    s = cluster(count=1, cpu="4")
+    members = [
+        make_pod(f"g-{i}")
+        .req(cpu="2")
+        .label("spark-role", "executor")
+        .label("pod-group.scheduling.kubenexus.io/name", "g")
+        .label("pod-group.scheduling.kubenexus.io/min-available", "3")
+        .obj()
+        for i in range(3)
+    ]
+    result = place(s, *members)
+    assert not bound(result)
+    assert result["g-0"].startswith("pod group default/g: only 2 of minMember 3 members fit")
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        (
+            {"reservations": {"a": {"resources": {"cpu": "1"}}}, "count": 2},
+            "spec: reservations cannot be combined with resources or count (got ['count', 'reservations'])",
+        ),
+        (
+            {"resources": {"cpu": "1"}, "count": 1, "ttlSeconds": 5, "duration": "1m"},
+            "spec.ttlSeconds: set ttlSeconds or duration, not both (got 5)",
+        ),
+        (
+            {"resources": {"cpu": "1"}, "count": 1, "duration": "9999999999h"},
+            "spec.duration: is longer than a duration can be",
+        ),
+        (
+            {"reservations": {"a" * 64: {"resources": {"cpu": "1"}}}},
+            "at most 63 characters",
+        ),
+    ],
+)
+def test_combinations_the_crd_refuses_are_invalid_here_too(
+    spec: dict[str, Any], problem: str
+) -> None:
+    parsed = reservation_from_dict(hand_written("combo", {"podGroupName": "g", **spec}))
+    assert problem in parsed.problem
+
+
+def test_the_object_written_for_a_driver_reads_back_the_same() -> None:
+    s = cluster(count=2)
+    d = driver("round", 3, cpu="1500m", memory="1536Mi", **{GPU: "0"}).obj()
+    place(s, d)
+    spec = s.reserving.book.held["default/round-driver"].spec
+    obj = reservation_to_dict(spec, d.uid)
+    assert obj["metadata"]["ownerReferences"][0]["uid"] == d.uid
+    assert obj["spec"]["reservations"]["executor-0"]["resources"] == {
+        "cpu": "1500m",
+        "memory": "1536Mi",
+    }
+    back = reservation_from_dict(obj)
+    assert back.slots == spec.slots
+    assert (back.gang, back.driver_uid, back.driver_name, back.problem) == (
+        spec.gang,
+        spec.driver_uid,
+        spec.driver_name,
+        "",
+    )

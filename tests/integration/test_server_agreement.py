@@ -63,3 +63,173 @@ async def test_a_pod_group_gets_its_schema_defaults(cluster: Cluster) -> None:
         assert stored["spec"] == {"minMember": 2, "scheduleTimeoutSeconds": 60}
     finally:
         await client.close()
+
+
+RESERVATIONS = "/apis/scheduling.kubenexus.io/v1alpha1/namespaces/default/resourcereservations"
+QUANTITY = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
+    r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+
+
+def _reservation(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "scheduling.kubenexus.io/v1alpha1",
+        "kind": "ResourceReservation",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": spec,
+    }
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {
+            "podGroupName": "spark-pi",
+            "reservations": {
+                "executor-0": {"node": "n1", "resources": {"cpu": "2", "memory": "4Gi"}},
+                "executor-1": {"resources": {"cpu": 2, "nvidia.com/gpu": 1}},
+            },
+            "ttlSeconds": 300,
+        },
+        {"podGroupName": "spark-pi", "resources": {"cpu": "500m"}, "count": 3, "duration": "10m"},
+        # No time to live: none is filled in (the scheduler's configured default applies).
+        {"podGroupName": "spark-pi", "resources": {"memory": "1Gi"}, "count": 1},
+    ],
+)
+async def test_a_valid_reservation_is_stored_as_written(
+    cluster: Cluster, spec: dict[str, Any]
+) -> None:
+    client = await _client(cluster)
+    try:
+        stored = await client.request("POST", RESERVATIONS, body=_reservation("good", spec))
+        assert stored["spec"] == spec
+        assert "status" not in stored
+    finally:
+        await client.close()
+
+
+_CEL_SKIPPED = (
+    "<nil>: Invalid value: null: some validation rules were not checked because the object was "
+    "invalid; correct the existing errors to complete validation"
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "detail"),
+    [
+        (
+            {"podGroupName": "g", "resources": {"cpu": "1"}, "count": 0},
+            "spec.count: Invalid value: 0: spec.count in body should be greater than or equal to 1",
+        ),
+        (
+            {"podGroupName": "g", "resources": {"cpu": "1"}, "count": 10001},
+            "spec.count: Invalid value: 10001: spec.count in body should be less than or equal "
+            "to 10000",
+        ),
+        (
+            {"podGroupName": "g", "resources": {"cpu": "lots"}, "count": 1},
+            f'spec.resources.cpu: Invalid value: "lots": spec.resources.cpu in body should '
+            f"match '{QUANTITY}'",
+        ),
+        (
+            {"podGroupName": "g", "reservations": {"a": {"resources": {"memory": "4GB"}}}},
+            'spec.reservations.a.resources.memory: Invalid value: "4GB": '
+            f"spec.reservations.a.resources.memory in body should match '{QUANTITY}'",
+        ),
+        (
+            {"podGroupName": "g", "reservations": {"a": {"node": "n1", "resources": {}}}},
+            "spec.reservations.a.resources: Invalid value: 0: spec.reservations.a.resources in "
+            "body should have at least 1 properties",
+        ),
+        (
+            {"podGroupName": "", "resources": {"cpu": "1"}, "count": 1},
+            'spec.podGroupName: Invalid value: "": spec.podGroupName in body should be at least '
+            "1 chars long",
+        ),
+        (
+            {"podGroupName": "g", "resources": {"cpu": "1"}, "count": 1, "ttlSeconds": 0},
+            "spec.ttlSeconds: Invalid value: 0: spec.ttlSeconds in body should be greater than "
+            "or equal to 1",
+        ),
+        (
+            {"podGroupName": "g", "resources": {"cpu": "1"}, "count": 1, "duration": "10 min"},
+            'spec.duration: Invalid value: "10 min": spec.duration in body should match '
+            "'^([0-9]+(\\.[0-9]+)?(ms|h|m|s))+$'",
+        ),
+        # Errors after which the real server skips the CEL rules, and says so.
+        (
+            {"resources": {"cpu": "1"}, "count": 1},
+            f"[spec.podGroupName: Required value, {_CEL_SKIPPED}]",
+        ),
+        (
+            {"podGroupName": "g", "reservations": {"a": {"node": "n1"}}},
+            f"[spec.reservations.a.resources: Required value, {_CEL_SKIPPED}]",
+        ),
+        (
+            {"podGroupName": "g", "resources": {"cpu": "1"}, "count": "3"},
+            '[spec.count: Invalid value: "string": spec.count in body must be of type integer: '
+            f'"string", {_CEL_SKIPPED}]',
+        ),
+    ],
+)
+async def test_an_invalid_reservation_is_refused_by_its_schema(
+    cluster: Cluster, spec: dict[str, Any], detail: str
+) -> None:
+    client = await _client(cluster)
+    try:
+        with pytest.raises(ApiError) as refused:
+            await client.request("POST", RESERVATIONS, body=_reservation("bad", spec))
+        assert (refused.value.status, refused.value.reason) == (422, "Invalid")
+        assert refused.value.message == (
+            f'ResourceReservation.scheduling.kubenexus.io "bad" is invalid: {detail}'
+        )
+    finally:
+        await client.close()
+
+
+async def test_a_reservation_status_is_checked_against_its_schema(cluster: Cluster) -> None:
+    """The status the scheduler writes is accepted; one outside the schema is refused."""
+    client = await _client(cluster)
+    spec = {"podGroupName": "g", "resources": {"cpu": "1"}, "count": 2}
+    try:
+        stored = await client.request("POST", RESERVATIONS, body=_reservation("r", spec))
+        status = {
+            "phase": "Active",
+            "claimed": 1,
+            "total": 2,
+            "claims": "1/2",
+            "message": "1 of 2 slots held for default/g",
+            "expiresAt": "2026-11-29T09:30:00Z",
+            "slots": {
+                "slot-0": {"node": "n1", "state": "Claimed", "pod": "default/exec-1"},
+                "slot-1": {"node": "n1", "state": "Free"},
+            },
+            "conditions": [
+                {
+                    "type": "Holding",
+                    "status": "True",
+                    "reason": "Holding",
+                    "message": "1 of 2 slots held for default/g",
+                    "lastTransitionTime": "2026-11-29T09:20:00Z",
+                }
+            ],
+        }
+        written = await client.request(
+            "PUT", f"{RESERVATIONS}/r/status", body={**stored, "status": status}
+        )
+        assert written["status"] == status
+        with pytest.raises(ApiError) as refused:
+            await client.request(
+                "PUT",
+                f"{RESERVATIONS}/r/status",
+                body={**written, "status": {**status, "phase": "Claimed"}},
+            )
+        assert refused.value.status == 422
+        assert refused.value.message == (
+            'ResourceReservation.scheduling.kubenexus.io "r" is invalid: [status.phase: '
+            'Unsupported value: "Claimed": supported values: "Pending", "Active", "Released", '
+            f'"Expired", "Invalid", {_CEL_SKIPPED}]'
+        )
+    finally:
+        await client.close()

@@ -225,6 +225,10 @@ class ReservationBook:
 def _slot_state(held: Held, slot: HeldSlot) -> str:
     if slot.claimed_by:
         return "Claimed"
+    if held.phase == "Pending":
+        return "Pending"
+    if held.phase == "Invalid":
+        return "NotHeld"
     if not held.holding:
         return "Released"
     return "Free" if slot.counted else "Waiting"
