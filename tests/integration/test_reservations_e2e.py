@@ -328,3 +328,29 @@ async def test_metrics_count_reservations_by_phase_and_the_room_they_hold(
         await eventually(lambda: daemon.scheduler.reserving.book.reserved() == {})
         _, body = await http_get(base)
         assert metric_value(body, 'kubenexus_reserved_capacity{resource="cpu"}') == 0
+
+
+async def test_deleting_the_pod_group_releases_its_reservation(cluster: Cluster) -> None:
+    """A driver sized by its PodGroup (minMember - 1 executors sharing minResources): the
+    PodGroup deleted, its reservation is released and the room goes to others."""
+    cluster.node("a", cpu="8")
+    pod_group = {
+        "metadata": {"name": "job", "namespace": "default"},
+        "spec": {"minMember": 4, "minResources": {"cpu": "7"}},
+    }
+    cluster.api.put_object("podgroups", pod_group, **GROUP)
+    async with running_daemon(cluster, operator=True):
+        cluster.pod(
+            "job-driver",
+            cpu="1",
+            labels={"pod-group.scheduling.kubenexus.io/name": "job"},
+            annotations={"scheduling.kubenexus.io/role": "driver"},
+        )
+        await eventually(lambda: status(cluster, "job-driver").get("claims") == "0/3")
+        assert cluster.node_of("job-driver") == "a"
+        cluster.pod("waiting", cpu="6")  # 8 - 1 - 3×2 = 1 free
+        await eventually(lambda: cluster.events("waiting", "FailedScheduling"))
+        cluster.api.delete_object("podgroups", "job", "default", **GROUP)
+        await eventually(lambda: status(cluster, "job-driver").get("phase") == "Released")
+        assert status(cluster, "job-driver")["message"] == "the PodGroup default/job was deleted"
+        await eventually(lambda: cluster.node_of("waiting") == "a", timeout=20)
