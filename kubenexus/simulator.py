@@ -405,6 +405,7 @@ def _schedule(
         else:
             rows[outcome.pod.key] = PodResult(name, "Unschedulable", message=outcome.message)
 
+    scheduler.expire_reservations()  # the input's reservations whose time to live passed
     scheduler.run_until_idle(record)
     for group, executors in later.items():
         for executor in executors:

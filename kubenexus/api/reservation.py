@@ -70,6 +70,8 @@ class ReservationSpec:
     # a restart of the scheduler.
     ended: str = ""
     ended_reason: str = ""
+    # status.expiresAt as last written (a reopened slot's own time to live), if any.
+    expires_at: float | None = None
 
     @property
     def key(self) -> str:
@@ -230,7 +232,14 @@ def reservation_from_dict(obj: Mapping[str, Any]) -> ReservationSpec:
         for slot, entry in recorded.items()
         if isinstance(entry, Mapping) and entry.get("pod")
     }
-    return replace(base, gang=f"{namespace}/{group}", slots=slots, ttl_seconds=ttl, claims=claims)
+    return replace(
+        base,
+        gang=f"{namespace}/{group}",
+        slots=slots,
+        ttl_seconds=ttl,
+        claims=claims,
+        expires_at=_timestamp(status.get("expiresAt")),
+    )
 
 
 def reservation_to_dict(spec: ReservationSpec, driver_uid: str = "") -> dict[str, Any]:

@@ -107,7 +107,12 @@ class Reserving:
                     slot.claimed_by, slot.claimed_name = before.claimed_by, before.claimed_name
         created = spec.created if spec.created is not None else now
         ttl = spec.ttl_seconds if spec.ttl_seconds is not None else self.default_ttl
-        held = Held(spec=spec, slots=slots, expires_at=created + ttl)
+        # A reopened slot's own time to live outlasts the object's: kept from the book, or
+        # from the status written before a restart.
+        expires = max(created + ttl, spec.expires_at or 0.0)
+        if old is not None and old.expires_at is not None and old.spec.ttl_seconds == ttl:
+            expires = max(expires, old.expires_at)
+        held = Held(spec=spec, slots=slots, expires_at=expires)
         if old is not None and old.phase in {"Released", "Expired"}:
             held.phase, held.reason = old.phase, old.reason  # ended is ended
         elif spec.ended in {"Released", "Expired"}:
@@ -117,8 +122,6 @@ class Reserving:
             held.reason = spec.ended_reason
         elif spec.problem or problem:
             held.phase, held.problem = "Invalid", spec.problem or problem
-        elif held.expires_at is not None and held.expires_at <= now:
-            held.phase, held.reason = "Expired", "its time to live passed"
         elif any(not s.spec.node for s in slots.values()):
             held.phase = "Pending"  # nodes still to be chosen
         else:
@@ -134,6 +137,8 @@ class Reserving:
             for node in sorted({s.spec.node for s in held.slots.values() if s.spec.node}):
                 for pod in list(self.cache.pods_on(node)):
                     self.adopt(pod, only=held)
+        # One read after its time to live passed is not expired here: its executors may be
+        # read later (a restart lists everything first); ``expire`` decides, once all is known.
         self.sync(held)
         return held
 

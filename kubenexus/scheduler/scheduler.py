@@ -743,16 +743,14 @@ class Scheduler:
         for held, slot in offered.values():
             self.reserving.open(held, slot)
         placed = profile.find_node(pod, nodes, only=(ResourceReservation.name, frozenset(offered)))
-        claimed: tuple[Held, HeldSlot] | None = None
+        decision: Scheduled | None = None
         if isinstance(placed, Placement) and self._reserve_and_permit(profile, placed, pod).ok:
-            claimed = offered[placed.node_name]
-            self.reserving.claim(*claimed, pod)
+            held, slot = offered[placed.node_name]
+            self.reserving.claim(held, slot, pod)
+            decision = self._commit(entry, placed)  # counted before the other slots are held
+            decision.claim = (held.key, slot.spec.name)
         for held in {id(h): h for h, _ in offered.values()}.values():
             self.reserving.sync(held)  # the slots not claimed are held again
-        if claimed is None or not isinstance(placed, Placement):
-            return None
-        decision = self._commit(entry, placed)
-        decision.claim = (claimed[0].key, claimed[1].spec.name)
         return decision
 
     def upsert_reservation(self, spec: ReservationSpec) -> None:

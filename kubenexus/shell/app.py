@@ -369,6 +369,7 @@ class Daemon:
         attempts, durations = self.metrics.attempts, self.metrics.attempt_duration
         while not self.stopping.is_set():
             self._wake.clear()
+            self._expire_reservations()  # before deciding: expired room is free room
             done = 0
             while not self.stopping.is_set() and self._leading():
                 if self.binder.saturated:
@@ -401,7 +402,6 @@ class Daemon:
                 if done >= self.settings.batch:
                     done = 0
                     await asyncio.sleep(0)
-            self._expire_reservations()
             wakeups = [self.scheduler.queue.next_wakeup(), self.scheduler.reserving.next_expiry()]
             wakeup = min((w for w in wakeups if w is not None), default=None)
             delay = 1.0 if wakeup is None else min(max(wakeup - clock(), 0.01), 1.0)

@@ -94,11 +94,13 @@ def status(s: Scheduler, key: str) -> dict[str, Any]:
     return dict(s.reserving.book.status(key))
 
 
-def restart(s: Scheduler, objects: list[dict[str, Any]], *pods: PodInfo) -> Scheduler:
+def restart(
+    s: Scheduler, objects: list[dict[str, Any]], *pods: PodInfo, now: float = 1000.0
+) -> Scheduler:
     """A new scheduler that learns the cluster as a restarted daemon does: nodes, the
     reservation objects as written (status included), then every pod."""
     nodes = [s.cache.node_info(name) for name in s.cache.nodes.names_in_order()]
-    fresh = scheduler(*[node for node in nodes if node is not None])
+    fresh = scheduler(*[node for node in nodes if node is not None], clock=[now])
     for obj in objects:
         fresh.upsert_reservation(reservation_from_dict(obj))
     for pod in pods:
@@ -916,3 +918,61 @@ def test_the_object_written_for_a_driver_reads_back_the_same() -> None:
         spec.driver_name,
         "",
     )
+
+
+def test_a_claim_next_to_a_waiting_slot_does_not_over_commit() -> None:
+    """The executor is counted before the other slots are held again: the room it takes is
+    not given to a slot that waited for room on the same node."""
+    s = cluster(count=1)
+    assert place(s, make_pod("busy").req(cpu="4").obj()) == {"busy": "n0"}
+    obj = hand_written(
+        "room",
+        {
+            "podGroupName": "etl",
+            "reservations": {
+                "a": {"node": "n0", "resources": {"cpu": "4"}},
+                "b": {"node": "n0", "resources": {"cpu": "4"}},
+            },
+        },
+    )
+    s.upsert_reservation(reservation_from_dict(obj))
+    states = {name: slot["state"] for name, slot in slots_of(s, "default/room").items()}
+    assert states == {"a": "Free", "b": "Waiting"}
+    assert place(s, member("etl-0", "etl", cpu="2")) == {"etl-0": "n0"}
+    assert requested_cpu(s, "n0") == 4000 + 2000  # b still waits: 2 cpu free, it needs 4
+    assert slots_of(s, "default/room")["b"]["state"] == "Waiting"
+
+
+def test_the_status_read_back_keeps_a_reopened_slots_own_time_to_live() -> None:
+    """The daemon's status write comes back through the watch, and after a restart: a slot
+    reopened after the reservation's time to live keeps its fresh one, and a fully claimed
+    reservation read long after its time to live is not expired."""
+    now = [1000.0]
+    s = scheduler(make_node("n0").alloc(cpu="8", memory="32Gi").obj(), clock=now)
+    d = driver("echo", 2).obj()
+    place(s, d)
+    place(s, *executors("echo", 2))
+    full = written(s, "default/echo-driver", d)
+    pods = [as_bound(s, key) for key in (d.key, "uid-echo-exec-0", "uid-echo-exec-1")]
+    now[0] = 5000.0
+    s.remove_pod("uid-echo-exec-0")
+    s.upsert_reservation(reservation_from_dict(written(s, "default/echo-driver", d)))
+    assert s.expire_reservations() == []
+    assert slots_of(s, "default/echo-driver")["executor-0"]["state"] == "Free"
+    # After a restart: the status says when the reopened slot expires.
+    fresh = restart(s, [written(s, "default/echo-driver", d)], pods[0], pods[2], now=5000.0)
+    assert fresh.expire_reservations() == []
+    assert status(fresh, "default/echo-driver")["phase"] == "Active"
+    # A fully claimed reservation read (before its pods) long after its time to live.
+    again = restart(s, [full], *pods, now=5000.0)
+    assert again.expire_reservations() == []
+    assert status(again, "default/echo-driver")["claims"] == "2/2"
+
+
+def test_a_reservation_read_after_its_time_to_live_with_room_unclaimed_expires() -> None:
+    s = cluster(count=1)
+    d = driver("stale", 2).obj()
+    place(s, d)
+    fresh = restart(s, [written(s, "default/stale-driver", d)], as_bound(s, d.key), now=5000.0)
+    assert [h.key for h in fresh.expire_reservations()] == ["default/stale-driver"]
+    assert requested_cpu(fresh, "n0") == 1000
