@@ -112,7 +112,7 @@ class Reserving:
         expires = max(created + ttl, spec.expires_at or 0.0)
         if old is not None and old.expires_at is not None and old.spec.ttl_seconds == ttl:
             expires = max(expires, old.expires_at)
-        held = Held(spec=spec, slots=slots, expires_at=expires)
+        held = Held(spec=spec, slots=slots, expires_at=expires, ttl=ttl)
         if old is not None and old.phase in {"Released", "Expired"}:
             held.phase, held.reason = old.phase, old.reason  # ended is ended
         elif spec.ended in {"Released", "Expired"}:

@@ -51,6 +51,8 @@ class Held:
     reason: str = ""
     # When it entered its phase (the condition's lastTransitionTime).
     since: float = 0.0
+    # Its time to live in seconds (the object's, else the plugin's default).
+    ttl: float = 0.0
 
     @property
     def key(self) -> str:
@@ -314,7 +316,4 @@ def claimed_message(reservation: str, slot: str, node: str) -> str:
 
 
 def _ttl(held: Held) -> str:
-    created = held.spec.created
-    if held.expires_at is None or created is None:
-        return "its time to live"
-    return f"{held.expires_at - created:g}s"
+    return f"{held.ttl:g}s" if held.ttl else "its time to live"
