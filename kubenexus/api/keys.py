@@ -80,3 +80,62 @@ POD_GROUP_LABEL: Final = "scheduling.kubenexus.io/pod-group"
 
 # Labels a Job controller puts on the pods it creates.
 JOB_NAME_LABELS: Final = ("batch.kubernetes.io/job-name", "job-name")
+
+# GPUs (issue: one GPU model, VRAMScheduler). See kubenexus/api/gpu.py for how each is read.
+# Pod annotations: VRAM per GPU (VRAM_REQUEST above), accepted products, model size (informational).
+GPU_PRODUCTS: Final = "scheduling.kubenexus.io/gpu-products"  # "H100,A100-80GB"
+MODEL_SIZE: Final = "scheduling.kubenexus.io/model-size"
+# NVIDIA GPU Feature Discovery node labels (memory in MiB).
+GFD_PRODUCT: Final = "nvidia.com/gpu.product"
+GFD_MEMORY: Final = "nvidia.com/gpu.memory"
+GFD_COUNT: Final = "nvidia.com/gpu.count"
+GFD_CLIQUE: Final = "nvidia.com/gpu.clique"
+# Node Feature Discovery, in the original's spelling:
+# feature.node.kubernetes.io/pci-<vendor>.device.<device>.present|.count, and the NUMA count.
+NFD_PREFIX: Final = "feature.node.kubernetes.io/"
+NFD_MEMORY_NUMA: Final = "feature.node.kubernetes.io/memory-numa"
+NFD_MEMORY_NUMA_COUNT: Final = "feature.node.kubernetes.io/memory-numa.node_count"
+# Labels an administrator writes by hand; GPU_NUMA_LABEL is the zone of GPU K (also read by the
+# NUMA model in api/topology.py).
+GPU_MODEL_LABEL: Final = "gpu.kubenexus.io/model"
+GPU_VRAM_LABEL: Final = "gpu.kubenexus.io/vram"
+GPU_COUNT_LABEL: Final = "gpu.kubenexus.io/count"
+GPU_NUMA_LABEL: Final = "gpu.kubenexus.io/gpu{index}-numa"
+# DRA ResourceSlice device attributes and capacities read for a GPU, each list in the order tried:
+# seed 002's bare names first, then what drivers publish, read from their sources:
+# - NVIDIA, driver gpu.nvidia.com (kubernetes-sigs/dra-driver-nvidia-gpu, formerly
+#   NVIDIA/k8s-dra-driver-gpu, cmd/gpu-kubelet-plugin/deviceinfo.go): type "gpu"|"mig"|"vfio",
+#   uuid, productName, brand, architecture, cudaComputeCapability, driverVersion, capacity memory
+#   (bytes; absent when NVML gives none); the PCI address as pcieBusID in v25.8 and as the
+#   standard pciBusID from v25.12; NUMA as the standard numaNode only on main after v25.12 (v25.12
+#   has "numa" on VFIO devices only). No NVLink or clique attribute on GPUs (the clique is the
+#   nvidia.com/gpu.clique node label).
+# - AMD, driver gpu.amd.com (ROCm/k8s-gpu-dra-driver, cmd/gpu-kubeletplugin/deviceinfo.go):
+#   type "amdgpu"|"amdgpu-partition", productName, family, deviceID, pciAddr, capacity memory.
+# - Intel, driver gpu.intel.com (intel/intel-resource-drivers-for-kubernetes,
+#   cmd/kubelet-gpu-plugin/node_state.go): type "gpu"|"vf", model, family, pciId, pciAddress
+#   (deprecated), capacity memory.
+# - Standard names (k8s.io/dynamic-resource-allocation/deviceattribute):
+#   resource.kubernetes.io/pcieRoot, .../pciBusID, .../numaNode (an int, or with the alpha
+#   DRAListTypeAttributes gate a list, the device's own node first).
+# A name without a domain belongs to the slice's driver, so it is also looked up qualified by it
+# ("productName" and "gpu.nvidia.com/productName" are one attribute in a gpu.nvidia.com slice).
+DRA_STANDARD_PREFIX: Final = "resource.kubernetes.io/"
+DRA_TYPE: Final = ("type",)
+DRA_PRODUCT: Final = ("productName", "model")
+DRA_UUID: Final = ("uuid",)
+DRA_MEMORY_CAPACITY: Final = ("memory", "gpu.memory", "vram", "nvidia.com/memory")
+DRA_MEMORY_ATTRIBUTE: Final = ("vram", "memory")
+DRA_NUMA: Final = ("numa-node", "resource.kubernetes.io/numaNode", "numaNode", "numa")
+DRA_NVLINK_DOMAIN: Final = ("nvlink-domain",)
+DRA_NVLINK_PEERS: Final = ("nvlink-peers",)
+DRA_PCI_BUS_ID: Final = (
+    "pcie-bus-id",
+    "resource.kubernetes.io/pciBusID",
+    "pcieBusID",
+    "pciBusID",
+    "pciAddr",
+    "pciAddress",
+)
+DRA_PCIE_SWITCH: Final = ("pcie-switch",)
+DRA_PCIE_ROOT: Final = ("resource.kubernetes.io/pcieRoot", "pcieRoot")
