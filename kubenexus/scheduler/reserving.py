@@ -7,6 +7,7 @@ placed or gone, the clock); nothing here chooses nodes (the scheduler does, with
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 from kubenexus.api.objects import PodInfo
@@ -15,6 +16,7 @@ from kubenexus.plugins.resource_reservation import (
     Held,
     HeldSlot,
     ReservationBook,
+    may_expire,
     placeholder,
     placeholder_key,
 )
@@ -26,27 +28,45 @@ class Reserving:
         self.cache = cache
         self.book = ReservationBook()
         self.default_ttl = default_ttl
-        # Reservations with a free slot whose room is in use: retried when room frees.
-        self.waiting: set[str] = set()
+        # Free slots whose room is not free (in use, or their node cordoned), by node:
+        # node → reservation → slot names. Retried when room frees there.
+        self.waiting: dict[str, dict[str, set[str]]] = {}
 
     # ------------------------------------------------------------------ placeholders
 
     def _count(self, held: Held, slot: HeldSlot) -> None:
-        """Hold a free slot's room: a placeholder, if the room is free on its node (a slot
-        whose room others use waits for it: holding it would over-commit the node)."""
+        """Hold a free slot's room: a placeholder, if its node takes pods and the room is
+        free there (a slot whose room others use waits for it: holding it would over-commit
+        the node; a cordoned node takes no executor)."""
         key = placeholder_key(held.key, slot.spec.name)
-        if key in self.cache:
-            slot.counted = True  # already held (or the scheduler's own probe for it)
-        elif self._fits(slot):
-            self.cache.upsert_pod(placeholder(held.spec, slot.spec))
+        node = self.cache.node_info(slot.spec.node)
+        if node is not None and not node.unschedulable and (key in self.cache or self._fits(slot)):
+            if key not in self.cache:
+                self.cache.upsert_pod(placeholder(held.spec, slot.spec))
             slot.counted = True
+            self._unmark_waiting(held.key, slot)
         else:
-            slot.counted = False
-            self.waiting.add(held.key)
+            self._uncount(held, slot)
+            self.waiting.setdefault(slot.spec.node, {}).setdefault(held.key, set()).add(
+                slot.spec.name
+            )
 
     def _uncount(self, held: Held, slot: HeldSlot) -> bool:
         slot.counted = False
+        self._unmark_waiting(held.key, slot)
         return self.cache.remove_pod(placeholder_key(held.key, slot.spec.name)) is not None
+
+    def _unmark_waiting(self, key: str, slot: HeldSlot) -> None:
+        per_node = self.waiting.get(slot.spec.node)
+        if per_node is None:
+            return
+        names = per_node.get(key)
+        if names is not None:
+            names.discard(slot.spec.name)
+            if not names:
+                del per_node[key]
+        if not per_node:
+            del self.waiting[slot.spec.node]
 
     def _fits(self, slot: HeldSlot) -> bool:
         nodes = self.cache.nodes
@@ -59,30 +79,48 @@ class Reserving:
                 return False
         return True
 
+    def hold(self, held: Held, slot: HeldSlot) -> None:
+        """One slot as it should be: its room held if it is free and the reservation holds."""
+        if held.holding and slot.free and slot.spec.node:
+            self._count(held, slot)
+        else:
+            self._uncount(held, slot)
+
     def sync(self, held: Held) -> None:
         """Placeholders exactly for the free, placed slots of a holding reservation (those
         whose room is free; the others wait for it)."""
-        self.waiting.discard(held.key)
         for slot in held.slots.values():
-            if held.holding and slot.free and slot.spec.node:
-                self._count(held, slot)
-            else:
-                self._uncount(held, slot)
+            self.hold(held, slot)
         self.book.dirty.add(held.key)
 
-    def retry_waiting(self) -> bool:
-        """Room was freed: slots waiting for it take it first (before any pod is placed).
-        True when some slot was held."""
+    def retry_waiting(self, node: str | None = None) -> bool:
+        """Room was freed (on ``node``, or anywhere): slots waiting for it take it first,
+        before any pod is placed. True when some slot was held."""
+        nodes = [node] if node is not None else sorted(self.waiting)
         held_any = False
-        for key in sorted(self.waiting):
-            held = self.book.get(key)
-            if held is None:
-                self.waiting.discard(key)
-                continue
-            before = sum(slot.counted for slot in held.slots.values())
-            self.sync(held)
-            held_any |= sum(slot.counted for slot in held.slots.values()) > before
+        for name in nodes:
+            for key, slots in sorted(self.waiting.get(name, {}).items()):
+                held = self.book.get(key)
+                for slot_name in sorted(slots):
+                    slot = held.slots.get(slot_name) if held is not None else None
+                    if held is None or slot is None:
+                        continue
+                    self.hold(held, slot)
+                    if slot.counted:
+                        held_any = True
+                        self.book.dirty.add(key)
         return held_any
+
+    def held_room(self, key: str) -> Counter[tuple[str, tuple[tuple[str, int], ...]]]:
+        """The room a reservation holds now: (node, requests) of each counted slot."""
+        held = self.book.get(key)
+        if held is None:
+            return Counter()
+        return Counter(
+            (slot.spec.node, tuple(sorted(slot.spec.requests.items())))
+            for slot in held.slots.values()
+            if slot.counted
+        )
 
     def open(self, held: Held, slot: HeldSlot) -> None:
         """Make a free slot's room free (while one of the gang's executors is tried on it);
@@ -143,7 +181,6 @@ class Reserving:
         return held
 
     def remove(self, key: str) -> Held | None:
-        self.waiting.discard(key)
         held = self.book.pop(key)
         if held is not None:
             for slot in held.slots.values():
@@ -205,7 +242,7 @@ class Reserving:
         expired = [
             held
             for held in self.book.held.values()
-            if self._may_expire(held) and held.expires_at is not None and held.expires_at <= now
+            if may_expire(held) and held.expires_at is not None and held.expires_at <= now
         ]
         for held in expired:
             self.end(held, "Expired", "its time to live passed before every slot was claimed", now)
@@ -215,13 +252,6 @@ class Reserving:
         times = [
             h.expires_at
             for h in self.book.held.values()
-            if self._may_expire(h) and h.expires_at is not None
+            if may_expire(h) and h.expires_at is not None
         ]
         return min(times) if times else None
-
-    @staticmethod
-    def _may_expire(held: Held) -> bool:
-        """Still holding room no executor claimed (a fully claimed one has nothing to release)."""
-        return held.phase == "Pending" or (
-            held.phase == "Active" and any(s.free for s in held.slots.values())
-        )

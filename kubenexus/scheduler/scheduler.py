@@ -220,7 +220,18 @@ class Scheduler:
         self.cache.upsert_node(node)
         if events & (ClusterEvent.NODE_ADDED | ClusterEvent.NODE_ALLOCATABLE_UP):
             self._recheck_reservations()  # an unknown node may be known now, a slot fit it
-            self.reserving.retry_waiting()
+        if events & (
+            ClusterEvent.NODE_ADDED
+            | ClusterEvent.NODE_ALLOCATABLE_UP
+            | ClusterEvent.NODE_SCHEDULABLE
+        ):
+            self.reserving.retry_waiting(node.name)
+        if node.unschedulable and old is not None and not old.unschedulable:
+            # Cordoned: no executor can land there, so its slots hold nothing (they wait).
+            for held in list(self.reserving.book.held.values()):
+                if node.name in held.free_by_node:
+                    self.reserving.sync(held)
+            self.queue.move(ClusterEvent.POD_REMOVED)
         self.queue.move(events)
 
     def remove_node(self, name: str) -> None:
@@ -282,10 +293,13 @@ class Scheduler:
         self.cache.upsert_pod(pod)
         if pod.terminal:
             self._pod_gone(pod, "finished")
-        else:
-            self.reserving.adopt(pod)  # a bound executor takes a free slot on its node
+        elif before is None:
+            # A bound executor seen for the first time (a restart, bound by someone else)
+            # takes a free slot on its node; one already counted (an executor beyond the
+            # reserved count) never takes a slot that reopens later.
+            self.reserving.adopt(pod)
         if before is not None and (pod.terminal or _uses_less(before, pod)):
-            self._room_freed()  # room freed (finished, resized down)
+            self._room_freed(pod.node_name)  # room freed (finished, resized down)
         if pod.gang:
             finished = self._finished.setdefault(pod.gang, {})
             if pod.terminal and pod.node_name:
@@ -302,8 +316,8 @@ class Scheduler:
     def _pod_gone(self, pod: PodInfo, how: str) -> None:
         """A pod finished or was deleted: the slot it claimed reopens; a driver's reservations
         are released."""
-        if self.reserving.unclaim(pod.key, self.clock()) is not None:
-            self._room_freed()
+        # Its slot reopens and takes back its room first (the caller then frees the rest).
+        self.reserving.unclaim(pod.key, self.clock())
         for held in self.reserving.book.of_driver(pod.key):
             if held.phase in {"Active", "Pending"}:
                 self.reserving.end(
@@ -311,10 +325,11 @@ class Scheduler:
                 )
                 self._room_freed()
 
-    def _room_freed(self) -> None:
-        """Room was freed on some node: reservations waiting for room take it first, then
-        the pods waiting for room are retried."""
-        self.reserving.retry_waiting()
+    def _room_freed(self, node: str | None = None) -> None:
+        """Room was freed (on ``node``, or anywhere): reservations waiting for room there take
+        it first, then the pods waiting for room are retried."""
+        if self.reserving.waiting:
+            self.reserving.retry_waiting(node)
         self.queue.move(ClusterEvent.POD_REMOVED)
 
     def pod_group_deleted(self, key: str) -> None:
@@ -339,12 +354,13 @@ class Scheduler:
     def remove_pod(self, key: str) -> None:
         entry = self._unqueue(key)
         self._in_flight.pop(key, None)
+        node = self.cache.node_of(key)
         removed = self.cache.remove_pod(key)
-        if removed is not None:
-            self._room_freed()
         pod = removed or (entry.pod if entry is not None else None)
         if pod is not None:
             self._pod_gone(pod, "was deleted")
+        if removed is not None:
+            self._room_freed(node)
         for gang, finished in list(self._finished.items()):
             if finished.pop(key, None) is not None and not finished:
                 del self._finished[gang]
@@ -734,7 +750,7 @@ class Scheduler:
         offered: dict[str, tuple[Held, HeldSlot]] = {}
         for held in self.reserving.book.of_gang(pod.group):
             if held.holding:
-                for slot in held.free_slots():
+                for slot in held.first_free_per_node():
                     offered.setdefault(slot.spec.node, (held, slot))
         if not offered:
             return None
@@ -749,16 +765,24 @@ class Scheduler:
             self.reserving.claim(held, slot, pod)
             decision = self._commit(entry, placed)  # counted before the other slots are held
             decision.claim = (held.key, slot.spec.name)
-        for held in {id(h): h for h, _ in offered.values()}.values():
-            self.reserving.sync(held)  # the slots not claimed are held again
+        for held, slot in offered.values():
+            self.reserving.hold(held, slot)  # the slots not claimed are held again
+        if decision is not None and self.reserving.waiting:
+            # An executor smaller than its slot leaves room: slots waiting there take it.
+            self.reserving.retry_waiting(decision.node)
         return decision
 
     def upsert_reservation(self, spec: ReservationSpec) -> None:
         """A ResourceReservation object appeared or changed (made by the scheduler for a driver,
-        or written by hand): its free slots are held, its nodes chosen where it names none."""
+        or written by hand): its free slots are held, its nodes chosen where it names none.
+        Room it no longer holds (a slot removed or moved, the object now invalid) goes to the
+        slots and pods waiting for room."""
+        before = self.reserving.held_room(spec.key)
         held = self.reserving.upsert(spec, self.clock(), self._reservation_problem(spec))
         if held.phase == "Pending":
             self._place_slots(held)
+        if before - self.reserving.held_room(spec.key):
+            self._room_freed()
 
     def remove_reservation(self, key: str) -> None:
         if self.reserving.remove(key) is not None:
@@ -849,7 +873,7 @@ class Scheduler:
         self.reserving.unclaim(key, self.clock())  # an executor's slot reopens
         if decision.reservation is not None:  # a driver not bound holds nothing
             self.reserving.remove(decision.reservation.key)
-        self._room_freed()
+        self._room_freed(None if decision.reservation is not None else decision.node)
         if retry and not decision.cancelled:
             self.queue.restore(decision.entry, message)
             return True

@@ -432,7 +432,7 @@ def test_spark_example_holds_room_for_every_executor_against_the_flood() -> None
         "total": 4,
         "message": "all 4 slots are claimed",
         "driver": "default/spark-pi-driver",
-        "expiresInSeconds": 600,
+        "expiresInSeconds": None,  # fully claimed: it never expires
     }
     slots = reservation["slots"]
     assert sorted(slots) == [f"executor-{i}" for i in range(4)]
@@ -492,7 +492,7 @@ def test_spark_example_table_shows_the_reservation_and_its_slots() -> None:
         "RESERVATION", "POD", "GROUP", "PHASE", "CLAIMED", "EXPIRES", "DRIVER", "MESSAGE"
     ]  # fmt: skip
     assert lines[header + 1].split() == [
-        "default/spark-pi-driver", SPARK_APP, "Active", "4/4", "in", "10m",
+        "default/spark-pi-driver", SPARK_APP, "Active", "4/4", "-",
         "default/spark-pi-driver", "all", "4", "slots", "are", "claimed",
     ]  # fmt: skip
     slots = [
@@ -581,7 +581,7 @@ def test_hand_written_reservations_hold_room_and_executors_claim_it(tmp_path: Pa
         "Active", 2, 2, None
     )  # fmt: skip
     assert held["podGroup"] == "etl/etl"
-    assert held["expiresInSeconds"] == 300
+    assert held["expiresInSeconds"] is None  # fully claimed: it never expires
     pods = _pods(data)
     # "second" names no node: the scheduler chose a (b had "first" already).
     assert held["slots"] == {

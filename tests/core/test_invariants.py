@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kubenexus.api.reservation import reservation_from_dict, reservation_to_dict
 from kubenexus.plugins.resource_reservation import is_placeholder, placeholder_key
 from kubenexus.scheduler import Scheduled, Scheduler
 from tests.builders import make_node, make_pod
@@ -101,6 +103,11 @@ def _reservation_program(rng: random.Random, length: int) -> list[tuple[str, int
         ("drop-node", 1),
         ("node", 1),
         ("later", 1),
+        # What the daemon adds: the watch echo of every status write, updates of bound pods,
+        # hand-written reservations (and users editing them).
+        ("echo", 3),
+        ("update", 2),
+        ("hand", 1),
     ]
     names, weights = zip(*kinds, strict=True)
     program = []
@@ -116,12 +123,15 @@ def _reservation_program(rng: random.Random, length: int) -> list[tuple[str, int
             "drop-node": (rng.randrange(len(NODE_NAMES)), 0),
             "node": (rng.randrange(len(NODE_NAMES)), 0),
             "later": (rng.randrange(1, 700), 0),
+            "echo": (0, 0),
+            "update": (0, 0),
+            "hand": (rng.randrange(3), rng.randrange(1 << 12)),
         }[op]
         program.append((op, arg, value))
     return program
 
 
-@pytest.mark.parametrize("seed", range(60))
+@pytest.mark.parametrize("seed", range(150))
 def test_reservations_hold_exactly_their_free_slots_and_never_over_commit(seed: int) -> None:
     """Whatever drivers, executors, other pods, deletions, node changes and expiries happen:
     a placeholder exists for every free slot of a holding reservation and for nothing else,
@@ -165,6 +175,16 @@ def test_reservations_hold_exactly_their_free_slots_and_never_over_commit(seed: 
         elif op == "later":
             now[0] += arg
             s.expire_reservations()
+        elif op == "echo":
+            for key in list(s.reserving.book.held):
+                _echo(s, key)
+        elif op == "update":
+            for name in s.cache.nodes.names_in_order():
+                for pod in list(s.cache.pods_on(name)):
+                    if not is_placeholder(pod.key) and not s.cache.is_assumed(pod.key):
+                        s.upsert_pod(replace(pod, node_name=name))
+        elif op == "hand":
+            s.upsert_reservation(reservation_from_dict(_hand_written(arg, value)))
         else:
             for decision in range(arg):  # value: which decision's binding fails
                 outcome = s.schedule_one()
@@ -174,6 +194,33 @@ def test_reservations_hold_exactly_their_free_slots_and_never_over_commit(seed: 
                     else:
                         s.binding_failed(outcome.pod.key, "conflict")
         _check_reservations(s)
+
+
+def _echo(s: Scheduler, key: str) -> None:
+    """The object as the daemon wrote it (spec and status) coming back through the watch."""
+    held = s.reserving.book.held.get(key)
+    if held is None:
+        return
+    obj = reservation_to_dict(held.spec, held.spec.driver_uid)
+    obj["metadata"]["creationTimestamp"] = "1970-01-01T00:16:40Z"
+    obj["status"] = dict(s.reserving.book.status(key))
+    s.upsert_reservation(reservation_from_dict(obj))
+
+
+def _hand_written(app: int, bits: int) -> dict[str, object]:
+    """hand-<app>: 1-3 slots of 1-3 cpu on random nodes, for app<app>'s executors."""
+    slots = {}
+    for index in range(1 + bits % 3):
+        node = NODE_NAMES[(bits >> (2 + 3 * index)) % len(NODE_NAMES)]
+        slots[f"s{index}"] = {"node": node, "resources": {"cpu": str(1 + (bits >> index) % 3)}}
+    return {
+        "metadata": {
+            "name": f"hand-{app}",
+            "namespace": "default",
+            "creationTimestamp": "1970-01-01T00:16:40Z",
+        },
+        "spec": {"podGroupName": f"app{app}", "reservations": slots},
+    }
 
 
 def _check_reservations(s: Scheduler) -> None:

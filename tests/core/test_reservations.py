@@ -976,3 +976,93 @@ def test_a_reservation_read_after_its_time_to_live_with_room_unclaimed_expires()
     fresh = restart(s, [written(s, "default/stale-driver", d)], as_bound(s, d.key), now=5000.0)
     assert [h.key for h in fresh.expire_reservations()] == ["default/stale-driver"]
     assert requested_cpu(fresh, "n0") == 1000
+
+
+def test_an_executor_beyond_the_count_never_takes_a_slot_that_reopens_later() -> None:
+    s = cluster(count=1)
+    place(s, driver("dyn", 1).obj())
+    place(s, *executors("dyn", 2))  # the second runs beyond the reserved count
+    assert status(s, "default/dyn-driver")["slots"]["executor-0"]["pod"] == "default/dyn-exec-0"
+    s.remove_pod("uid-dyn-exec-0")
+    extra = as_bound(s, "uid-dyn-exec-1")
+    s.upsert_pod(replace(extra, phase="Running"))  # any later update of the extra executor
+    assert status(s, "default/dyn-driver")["slots"]["executor-0"]["state"] == "Free"
+    assert place(s, executor("dyn", 2).obj()) == {"dyn-exec-2": "n0"}
+    assert status(s, "default/dyn-driver")["slots"]["executor-0"]["pod"] == "default/dyn-exec-2"
+
+
+def test_more_executors_than_a_reservation_can_hold_are_refused_naming_the_annotation() -> None:
+    s = cluster(count=1)
+    result = place(s, driver("huge", 10_001).obj())
+    assert f"annotations[{COUNT}]: at most 10000 executors (got '10001')" in result["huge-driver"]
+
+
+@pytest.mark.parametrize(
+    ("annotations", "message"),
+    [
+        ({COUNT: "1_0", CPU: "1"}, "must be a whole number of executors (got '1_0')"),
+        ({COUNT: "\u0663", CPU: "1"}, "must be a whole number of executors"),
+        ({COUNT: "2", CPU: "1", GPU: "0.5"}, f"annotations[{GPU}]: nvidia.com/gpu comes in whole"),
+    ],
+)
+def test_executor_annotations_are_read_strictly(annotations: dict[str, str], message: str) -> None:
+    s = cluster(count=1)
+    builder = make_pod("strict-driver").req(cpu="1").label("spark-role", "driver")
+    for key, value in annotations.items():
+        builder.annotate(key, value)
+    assert message in place(s, builder.obj())["strict-driver"]
+
+
+def test_an_edit_that_frees_room_wakes_the_pods_waiting_for_it() -> None:
+    s = cluster(count=1)
+    spec: dict[str, Any] = {
+        "podGroupName": "g",
+        "reservations": {
+            "a": {"node": "n0", "resources": {"cpu": "4"}},
+            "b": {"node": "n0", "resources": {"cpu": "4"}},
+        },
+    }
+    s.upsert_reservation(reservation_from_dict(hand_written("edit", spec)))
+    assert "Insufficient cpu" in place(s, make_pod("waits").req(cpu="4").obj())["waits"]
+    del spec["reservations"]["b"]
+    s.upsert_reservation(reservation_from_dict(hand_written("edit", spec)))
+    assert s.queue.where("uid-waits") in {"active", "backoff"}  # woken, not parked for minutes
+    assert place(later(s)) == {"waits": "n0"}
+
+
+def test_slots_on_a_cordoned_node_hold_nothing_until_it_is_uncordoned() -> None:
+    s = cluster(count=2)
+    place(s, driver("cord", 2, cpu="3").obj())
+    node = slots_of(s, "default/cord-driver")["executor-0"]["node"]
+    on_node = sum(1 for sl in slots_of(s, "default/cord-driver").values() if sl["node"] == node)
+    before = requested_cpu(s, node)
+    s.upsert_node(make_node(node).alloc(cpu="8", memory="32Gi").cordon().obj())
+    after = slots_of(s, "default/cord-driver")
+    assert all(sl["state"] == "Waiting" for sl in after.values() if sl["node"] == node)
+    assert requested_cpu(s, node) == before - on_node * 3000
+    s.upsert_node(make_node(node).alloc(cpu="8", memory="32Gi").obj())
+    assert all(sl["state"] == "Free" for sl in slots_of(s, "default/cord-driver").values())
+    assert requested_cpu(s, node) == before
+
+
+def test_a_hand_written_slot_on_a_cordoned_node_waits() -> None:
+    s = scheduler(make_node("c").alloc(cpu="8").cordon().obj())
+    obj = hand_written(
+        "cordoned",
+        {"podGroupName": "g", "reservations": {"a": {"node": "c", "resources": {"cpu": "2"}}}},
+    )
+    s.upsert_reservation(reservation_from_dict(obj))
+    held = status(s, "default/cordoned")
+    assert held["slots"]["a"]["state"] == "Waiting"
+    assert "the node is cordoned" in held["message"]
+    assert s.cache.pod_count == 0
+
+
+def test_a_fully_claimed_reservation_shows_no_expiry_and_reserves_no_pods_metric() -> None:
+    s = cluster(count=1)
+    place(s, driver("shown", 2).obj())
+    assert "expiresAt" in status(s, "default/shown-driver")
+    assert s.reserving.book.reserved() == {"cpu": 4000, "memory": 8 * 2**30}
+    place(s, *executors("shown", 2))
+    assert "expiresAt" not in status(s, "default/shown-driver")
+    assert s.reserving.book.reserved() == {}

@@ -354,3 +354,62 @@ async def test_deleting_the_pod_group_releases_its_reservation(cluster: Cluster)
         await eventually(lambda: status(cluster, "job-driver").get("phase") == "Released")
         assert status(cluster, "job-driver")["message"] == "the PodGroup default/job was deleted"
         await eventually(lambda: cluster.node_of("waiting") == "a", timeout=20)
+
+
+TTL_3S = {
+    "profiles": [
+        {
+            "schedulerName": "kubenexus-scheduler",
+            "pluginConfig": [{"name": "ResourceReservation", "args": {"defaultTtlSeconds": 3}}],
+        }
+    ]
+}
+
+
+async def test_a_slot_reopened_after_the_time_to_live_is_held_for_the_replacement(
+    cluster: Cluster,
+) -> None:
+    """Fully claimed, it never expires; an executor dies after the time to live: its slot
+    reopens and stays held through the status write's own echo."""
+    cluster.node("a", cpu="8")
+    config = {
+        "profiles": [
+            {
+                "schedulerName": "kubenexus-scheduler",
+                "pluginConfig": [{"name": "ResourceReservation", "args": {"defaultTtlSeconds": 5}}],
+            }
+        ]
+    }
+    async with running_daemon(cluster, config=config):
+        driver(cluster, "full", 2)
+        await eventually(lambda: status(cluster, "full-driver").get("phase") == "Active")
+        executor(cluster, "full", 0)
+        executor(cluster, "full", 1)
+        await eventually(lambda: status(cluster, "full-driver").get("claims") == "2/2")
+        assert "expiresAt" not in status(cluster, "full-driver")
+        await asyncio.sleep(5.5)  # past the time to live
+        assert status(cluster, "full-driver")["phase"] == "Active"
+        cluster.api.delete_object("pods", "full-exec-0", "default")  # reopened for 5 s more
+        await eventually(lambda: status(cluster, "full-driver").get("claims") == "1/2")
+        await asyncio.sleep(1)  # the status write comes back through the watch
+        assert status(cluster, "full-driver")["phase"] == "Active"
+        for i in range(6):
+            cluster.pod(f"other-{i}", cpu="1")
+        await eventually(lambda: len(placed(cluster, "other-")) == 3)  # 8 - 1 - 2 - 2 held
+        executor(cluster, "full", 2)
+        await eventually(lambda: status(cluster, "full-driver").get("claims") == "2/2")
+
+
+async def test_room_whose_time_passed_while_the_scheduler_was_down_expires_with_an_event(
+    cluster: Cluster,
+) -> None:
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster, config=TTL_3S):
+        driver(cluster, "down", 3)
+        await eventually(lambda: status(cluster, "down-driver").get("phase") == "Active")
+        await eventually(lambda: cluster.events("down-driver", "Reserved"))
+    await asyncio.sleep(3.5)  # down while the time to live passes
+    async with running_daemon(cluster, config=TTL_3S):
+        await eventually(lambda: status(cluster, "down-driver").get("phase") == "Expired")
+        await eventually(lambda: cluster.events("down-driver", "ReservationExpired"))
+        assert len(cluster.events("down-driver", "Reserved")) == 1

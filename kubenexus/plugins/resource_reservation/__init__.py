@@ -19,7 +19,8 @@ from pydantic import Field
 from kubenexus.api import keys
 from kubenexus.api.gang import PodGroupSpec
 from kubenexus.api.objects import PodInfo
-from kubenexus.api.quantity import format_amount, resource_amount
+from kubenexus.api.quantity import format_amount, parse_quantity, resource_amount
+from kubenexus.api.reservation import MAX_SLOTS
 from kubenexus.errors import InvalidInputError
 from kubenexus.framework import SKIP, SUCCESS, ClusterEvent, CycleState, NodeTable, Status
 from kubenexus.plugins.args import PluginArgs
@@ -30,6 +31,7 @@ from kubenexus.plugins.resource_reservation.book import (
     claimed_message,
     expired_message,
     is_placeholder,
+    may_expire,
     placeholder,
     placeholder_key,
     reservation_name,
@@ -72,19 +74,25 @@ def executor_shape(pod: PodInfo, group: PodGroupSpec | None) -> ExecutorShape | 
     found = _annotation(pod, keys.EXECUTOR_COUNT_KEYS)
     if found is not None:
         key, raw = found
-        try:
-            count = int(raw.strip())
-        except ValueError:
-            count = -1
+        text = raw.strip()
+        # ASCII digits only (Python's int() also takes "1_0" and other scripts' digits).
+        count = int(text) if text.isascii() and text.isdigit() else -1
         if count < 0:
             raise InvalidInputError(
                 f"metadata.annotations[{key}]", raw, "must be a whole number of executors"
+            )
+        if count > MAX_SLOTS:
+            raise InvalidInputError(
+                f"metadata.annotations[{key}]", raw, f"at most {MAX_SLOTS} executors"
             )
         requests: dict[str, int] = {}
         for resource, spellings in keys.EXECUTOR_RESOURCE_KEYS.items():
             given = _annotation(pod, spellings)
             if given is not None:
-                amount = resource_amount(resource, given[1], f"metadata.annotations[{given[0]}]")
+                field = f"metadata.annotations[{given[0]}]"
+                amount = resource_amount(resource, given[1], field)
+                if resource != keys.CPU and parse_quantity(given[1], field) != amount:
+                    raise InvalidInputError(field, given[1], f"{resource} comes in whole units")
                 if amount < 0:
                     raise InvalidInputError(
                         f"metadata.annotations[{given[0]}]", given[1], "must not be negative"
@@ -150,6 +158,7 @@ __all__ = [
     "executor_shape",
     "expired_message",
     "is_placeholder",
+    "may_expire",
     "placeholder",
     "placeholder_key",
     "reservation_name",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final, Literal
@@ -53,6 +53,30 @@ class Held:
     since: float = 0.0
     # Its time to live in seconds (the object's, else the plugin's default).
     ttl: float = 0.0
+    # Unclaimed slots with a node, by node (insertion-ordered sets of slot names): an
+    # executor looks only at one per node, whatever the reservation's size.
+    free_by_node: dict[str, dict[str, None]] = field(default_factory=dict)
+    unclaimed: int = 0  # slots not claimed (with or without a node)
+
+    def __post_init__(self) -> None:
+        self.free_by_node.clear()
+        self.unclaimed = 0
+        for slot in self.slots.values():
+            if slot.free:
+                self._free(slot)
+
+    def _free(self, slot: HeldSlot) -> None:
+        self.unclaimed += 1
+        if slot.spec.node:
+            self.free_by_node.setdefault(slot.spec.node, {})[slot.spec.name] = None
+
+    def _taken(self, slot: HeldSlot) -> None:
+        self.unclaimed -= 1
+        names = self.free_by_node.get(slot.spec.node)
+        if names is not None:
+            names.pop(slot.spec.name, None)
+            if not names:
+                del self.free_by_node[slot.spec.node]
 
     @property
     def key(self) -> str:
@@ -64,6 +88,10 @@ class Held:
 
     def free_slots(self) -> Iterator[HeldSlot]:
         return (slot for slot in self.slots.values() if slot.free and slot.spec.node)
+
+    def first_free_per_node(self) -> Iterator[HeldSlot]:
+        """One unclaimed slot on each node that has some."""
+        return (self.slots[next(iter(names))] for names in self.free_by_node.values())
 
 
 def placeholder_key(reservation: str, slot: str) -> str:
@@ -152,13 +180,17 @@ class ReservationBook:
     def set_claim(self, held: Held, slot: HeldSlot, pod_key: str, pod_name: str) -> None:
         self.clear_claim(held, slot)
         slot.claimed_by, slot.claimed_name = pod_key, pod_name
+        held._taken(slot)
         self._claims[pod_key] = (held.key, slot.spec.name)
         self.dirty.add(held.key)
 
     def clear_claim(self, held: Held, slot: HeldSlot) -> None:
-        if slot.claimed_by and self._claims.get(slot.claimed_by) == (held.key, slot.spec.name):
+        if not slot.claimed_by:
+            return
+        if self._claims.get(slot.claimed_by) == (held.key, slot.spec.name):
             del self._claims[slot.claimed_by]
         slot.claimed_by = slot.claimed_name = ""
+        held._free(slot)
         self.dirty.add(held.key)
 
     def claim_of(self, pod_key: str) -> tuple[Held, HeldSlot] | None:
@@ -185,6 +217,8 @@ class ReservationBook:
                 if not slot.counted:
                     continue
                 for name, amount in slot.spec.requests.items():
+                    if name == keys.PODS:
+                        continue
                     total[name] = total.get(name, 0) + amount
         return total
 
@@ -219,9 +253,15 @@ class ReservationBook:
                 }
             ],
         }
-        if held.expires_at is not None and held.phase in {"Active", "Pending"}:
+        if held.expires_at is not None and may_expire(held):
             status["expiresAt"] = rfc3339(held.expires_at)
         return MappingProxyType(status)
+
+
+def may_expire(held: Held) -> bool:
+    """Still holding (or waiting to hold) room no executor claimed: a fully claimed
+    reservation has nothing to release and never expires."""
+    return held.phase == "Pending" or (held.phase == "Active" and held.unclaimed > 0)
 
 
 def _slot_state(held: Held, slot: HeldSlot) -> str:
@@ -260,7 +300,7 @@ def _condition(held: Held, claimed: int) -> tuple[str, str]:
     if waiting:
         return "WaitingForRoom", (
             f"{free - len(waiting)} of {total} slots held for {held.spec.gang}; waiting for "
-            f"room (in use by other pods): {', '.join(waiting[:5])}"
+            f"room (in use by other pods, or the node is cordoned): {', '.join(waiting[:5])}"
             + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
         )
     return "Holding", f"{free} of {total} slots held for {held.spec.gang}"
