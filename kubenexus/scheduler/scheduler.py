@@ -48,6 +48,8 @@ from kubenexus.scheduler.queue import QueueSettings, SchedulingQueue
 from kubenexus.scheduler.reserving import Reserving
 
 Clock = Callable[[], float]
+# An executor tries the slots on this many nodes first, then the others.
+EXECUTOR_FIRST_NODES = 16
 # QueuedPod.extra: the annotation keys earlier placements of the pod wrote.
 _WRITTEN: Final = "written-annotations"
 
@@ -745,27 +747,45 @@ class Scheduler:
         an ordinary pod (None: scheduled like any pod, a gang member with its gang).
 
         One slot per node is opened for it (its room made free), so it can use that slot's
-        room and the node's free room — never a second slot's, which stays held."""
+        room and the node's free room — never a second slot's, which stays held. The first
+        few nodes are tried first (any suits an executor shaped like its slots), then the
+        rest: a big reservation costs an executor a few slots' bookkeeping, not all."""
         pod = entry.pod
-        offered: dict[str, tuple[Held, HeldSlot]] = {}
+        offered: list[tuple[Held, HeldSlot]] = []
+        seen: set[str] = set()
         for held in self.reserving.book.of_gang(pod.group):
             if held.holding:
                 for slot in held.first_free_per_node():
-                    offered.setdefault(slot.spec.node, (held, slot))
+                    if slot.spec.node not in seen:
+                        seen.add(slot.spec.node)
+                        offered.append((held, slot))
         if not offered:
             return None
+        first = EXECUTOR_FIRST_NODES
+        for batch in (offered[:first], offered[first:]):
+            if batch:
+                decision = self._claim_one_of(entry, batch)
+                if decision is not None:
+                    return decision
+        return None
+
+    def _claim_one_of(
+        self, entry: QueuedPod, offered: list[tuple[Held, HeldSlot]]
+    ) -> Scheduled | None:
+        pod = entry.pod
         profile = self.profiles[pod.scheduler_name]
         nodes = self.cache.nodes
-        for held, slot in offered.values():
+        by_node = {slot.spec.node: (held, slot) for held, slot in offered}
+        for held, slot in offered:
             self.reserving.open(held, slot)
-        placed = profile.find_node(pod, nodes, only=(ResourceReservation.name, frozenset(offered)))
+        placed = profile.find_node(pod, nodes, only=(ResourceReservation.name, frozenset(by_node)))
         decision: Scheduled | None = None
         if isinstance(placed, Placement) and self._reserve_and_permit(profile, placed, pod).ok:
-            held, slot = offered[placed.node_name]
+            held, slot = by_node[placed.node_name]
             self.reserving.claim(held, slot, pod)
             decision = self._commit(entry, placed)  # counted before the other slots are held
             decision.claim = (held.key, slot.spec.name)
-        for held, slot in offered.values():
+        for held, slot in offered:
             self.reserving.hold(held, slot)  # the slots not claimed are held again
         if decision is not None and self.reserving.waiting:
             # An executor smaller than its slot leaves room: slots waiting there take it.

@@ -1066,3 +1066,17 @@ def test_a_fully_claimed_reservation_shows_no_expiry_and_reserves_no_pods_metric
     place(s, *executors("shown", 2))
     assert "expiresAt" not in status(s, "default/shown-driver")
     assert s.reserving.book.reserved() == {}
+
+
+def test_an_executor_finds_its_slot_beyond_the_first_nodes_tried() -> None:
+    """Slots on 20 nodes; the executor may only run on the one tried last."""
+    s = scheduler(*[make_node(f"m{i:02d}").alloc(cpu="2").obj() for i in range(20)])
+    s.upsert_node(make_node("big").alloc(cpu="8").obj())
+    place(s, driver("far", 20, cpu="2", memory="1").obj())
+    held = s.reserving.book.held["default/far-driver"]
+    order = list(held.free_by_node)  # the order the nodes are tried in
+    assert len(order) > 16
+    last = order[-1]
+    picky = executor("far", 0, memory="1").selector(**{"kubernetes.io/hostname": last}).obj()
+    assert place(s, picky) == {"far-exec-0": last}
+    assert status(s, "default/far-driver")["claims"] == "1/20"
