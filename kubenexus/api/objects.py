@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from kubenexus.api import keys
 from kubenexus.api.gang import app_name, gang_membership, pod_role
+from kubenexus.api.gpu import NodeGpus, gpus_from_labels
 from kubenexus.api.quantity import resource_amount
 from kubenexus.errors import InvalidInputError
 
@@ -85,6 +86,10 @@ class NodeInfo:
     annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     taints: tuple[Taint, ...] = ()
     unschedulable: bool = False
+    # Its GPUs (the one GPU model), from its labels or its DRA ResourceSlices; None: unknown.
+    gpus: NodeGpus | None = None
+    # Why its GPU labels could not be read ("" when they could, or there are none).
+    gpu_problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,13 +264,21 @@ def node_from_dict(obj: Mapping[str, Any], *, default_pods: int | None = None) -
         parse_taint(item, f"spec.taints[{i}]")
         for i, item in enumerate(_list(spec.get("taints"), "spec.taints"))
     )
+    labels = _string_map(meta.get("labels"), "metadata.labels")
+    gpus, gpu_problem = None, ""
+    try:
+        gpus = gpus_from_labels(labels)
+    except InvalidInputError as exc:  # the node is still usable: it just has no GPU data
+        gpu_problem = str(exc)
     return NodeInfo(
         name=name,
         allocatable=MappingProxyType(allocatable),
-        labels=_string_map(meta.get("labels"), "metadata.labels"),
+        labels=labels,
         annotations=_string_map(meta.get("annotations"), "metadata.annotations"),
         taints=taints,
         unschedulable=_bool(spec.get("unschedulable"), "spec.unschedulable"),
+        gpus=gpus,
+        gpu_problem=gpu_problem,
     )
 
 

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from kubenexus.api import keys
 from kubenexus.api.objects import NodeInfo, Taint, go_int
+from kubenexus.framework.gpu_table import GpuTable
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -112,6 +113,7 @@ class NodeTable:
         # masks; allocatable changes bump their own counter.
         self.topology_generation = 0
         self.allocatable_generation = 0
+        self.gpus = GpuTable(self._capacity)
 
     # ------------------------------------------------------------------ nodes
 
@@ -153,6 +155,8 @@ class NodeTable:
             for row in range(len(self.resource_names)):
                 self._refresh_fraction(row, slot)
             self.allocatable_generation += 1
+        if old is None or old.gpus != node.gpus:
+            self.gpus.set(slot, node.gpus)
         if (
             old is None
             or old.taints != node.taints
@@ -184,6 +188,7 @@ class NodeTable:
         ):
             array[:, slot] = 0
         self.unschedulable[slot] = False
+        self.gpus.clear(slot)
         self._release_taint_set(int(self.taint_group[slot]))
         self.taint_group[slot] = 0
         self.allocatable_generation += 1
@@ -221,6 +226,7 @@ class NodeTable:
         self.score_requested = widen(self.score_requested)  # type: ignore[assignment]
         self.inv_allocatable = widen(self.inv_allocatable)  # type: ignore[assignment]
         self.used_fraction = widen(self.used_fraction)  # type: ignore[assignment]
+        self.gpus.grow(capacity)
         self.valid = widen(self.valid)  # type: ignore[assignment]
         self.unschedulable = widen(self.unschedulable)  # type: ignore[assignment]
         self.taint_group = widen(self.taint_group)  # type: ignore[assignment]

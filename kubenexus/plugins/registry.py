@@ -24,6 +24,7 @@ from kubenexus.plugins.resource_reservation import (
     ResourceReservationArgs,
 )
 from kubenexus.plugins.taint_toleration import TaintToleration
+from kubenexus.plugins.vram_scheduler import VRAMScheduler
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,9 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("NodeResourcesFit", NodeResourcesFit, NodeResourcesFitArgs),
         PluginSpec("NUMATopology", NUMATopology, NUMATopologyArgs, default_weight=3),
         PluginSpec("ResourceReservation", ResourceReservation, ResourceReservationArgs),
+        # Weight 3: a card's fit (0..100) outweighs LeastAllocated's spreading, so a small
+        # model takes a small card while one is free (docs/gpus.md).
+        PluginSpec("VRAMScheduler", lambda _: VRAMScheduler(), NoArgs, default_weight=3),
         PluginSpec(
             "NodeResourcesBalancedAllocation",
             NodeResourcesBalancedAllocation,
@@ -64,6 +68,7 @@ DEFAULT_PLUGINS: Final = (
     "TaintToleration",
     "NodeAffinity",
     "NodeResourcesFit",
+    "VRAMScheduler",
     "NUMATopology",
     "ResourceReservation",
     "NodeResourcesBalancedAllocation",

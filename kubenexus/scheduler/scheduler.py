@@ -7,12 +7,13 @@ reports back. Everything here is synchronous and deterministic for a given clock
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from kubenexus.api import keys
+from kubenexus.api.gpu import gpus_from_labels, node_gpus
 from kubenexus.api.objects import NodeInfo, PodInfo, shared_requests
 from kubenexus.api.quantity import format_amount
 from kubenexus.api.reservation import ReservationSpec, SlotSpec
@@ -186,6 +187,8 @@ class Scheduler:
         self.queue = SchedulingQueue(first.queue_sort, clock, queue_settings)
         self.clock = clock
         self._in_flight: dict[str, Scheduled] = {}
+        # DRA ResourceSlices by node (their GPUs come first in the one GPU model).
+        self._slices: dict[str, list[Mapping[str, Any]]] = {}
         # gang → its members that ran and finished (key → owner uid), while they exist.
         self._finished: dict[str, dict[str, str]] = {}
         # Per profile, the gang state of its Coscheduling plugin (no plugin: no gangs).
@@ -212,12 +215,43 @@ class Scheduler:
 
     # ------------------------------------------------------------------ cluster events
 
-    def upsert_node(self, node: NodeInfo) -> None:
+    def set_node_slices(self, name: str, slices: Sequence[Mapping[str, Any]]) -> str:
+        """The DRA ResourceSlices of a node (all of them, none when it has none left): its GPUs
+        are read from them first (the one GPU model). Returns what is wrong with them ("" when
+        nothing is): the node then has no GPU data."""
+        if slices:
+            self._slices[name] = list(slices)
+        else:
+            self._slices.pop(name, None)
+        node = self.cache.node_info(name)
+        if node is None:
+            return ""
+        # Its GPUs as its labels say (what the cache holds may come from the old slices).
+        try:
+            node = replace(node, gpus=gpus_from_labels(node.labels), gpu_problem="")
+        except InvalidInputError as exc:
+            node = replace(node, gpus=None, gpu_problem=str(exc))
+        return self.upsert_node(node)
+
+    def _with_gpus(self, node: NodeInfo) -> tuple[NodeInfo, str]:
+        """The node with its GPUs read from its ResourceSlices (when it has some) and labels."""
+        slices = self._slices.get(node.name)
+        if not slices:
+            return node, node.gpu_problem
+        try:
+            gpus = node_gpus(node.name, node.labels, slices)
+        except InvalidInputError as exc:
+            return replace(node, gpus=None, gpu_problem=str(exc)), str(exc)
+        return replace(node, gpus=gpus, gpu_problem=""), ""
+
+    def upsert_node(self, node: NodeInfo) -> str:
         """A node appeared or changed. Only changes that can make a waiting pod fit wake pods;
-        an update that changes nothing the scheduler reads (a heartbeat) does nothing at all."""
+        an update that changes nothing the scheduler reads (a heartbeat) does nothing at all.
+        Returns what is wrong with its GPU data ("" when nothing is)."""
+        node, problem = self._with_gpus(node)
         old = self.cache.node_info(node.name)
         if old == node:
-            return
+            return problem
         events = node_change(old, node)
         self.cache.upsert_node(node)
         if events & (ClusterEvent.NODE_ADDED | ClusterEvent.NODE_ALLOCATABLE_UP):
@@ -235,6 +269,7 @@ class Scheduler:
                     self.reserving.sync(held)
             self.queue.move(ClusterEvent.POD_REMOVED)
         self.queue.move(events)
+        return problem
 
     def remove_node(self, name: str) -> None:
         self.cache.remove_node(name)

@@ -26,11 +26,13 @@ def test_no_file_means_defaults() -> None:
         "TaintToleration",
         "NodeAffinity",
         "NodeResourcesFit",
+        "VRAMScheduler",
         "NUMATopology",
     ]
     assert [(w.plugin.name, w.weight) for w in profile.scores] == [
         ("TaintToleration", 3),
         ("NodeResourcesFit", 1),
+        ("VRAMScheduler", 3),
         ("NUMATopology", 3),
         ("NodeResourcesBalancedAllocation", 1),
     ]

@@ -1,0 +1,227 @@
+"""VRAMScheduler through the whole scheduler: GPU pods land on cards with the memory they ask
+for, the smallest that fit first; every GPU data source gives the same decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kubenexus.api import keys
+from kubenexus.api.objects import NodeInfo
+from kubenexus.framework import CycleState
+from kubenexus.plugins.vram_scheduler import VRAMScheduler
+from kubenexus.scheduler import Scheduler
+from tests.builders import PodBuilder, make_node, make_pod
+from tests.core.helpers import place, scheduler, table
+from tests.core.test_gpu_model import nvidia_gpu, resource_slice
+
+GI = 2**30
+
+
+def card(name: str, model: str, vram: str, count: int = 1, cpu: str = "32") -> NodeInfo:
+    """A node labelled by hand (gpu.kubenexus.io/model, vram, count) with device-plugin GPUs."""
+    return (
+        make_node(name)
+        .alloc(cpu=cpu, memory="256Gi")
+        .extended(keys.GPU_NVIDIA, str(count))
+        .label(keys.GPU_MODEL_LABEL, model)
+        .label(keys.GPU_VRAM_LABEL, vram)
+        .label(keys.GPU_COUNT_LABEL, str(count))
+        .obj()
+    )
+
+
+def gpu_pod(name: str, vram: str = "", gpus: int = 1, products: str = "") -> PodBuilder:
+    builder = make_pod(name).req(cpu="1").extended(keys.GPU_NVIDIA, str(gpus))
+    if vram:
+        builder.annotate(keys.VRAM_REQUEST, vram)
+    if products:
+        builder.annotate(keys.GPU_PRODUCTS, products)
+    return builder
+
+
+def scores(node: NodeInfo, vram: str, gpus: int = 1) -> float:
+    plugin = VRAMScheduler()
+    nodes = table(node)
+    pod = gpu_pod("p", vram, gpus).obj()
+    state = CycleState()
+    plugin.pre_filter(state, pod, nodes)
+    mask = plugin.filter(state, pod, nodes)
+    assert mask is not None
+    if not mask[0]:
+        return 0.0
+    result = plugin.score(state, pod, nodes, nodes.all_slots())
+    assert result is not None
+    return float(result[0])
+
+
+@pytest.mark.parametrize(
+    ("vram", "expected"),
+    [
+        ("76Gi", {"h100": 100, "l40s": 0, "a100": 0}),
+        ("40Gi", {"h100": 60, "l40s": 80, "a100": 100}),
+        ("10Gi", {"h100": 0, "l40s": 10, "a100": 10}),
+    ],
+)
+def test_the_originals_worked_examples(vram: str, expected: dict[str, int]) -> None:
+    nodes = {
+        "h100": card("h100", "H100-80GB", "80Gi"),
+        "l40s": card("l40s", "L40S", "48Gi"),
+        "a100": card("a100", "A100-40GB", "40Gi"),
+    }
+    assert {name: scores(node, vram) for name, node in nodes.items()} == expected
+
+
+def mixed_fleet() -> Scheduler:
+    return scheduler(
+        card("t4-a", "T4", "16Gi"),
+        card("t4-b", "T4", "16Gi"),
+        card("a100-40", "A100-40GB", "40Gi", count=2),
+        card("a100-80", "A100-80GB", "80Gi", count=2),
+        card("h100", "H100-80GB", "80Gi", count=2),
+    )
+
+
+def test_a_12gib_model_lands_on_a_t4_while_t4s_are_free() -> None:
+    s = mixed_fleet()
+    result = place(s, *[gpu_pod(f"small-{i}", "12Gi").obj() for i in range(3)])
+    assert result["small-0"].startswith("t4-")
+    assert result["small-1"].startswith("t4-")
+    assert result["small-2"] == "a100-40"  # the T4s are taken: the next smallest card
+
+
+def test_a_70gib_model_only_runs_on_80gib_cards() -> None:
+    s = mixed_fleet()
+    result = place(s, *[gpu_pod(f"big-{i}", "70Gi").obj() for i in range(5)])
+    assert sorted(result[f"big-{i}"] for i in range(4)) == ["a100-80", "a100-80", "h100", "h100"]
+    assert "Insufficient GPUs with 70Gi of GPU memory each (1 needed)" in result["big-4"]
+
+
+def test_the_free_gpu_count_is_checked_not_only_the_memory() -> None:
+    s = scheduler(card("one", "A100-80GB", "80Gi", count=1), card("t4", "T4", "16Gi"))
+    assert place(s, gpu_pod("first", "60Gi").obj()) == {"first": "one"}
+    result = place(s, gpu_pod("second", "60Gi").obj())
+    assert "Insufficient" in result["second"]
+
+
+def test_accepted_products_narrow_the_cards() -> None:
+    s = mixed_fleet()
+    assert place(s, gpu_pod("pick", products="H100").obj()) == {"pick": "h100"}
+    result = place(s, gpu_pod("none", products="MI300").obj())
+    assert "Insufficient GPUs with one of MI300 (1 needed)" in result["none"]
+
+
+@pytest.mark.parametrize(
+    ("annotations", "message"),
+    [
+        ({keys.VRAM_REQUEST: "lots"}, f"{keys.VRAM_REQUEST}: invalid quantity"),
+        ({keys.VRAM_REQUEST: "-4Gi"}, f"{keys.VRAM_REQUEST}: must not be negative (got '-4Gi')"),
+        ({keys.GPU_PRODUCTS: " , "}, f"{keys.GPU_PRODUCTS}: names no product (got ' , ')"),
+    ],
+)
+def test_malformed_demand_keeps_the_pod_pending_naming_the_key(
+    annotations: dict[str, str], message: str
+) -> None:
+    s = mixed_fleet()
+    builder = make_pod("bad").req(cpu="1").extended(keys.GPU_NVIDIA, "1")
+    for key, value in annotations.items():
+        builder.annotate(key, value)
+    result = place(s, builder.obj())
+    assert message in result["bad"], result
+
+
+def test_vram_without_a_gpu_request_says_so() -> None:
+    s = mixed_fleet()
+    result = place(s, make_pod("nogpu").req(cpu="1").annotate(keys.VRAM_REQUEST, "8Gi").obj())
+    assert f"requests no {keys.GPU_NVIDIA}" in result["nogpu"]
+
+
+def test_a_node_without_gpu_data_is_not_a_vram_candidate() -> None:
+    s = scheduler(make_node("plain").alloc(cpu="8").extended(keys.GPU_NVIDIA, "4").obj())
+    result = place(s, gpu_pod("p", "8Gi").obj())
+    assert "1 node(s) had no GPU information" in result["p"]
+    # Without a VRAM request, the GPU count alone is enough (device-plugin scheduling).
+    assert place(s, gpu_pod("q").obj()) == {"q": "plain"}
+
+
+GFD = {keys.GFD_PRODUCT: "NVIDIA-A100-SXM4-80GB", keys.GFD_MEMORY: "81920", keys.GFD_COUNT: "4"}
+
+
+def sourced(name: str, source: str) -> tuple[NodeInfo, list[dict[str, Any]]]:
+    builder = make_node(name).alloc(cpu="32", memory="256Gi").extended(keys.GPU_NVIDIA, "4")
+    slices: list[dict[str, Any]] = []
+    if source == "gfd":
+        for key, value in GFD.items():
+            builder.label(key, value)
+    elif source == "nfd":
+        builder.label("feature.node.kubernetes.io/pci-10de.device.20b2.count", "4")
+    elif source == "labels":
+        builder.label(keys.GPU_MODEL_LABEL, "A100-80GB").label(keys.GPU_COUNT_LABEL, "4")
+    else:
+        devices = [nvidia_gpu(i, "NVIDIA A100-SXM4-80GB", "80Gi") for i in range(4)]
+        slices = [resource_slice(f"{name}-gpus", devices, node=name)]
+    return builder.obj(), slices
+
+
+@pytest.mark.parametrize("source", ["dra", "gfd", "nfd", "labels"])
+def test_every_source_gives_the_same_decisions(source: str) -> None:
+    node, slices = sourced("gpu", source)
+    s = scheduler(node, card("t4", "T4", "16Gi"))
+    assert s.set_node_slices("gpu", slices) == ""
+    result = place(
+        s,
+        gpu_pod("large", "70Gi").obj(),
+        gpu_pod("small", "12Gi").obj(),
+        gpu_pod("two", "60Gi", gpus=2).obj(),
+        gpu_pod("too-many", "60Gi", gpus=2).obj(),
+    )
+    assert result["large"] == "gpu"
+    assert result["small"] == "t4"
+    assert result["two"] == "gpu"
+    assert "Insufficient" in result["too-many"]
+
+
+def test_a_mixed_node_is_read_per_device_and_used_gpus_are_assumed_the_large_ones() -> None:
+    devices = [nvidia_gpu(i, "NVIDIA A100-SXM4-40GB", "40Gi") for i in range(4)] + [
+        nvidia_gpu(i, "NVIDIA A100-SXM4-80GB", "80Gi") for i in range(4, 8)
+    ]
+    node = make_node("mixed").alloc(cpu="64", memory="512Gi").extended(keys.GPU_NVIDIA, "8").obj()
+    s = scheduler(node)
+    s.set_node_slices("mixed", [resource_slice("mixed-gpus", devices, node="mixed")])
+    result = place(s, *[gpu_pod(f"big-{i}", "70Gi").obj() for i in range(5)])
+    # Four 80 GiB cards; the kubelet picks devices, so four GPUs in use may be those four.
+    assert [result[f"big-{i}"] for i in range(4)] == ["mixed"] * 4
+    assert "Insufficient GPUs with 70Gi" in result["big-4"]
+    assert place(s, gpu_pod("small", "30Gi").obj()) == {"small": "mixed"}
+
+
+def test_a_slice_that_cannot_be_read_leaves_the_node_without_gpu_data() -> None:
+    node = make_node("n").alloc(cpu="8").extended(keys.GPU_NVIDIA, "1").obj()
+    s = scheduler(node)
+    bad = resource_slice(
+        "n-gpus", [{"name": "gpu-0", "attributes": {"model": {"bool": True}}}], node="n"
+    )
+    problem = s.set_node_slices("n", [bad])
+    assert "ResourceSlice n-gpus" in problem
+    assert "no GPU information" in place(s, gpu_pod("p", "1Gi").obj())["p"]
+    assert s.set_node_slices("n", []) == ""
+
+
+def test_several_gpus_prefer_a_node_where_they_share_nvlink() -> None:
+    def node(name: str, nvlink: bool) -> tuple[NodeInfo, dict[str, Any]]:
+        devices = []
+        for i in range(4):
+            device = nvidia_gpu(i, "NVIDIA H100 80GB HBM3", "80Gi")
+            if nvlink:
+                device["attributes"]["nvlink-domain"] = {"string": "0"}
+            devices.append(device)
+        info = make_node(name).alloc(cpu="64", memory="512Gi").extended(keys.GPU_NVIDIA, "4").obj()
+        return info, resource_slice(f"{name}-gpus", devices, node=name)
+
+    (a, a_slice), (b, b_slice) = node("pcie", False), node("nvlink", True)
+    s = scheduler(a, b)
+    s.set_node_slices("pcie", [a_slice])
+    s.set_node_slices("nvlink", [b_slice])
+    # 40 of 80 GiB: 60 points on either; NUMA +15 on both; NVLink +25 only where it is shared.
+    assert place(s, gpu_pod("train", "40Gi", gpus=4).obj()) == {"train": "nvlink"}
