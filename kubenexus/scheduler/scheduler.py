@@ -144,6 +144,8 @@ def node_change(old: NodeInfo | None, new: NodeInfo) -> ClusterEvent:
         events |= ClusterEvent.NODE_ANNOTATIONS
     if old.unschedulable and not new.unschedulable:
         events |= ClusterEvent.NODE_SCHEDULABLE
+    if old.gpus != new.gpus:
+        events |= ClusterEvent.NODE_TOPOLOGY  # its GPUs as the one GPU model sees them
     return events
 
 

@@ -145,6 +145,18 @@ class Daemon:
             name="noderesourcetopologies",
             optional=True,
         )
+        # DRA ResourceSlices: the GPUs of nodes that publish them (optional, like NRT).
+        self.slices = Informer(
+            client,
+            "/apis/resource.k8s.io/v1/resourceslices",
+            on_upsert=self._slice_upsert,
+            on_delete=self._slice_delete,
+            settings=self.settings.informer,
+            name="resourceslices",
+            optional=True,
+        )
+        self._node_slices: dict[str, dict[str, Mapping[str, Any]]] = {}
+        self._slice_nodes: dict[str, str] = {}  # slice name → its node
         # Read before deciding (like pods and nodes): the room they hold must be counted first.
         self.reservations = Informer(
             client,
@@ -228,8 +240,49 @@ class Daemon:
             if isinstance(name, str):
                 self.scheduler.remove_node(name)  # unusable until its object is valid again
             return
-        self.scheduler.upsert_node(node)
+        self._report_gpus(node.name, self.scheduler.upsert_node(node))
         self._report_topology(node.name)
+        self._wake.set()
+
+    def _report_gpus(self, node: str, problem: str) -> None:
+        """A node whose GPU data cannot be read, or whose sources disagree, gets a Warning."""
+        if problem:
+            log.warning("node.gpus_ignored", node=node, problem=problem)
+            self.recorder.node_event(
+                node, "Warning", "InvalidGPUData", f"GPU data ignored: {problem}"
+            )
+        info = self.scheduler.cache.node_info(node)
+        if info is not None and info.gpus is not None:
+            for disagreement in info.gpus.disagreements:
+                self.recorder.node_event(node, "Warning", "GPUDataDisagree", disagreement)
+
+    def _slice_upsert(self, obj: Mapping[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        name = str(meta.get("name", ""))
+        node = (obj.get("spec") or {}).get("nodeName")
+        before = self._slice_nodes.get(name)
+        if before is not None and before != node:
+            self._slice_delete(obj)
+        if not isinstance(node, str) or not node:
+            return  # a slice of devices not local to one node: not GPUs of a node
+        self._slice_nodes[name] = node
+        self._node_slices.setdefault(node, {})[name] = obj
+        self._slices_changed(node)
+
+    def _slice_delete(self, obj: Mapping[str, Any]) -> None:
+        name = str((obj.get("metadata") or {}).get("name", ""))
+        node = self._slice_nodes.pop(name, None)
+        if node is None:
+            return
+        slices = self._node_slices.get(node, {})
+        slices.pop(name, None)
+        if not slices:
+            self._node_slices.pop(node, None)
+        self._slices_changed(node)
+
+    def _slices_changed(self, node: str) -> None:
+        slices = list(self._node_slices.get(node, {}).values())
+        self._report_gpus(node, self.scheduler.set_node_slices(node, slices))
         self._wake.set()
 
     def _report_topology(self, node: str) -> None:
@@ -424,6 +477,7 @@ class Daemon:
             self.pods.synced.wait(),
             self.nodes.synced.wait(),
             self.topologies.synced.wait(),
+            self.slices.synced.wait(),
             self.reservations.synced.wait(),
         )
         log.info(
@@ -547,6 +601,7 @@ class Daemon:
             "node-informer": self.nodes.run,
             "topology-informer": self.topologies.run,
             "reservation-informer": self.reservations.run,
+            "resourceslice-informer": self.slices.run,
             "events": self.recorder.run,
             "sync": self._await_synced,
             "scheduling-loop": self._schedule,

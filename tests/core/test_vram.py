@@ -225,3 +225,15 @@ def test_several_gpus_prefer_a_node_where_they_share_nvlink() -> None:
     s.set_node_slices("nvlink", [b_slice])
     # 40 of 80 GiB: 60 points on either; NUMA +15 on both; NVLink +25 only where it is shared.
     assert place(s, gpu_pod("train", "40Gi", gpus=4).obj()) == {"train": "nvlink"}
+
+
+def test_a_pod_waiting_for_gpu_data_is_retried_when_the_slices_come() -> None:
+    now = [1000.0]
+    node = make_node("late").alloc(cpu="8").extended(keys.GPU_NVIDIA, "1").obj()
+    s = scheduler(node, clock=now)
+    assert "no GPU information" in place(s, gpu_pod("p", "8Gi").obj())["p"]
+    devices = [nvidia_gpu(0, "NVIDIA L4", "24Gi")]
+    s.set_node_slices("late", [resource_slice("late-gpus", devices, node="late")])
+    assert s.queue.where("uid-p") in {"active", "backoff"}
+    now[0] += 30
+    assert place(s) == {"p": "late"}

@@ -18,9 +18,7 @@ RBAC = Path(__file__).resolve().parents[2] / "manifests" / "rbac.yaml"
 NAMESPACE = "kubenexus-system"
 
 # Granted ahead of the code that uses them, each for a stated feature.
-GRANTED_FOR_UPCOMING = {
-    ("resource.k8s.io", "resourceslices", verb) for verb in ("get", "list", "watch")
-}
+GRANTED_FOR_UPCOMING: set[tuple[str, str, str]] = set()
 
 Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
 
