@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from kubenexus.api.gpu import NodeGpus
 from kubenexus.api.quantity import resource_amount, whole_value
 from kubenexus.errors import InvalidInputError
 
@@ -219,3 +220,24 @@ def topology_from_nrt(obj: Mapping[str, Any]) -> NodeTopology:
     if ids != list(range(len(zones))):
         raise InvalidInputError("zones", ids, "zone numbers must run 0..N-1")
     return NodeTopology(tuple(zones), "NodeResourceTopology")
+
+
+def with_gpu_zones(topology: NodeTopology, gpus: NodeGpus | None) -> NodeTopology:
+    """The zones' GPU counts as the one GPU model says (its devices' NUMA zones, from
+    ResourceSlices or labels), when it knows the zone of every device; else unchanged.
+    A device in a zone the topology does not have is an error naming it."""
+    if gpus is None or not gpus.devices or any(d.numa is None for d in gpus.devices):
+        return topology
+    counts = [0] * len(topology.zones)
+    for device in gpus.devices:
+        if device.numa is None or not 0 <= device.numa < len(counts):
+            raise InvalidInputError(
+                f"GPU {device.name}",
+                device.numa,
+                f"is in NUMA zone {device.numa} but the node has {len(counts)} zones",
+            )
+        counts[device.numa] += 1
+    if all(zone.gpus == counts[zone.id] for zone in topology.zones):
+        return topology
+    zones = tuple(replace(zone, gpus=counts[zone.id]) for zone in topology.zones)
+    return NodeTopology(zones=zones, source=topology.source)

@@ -460,3 +460,25 @@ def test_a_pod_spanning_zones_is_pinned_to_exactly_its_cores() -> None:
     wide = _decide(s, pod("wide", cpu="12", policy="restricted").obj())["wide"]
     assert wide.placement.annotations[ZONES_ANNOTATION] == "0,1"
     assert len(parse_cpu_list(wide.placement.annotations["cpu-set"], "x")) == 12
+
+
+def test_gpu_zones_come_from_the_one_gpu_model_resource_slices_too() -> None:
+    """No gpuK-numa labels: the GPUs' zones come from the node's ResourceSlice (numaNode),
+    through the same GPU model the VRAM plugin reads."""
+    from tests.core.test_gpu_model import nvidia_gpu, resource_slice  # noqa: PLC0415
+
+    node = numa_node("dra", zones=2, cpus_per_zone=16).extended("nvidia.com/gpu", "8").obj()
+    s = scheduler(node)
+    devices = [nvidia_gpu(i) for i in range(8)]  # numaNode i // 4: four per zone
+    assert s.set_node_slices("dra", [resource_slice("dra-gpus", devices, node="dra")]) == ""
+    four = pod("four", cpu="4").extended("nvidia.com/gpu", "4").obj()
+    decision = _decide(s, four)["four"]
+    assert isinstance(decision, Scheduled)
+    zone = int(decision.placement.annotations[ZONES_ANNOTATION])
+    assert _plugin(s).zones.used[2, zone, 0] == 4
+    five = pod("five", cpu="4").extended("nvidia.com/gpu", "4").obj()
+    assert _decide(s, five)["five"].placement.annotations[ZONES_ANNOTATION] == str(1 - zone)
+    # A device in a zone the node does not have: the topology is ignored, and says why.
+    bad = [nvidia_gpu(i) for i in range(12)]  # numaNode 2 for the last four
+    s.set_node_slices("dra", [resource_slice("dra-gpus", bad, node="dra")])
+    assert "is in NUMA zone 2 but the node has 2 zones" in _plugin(s).problems["dra"]

@@ -25,6 +25,7 @@ from kubenexus.api.topology import (
     format_cpu_list,
     parse_cpu_list,
     topology_from_labels,
+    with_gpu_zones,
 )
 from kubenexus.errors import InvalidInputError
 from kubenexus.framework import (
@@ -108,6 +109,9 @@ class NUMATopology:
             return self.nrt[node.name]
         try:
             topology = topology_from_labels(node.labels, node.annotations)
+            if topology is not None:
+                # GPUs per zone from the one GPU model (ResourceSlices or labels), not twice.
+                topology = with_gpu_zones(topology, node.gpus)
         except InvalidInputError as exc:
             self.problems[node.name] = f"NUMA topology ignored: {exc}"
             return None
