@@ -119,6 +119,22 @@ class PodBuilder:
         self._obj["metadata"].setdefault("annotations", {})[key] = value
         return self
 
+    def owner(self, kind: str, name: str) -> PodBuilder:
+        self._obj["metadata"]["ownerReferences"] = [
+            {
+                "apiVersion": "v1",
+                "kind": kind,
+                "name": name,
+                "uid": f"uid-{name}",
+                "controller": True,
+            }
+        ]
+        return self
+
+    def priority_class(self, name: str) -> PodBuilder:
+        self._spec["priorityClassName"] = name
+        return self
+
     def phase(self, phase: str) -> PodBuilder:
         self._obj.setdefault("status", {})["phase"] = phase
         return self

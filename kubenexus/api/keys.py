@@ -139,3 +139,46 @@ DRA_PCI_BUS_ID: Final = (
 )
 DRA_PCIE_SWITCH: Final = ("pcie-switch",)
 DRA_PCIE_ROOT: Final = ("resource.kubernetes.io/pcieRoot", "pcieRoot")
+
+# GPU islands (ResourceFragmentationScore), node labels.
+GPU_TOPOLOGY_LABEL: Final = "gpu.kubenexus.io/topology"  # nvswitch | nvlink | pcie | other
+GPU_PRISTINE_LABEL: Final = "gpu.kubenexus.io/is-pristine"  # "true": pristine; other: not
+RESERVED_TIER_LABEL: Final = "tenant.kubenexus.io/reserved-tier"  # gold|silver|bronze|none|""
+
+# Workload profile: WHO (tenant tier) and WHAT (workload type). Read for now only by
+# ResourceFragmentationScore (plugins/resource_fragmentation.py ``pod_profile``); the
+# ProfileClassifier of issue 15 will own them, with the namespace labels and Kueue queues.
+TENANT_TIER: Final = "tenant.kubenexus.io/tier"  # pod annotation (a pod label is not read)
+WORKLOAD_TYPE: Final = "workload.kubenexus.io/type"  # pod label, else annotation
+# priorityClassName → tier, as the original's ProfileClassifier maps it.
+PRIORITY_CLASS_TIERS: Final = {
+    "high-priority": "gold",
+    "system-cluster-critical": "gold",
+    "system-node-critical": "gold",
+    "medium-priority": "silver",
+    "default-priority": "silver",
+    "low-priority": "bronze",
+    "best-effort": "bronze",
+}
+# Pod labels that mark a batch pod (a framework's worker), and among batch pods a training one.
+BATCH_LABELS: Final = (
+    "spark-role",
+    "spark-app-id",
+    "tf-replica-type",
+    "pytorch-replica-type",
+    "mpi-job-role",
+    "ray.io/node-type",
+    "kubeflow.org/component",
+    "batch.kubernetes.io/job-name",
+)
+TRAINING_LABELS: Final = (
+    "training.kubeflow.org/job-name",
+    "pytorch.org/job-name",
+    "tensorflow.org/job-name",
+)
+# Interactive pods (notebooks, IDEs): any of these labels, or app.kubernetes.io/name among these.
+INTERACTIVE_LABELS: Final = ("app.jupyter.org/hub-version", "app.rstudio.com/rstudio-server")
+APP_NAME_LABEL: Final = "app.kubernetes.io/name"
+INTERACTIVE_APP_NAMES: Final = frozenset(
+    {"jupyter", "jupyterhub", "rstudio", "code-server", "vscode"}
+)

@@ -19,6 +19,7 @@ from kubenexus.plugins.node_resources_fit import NodeResourcesFit, NodeResources
 from kubenexus.plugins.node_unschedulable import NodeUnschedulable
 from kubenexus.plugins.numa_topology import NUMATopology, NUMATopologyArgs
 from kubenexus.plugins.priority_sort import PrioritySort, PrioritySortArgs
+from kubenexus.plugins.resource_fragmentation import ResourceFragmentationScore
 from kubenexus.plugins.resource_reservation import (
     ResourceReservation,
     ResourceReservationArgs,
@@ -55,6 +56,16 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
             "NodeResourcesBalancedAllocation",
             NodeResourcesBalancedAllocation,
             BalancedAllocationArgs,
+        ),
+        # Not a default plugin: its rule 1 packs cpu-only pods by cpu utilisation. Weight 5
+        # when enabled: its preference for completing a used GPU island over breaking a
+        # pristine one (>= 86 points) then outweighs the default profile's other scorers
+        # together (NodeResourcesFit + BalancedAllocation <= 100, NUMATopology x 3 <= 300).
+        PluginSpec(
+            "ResourceFragmentationScore",
+            lambda _: ResourceFragmentationScore(),
+            NoArgs,
+            default_weight=5,
         ),
     )
 }

@@ -1,0 +1,311 @@
+"""ResourceFragmentationScore: keep whole GPU nodes ("islands") free for the jobs that need them.
+
+Each node is an island, read from the node table, so it counts exactly the pods that use the
+node (running, assumed, reservation placeholders; never finished pods): total = allocatable
+``nvidia.com/gpu``, allocated = requested ``nvidia.com/gpu``, available = total - allocated.
+Pristine means nothing allocated, unless the label ``gpu.kubenexus.io/is-pristine`` says
+otherwise ("true": pristine, any other value: not). Quality comes from the label
+``gpu.kubenexus.io/topology`` (nvswitch 100, nvlink 80, pcie 50, anything else 30). The label
+``tenant.kubenexus.io/reserved-tier`` keeps a node for a tenant tier and those above it
+("" and "none": no reservation; gold 3 > silver 2 > bronze 1, an unknown tier counts as bronze).
+
+Score, the first rule that applies (the original's rules, reference §8.3):
+
+1. the node has no GPUs, or the pod requests none → the node's CPU utilisation in percent
+   (requested ÷ allocatable cpu × 100, truncated; 0 without allocatable cpu): a packing signal;
+2. the pod's tier may not use the node's reserved tier → 10;
+3. a training or batch pod on an island of quality ≥ 80 with ≥ 8 GPUs, asking for less than half
+   of them, that is not pristine → 30; an interactive pod on an island more than 75 % allocated
+   → 15;
+4. a pristine island of ≥ 4 GPUs and a request of ≤ 2 → 0 (keep it whole);
+5. available = request → 90 (a perfect fit);
+6. not pristine and available ≥ request → 100 - (available - request) (complete a used node);
+7. ≥ 4 GPUs and a request < total ÷ 2 → 20 + quality ÷ 10;
+8. otherwise allocated × 100 ÷ total.
+
+Filter (registered, not enabled by default): a pod requesting GPUs passes only nodes with
+enough available GPUs whose reserved tier it may use.
+
+The pod's tenant tier and workload type come from ``pod_profile``, a stand-in for the
+ProfileClassifier of issue 15, which will replace it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Final
+
+import numpy as np
+
+from kubenexus.api import keys
+from kubenexus.api.objects import PodInfo
+from kubenexus.framework import (
+    BoolArray,
+    ClusterEvent,
+    CycleState,
+    FloatArray,
+    IntArray,
+    NodeTable,
+)
+from kubenexus.framework.node_table import take
+
+TIER_ORDINALS: Final = {"gold": 3, "silver": 2, "bronze": 1}
+TOPOLOGY_QUALITY: Final = {"nvswitch": 100, "nvlink": 80, "pcie": 50}
+OTHER_QUALITY: Final = 30
+WORKLOAD_TYPES: Final = frozenset({"training", "inference", "batch", "service", "interactive"})
+_BATCH_OWNERS: Final = frozenset({"Job", "CronJob"})
+
+INSUFFICIENT_GPU: Final = f"Insufficient {keys.GPU_NVIDIA}"
+RESERVED: Final = "node(s) were reserved for a higher tenant tier"
+
+
+# --------------------------------------------------------------------------- the pod's profile
+
+
+def pod_tier(pod: PodInfo) -> str:
+    """gold, silver or bronze: the original's ProfileClassifier steps that need no namespace
+    (reference §2.1 steps 3-5): the priorityClassName table, then the pod annotation
+    ``tenant.kubenexus.io/tier``, else bronze. Namespace labels and Kueue queues: issue 15."""
+    tier = keys.PRIORITY_CLASS_TIERS.get(pod.priority_class_name)
+    if tier is not None:
+        return tier
+    annotated = pod.annotations.get(keys.TENANT_TIER, "").strip().lower()
+    return annotated if annotated in TIER_ORDINALS else "bronze"
+
+
+def _interactive(pod: PodInfo) -> bool:
+    if any(key in pod.labels for key in keys.INTERACTIVE_LABELS):
+        return True
+    app = pod.labels.get(keys.APP_NAME_LABEL, "").lower()
+    return app in keys.INTERACTIVE_APP_NAMES or "notebook" in app
+
+
+def workload_type(pod: PodInfo) -> str:
+    """training, inference, batch, service, interactive or unknown, by reference §2.2 as far as
+    the pod record allows (it keeps no container images, so images are not read)."""
+    explicit = pod.labels.get(keys.WORKLOAD_TYPE)
+    if explicit is None:
+        explicit = pod.annotations.get(keys.WORKLOAD_TYPE)
+    if explicit is not None:
+        value = explicit.strip().lower()
+        return value if value in WORKLOAD_TYPES else "unknown"
+    if _interactive(pod):
+        return "interactive"
+    batch = (
+        bool(pod.gang)
+        or (pod.owner is not None and pod.owner.kind in _BATCH_OWNERS)
+        or any(key in pod.labels for key in keys.BATCH_LABELS)
+    )
+    if not batch:
+        return "service"  # inference is not told apart: this plugin treats both alike
+    training = (
+        bool(pod.gang)
+        or pod.requests.get(keys.GPU_NVIDIA, 0) > 1
+        or any(key in pod.labels for key in keys.TRAINING_LABELS)
+    )
+    return "training" if training else "batch"
+
+
+def pod_profile(pod: PodInfo) -> tuple[str, str]:
+    """(tenant tier, workload type). A stand-in: issue 15's ProfileClassifier replaces it."""
+    return pod_tier(pod), workload_type(pod)
+
+
+# --------------------------------------------------------------------------- the nodes
+
+
+def _tier_ordinal(value: str) -> int:
+    """The tier a node is reserved for, as an ordinal; 0 when not reserved."""
+    tier = value.strip().lower()
+    if tier in {"", "none"}:
+        return 0
+    return TIER_ORDINALS.get(tier, 1)
+
+
+def _quality(value: str) -> int:
+    return TOPOLOGY_QUALITY.get(value.strip().lower(), OTHER_QUALITY)
+
+
+def _pristine_label(value: str) -> int:
+    return 1 if value == "true" else 0
+
+
+@dataclass(slots=True)
+class _Islands:
+    """Per-slot facts from the node labels, rebuilt only when labels or the node set change."""
+
+    table: NodeTable
+    generation: int
+    size: int
+    # The label gpu.kubenexus.io/is-pristine: where it is set, and where it says "true".
+    pristine_labelled: BoolArray
+    pristine_by_label: BoolArray
+    any_pristine_label: bool
+    high_quality: BoolArray  # quality >= 80 (nvswitch, nvlink)
+    rule_7: FloatArray  # 20 + quality / 10 (integer division)
+    reserved: IntArray  # the tier ordinal a pod needs; 0: not reserved
+    any_reserved: bool
+
+
+def _column(nodes: NodeTable, key: str, read: Callable[[str], int], absent: int) -> IntArray:
+    """Each slot's label value mapped through ``read`` (``absent`` where it has none): one
+    lookup per distinct value, then an array index."""
+    column = nodes.label_column(key)
+    lookup = np.full(len(column.values) + 1, absent, dtype=np.int64)  # last: code -1, absent
+    for value, code in column.values.items():
+        lookup[code] = read(value)
+    result: IntArray = lookup[column.codes[: nodes.size]]
+    return result
+
+
+def _read_islands(nodes: NodeTable) -> _Islands:
+    pristine = _column(nodes, keys.GPU_PRISTINE_LABEL, _pristine_label, -1)
+    quality = _column(nodes, keys.GPU_TOPOLOGY_LABEL, _quality, OTHER_QUALITY)
+    reserved = _column(nodes, keys.RESERVED_TIER_LABEL, _tier_ordinal, 0)
+    labelled = pristine >= 0
+    return _Islands(
+        table=nodes,
+        generation=nodes.topology_generation,
+        size=nodes.size,
+        pristine_labelled=labelled,
+        pristine_by_label=pristine == 1,
+        any_pristine_label=bool(labelled.any()),
+        high_quality=quality >= 80,
+        rule_7=(20 + quality // 10).astype(np.float64),
+        reserved=reserved,
+        any_reserved=bool(reserved.any()),
+    )
+
+
+def cpu_utilisation(nodes: NodeTable, candidates: IntArray) -> FloatArray:
+    """Requested ÷ allocatable cpu × 100, truncated, in 0..100 (0 without allocatable cpu).
+
+    In float64, which truncates exactly here: the quotient of two integers below 2^53 whose
+    divisor is below 10^12 is never within rounding distance below a whole number."""
+    row = nodes.resource_index[keys.CPU]
+    size = nodes.size
+    allocatable = take(nodes.allocatable[row, :size], candidates)
+    percent: FloatArray = np.multiply(take(nodes.requested[row, :size], candidates), 100.0)
+    percent /= np.maximum(allocatable, 1)
+    if not nodes.every_node_has(row):  # free slots have nothing requested: 0 already
+        np.putmask(percent, allocatable <= 0, 0.0)
+    np.floor(percent, out=percent)
+    np.clip(percent, 0.0, 100.0, out=percent)
+    return percent
+
+
+class ResourceFragmentationScore:
+    name: ClassVar[str] = "ResourceFragmentationScore"
+    # The filter's rejections: more GPUs (a node, allocatable up, a pod gone) or a label change.
+    cluster_events: ClassVar[ClusterEvent] = (
+        ClusterEvent.NODE_ADDED
+        | ClusterEvent.NODE_ALLOCATABLE_UP
+        | ClusterEvent.POD_REMOVED
+        | ClusterEvent.NODE_LABELS
+    )
+
+    def __init__(self) -> None:
+        self._islands: _Islands | None = None
+
+    def islands(self, nodes: NodeTable) -> _Islands:
+        cached = self._islands
+        if (
+            cached is not None
+            and cached.table is nodes
+            and cached.generation == nodes.topology_generation
+            and cached.size == nodes.size
+        ):
+            return cached
+        self._islands = _read_islands(nodes)
+        return self._islands
+
+    # ------------------------------------------------------------------ filter (off by default)
+
+    def _verdicts(self, pod: PodInfo, nodes: NodeTable) -> tuple[BoolArray, BoolArray] | None:
+        """(enough GPUs, tier allowed) per slot; None for a pod that requests no GPU."""
+        gpus = pod.requests.get(keys.GPU_NVIDIA, 0)
+        if not gpus:
+            return None
+        size = nodes.size
+        row = nodes.resource_row(keys.GPU_NVIDIA)
+        if row is None:  # no node has ever offered GPUs
+            return np.zeros(size, dtype=np.bool_), np.ones(size, dtype=np.bool_)
+        enough = nodes.free[row, :size] >= gpus
+        allowed = self.islands(nodes).reserved <= TIER_ORDINALS[pod_tier(pod)]
+        return enough, allowed
+
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
+        verdicts = self._verdicts(pod, nodes)
+        if verdicts is None:
+            return None
+        enough, allowed = verdicts
+        mask: BoolArray = enough & allowed
+        return mask
+
+    def explain(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> Counter[str]:
+        verdicts = self._verdicts(pod, nodes)
+        if verdicts is None:
+            return Counter()
+        enough = verdicts[0][rejected]
+        short = int(np.count_nonzero(~enough))
+        reserved = int(rejected.size) - short
+        reasons: Counter[str] = Counter()
+        if short:
+            reasons[INSUFFICIENT_GPU] = short
+        if reserved:
+            reasons[RESERVED] = reserved
+        return reasons
+
+    # ------------------------------------------------------------------ score
+
+    def score(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
+    ) -> FloatArray:
+        request = pod.requests.get(keys.GPU_NVIDIA, 0)
+        row = nodes.resource_row(keys.GPU_NVIDIA)
+        if not request or row is None:
+            return cpu_utilisation(nodes, candidates)  # rule 1 on every node
+        size = nodes.size
+        islands = self.islands(nodes)
+        total = take(nodes.allocatable[row, :size], candidates)
+        allocated = take(nodes.requested[row, :size], candidates)
+        available = take(nodes.free[row, :size], candidates)
+        pristine = allocated == 0
+        if islands.any_pristine_label:
+            labelled = take(islands.pristine_labelled, candidates)
+            np.copyto(pristine, take(islands.pristine_by_label, candidates), where=labelled)
+        # request < total // 2 (integer division), and an island of at least 4
+        under_half = total >= max(4, 2 * request + 2)
+
+        # The rules from the last to the first, each overwriting where it applies, so the
+        # first rule that applies is the one that stays. (putmask and where: numpy's ``where=``
+        # keyword is several times slower on whole rows.)
+        island = total > 0
+        score: FloatArray = np.multiply(allocated, 100.0)  # 8: the share allocated
+        score /= np.maximum(total, 1)
+        np.floor(score, out=score)
+        score = np.where(under_half, take(islands.rule_7, candidates), score)  # 7
+        completes = available >= request  # 6: complete a used island
+        completes &= ~pristine
+        score = np.where(completes, (100 + request) - available, score)
+        np.putmask(score, available == request, 90.0)  # 5: a perfect fit
+        if request <= 2:  # 4: keep a pristine island of 4 or more whole
+            np.putmask(score, pristine & (total >= 4), 0.0)
+        tier, workload = pod_profile(pod)
+        if workload in {"training", "batch"}:  # 3
+            penalised = take(islands.high_quality, candidates) & under_half
+            penalised &= total >= 8
+            penalised &= ~pristine
+            np.putmask(score, penalised, 30.0)
+        elif workload == "interactive":  # 3: allocated × 100 ÷ total (truncated) above 75
+            np.putmask(score, allocated * 100 >= total * 76, 15.0)
+        if islands.any_reserved:  # 2
+            np.putmask(score, take(islands.reserved, candidates) > TIER_ORDINALS[tier], 10.0)
+        if not island.all():  # 1: no island: the cpu utilisation
+            score = np.where(island, score, cpu_utilisation(nodes, candidates))
+        np.clip(score, 0.0, 100.0, out=score)
+        return score
