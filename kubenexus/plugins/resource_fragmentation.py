@@ -179,21 +179,30 @@ def _read_islands(nodes: NodeTable) -> _Islands:
     )
 
 
-def cpu_utilisation(nodes: NodeTable, candidates: IntArray) -> FloatArray:
-    """Requested ÷ allocatable cpu × 100, truncated, in 0..100 (0 without allocatable cpu).
+@dataclass(slots=True)
+class _CpuScale:
+    """100 ÷ allocatable cpu per slot (0 without cpu), rebuilt only when allocatable changes."""
 
-    In float64, which truncates exactly here: the quotient of two integers below 2^53 whose
-    divisor is below 10^12 is never within rounding distance below a whole number."""
+    table: NodeTable
+    generation: int
+    size: int
+    scale: FloatArray
+
+
+# Added before truncating: more than the float error of requested × (100 ÷ allocatable) (a few
+# units in the last place of a value <= 100, ~1e-13), less than the distance of a quotient that
+# is not whole from the next whole number (>= 1 ÷ allocatable millicores, >= 1e-9 for nodes of
+# up to a million cores). So the truncation is exact.
+_TRUNCATION_SLACK: Final = 1e-11
+
+
+def _cpu_scale(nodes: NodeTable) -> FloatArray:
     row = nodes.resource_index[keys.CPU]
-    size = nodes.size
-    allocatable = take(nodes.allocatable[row, :size], candidates)
-    percent: FloatArray = np.multiply(take(nodes.requested[row, :size], candidates), 100.0)
-    percent /= np.maximum(allocatable, 1)
-    if not nodes.every_node_has(row):  # free slots have nothing requested: 0 already
-        np.putmask(percent, allocatable <= 0, 0.0)
-    np.floor(percent, out=percent)
-    np.clip(percent, 0.0, 100.0, out=percent)
-    return percent
+    allocatable = nodes.allocatable[row, : nodes.size]
+    scale: FloatArray = np.divide(
+        100.0, allocatable, out=np.zeros(nodes.size), where=allocatable > 0
+    )
+    return scale
 
 
 class ResourceFragmentationScore:
@@ -208,6 +217,27 @@ class ResourceFragmentationScore:
 
     def __init__(self) -> None:
         self._islands: _Islands | None = None
+        self._cpu: _CpuScale | None = None
+
+    def cpu_utilisation(self, nodes: NodeTable, candidates: IntArray) -> FloatArray:
+        """Requested ÷ allocatable cpu × 100, truncated, in 0..100 (0 without allocatable cpu)."""
+        cached = self._cpu
+        if (
+            cached is None
+            or cached.table is not nodes
+            or cached.generation != nodes.allocatable_generation
+            or cached.size != nodes.size
+        ):
+            cached = self._cpu = _CpuScale(
+                nodes, nodes.allocatable_generation, nodes.size, _cpu_scale(nodes)
+            )
+        row = nodes.resource_index[keys.CPU]
+        requested = take(nodes.requested[row, : nodes.size], candidates)
+        percent: FloatArray = np.multiply(requested, take(cached.scale, candidates))
+        percent += _TRUNCATION_SLACK
+        np.floor(percent, out=percent)
+        np.minimum(percent, 100.0, out=percent)
+        return percent
 
     def islands(self, nodes: NodeTable) -> _Islands:
         cached = self._islands
@@ -268,7 +298,7 @@ class ResourceFragmentationScore:
         request = pod.requests.get(keys.GPU_NVIDIA, 0)
         row = nodes.resource_row(keys.GPU_NVIDIA)
         if not request or row is None:
-            return cpu_utilisation(nodes, candidates)  # rule 1 on every node
+            return self.cpu_utilisation(nodes, candidates)  # rule 1 on every node
         size = nodes.size
         islands = self.islands(nodes)
         total = take(nodes.allocatable[row, :size], candidates)
@@ -306,6 +336,6 @@ class ResourceFragmentationScore:
         if islands.any_reserved:  # 2
             np.putmask(score, take(islands.reserved, candidates) > TIER_ORDINALS[tier], 10.0)
         if not island.all():  # 1: no island: the cpu utilisation
-            score = np.where(island, score, cpu_utilisation(nodes, candidates))
+            score = np.where(island, score, self.cpu_utilisation(nodes, candidates))
         np.clip(score, 0.0, 100.0, out=score)
         return score
