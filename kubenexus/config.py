@@ -287,7 +287,11 @@ def _build_profile(profile: ProfileConfig, where: str) -> Profile:
     chosen: dict[str, list[tuple[str, int]]] = {}
     for point in EXTENSION_POINTS:
         check = implements(point)
-        defaults = [(n, REGISTRY[n].default_weight) for n in DEFAULT_PLUGINS if check(n)]
+        defaults = [
+            (n, REGISTRY[n].default_weight)
+            for n in DEFAULT_PLUGINS
+            if check(n) and point in (REGISTRY[n].default_points or {point})
+        ]
         multi = PluginSet(
             enabled=[
                 r for r in plugins.multi_point.enabled if r.name not in REGISTRY or check(r.name)

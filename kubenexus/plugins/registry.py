@@ -35,6 +35,8 @@ class PluginSpec:
     args_model: type[PluginArgs]
     # Score weight when enabled without an explicit weight (kube-scheduler's defaults).
     default_weight: int = 1
+    # The extension points a default plugin is enabled at (None: every one it implements).
+    default_points: frozenset[str] | None = None
 
 
 REGISTRY: Final[dict[str, PluginSpec]] = {
@@ -49,23 +51,26 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("NodeResourcesFit", NodeResourcesFit, NodeResourcesFitArgs),
         PluginSpec("NUMATopology", NUMATopology, NUMATopologyArgs, default_weight=3),
         PluginSpec("ResourceReservation", ResourceReservation, ResourceReservationArgs),
-        # Weight 3: a card's fit (0..100) outweighs LeastAllocated's spreading, so a small
-        # model takes a small card while one is free (docs/gpus.md).
-        PluginSpec("VRAMScheduler", lambda _: VRAMScheduler(), NoArgs, default_weight=3),
+        # Weight 8: a card's fit decides between kinds of card, even against
+        # ResourceFragmentationScore (5 x <= 100) plus LeastAllocated's spreading (<= 100), so
+        # a small model takes a free small card; between cards alike (equal fit) the islands
+        # decide (docs/gpus.md).
+        PluginSpec("VRAMScheduler", lambda _: VRAMScheduler(), NoArgs, default_weight=8),
         PluginSpec(
             "NodeResourcesBalancedAllocation",
             NodeResourcesBalancedAllocation,
             BalancedAllocationArgs,
         ),
-        # Not a default plugin: its rule 1 packs cpu-only pods by cpu utilisation. Weight 5
-        # when enabled: its preference for completing a used GPU island over breaking a
-        # pristine one (>= 86 points) then outweighs the default profile's other scorers
-        # together (NodeResourcesFit + BalancedAllocation <= 100, NUMATopology x 3 <= 300).
+        # Weight 5: its preference for completing a used GPU island over breaking a pristine
+        # one (>= 86 points) outweighs the default profile's other scorers together
+        # (NodeResourcesFit + BalancedAllocation <= 100, NUMATopology x 3 <= 300). A default
+        # scorer only: its filter (the original's, never shipped on) is enabled by name.
         PluginSpec(
             "ResourceFragmentationScore",
             lambda _: ResourceFragmentationScore(),
             NoArgs,
             default_weight=5,
+            default_points=frozenset({"score"}),
         ),
     )
 }
@@ -80,6 +85,7 @@ DEFAULT_PLUGINS: Final = (
     "NodeAffinity",
     "NodeResourcesFit",
     "VRAMScheduler",
+    "ResourceFragmentationScore",
     "NUMATopology",
     "ResourceReservation",
     "NodeResourcesBalancedAllocation",

@@ -294,11 +294,13 @@ class ResourceFragmentationScore:
 
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
-    ) -> FloatArray:
+    ) -> FloatArray | None:
         request = pod.requests.get(keys.GPU_NVIDIA, 0)
         row = nodes.resource_row(keys.GPU_NVIDIA)
         if not request or row is None:
-            return self.cpu_utilisation(nodes, candidates)  # rule 1 on every node
+            # Rule 1 of the original (pack by CPU utilisation) is left out: it made CPU-only
+            # pods pack instead of spreading as kube-scheduler's do. No opinion on them.
+            return None
         size = nodes.size
         islands = self.islands(nodes)
         total = take(nodes.allocatable[row, :size], candidates)

@@ -269,7 +269,10 @@ def test_gang_example_places_whole_gangs_or_nothing() -> None:
         return {p["status"] for name, p in pods.items() if name.startswith(f"default/{prefix}")}
 
     assert statuses("distributed-training") == {"Scheduled"}
+    # Four GPUs each: the 4×T4 node is a perfect fit (ResourceFragmentationScore keeps the
+    # 8×A100 islands whole as long as it can), the others go to A100 nodes.
     assert {pods[f"default/distributed-training-{i}"]["node"] for i in range(3)} <= {
+        "gpu-t4-1",
         "gpu-a100-1",
         "gpu-a100-2",
     }

@@ -32,7 +32,8 @@ def test_no_file_means_defaults() -> None:
     assert [(w.plugin.name, w.weight) for w in profile.scores] == [
         ("TaintToleration", 3),
         ("NodeResourcesFit", 1),
-        ("VRAMScheduler", 3),
+        ("VRAMScheduler", 8),
+        ("ResourceFragmentationScore", 5),
         ("NUMATopology", 3),
         ("NodeResourcesBalancedAllocation", 1),
     ]

@@ -56,6 +56,7 @@ def scores(s: Scheduler, pod: PodInfo) -> dict[str, int]:
     """The plugin's score of every node, read from the scheduler's node table."""
     nodes = s.cache.nodes
     result = ResourceFragmentationScore().score(CycleState(), pod, nodes, nodes.all_slots())
+    assert result is not None, "no opinion (a pod asking no GPU)"
     assert result.min() >= 0
     assert result.max() <= 100
     return {nodes.names[s]: int(result[s]) for s in range(nodes.size) if nodes.valid[s]}
@@ -86,9 +87,8 @@ def truth_table_cluster() -> Scheduler:
         (gpu_pod("two", 2), (0, 0, 90, 96)),
         (gpu_pod("four", 4), (0, 90, 0, 98)),
         (gpu_pod("eight", 8), (90, 0, 0, 25)),
-        (make_pod("cpu-only").req(cpu="1"), (0, 0, 0, 0)),
     ],
-    ids=["2 GPUs", "4 GPUs", "8 GPUs", "CPU-only"],
+    ids=["2 GPUs", "4 GPUs", "8 GPUs"],
 )
 def test_the_original_truth_table(pod: PodBuilder, expected: tuple[int, ...]) -> None:
     got = scores(truth_table_cluster(), pod.obj())
@@ -98,18 +98,23 @@ def test_the_original_truth_table(pod: PodBuilder, expected: tuple[int, ...]) ->
 # --------------------------------------------------------------------------- each rule
 
 
-def test_rule_1_cpu_utilisation_for_cpu_only_pods_and_nodes_without_gpus() -> None:
+def test_no_opinion_on_cpu_only_pods_and_rule_1_for_gpu_pods_on_nodes_without_gpus() -> None:
+    """The original scored CPU-only pods by CPU utilisation (rule 1), packing them; ours has no
+    opinion on them (its truth table's CPU-only row, all 0, was no preference either), so they
+    spread as kube-scheduler spreads them."""
     s = cluster(
         make_node("cpu").alloc(cpu="4").obj(),
         make_node("no-cpu").alloc(cpu="0").obj(),
         gpu_node("gpu", 8).obj(),
     )
     s.upsert_pod(make_pod("busy").req(cpu="1500m").node("cpu").phase("Running").obj())
-    s.upsert_pod(make_pod("gpu-busy").req(cpu="16").node("gpu").phase("Running").obj())
-    # cpu: 1.5/4 = 37.5 % → 37 (truncated); no allocatable cpu → 0; gpu node: 16/64 → 25.
-    assert scores(s, make_pod("cpu-only").req(cpu="1").obj()) == {"cpu": 37, "no-cpu": 0, "gpu": 25}
-    # A GPU pod scores nodes without GPUs by rule 1 too (they are filtered out anyway).
-    assert scores(s, gpu_pod("g", 1).obj())["cpu"] == 37
+    nodes = s.cache.nodes
+    cpu_only = make_pod("cpu-only").req(cpu="1").obj()
+    assert (
+        ResourceFragmentationScore().score(CycleState(), cpu_only, nodes, nodes.all_slots()) is None
+    )
+    # A GPU pod scores nodes without GPUs by rule 1 (they are filtered out anyway): 1.5/4 → 37.
+    assert scores(s, gpu_pod("g", 1).obj()) == {"cpu": 37, "no-cpu": 0, "gpu": 0}
 
 
 def test_rule_2_a_lower_tier_on_a_reserved_node_scores_10() -> None:
@@ -283,8 +288,16 @@ def test_vectorized_rules_match_the_reference(
     if workload:
         pod.label(keys.WORKLOAD_TYPE, workload)
     built = pod.obj()
-    got = scores(s, built)
     assert pod_profile(built) == (tier, workload or "service")
+    if not request or not any(shape["gpus"] for shape in shapes):  # no GPUs asked or offered
+        assert (
+            ResourceFragmentationScore().score(
+                CycleState(), built, s.cache.nodes, s.cache.nodes.all_slots()
+            )
+            is None
+        )
+        return
+    got = scores(s, built)
     for node in nodes:
         gpus, cpus = used[node.name]
         expected = reference_score(
@@ -362,13 +375,10 @@ def test_filter_checks_available_gpus_and_the_reserved_tier() -> None:
     }
 
 
-def test_filter_is_off_by_default_and_can_be_enabled() -> None:
+def test_a_default_scorer_whose_filter_is_enabled_by_name() -> None:
     default = next(iter(build_profiles(parse_config({})).values()))
     assert PLUGIN not in [f.name for f in default.filters]
-    assert PLUGIN not in [w.plugin.name for w in default.scores]
-    scored = next(iter(build_profiles(parse_config(_enable("score"))).values()))
-    assert [(w.plugin.name, w.weight) for w in scored.scores][-1] == (PLUGIN, 5)
-    assert PLUGIN not in [f.name for f in scored.filters]
+    assert (PLUGIN, 5) in [(w.plugin.name, w.weight) for w in default.scores]
     both = next(iter(build_profiles(parse_config(_enable("filter", "score"))).values()))
     assert [f.name for f in both.filters][-1] == PLUGIN
     assert REGISTRY[PLUGIN].default_weight == 5
@@ -471,12 +481,16 @@ def _with_plugin(weight: int | None = None) -> dict[str, Any]:
     return {"profiles": [{"plugins": {"score": {"enabled": [ref]}}}]}
 
 
+WITHOUT = {"profiles": [{"plugins": {"score": {"disabled": [{"name": PLUGIN}]}}}]}
+
+
 def test_one_gpu_stream_leaves_islands_for_ten_8_gpu_jobs() -> None:
     # 22 pristine 8-GPU nodes and 6 with 2 of 8 GPUs used: room for 100 + 80 GPUs only if the
     # one-GPU pods fill the used nodes (36 GPUs) and then whole nodes, one at a time.
     assert _islands_left_for_big_jobs(_with_plugin()) == (14, 10)
-    # The default profile alone spreads them (LeastAllocated): no node stays whole.
-    assert _islands_left_for_big_jobs(None) == (0, 0)
+    # It is in the default profile; without it LeastAllocated spreads them: none stays whole.
+    assert _islands_left_for_big_jobs(None) == (14, 10)
+    assert _islands_left_for_big_jobs(WITHOUT) == (0, 0)
 
 
 def test_the_default_weight_outweighs_spreading_on_cpu_heavy_used_nodes() -> None:
@@ -487,4 +501,4 @@ def test_the_default_weight_outweighs_spreading_on_cpu_heavy_used_nodes() -> Non
     heavy = {"busy_cpu": "62", "small_cpu": "250m"}
     assert _islands_left_for_big_jobs(_with_plugin(1), **heavy)[1] == 9
     assert _islands_left_for_big_jobs(_with_plugin(), **heavy) == (14, 10)
-    assert _islands_left_for_big_jobs(None, **heavy)[1] == 0
+    assert _islands_left_for_big_jobs(WITHOUT, **heavy)[1] == 0

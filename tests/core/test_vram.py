@@ -237,3 +237,19 @@ def test_a_pod_waiting_for_gpu_data_is_retried_when_the_slices_come() -> None:
     assert s.queue.where("uid-p") in {"active", "backoff"}
     now[0] += 30
     assert place(s) == {"p": "late"}
+
+
+def test_card_fit_outweighs_island_preservation_between_kinds_of_card() -> None:
+    """A 12 GiB model: a free 4×T4 node (a pristine island) or a half-used 8×A100-80GB node
+    (completing it is what ResourceFragmentationScore likes best): the T4 fits the model, the
+    A100 would waste 68 GiB. Between cards alike, the islands decide."""
+    s = scheduler(card("t4x4", "T4", "16Gi", count=4), card("a100x8", "A100-80GB", "80Gi", count=8))
+    running = gpu_pod("running", gpus=4).node("a100x8").phase("Running").obj()
+    s.upsert_pod(running)
+    assert place(s, gpu_pod("small", "12Gi").obj()) == {"small": "t4x4"}
+    # Two A100 nodes, one half used: a 70 GiB model completes the used one.
+    s = scheduler(
+        card("used", "A100-80GB", "80Gi", count=8), card("whole", "A100-80GB", "80Gi", count=8)
+    )
+    s.upsert_pod(gpu_pod("running", gpus=4).node("used").phase("Running").obj())
+    assert place(s, gpu_pod("big", "70Gi").obj()) == {"big": "used"}
