@@ -11,8 +11,9 @@ otherwise ("true": pristine, any other value: not). Quality comes from the label
 
 Score, the first rule that applies (the original's rules, reference §8.3):
 
-1. the node has no GPUs, or the pod requests none → the node's CPU utilisation in percent
-   (requested ÷ allocatable cpu × 100, truncated; 0 without allocatable cpu): a packing signal;
+1. the node has no GPUs → the node's CPU utilisation in percent (requested ÷ allocatable cpu ×
+   100, truncated; 0 without allocatable cpu). A pod requesting no GPU gets no score at all
+   (the original scored it so, which packed CPU-only pods against kube-scheduler's spreading);
 2. the pod's tier may not use the node's reserved tier → 10;
 3. a training or batch pod on an island of quality ≥ 80 with ≥ 8 GPUs, asking for less than half
    of them, that is not pristine → 30; an interactive pod on an island more than 75 % allocated
@@ -26,8 +27,8 @@ Score, the first rule that applies (the original's rules, reference §8.3):
 Filter (registered, not enabled by default): a pod requesting GPUs passes only nodes with
 enough available GPUs whose reserved tier it may use.
 
-The pod's tenant tier and workload type come from ``pod_profile``, a stand-in for the
-ProfileClassifier of issue 15, which will replace it.
+The pod's tenant tier and workload type come from ``kubenexus.api.profile`` (a stand-in for the
+ProfileClassifier of issue 15).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import numpy as np
 
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
+from kubenexus.api.profile import TIER_ORDINALS, pod_profile, pod_tier
 from kubenexus.framework import (
     BoolArray,
     ClusterEvent,
@@ -51,66 +53,14 @@ from kubenexus.framework import (
 )
 from kubenexus.framework.node_table import take
 
-TIER_ORDINALS: Final = {"gold": 3, "silver": 2, "bronze": 1}
 TOPOLOGY_QUALITY: Final = {"nvswitch": 100, "nvlink": 80, "pcie": 50}
 OTHER_QUALITY: Final = 30
-WORKLOAD_TYPES: Final = frozenset({"training", "inference", "batch", "service", "interactive"})
-_BATCH_OWNERS: Final = frozenset({"Job", "CronJob"})
 
 INSUFFICIENT_GPU: Final = f"Insufficient {keys.GPU_NVIDIA}"
 RESERVED: Final = "node(s) were reserved for a higher tenant tier"
 
 
 # --------------------------------------------------------------------------- the pod's profile
-
-
-def pod_tier(pod: PodInfo) -> str:
-    """gold, silver or bronze: the original's ProfileClassifier steps that need no namespace
-    (reference §2.1 steps 3-5): the priorityClassName table, then the pod annotation
-    ``tenant.kubenexus.io/tier``, else bronze. Namespace labels and Kueue queues: issue 15."""
-    tier = keys.PRIORITY_CLASS_TIERS.get(pod.priority_class_name)
-    if tier is not None:
-        return tier
-    annotated = pod.annotations.get(keys.TENANT_TIER, "").strip().lower()
-    return annotated if annotated in TIER_ORDINALS else "bronze"
-
-
-def _interactive(pod: PodInfo) -> bool:
-    if any(key in pod.labels for key in keys.INTERACTIVE_LABELS):
-        return True
-    app = pod.labels.get(keys.APP_NAME_LABEL, "").lower()
-    return app in keys.INTERACTIVE_APP_NAMES or "notebook" in app
-
-
-def workload_type(pod: PodInfo) -> str:
-    """training, inference, batch, service, interactive or unknown, by reference §2.2 as far as
-    the pod record allows (it keeps no container images, so images are not read)."""
-    explicit = pod.labels.get(keys.WORKLOAD_TYPE)
-    if explicit is None:
-        explicit = pod.annotations.get(keys.WORKLOAD_TYPE)
-    if explicit is not None:
-        value = explicit.strip().lower()
-        return value if value in WORKLOAD_TYPES else "unknown"
-    if _interactive(pod):
-        return "interactive"
-    batch = (
-        bool(pod.gang)
-        or (pod.owner is not None and pod.owner.kind in _BATCH_OWNERS)
-        or any(key in pod.labels for key in keys.BATCH_LABELS)
-    )
-    if not batch:
-        return "service"  # inference is not told apart: this plugin treats both alike
-    training = (
-        bool(pod.gang)
-        or pod.requests.get(keys.GPU_NVIDIA, 0) > 1
-        or any(key in pod.labels for key in keys.TRAINING_LABELS)
-    )
-    return "training" if training else "batch"
-
-
-def pod_profile(pod: PodInfo) -> tuple[str, str]:
-    """(tenant tier, workload type). A stand-in: issue 15's ProfileClassifier replaces it."""
-    return pod_tier(pod), workload_type(pod)
 
 
 # --------------------------------------------------------------------------- the nodes

@@ -11,10 +11,10 @@ many are in use, so on a node mixing GPU kinds the used ones are assumed to be q
 (never over-promise); on a uniform node this is simply "enough free GPUs".
 
 Score (the original's): the fill ratio r = request ÷ memory of the smallest qualifying card,
-scored by tenant tier thresholds (the tier comes from the workload-profile classifier when it
-exists; bronze until then); +10 on high-end cards (H100, H200, A100-80GB, MI300) when r ≥ 0.7;
--20 when r < 0.3 (waste); for several GPUs +15 / +25 / +10 when enough of the node's GPUs share a
-NUMA zone / an NVLink domain / a PCIe switch. Capped to 0..100.
+scored by tenant tier thresholds (the pod's tier from ``kubenexus.api.profile``: its priority
+class or tier annotation, bronze when neither says); +10 on high-end cards (H100, H200,
+A100-80GB, MI300) when r ≥ 0.7; -20 when r < 0.3 (waste); for several GPUs +15 / +25 / +10 when
+enough of the node's GPUs share a NUMA zone / an NVLink domain / a PCIe switch. Capped to 0..100.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 from kubenexus.api import keys
 from kubenexus.api.gpu import GpuDemand, gpu_demand
 from kubenexus.api.objects import PodInfo
+from kubenexus.api.profile import pod_tier
 from kubenexus.api.quantity import format_amount
 from kubenexus.errors import InvalidInputError
 from kubenexus.framework import (
@@ -64,12 +65,6 @@ SWITCH_BONUS: Final = 10.0
 class _Cycle:
     demand: GpuDemand
     need: int  # GPUs that must qualify
-
-
-def pod_tier(pod: PodInfo) -> str:
-    """The tenant tier the score's thresholds follow: bronze until the workload-profile
-    classifier gives pods a tier."""
-    return "bronze"
 
 
 class VRAMScheduler:

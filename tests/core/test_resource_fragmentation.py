@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubenexus.api import NodeInfo, PodInfo, keys
+from kubenexus.api.profile import pod_profile
 from kubenexus.config import build_profiles, parse_config
 from kubenexus.framework import CycleState
 from kubenexus.plugins import REGISTRY
@@ -17,7 +18,6 @@ from kubenexus.plugins.resource_fragmentation import (
     INSUFFICIENT_GPU,
     RESERVED,
     ResourceFragmentationScore,
-    pod_profile,
 )
 from kubenexus.scheduler import Scheduler
 from tests.builders import NodeBuilder, PodBuilder, make_node, make_pod

@@ -253,3 +253,22 @@ def test_card_fit_outweighs_island_preservation_between_kinds_of_card() -> None:
     )
     s.upsert_pod(gpu_pod("running", gpus=4).node("used").phase("Running").obj())
     assert place(s, gpu_pod("big", "70Gi").obj()) == {"big": "used"}
+
+
+def test_the_tier_thresholds_follow_the_pods_tier() -> None:
+    """40 of 48 GiB (0.83): bronze 80, silver 80, gold 60 (gold wants fuller cards)."""
+    plugin = VRAMScheduler()
+    nodes = table(card("l40s", "L40S", "48Gi"))
+    results = {}
+    for tier, builder in (
+        ("bronze", gpu_pod("b", "40Gi")),
+        ("silver", gpu_pod("s", "40Gi").annotate("tenant.kubenexus.io/tier", "silver")),
+        ("gold", gpu_pod("g", "40Gi").priority_class("high-priority")),
+    ):
+        state = CycleState()
+        pod = builder.obj()
+        plugin.pre_filter(state, pod, nodes)
+        score = plugin.score(state, pod, nodes, nodes.all_slots())
+        assert score is not None
+        results[tier] = float(score[0])
+    assert results == {"bronze": 80.0, "silver": 80.0, "gold": 60.0}
