@@ -738,3 +738,173 @@ def test_reservations_choose_nodes_seeing_the_pods_already_running(tmp_path: Pat
     [reservation] = json.loads(out)["reservations"]
     assert reservation["phase"] == "Active"
     assert {s["node"] for s in reservation["slots"].values()} == {"b"}  # a has 2 CPUs left
+
+
+# --------------------------------------------------------------------------- GPUs
+
+
+def test_a_cluster_without_gpu_data_has_no_gpu_columns(tmp_path: Path) -> None:
+    cluster = tmp_path / "c.yaml"
+    cluster.write_text("kind: Node\nmetadata: {name: a}\nstatus: {allocatable: {cpu: '4'}}\n")
+    code, out, _ = _run("simulate", str(cluster))
+    assert code == 0
+    assert next(line for line in out.splitlines() if line.startswith("NODE")).split() == [
+        *["NODE", "CPU", "MEMORY", "PODS"]
+    ]
+    _, data, _ = _run("simulate", str(cluster), "-o", "json")
+    assert json.loads(data)["nodes"][0]["gpus"] is None
+
+
+GPU_NODE = (
+    "kind: Node\nmetadata: {name: %s}\n"
+    "status: {allocatable: {cpu: '32', memory: 256Gi, nvidia.com/gpu: '8'}}\n---\n"
+)
+VRAM_POD = (
+    "kind: Pod\nmetadata: {name: p, annotations: {scheduling.kubenexus.io/vram-request: 8Gi}}\n"
+    "spec: {containers: [{name: c, resources: {limits: {nvidia.com/gpu: '1'}}}]}\n---\n"
+)
+
+
+def _slice(name: str, node: str, devices: str) -> str:
+    return (
+        f"apiVersion: resource.k8s.io/v1\nkind: ResourceSlice\nmetadata: {{name: {name}}}\n"
+        f"spec:\n  driver: gpu.nvidia.com\n  nodeName: {node}\n"
+        f"  pool: {{name: {node}, generation: 0, resourceSliceCount: 1}}\n"
+        f"  devices:\n{devices}---\n"
+    )
+
+
+def _gpu(index: int, product: str, memory: str) -> str:
+    return (
+        f"  - name: gpu-{index}\n    attributes:\n      type: {{string: gpu}}\n"
+        f"      productName: {{string: {product}}}\n"
+        f"    capacity: {{memory: {{value: {memory}}}}}\n"
+    )
+
+
+def test_a_mixed_node_shows_each_kind(tmp_path: Path) -> None:
+    devices = "".join(_gpu(i, "NVIDIA A100-SXM4-40GB", "40Gi") for i in range(4))
+    devices += "".join(_gpu(i, "NVIDIA A100-SXM4-80GB", "80Gi") for i in range(4, 8))
+    path = tmp_path / "mixed.yaml"
+    path.write_text(GPU_NODE % "mixed" + _slice("mixed-gpus", "mixed", devices) + VRAM_POD)
+    code, out, _ = _run("simulate", str(path))
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("mixed "))
+    assert " ".join(row.split()[-9:]) == (
+        "1/8 (12%) 4× A100-40GB 40Gi, 4× A100-80GB 80Gi ResourceSlice"
+    )
+    _, data, _ = _run("simulate", str(path), "-o", "json")
+    gpus = json.loads(data)["nodes"][0]["gpus"]
+    assert [(k["family"], k["count"]) for k in gpus["kinds"]] == [
+        ("A100-40GB", 4),
+        ("A100-80GB", 4),
+    ]
+    assert (gpus["count"], gpus["used"]) == (8, 1)
+
+
+def test_a_slice_that_cannot_be_read_is_a_note_and_its_node_has_no_gpu_data(
+    tmp_path: Path,
+) -> None:
+    bad = "  - name: gpu-0\n    attributes: {productName: {bool: true}}\n"
+    good = _gpu(0, "NVIDIA L4", "24Gi")
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        GPU_NODE % "broken"
+        + GPU_NODE % "fine"
+        + _slice("broken-gpus", "broken", bad)
+        + _slice("fine-gpus", "fine", good)
+        + VRAM_POD
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    problem = (
+        "ResourceSlice broken-gpus.spec.devices[0].attributes[productName]: "
+        "expected a string (got True)"
+    )
+    assert data["notes"] == [f"node broken: GPU data ignored (InvalidGPUData): {problem}"]
+    nodes = {n["name"]: n for n in data["nodes"]}
+    assert nodes["broken"]["gpus"] is None
+    assert nodes["broken"]["gpuProblem"] == problem
+    assert nodes["fine"]["gpus"]["source"] == "ResourceSlice"
+    assert _pods(data)["default/p"]["node"] == "fine"
+    _, table, _ = _run("simulate", str(path))
+    assert "ignored (see the note)" in next(
+        line for line in table.splitlines() if line.startswith("broken ")
+    )
+    assert f"note: node broken: GPU data ignored (InvalidGPUData): {problem}" in table
+
+
+def test_a_vram_pod_with_no_readable_gpu_data_anywhere_waits_saying_so(tmp_path: Path) -> None:
+    bad = "  - name: gpu-0\n    capacity: {memory: {value: lots}}\n"
+    path = tmp_path / "bad.yaml"
+    path.write_text(GPU_NODE % "broken" + _slice("broken-gpus", "broken", bad) + VRAM_POD)
+    code, out, _ = _run("simulate", str(path), "-o", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert "ResourceSlice broken-gpus.spec.devices[0].capacity[memory].value" in data["notes"][0]
+    assert _pods(data)["default/p"]["message"] == (
+        "0/1 nodes are available: 1 node(s) had no GPU information."
+    )
+
+
+def test_slices_that_name_no_node_of_the_input_are_noted(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        GPU_NODE % "a"
+        + _slice("elsewhere-gpus", "elsewhere", _gpu(0, "NVIDIA L4", "24Gi"))
+        + "apiVersion: resource.k8s.io/v1\nkind: ResourceSlice\nmetadata: {name: fabric}\n"
+        "spec: {driver: gpu.nvidia.com, allNodes: true, pool: {name: f}, devices: []}\n"
+    )
+    code, out, _ = _run("simulate", str(path), "-o", "json")
+    assert code == 0
+    assert json.loads(out)["notes"] == [
+        f"{path}: document 3 (ResourceSlice fabric): no spec.nodeName "
+        "(devices not local to one node): not read",
+        "ResourceSlice elsewhere-gpus: spec.nodeName 'elsewhere' is not a node of the input: "
+        "not read",
+    ]
+
+
+def test_a_slice_defined_twice_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    gpu = _gpu(0, "NVIDIA L4", "24Gi")
+    path.write_text(GPU_NODE % "a" + _slice("s", "a", gpu) + _slice("s", "a", gpu))
+    code, _, err = _run("simulate", str(path))
+    assert code == 2
+    assert "document 3 (ResourceSlice s): metadata.name: ResourceSlice 's' is already" in err
+
+
+def test_gpu_sources_that_disagree_are_noted(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "kind: Node\nmetadata:\n  name: a\n  labels:\n"
+        "    nvidia.com/gpu.product: Tesla-T4\n    nvidia.com/gpu.memory: '15360'\n"
+        "    nvidia.com/gpu.count: '4'\n    gpu.kubenexus.io/model: T4\n"
+        "    gpu.kubenexus.io/count: '2'\n"
+        "status: {allocatable: {cpu: '8', nvidia.com/gpu: '4'}}\n"
+    )
+    code, out, _ = _run("simulate", str(path), "-o", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["notes"] == [
+        "node a: GPU sources disagree (GPUDataDisagree): gpu.kubenexus.io/count says 2 but "
+        "nvidia.com/gpu.count says 4"
+    ]
+    assert data["nodes"][0]["gpus"]["source"] == "gpu-feature-discovery"
+
+
+def test_a_pod_claiming_gpus_through_dra_waits_saying_so(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        GPU_NODE % "a"
+        + _slice("a-gpus", "a", _gpu(0, "NVIDIA L4", "24Gi"))
+        + "kind: Pod\nmetadata: {name: claims}\n"
+        "spec:\n  resourceClaims: [{name: gpu, resourceClaimTemplateName: one-gpu}]\n"
+        "  containers: [{name: c, resources: {claims: [{name: gpu}]}}]\n"
+    )
+    code, out, _ = _run("simulate", str(path), "-o", "json")
+    assert code == 0
+    assert _pods(json.loads(out))["default/claims"]["message"] == (
+        "0/1 nodes are available: spec.resourceClaims not supported by kubenexus-scheduler yet."
+    )
