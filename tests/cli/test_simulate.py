@@ -743,6 +743,101 @@ def test_reservations_choose_nodes_seeing_the_pods_already_running(tmp_path: Pat
 # --------------------------------------------------------------------------- GPUs
 
 
+@pytest.fixture(scope="module")
+def gpu_json() -> dict:
+    code, out, err = _run("simulate", str(EXAMPLES / "gpus.yaml"), "-o", "json")
+    assert code == 0, err
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_gpu_example_places_each_model_on_the_smallest_card_that_fits(gpu_json: dict) -> None:
+    pods = _pods(gpu_json)
+    node = {name: p["node"] for name, p in pods.items()}
+    # 12Gi: the four T4s first (two per node), then the next smallest card, the A100-40GB.
+    t4s = sorted(node[f"default/chat-7b-{i}"] for i in range(4))
+    assert t4s == ["t4-1", "t4-1", "t4-2", "t4-2"]
+    assert [node[f"default/chat-7b-{i}"] for i in (4, 5)] == ["a100-40g-1"] * 2
+    # 40Gi: an exact fit on the A100-40GB cards.
+    assert [node[f"default/summarize-34b-{i}"] for i in range(2)] == ["a100-40g-1"] * 2
+    # 70Gi: 80 GB cards only.
+    assert {node[f"default/finetune-70b-{i}"] for i in range(3)} <= {"a100-80g-1", "h100-1"}
+    assert node["default/train-4gpu"] == "h100-1"  # the only node with 4 free GPUs left
+    assert node["default/bench-h100"] == "h100-1"  # gpu-products: H100
+    assert pods["default/llm-405b"] == {
+        "pod": "default/llm-405b",
+        "status": "Unschedulable",
+        "node": None,
+        "message": "0/5 nodes are available: "
+        "2 Insufficient GPUs with 100Gi of GPU memory each (1 needed), "
+        "3 Insufficient nvidia.com/gpu.",
+        "annotations": {},
+    }
+    # A pod placed by VRAM carries nothing beyond its node.
+    assert pods["default/chat-7b-0"]["message"] is None
+    assert all(p["annotations"] == {} for p in pods.values())
+    assert gpu_json["notes"] == []
+
+
+def test_gpu_example_node_table_shows_each_nodes_gpus(gpu_json: dict) -> None:
+    gpus = {n["name"]: n["gpus"] for n in gpu_json["nodes"]}
+    mib, gib = 2**20, 2**30
+
+    def kinds(family: str, product: str, memory: int, count: int) -> dict:
+        return {"family": family, "product": product, "memory": memory, "count": count}
+
+    assert gpus == {
+        "t4-1": {
+            "count": 2,
+            "used": 2,
+            "source": "gpu-feature-discovery",
+            "kinds": [kinds("T4-16GB", "Tesla-T4", 15360 * mib, 2)],  # as the driver reports
+        },
+        "t4-2": {
+            "count": 2,
+            "used": 2,
+            "source": "labels",
+            "kinds": [kinds("T4-16GB", "T4", 16 * gib, 2)],  # the model table: as marketed
+        },
+        "a100-40g-1": {
+            "count": 4,
+            "used": 4,
+            "source": "labels",
+            "kinds": [kinds("A100-40GB", "A100-40GB", 40 * gib, 4)],
+        },
+        "a100-80g-1": {
+            "count": 4,
+            "used": len([p for p in gpu_json["pods"] if p["node"] == "a100-80g-1"]),
+            "source": "gpu-feature-discovery",
+            "kinds": [kinds("A100-80GB", "NVIDIA-A100-SXM4-80GB", 81920 * mib, 4)],
+        },
+        "h100-1": {
+            "count": 8,
+            "used": 8 - gpus["a100-80g-1"]["used"],  # 3 × 70Gi + 4 + 1 = 8 on both
+            "source": "ResourceSlice",
+            "kinds": [kinds("H100-80GB", "NVIDIA-H100-80GB-HBM3", 81559 * mib, 8)],
+        },
+    }
+    for node in gpu_json["nodes"]:
+        assert node["gpus"]["used"] == node["requested"]["nvidia.com/gpu"]
+        assert node["gpuProblem"] is None
+
+
+def test_gpu_example_table() -> None:
+    code, out, _ = _run("simulate", str(EXAMPLES / "gpus.yaml"))
+    assert code == 0
+    rows = {line.split()[0]: line for line in out.splitlines() if line}
+    header = next(line for line in out.splitlines() if line.startswith("NODE"))
+    assert header.split() == [
+        *["NODE", "CPU", "MEMORY", "PODS", "NVIDIA.COM/GPU", "GPUS", "GPU", "SOURCE"]
+    ]
+    assert rows["t4-1"].split()[-6:] == [
+        *["2/2", "(100%)", "2×", "T4-16GB", "15Gi", "gpu-feature-discovery"]
+    ]
+    assert rows["t4-2"].split()[-4:] == ["2×", "T4-16GB", "16Gi", "labels"]
+    assert rows["h100-1"].split()[-4:] == ["8×", "H100-80GB", "79.6Gi", "ResourceSlice"]
+    assert "14 pods: 13 scheduled, 1 unschedulable" in out
+
+
 def test_a_cluster_without_gpu_data_has_no_gpu_columns(tmp_path: Path) -> None:
     cluster = tmp_path / "c.yaml"
     cluster.write_text("kind: Node\nmetadata: {name: a}\nstatus: {allocatable: {cpu: '4'}}\n")
@@ -908,3 +1003,32 @@ def test_a_pod_claiming_gpus_through_dra_waits_saying_so(tmp_path: Path) -> None
     assert _pods(json.loads(out))["default/claims"]["message"] == (
         "0/1 nodes are available: spec.resourceClaims not supported by kubenexus-scheduler yet."
     )
+
+
+def test_vram_weight_3_keeps_a_12gib_model_on_a_busy_t4(tmp_path: Path) -> None:
+    """docs/gpus.md: the T4's fit (80 points) over an A100-40GB's (30), at weight 3, outweighs
+    LeastAllocated's spreading (0-100 at weight 1) however busy the T4 node is; at weight 1 a
+    T4 node half full of other pods loses the small model to an idle A100-40GB."""
+    path = tmp_path / "busy.yaml"
+    path.write_text(
+        "kind: Node\nmetadata: {name: t4, labels: {gpu.kubenexus.io/model: T4}}\n"
+        "status: {allocatable: {cpu: '16', memory: 64Gi, nvidia.com/gpu: '1'}}\n---\n"
+        "kind: Node\nmetadata:\n  name: a100\n"
+        "  labels: {gpu.kubenexus.io/model: A100-40GB, gpu.kubenexus.io/count: '4'}\n"
+        "status: {allocatable: {cpu: '64', memory: 512Gi, nvidia.com/gpu: '4'}}\n---\n"
+        "kind: Pod\nmetadata: {name: etl}\nspec:\n  nodeName: t4\n"
+        "  containers: [{name: c, resources: {requests: {cpu: '8', memory: 32Gi}}}]\n---\n"
+        "kind: Pod\nmetadata: {name: chat, annotations: {scheduling.kubenexus.io/vram-request: 12Gi}}\n"
+        "spec:\n  containers:\n  - name: c\n"
+        "    resources: {requests: {cpu: '4', memory: 16Gi}, limits: {nvidia.com/gpu: '1'}}\n"
+    )
+    config = tmp_path / "k.yaml"
+    config.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n"
+        "- schedulerName: kubenexus-scheduler\n  plugins:\n    score:\n"
+        "      enabled: [{name: VRAMScheduler, weight: 1}]\n"
+    )
+    _, default, _ = _run("simulate", str(path), "-o", "json")
+    _, light, _ = _run("simulate", str(path), "--config", str(config), "-o", "json")
+    assert _pods(json.loads(default))["default/chat"]["node"] == "t4"
+    assert _pods(json.loads(light))["default/chat"]["node"] == "a100"
