@@ -1032,3 +1032,24 @@ def test_vram_weight_3_keeps_a_12gib_model_on_a_busy_t4(tmp_path: Path) -> None:
     _, light, _ = _run("simulate", str(path), "--config", str(config), "-o", "json")
     assert _pods(json.loads(default))["default/chat"]["node"] == "t4"
     assert _pods(json.loads(light))["default/chat"]["node"] == "a100"
+
+
+def test_a_gpu_without_memory_is_a_note(tmp_path: Path) -> None:
+    device = "  - name: gpu-0\n    attributes: {type: {string: gpu}, productName: {string: L4}}\n"
+    path = tmp_path / "c.yaml"
+    path.write_text(GPU_NODE % "a" + _slice("a-gpus", "a", device))
+    code, out, _ = _run("simulate", str(path))
+    assert code == 0
+    assert (
+        "note: node a: ResourceSlice a-gpus.spec.devices[0] (gpu-0) publishes no memory "
+        "capacity: its memory is unknown"
+    ) in out
+    assert "1× L4 memory unknown  ResourceSlice" in out
+
+
+def test_the_gpu_docs_show_the_examples_real_output() -> None:
+    doc = (EXAMPLES.parent / "docs" / "gpus.md").read_text()
+    shown = doc.split("`kubenexus simulate examples/gpus.yaml` prints:\n\n```\n", 1)[1]
+    shown = shown.split("\n```", 1)[0]
+    _, out, _ = _run("simulate", str(EXAMPLES / "gpus.yaml"))
+    assert out.rstrip("\n") == shown
