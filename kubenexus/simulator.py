@@ -2,9 +2,16 @@
 
 Input is ordinary Kubernetes YAML: ``Node``, ``Pod``, ``Job`` (parallelism expanded into pods),
 ``Deployment``/``ReplicaSet``/``StatefulSet`` (replicas expanded), ``PriorityClass``,
-``PodGroup``, ``ResourceReservation`` and ``List``. Pods with no ``schedulerName`` are taken as
-ours; pods naming another scheduler are left to it; pods carrying ``nodeName`` run there and use
-its capacity.
+``PodGroup``, ``ResourceReservation``, ``ResourceSlice`` and ``List``. Pods with no
+``schedulerName`` are taken as ours; pods naming another scheduler are left to it; pods carrying
+``nodeName`` run there and use its capacity.
+
+DRA ResourceSlices (``resource.k8s.io/v1``) are given to the scheduler per node, as the daemon's
+informer gives them (``Scheduler.set_node_slices``): a node's GPUs are read from them first (the
+one GPU model, ``kubenexus.api.gpu``). A slice that cannot be read leaves its node without GPU
+data and is named in a note (the daemon's ``InvalidGPUData`` Event); so are GPU sources that
+disagree (``GPUDataDisagree``) and slices that name no node of the input. The node table shows
+each node's GPUs: kinds, memory per card, where they were read from.
 
 ResourceReservations in the input (named slots or the ``resources`` + ``count`` shorthand) are
 given to the scheduler before any pod is tried, as objects already in the cluster would be: their
@@ -37,6 +44,7 @@ import yaml
 
 from kubenexus.api import keys
 from kubenexus.api.gang import PodGroupSpec, pod_group_spec
+from kubenexus.api.gpu import NodeGpus
 from kubenexus.api.objects import NodeInfo, PodInfo, node_from_dict, pod_from_dict
 from kubenexus.api.quantity import format_amount
 from kubenexus.api.reservation import KIND as RESERVATION_KIND
@@ -74,11 +82,33 @@ class PodResult:
 
 
 @dataclass(frozen=True, slots=True)
+class GpuKind:
+    """The GPUs of one kind on a node."""
+
+    family: str  # "H100-80GB"; "" when the source names no product
+    product: str  # as the source publishes it, "NVIDIA-H100-80GB-HBM3"
+    memory: int  # bytes per card as the source reports it, 0 when unknown
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeGpuUsage:
+    """A node's GPUs as the one GPU model reads them, and how many are in use."""
+
+    count: int
+    used: int  # nvidia.com/gpu requested on the node (device-plugin GPUs: per node)
+    kinds: tuple[GpuKind, ...]  # smallest memory first
+    source: str  # "ResourceSlice" | "gpu-feature-discovery" | "nfd" | "labels"
+
+
+@dataclass(frozen=True, slots=True)
 class NodeUsage:
     name: str
     allocatable: Mapping[str, int]
     requested: Mapping[str, int]
     pods: int
+    gpus: NodeGpuUsage | None = None  # None: no GPU data
+    gpu_problem: str = ""  # why its GPU data was ignored
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +268,8 @@ class _Inputs:
         self.pods: list[PodInfo] = []
         self.pod_groups: dict[str, PodGroupSpec] = {}
         self.reservations: list[ReservationSpec] = []
+        # DRA ResourceSlices by the node they name (spec.nodeName), in input order.
+        self.slices: dict[str, list[Mapping[str, Any]]] = {}
         self.notes: list[str] = []
 
     def load(self, paths: list[Path]) -> None:
@@ -257,6 +289,7 @@ class _Inputs:
         node_docs: dict[str, str] = {}
         pod_docs: dict[str, str] = {}
         reservation_docs: dict[str, str] = {}
+        slice_docs: dict[str, str] = {}
         for doc in documents:
             kind = doc.body.get("kind")
             if kind == "Node":
@@ -284,11 +317,38 @@ class _Inputs:
                     raise _error(doc, "", exc) from None
                 _claim(reservation_docs, reservation.key, f"{kind} {reservation.key}", doc)
                 self.reservations.append(reservation)
+            elif kind == "ResourceSlice":
+                self._resource_slice(doc, slice_docs)
             elif kind != "PriorityClass":
                 label = str(kind) if kind else "objects without a kind"
                 ignored[label] = ignored.get(label, 0) + 1
         for kind, count in sorted(ignored.items()):
             self.notes.append(f"ignored {count} {kind} (not used by the simulator)")
+        known = set(node_docs)
+        for node_name in [n for n in self.slices if n not in known]:
+            for given in self.slices.pop(node_name):
+                self.notes.append(
+                    f"ResourceSlice {_slice_name(given)}: spec.nodeName {node_name!r} is not a "
+                    "node of the input: not read"
+                )
+
+    def _resource_slice(self, doc: _Document, owners: dict[str, str]) -> None:
+        """Keep a slice for the node it names; whatever else is wrong with it is found when
+        the scheduler reads it (the node then has no GPU data, and a note says why)."""
+        meta = doc.body.get("metadata")
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        if isinstance(name, str) and name:
+            _claim(owners, name, f"ResourceSlice {name!r}", doc)
+        spec = doc.body.get("spec")
+        node = spec.get("nodeName") if isinstance(spec, Mapping) else None
+        if not isinstance(node, str) or not node:
+            # perDeviceNodeSelection, nodeSelector, allNodes: not one node's GPUs (the daemon
+            # does not read them either).
+            self.notes.append(
+                f"{doc.label}: no spec.nodeName (devices not local to one node): not read"
+            )
+            return
+        self.slices.setdefault(node, []).append(doc.body)
 
     def _pod_group(self, doc: _Document) -> None:
         meta = doc.body.get("metadata")
@@ -320,6 +380,9 @@ def simulate(
     result = SimulationResult(notes=inputs.notes)
     for node in inputs.nodes:
         scheduler.upsert_node(node)
+    for name, slices in inputs.slices.items():
+        scheduler.set_node_slices(name, slices)
+    result.notes += _gpu_notes(scheduler, [node.name for node in inputs.nodes])
     for key, spec in inputs.pod_groups.items():
         scheduler.upsert_pod_group(key, spec)
 
@@ -353,6 +416,31 @@ def simulate(
     result.reservations = _reservations(scheduler, started)
     result.nodes = _node_usage(scheduler)
     return result
+
+
+def _slice_name(body: Mapping[str, Any]) -> str:
+    meta = body.get("metadata")
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    return name if isinstance(name, str) and name else "(no metadata.name)"
+
+
+def _gpu_notes(scheduler: Scheduler, names: list[str]) -> list[str]:
+    """What the daemon would post as Warning Events on the nodes: GPU data that cannot be read
+    (InvalidGPUData), sources that disagree (GPUDataDisagree); and the model's own warnings."""
+    notes = []
+    for name in names:
+        node = scheduler.cache.node_info(name)
+        if node is None:
+            continue
+        if node.gpu_problem:
+            notes.append(f"node {name}: GPU data ignored (InvalidGPUData): {node.gpu_problem}")
+        if node.gpus is not None:
+            notes += [
+                f"node {name}: GPU sources disagree (GPUDataDisagree): {text}"
+                for text in node.gpus.disagreements
+            ]
+            notes += [f"node {name}: {text}" for text in node.gpus.warnings]
+    return notes
 
 
 def _not_tried(pod: PodInfo, scheduler: Scheduler) -> PodResult | None:
@@ -432,8 +520,34 @@ def _node_usage(scheduler: Scheduler) -> list[NodeUsage]:
         slot = table.index[name]
         allocatable = {r: int(table.allocatable[i, slot]) for r, i in table.resource_index.items()}
         requested = {r: int(table.requested[i, slot]) for r, i in table.resource_index.items()}
-        usage.append(NodeUsage(name, allocatable, requested, pods=requested.get(keys.PODS, 0)))
+        node = table.node(slot)
+        usage.append(
+            NodeUsage(
+                name,
+                allocatable,
+                requested,
+                pods=requested.get(keys.PODS, 0),
+                gpus=_gpu_usage(node.gpus, requested.get(keys.GPU_NVIDIA, 0)),
+                gpu_problem=node.gpu_problem,
+            )
+        )
     return usage
+
+
+def _gpu_usage(gpus: NodeGpus | None, used: int) -> NodeGpuUsage | None:
+    if gpus is None:
+        return None
+    counts: dict[tuple[str, str, int], int] = {}
+    for device in gpus.devices:
+        key = (device.family, device.product, device.memory)
+        counts[key] = counts.get(key, 0) + 1
+    kinds = tuple(
+        GpuKind(family, product, memory, count)
+        for (family, product, memory), count in sorted(
+            counts.items(), key=lambda item: (item[0][2], item[0][0], item[0][1])
+        )
+    )
+    return NodeGpuUsage(gpus.count, used, kinds, gpus.source)
 
 
 def _reservations(scheduler: Scheduler, started: float) -> list[ReservationResult]:
@@ -494,6 +608,23 @@ def _usage(resource: str, node: NodeUsage) -> str:
     return f"{format_amount(resource, used)}/{format_amount(resource, total)}{percent}"
 
 
+def _gpu_kind(kind: GpuKind) -> str:
+    """``8× H100-80GB 79.6Gi``: count, family (the product when there is none), memory per card
+    as the source reports it."""
+    name = kind.family or kind.product or "GPU"
+    memory = format_amount(keys.MEMORY, kind.memory) if kind.memory else "memory unknown"
+    return f"{kind.count}× {name} {memory}"
+
+
+def _gpu_cells(node: NodeUsage) -> list[str]:
+    """The GPUS and GPU SOURCE cells of a node's row."""
+    if node.gpu_problem:
+        return ["ignored (see the note)", "-"]
+    if node.gpus is None:
+        return ["-", "-"]
+    return [", ".join(_gpu_kind(k) for k in node.gpus.kinds), node.gpus.source]
+
+
 def _columns(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
@@ -538,7 +669,10 @@ def render_table(result: SimulationResult) -> str:
         {r for n in result.nodes for r, v in n.allocatable.items() if v}
         - {keys.CPU, keys.MEMORY, keys.PODS, keys.EPHEMERAL_STORAGE}
     )
-    node_rows = [["NODE", "CPU", "MEMORY", "PODS", *[r.upper() for r in extended]]]
+    # GPUs as the one GPU model reads them; how many are used is the nvidia.com/gpu column.
+    gpus = any(n.gpus is not None or n.gpu_problem for n in result.nodes)
+    gpu_header = ["GPUS", "GPU SOURCE"] if gpus else []
+    node_rows = [["NODE", "CPU", "MEMORY", "PODS", *[r.upper() for r in extended], *gpu_header]]
     for node in result.nodes:
         node_rows.append(
             [
@@ -547,6 +681,7 @@ def render_table(result: SimulationResult) -> str:
                 _usage(keys.MEMORY, node),
                 f"{node.pods}/{node.allocatable.get(keys.PODS, 0)}",
                 *[_usage(r, node) for r in extended],
+                *(_gpu_cells(node) if gpus else []),
             ]
         )
     count = result.count
@@ -578,6 +713,20 @@ def render_table(result: SimulationResult) -> str:
     return "\n".join(parts)
 
 
+def _gpu_json(gpus: NodeGpuUsage | None) -> dict[str, Any] | None:
+    if gpus is None:
+        return None
+    return {
+        "count": gpus.count,
+        "used": gpus.used,
+        "source": gpus.source,
+        "kinds": [
+            {"family": k.family, "product": k.product, "memory": k.memory, "count": k.count}
+            for k in gpus.kinds
+        ],
+    }
+
+
 def render_json(result: SimulationResult) -> str:
     data = {
         "pods": [
@@ -596,6 +745,8 @@ def render_json(result: SimulationResult) -> str:
                 "allocatable": dict(n.allocatable),
                 "requested": dict(n.requested),
                 "pods": n.pods,
+                "gpus": _gpu_json(n.gpus),
+                "gpuProblem": n.gpu_problem or None,
             }
             for n in result.nodes
         ],

@@ -255,6 +255,8 @@ class Daemon:
         if info is not None and info.gpus is not None:
             for disagreement in info.gpus.disagreements:
                 self.recorder.node_event(node, "Warning", "GPUDataDisagree", disagreement)
+            for warning in info.gpus.warnings:  # e.g. a GPU publishing no memory
+                self.recorder.node_event(node, "Warning", "GPUDataIncomplete", warning)
 
     def _slice_upsert(self, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata") or {}

@@ -741,3 +741,320 @@ def test_reservations_choose_nodes_seeing_the_pods_already_running(tmp_path: Pat
     [reservation] = json.loads(out)["reservations"]
     assert reservation["phase"] == "Active"
     assert {s["node"] for s in reservation["slots"].values()} == {"b"}  # a has 2 CPUs left
+
+
+# --------------------------------------------------------------------------- GPUs
+
+
+@pytest.fixture(scope="module")
+def gpu_json() -> dict:
+    code, out, err = _run("simulate", str(EXAMPLES / "gpus.yaml"), "-o", "json")
+    assert code == 0, err
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_gpu_example_places_each_model_on_the_smallest_card_that_fits(gpu_json: dict) -> None:
+    pods = _pods(gpu_json)
+    node = {name: p["node"] for name, p in pods.items()}
+    # 12Gi: the four T4s first (two per node), then the next smallest card, the A100-40GB.
+    t4s = sorted(node[f"default/chat-7b-{i}"] for i in range(4))
+    assert t4s == ["t4-1", "t4-1", "t4-2", "t4-2"]
+    assert [node[f"default/chat-7b-{i}"] for i in (4, 5)] == ["a100-40g-1"] * 2
+    # 40Gi: an exact fit on the A100-40GB cards.
+    assert [node[f"default/summarize-34b-{i}"] for i in range(2)] == ["a100-40g-1"] * 2
+    # 70Gi: 80 GB cards only; the used H100 node is completed first (the islands), so the
+    # A100-80GB node stays whole.
+    assert [node[f"default/finetune-70b-{i}"] for i in range(3)] == ["h100-1"] * 3
+    assert node["default/train-4gpu"] == "h100-1"
+    assert node["default/bench-h100"] == "h100-1"  # gpu-products: H100
+    assert pods["default/llm-405b"] == {
+        "pod": "default/llm-405b",
+        "status": "Unschedulable",
+        "node": None,
+        "message": "0/5 nodes are available: "
+        "1 Insufficient GPUs with 100Gi of GPU memory each (1 needed), "
+        "4 Insufficient nvidia.com/gpu.",
+        "annotations": {},
+    }
+    # A pod placed by VRAM carries nothing beyond its node.
+    assert pods["default/chat-7b-0"]["message"] is None
+    assert all(p["annotations"] == {} for p in pods.values())
+    assert gpu_json["notes"] == []
+
+
+def test_gpu_example_node_table_shows_each_nodes_gpus(gpu_json: dict) -> None:
+    gpus = {n["name"]: n["gpus"] for n in gpu_json["nodes"]}
+    mib, gib = 2**20, 2**30
+
+    def kinds(family: str, product: str, memory: int, count: int) -> dict:
+        return {"family": family, "product": product, "memory": memory, "count": count}
+
+    assert gpus == {
+        "t4-1": {
+            "count": 2,
+            "used": 2,
+            "source": "gpu-feature-discovery",
+            "kinds": [kinds("T4-16GB", "Tesla-T4", 15360 * mib, 2)],  # as the driver reports
+        },
+        "t4-2": {
+            "count": 2,
+            "used": 2,
+            "source": "labels",
+            "kinds": [kinds("T4-16GB", "T4", 16 * gib, 2)],  # the model table: as marketed
+        },
+        "a100-40g-1": {
+            "count": 4,
+            "used": 4,
+            "source": "labels",
+            "kinds": [kinds("A100-40GB", "A100-40GB", 40 * gib, 4)],
+        },
+        "a100-80g-1": {
+            "count": 4,
+            "used": len([p for p in gpu_json["pods"] if p["node"] == "a100-80g-1"]),
+            "source": "gpu-feature-discovery",
+            "kinds": [kinds("A100-80GB", "NVIDIA-A100-SXM4-80GB", 81920 * mib, 4)],
+        },
+        "h100-1": {
+            "count": 8,
+            "used": 8 - gpus["a100-80g-1"]["used"],  # 3 × 70Gi + 4 + 1 = 8 on both
+            "source": "ResourceSlice",
+            "kinds": [kinds("H100-80GB", "NVIDIA-H100-80GB-HBM3", 81559 * mib, 8)],
+        },
+    }
+    for node in gpu_json["nodes"]:
+        assert node["gpus"]["used"] == node["requested"]["nvidia.com/gpu"]
+        assert node["gpuProblem"] is None
+
+
+def test_gpu_example_table() -> None:
+    code, out, _ = _run("simulate", str(EXAMPLES / "gpus.yaml"))
+    assert code == 0
+    rows = {line.split()[0]: line for line in out.splitlines() if line}
+    header = next(line for line in out.splitlines() if line.startswith("NODE"))
+    assert header.split() == [
+        *["NODE", "CPU", "MEMORY", "PODS", "NVIDIA.COM/GPU", "GPUS", "GPU", "SOURCE"]
+    ]
+    assert rows["t4-1"].split()[-6:] == [
+        *["2/2", "(100%)", "2×", "T4-16GB", "15Gi", "gpu-feature-discovery"]
+    ]
+    assert rows["t4-2"].split()[-4:] == ["2×", "T4-16GB", "16Gi", "labels"]
+    assert rows["h100-1"].split()[-4:] == ["8×", "H100-80GB", "79.6Gi", "ResourceSlice"]
+    assert "14 pods: 13 scheduled, 1 unschedulable" in out
+
+
+def test_a_cluster_without_gpu_data_has_no_gpu_columns(tmp_path: Path) -> None:
+    cluster = tmp_path / "c.yaml"
+    cluster.write_text("kind: Node\nmetadata: {name: a}\nstatus: {allocatable: {cpu: '4'}}\n")
+    code, out, _ = _run("simulate", str(cluster))
+    assert code == 0
+    assert next(line for line in out.splitlines() if line.startswith("NODE")).split() == [
+        *["NODE", "CPU", "MEMORY", "PODS"]
+    ]
+    _, data, _ = _run("simulate", str(cluster), "-o", "json")
+    assert json.loads(data)["nodes"][0]["gpus"] is None
+
+
+GPU_NODE = (
+    "kind: Node\nmetadata: {name: %s}\n"
+    "status: {allocatable: {cpu: '32', memory: 256Gi, nvidia.com/gpu: '8'}}\n---\n"
+)
+VRAM_POD = (
+    "kind: Pod\nmetadata: {name: p, annotations: {scheduling.kubenexus.io/vram-request: 8Gi}}\n"
+    "spec: {containers: [{name: c, resources: {limits: {nvidia.com/gpu: '1'}}}]}\n---\n"
+)
+
+
+def _slice(name: str, node: str, devices: str) -> str:
+    return (
+        f"apiVersion: resource.k8s.io/v1\nkind: ResourceSlice\nmetadata: {{name: {name}}}\n"
+        f"spec:\n  driver: gpu.nvidia.com\n  nodeName: {node}\n"
+        f"  pool: {{name: {node}, generation: 0, resourceSliceCount: 1}}\n"
+        f"  devices:\n{devices}---\n"
+    )
+
+
+def _gpu(index: int, product: str, memory: str) -> str:
+    return (
+        f"  - name: gpu-{index}\n    attributes:\n      type: {{string: gpu}}\n"
+        f"      productName: {{string: {product}}}\n"
+        f"    capacity: {{memory: {{value: {memory}}}}}\n"
+    )
+
+
+def test_a_mixed_node_shows_each_kind(tmp_path: Path) -> None:
+    devices = "".join(_gpu(i, "NVIDIA A100-SXM4-40GB", "40Gi") for i in range(4))
+    devices += "".join(_gpu(i, "NVIDIA A100-SXM4-80GB", "80Gi") for i in range(4, 8))
+    path = tmp_path / "mixed.yaml"
+    path.write_text(GPU_NODE % "mixed" + _slice("mixed-gpus", "mixed", devices) + VRAM_POD)
+    code, out, _ = _run("simulate", str(path))
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("mixed "))
+    assert " ".join(row.split()[-9:]) == (
+        "1/8 (12%) 4× A100-40GB 40Gi, 4× A100-80GB 80Gi ResourceSlice"
+    )
+    _, data, _ = _run("simulate", str(path), "-o", "json")
+    gpus = json.loads(data)["nodes"][0]["gpus"]
+    assert [(k["family"], k["count"]) for k in gpus["kinds"]] == [
+        ("A100-40GB", 4),
+        ("A100-80GB", 4),
+    ]
+    assert (gpus["count"], gpus["used"]) == (8, 1)
+
+
+def test_a_slice_that_cannot_be_read_is_a_note_and_its_node_has_no_gpu_data(
+    tmp_path: Path,
+) -> None:
+    bad = "  - name: gpu-0\n    attributes: {productName: {bool: true}}\n"
+    good = _gpu(0, "NVIDIA L4", "24Gi")
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        GPU_NODE % "broken"
+        + GPU_NODE % "fine"
+        + _slice("broken-gpus", "broken", bad)
+        + _slice("fine-gpus", "fine", good)
+        + VRAM_POD
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    problem = (
+        "ResourceSlice broken-gpus.spec.devices[0].attributes[productName]: "
+        "expected a string (got True)"
+    )
+    assert data["notes"] == [f"node broken: GPU data ignored (InvalidGPUData): {problem}"]
+    nodes = {n["name"]: n for n in data["nodes"]}
+    assert nodes["broken"]["gpus"] is None
+    assert nodes["broken"]["gpuProblem"] == problem
+    assert nodes["fine"]["gpus"]["source"] == "ResourceSlice"
+    assert _pods(data)["default/p"]["node"] == "fine"
+    _, table, _ = _run("simulate", str(path))
+    assert "ignored (see the note)" in next(
+        line for line in table.splitlines() if line.startswith("broken ")
+    )
+    assert f"note: node broken: GPU data ignored (InvalidGPUData): {problem}" in table
+
+
+def test_a_vram_pod_with_no_readable_gpu_data_anywhere_waits_saying_so(tmp_path: Path) -> None:
+    bad = "  - name: gpu-0\n    capacity: {memory: {value: lots}}\n"
+    path = tmp_path / "bad.yaml"
+    path.write_text(GPU_NODE % "broken" + _slice("broken-gpus", "broken", bad) + VRAM_POD)
+    code, out, _ = _run("simulate", str(path), "-o", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert "ResourceSlice broken-gpus.spec.devices[0].capacity[memory].value" in data["notes"][0]
+    assert _pods(data)["default/p"]["message"] == (
+        "0/1 nodes are available: 1 node(s) had no GPU information."
+    )
+
+
+def test_slices_that_name_no_node_of_the_input_are_noted(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        GPU_NODE % "a"
+        + _slice("elsewhere-gpus", "elsewhere", _gpu(0, "NVIDIA L4", "24Gi"))
+        + "apiVersion: resource.k8s.io/v1\nkind: ResourceSlice\nmetadata: {name: fabric}\n"
+        "spec: {driver: gpu.nvidia.com, allNodes: true, pool: {name: f}, devices: []}\n"
+    )
+    code, out, _ = _run("simulate", str(path), "-o", "json")
+    assert code == 0
+    assert json.loads(out)["notes"] == [
+        f"{path}: document 3 (ResourceSlice fabric): no spec.nodeName "
+        "(devices not local to one node): not read",
+        "ResourceSlice elsewhere-gpus: spec.nodeName 'elsewhere' is not a node of the input: "
+        "not read",
+    ]
+
+
+def test_a_slice_defined_twice_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    gpu = _gpu(0, "NVIDIA L4", "24Gi")
+    path.write_text(GPU_NODE % "a" + _slice("s", "a", gpu) + _slice("s", "a", gpu))
+    code, _, err = _run("simulate", str(path))
+    assert code == 2
+    assert "document 3 (ResourceSlice s): metadata.name: ResourceSlice 's' is already" in err
+
+
+def test_gpu_sources_that_disagree_are_noted(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "kind: Node\nmetadata:\n  name: a\n  labels:\n"
+        "    nvidia.com/gpu.product: Tesla-T4\n    nvidia.com/gpu.memory: '15360'\n"
+        "    nvidia.com/gpu.count: '4'\n    gpu.kubenexus.io/model: T4\n"
+        "    gpu.kubenexus.io/count: '2'\n"
+        "status: {allocatable: {cpu: '8', nvidia.com/gpu: '4'}}\n"
+    )
+    code, out, _ = _run("simulate", str(path), "-o", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["notes"] == [
+        "node a: GPU sources disagree (GPUDataDisagree): gpu.kubenexus.io/count says 2 but "
+        "nvidia.com/gpu.count says 4"
+    ]
+    assert data["nodes"][0]["gpus"]["source"] == "gpu-feature-discovery"
+
+
+def test_a_pod_claiming_gpus_through_dra_waits_saying_so(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        GPU_NODE % "a"
+        + _slice("a-gpus", "a", _gpu(0, "NVIDIA L4", "24Gi"))
+        + "kind: Pod\nmetadata: {name: claims}\n"
+        "spec:\n  resourceClaims: [{name: gpu, resourceClaimTemplateName: one-gpu}]\n"
+        "  containers: [{name: c, resources: {claims: [{name: gpu}]}}]\n"
+    )
+    code, out, _ = _run("simulate", str(path), "-o", "json")
+    assert code == 0
+    assert _pods(json.loads(out))["default/claims"]["message"] == (
+        "0/1 nodes are available: spec.resourceClaims not supported by kubenexus-scheduler yet."
+    )
+
+
+def test_vram_weight_keeps_a_12gib_model_on_a_busy_t4(tmp_path: Path) -> None:
+    """docs/gpus.md: the T4's fit (80 points) over an A100-40GB's (30) at weight 8 outweighs
+    LeastAllocated's spreading however busy the T4 node is; with VRAMScheduler at weight 1 and
+    no island preference, a T4 node half full of other pods loses the model to an idle A100."""
+    path = tmp_path / "busy.yaml"
+    path.write_text(
+        "kind: Node\nmetadata: {name: t4, labels: {gpu.kubenexus.io/model: T4}}\n"
+        "status: {allocatable: {cpu: '16', memory: 64Gi, nvidia.com/gpu: '1'}}\n---\n"
+        "kind: Node\nmetadata:\n  name: a100\n"
+        "  labels: {gpu.kubenexus.io/model: A100-40GB, gpu.kubenexus.io/count: '4'}\n"
+        "status: {allocatable: {cpu: '64', memory: 512Gi, nvidia.com/gpu: '4'}}\n---\n"
+        "kind: Pod\nmetadata: {name: etl}\nspec:\n  nodeName: t4\n"
+        "  containers: [{name: c, resources: {requests: {cpu: '8', memory: 32Gi}}}]\n---\n"
+        "kind: Pod\nmetadata: {name: chat, annotations: {scheduling.kubenexus.io/vram-request: 12Gi}}\n"
+        "spec:\n  containers:\n  - name: c\n"
+        "    resources: {requests: {cpu: '4', memory: 16Gi}, limits: {nvidia.com/gpu: '1'}}\n"
+    )
+    config = tmp_path / "k.yaml"
+    config.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n"
+        "- schedulerName: kubenexus-scheduler\n  plugins:\n    score:\n"
+        "      enabled: [{name: VRAMScheduler, weight: 1}]\n"
+        "      disabled: [{name: ResourceFragmentationScore}]\n"
+    )
+    _, default, _ = _run("simulate", str(path), "-o", "json")
+    _, light, _ = _run("simulate", str(path), "--config", str(config), "-o", "json")
+    assert _pods(json.loads(default))["default/chat"]["node"] == "t4"
+    assert _pods(json.loads(light))["default/chat"]["node"] == "a100"
+
+
+def test_a_gpu_without_memory_is_a_note(tmp_path: Path) -> None:
+    device = "  - name: gpu-0\n    attributes: {type: {string: gpu}, productName: {string: L4}}\n"
+    path = tmp_path / "c.yaml"
+    path.write_text(GPU_NODE % "a" + _slice("a-gpus", "a", device))
+    code, out, _ = _run("simulate", str(path))
+    assert code == 0
+    assert (
+        "note: node a: ResourceSlice a-gpus.spec.devices[0] (gpu-0) publishes no memory "
+        "capacity: its memory is unknown"
+    ) in out
+    assert "1× L4 memory unknown  ResourceSlice" in out
+
+
+def test_the_gpu_docs_show_the_examples_real_output() -> None:
+    doc = (EXAMPLES.parent / "docs" / "gpus.md").read_text()
+    shown = doc.split("`kubenexus simulate examples/gpus.yaml` prints:\n\n```\n", 1)[1]
+    shown = shown.split("\n```", 1)[0]
+    _, out, _ = _run("simulate", str(EXAMPLES / "gpus.yaml"))
+    assert out.rstrip("\n") == shown
