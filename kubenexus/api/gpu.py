@@ -51,6 +51,8 @@ from kubenexus.errors import InvalidInputError
 
 GIB: Final = 2**30
 MIB: Final = 2**20
+# More memory than any GPU has (a mistyped value, not a card): refused, naming the key.
+MAX_GPU_MEMORY: Final = 2**50
 
 SOURCE_SLICES: Final = "ResourceSlice"
 SOURCE_GFD: Final = "gpu-feature-discovery"
@@ -460,6 +462,8 @@ class _Device:
             return None
         path, value = found
         if isinstance(value, list):
+            if not value:
+                raise InvalidInputError(path, value, "expected a string")
             value = value[0]
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise InvalidInputError(path, value, "expected a string")
@@ -473,6 +477,8 @@ class _Device:
             return None
         path, value = found
         if isinstance(value, list):
+            if not value:
+                raise InvalidInputError(path, value, "expected a NUMA node number")
             value = value[0]
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise InvalidInputError(path, value, "expected a NUMA node number")
@@ -504,6 +510,8 @@ class _Device:
         amount = whole_value(value, path)
         if amount < 0:
             raise InvalidInputError(path, value, "must not be negative")
+        if amount > MAX_GPU_MEMORY:
+            raise InvalidInputError(path, value, "is more than any GPU has")
         return amount
 
 
@@ -698,6 +706,8 @@ def _read_gfd(labels: Mapping[str, str]) -> _Reading | None:
             ) from None
         if mib <= 0:
             raise InvalidInputError(keys.GFD_MEMORY, raw_memory, "must be positive")
+        if mib * MIB > MAX_GPU_MEMORY:
+            raise InvalidInputError(keys.GFD_MEMORY, raw_memory, "is more than any GPU has")
         memory = mib * MIB
         memory_says = f"{keys.GFD_MEMORY} says {raw_memory} MiB"
     else:
@@ -803,6 +813,8 @@ def _read_manual(labels: Mapping[str, str]) -> _Reading | None:
         memory = whole_value(raw_vram, keys.GPU_VRAM_LABEL)
         if memory <= 0:
             raise InvalidInputError(keys.GPU_VRAM_LABEL, raw_vram, "must be positive")
+        if memory > MAX_GPU_MEMORY:
+            raise InvalidInputError(keys.GPU_VRAM_LABEL, raw_vram, "is more than any GPU has")
         memory_says = f"{keys.GPU_VRAM_LABEL} says {raw_vram}"
     else:
         memory = model_memory(product)

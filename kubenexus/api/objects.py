@@ -270,6 +270,8 @@ def node_from_dict(obj: Mapping[str, Any], *, default_pods: int | None = None) -
         gpus = gpus_from_labels(labels)
     except InvalidInputError as exc:  # the node is still usable: it just has no GPU data
         gpu_problem = str(exc)
+    except Exception as exc:  # a reader bug must not make the whole node unreadable
+        gpu_problem = f"GPU labels could not be read: {exc!r}"
     return NodeInfo(
         name=name,
         allocatable=MappingProxyType(allocatable),

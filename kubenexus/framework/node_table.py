@@ -155,8 +155,6 @@ class NodeTable:
             for row in range(len(self.resource_names)):
                 self._refresh_fraction(row, slot)
             self.allocatable_generation += 1
-        if old is None or old.gpus != node.gpus:
-            self.gpus.set(slot, node.gpus)
         if (
             old is None
             or old.taints != node.taints
@@ -168,6 +166,8 @@ class NodeTable:
             for key, column in self._labels.items():
                 column.set(slot, node.labels.get(key))
             self.topology_generation += 1
+        if old is None or old.gpus != node.gpus:
+            self.gpus.set(slot, node.gpus)  # last: the node's other facts are in place whatever
         return slot
 
     def remove(self, name: str) -> int | None:

@@ -97,18 +97,18 @@ class VRAMScheduler:
         return SUCCESS
 
     def _qualifying(self, cycle: _Cycle, nodes: NodeTable) -> BoolArray:
-        """[device row, slot]: the devices that meet the demand."""
+        """[group row, slot]: the groups of GPUs (a kind and a memory) that meet the demand."""
         gpus = nodes.gpus
         size = nodes.size
         ok = gpus.memory[:, :size] >= cycle.demand.vram
         ok &= gpus.kind[:, :size] >= 0
         if cycle.demand.products:
-            accepted = gpus.kinds_accepted(cycle.demand.accepts)
-            ok &= np.isin(gpus.kind[:, :size], accepted)
+            ok &= np.isin(gpus.kind[:, :size], gpus.kinds_accepted(cycle.demand))
         return ok
 
     def _free_qualifying(self, cycle: _Cycle, nodes: NodeTable) -> IntArray:
-        qualifying = self._qualifying(cycle, nodes).sum(axis=0)
+        ok = self._qualifying(cycle, nodes)
+        qualifying = (nodes.gpus.devices[:, : nodes.size] * ok).sum(axis=0)
         row = nodes.resource_row(keys.GPU_NVIDIA)
         size = nodes.size
         if row is None:

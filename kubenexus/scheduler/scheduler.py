@@ -231,7 +231,7 @@ class Scheduler:
         # Its GPUs as its labels say (what the cache holds may come from the old slices).
         try:
             node = replace(node, gpus=gpus_from_labels(node.labels), gpu_problem="")
-        except InvalidInputError as exc:
+        except Exception as exc:  # malformed labels (or a reader bug): no GPU data, said why
             node = replace(node, gpus=None, gpu_problem=str(exc))
         return self.upsert_node(node)
 
@@ -244,6 +244,9 @@ class Scheduler:
             gpus = node_gpus(node.name, node.labels, slices)
         except InvalidInputError as exc:
             return replace(node, gpus=None, gpu_problem=str(exc)), str(exc)
+        except Exception as exc:  # a reader bug must cost the node its GPU data, not the daemon
+            problem = f"GPU data could not be read: {exc!r}"
+            return replace(node, gpus=None, gpu_problem=problem), problem
         return replace(node, gpus=gpus, gpu_problem=""), ""
 
     def upsert_node(self, node: NodeInfo) -> str:

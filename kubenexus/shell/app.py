@@ -156,6 +156,7 @@ class Daemon:
             optional=True,
         )
         self._node_slices: dict[str, dict[str, Mapping[str, Any]]] = {}
+        self._gpu_problems: dict[str, str] = {}  # node → the GPU data problem last logged
         self._slice_nodes: dict[str, str] = {}  # slice name → its node
         # Read before deciding (like pods and nodes): the room they hold must be counted first.
         self.reservations = Informer(
@@ -245,9 +246,15 @@ class Daemon:
         self._wake.set()
 
     def _report_gpus(self, node: str, problem: str) -> None:
-        """A node whose GPU data cannot be read, or whose sources disagree, gets a Warning."""
-        if problem:
+        """A node whose GPU data cannot be read, or whose sources disagree, gets a Warning
+        (logged once per problem, not on every update of the node)."""
+        if problem and self._gpu_problems.get(node) != problem:
             log.warning("node.gpus_ignored", node=node, problem=problem)
+        if problem:
+            self._gpu_problems[node] = problem
+        else:
+            self._gpu_problems.pop(node, None)
+        if problem:
             self.recorder.node_event(
                 node, "Warning", "InvalidGPUData", f"GPU data ignored: {problem}"
             )
@@ -315,6 +322,7 @@ class Daemon:
     def _node_delete(self, obj: Mapping[str, Any]) -> None:
         name = (obj.get("metadata") or {}).get("name")
         if isinstance(name, str):
+            self._gpu_problems.pop(name, None)
             self.scheduler.remove_node(name)
 
     def _pod_group_changed(

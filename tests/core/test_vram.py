@@ -272,3 +272,52 @@ def test_the_tier_thresholds_follow_the_pods_tier() -> None:
         assert score is not None
         results[tier] = float(score[0])
     assert results == {"bronze": 80.0, "silver": 80.0, "gold": 60.0}
+
+
+@pytest.mark.parametrize("source", ["dra", "gfd", "nfd", "labels"])
+def test_a_request_of_the_marketed_size_fits_whatever_the_source(source: str) -> None:
+    """An A100 80GB reports a little under 80Gi (GPU Feature Discovery, DRA); the model table
+    says 80Gi. A pod asking 80Gi fits it whichever source describes the node."""
+    node, slices = sourced("gpu", source)
+    if source == "dra":
+        devices = [nvidia_gpu(i, "NVIDIA A100-SXM4-80GB", "81559Mi") for i in range(4)]
+        slices = [resource_slice("gpu-gpus", devices, node="gpu")]
+    s = scheduler(node)
+    s.set_node_slices("gpu", slices)
+    assert place(s, gpu_pod("exact", "80Gi").obj()) == {"exact": "gpu"}
+    assert "Insufficient GPUs with 81Gi" in place(s, gpu_pod("more", "81Gi").obj())["more"]
+
+
+def test_absurd_gpu_memory_costs_the_node_its_gpu_data_only() -> None:
+    node = (
+        make_node("huge")
+        .alloc(cpu="8")
+        .extended(keys.GPU_NVIDIA, "1")
+        .label(keys.GFD_PRODUCT, "Tesla-T4")
+        .label(keys.GFD_COUNT, "1")
+        .label(keys.GFD_MEMORY, "99999999999999999999")
+        .taint("dedicated", "gpu")
+        .obj()
+    )
+    assert f"{keys.GFD_MEMORY}: is more than any GPU has" in node.gpu_problem
+    s = scheduler(node)
+    # Its taint still holds (the node's other facts are all in place).
+    assert "untolerated taint" in place(s, make_pod("cpu").req(cpu="1").obj())["cpu"]
+
+
+def test_a_node_with_a_thousand_gpus_costs_one_row() -> None:
+    devices = [nvidia_gpu(i, "NVIDIA H100 80GB HBM3", "80Gi") for i in range(1000)]
+    node = make_node("big").alloc(cpu="8").extended(keys.GPU_NVIDIA, "1000").obj()
+    s = scheduler(node)
+    s.set_node_slices("big", [resource_slice("big-gpus", devices, node="big")])
+    assert s.cache.nodes.gpus.rows == 1
+    assert s.cache.nodes.gpus.count[s.cache.nodes.slot_of("big")] == 1000
+    assert place(s, gpu_pod("p", "70Gi", gpus=8).obj()) == {"p": "big"}
+
+
+def test_an_empty_list_attribute_is_bad_data_not_a_crash() -> None:
+    node = make_node("n").alloc(cpu="8").extended(keys.GPU_NVIDIA, "1").obj()
+    s = scheduler(node)
+    bad = resource_slice("n-gpus", [{"name": "gpu-0", "attributes": {"productName": []}}], node="n")
+    problem = s.set_node_slices("n", [bad])
+    assert "ResourceSlice n-gpus.spec.devices[0].attributes[productName]" in problem
