@@ -6,6 +6,12 @@ same path the daemon runs per pod; building the cluster and queueing the pods is
 ``--workload spark`` adds Spark applications: a driver asking room for N executors (a
 ResourceReservation), whose executors are created only once the driver is placed, as the Spark
 operator's running driver creates them. Every figure it prints is counted from the decisions.
+
+``--workload gpu`` runs a GPU fleet (CPU-only nodes and T4, L4, A100 and H100 nodes, their GPUs
+read from manual labels, GPU Feature Discovery, NFD or DRA ResourceSlices) and a stream of CPU
+and GPU pods, half of the GPU pods asking GPU memory per card; whether each such pod landed on
+cards that hold its request is checked against the cluster as the benchmark built it, not as the
+scheduler read it.
 """
 
 from __future__ import annotations
@@ -22,17 +28,19 @@ from types import MappingProxyType
 import numpy as np
 
 from kubenexus.api import keys
+from kubenexus.api.gpu import gpus_from_labels
 from kubenexus.api.objects import NodeInfo, PodInfo, Taint, Toleration, pod_from_dict
 from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.scheduler import Outcome, Scheduled, Scheduler
 
 GIB = 2**30
+_GPU_TAINT = Taint("nvidia.com/gpu", "present", "NoSchedule")
 # (cpu millicores, memory bytes, GPUs, taint, weight in the mix)
 _NODE_SHAPES = (
     ("general-8", 8_000, 32 * GIB, 0, None, 4),
     ("general-32", 32_000, 128 * GIB, 0, None, 3),
     ("memory-16", 16_000, 256 * GIB, 0, None, 1),
-    ("gpu-64", 64_000, 512 * GIB, 8, Taint("nvidia.com/gpu", "present", "NoSchedule"), 1),
+    ("gpu-64", 64_000, 512 * GIB, 8, _GPU_TAINT, 1),
 )
 _ZONES = ("zone-a", "zone-b", "zone-c")
 _GPU_TOLERATION = Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
@@ -82,47 +90,320 @@ def synthetic_nodes(count: int, rng: random.Random, numa: bool = False) -> list[
 def synthetic_pods(
     count: int, workload: str, rng: random.Random, gang_size: int = 0
 ) -> list[PodInfo]:
-    pods = []
+    return [_pod(i, workload, rng, gang_size) for i in range(count)]
+
+
+def _pod(i: int, workload: str, rng: random.Random, gang_size: int) -> PodInfo:
+    gang = f"bench/gang-{i // gang_size:06d}" if gang_size else ""
+    cpu = rng.choice((100, 250, 500, 1000, 2000))
+    memory = rng.choice((128, 256, 512, 1024, 4096)) * 2**20
+    requests = {keys.CPU: cpu, keys.MEMORY: memory, keys.PODS: 1}
+    selector: tuple[tuple[str, str], ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
+    annotations: dict[str, str] = {}
+    if workload == "numa":
+        # Whole cores, so every placement also picks concrete CPU IDs.
+        cpu = rng.choice((1000, 2000, 4000))
+        requests[keys.CPU] = cpu
+        annotations[keys.NUMA_POLICY_KEYS[0]] = rng.choice(
+            ("single-numa-node", "single-numa-node", "best-effort")
+        )
+    if workload == "mixed":
+        kind = rng.random()
+        if kind < 0.2:
+            selector = (("topology.kubernetes.io/zone", rng.choice(_ZONES)),)
+        elif kind < 0.3:
+            requests[keys.GPU_NVIDIA] = rng.choice((1, 2))
+            tolerations = (_GPU_TOLERATION,)
+    return PodInfo(
+        namespace="bench",
+        name=f"pod-{i:06d}",
+        uid=f"uid-{i}",
+        requests=MappingProxyType(requests),
+        scheduler_name=keys.SCHEDULER_NAME,
+        priority=rng.choice((0, 0, 0, 100)),
+        score_cpu=cpu,
+        score_memory=memory,
+        node_selector=selector,
+        tolerations=tolerations,
+        gang=gang,
+        gang_min=gang_size if gang else None,
+        annotations=MappingProxyType(annotations),
+    )
+
+
+# GPU fleet: (instance type, cpu cores, memory GiB, GPUs, weight in the fleet). The GPU shapes are
+# cloud instance types (g4dn.2xlarge, g4dn.12xlarge, g6.48xlarge, p4d.24xlarge, p4de.24xlarge,
+# p5.48xlarge); their GPUs are in _GPU_CARDS.
+_GPU_FLEET = (
+    ("general-16", 16, 64, 0, 20),
+    ("general-32", 32, 128, 0, 15),
+    ("t4x1", 8, 32, 1, 15),
+    ("t4x4", 48, 192, 4, 10),
+    ("l4x8", 192, 768, 8, 12),
+    ("a100-40x8", 96, 1152, 8, 12),
+    ("a100-80x8", 96, 1152, 8, 8),
+    ("h100x8", 192, 2048, 8, 8),
+)
+# Per GPU shape: the product as the driver names it (the DRA driver publishes this, GPU Feature
+# Discovery with dashes for spaces), the memory the driver reports (MiB; GFD and DRA publish
+# this), the marketed size (GiB; manual labels and NFD's device table give this), the manual
+# model label and the NFD PCI device id.
+_GPU_CARDS = {
+    "t4x1": ("Tesla T4", 15360, 16, "T4", "1eb8"),
+    "t4x4": ("Tesla T4", 15360, 16, "T4", "1eb8"),
+    "l4x8": ("NVIDIA L4", 23034, 24, "L4", "27b8"),
+    "a100-40x8": ("NVIDIA A100-SXM4-40GB", 40960, 40, "A100-40GB", "20b0"),
+    "a100-80x8": ("NVIDIA A100-SXM4-80GB", 81920, 80, "A100-80GB", "20b2"),
+    "h100x8": ("NVIDIA H100 80GB HBM3", 81559, 80, "H100-80GB", "2330"),
+}
+# Where a GPU node's GPUs are read from, with its share of the GPU nodes.
+GPU_SOURCES = (("labels", 45), ("gfd", 35), ("dra", 15), ("nfd", 5))
+# GPU pods: GPUs asked (weight); VRAM per GPU in GiB (weight), on half of them; accepted
+# products on a few, each with the fleet shapes it names.
+GPU_POD_SHARE = 0.4
+_GPUS_ASKED = ((1, 50), (2, 25), (4, 15), (8, 10))
+_VRAM_GIB = (
+    (8, 12),
+    (12, 12),
+    (16, 12),
+    (20, 8),
+    (24, 12),
+    (32, 10),
+    (40, 10),
+    (48, 8),
+    (64, 8),
+    (80, 8),
+)
+_PRODUCTS = (
+    ("H100", frozenset({"h100x8"})),
+    ("A100-80GB,H100", frozenset({"a100-80x8", "h100x8"})),
+    ("A100", frozenset({"a100-40x8", "a100-80x8"})),
+    ("L4", frozenset({"l4x8"})),
+    ("T4", frozenset({"t4x1", "t4x4"})),
+)
+PRODUCT_SHARE = 0.05
+_ACCEPTED = dict(_PRODUCTS)
+
+
+@dataclass(frozen=True, slots=True)
+class GpuNode:
+    """A GPU node as the benchmark built it: what its cards are, whatever the scheduler reads."""
+
+    shape: str
+    source: str
+    count: int
+    memory: int  # per card, bytes, as its source publishes it
+
+
+def _gpu_slice(name: str, product: str, mib: int, count: int) -> dict[str, object]:
+    """The node's ResourceSlice as NVIDIA's DRA driver publishes it (whole GPUs)."""
+    devices = [
+        {
+            "name": f"gpu-{i}",
+            "attributes": {
+                "type": {"string": "gpu"},
+                "uuid": {"string": f"GPU-{name}-{i}"},
+                "productName": {"string": product},
+                "resource.kubernetes.io/pciBusID": {"string": f"0000:{0x17 + i:02x}:00.0"},
+                "resource.kubernetes.io/numaNode": {"int": i * 2 // count},
+            },
+            "capacity": {"memory": {"value": f"{mib}Mi"}},
+        }
+        for i in range(count)
+    ]
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceSlice",
+        "metadata": {"name": f"{name}-gpu.nvidia.com"},
+        "spec": {
+            "driver": "gpu.nvidia.com",
+            "nodeName": name,
+            "pool": {"name": name, "generation": 1, "resourceSliceCount": 1},
+            "devices": devices,
+        },
+    }
+
+
+def _gpu_labels(shape: str, source: str, count: int) -> tuple[dict[str, str], int]:
+    """GPU labels for a label source, and the memory per card that source gives."""
+    product, mib, gib, model, device_id = _GPU_CARDS[shape]
+    if source == "labels":
+        labels = {
+            keys.GPU_MODEL_LABEL: model,
+            keys.GPU_VRAM_LABEL: f"{gib}Gi",
+            keys.GPU_COUNT_LABEL: str(count),
+        }
+        return labels, gib * GIB
+    if source == "gfd":
+        labels = {
+            keys.GFD_PRODUCT: product.replace(" ", "-"),
+            keys.GFD_MEMORY: str(mib),
+            keys.GFD_COUNT: str(count),
+        }
+        return labels, mib * 2**20
+    if source == "nfd":
+        return {f"feature.node.kubernetes.io/pci-10de.device.{device_id}.count": str(count)}, (
+            gib * GIB
+        )
+    return {}, mib * 2**20  # dra: the slice says it
+
+
+@dataclass(frozen=True, slots=True)
+class GpuCluster:
+    nodes: list[NodeInfo]
+    slices: dict[str, list[dict[str, object]]]  # node → its ResourceSlices (DRA nodes)
+    gpus: dict[str, GpuNode]  # node → its GPUs (GPU nodes only)
+
+
+def synthetic_gpu_cluster(count: int, rng: random.Random) -> GpuCluster:
+    weights = [shape[-1] for shape in _GPU_FLEET]
+    source_weights = [weight for _, weight in GPU_SOURCES]
+    nodes: list[NodeInfo] = []
+    slices: dict[str, list[dict[str, object]]] = {}
+    gpus: dict[str, GpuNode] = {}
     for i in range(count):
-        gang = f"bench/gang-{i // gang_size:06d}" if gang_size else ""
-        cpu = rng.choice((100, 250, 500, 1000, 2000))
-        memory = rng.choice((128, 256, 512, 1024, 4096)) * 2**20
-        requests = {keys.CPU: cpu, keys.MEMORY: memory, keys.PODS: 1}
-        selector: tuple[tuple[str, str], ...] = ()
-        tolerations: tuple[Toleration, ...] = ()
-        annotations: dict[str, str] = {}
-        if workload == "numa":
-            # Whole cores, so every placement also picks concrete CPU IDs.
-            cpu = rng.choice((1000, 2000, 4000))
-            requests[keys.CPU] = cpu
-            annotations[keys.NUMA_POLICY_KEYS[0]] = rng.choice(
-                ("single-numa-node", "single-numa-node", "best-effort")
-            )
-        if workload == "mixed":
-            kind = rng.random()
-            if kind < 0.2:
-                selector = (("topology.kubernetes.io/zone", rng.choice(_ZONES)),)
-            elif kind < 0.3:
-                requests[keys.GPU_NVIDIA] = rng.choice((1, 2))
-                tolerations = (_GPU_TOLERATION,)
-        pods.append(
-            PodInfo(
-                namespace="bench",
-                name=f"pod-{i:06d}",
-                uid=f"uid-{i}",
-                requests=MappingProxyType(requests),
-                scheduler_name=keys.SCHEDULER_NAME,
-                priority=rng.choice((0, 0, 0, 100)),
-                score_cpu=cpu,
-                score_memory=memory,
-                node_selector=selector,
-                tolerations=tolerations,
-                gang=gang,
-                gang_min=gang_size if gang else None,
-                annotations=MappingProxyType(annotations),
+        shape, cpu, memory, cards, _ = rng.choices(_GPU_FLEET, weights)[0]
+        name = f"node-{i:05d}"
+        allocatable = {keys.CPU: cpu * 1000, keys.MEMORY: memory * GIB, keys.PODS: 110}
+        labels = {
+            "kubernetes.io/hostname": name,
+            "topology.kubernetes.io/zone": _ZONES[i % len(_ZONES)],
+            "node.kubernetes.io/instance-type": shape,
+        }
+        if cards:
+            allocatable[keys.GPU_NVIDIA] = cards
+            source = rng.choices(GPU_SOURCES, source_weights)[0][0]
+            gpu_labels, card_memory = _gpu_labels(shape, source, cards)
+            labels.update(gpu_labels)
+            gpus[name] = GpuNode(shape, source, cards, card_memory)
+            if source == "dra":
+                product, mib = _GPU_CARDS[shape][:2]
+                slices[name] = [_gpu_slice(name, product, mib, cards)]
+        nodes.append(
+            NodeInfo(
+                name=name,
+                allocatable=MappingProxyType(allocatable),
+                labels=MappingProxyType(labels),
+                taints=(_GPU_TAINT,) if cards else (),
+                gpus=gpus_from_labels(labels),  # as node_from_dict reads them
             )
         )
-    return pods
+    return GpuCluster(nodes, slices, gpus)
+
+
+def _gpu_pod(i: int, rng: random.Random) -> PodInfo:
+    gpus = rng.choices(*zip(*_GPUS_ASKED, strict=True))[0]
+    cpu = gpus * rng.choice((1000, 2000, 4000))
+    memory = gpus * rng.choice((8, 16, 32)) * GIB
+    annotations = {}
+    if rng.random() < 0.5:
+        vram = rng.choices(*zip(*_VRAM_GIB, strict=True))[0]
+        annotations[keys.VRAM_REQUEST] = f"{vram}Gi"
+    if rng.random() < PRODUCT_SHARE:
+        annotations[keys.GPU_PRODUCTS] = rng.choice(_PRODUCTS)[0]
+    return PodInfo(
+        namespace="bench",
+        name=f"pod-{i:06d}",
+        uid=f"uid-{i}",
+        requests=MappingProxyType(
+            {keys.CPU: cpu, keys.MEMORY: memory, keys.PODS: 1, keys.GPU_NVIDIA: gpus}
+        ),
+        scheduler_name=keys.SCHEDULER_NAME,
+        priority=rng.choice((0, 0, 0, 100)),
+        score_cpu=cpu,
+        score_memory=memory,
+        tolerations=(_GPU_TOLERATION,),
+        annotations=MappingProxyType(annotations),
+    )
+
+
+def synthetic_gpu_pods(count: int, rng: random.Random) -> list[PodInfo]:
+    """CPU-only pods (as plain) and, one in GPU_POD_SHARE, GPU pods."""
+    return [
+        _gpu_pod(i, rng) if rng.random() < GPU_POD_SHARE else _pod(i, "plain", rng, 0)
+        for i in range(count)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class GpuFigures:
+    """Counted from the decisions of one run (each pod's last outcome), checked against the
+    cluster as built."""
+
+    gpu_pods: int
+    gpu_placed: int
+    gpu_unschedulable: int
+    vram_pods: int  # GPU pods with a VRAM request
+    vram_placed: int
+    vram_qualifying: int  # placed on a node whose cards each hold the request, enough of them
+    product_pods: int  # GPU pods naming accepted products
+    product_placed: int
+    product_accepted: int  # placed on a node of an accepted product
+    nodes_over: int  # nodes given more GPUs than they have
+    vram_latencies: np.ndarray  # per decision of a pod with a VRAM request
+    other_latencies: np.ndarray
+
+
+def _gpu_figures(
+    cluster: GpuCluster, decided: list[list[tuple[PodInfo, str]]], latencies: np.ndarray
+) -> GpuFigures:
+    """``decided``: per decision, each pod and the node it was placed on ("": none)."""
+    last: dict[str, tuple[PodInfo, str]] = {}
+    vram_latencies: list[float] = []
+    other_latencies: list[float] = []
+    for batch, latency in zip(decided, latencies, strict=True):
+        for pod, name in batch:
+            last[pod.key] = (pod, name)
+        asks = keys.VRAM_REQUEST in batch[0][0].annotations
+        (vram_latencies if asks else other_latencies).append(float(latency))
+    gpu_pods = placed = vram_pods = vram_placed = qualifying = 0
+    product_pods = product_placed = accepted = 0
+    given: dict[str, int] = {}
+    for pod, placed_on in last.values():
+        count = pod.requests.get(keys.GPU_NVIDIA, 0)
+        if not count:
+            continue
+        gpu_pods += 1
+        raw_vram = pod.annotations.get(keys.VRAM_REQUEST)
+        products = pod.annotations.get(keys.GPU_PRODUCTS)
+        vram_pods += raw_vram is not None
+        product_pods += products is not None
+        if not placed_on:
+            continue
+        placed += 1
+        node = cluster.gpus.get(placed_on)
+        given[placed_on] = given.get(placed_on, 0) + count
+        if raw_vram is not None:
+            vram_placed += 1
+            need = int(raw_vram.removesuffix("Gi")) * GIB
+            # A card holds a request of its marketed size (its driver reports a little less).
+            sold = _GPU_CARDS[node.shape][2] * GIB if node is not None else 0
+            qualifying += (
+                node is not None and node.count >= count and max(node.memory, sold) >= need
+            )
+        if products is not None:
+            product_placed += 1
+            accepted += node is not None and node.shape in _ACCEPTED[products]
+    over = sum(
+        1
+        for name, gpus in given.items()
+        if gpus > (cluster.gpus[name].count if name in cluster.gpus else 0)
+    )
+    return GpuFigures(
+        gpu_pods=gpu_pods,
+        gpu_placed=placed,
+        gpu_unschedulable=gpu_pods - placed,
+        vram_pods=vram_pods,
+        vram_placed=vram_placed,
+        vram_qualifying=qualifying,
+        product_pods=product_pods,
+        product_placed=product_placed,
+        product_accepted=accepted,
+        nodes_over=over,
+        vram_latencies=np.array(vram_latencies),
+        other_latencies=np.array(other_latencies),
+    )
 
 
 # Spark applications: (cpu, memory) as spark.driver/executor.cores and .memory plus overhead are
@@ -222,6 +503,7 @@ class RunFigures:
     latencies: np.ndarray  # per decision: one pod, or one whole gang
     decisions: int
     spark: SparkFigures | None = None
+    gpu: GpuFigures | None = None
 
     @property
     def pods_per_second(self) -> float:
@@ -273,12 +555,23 @@ def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_b
 ) -> RunFigures:
     rng = random.Random(seed)
     scheduler = build_scheduler(config)
-    node_list = synthetic_nodes(nodes, rng, numa=workload == "numa")
+    cluster = synthetic_gpu_cluster(nodes, rng) if workload == "gpu" else None
+    node_list = cluster.nodes if cluster else synthetic_nodes(nodes, rng, numa=workload == "numa")
     for node in node_list:
         scheduler.upsert_node(node)
+    if cluster:
+        for name, slices in cluster.slices.items():
+            problem = scheduler.set_node_slices(name, slices)
+            if problem:  # the benchmark's own slices: a bug here or in the GPU model
+                raise RuntimeError(problem)
     _backlog(scheduler, backlog)
-    for pod in synthetic_pods(pods, workload, rng, gang_size):
+    if cluster:
+        queued = synthetic_gpu_pods(pods, rng)
+    else:
+        queued = synthetic_pods(pods, workload, rng, gang_size)
+    for pod in queued:
         scheduler.upsert_pod(pod)
+    decided: list[list[tuple[PodInfo, str]]] | None = [] if cluster else None
     latencies = np.zeros(pods)
     scheduled = unschedulable = 0
     gc.collect()
@@ -300,8 +593,12 @@ def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_b
                 unschedulable += 1
         latencies[calls] = clock() - t0
         calls += 1
+        if decided is not None:  # the pods and their nodes only: outcomes hold cycle states
+            decided.append([(o.pod, o.node if isinstance(o, Scheduled) else "") for o in batch])
     seconds = clock() - started
-    return RunFigures(seconds, scheduled, unschedulable, latencies[:calls], calls)
+    timed = latencies[:calls]
+    gpu = _gpu_figures(cluster, decided, timed) if cluster and decided is not None else None
+    return RunFigures(seconds, scheduled, unschedulable, timed, calls, gpu=gpu)
 
 
 class _SparkTally:
@@ -464,6 +761,29 @@ def _render_spark(runs: list[RunFigures]) -> list[str]:
     ]
 
 
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "none placed"
+
+
+def _render_gpu(runs: list[RunFigures]) -> list[str]:
+    gpu = [r.gpu for r in runs if r.gpu is not None]
+    last = gpu[-1]
+    vram_p50 = statistics.median(_percentile_us(g.vram_latencies, 50) for g in gpu)
+    other_p50 = statistics.median(_percentile_us(g.other_latencies, 50) for g in gpu)
+    return [
+        f"VRAM pods       p50 {vram_p50:,.0f} µs per pod with a VRAM request, "
+        f"{other_p50:,.0f} µs per other pod (medians)",
+        f"GPU pods        {last.gpu_placed} placed, {last.gpu_unschedulable} unschedulable "
+        f"of {last.gpu_pods} ({last.vram_pods} asking VRAM, {last.product_pods} naming "
+        "products; last run)",
+        f"VRAM check      {last.vram_qualifying} of {last.vram_placed} VRAM pods placed on "
+        f"cards holding their request ({_share(last.vram_qualifying, last.vram_placed)}); "
+        f"{last.product_accepted} of {last.product_placed} product pods on an accepted product "
+        f"({_share(last.product_accepted, last.product_placed)}); "
+        f"{last.nodes_over} nodes given more GPUs than they have (last run)",
+    ]
+
+
 def render(report: BenchReport) -> str:
     rates = [r.pods_per_second for r in report.runs]
     p50 = [_percentile_us(r.latencies, 50) for r in report.runs]
@@ -490,6 +810,8 @@ def render(report: BenchReport) -> str:
         )
     if report.workload == "spark":
         lines += _render_spark(report.runs)
+    if report.workload == "gpu":
+        lines += _render_gpu(report.runs)
     lines += [
         f"latency p50     median {statistics.median(p50):,.0f} µs per {unit}",
         f"latency p99     median {statistics.median(p99):,.0f} µs per {unit}",

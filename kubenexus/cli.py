@@ -58,13 +58,15 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
 @click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--workload",
-    type=click.Choice(["plain", "mixed", "numa", "spark"]),
+    type=click.Choice(["plain", "mixed", "numa", "spark", "gpu"]),
     default="plain",
     show_default=True,
     help="plain: requests only; mixed: selectors, taints/tolerations, GPUs too; "
     "numa: nodes with 2-8 NUMA zones, pods asking single-numa-node or best-effort; "
     "spark: --apps Spark drivers holding room for 2-16 executors each (created once the driver "
-    "is placed), among --pods plain pods.",
+    "is placed), among --pods plain pods; "
+    "gpu: CPU-only, T4, L4, A100 and H100 nodes (GPUs from labels, GPU Feature Discovery, NFD "
+    "or DRA ResourceSlices), CPU and GPU pods, half of the GPU pods asking VRAM per GPU.",
 )
 @click.option(
     "--repeat",

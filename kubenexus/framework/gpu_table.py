@@ -50,6 +50,8 @@ class GpuTable:
         self.sources: dict[int, str] = {}  # slot → where its GPUs were read from
         # Accepted-products lists → (kinds checked so far, the accepted kind ids among them).
         self._accepted: dict[tuple[str, ...], tuple[int, list[int]]] = {}
+        # Bumped on every change to the arrays above: caches of what they say check it.
+        self.generation = 0
 
     def grow(self, capacity: int) -> None:
         extra = capacity - self._capacity
@@ -67,6 +69,7 @@ class GpuTable:
         self.nvlink_max = widen(self.nvlink_max, 0)  # type: ignore[assignment]
         self.switch_max = widen(self.switch_max, 0)  # type: ignore[assignment]
         self._capacity = capacity
+        self.generation += 1
 
     def _kind_id(self, device: GpuDevice) -> int:
         key = (device.product, device.family)
@@ -110,6 +113,7 @@ class GpuTable:
             self.sources.pop(slot, None)
         else:
             self.sources[slot] = gpus.source
+        self.generation += 1
 
     def clear(self, slot: int) -> None:
         self.set(slot, None)

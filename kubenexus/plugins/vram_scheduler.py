@@ -15,12 +15,17 @@ scored by tenant tier thresholds (the pod's tier from ``kubenexus.api.profile``:
 class or tier annotation, bronze when neither says); +10 on high-end cards (H100, H200,
 A100-80GB, MI300) when r ≥ 0.7; -20 when r < 0.3 (waste); for several GPUs +15 / +25 / +10 when
 enough of the node's GPUs share a NUMA zone / an NVLink domain / a PCIe switch. Capped to 0..100.
+
+What a demand (VRAM, products) finds on each node's cards — how many qualify, the smallest, the
+score before the topology bonuses — depends on the node GPUs only, so it is computed once per
+distinct demand and kept until any node's GPUs change (``GpuTable.generation``); per pod, only
+the free-GPU check and the topology bonuses are computed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
 import numpy as np
@@ -42,6 +47,7 @@ from kubenexus.framework import (
     NodeTable,
     Status,
 )
+from kubenexus.framework.gpu_table import GpuTable
 from kubenexus.framework.node_table import take
 
 STATE_KEY: Final = "VRAMScheduler"
@@ -59,6 +65,41 @@ WASTE_RATIO: Final = 0.30
 NUMA_BONUS: Final = 15.0
 NVLINK_BONUS: Final = 25.0
 SWITCH_BONUS: Final = 10.0
+# Distinct demands (VRAM, products) remembered; bounded so odd workloads cannot grow it forever.
+_CACHE_LIMIT: Final = 128
+
+
+@dataclass(frozen=True, slots=True)
+class _Cards:
+    """What one demand finds on each node slot's cards, valid while the GPU table is
+    unchanged."""
+
+    table: GpuTable
+    generation: int
+    size: int
+    count: IntArray  # cards that qualify
+    smallest: FloatArray  # memory of the smallest qualifying card (the first such row); inf: none
+    high: BoolArray  # that card is a high-end one
+    finite: BoolArray  # some card qualifies
+    base: dict[str, FloatArray] = field(default_factory=dict)  # tier → base_scores
+
+    def base_scores(self, tier: str, vram: int) -> FloatArray:
+        """Per slot, the score before the topology bonuses: the tier's step for the fill ratio
+        of the smallest qualifying card, the high-end bonus, the waste penalty; 0 where no card
+        qualifies."""
+        found = self.base.get(tier)
+        if found is not None:
+            return found
+        ratio = np.where(self.finite, vram / self.smallest, 0.0)
+        scores = np.zeros(self.size)
+        for threshold, value in reversed(TIER_STEPS.get(tier, TIER_STEPS["silver"])):
+            scores = np.where(ratio >= threshold, value, scores)
+        scores = np.where(self.high & (ratio >= HIGH_END_RATIO), scores + HIGH_END_BONUS, scores)
+        scores = np.minimum(scores, 100.0)
+        scores = np.where(ratio < WASTE_RATIO, np.maximum(scores - WASTE_PENALTY, 0.0), scores)
+        scores = np.where(self.finite, scores, 0.0)
+        self.base[tier] = scores
+        return scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +119,9 @@ class VRAMScheduler:
         | ClusterEvent.POD_REMOVED
     )
 
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, tuple[str, ...]], _Cards] = {}
+
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         if keys.VRAM_REQUEST not in pod.annotations and keys.GPU_PRODUCTS not in pod.annotations:
             return SKIP
@@ -96,33 +140,64 @@ class VRAMScheduler:
         state.write(STATE_KEY, _Cycle(demand, demand.count))
         return SUCCESS
 
-    def _qualifying(self, cycle: _Cycle, nodes: NodeTable) -> BoolArray:
-        """[group row, slot]: the groups of GPUs (a kind and a memory) that meet the demand."""
+    def _cards(self, demand: GpuDemand, nodes: NodeTable) -> _Cards:
+        """What the demand finds on every node's cards; computed once per demand while the GPU
+        table is unchanged (node GPUs change rarely; pods ask few distinct amounts)."""
         gpus = nodes.gpus
         size = nodes.size
-        ok = gpus.memory[:, :size] >= cycle.demand.vram
-        ok &= gpus.kind[:, :size] >= 0
-        if cycle.demand.products:
-            ok &= np.isin(gpus.kind[:, :size], gpus.kinds_accepted(cycle.demand))
-        return ok
-
-    def _free_qualifying(self, cycle: _Cycle, nodes: NodeTable) -> IntArray:
-        ok = self._qualifying(cycle, nodes)
-        qualifying = (nodes.gpus.devices[:, : nodes.size] * ok).sum(axis=0)
-        row = nodes.resource_row(keys.GPU_NVIDIA)
-        size = nodes.size
-        if row is None:
-            return np.zeros(size, dtype=np.int64)
-        free = nodes.free[row, :size]
-        used = nodes.requested[row, :size]
-        return np.minimum(qualifying - used, free)  # type: ignore[no-any-return]
+        key = (demand.vram, demand.products)
+        cached = self._cache.get(key)
+        if (
+            cached is not None
+            and cached.table is gpus
+            and cached.generation == gpus.generation
+            and cached.size == size
+        ):
+            return cached
+        memory = gpus.memory[:, :size]
+        kinds = gpus.kind[:, :size]
+        qualifying = (memory >= demand.vram) & (kinds >= 0)  # [group row, slot]
+        if demand.products:
+            accepted = np.zeros(len(gpus.kinds) + 1, dtype=np.bool_)  # the last: kind -1
+            accepted[gpus.kinds_accepted(demand)] = True
+            qualifying &= accepted[kinds]
+        masked = np.where(qualifying, memory, np.inf)
+        if masked.size:
+            best_row = masked.argmin(axis=0)
+            smallest = np.take_along_axis(masked, best_row[None, :], axis=0)[0]
+            best_kind = np.take_along_axis(kinds, best_row[None, :], axis=0)[0]
+            high = (best_kind >= 0) & gpus.high_end[np.maximum(best_kind, 0)]
+        else:  # no node has GPUs
+            smallest = np.full(size, np.inf)
+            high = np.zeros(size, dtype=np.bool_)
+        cards = _Cards(
+            gpus,
+            gpus.generation,
+            size,
+            (gpus.devices[:, :size] * qualifying).sum(axis=0),  # GPUs in qualifying groups
+            smallest,
+            high,
+            np.isfinite(smallest),
+        )
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = cards
+        return cards
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
         cycle = state.get(STATE_KEY, None)
         if not isinstance(cycle, _Cycle):
             return None
         size = nodes.size
-        return nodes.gpus.known[:size] & (self._free_qualifying(cycle, nodes) >= cycle.need)
+        row = nodes.resource_row(keys.GPU_NVIDIA)
+        if row is None:
+            return np.zeros(size, dtype=np.bool_)
+        qualifying = self._cards(cycle.demand, nodes).count
+        free = nodes.free[row, :size]
+        used = nodes.requested[row, :size]
+        # Used GPUs are assumed to be qualifying ones (the kubelet chose them).
+        enough = np.minimum(qualifying - used, free) >= cycle.need
+        return nodes.gpus.known[:size] & enough
 
     def explain(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
@@ -145,25 +220,12 @@ class VRAMScheduler:
         if not isinstance(cycle, _Cycle) or not cycle.demand.vram:
             return None  # any qualifying card is as good as another
         gpus = nodes.gpus
-        qualifying = take(self._qualifying(cycle, nodes), candidates)
-        memory = np.where(qualifying, take(gpus.memory[:, : nodes.size], candidates), np.inf)
-        best_row = memory.argmin(axis=0) if memory.size else np.zeros(candidates.size, np.int64)
-        smallest = memory.min(axis=0) if memory.size else np.full(candidates.size, np.inf)
-        ratio = np.where(np.isfinite(smallest), cycle.demand.vram / smallest, 0.0)
-        scores = np.zeros(candidates.size)
-        for threshold, value in reversed(TIER_STEPS.get(pod_tier(pod), TIER_STEPS["silver"])):
-            scores = np.where(ratio >= threshold, value, scores)
-        if gpus.high_end.size:
-            kinds = take(gpus.kind[:, : nodes.size], candidates)
-            best_kind = np.take_along_axis(kinds, best_row[None, :], axis=0)[0]
-            high = np.where(best_kind >= 0, gpus.high_end[np.maximum(best_kind, 0)], False)
-            scores = np.where(high & (ratio >= HIGH_END_RATIO), scores + HIGH_END_BONUS, scores)
-        scores = np.minimum(scores, 100.0)
-        scores = np.where(ratio < WASTE_RATIO, np.maximum(scores - WASTE_PENALTY, 0.0), scores)
+        cards = self._cards(cycle.demand, nodes)
+        scores = take(cards.base_scores(pod_tier(pod), cycle.demand.vram), candidates)
         need = cycle.need
         if need > 1:
-            count = take(gpus.count, candidates)
-            shared = count >= need
+            shared = take(gpus.count, candidates) >= need
+            shared &= take(cards.finite, candidates)
             for groups, bonus in (
                 (gpus.numa_max, NUMA_BONUS),
                 (gpus.nvlink_max, NVLINK_BONUS),
@@ -173,7 +235,7 @@ class VRAMScheduler:
                     shared & (take(groups, candidates) >= need), scores + bonus, scores
                 )
             scores = np.minimum(scores, 100.0)
-        return np.where(np.isfinite(smallest), scores, 0.0)
+        return scores
 
 
 def _short_reason(cycle: _Cycle) -> str:

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 from click.testing import CliRunner
 
-from kubenexus.bench import run_bench
+from kubenexus.api.gpu import SOURCE_GFD, SOURCE_LABELS, SOURCE_NFD, SOURCE_SLICES
+from kubenexus.bench import GPU_SOURCES, run_bench, synthetic_gpu_cluster
 from kubenexus.cli import main
-from kubenexus.config import parse_config
+from kubenexus.config import SchedulerConfiguration, build_scheduler, parse_config
+
+
+def without(plugin: str) -> SchedulerConfiguration:
+    """The default profile without one plugin."""
+    return parse_config(
+        {
+            "apiVersion": "kubescheduler.config.k8s.io/v1",
+            "kind": "KubeSchedulerConfiguration",
+            "profiles": [{"plugins": {"multiPoint": {"disabled": [{"name": plugin}]}}}],
+        }
+    )
 
 
 def test_bench_prints_throughput_latency_and_memory() -> None:
@@ -98,3 +111,92 @@ def test_bench_spark_rejects_options_of_other_workloads() -> None:
     result = CliRunner().invoke(main, ["bench", "--workload", "spark", "--gang-size", "3"])
     assert result.exit_code == 2
     assert "--workload spark" in result.output
+
+
+def test_bench_gpu_prints_gpu_pods_and_the_vram_check() -> None:
+    args = ["--workload", "gpu", "--nodes", "60", "--pods", "300", "--repeat", "2"]
+    result = CliRunner().invoke(main, ["bench", *args])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "60 nodes, 300 pods, workload=gpu, 2 run(s)" in out
+    assert re.search(r"throughput\s+median [\d,]+ pods/s \(runs: [\d,]+, [\d,]+\)", out)
+    assert re.search(r"VRAM pods\s+p50 [\d,]+ µs per pod with a VRAM request, [\d,]+ µs", out)
+    gpu = re.search(r"GPU pods\s+(\d+) placed, (\d+) unschedulable of (\d+) \((\d+) asking", out)
+    assert gpu is not None, out
+    assert int(gpu[1]) + int(gpu[2]) == int(gpu[3]) > int(gpu[4]) > 0
+    check = re.search(
+        r"VRAM check\s+(\d+) of (\d+) VRAM pods placed on cards holding their request "
+        r"\(100\.0 %\); (\d+) of (\d+) product pods on an accepted product \((.*?)\); "
+        r"0 nodes given more GPUs than they have",
+        out,
+    )
+    assert check is not None, out
+    assert check[1] == check[2]
+    assert int(check[1]) > 0
+    assert check[3] == check[4]
+
+
+def test_bench_gpu_every_vram_pod_lands_on_cards_holding_its_request() -> None:
+    report = run_bench(nodes=200, pods=400, workload="gpu", repeat=2)
+    for run in report.runs:
+        gpu = run.gpu
+        assert gpu is not None
+        assert run.scheduled + run.unschedulable == 400
+        assert gpu.gpu_placed + gpu.gpu_unschedulable == gpu.gpu_pods > 0
+        assert gpu.vram_qualifying == gpu.vram_placed > 0
+        assert gpu.product_accepted == gpu.product_placed
+        assert gpu.nodes_over == 0
+        assert gpu.vram_latencies.size > 0
+        assert gpu.other_latencies.size > 0
+
+
+def test_bench_gpu_pods_wait_when_the_cluster_is_too_small() -> None:
+    """Eight nodes cannot hold 200 pods' GPUs: some GPU pods are refused, those placed still
+    sit on cards holding their request, and no node is given more GPUs than it has."""
+    report = run_bench(nodes=8, pods=200, workload="gpu", repeat=1)
+    gpu = report.runs[0].gpu
+    assert gpu is not None
+    assert gpu.gpu_unschedulable > 0
+    assert gpu.gpu_placed > 0
+    assert gpu.vram_qualifying == gpu.vram_placed
+    assert gpu.nodes_over == 0
+    assert report.runs[0].unschedulable >= gpu.gpu_unschedulable
+
+
+def test_bench_gpu_check_is_counted_not_assumed() -> None:
+    """Without VRAMScheduler only the GPU count is checked: VRAM pods land on cards too small
+    for them, and the check counts them."""
+    report = run_bench(
+        nodes=100, pods=300, workload="gpu", repeat=1, config=without("VRAMScheduler")
+    )
+    gpu = report.runs[0].gpu
+    assert gpu is not None
+    assert gpu.vram_qualifying < gpu.vram_placed
+    assert gpu.nodes_over == 0
+
+
+def test_bench_gpu_cluster_is_read_as_built_from_every_source() -> None:
+    """Each GPU node's cards, read by the scheduler from its labels (manual, GFD, NFD) or its
+    ResourceSlices (set_node_slices), are the ones the benchmark built."""
+    cluster = synthetic_gpu_cluster(300, random.Random(1))
+    scheduler = build_scheduler(None)
+    for node in cluster.nodes:
+        scheduler.upsert_node(node)
+    for name, slices in cluster.slices.items():
+        assert scheduler.set_node_slices(name, slices) == ""
+    read_as = {"labels": SOURCE_LABELS, "gfd": SOURCE_GFD, "nfd": SOURCE_NFD, "dra": SOURCE_SLICES}
+    seen = set()
+    for node in cluster.nodes:
+        info = scheduler.cache.node_info(node.name)
+        assert info is not None
+        built = cluster.gpus.get(node.name)
+        if built is None:
+            assert info.gpus is None
+            continue
+        assert info.gpus is not None
+        assert info.gpus.source == read_as[built.source]
+        assert [d.memory for d in info.gpus.devices] == [built.memory] * built.count
+        assert not info.gpus.disagreements
+        assert not info.gpus.warnings
+        seen.add(built.source)
+    assert seen == {source for source, _ in GPU_SOURCES}

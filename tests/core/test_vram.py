@@ -321,3 +321,28 @@ def test_an_empty_list_attribute_is_bad_data_not_a_crash() -> None:
     bad = resource_slice("n-gpus", [{"name": "gpu-0", "attributes": {"productName": []}}], node="n")
     problem = s.set_node_slices("n", [bad])
     assert "ResourceSlice n-gpus.spec.devices[0].attributes[productName]" in problem
+
+
+def test_what_a_demand_finds_is_remembered_only_while_the_gpus_are_unchanged() -> None:
+    """The plugin remembers per demand what every node's cards offer; a node's GPUs changing,
+    a node added or removed, or another node table is seen by the next pod asking the same."""
+    plugin = VRAMScheduler()
+    nodes = table(card("small", "T4", "16Gi"))
+    pod = gpu_pod("p", "70Gi").obj()
+
+    def fits() -> list[str]:
+        state = CycleState()
+        plugin.pre_filter(state, pod, nodes)
+        mask = plugin.filter(state, pod, nodes)
+        assert mask is not None
+        return [nodes.names[s] for s in range(nodes.size) if mask[s]]
+
+    assert fits() == []
+    nodes.upsert(card("small", "A100-80GB", "80Gi"))  # relabelled: new cards
+    assert fits() == ["small"]
+    nodes.upsert(card("big", "H100-80GB", "80Gi"))
+    assert fits() == ["small", "big"]
+    nodes.remove("small")
+    assert fits() == ["big"]
+    nodes = table(card("other", "L4", "24Gi"))  # same size, another table
+    assert fits() == []
