@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from kubenexus.api import keys
-from kubenexus.api.gpu import gpus_from_labels, node_gpus
+from kubenexus.api.gpu import NodeGpus, gpus_from_labels, node_gpus
 from kubenexus.api.objects import NodeInfo, PodInfo, shared_requests
 from kubenexus.api.quantity import format_amount
 from kubenexus.api.reservation import ReservationSpec, SlotSpec
@@ -189,8 +189,13 @@ class Scheduler:
         self.queue = SchedulingQueue(first.queue_sort, clock, queue_settings)
         self.clock = clock
         self._in_flight: dict[str, Scheduled] = {}
-        # DRA ResourceSlices by node (their GPUs come first in the one GPU model).
+        # DRA ResourceSlices by node (their GPUs come first in the one GPU model), and what
+        # was last read from them with the node's labels.
         self._slices: dict[str, list[Mapping[str, Any]]] = {}
+        self._slice_reads: dict[
+            str,
+            tuple[list[Mapping[str, Any]], Mapping[str, str], tuple[NodeGpus | None, str]],
+        ] = {}
         # gang → its members that ran and finished (key → owner uid), while they exist.
         self._finished: dict[str, dict[str, str]] = {}
         # Per profile, the gang state of its Coscheduling plugin (no plugin: no gangs).
@@ -221,6 +226,7 @@ class Scheduler:
         """The DRA ResourceSlices of a node (all of them, none when it has none left): its GPUs
         are read from them first (the one GPU model). Returns what is wrong with them ("" when
         nothing is): the node then has no GPU data."""
+        self._slice_reads.pop(name, None)
         if slices:
             self._slices[name] = list(slices)
         else:
@@ -240,14 +246,22 @@ class Scheduler:
         slices = self._slices.get(node.name)
         if not slices:
             return node, node.gpu_problem
-        try:
-            gpus = node_gpus(node.name, node.labels, slices)
-        except InvalidInputError as exc:
-            return replace(node, gpus=None, gpu_problem=str(exc)), str(exc)
-        except Exception as exc:  # a reader bug must cost the node its GPU data, not the daemon
-            problem = f"GPU data could not be read: {exc!r}"
-            return replace(node, gpus=None, gpu_problem=problem), problem
-        return replace(node, gpus=gpus, gpu_problem=""), ""
+        read = self._slice_reads.get(node.name)
+        if read is None or read[0] is not slices or read[1] != node.labels:
+            # Read once per change of the slices or labels (not on every node heartbeat).
+            try:
+                result: tuple[NodeGpus | None, str] = (
+                    node_gpus(node.name, node.labels, slices),
+                    "",
+                )
+            except InvalidInputError as exc:
+                result = (None, str(exc))
+            except Exception as exc:  # a reader bug must cost the node its GPU data only
+                result = (None, f"GPU data could not be read: {exc!r}")
+            read = (slices, node.labels, result)
+            self._slice_reads[node.name] = read
+        gpus, problem = read[2]
+        return replace(node, gpus=gpus, gpu_problem=problem), problem
 
     def upsert_node(self, node: NodeInfo) -> str:
         """A node appeared or changed. Only changes that can make a waiting pod fit wake pods;
