@@ -111,6 +111,18 @@ class PodBuilder:
         required["nodeSelectorTerms"].append(term)
         return self
 
+    def preferred_term(
+        self, weight: object, *expressions: tuple[str, str, list[str]]
+    ) -> PodBuilder:
+        """Add one preferredDuringScheduling term of (key, operator, values) requirements."""
+        affinity = self._spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
+        preferred = affinity.setdefault("preferredDuringSchedulingIgnoredDuringExecution", [])
+        preference = {
+            "matchExpressions": [{"key": k, "operator": o, "values": v} for k, o, v in expressions]
+        }
+        preferred.append({"weight": weight, "preference": preference})
+        return self
+
     def label(self, key: str, value: str) -> PodBuilder:
         self._obj["metadata"].setdefault("labels", {})[key] = value
         return self

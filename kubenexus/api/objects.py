@@ -109,6 +109,8 @@ class PodInfo:
     score_memory: int = keys.DEFAULT_SCORE_MEMORY
     node_selector: tuple[tuple[str, str], ...] = ()
     required_affinity: tuple[SelectorTerm, ...] | None = None
+    # preferredDuringScheduling node affinity: (weight 1..100, term) pairs, scored.
+    preferred_affinity: tuple[tuple[int, SelectorTerm], ...] = ()
     tolerations: tuple[Toleration, ...] = ()
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
@@ -359,21 +361,37 @@ def _required_affinity(spec: Mapping[str, Any]) -> tuple[SelectorTerm, ...] | No
     terms = _list(_mapping(required, base).get("nodeSelectorTerms"), terms_path)
     if not terms:
         raise InvalidInputError(terms_path, terms, "must hold at least one term")
-    parsed: list[SelectorTerm] = []
-    for t, term in enumerate(terms):
-        term_path = f"{terms_path}[{t}]"
-        data = _mapping(term, term_path)
-        expressions = tuple(
-            _requirement(item, f"{term_path}.matchExpressions[{i}]", field_selector=False)
-            for i, item in enumerate(
-                _list(data.get("matchExpressions"), f"{term_path}.matchExpressions")
-            )
+    return tuple(_selector_term(term, f"{terms_path}[{t}]") for t, term in enumerate(terms))
+
+
+def _selector_term(term: object, term_path: str) -> SelectorTerm:
+    data = _mapping(term, term_path)
+    expressions = tuple(
+        _requirement(item, f"{term_path}.matchExpressions[{i}]", field_selector=False)
+        for i, item in enumerate(
+            _list(data.get("matchExpressions"), f"{term_path}.matchExpressions")
         )
-        fields = tuple(
-            _requirement(item, f"{term_path}.matchFields[{i}]", field_selector=True)
-            for i, item in enumerate(_list(data.get("matchFields"), f"{term_path}.matchFields"))
-        )
-        parsed.append(SelectorTerm(match_expressions=expressions, match_fields=fields))
+    )
+    fields = tuple(
+        _requirement(item, f"{term_path}.matchFields[{i}]", field_selector=True)
+        for i, item in enumerate(_list(data.get("matchFields"), f"{term_path}.matchFields"))
+    )
+    return SelectorTerm(match_expressions=expressions, match_fields=fields)
+
+
+def _preferred_affinity(spec: Mapping[str, Any]) -> tuple[tuple[int, SelectorTerm], ...]:
+    base = "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution"
+    affinity = _mapping(spec.get("affinity"), "spec.affinity")
+    node_affinity = _mapping(affinity.get("nodeAffinity"), "spec.affinity.nodeAffinity")
+    terms = _list(node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution"), base)
+    parsed: list[tuple[int, SelectorTerm]] = []
+    for t, item in enumerate(terms):
+        path = f"{base}[{t}]"
+        data = _mapping(item, path)
+        weight = data.get("weight")
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 100:
+            raise InvalidInputError(f"{path}.weight", weight, "must be an integer from 1 to 100")
+        parsed.append((weight, _selector_term(data.get("preference"), f"{path}.preference")))
     return tuple(parsed)
 
 
@@ -538,8 +556,9 @@ def _host_ports(spec: Mapping[str, Any]) -> list[str]:
 def unsupported_fields(spec: Mapping[str, Any]) -> tuple[str, ...]:
     """Rules in the pod spec the scheduler does not implement yet (field paths).
 
-    Preferences (preferred affinity terms, ``ScheduleAnyway`` spreads) are not rules: ignoring
-    them never breaks what the author asked for, so they are not listed.
+    Preferences (preferred pod (anti-)affinity terms, ``ScheduleAnyway`` spreads) are not
+    rules: ignoring them never breaks what the author asked for, so they are not listed.
+    Preferred node affinity is scored (NodeAffinity).
     """
     found: list[str] = []
     affinity = _mapping(spec.get("affinity"), "spec.affinity")
@@ -571,6 +590,7 @@ class _PlacementRules:
 
     node_selector: tuple[tuple[str, str], ...] = ()
     required_affinity: tuple[SelectorTerm, ...] | None = None
+    preferred_affinity: tuple[tuple[int, SelectorTerm], ...] = ()
     tolerations: tuple[Toleration, ...] = ()
     gates: tuple[str, ...] = ()
     unsupported: tuple[str, ...] = ()
@@ -581,6 +601,7 @@ def _placement_rules(spec: Mapping[str, Any]) -> _PlacementRules:
     return _PlacementRules(
         node_selector=tuple(sorted(selector.items())),
         required_affinity=_required_affinity(spec),
+        preferred_affinity=_preferred_affinity(spec),
         tolerations=tuple(
             parse_toleration(item, f"spec.tolerations[{i}]")
             for i, item in enumerate(_list(spec.get("tolerations"), "spec.tolerations"))
@@ -624,6 +645,7 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         score_memory=score_memory,
         node_selector=rules.node_selector,
         required_affinity=rules.required_affinity,
+        preferred_affinity=rules.preferred_affinity,
         tolerations=rules.tolerations,
         labels=labels,
         annotations=annotations,

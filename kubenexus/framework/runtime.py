@@ -85,6 +85,8 @@ class Failure:
 
 # Cycle state: plugin name → the only node names the pod may go to (kube's PreFilterResult).
 PRE_FILTER_NODES: Final = "framework/pre-filter-nodes"
+# The cycle state's mask of nodes that passed every filter (score plugins normalize over them).
+FEASIBLE: Final = "framework/feasible"
 
 
 def restrict_nodes(state: CycleState, plugin: str, names: frozenset[str]) -> None:
@@ -186,6 +188,7 @@ class Profile:
         # masking afterwards is cheaper than gathering the feasible ones first.
         dense = feasible_count * 2 >= size
         candidates = nodes.all_slots() if dense else np.flatnonzero(feasible)
+        state.write(FEASIBLE, feasible)  # scores normalized over feasible nodes, as kube's
         total: FloatArray | None = None
         for weighted in self.scores:
             if weighted.plugin.name in skipped:

@@ -1,5 +1,8 @@
 """NodeAffinity: ``nodeSelector`` and required node affinity (In, NotIn, Exists, DoesNotExist,
-Gt, Lt; ``matchFields`` on ``metadata.name``), evaluated over integer-coded label columns."""
+Gt, Lt; ``matchFields`` on ``metadata.name``), evaluated over integer-coded label columns; the
+preferred terms score a node by the sum of the weights of the terms it matches, normalized to
+0..100 over the feasible nodes (kube-scheduler's DefaultNormalizeScore: × 100 ÷ the highest,
+integer division)."""
 
 from __future__ import annotations
 
@@ -15,12 +18,13 @@ from kubenexus.framework import (
     BoolArray,
     ClusterEvent,
     CycleState,
+    FloatArray,
     IntArray,
     NodeTable,
     Status,
 )
-from kubenexus.framework.node_table import MISSING
-from kubenexus.framework.runtime import restrict_nodes
+from kubenexus.framework.node_table import MISSING, take
+from kubenexus.framework.runtime import FEASIBLE, restrict_nodes
 
 REASON = "node(s) didn't match Pod's node affinity/selector"
 CONFLICT = "pod affinity terms conflict"
@@ -110,7 +114,9 @@ class NodeAffinity:
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         if not pod.node_selector and pod.required_affinity is None:
-            return SKIP
+            # Nothing to filter; a pod with preferred terms is still scored (the runtime skips
+            # a skipped plugin's score too).
+            return SUCCESS if pod.preferred_affinity else SKIP
         names = _named_nodes(pod.required_affinity)
         if names is not None:
             if not names:
@@ -139,3 +145,21 @@ class NodeAffinity:
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
     ) -> Counter[str]:
         return Counter({REASON: int(rejected.size)})
+
+    def score(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
+    ) -> FloatArray | None:
+        """Σ weight of the preferred terms each node matches, × 100 ÷ the highest sum among
+        the feasible nodes (integer division, as kube-scheduler); None without preferred terms."""
+        if not pod.preferred_affinity:
+            return None
+        raw = np.zeros(nodes.size, dtype=np.int64)
+        for weight, term in pod.preferred_affinity:
+            raw += weight * _term_mask(nodes, term)
+        sums = take(raw, candidates)
+        feasible = state.get(FEASIBLE, None)
+        considered = sums[take(feasible, candidates)] if isinstance(feasible, np.ndarray) else sums
+        highest = int(considered.max()) if considered.size else 0
+        if highest == 0:
+            return np.zeros(candidates.size)
+        return ((sums * 100) // highest).clip(0, 100).astype(np.float64)

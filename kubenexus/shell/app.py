@@ -83,6 +83,7 @@ def _slim(pod: PodInfo, *, ours: bool) -> PodInfo:
         tolerations=(),
         node_selector=(),
         required_affinity=None,
+        preferred_affinity=(),
         owner=pod.owner if ours else None,
         priority_class_name="",
         unsupported=(),

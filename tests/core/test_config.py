@@ -31,6 +31,7 @@ def test_no_file_means_defaults() -> None:
     ]
     assert [(w.plugin.name, w.weight) for w in profile.scores] == [
         ("TaintToleration", 3),
+        ("NodeAffinity", 2),
         ("NodeResourcesFit", 1),
         ("VRAMScheduler", 8),
         ("ResourceFragmentationScore", 5),
