@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from kubenexus.api import keys
 from kubenexus.api.gang import app_name, gang_membership, pod_role
@@ -78,6 +78,12 @@ class OwnerRef:
     uid: str = ""
 
 
+class HostPort(NamedTuple):
+    ip: str  # "0.0.0.0": every address
+    protocol: str
+    port: int
+
+
 @dataclass(frozen=True, slots=True)
 class NodeInfo:
     name: str
@@ -112,6 +118,8 @@ class PodInfo:
     # preferredDuringScheduling node affinity: (weight 1..100, term) pairs, scored.
     preferred_affinity: tuple[tuple[int, SelectorTerm], ...] = ()
     tolerations: tuple[Toleration, ...] = ()
+    # Host ports it holds on its node (kept for placed pods too: they block others).
+    host_ports: tuple[HostPort, ...] = ()
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     owner: OwnerRef | None = None
@@ -541,16 +549,32 @@ def _scheduling_gates(spec: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _host_ports(spec: Mapping[str, Any]) -> list[str]:
-    found = []
+def host_ports(spec: Mapping[str, Any]) -> tuple[HostPort, ...]:
+    """The host ports the pod's containers (and sidecars: restartable init containers, which
+    run alongside them) hold on their node: (hostIP, protocol, port), as kube-scheduler's
+    NodePorts reads them (hostIP "" is 0.0.0.0, protocol "" is TCP)."""
+    found: list[HostPort] = []
     for group in ("initContainers", "containers"):
         for i, container in enumerate(_list(spec.get(group), f"spec.{group}")):
             data = _mapping(container, f"spec.{group}[{i}]")
+            if group == "initContainers" and data.get("restartPolicy") != "Always":
+                continue  # ran to completion before the others start
             for j, port in enumerate(_list(data.get("ports"), f"spec.{group}[{i}].ports")):
-                entry = _mapping(port, f"spec.{group}[{i}].ports[{j}]")
-                if _int(entry.get("hostPort"), f"spec.{group}[{i}].ports[{j}].hostPort"):
-                    found.append(f"spec.{group}[{i}].ports[{j}].hostPort")
-    return found
+                path = f"spec.{group}[{i}].ports[{j}]"
+                entry = _mapping(port, path)
+                number = _int(entry.get("hostPort"), f"{path}.hostPort")
+                if not number:
+                    continue
+                if not 1 <= number <= 65535:
+                    raise InvalidInputError(f"{path}.hostPort", number, "must be 1 to 65535")
+                protocol = _str(entry.get("protocol"), f"{path}.protocol") or "TCP"
+                if protocol not in {"TCP", "UDP", "SCTP"}:
+                    raise InvalidInputError(
+                        f"{path}.protocol", protocol, "must be TCP, UDP or SCTP"
+                    )
+                ip = _str(entry.get("hostIP"), f"{path}.hostIP") or "0.0.0.0"
+                found.append(HostPort(ip, protocol, number))
+    return tuple(found)
 
 
 def unsupported_fields(spec: Mapping[str, Any]) -> tuple[str, ...]:
@@ -573,7 +597,6 @@ def unsupported_fields(spec: Mapping[str, Any]) -> tuple[str, ...]:
         path = f"spec.topologySpreadConstraints[{i}].whenUnsatisfiable"
         if (_str(data.get("whenUnsatisfiable"), path) or "DoNotSchedule") == "DoNotSchedule":
             found.append(f"spec.topologySpreadConstraints[{i}] (DoNotSchedule)")
-    found += _host_ports(spec)
     for i, volume in enumerate(_list(spec.get("volumes"), "spec.volumes")):
         data = _mapping(volume, f"spec.volumes[{i}]")
         for source in ("persistentVolumeClaim", "ephemeral"):
@@ -609,6 +632,17 @@ def _placement_rules(spec: Mapping[str, Any]) -> _PlacementRules:
         gates=_scheduling_gates(spec),
         unsupported=unsupported_fields(spec),
     )
+
+
+def _host_ports_or_none(spec: Mapping[str, Any], placed: bool) -> tuple[HostPort, ...]:
+    """Host ports; a placed pod whose ports cannot be read holds none we know of (it runs
+    anyway), a pending one is refused naming the field."""
+    try:
+        return host_ports(spec)
+    except InvalidInputError:
+        if not placed:
+            raise
+        return ()
 
 
 def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
@@ -647,6 +681,7 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         required_affinity=rules.required_affinity,
         preferred_affinity=rules.preferred_affinity,
         tolerations=rules.tolerations,
+        host_ports=_host_ports_or_none(spec, bool(node_name)),
         labels=labels,
         annotations=annotations,
         owner=_owner(meta),

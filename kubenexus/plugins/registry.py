@@ -15,6 +15,7 @@ from kubenexus.plugins.balanced_allocation import (
 from kubenexus.plugins.coscheduling import Coscheduling, CoschedulingArgs
 from kubenexus.plugins.node_affinity import NodeAffinity
 from kubenexus.plugins.node_name import NodeName
+from kubenexus.plugins.node_ports import NodePorts
 from kubenexus.plugins.node_resources_fit import NodeResourcesFit, NodeResourcesFitArgs
 from kubenexus.plugins.node_unschedulable import NodeUnschedulable
 from kubenexus.plugins.numa_topology import NUMATopology, NUMATopologyArgs
@@ -48,6 +49,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("NodeName", lambda _: NodeName(), NoArgs),
         PluginSpec("TaintToleration", lambda _: TaintToleration(), NoArgs, default_weight=3),
         PluginSpec("NodeAffinity", lambda _: NodeAffinity(), NoArgs, default_weight=2),
+        PluginSpec("NodePorts", lambda _: NodePorts(), NoArgs),
         PluginSpec("NodeResourcesFit", NodeResourcesFit, NodeResourcesFitArgs),
         PluginSpec("NUMATopology", NUMATopology, NUMATopologyArgs, default_weight=3),
         PluginSpec("ResourceReservation", ResourceReservation, ResourceReservationArgs),
@@ -83,6 +85,7 @@ DEFAULT_PLUGINS: Final = (
     "NodeName",
     "TaintToleration",
     "NodeAffinity",
+    "NodePorts",
     "NodeResourcesFit",
     "VRAMScheduler",
     "ResourceFragmentationScore",

@@ -25,6 +25,7 @@ def test_no_file_means_defaults() -> None:
         "NodeName",
         "TaintToleration",
         "NodeAffinity",
+        "NodePorts",
         "NodeResourcesFit",
         "VRAMScheduler",
         "NUMATopology",

@@ -278,10 +278,6 @@ def test_malformed_scheduling_gates_are_named() -> None:
             "spec.topologySpreadConstraints[0] (DoNotSchedule)",
         ),
         (
-            {"containers": [{"name": "web", "ports": [{"containerPort": 80, "hostPort": 8080}]}]},
-            "spec.containers[0].ports[0].hostPort",
-        ),
-        (
             {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]},
             "spec.volumes[0].persistentVolumeClaim",
         ),
