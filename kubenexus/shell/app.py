@@ -42,6 +42,7 @@ from kubenexus.shell.metrics import Metrics, bound_port, health_app, start_serve
 from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry
 from kubenexus.shell.podgroups import PodGroupStatusWriter, member_state
 from kubenexus.shell.reservations import ReservationWriter
+from kubenexus.shell.slices import SliceFeed
 
 log = structlog.get_logger(__name__)
 
@@ -147,18 +148,17 @@ class Daemon:
             optional=True,
         )
         # DRA ResourceSlices: the GPUs of nodes that publish them (optional, like NRT).
+        self._slice_feed = SliceFeed(self._slices_changed)
         self.slices = Informer(
             client,
             "/apis/resource.k8s.io/v1/resourceslices",
-            on_upsert=self._slice_upsert,
-            on_delete=self._slice_delete,
+            on_upsert=self._slice_feed.upsert,
+            on_delete=self._slice_feed.delete,
             settings=self.settings.informer,
             name="resourceslices",
             optional=True,
         )
-        self._node_slices: dict[str, dict[str, Mapping[str, Any]]] = {}
         self._gpu_problems: dict[str, str] = {}  # node → the GPU data problem last logged
-        self._slice_nodes: dict[str, str] = {}  # slice name → its node
         # Read before deciding (like pods and nodes): the room they hold must be counted first.
         self.reservations = Informer(
             client,
@@ -266,32 +266,7 @@ class Daemon:
             for warning in info.gpus.warnings:  # e.g. a GPU publishing no memory
                 self.recorder.node_event(node, "Warning", "GPUDataIncomplete", warning)
 
-    def _slice_upsert(self, obj: Mapping[str, Any]) -> None:
-        meta = obj.get("metadata") or {}
-        name = str(meta.get("name", ""))
-        node = (obj.get("spec") or {}).get("nodeName")
-        before = self._slice_nodes.get(name)
-        if before is not None and before != node:
-            self._slice_delete(obj)
-        if not isinstance(node, str) or not node:
-            return  # a slice of devices not local to one node: not GPUs of a node
-        self._slice_nodes[name] = node
-        self._node_slices.setdefault(node, {})[name] = obj
-        self._slices_changed(node)
-
-    def _slice_delete(self, obj: Mapping[str, Any]) -> None:
-        name = str((obj.get("metadata") or {}).get("name", ""))
-        node = self._slice_nodes.pop(name, None)
-        if node is None:
-            return
-        slices = self._node_slices.get(node, {})
-        slices.pop(name, None)
-        if not slices:
-            self._node_slices.pop(node, None)
-        self._slices_changed(node)
-
-    def _slices_changed(self, node: str) -> None:
-        slices = list(self._node_slices.get(node, {}).values())
+    def _slices_changed(self, node: str, slices: list[Mapping[str, Any]]) -> None:
         self._report_gpus(node, self.scheduler.set_node_slices(node, slices))
         self._wake.set()
 
