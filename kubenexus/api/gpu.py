@@ -46,6 +46,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from kubenexus.api import keys
+from kubenexus.api.fields import list_at as _list
+from kubenexus.api.fields import mapping_at as _mapping
 from kubenexus.api.quantity import format_amount, whole_value
 from kubenexus.errors import InvalidInputError
 
@@ -513,22 +515,6 @@ class _Device:
         if amount > MAX_GPU_MEMORY:
             raise InvalidInputError(path, value, "is more than any GPU has")
         return amount
-
-
-def _mapping(obj: object, path: str) -> Mapping[str, Any]:
-    if obj is None:
-        return {}
-    if not isinstance(obj, Mapping):
-        raise InvalidInputError(path, obj, "expected a mapping")
-    return obj
-
-
-def _list(obj: object, path: str) -> list[Any]:
-    if obj is None:
-        return []
-    if not isinstance(obj, list):
-        raise InvalidInputError(path, obj, "expected a list")
-    return obj
 
 
 @dataclass(frozen=True, slots=True)

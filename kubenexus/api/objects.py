@@ -16,6 +16,8 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 from kubenexus.api import keys
+from kubenexus.api.fields import list_at as _list
+from kubenexus.api.fields import mapping_at as _mapping
 from kubenexus.api.gang import app_name, gang_membership, pod_role
 from kubenexus.api.gpu import NodeGpus, gpus_from_labels
 from kubenexus.api.quantity import resource_amount
@@ -161,22 +163,6 @@ class PodInfo:
 
 
 # --------------------------------------------------------------------------- field readers
-
-
-def _mapping(obj: object, path: str) -> Mapping[str, Any]:
-    if obj is None:
-        return {}
-    if not isinstance(obj, Mapping):
-        raise InvalidInputError(path, obj, "expected a mapping")
-    return obj
-
-
-def _list(obj: object, path: str) -> list[Any]:
-    if obj is None:
-        return []
-    if not isinstance(obj, list):
-        raise InvalidInputError(path, obj, "expected a list")
-    return obj
 
 
 def _str(obj: object, path: str, *, required: bool = False) -> str:
