@@ -912,6 +912,19 @@ def node_gpus(
     return _combine([r for r in readings if r is not None])
 
 
+def read_gpus(
+    node_name: str, labels: Mapping[str, str], slices: Iterable[Mapping[str, Any]] = ()
+) -> tuple[NodeGpus | None, str]:
+    """``node_gpus``, never raising: (the GPUs, "") or (None, what is wrong). A node whose GPU
+    data cannot be read keeps everything else; a reader bug costs it its GPU data only."""
+    try:
+        return node_gpus(node_name, labels, slices), ""
+    except InvalidInputError as exc:
+        return None, str(exc)
+    except Exception as exc:
+        return None, f"GPU data could not be read: {exc!r}"
+
+
 # --------------------------------------------------------------------------- pod demand
 
 

@@ -19,7 +19,7 @@ from kubenexus.api import keys
 from kubenexus.api.fields import list_at as _list
 from kubenexus.api.fields import mapping_at as _mapping
 from kubenexus.api.gang import app_name, gang_membership, pod_role
-from kubenexus.api.gpu import NodeGpus, gpus_from_labels
+from kubenexus.api.gpu import NodeGpus, read_gpus
 from kubenexus.api.quantity import resource_amount
 from kubenexus.errors import InvalidInputError
 
@@ -261,13 +261,7 @@ def node_from_dict(obj: Mapping[str, Any], *, default_pods: int | None = None) -
         for i, item in enumerate(_list(spec.get("taints"), "spec.taints"))
     )
     labels = _string_map(meta.get("labels"), "metadata.labels")
-    gpus, gpu_problem = None, ""
-    try:
-        gpus = gpus_from_labels(labels)
-    except InvalidInputError as exc:  # the node is still usable: it just has no GPU data
-        gpu_problem = str(exc)
-    except Exception as exc:  # a reader bug must not make the whole node unreadable
-        gpu_problem = f"GPU labels could not be read: {exc!r}"
+    gpus, gpu_problem = read_gpus(name, labels)  # unreadable: the node is usable without them
     return NodeInfo(
         name=name,
         allocatable=MappingProxyType(allocatable),

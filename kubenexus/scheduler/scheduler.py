@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from kubenexus.api import keys
-from kubenexus.api.gpu import NodeGpus, gpus_from_labels, node_gpus
+from kubenexus.api.gpu import NodeGpus, read_gpus
 from kubenexus.api.objects import NodeInfo, PodInfo, shared_requests
 from kubenexus.api.quantity import format_amount
 from kubenexus.api.reservation import ReservationSpec, SlotSpec
@@ -235,10 +235,8 @@ class Scheduler:
         if node is None:
             return ""
         # Its GPUs as its labels say (what the cache holds may come from the old slices).
-        try:
-            node = replace(node, gpus=gpus_from_labels(node.labels), gpu_problem="")
-        except Exception as exc:  # malformed labels (or a reader bug): no GPU data, said why
-            node = replace(node, gpus=None, gpu_problem=str(exc))
+        gpus, problem = read_gpus(name, node.labels)
+        node = replace(node, gpus=gpus, gpu_problem=problem)
         return self.upsert_node(node)
 
     def _with_gpus(self, node: NodeInfo) -> tuple[NodeInfo, str]:
@@ -249,16 +247,7 @@ class Scheduler:
         read = self._slice_reads.get(node.name)
         if read is None or read[0] is not slices or read[1] != node.labels:
             # Read once per change of the slices or labels (not on every node heartbeat).
-            try:
-                result: tuple[NodeGpus | None, str] = (
-                    node_gpus(node.name, node.labels, slices),
-                    "",
-                )
-            except InvalidInputError as exc:
-                result = (None, str(exc))
-            except Exception as exc:  # a reader bug must cost the node its GPU data only
-                result = (None, f"GPU data could not be read: {exc!r}")
-            read = (slices, node.labels, result)
+            read = (slices, node.labels, read_gpus(node.name, node.labels, slices))
             self._slice_reads[node.name] = read
         gpus, problem = read[2]
         return replace(node, gpus=gpus, gpu_problem=problem), problem
