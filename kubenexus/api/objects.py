@@ -16,10 +16,20 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 from kubenexus.api import keys
+from kubenexus.api.fields import int_at as _int
 from kubenexus.api.fields import list_at as _list
 from kubenexus.api.fields import mapping_at as _mapping
+from kubenexus.api.fields import string_at as _str
+from kubenexus.api.fields import string_map_at as _string_map
 from kubenexus.api.gang import app_name, gang_membership, pod_role
 from kubenexus.api.gpu import NodeGpus, read_gpus
+from kubenexus.api.pod_rules import (
+    PodAffinity,
+    SpreadConstraint,
+    container_images,
+    pod_affinity,
+    spread_constraints,
+)
 from kubenexus.api.quantity import resource_amount
 from kubenexus.errors import InvalidInputError
 
@@ -28,6 +38,7 @@ SELECTOR_OPERATORS: Final = frozenset({"In", "NotIn", "Exists", "DoesNotExist", 
 TERMINAL_PHASES: Final = frozenset({"Succeeded", "Failed"})
 
 _EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
+_NO_IMAGES: Final[Mapping[str, int]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +109,8 @@ class NodeInfo:
     gpus: NodeGpus | None = None
     # Why its GPU labels could not be read ("" when they could, or there are none).
     gpu_problem: str = ""
+    # status.images: every name an image is known by → its size in bytes (ImageLocality).
+    images: Mapping[str, int] = field(default_factory=lambda: _NO_IMAGES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +135,12 @@ class PodInfo:
     tolerations: tuple[Toleration, ...] = ()
     # Host ports it holds on its node (kept for placed pods too: they block others).
     host_ports: tuple[HostPort, ...] = ()
+    # Inter-pod (anti-)affinity (kept for placed pods too: their terms bind newcomers); None
+    # when it has none.
+    pod_affinity: PodAffinity | None = None
+    spread: tuple[SpreadConstraint, ...] = ()
+    # Container images (init containers first), for ImageLocality.
+    images: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     owner: OwnerRef | None = None
@@ -163,39 +182,6 @@ class PodInfo:
 
 
 # --------------------------------------------------------------------------- field readers
-
-
-def _str(obj: object, path: str, *, required: bool = False) -> str:
-    if obj is None:
-        if required:
-            raise InvalidInputError(path, obj, "is required")
-        return ""
-    if not isinstance(obj, str):
-        raise InvalidInputError(path, obj, "expected a string")
-    if required and not obj:
-        raise InvalidInputError(path, obj, "must not be empty")
-    return obj
-
-
-def _string_map(obj: object, path: str) -> Mapping[str, str]:
-    """Labels, annotations, nodeSelector: values must be strings (quote numbers in YAML)."""
-    data = _mapping(obj, path)
-    if not data:
-        return _EMPTY
-    for key, value in data.items():
-        if not isinstance(key, str):
-            raise InvalidInputError(f"{path}", key, "keys must be strings")
-        if not isinstance(value, str):
-            raise InvalidInputError(f"{path}.{key}", value, "values must be strings; quote them")
-    return MappingProxyType(dict(data))
-
-
-def _int(obj: object, path: str, default: int = 0) -> int:
-    if obj is None:
-        return default
-    if isinstance(obj, bool) or not isinstance(obj, int):
-        raise InvalidInputError(path, obj, "expected an integer")
-    return obj
 
 
 def _bool(obj: object, path: str) -> bool:
@@ -271,7 +257,28 @@ def node_from_dict(obj: Mapping[str, Any], *, default_pods: int | None = None) -
         unschedulable=_bool(spec.get("unschedulable"), "spec.unschedulable"),
         gpus=gpus,
         gpu_problem=gpu_problem,
+        images=node_images(status),
     )
+
+
+def node_images(status: Mapping[str, Any]) -> Mapping[str, int]:
+    """``status.images`` as name → size. The kubelet writes it; an entry that cannot be read
+    is left out (the node is usable without it: the list only steers scoring)."""
+    entries = status.get("images")
+    if not isinstance(entries, list) or not entries:
+        return _NO_IMAGES
+    found: dict[str, int] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        size = entry.get("sizeBytes")
+        names = entry.get("names")
+        if isinstance(size, bool) or not isinstance(size, int) or not isinstance(names, list):
+            continue
+        for name in names:
+            if isinstance(name, str) and name:
+                found[sys.intern(name)] = max(size, 0)
+    return MappingProxyType(found) if found else _NO_IMAGES
 
 
 # --------------------------------------------------------------------------- pods
@@ -560,23 +567,10 @@ def host_ports(spec: Mapping[str, Any]) -> tuple[HostPort, ...]:
 def unsupported_fields(spec: Mapping[str, Any]) -> tuple[str, ...]:
     """Rules in the pod spec the scheduler does not implement yet (field paths).
 
-    Preferences (preferred pod (anti-)affinity terms, ``ScheduleAnyway`` spreads) are not
-    rules: ignoring them never breaks what the author asked for, so they are not listed.
-    Preferred node affinity is scored (NodeAffinity).
+    Everything kube-scheduler's default plugins read is implemented but volumes that need
+    binding and DRA claims.
     """
     found: list[str] = []
-    affinity = _mapping(spec.get("affinity"), "spec.affinity")
-    for kind in ("podAffinity", "podAntiAffinity"):
-        terms = _mapping(affinity.get(kind), f"spec.affinity.{kind}")
-        required = "requiredDuringSchedulingIgnoredDuringExecution"
-        if _list(terms.get(required), f"spec.affinity.{kind}.{required}"):
-            found.append(f"spec.affinity.{kind}.{required}")
-    spreads = _list(spec.get("topologySpreadConstraints"), "spec.topologySpreadConstraints")
-    for i, constraint in enumerate(spreads):
-        data = _mapping(constraint, f"spec.topologySpreadConstraints[{i}]")
-        path = f"spec.topologySpreadConstraints[{i}].whenUnsatisfiable"
-        if (_str(data.get("whenUnsatisfiable"), path) or "DoNotSchedule") == "DoNotSchedule":
-            found.append(f"spec.topologySpreadConstraints[{i}] (DoNotSchedule)")
     for i, volume in enumerate(_list(spec.get("volumes"), "spec.volumes")):
         data = _mapping(volume, f"spec.volumes[{i}]")
         for source in ("persistentVolumeClaim", "ephemeral"):
@@ -597,11 +591,17 @@ class _PlacementRules:
     tolerations: tuple[Toleration, ...] = ()
     gates: tuple[str, ...] = ()
     unsupported: tuple[str, ...] = ()
+    pod_affinity: PodAffinity | None = None
+    spread: tuple[SpreadConstraint, ...] = ()
 
 
-def _placement_rules(spec: Mapping[str, Any]) -> _PlacementRules:
+def _placement_rules(
+    spec: Mapping[str, Any], namespace: str, labels: Mapping[str, str]
+) -> _PlacementRules:
     selector = _string_map(spec.get("nodeSelector"), "spec.nodeSelector")
     return _PlacementRules(
+        pod_affinity=pod_affinity(spec, namespace, labels) or None,
+        spread=spread_constraints(spec, labels),
         node_selector=tuple(sorted(selector.items())),
         required_affinity=_required_affinity(spec),
         preferred_affinity=_preferred_affinity(spec),
@@ -637,7 +637,7 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
     membership = gang_membership(labels, annotations)
     node_name = sys.intern(_str(spec.get("nodeName"), "spec.nodeName"))
     try:
-        rules = _placement_rules(spec)
+        rules = _placement_rules(spec, namespace, labels)
     except InvalidInputError:
         if not node_name:
             raise
@@ -662,6 +662,10 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         preferred_affinity=rules.preferred_affinity,
         tolerations=rules.tolerations,
         host_ports=_host_ports_or_none(spec, bool(node_name)),
+        pod_affinity=rules.pod_affinity,
+        spread=rules.spread,
+        # Only a pod still to be placed needs them.
+        images=() if node_name else tuple(sys.intern(i) for i in container_images(spec)),
         labels=labels,
         annotations=annotations,
         owner=_owner(meta),

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from kubenexus.api import keys
 from kubenexus.api.objects import NodeInfo, Taint, go_int
 from kubenexus.framework.gpu_table import GpuTable
+from kubenexus.framework.pod_index import PodIndex
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -114,6 +115,8 @@ class NodeTable:
         self.topology_generation = 0
         self.allocatable_generation = 0
         self.gpus = GpuTable(self._capacity)
+        # The pods counted on the nodes, for rules about other pods (kept by the cache).
+        self.pods = PodIndex(self._capacity)
 
     # ------------------------------------------------------------------ nodes
 
@@ -227,6 +230,7 @@ class NodeTable:
         self.inv_allocatable = widen(self.inv_allocatable)  # type: ignore[assignment]
         self.used_fraction = widen(self.used_fraction)  # type: ignore[assignment]
         self.gpus.grow(capacity)
+        self.pods.grow(capacity)
         self.valid = widen(self.valid)  # type: ignore[assignment]
         self.unschedulable = widen(self.unschedulable)  # type: ignore[assignment]
         self.taint_group = widen(self.taint_group)  # type: ignore[assignment]

@@ -62,6 +62,7 @@ class ClusterCache:
             record = self._pods[key]
             for observer in self.observers:
                 observer.pod_uncounted(self.nodes, record.pod, slot)
+            self.nodes.pods.remove(record.pod)
             record.slot = None  # the slot is cleared with the node
         for observer in self.observers:
             observer.node_removed(self.nodes, slot)
@@ -107,6 +108,8 @@ class ClusterCache:
             # nothing the accounting reads): keep the count, and what plugins derived from it.
             old.pod = pod
             old.assumed = False
+            if old.slot is not None:
+                self.nodes.pods.update(pod)  # its labels may have changed
             return
         if old is not None:
             self._drop(old)
@@ -163,6 +166,7 @@ class ClusterCache:
             )
             for observer in self.observers:
                 observer.pod_uncounted(self.nodes, pod, record.slot)
+            self.nodes.pods.remove(pod)
             record.slot = None
         del self._pods[record.pod.key]
         gang = record.pod.gang
@@ -182,5 +186,6 @@ class ClusterCache:
         pod = record.pod
         self.nodes.add_usage(slot, pod.requests, pod.score_cpu, pod.score_memory)
         record.slot = slot
+        self.nodes.pods.add(pod, slot)
         for observer in self.observers:
             observer.pod_counted(self.nodes, pod, slot)

@@ -1,0 +1,274 @@
+"""The pods counted on nodes, indexed for rules about other pods (inter-pod affinity, topology
+spread): how many pods a selector matches on each node, and which affinity terms the placed
+pods carry, kept up to date as pods are counted and uncounted.
+
+A selector is registered the first time a pending pod asks about it (built from the pods that
+carry its labels), then kept in step incrementally: a pod's question costs the nodes (one
+numpy row), never the number of pods in the cluster. Selectors are indexed by one label they
+require, so counting a pod checks only the selectors that could match it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from kubenexus.api.objects import PodInfo
+from kubenexus.api.pod_rules import LabelSelector, PodAffinityTerm
+
+CountArray = npt.NDArray[np.int32]
+# Registered selectors kept at most; beyond it the least recently asked half is dropped (and
+# rebuilt from the pods if asked again).
+MAX_SELECTORS: Final = 4096
+
+# The kinds of affinity term a placed pod can carry (symmetry: they bind incoming pods).
+REQUIRED: Final = "required"
+REQUIRED_ANTI: Final = "required_anti"
+PREFERRED: Final = "preferred"
+PREFERRED_ANTI: Final = "preferred_anti"
+
+_EMPTY_LABELS: Final[Mapping[str, str]] = {}
+
+# (namespace, or None for every namespace; selector; whether pods being deleted are left out)
+SelectorKey = tuple[str | None, LabelSelector, bool]
+
+
+@dataclass(slots=True, eq=False)
+class _Selector:
+    key: SelectorKey
+    counts: CountArray
+    last_used: int = 0
+
+    def selects(self, pod: PodInfo) -> bool:
+        namespace, selector, skip_deleting = self.key
+        return (
+            (namespace is None or namespace == pod.namespace)
+            and not (skip_deleting and pod.deleting)
+            and selector.matches(pod.labels)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CarriedTerm:
+    """An affinity term some placed pods carry: its kind, weight (1 for required terms) and
+    how many carriers each node holds."""
+
+    kind: str
+    weight: int
+    term: PodAffinityTerm
+    counts: CountArray
+
+
+class PodIndex:
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        # key → (pod, slot) of every counted pod.
+        self._pods: dict[str, tuple[PodInfo, int]] = {}
+        # (namespace, label key, value) → keys of counted pods carrying that label.
+        self._by_label: dict[tuple[str, str, str], set[str]] = {}
+        self._selectors: dict[SelectorKey, _Selector] = {}
+        # Selectors by one (namespace, key, value) they require; the rest by namespace alone
+        # (None: they may match pods anywhere and are checked against every pod).
+        self._indexed: dict[tuple[str | None, str, str], list[_Selector]] = {}
+        self._unindexed: dict[str | None, list[_Selector]] = {}
+        self._tick = 0
+        self._carried: dict[tuple[str, int, PodAffinityTerm], CarriedTerm] = {}
+        self._carried_total: dict[tuple[str, int, PodAffinityTerm], int] = {}
+        # Namespace name → its labels (from the Namespace informer; unknown ones: none).
+        self.namespace_labels: dict[str, Mapping[str, str]] = {}
+        # Bumped when a carried term appears or goes (plugins cache what they derive from them).
+        self.carried_generation = 0
+
+    # ------------------------------------------------------------------ maintenance
+
+    def grow(self, capacity: int) -> None:
+        extra = capacity - self._capacity
+        pad = np.zeros(extra, dtype=np.int32)
+        for selector in self._selectors.values():
+            selector.counts = np.concatenate([selector.counts, pad])
+        for key, carried in list(self._carried.items()):
+            self._carried[key] = CarriedTerm(
+                carried.kind, carried.weight, carried.term, np.concatenate([carried.counts, pad])
+            )
+        self._capacity = capacity
+
+    def add(self, pod: PodInfo, slot: int) -> None:
+        if pod.key in self._pods:
+            self.remove(pod)
+        self._pods[pod.key] = (pod, slot)
+        for label, value in pod.labels.items():
+            self._by_label.setdefault((pod.namespace, label, value), set()).add(pod.key)
+        self._count(pod, slot, 1)
+
+    def remove(self, pod: PodInfo) -> None:
+        found = self._pods.pop(pod.key, None)
+        if found is None:
+            return
+        counted, slot = found
+        for label, value in counted.labels.items():
+            keys = self._by_label.get((counted.namespace, label, value))
+            if keys is not None:
+                keys.discard(counted.key)
+                if not keys:
+                    del self._by_label[(counted.namespace, label, value)]
+        self._count(counted, slot, -1)
+
+    def update(self, pod: PodInfo) -> None:
+        """The counted pod changed in place (labels, deletion, affinity): count it anew."""
+        found = self._pods.get(pod.key)
+        if found is None:
+            return
+        old, slot = found
+        if (
+            old.labels != pod.labels
+            or old.deleting != pod.deleting
+            or old.pod_affinity != pod.pod_affinity
+            or old.namespace != pod.namespace
+        ):
+            self.remove(old)
+            self.add(pod, slot)
+        else:
+            self._pods[pod.key] = (pod, slot)
+
+    def _count(self, pod: PodInfo, slot: int, sign: int) -> None:
+        for selector in self._candidates(pod):
+            if selector.selects(pod):
+                selector.counts[slot] += sign
+        if pod.pod_affinity:
+            self._carry(pod, slot, sign)
+
+    def _candidates(self, pod: PodInfo) -> Iterable[_Selector]:
+        for namespace in (pod.namespace, None):
+            yield from self._unindexed.get(namespace, ())
+            for label, value in pod.labels.items():
+                yield from self._indexed.get((namespace, label, value), ())
+
+    def _carry(self, pod: PodInfo, slot: int, sign: int) -> None:
+        affinity = pod.pod_affinity
+        assert affinity is not None
+        terms: list[tuple[str, int, PodAffinityTerm]] = [
+            *((REQUIRED, 1, t) for t in affinity.required),
+            *((REQUIRED_ANTI, 1, t) for t in affinity.required_anti),
+            *((PREFERRED, w, t) for w, t in affinity.preferred),
+            *((PREFERRED_ANTI, w, t) for w, t in affinity.preferred_anti),
+        ]
+        for key in terms:
+            carried = self._carried.get(key)
+            if carried is None:
+                if sign < 0:
+                    continue
+                carried = CarriedTerm(*key, np.zeros(self._capacity, dtype=np.int32))
+                self._carried[key] = carried
+                self.carried_generation += 1
+            carried.counts[slot] += sign
+            total = self._carried_total.get(key, 0) + sign
+            if total <= 0:
+                del self._carried[key]
+                self._carried_total.pop(key, None)
+                self.carried_generation += 1
+            else:
+                self._carried_total[key] = total
+
+    # ------------------------------------------------------------------ namespaces
+
+    def set_namespace(self, name: str, labels: Mapping[str, str] | None) -> None:
+        """A Namespace's labels (None: it is gone)."""
+        if labels is None:
+            self.namespace_labels.pop(name, None)
+        else:
+            self.namespace_labels[name] = labels
+
+    def labels_of_namespace(self, name: str) -> Mapping[str, str]:
+        return self.namespace_labels.get(name, _EMPTY_LABELS)
+
+    def namespaces_of(self, term: PodAffinityTerm) -> frozenset[str] | None:
+        """The namespaces a term selects pods in (None: every namespace)."""
+        if term.all_namespaces:
+            return None
+        if term.namespace_selector is None:
+            return term.namespaces
+        known = set(self.namespace_labels) | {pod.namespace for pod, _ in self._pods.values()}
+        chosen = {n for n in known if term.namespace_selector.matches(self.labels_of_namespace(n))}
+        return term.namespaces | chosen
+
+    # ------------------------------------------------------------------ questions
+
+    @property
+    def pod_count(self) -> int:
+        return len(self._pods)
+
+    def pods(self) -> Iterable[tuple[PodInfo, int]]:
+        """Every counted pod and its slot."""
+        return self._pods.values()
+
+    def matching(
+        self, namespace: str | None, selector: LabelSelector, *, skip_deleting: bool = False
+    ) -> CountArray:
+        """Per node slot, how many counted pods in ``namespace`` (None: any) the selector
+        matches. Read-only: the index keeps updating it."""
+        key: SelectorKey = (namespace, selector, skip_deleting)
+        self._tick += 1
+        found = self._selectors.get(key)
+        if found is None:
+            found = self._register(key)
+        found.last_used = self._tick
+        return found.counts
+
+    def term_counts(self, term: PodAffinityTerm, *, skip_deleting: bool = False) -> CountArray:
+        """Per node slot, how many counted pods the term selects (a new array)."""
+        if term.selector is None:
+            return np.zeros(self._capacity, dtype=np.int32)
+        namespaces = self.namespaces_of(term)
+        if namespaces is None:
+            return self.matching(None, term.selector, skip_deleting=skip_deleting).copy()
+        total = np.zeros(self._capacity, dtype=np.int32)
+        for namespace in namespaces:
+            total += self.matching(namespace, term.selector, skip_deleting=skip_deleting)
+        return total
+
+    def carried_terms(self) -> Iterable[CarriedTerm]:
+        """The affinity terms placed pods carry, each once, with their carriers per node."""
+        return self._carried.values()
+
+    def _register(self, key: SelectorKey) -> _Selector:
+        if len(self._selectors) >= MAX_SELECTORS:
+            self._evict()
+        namespace, selector, _ = key
+        counts = np.zeros(self._capacity, dtype=np.int32)
+        entry = _Selector(key, counts)
+        equality = selector.equality_keys()
+        if equality and namespace is not None:
+            label, value = equality[0]
+            candidates: Iterable[str] = self._by_label.get((namespace, label, value), ())
+        else:
+            candidates = self._pods
+        for pod_key in candidates:
+            pod, slot = self._pods[pod_key]
+            if entry.selects(pod):
+                counts[slot] += 1
+        if equality:
+            label, value = equality[0]
+            self._indexed.setdefault((namespace, label, value), []).append(entry)
+        else:
+            self._unindexed.setdefault(namespace, []).append(entry)
+        self._selectors[key] = entry
+        return entry
+
+    def _evict(self) -> None:
+        ranked = sorted(self._selectors.values(), key=lambda s: s.last_used)
+        for entry in ranked[: len(ranked) // 2]:
+            del self._selectors[entry.key]
+        self._indexed = {}
+        self._unindexed = {}
+        for entry in self._selectors.values():
+            namespace, selector, _ = entry.key
+            equality = selector.equality_keys()
+            if equality:
+                label, value = equality[0]
+                self._indexed.setdefault((namespace, label, value), []).append(entry)
+            else:
+                self._unindexed.setdefault(namespace, []).append(entry)
