@@ -28,6 +28,11 @@ class ClusterEvent(enum.Flag):
     POD_REMOVED = enum.auto()
     # A gang's PodGroup changed or a member arrived.
     POD_GROUP = enum.auto()
+    # A pod was placed on a node (by us or anyone), or a placed pod's labels changed: rules
+    # about other pods (affinity, topology spread) may now be met.
+    POD_ADDED = enum.auto()
+    # A Namespace's labels changed (namespaceSelector of affinity terms).
+    NAMESPACE_LABELS = enum.auto()
 
     NONE = 0
     ALL = (
@@ -40,6 +45,8 @@ class ClusterEvent(enum.Flag):
         | NODE_TOPOLOGY
         | POD_REMOVED
         | POD_GROUP
+        | POD_ADDED
+        | NAMESPACE_LABELS
     )
 
 

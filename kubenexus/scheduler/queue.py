@@ -49,6 +49,8 @@ class SchedulingQueue:
         self._rekey: list[tuple[float, int, str, int]] = []
         # key → when it entered the pool; insertion order is entry order (re-entry moves to the end)
         self._unschedulable: dict[str, float] = {}
+        # The union of what the unschedulable pods wait for (a superset once some left).
+        self._wanted = ClusterEvent.NONE
         # Bumped whenever the cluster changes; a pod that failed while a change happened during
         # its attempt is retried after backoff instead of waiting for the next change.
         self._move_generation = 0
@@ -199,7 +201,10 @@ class SchedulingQueue:
             self._where[key] = "unschedulable"
             self._bump(key)
             self._unschedulable.pop(key, None)
+            if not self._unschedulable:
+                self._wanted = ClusterEvent.NONE  # a fresh union once the pool empties
             self._unschedulable[key] = now
+            self._wanted |= wake_on
 
     def requeue_backoff(self, entry: QueuedPod, message: str) -> None:
         """A transient failure (binding error, plugin error): retry after backoff."""
@@ -239,6 +244,8 @@ class SchedulingQueue:
         if not event:
             return 0
         self._move_generation += 1
+        if not self._unschedulable or not event & self._wanted:
+            return 0  # no waiting pod cares (frequent events cost nothing then)
         now = self._clock()
         woken = [key for key in self._unschedulable if self._entries[key].wake_on & event]
         for key in woken:

@@ -296,6 +296,14 @@ class Scheduler:
             plugin.set_node_topology(nodes, name, topology, pods)
         self.queue.move(ClusterEvent.NODE_TOPOLOGY)
 
+    def set_namespace(self, name: str, labels: Mapping[str, str] | None) -> None:
+        """A Namespace's labels (None: deleted), for affinity terms' namespaceSelector."""
+        index = self.cache.nodes.pods
+        if index.namespace_labels.get(name) == labels:
+            return
+        index.set_namespace(name, labels)
+        self.queue.move(ClusterEvent.NAMESPACE_LABELS)
+
     def upsert_pod(self, pod: PodInfo) -> None:
         """Any pod the cluster shows. Bound pods are counted; our pending pods are queued."""
         if pod.node_name or pod.terminal:
@@ -345,6 +353,8 @@ class Scheduler:
             self.reserving.adopt(pod)
         if before is not None and (pod.terminal or _uses_less(before, pod)):
             self._room_freed(pod.node_name)  # room freed (finished, resized down)
+        if not pod.terminal and (before is None or before.labels != pod.labels):
+            self.queue.move(ClusterEvent.POD_ADDED)
         if pod.gang:
             finished = self._finished.setdefault(pod.gang, {})
             if pod.terminal and pod.node_name:
@@ -538,6 +548,7 @@ class Scheduler:
         decision = Scheduled(entry, placement)
         self._in_flight[pod.key] = decision
         self.queue.delete(pod.key)
+        self.queue.move(ClusterEvent.POD_ADDED)
         return decision
 
     def _schedule_gang(self, first: QueuedPod, gangs: GangManager) -> list[Outcome]:
