@@ -13,6 +13,7 @@ from kubenexus.plugins.balanced_allocation import (
     NodeResourcesBalancedAllocation,
 )
 from kubenexus.plugins.coscheduling import Coscheduling, CoschedulingArgs
+from kubenexus.plugins.image_locality import ImageLocality
 from kubenexus.plugins.node_affinity import NodeAffinity
 from kubenexus.plugins.node_name import NodeName
 from kubenexus.plugins.node_ports import NodePorts
@@ -74,6 +75,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
             default_weight=5,
             default_points=frozenset({"score"}),
         ),
+        PluginSpec("ImageLocality", lambda _: ImageLocality(), NoArgs),
     )
 }
 
@@ -92,4 +94,5 @@ DEFAULT_PLUGINS: Final = (
     "NUMATopology",
     "ResourceReservation",
     "NodeResourcesBalancedAllocation",
+    "ImageLocality",
 )

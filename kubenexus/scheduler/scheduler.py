@@ -169,6 +169,7 @@ class Scheduler:
             for p in (
                 *profile.pre_filters,
                 *profile.filters,
+                *(weighted.plugin for weighted in profile.scores),
                 *profile.reserves,
                 *profile.annotators,
             )

@@ -38,6 +38,7 @@ def test_no_file_means_defaults() -> None:
         ("ResourceFragmentationScore", 5),
         ("NUMATopology", 3),
         ("NodeResourcesBalancedAllocation", 1),
+        ("ImageLocality", 1),
     ]
 
 
