@@ -190,9 +190,8 @@ class Profile:
         candidates = nodes.all_slots() if dense else np.flatnonzero(feasible)
         state.write(FEASIBLE, feasible)  # scores normalized over feasible nodes, as kube's
         total: FloatArray | None = None
+        # A pre-filter's SKIP skips its filter only, as kube's: scoring has its own say.
         for weighted in self.scores:
-            if weighted.plugin.name in skipped:
-                continue
             scores = weighted.plugin.score(state, pod, nodes, candidates)
             if scores is None:
                 continue

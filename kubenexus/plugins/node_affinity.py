@@ -114,9 +114,7 @@ class NodeAffinity:
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         if not pod.node_selector and pod.required_affinity is None:
-            # Nothing to filter; a pod with preferred terms is still scored (the runtime skips
-            # a skipped plugin's score too).
-            return SUCCESS if pod.preferred_affinity else SKIP
+            return SKIP  # nothing to filter (preferred terms are still scored)
         names = _named_nodes(pod.required_affinity)
         if names is not None:
             if not names:

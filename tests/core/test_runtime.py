@@ -10,6 +10,7 @@ import pytest
 
 from kubenexus.api import PodInfo
 from kubenexus.framework import (
+    SKIP,
     CycleState,
     Diagnosis,
     Failure,
@@ -217,3 +218,43 @@ def test_nodes_named_by_match_fields_are_the_only_ones_tried_as_kube_says() -> N
     assert place(s, conflict.obj())["conflict"] == (
         "0/3 nodes are available: pod affinity terms conflict."
     )
+
+
+class _SkipsFilterButPrefers:
+    """Nothing to filter for any pod (pre-filter SKIP), yet a preference between nodes."""
+
+    name: ClassVar[str] = "Prefers"
+    filtered = 0
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
+        return SKIP
+
+    def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> None:
+        type(self).filtered += 1
+
+    def explain(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> Counter[str]:
+        return Counter()
+
+    def score(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
+    ) -> np.ndarray:
+        wanted = nodes.slot_of("second")
+        return np.where(candidates == wanted, 100.0, 0.0)
+
+
+def test_a_pre_filter_skip_skips_the_filter_but_not_the_score() -> None:
+    plugin = _SkipsFilterButPrefers()
+    profile = Profile(
+        scheduler_name="kubenexus-scheduler",
+        queue_sort=PrioritySort(),
+        pre_filters=[plugin],
+        filters=[plugin],
+        scores=[WeightedScore(plugin, 1)],
+    )
+    nodes = table(make_node("first").alloc(cpu="4").obj(), make_node("second").alloc(cpu="4").obj())
+    placement = profile.find_node(make_pod("p").obj(), nodes)
+    assert isinstance(placement, Placement)
+    assert placement.node_name == "second"  # the score counted
+    assert _SkipsFilterButPrefers.filtered == 0  # the filter did not run
