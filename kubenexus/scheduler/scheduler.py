@@ -15,6 +15,7 @@ from typing import Any, Final
 from kubenexus.api import keys
 from kubenexus.api.gpu import NodeGpus, read_gpus
 from kubenexus.api.objects import NodeInfo, PodInfo, shared_requests
+from kubenexus.api.pod_rules import LabelSelector
 from kubenexus.api.quantity import format_amount
 from kubenexus.api.reservation import ReservationSpec, SlotSpec
 from kubenexus.api.topology import NodeTopology
@@ -304,6 +305,13 @@ class Scheduler:
             return
         index.set_namespace(name, labels)
         self.queue.move(ClusterEvent.NAMESPACE_LABELS)
+
+    def set_workload(
+        self, kind: str, namespace: str, name: str, selector: LabelSelector | None
+    ) -> None:
+        """A Service, ReplicationController, ReplicaSet or StatefulSet's selector (None: gone),
+        for kube's default topology spreading of the pods it selects."""
+        self.cache.nodes.pods.workloads.set(kind, namespace, name, selector)
 
     def upsert_pod(self, pod: PodInfo) -> None:
         """Any pod the cluster shows. Bound pods are counted; our pending pods are queued."""

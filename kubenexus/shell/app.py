@@ -43,6 +43,7 @@ from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry
 from kubenexus.shell.podgroups import PodGroupStatusWriter, member_state
 from kubenexus.shell.reservations import ReservationWriter
 from kubenexus.shell.slices import SliceFeed
+from kubenexus.shell.workloads import ClusterObjects
 
 log = structlog.get_logger(__name__)
 
@@ -159,6 +160,8 @@ class Daemon:
             optional=True,
         )
         self._gpu_problems: dict[str, str] = {}  # node → the GPU data problem last logged
+        # Namespaces' labels and workloads' selectors (inter-pod affinity, default spreading).
+        self.cluster_objects = ClusterObjects(client, self.scheduler, self.settings.informer)
         # Read before deciding (like pods and nodes): the room they hold must be counted first.
         self.reservations = Informer(
             client,
@@ -465,6 +468,7 @@ class Daemon:
             self.topologies.synced.wait(),
             self.slices.synced.wait(),
             self.reservations.synced.wait(),
+            *(informer.synced.wait() for informer in self.cluster_objects.informers.values()),
         )
         log.info(
             "caches.synced",
@@ -588,6 +592,10 @@ class Daemon:
             "topology-informer": self.topologies.run,
             "reservation-informer": self.reservations.run,
             "resourceslice-informer": self.slices.run,
+            **{
+                f"{name}-informer": informer.run
+                for name, informer in self.cluster_objects.informers.items()
+            },
             "events": self.recorder.run,
             "sync": self._await_synced,
             "scheduling-loop": self._schedule,

@@ -47,6 +47,7 @@ import attrs
 import jsonschema
 import kmock
 import yaml
+from kmock._internal import parsing as kmock_parsing
 
 from tests.emulator.patches import PatchError, json_patch, merge_patch
 from tests.emulator.selectors import SelectorError, field_selector, label_selector
@@ -80,6 +81,12 @@ KINDS: dict[ResKey, Kind] = {
     ("", "v1", "nodes"): Kind("Node", False, status_subresource=True),
     ("", "v1", "namespaces"): Kind("Namespace", False, status_subresource=True),
     ("", "v1", "events"): Kind("Event", True),
+    ("", "v1", "services"): Kind("Service", True, status_subresource=True),
+    ("", "v1", "replicationcontrollers"): Kind(
+        "ReplicationController", True, status_subresource=True
+    ),
+    ("apps", "v1", "replicasets"): Kind("ReplicaSet", True, status_subresource=True),
+    ("apps", "v1", "statefulsets"): Kind("StatefulSet", True, status_subresource=True),
     ("events.k8s.io", "v1", "events"): Kind("Event", True),
     ("coordination.k8s.io", "v1", "leases"): Kind("Lease", True),
     ("apiextensions.k8s.io", "v1", "customresourcedefinitions"): Kind(
@@ -292,6 +299,25 @@ class _Watcher:
 
 def _now() -> str:
     return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_kmock_parse_path = kmock_parsing.parse_path
+
+
+def _parse_path(path: str) -> kmock_parsing.ParsedPath:
+    """kmock reads ``/api/v1/namespaces[/name[/status]]`` as the start of a namespaced path
+    (the list fails, a get finds no plural): Namespaces themselves are read here."""
+    parts = path.strip("/").split("/")
+    if parts[:3] == ["api", "v1", "namespaces"] and (
+        len(parts) <= 4 or (len(parts) == 5 and parts[4] in {"status", "finalize"})
+    ):
+        name = parts[3] if len(parts) > 3 else None
+        sub = parts[4] if len(parts) > 4 else None
+        return kmock_parsing.ParsedPath("", "v1", "namespaces", None, name, sub)
+    return _kmock_parse_path(path)
+
+
+kmock_parsing.parse_path = _parse_path
 
 
 @attrs.define(kw_only=True)
