@@ -12,6 +12,9 @@ read from manual labels, GPU Feature Discovery, NFD or DRA ResourceSlices) and a
 and GPU pods, half of the GPU pods asking GPU memory per card; whether each such pod landed on
 cards that hold its request is checked against the cluster as the benchmark built it, not as the
 scheduler read it.
+
+``--workload affinity``: see ``bench_affinity`` (Deployments with pod anti-affinity and topology
+spread on a cluster already running 20,000 pods; rules checked from the decisions).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from kubenexus import bench_affinity
 from kubenexus.api import keys
 from kubenexus.api.gpu import gpus_from_labels
 from kubenexus.api.objects import NodeInfo, PodInfo, Taint, Toleration, pod_from_dict
@@ -504,6 +508,7 @@ class RunFigures:
     decisions: int
     spark: SparkFigures | None = None
     gpu: GpuFigures | None = None
+    affinity: bench_affinity.AffinityFigures | None = None
 
     @property
     def pods_per_second(self) -> float:
@@ -544,6 +549,31 @@ def _backlog(scheduler: Scheduler, count: int) -> None:
 _HUGE = MappingProxyType({keys.CPU: 10_000_000, keys.PODS: 1})
 
 
+def _workload_pods(  # noqa: PLR0917 - the run's parameters, passed through
+    scheduler: Scheduler,
+    workload: str,
+    node_list: list[NodeInfo],
+    pods: int,
+    rng: random.Random,
+    gang_size: int,
+) -> list[PodInfo]:
+    """Count the pods already running and queue the pods to place; the running ones."""
+    running: list[PodInfo] = []
+    if workload == "affinity":
+        running = bench_affinity.existing_pods(node_list, rng)
+        for pod in running:
+            scheduler.upsert_pod(pod)
+    if workload == "gpu":
+        queued = synthetic_gpu_pods(pods, rng)
+    elif workload == "affinity":
+        queued = bench_affinity.incoming_pods(pods, rng)
+    else:
+        queued = synthetic_pods(pods, workload, rng, gang_size)
+    for pod in queued:
+        scheduler.upsert_pod(pod)
+    return running
+
+
 def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_bench
     nodes: int,
     pods: int,
@@ -565,13 +595,9 @@ def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_b
             if problem:  # the benchmark's own slices: a bug here or in the GPU model
                 raise RuntimeError(problem)
     _backlog(scheduler, backlog)
-    if cluster:
-        queued = synthetic_gpu_pods(pods, rng)
-    else:
-        queued = synthetic_pods(pods, workload, rng, gang_size)
-    for pod in queued:
-        scheduler.upsert_pod(pod)
-    decided: list[list[tuple[PodInfo, str]]] | None = [] if cluster else None
+    running = _workload_pods(scheduler, workload, node_list, pods, rng, gang_size)
+    checked = cluster is not None or workload == "affinity"
+    decided: list[list[tuple[PodInfo, str]]] | None = [] if checked else None
     latencies = np.zeros(pods)
     scheduled = unschedulable = 0
     gc.collect()
@@ -598,7 +624,11 @@ def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_b
     seconds = clock() - started
     timed = latencies[:calls]
     gpu = _gpu_figures(cluster, decided, timed) if cluster and decided is not None else None
-    return RunFigures(seconds, scheduled, unschedulable, timed, calls, gpu=gpu)
+    affinity = None
+    if workload == "affinity" and decided is not None:
+        placed = [pair for batch in decided for pair in batch]
+        affinity = bench_affinity.check(node_list, placed, running)
+    return RunFigures(seconds, scheduled, unschedulable, timed, calls, gpu=gpu, affinity=affinity)
 
 
 class _SparkTally:
@@ -812,6 +842,14 @@ def render(report: BenchReport) -> str:
         lines += _render_spark(report.runs)
     if report.workload == "gpu":
         lines += _render_gpu(report.runs)
+    if report.workload == "affinity" and last.affinity is not None:
+        figures = last.affinity
+        lines.append(
+            f"rules           {figures.violations} broken among {figures.placed} placed "
+            f"({figures.anti_affinity_pods} with required anti-affinity on the hostname, "
+            f"{figures.spread_pods} with a zone spread constraint; "
+            f"{figures.running:,} pods already running; last run)"
+        )
     lines += [
         f"latency p50     median {statistics.median(p50):,.0f} µs per {unit}",
         f"latency p99     median {statistics.median(p99):,.0f} µs per {unit}",
