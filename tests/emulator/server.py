@@ -1021,8 +1021,10 @@ class KubeEmulator(kmock.KubernetesScaffold):
                     continue
                 last = event.rv
                 await self._send(response, event, namespace, name, matches)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the client went away
+        # A cancellation (the server shutting down) is not swallowed: aiohttp then closes the
+        # connection itself, where a handler that returned normally would leave it open.
         finally:
             self._watchers[key].discard(watcher)
         with contextlib.suppress(ConnectionResetError):
