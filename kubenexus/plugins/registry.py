@@ -13,6 +13,7 @@ from kubenexus.plugins.balanced_allocation import (
     NodeResourcesBalancedAllocation,
 )
 from kubenexus.plugins.coscheduling import Coscheduling, CoschedulingArgs
+from kubenexus.plugins.inter_pod_affinity import InterPodAffinity, InterPodAffinityArgs
 from kubenexus.plugins.node_affinity import NodeAffinity
 from kubenexus.plugins.node_name import NodeName
 from kubenexus.plugins.node_ports import NodePorts
@@ -51,6 +52,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("NodeAffinity", lambda _: NodeAffinity(), NoArgs, default_weight=2),
         PluginSpec("NodePorts", lambda _: NodePorts(), NoArgs),
         PluginSpec("NodeResourcesFit", NodeResourcesFit, NodeResourcesFitArgs),
+        PluginSpec("InterPodAffinity", InterPodAffinity, InterPodAffinityArgs, default_weight=2),
         PluginSpec("NUMATopology", NUMATopology, NUMATopologyArgs, default_weight=3),
         PluginSpec("ResourceReservation", ResourceReservation, ResourceReservationArgs),
         # Weight 8: a card's fit decides between kinds of card, even against
@@ -87,6 +89,7 @@ DEFAULT_PLUGINS: Final = (
     "NodeAffinity",
     "NodePorts",
     "NodeResourcesFit",
+    "InterPodAffinity",
     "VRAMScheduler",
     "ResourceFragmentationScore",
     "NUMATopology",
