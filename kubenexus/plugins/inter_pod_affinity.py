@@ -109,19 +109,43 @@ class _AttemptState:
 # ---------------------------------------------------------------------- domain arithmetic
 
 
-def _domain_counts(nodes: NodeTable, key: str, per_slot: Counts) -> tuple[BoolArray, IntArray]:
+def _domain_counts(
+    domains: _Domains, nodes: NodeTable, key: str, per_slot: Counts
+) -> tuple[BoolArray, IntArray]:
     """(which nodes carry the key, per node the count summed over the node's domain)."""
     size = nodes.size
     column = nodes.label_column(key)
     codes = column.codes[:size]
     has: BoolArray = codes != MISSING
-    sums = np.zeros(size, dtype=np.int64)
     counts = per_slot[:size]
+    if domains.one_node_each(nodes, key, codes, has):  # e.g. hostname: no sums needed
+        return has, np.where(has, counts, 0).astype(np.int64)
+    sums = np.zeros(size, dtype=np.int64)
     if counts.any() and has.any():
         where = codes[has]
         by_domain = np.bincount(where, weights=counts[has], minlength=len(column.values))
         sums[has] = by_domain[where].astype(np.int64)
     return has, sums
+
+
+class _Domains:
+    """Per label key, whether no two nodes share a value (hostname: each node its own domain,
+    so per-node counts need no summing), kept until the table's labels or nodes change."""
+
+    def __init__(self) -> None:
+        self._nodes: NodeTable | None = None
+        self._known: dict[str, tuple[int, int, bool]] = {}
+
+    def one_node_each(self, nodes: NodeTable, key: str, codes: Counts, has: BoolArray) -> bool:
+        if self._nodes is not nodes:
+            self._nodes, self._known = nodes, {}
+        found = self._known.get(key)
+        if found is not None and found[:2] == (nodes.topology_generation, nodes.size):
+            return found[2]
+        present = codes[has]
+        injective = bool(np.unique(present).size == present.size)
+        self._known[key] = (nodes.topology_generation, nodes.size, injective)
+        return injective
 
 
 def _all_terms_counts(index: PodIndex, terms: tuple[PodAffinityTerm, ...]) -> CountArray | None:
@@ -170,6 +194,7 @@ class InterPodAffinity:
         # Pods of one workload share namespace and labels: which carried terms select them is
         # remembered until a term appears or goes (or the index is resized).
         self._carried_cache: dict[tuple[object, ...], _Carried] = {}
+        self._domains = _Domains()
 
     # ------------------------------------------------------------------ placed pods' terms
 
@@ -215,12 +240,16 @@ class InterPodAffinity:
         affinity_fails = self._affinity_fails(pod, nodes, affinity.required)
         anti_fails: BoolArray | None = None
         for term in affinity.required_anti:
-            has, sums = _domain_counts(nodes, term.topology_key, index.term_counts(term))
+            has, sums = _domain_counts(
+                self._domains, nodes, term.topology_key, index.term_counts(term)
+            )
             hit = has & (sums > 0)
             anti_fails = hit if anti_fails is None else anti_fails | hit
         existing_fails: BoolArray | None = None
         for placed in carried.required_anti:
-            has, sums = _domain_counts(nodes, placed.term.topology_key, placed.counts)
+            has, sums = _domain_counts(
+                self._domains, nodes, placed.term.topology_key, placed.counts
+            )
             hit = has & (sums > 0)
             existing_fails = hit if existing_fails is None else existing_fails | hit
         passing: BoolArray | None = None
@@ -243,7 +272,7 @@ class InterPodAffinity:
             if counts is None:
                 has_all &= nodes.label_column(key).codes[:size] != MISSING
                 continue
-            has, sums = _domain_counts(nodes, key, counts)
+            has, sums = _domain_counts(self._domains, nodes, key, counts)
             has_all &= has
             found_all &= sums > 0
             # kube's "no pod matches anywhere" counts only pods on nodes carrying a key.
@@ -338,7 +367,7 @@ class InterPodAffinity:
             add(carried.term.topology_key, weight, carried.counts)
         raw = np.zeros(size, dtype=np.int64)
         for key, row in by_key.items():
-            _, sums = _domain_counts(nodes, key, row)
+            _, sums = _domain_counts(self._domains, nodes, key, row)
             raw += sums
         sums_at = take(raw, candidates)
         feasible = state.get(FEASIBLE, None)
