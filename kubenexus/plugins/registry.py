@@ -14,6 +14,7 @@ from kubenexus.plugins.balanced_allocation import (
 )
 from kubenexus.plugins.coscheduling import Coscheduling, CoschedulingArgs
 from kubenexus.plugins.image_locality import ImageLocality
+from kubenexus.plugins.inter_pod_affinity import InterPodAffinity, InterPodAffinityArgs
 from kubenexus.plugins.node_affinity import NodeAffinity
 from kubenexus.plugins.node_name import NodeName
 from kubenexus.plugins.node_ports import NodePorts
@@ -52,6 +53,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("NodeAffinity", lambda _: NodeAffinity(), NoArgs, default_weight=2),
         PluginSpec("NodePorts", lambda _: NodePorts(), NoArgs),
         PluginSpec("NodeResourcesFit", NodeResourcesFit, NodeResourcesFitArgs),
+        PluginSpec("InterPodAffinity", InterPodAffinity, InterPodAffinityArgs, default_weight=2),
         PluginSpec("NUMATopology", NUMATopology, NUMATopologyArgs, default_weight=3),
         PluginSpec("ResourceReservation", ResourceReservation, ResourceReservationArgs),
         # Weight 8: a card's fit decides between kinds of card, even against
@@ -89,6 +91,7 @@ DEFAULT_PLUGINS: Final = (
     "NodeAffinity",
     "NodePorts",
     "NodeResourcesFit",
+    "InterPodAffinity",
     "VRAMScheduler",
     "ResourceFragmentationScore",
     "NUMATopology",

@@ -250,30 +250,6 @@ def test_malformed_scheduling_gates_are_named() -> None:
     ("spec", "field"),
     [
         (
-            {
-                "affinity": {
-                    "podAntiAffinity": {
-                        "requiredDuringSchedulingIgnoredDuringExecution": [
-                            {"labelSelector": {}, "topologyKey": "kubernetes.io/hostname"}
-                        ]
-                    }
-                }
-            },
-            "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution",
-        ),
-        (
-            {
-                "affinity": {
-                    "podAffinity": {
-                        "requiredDuringSchedulingIgnoredDuringExecution": [
-                            {"labelSelector": {}, "topologyKey": "zone"}
-                        ]
-                    }
-                }
-            },
-            "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution",
-        ),
-        (
             {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone"}]},
             "spec.topologySpreadConstraints[0] (DoNotSchedule)",
         ),
@@ -304,6 +280,31 @@ def test_rules_not_implemented_yet_keep_the_pod_waiting_and_say_which(
     # Only a change to the pod can help: node changes do not wake it.
     s.upsert_node(make_node("b").alloc(cpu="64").obj())
     assert s.queue.where("uid-p") == "unschedulable"
+
+
+def test_required_anti_affinity_is_honoured_not_refused() -> None:
+    """Once unsupported (the pod waited): now placed, one replica per node, and the third
+    waits saying why."""
+    s = scheduler(*[make_node(n).alloc(cpu="4").obj() for n in ("a", "b")])
+    pods = []
+    for i in range(3):
+        body = make_pod(f"web-{i}").req(cpu="1").label("app", "web").dict()
+        body["spec"]["affinity"] = {
+            "podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "labelSelector": {"matchLabels": {"app": "web"}},
+                        "topologyKey": "kubernetes.io/hostname",
+                    }
+                ]
+            }
+        }
+        pods.append(pod_from_dict(body))
+    result = place(s, *pods)
+    assert sorted(result[f"web-{i}"] for i in range(2)) == ["a", "b"]
+    assert result["web-2"] == (
+        "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules."
+    )
 
 
 def test_preferences_are_not_rules_and_do_not_hold_a_pod_back() -> None:
