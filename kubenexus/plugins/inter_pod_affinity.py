@@ -293,8 +293,6 @@ class InterPodAffinity:
             return SKIP
         verdicts = self._verdicts(pod, nodes, carried)
         state.write(_STATE, _AttemptState(verdicts, carried))
-        # Nothing to filter, the pod is still scored (the runtime skips a skipped plugin's
-        # score too).
         return SUCCESS
 
     def _attempt(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> _AttemptState:
@@ -345,7 +343,9 @@ class InterPodAffinity:
         """Σ of the weights of the terms each node's domains hold matches for, scaled to
         0..100 between the lowest and highest sum over the feasible nodes (kube's
         NormalizeScore: 100 × (s - min) ÷ (max - min), truncated); None when all are equal."""
-        attempt = self._attempt(state, pod, nodes)
+        attempt = state.get(_STATE, None)
+        if not isinstance(attempt, _AttemptState):
+            return None  # the pre-filter skipped the pod: nothing to score it by
         if not self._scores(pod, attempt.carried):
             return None
         affinity = pod.pod_affinity or _NO_AFFINITY
