@@ -19,6 +19,7 @@ from kubenexus.plugins.node_ports import NodePorts
 from kubenexus.plugins.node_resources_fit import NodeResourcesFit, NodeResourcesFitArgs
 from kubenexus.plugins.node_unschedulable import NodeUnschedulable
 from kubenexus.plugins.numa_topology import NUMATopology, NUMATopologyArgs
+from kubenexus.plugins.pod_topology_spread import PodTopologySpread, PodTopologySpreadArgs
 from kubenexus.plugins.priority_sort import PrioritySort, PrioritySortArgs
 from kubenexus.plugins.resource_fragmentation import ResourceFragmentationScore
 from kubenexus.plugins.resource_reservation import (
@@ -51,6 +52,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("NodeAffinity", lambda _: NodeAffinity(), NoArgs, default_weight=2),
         PluginSpec("NodePorts", lambda _: NodePorts(), NoArgs),
         PluginSpec("NodeResourcesFit", NodeResourcesFit, NodeResourcesFitArgs),
+        PluginSpec("PodTopologySpread", PodTopologySpread, PodTopologySpreadArgs, default_weight=2),
         PluginSpec("NUMATopology", NUMATopology, NUMATopologyArgs, default_weight=3),
         PluginSpec("ResourceReservation", ResourceReservation, ResourceReservationArgs),
         # Weight 8: a card's fit decides between kinds of card, even against
@@ -87,6 +89,7 @@ DEFAULT_PLUGINS: Final = (
     "NodeAffinity",
     "NodePorts",
     "NodeResourcesFit",
+    "PodTopologySpread",
     "VRAMScheduler",
     "ResourceFragmentationScore",
     "NUMATopology",

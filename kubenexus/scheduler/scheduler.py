@@ -15,6 +15,7 @@ from typing import Any, Final
 from kubenexus.api import keys
 from kubenexus.api.gpu import NodeGpus, read_gpus
 from kubenexus.api.objects import NodeInfo, PodInfo, shared_requests
+from kubenexus.api.pod_rules import LabelSelector
 from kubenexus.api.quantity import format_amount
 from kubenexus.api.reservation import ReservationSpec, SlotSpec
 from kubenexus.api.topology import NodeTopology
@@ -303,6 +304,15 @@ class Scheduler:
             return
         index.set_namespace(name, labels)
         self.queue.move(ClusterEvent.NAMESPACE_LABELS)
+
+    def set_workload_selector(
+        self, kind: str, namespace: str, name: str, selector: LabelSelector | None
+    ) -> None:
+        """The selector of a Service, ReplicationController, ReplicaSet or StatefulSet (None:
+        it has none, or is gone), from which PodTopologySpread deduces the selector of its
+        default constraints (``api.workloads.workload_selector`` reads one from its object).
+        As in kube-scheduler, a change wakes no waiting pod."""
+        self.cache.nodes.workloads.set(kind, namespace, name, selector)
 
     def upsert_pod(self, pod: PodInfo) -> None:
         """Any pod the cluster shows. Bound pods are counted; our pending pods are queued."""

@@ -27,6 +27,7 @@ def test_no_file_means_defaults() -> None:
         "NodeAffinity",
         "NodePorts",
         "NodeResourcesFit",
+        "PodTopologySpread",
         "VRAMScheduler",
         "NUMATopology",
     ]
@@ -34,6 +35,7 @@ def test_no_file_means_defaults() -> None:
         ("TaintToleration", 3),
         ("NodeAffinity", 2),
         ("NodeResourcesFit", 1),
+        ("PodTopologySpread", 2),
         ("VRAMScheduler", 8),
         ("ResourceFragmentationScore", 5),
         ("NUMATopology", 3),
