@@ -121,12 +121,19 @@ class DefaultConstraint(PluginArgs):
 class PodTopologySpreadArgs(PluginArgs):
     """kube-scheduler's PodTopologySpreadArgs (v1 defaults: ``defaultingType: System``)."""
 
+    defaulting_type: Literal["System", "List"] = SYSTEM
     default_constraints: tuple[DefaultConstraint, ...] = ()
-    defaulting_type: Literal["System", "List"] = Field(default=SYSTEM, validate_default=True)
 
     @field_validator("default_constraints")
     @classmethod
-    def _no_repeats(cls, value: tuple[DefaultConstraint, ...]) -> tuple[DefaultConstraint, ...]:
+    def _valid_list(
+        cls, value: tuple[DefaultConstraint, ...], info: ValidationInfo
+    ) -> tuple[DefaultConstraint, ...]:
+        if value and info.data.get("defaulting_type", SYSTEM) == SYSTEM:
+            raise ValueError(
+                'must be empty when defaultingType is "System" (the default): '
+                'set defaultingType "List" to use them'
+            )
         seen: set[tuple[str, str]] = set()
         for i, c in enumerate(value):
             pair = (c.topology_key, c.when_unsatisfiable)
@@ -136,13 +143,6 @@ class PodTopologySpreadArgs(PluginArgs):
                     f"({c.topology_key}, {c.when_unsatisfiable})"
                 )
             seen.add(pair)
-        return value
-
-    @field_validator("defaulting_type")
-    @classmethod
-    def _list_with_constraints(cls, value: str, info: ValidationInfo) -> str:
-        if value == SYSTEM and info.data.get("default_constraints"):
-            raise ValueError('must be "List" when defaultConstraints are given')
         return value
 
 
