@@ -18,6 +18,7 @@ from kubenexus.api import keys
 from kubenexus.api.objects import NodeInfo, Taint, go_int
 from kubenexus.framework.gpu_table import GpuTable
 from kubenexus.framework.pod_index import PodIndex
+from kubenexus.framework.workloads import WorkloadSelectors
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -117,6 +118,8 @@ class NodeTable:
         self.gpus = GpuTable(self._capacity)
         # The pods counted on the nodes, for rules about other pods (kept by the cache).
         self.pods = PodIndex(self._capacity)
+        # The selectors of the Services, ReplicaSets, … that may select a pod (fed by the shell).
+        self.workloads = WorkloadSelectors()
 
     # ------------------------------------------------------------------ nodes
 

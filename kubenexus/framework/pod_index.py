@@ -19,7 +19,6 @@ import numpy.typing as npt
 
 from kubenexus.api.objects import PodInfo
 from kubenexus.api.pod_rules import LabelSelector, PodAffinityTerm
-from kubenexus.framework.workloads import WorkloadSelectors
 
 CountArray = npt.NDArray[np.int32]
 # Registered selectors kept at most; beyond it the least recently asked half is dropped (and
@@ -83,8 +82,6 @@ class PodIndex:
         self.namespace_labels: dict[str, Mapping[str, str]] = {}
         # Bumped when a carried term appears or goes (plugins cache what they derive from them).
         self.carried_generation = 0
-        # Services, ReplicaSets… and their selectors (kube's default spreading).
-        self.workloads = WorkloadSelectors()
 
     # ------------------------------------------------------------------ maintenance
 

@@ -1,69 +1,105 @@
-"""The selectors of the workloads that own or expose pods (Services, ReplicationControllers,
-ReplicaSets, StatefulSets): kube-scheduler spreads a pod without constraints of its own among
-the pods these select (its DefaultSelector), so the shell reports them here.
+"""The selectors of the workloads that may select a pod, fed by the shell from its informers
+(Services, ReplicationControllers, ReplicaSets, StatefulSets): the scheduler never asks the
+API. A pod's default spreading selector is built from them as kube-scheduler's
+``helper.DefaultSelector`` builds it:
+
+- every Service of the pod's namespace whose selector matches the pod's labels adds its label
+  map (a Service without a selector matches no pod);
+- the pod's controller, when it is a ReplicationController, adds its label map; a ReplicaSet or
+  StatefulSet adds its selector's requirements (looked up by the owner's name, as kube does).
+
+No selector at all (None) means no default constraints apply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Final
 
 from kubenexus.api.objects import PodInfo
-from kubenexus.api.pod_rules import LabelRequirement, LabelSelector
+from kubenexus.api.pod_rules import LabelSelector
+from kubenexus.api.workloads import (
+    REPLICA_SET,
+    REPLICATION_CONTROLLER,
+    SERVICE,
+    STATEFUL_SET,
+    WORKLOAD_KINDS,
+    selector_from_labels,
+)
 
-SERVICE: Final = "Service"
-REPLICATION_CONTROLLER: Final = "ReplicationController"
-REPLICA_SET: Final = "ReplicaSet"
-STATEFUL_SET: Final = "StatefulSet"
-KINDS: Final = frozenset({SERVICE, REPLICATION_CONTROLLER, REPLICA_SET, STATEFUL_SET})
-# Owners whose selector is added when they control the pod (Services select by labels only).
-_OWNER_KINDS: Final = frozenset({REPLICATION_CONTROLLER, REPLICA_SET, STATEFUL_SET})
+# Default selectors remembered per pod shape; cleared when a workload changes or it fills up.
+_CACHE_LIMIT: Final = 4096
+_CacheKey = tuple[str, frozenset[tuple[str, str]], str, str]
 
 
 class WorkloadSelectors:
     def __init__(self) -> None:
-        # (kind, namespace, name) → its selector; Services also by namespace.
-        self._selectors: dict[tuple[str, str, str], LabelSelector] = {}
-        self._services: dict[str, dict[str, Mapping[str, str]]] = {}
+        # kind → namespace → name → selector
+        self._by_kind: dict[str, dict[str, dict[str, LabelSelector]]] = {
+            kind: {} for kind in WORKLOAD_KINDS
+        }
+        self._cache: dict[_CacheKey, LabelSelector | None] = {}
+        # Bumped on any change (callers caching what they derive from the selectors check it).
         self.generation = 0
 
-    def __len__(self) -> int:
-        return len(self._selectors)
+    def __bool__(self) -> bool:
+        return any(self._by_kind.values())
 
     def set(self, kind: str, namespace: str, name: str, selector: LabelSelector | None) -> None:
-        """A workload's selector (None: it is gone, or selects nothing)."""
-        if kind not in KINDS:
-            raise ValueError(f"kind {kind!r}: must be one of {sorted(KINDS)}")
-        key = (kind, namespace, name)
-        if self._selectors.get(key) == selector:
+        """A workload's selector; None when it has none or is gone (both select no pod)."""
+        if kind not in WORKLOAD_KINDS:
+            raise ValueError(f"kind {kind!r}: must be one of {sorted(WORKLOAD_KINDS)}")
+        by_namespace = self._by_kind[kind]
+        names = by_namespace.get(namespace, {})
+        if names.get(name) == selector:
             return
-        self.generation += 1
-        services = self._services.setdefault(namespace, {})
         if selector is None:
-            self._selectors.pop(key, None)
-            if kind == SERVICE:
-                services.pop(name, None)
-            if not services:
-                del self._services[namespace]
-            return
-        self._selectors[key] = selector
-        if kind == SERVICE:
-            services[name] = {r.key: next(iter(r.values)) for r in selector.requirements}
+            names.pop(name, None)
+            if not names:
+                by_namespace.pop(namespace, None)
+        else:
+            by_namespace.setdefault(namespace, {})[name] = selector
+        self._cache.clear()
+        self.generation += 1
+
+    def get(self, kind: str, namespace: str, name: str) -> LabelSelector | None:
+        return self._by_kind[kind].get(namespace, {}).get(name)
 
     def default_selector(self, pod: PodInfo) -> LabelSelector | None:
-        """kube's DefaultSelector: the labels of every Service selecting the pod, plus the
-        selector of the ReplicationController, ReplicaSet or StatefulSet controlling it. None
-        when there is nothing (then default constraints do not apply)."""
-        merged: dict[str, str] = {}
-        for labels in self._services.get(pod.namespace, {}).values():
-            if labels and all(pod.labels.get(k) == v for k, v in labels.items()):
-                merged.update(labels)
-        requirements = [LabelRequirement(k, "In", frozenset({v})) for k, v in merged.items()]
-        owner = pod.owner
-        if owner is not None and owner.kind in _OWNER_KINDS:
-            selector = self._selectors.get((owner.kind, pod.namespace, owner.name))
-            if selector is not None:
-                requirements.extend(selector.requirements)
-        if not requirements:
+        """The selector kube's DefaultSelector deduces for the pod; None when it is empty."""
+        if not self:
             return None
-        return LabelSelector().with_requirements(tuple(requirements))
+        owner = pod.owner
+        key: _CacheKey = (
+            pod.namespace,
+            frozenset(pod.labels.items()),
+            owner.kind if owner is not None else "",
+            owner.name if owner is not None else "",
+        )
+        if key in self._cache:
+            return self._cache[key]
+        found = self._build(pod)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = found
+        return found
+
+    def _build(self, pod: PodInfo) -> LabelSelector | None:
+        labels: dict[str, str] = {}
+        for service in self._by_kind[SERVICE].get(pod.namespace, {}).values():
+            if service.matches(pod.labels):
+                labels.update(_label_map(service))
+        owner = pod.owner
+        selector = selector_from_labels(labels)
+        if owner is not None and owner.kind in {REPLICATION_CONTROLLER, REPLICA_SET, STATEFUL_SET}:
+            found = self.get(owner.kind, pod.namespace, owner.name)
+            if found is not None and owner.kind == REPLICATION_CONTROLLER:
+                labels.update(_label_map(found))
+                selector = selector_from_labels(labels)
+            elif found is not None:
+                selector = selector.with_requirements(found.requirements)
+        return selector if selector.requirements else None
+
+
+def _label_map(selector: LabelSelector) -> dict[str, str]:
+    """A map selector (Service, ReplicationController) back as its label map."""
+    return dict(selector.equality_keys())

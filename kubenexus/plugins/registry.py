@@ -21,6 +21,7 @@ from kubenexus.plugins.node_ports import NodePorts
 from kubenexus.plugins.node_resources_fit import NodeResourcesFit, NodeResourcesFitArgs
 from kubenexus.plugins.node_unschedulable import NodeUnschedulable
 from kubenexus.plugins.numa_topology import NUMATopology, NUMATopologyArgs
+from kubenexus.plugins.pod_topology_spread import PodTopologySpread, PodTopologySpreadArgs
 from kubenexus.plugins.priority_sort import PrioritySort, PrioritySortArgs
 from kubenexus.plugins.resource_fragmentation import ResourceFragmentationScore
 from kubenexus.plugins.resource_reservation import (
@@ -53,6 +54,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("NodeAffinity", lambda _: NodeAffinity(), NoArgs, default_weight=2),
         PluginSpec("NodePorts", lambda _: NodePorts(), NoArgs),
         PluginSpec("NodeResourcesFit", NodeResourcesFit, NodeResourcesFitArgs),
+        PluginSpec("PodTopologySpread", PodTopologySpread, PodTopologySpreadArgs, default_weight=2),
         PluginSpec("InterPodAffinity", InterPodAffinity, InterPodAffinityArgs, default_weight=2),
         PluginSpec("NUMATopology", NUMATopology, NUMATopologyArgs, default_weight=3),
         PluginSpec("ResourceReservation", ResourceReservation, ResourceReservationArgs),
@@ -91,6 +93,7 @@ DEFAULT_PLUGINS: Final = (
     "NodeAffinity",
     "NodePorts",
     "NodeResourcesFit",
+    "PodTopologySpread",
     "InterPodAffinity",
     "VRAMScheduler",
     "ResourceFragmentationScore",

@@ -306,12 +306,14 @@ class Scheduler:
         index.set_namespace(name, labels)
         self.queue.move(ClusterEvent.NAMESPACE_LABELS)
 
-    def set_workload(
+    def set_workload_selector(
         self, kind: str, namespace: str, name: str, selector: LabelSelector | None
     ) -> None:
-        """A Service, ReplicationController, ReplicaSet or StatefulSet's selector (None: gone),
-        for kube's default topology spreading of the pods it selects."""
-        self.cache.nodes.pods.workloads.set(kind, namespace, name, selector)
+        """The selector of a Service, ReplicationController, ReplicaSet or StatefulSet (None:
+        it has none, or is gone), from which PodTopologySpread deduces the selector of its
+        default constraints (``api.workloads.workload_selector`` reads one from its object).
+        As in kube-scheduler, a change wakes no waiting pod."""
+        self.cache.nodes.workloads.set(kind, namespace, name, selector)
 
     def upsert_pod(self, pod: PodInfo) -> None:
         """Any pod the cluster shows. Bound pods are counted; our pending pods are queued."""

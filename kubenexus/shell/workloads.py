@@ -10,47 +10,33 @@ from typing import Any, Final
 
 import structlog
 
-from kubenexus.api.fields import mapping_at, string_map_at
-from kubenexus.api.pod_rules import LabelRequirement, LabelSelector, label_selector
-from kubenexus.errors import InvalidInputError
-from kubenexus.framework.workloads import (
+from kubenexus.api.fields import string_map_at
+from kubenexus.api.workloads import (
     REPLICA_SET,
     REPLICATION_CONTROLLER,
     SERVICE,
     STATEFUL_SET,
+    workload_selector,
 )
+from kubenexus.errors import InvalidInputError
 from kubenexus.scheduler import Scheduler
 from kubenexus.shell.client import KubeClient
 from kubenexus.shell.informer import Informer, InformerSettings
 
 log = structlog.get_logger(__name__)
 
-# kind → (list path, whether its selector is a plain label map)
+# kind → where its objects are listed
 WORKLOAD_PATHS: Final = {
-    SERVICE: ("/api/v1/services", True),
-    REPLICATION_CONTROLLER: ("/api/v1/replicationcontrollers", True),
-    REPLICA_SET: ("/apis/apps/v1/replicasets", False),
-    STATEFUL_SET: ("/apis/apps/v1/statefulsets", False),
+    SERVICE: "/api/v1/services",
+    REPLICATION_CONTROLLER: "/api/v1/replicationcontrollers",
+    REPLICA_SET: "/apis/apps/v1/replicasets",
+    STATEFUL_SET: "/apis/apps/v1/statefulsets",
 }
 
 
 def _name(obj: Mapping[str, Any]) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
-
-
-def workload_selector(obj: Mapping[str, Any], *, plain: bool) -> LabelSelector | None:
-    """The selector of a workload object (None: it selects nothing)."""
-    spec = mapping_at(obj.get("spec"), "spec")
-    if plain:
-        labels = string_map_at(spec.get("selector"), "spec.selector")
-        if not labels:
-            return None
-        return LabelSelector().with_requirements(
-            tuple(LabelRequirement(k, "In", frozenset({v})) for k, v in labels.items())
-        )
-    selector = label_selector(spec.get("selector"), "spec.selector")
-    return selector if selector is not None and selector.requirements else None
 
 
 class ClusterObjects:
@@ -70,11 +56,11 @@ class ClusterObjects:
                 name="namespaces",
             )
         }
-        for kind, (path, plain) in WORKLOAD_PATHS.items():
+        for kind, path in WORKLOAD_PATHS.items():
             self.informers[path.rsplit("/", 1)[1]] = Informer(
                 client,
                 path,
-                on_upsert=self._workload_upsert(kind, plain=plain),
+                on_upsert=self._workload_upsert(kind),
                 on_delete=self._workload_delete(kind),
                 settings=settings,
                 name=path.rsplit("/", 1)[1],
@@ -92,24 +78,25 @@ class ClusterObjects:
     def _namespace_delete(self, obj: Mapping[str, Any]) -> None:
         self.scheduler.set_namespace(_name(obj)[1], None)
 
-    def _workload_upsert(self, kind: str, *, plain: bool) -> Any:
+    def _workload_upsert(self, kind: str) -> Any:
         def upsert(obj: Mapping[str, Any]) -> None:
             namespace, name = _name(obj)
             try:
-                selector = workload_selector(obj, plain=plain)
+                # Items of a list carry no kind: the informer knows it.
+                selector = workload_selector({**obj, "kind": kind}).selector
             except InvalidInputError as exc:
                 # The API server validates selectors; one it let through spreads nothing.
                 log.warning(
                     "workload.invalid", kind=kind, name=f"{namespace}/{name}", error=str(exc)
                 )
                 selector = None
-            self.scheduler.set_workload(kind, namespace, name, selector)
+            self.scheduler.set_workload_selector(kind, namespace, name, selector)
 
         return upsert
 
     def _workload_delete(self, kind: str) -> Any:
         def delete(obj: Mapping[str, Any]) -> None:
             namespace, name = _name(obj)
-            self.scheduler.set_workload(kind, namespace, name, None)
+            self.scheduler.set_workload_selector(kind, namespace, name, None)
 
         return delete

@@ -133,7 +133,7 @@ async def test_workload_selectors_reach_the_scheduler(cluster: Cluster) -> None:
     }
     async with running_daemon(cluster) as daemon:
         cluster.api.put_object("services", service)
-        workloads = daemon.scheduler.cache.nodes.pods.workloads
+        workloads = daemon.scheduler.cache.nodes.workloads
         pod = make_pod("f").label("app", "front").obj()
         selector = await eventually(lambda: workloads.default_selector(pod))
         assert selector.matches({"app": "front"})
