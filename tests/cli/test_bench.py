@@ -13,13 +13,14 @@ from kubenexus.cli import main
 from kubenexus.config import SchedulerConfiguration, build_scheduler, parse_config
 
 
-def without(plugin: str) -> SchedulerConfiguration:
-    """The default profile without one plugin."""
+def without(*plugins: str) -> SchedulerConfiguration:
+    """The default profile without these plugins."""
+    disabled = [{"name": plugin} for plugin in plugins]
     return parse_config(
         {
             "apiVersion": "kubescheduler.config.k8s.io/v1",
             "kind": "KubeSchedulerConfiguration",
-            "profiles": [{"plugins": {"multiPoint": {"disabled": [{"name": plugin}]}}}],
+            "profiles": [{"plugins": {"multiPoint": {"disabled": disabled}}}],
         }
     )
 
@@ -200,3 +201,29 @@ def test_bench_gpu_cluster_is_read_as_built_from_every_source() -> None:
         assert not info.gpus.warnings
         seen.add(built.source)
     assert seen == {source for source, _ in GPU_SOURCES}
+
+
+def test_bench_affinity_prints_the_rules_check() -> None:
+    args = ["--workload", "affinity", "--nodes", "90", "--pods", "300", "--repeat", "1"]
+    result = CliRunner().invoke(main, ["bench", *args])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "90 nodes, 300 pods, workload=affinity, 1 run(s)" in out
+    rules = re.search(
+        r"rules\s+0 broken among 300 placed \((\d+) with required anti-affinity on the "
+        r"hostname, (\d+) with a zone spread constraint; 360 pods already running",
+        out,
+    )
+    assert rules is not None, out
+    assert int(rules[1]) > 0
+    assert int(rules[2]) > 0
+
+
+def test_bench_affinity_check_is_counted_not_assumed() -> None:
+    """Without the two plugins the same workload breaks rules, and the check counts them."""
+    config = without("InterPodAffinity", "PodTopologySpread")
+    report = run_bench(nodes=60, pods=600, workload="affinity", repeat=1, config=config)
+    figures = report.runs[0].affinity
+    assert figures is not None
+    assert figures.violations > 0
+    assert figures.placed == 600
