@@ -135,9 +135,10 @@ class PodIndex:
             self._pods[pod.key] = (pod, slot)
 
     def _count(self, pod: PodInfo, slot: int, sign: int) -> None:
-        for selector in self._candidates(pod):
-            if selector.selects(pod):
-                selector.counts[slot] += sign
+        if self._selectors:
+            for selector in self._candidates(pod):
+                if selector.selects(pod):
+                    selector.counts[slot] += sign
         if pod.pod_affinity:
             self._carry(pod, slot, sign)
 
@@ -229,6 +230,11 @@ class PodIndex:
         for namespace in namespaces:
             total += self.matching(namespace, term.selector, skip_deleting=skip_deleting)
         return total
+
+    @property
+    def carries_terms(self) -> bool:
+        """Whether any placed pod carries an affinity term."""
+        return bool(self._carried)
 
     def carried_terms(self) -> Iterable[CarriedTerm]:
         """The affinity terms placed pods carry, each once, with their carriers per node."""

@@ -100,6 +100,9 @@ class _Carried:
     scoring: tuple[tuple[int, CarriedTerm], ...]
 
 
+_NOTHING_CARRIED: Final = _Carried((), ())
+
+
 @dataclass(frozen=True, slots=True)
 class _AttemptState:
     verdicts: _Verdicts
@@ -200,6 +203,8 @@ class InterPodAffinity:
 
     def _carried(self, pod: PodInfo, nodes: NodeTable) -> _Carried:
         index = nodes.pods
+        if not index.carries_terms:
+            return _NOTHING_CARRIED
         ns_labels = index.labels_of_namespace(pod.namespace)
         key = (
             index.carried_generation,
