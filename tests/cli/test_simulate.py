@@ -1058,3 +1058,23 @@ def test_the_gpu_docs_show_the_examples_real_output() -> None:
     shown = shown.split("\n```", 1)[0]
     _, out, _ = _run("simulate", str(EXAMPLES / "gpus.yaml"))
     assert out.rstrip("\n") == shown
+
+
+def test_services_example_keeps_pod_rules_as_kube_scheduler() -> None:
+    code, out, err = _run(
+        "simulate", str(EXAMPLES / "cluster.yaml"), str(EXAMPLES / "services.yaml"), "-o", "json"
+    )
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+    web = [pods[f"default/web-{i}"] for i in range(8)]
+    placed = [p["node"] for p in web if p["status"] == "Scheduled"]
+    assert len(placed) == len(set(placed)) == 7  # one replica per node
+    [waiting] = [p for p in web if p["status"] == "Unschedulable"]
+    assert waiting["message"] == (
+        "0/12 nodes are available: 1 node(s) were unschedulable, 4 node(s) had untolerated "
+        "taint(s), 7 node(s) didn't match pod anti-affinity rules."
+    )
+    zone = {"cpu-large-1": "a", "cpu-large-2": "b", "cpu-large-3": "c", "cpu-small-1": "a"}
+    zone |= {"cpu-small-2": "b", "mem-1": "a", "edge-1": "edge"}
+    assert sorted(zone[pods[f"default/db-{i}"]["node"]] for i in range(3)) == ["a", "b", "c"]
+    assert pods["default/cache"]["node"] in placed  # next to a web replica
