@@ -614,6 +614,16 @@ def _placement_rules(
     )
 
 
+def _placed_pod_affinity(
+    spec: Mapping[str, Any], namespace: str, labels: Mapping[str, str]
+) -> PodAffinity | None:
+    """A placed pod's inter-pod affinity, read on its own (None when unreadable too)."""
+    try:
+        return pod_affinity(spec, namespace, labels) or None
+    except InvalidInputError:
+        return None
+
+
 def _host_ports_or_none(spec: Mapping[str, Any], placed: bool) -> tuple[HostPort, ...]:
     """Host ports; a placed pod whose ports cannot be read holds none we know of (it runs
     anyway), a pending one is refused naming the field."""
@@ -641,9 +651,10 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
     except InvalidInputError:
         if not node_name:
             raise
-        # Already on its node: only its usage matters, and it must be counted whatever rules
-        # it carries that we cannot read (the API server accepts some we refuse).
-        rules = _PlacementRules()
+        # Already on its node: its usage and its pod (anti-)affinity (which binds pods placed
+        # after it) matter, and it must be counted whatever other rules it carries that we
+        # cannot read (the API server accepts some we refuse, e.g. Gt with a non-integer).
+        rules = _PlacementRules(pod_affinity=_placed_pod_affinity(spec, namespace, labels))
     return PodInfo(
         namespace=namespace,
         name=_str(meta.get("name"), "metadata.name", required=True),

@@ -33,6 +33,8 @@ class ClusterEvent(enum.Flag):
     POD_ADDED = enum.auto()
     # A Namespace's labels changed (namespaceSelector of affinity terms).
     NAMESPACE_LABELS = enum.auto()
+    # A node went away (a topology domain with it: the spread minimum may rise).
+    NODE_REMOVED = enum.auto()
 
     NONE = 0
     ALL = (
@@ -47,6 +49,7 @@ class ClusterEvent(enum.Flag):
         | POD_GROUP
         | POD_ADDED
         | NAMESPACE_LABELS
+        | NODE_REMOVED
     )
 
 

@@ -32,6 +32,8 @@ class QueuedPod:
     last_message: str = ""
     # The cluster changes that may make it schedulable after it was found to fit nowhere.
     wake_on: ClusterEvent = ClusterEvent.ALL
+    # The plugins that rejected it last (None: unknown), for finer wake-up checks.
+    rejected_by: frozenset[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

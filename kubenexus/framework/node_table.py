@@ -42,29 +42,55 @@ def take(values: ArrayT, candidates: IntArray) -> ArrayT:
 
 
 class LabelColumn:
-    """One label key over all node slots: value codes (MISSING where absent) and their strings."""
+    """One label key over all node slots: value codes (MISSING where absent) and their strings.
 
-    __slots__ = ("codes", "is_number", "numbers", "values")
+    A value no node carries any more gives its code back for reuse, so a column over a key
+    with a value per node (the hostname) does not grow with every node that ever existed.
+    """
+
+    __slots__ = ("_free", "_names", "_users", "codes", "is_number", "numbers", "values", "width")
 
     def __init__(self, size: int) -> None:
         self.codes: npt.NDArray[np.int32] = np.full(size, MISSING, dtype=np.int32)
         self.values: dict[str, int] = {}
+        # Codes in use are below ``width`` (arrays indexed by code are this long).
+        self.width = 0
+        self._users: list[int] = []  # per code, the slots carrying its value
+        self._names: list[str] = []  # per code, its value
+        self._free: list[int] = []
         # Integer reading of each value for Gt/Lt, exactly as kube-scheduler reads it (int64;
         # ``is_number`` is False where the label is absent or not an integer).
         self.numbers: IntArray = np.zeros(size, dtype=np.int64)
         self.is_number: BoolArray = np.zeros(size, dtype=np.bool_)
 
-    def code_of(self, value: str) -> int:
+    def _code_of(self, value: str) -> int:
         code = self.values.get(value)
         if code is None:
-            code = self.values[value] = len(self.values)
+            if self._free:
+                code = self._free.pop()
+                self._names[code] = value
+            else:
+                code = self.width
+                self.width += 1
+                self._users.append(0)
+                self._names.append(value)
+            self.values[value] = code
         return code
 
     def set(self, slot: int, value: str | None) -> None:
+        old = int(self.codes[slot])
         number = None if value is None else go_int(value)
         self.numbers[slot] = 0 if number is None else number
         self.is_number[slot] = number is not None
-        self.codes[slot] = MISSING if value is None else self.code_of(value)
+        new = MISSING if value is None else self._code_of(value)
+        self.codes[slot] = new
+        if new != MISSING:
+            self._users[new] += 1
+        if old != MISSING:
+            self._users[old] -= 1
+            if self._users[old] == 0:
+                del self.values[self._names[old]]
+                self._free.append(old)
 
     def grow(self, size: int) -> None:
         old = self.codes.size

@@ -33,8 +33,8 @@ PREFERRED_ANTI: Final = "preferred_anti"
 
 _EMPTY_LABELS: Final[Mapping[str, str]] = {}
 
-# (namespace, or None for every namespace; selector; whether pods being deleted are left out)
-SelectorKey = tuple[str | None, LabelSelector, bool]
+# (the namespaces, None for every one; selector; whether pods being deleted are left out)
+SelectorKey = tuple[frozenset[str] | None, LabelSelector, bool]
 
 
 @dataclass(slots=True, eq=False)
@@ -44,12 +44,20 @@ class _Selector:
     last_used: int = 0
 
     def selects(self, pod: PodInfo) -> bool:
-        namespace, selector, skip_deleting = self.key
+        namespaces, selector, skip_deleting = self.key
         return (
-            (namespace is None or namespace == pod.namespace)
+            (namespaces is None or pod.namespace in namespaces)
             and not (skip_deleting and pod.deleting)
             and selector.matches(pod.labels)
         )
+
+
+def _bucket(namespaces: frozenset[str] | None) -> str | None:
+    """The namespace a selector is filed under: its only one, or None (checked on every pod
+    of any namespace; ``selects`` then checks the set)."""
+    if namespaces is not None and len(namespaces) == 1:
+        return next(iter(namespaces))
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,11 @@ class PodIndex:
         self._carried_total: dict[tuple[str, int, PodAffinityTerm], int] = {}
         # Namespace name → its labels (from the Namespace informer; unknown ones: none).
         self.namespace_labels: dict[str, Mapping[str, str]] = {}
+        # Counted pods per namespace (namespaces seen without a Namespace object count too).
+        self._pod_namespaces: dict[str, int] = {}
+        # Bumped when the namespaces known or their labels change (namespaceSelector results).
+        self._namespace_generation = 0
+        self._chosen: dict[tuple[frozenset[str], LabelSelector], tuple[int, frozenset[str]]] = {}
         # Bumped when a carried term appears or goes (plugins cache what they derive from them).
         self.carried_generation = 0
 
@@ -102,6 +115,10 @@ class PodIndex:
         self._pods[pod.key] = (pod, slot)
         for label, value in pod.labels.items():
             self._by_label.setdefault((pod.namespace, label, value), set()).add(pod.key)
+        seen = self._pod_namespaces.get(pod.namespace, 0)
+        self._pod_namespaces[pod.namespace] = seen + 1
+        if not seen:
+            self._namespace_generation += 1
         self._count(pod, slot, 1)
 
     def remove(self, pod: PodInfo) -> None:
@@ -109,6 +126,12 @@ class PodIndex:
         if found is None:
             return
         counted, slot = found
+        left = self._pod_namespaces.get(counted.namespace, 0) - 1
+        if left > 0:
+            self._pod_namespaces[counted.namespace] = left
+        else:
+            self._pod_namespaces.pop(counted.namespace, None)
+            self._namespace_generation += 1
         for label, value in counted.labels.items():
             keys = self._by_label.get((counted.namespace, label, value))
             if keys is not None:
@@ -178,23 +201,36 @@ class PodIndex:
 
     def set_namespace(self, name: str, labels: Mapping[str, str] | None) -> None:
         """A Namespace's labels (None: it is gone)."""
+        if self.namespace_labels.get(name) == labels:
+            return
         if labels is None:
             self.namespace_labels.pop(name, None)
         else:
             self.namespace_labels[name] = labels
+        self._namespace_generation += 1
 
     def labels_of_namespace(self, name: str) -> Mapping[str, str]:
         return self.namespace_labels.get(name, _EMPTY_LABELS)
 
     def namespaces_of(self, term: PodAffinityTerm) -> frozenset[str] | None:
-        """The namespaces a term selects pods in (None: every namespace)."""
+        """The namespaces a term selects pods in (None: every namespace). Resolving a
+        namespaceSelector is remembered until a namespace appears, goes or is relabelled."""
         if term.all_namespaces:
             return None
         if term.namespace_selector is None:
             return term.namespaces
-        known = set(self.namespace_labels) | {pod.namespace for pod, _ in self._pods.values()}
-        chosen = {n for n in known if term.namespace_selector.matches(self.labels_of_namespace(n))}
-        return term.namespaces | chosen
+        key = (term.namespaces, term.namespace_selector)
+        found = self._chosen.get(key)
+        if found is not None and found[0] == self._namespace_generation:
+            return found[1]
+        known = self.namespace_labels.keys() | self._pod_namespaces.keys()
+        chosen = term.namespaces | {
+            n for n in known if term.namespace_selector.matches(self.labels_of_namespace(n))
+        }
+        if len(self._chosen) >= MAX_SELECTORS:
+            self._chosen.clear()
+        self._chosen[key] = (self._namespace_generation, chosen)
+        return chosen
 
     # ------------------------------------------------------------------ questions
 
@@ -211,7 +247,19 @@ class PodIndex:
     ) -> CountArray:
         """Per node slot, how many counted pods in ``namespace`` (None: any) the selector
         matches. Read-only: the index keeps updating it."""
-        key: SelectorKey = (namespace, selector, skip_deleting)
+        namespaces = None if namespace is None else frozenset({namespace})
+        return self.matching_in(namespaces, selector, skip_deleting=skip_deleting)
+
+    def matching_in(
+        self,
+        namespaces: frozenset[str] | None,
+        selector: LabelSelector,
+        *,
+        skip_deleting: bool = False,
+    ) -> CountArray:
+        """As ``matching``, for pods in any of ``namespaces`` (None: every namespace): one
+        registered selector for the set, whatever its size."""
+        key: SelectorKey = (namespaces, selector, skip_deleting)
         self._tick += 1
         found = self._selectors.get(key)
         if found is None:
@@ -220,16 +268,11 @@ class PodIndex:
         return found.counts
 
     def term_counts(self, term: PodAffinityTerm, *, skip_deleting: bool = False) -> CountArray:
-        """Per node slot, how many counted pods the term selects (a new array)."""
+        """Per node slot, how many counted pods the term selects (read-only)."""
         if term.selector is None:
             return np.zeros(self._capacity, dtype=np.int32)
         namespaces = self.namespaces_of(term)
-        if namespaces is None:
-            return self.matching(None, term.selector, skip_deleting=skip_deleting).copy()
-        total = np.zeros(self._capacity, dtype=np.int32)
-        for namespace in namespaces:
-            total += self.matching(namespace, term.selector, skip_deleting=skip_deleting)
-        return total
+        return self.matching_in(namespaces, term.selector, skip_deleting=skip_deleting)
 
     @property
     def carries_terms(self) -> bool:
@@ -243,26 +286,37 @@ class PodIndex:
     def _register(self, key: SelectorKey) -> _Selector:
         if len(self._selectors) >= MAX_SELECTORS:
             self._evict()
-        namespace, selector, _ = key
+        namespaces, selector, _ = key
         counts = np.zeros(self._capacity, dtype=np.int32)
         entry = _Selector(key, counts)
         equality = selector.equality_keys()
-        if equality and namespace is not None:
+        candidates: Iterable[str]
+        if equality and namespaces is not None:
             label, value = equality[0]
-            candidates: Iterable[str] = self._by_label.get((namespace, label, value), ())
+            candidates = [
+                pod_key
+                for namespace in namespaces
+                for pod_key in self._by_label.get((namespace, label, value), ())
+            ]
         else:
             candidates = self._pods
         for pod_key in candidates:
             pod, slot = self._pods[pod_key]
             if entry.selects(pod):
                 counts[slot] += 1
-        if equality:
-            label, value = equality[0]
-            self._indexed.setdefault((namespace, label, value), []).append(entry)
-        else:
-            self._unindexed.setdefault(namespace, []).append(entry)
+        self._file(entry)
         self._selectors[key] = entry
         return entry
+
+    def _file(self, entry: _Selector) -> None:
+        namespaces, selector, _ = entry.key
+        bucket = _bucket(namespaces)
+        equality = selector.equality_keys()
+        if equality:
+            label, value = equality[0]
+            self._indexed.setdefault((bucket, label, value), []).append(entry)
+        else:
+            self._unindexed.setdefault(bucket, []).append(entry)
 
     def _evict(self) -> None:
         ranked = sorted(self._selectors.values(), key=lambda s: s.last_used)
@@ -271,10 +325,4 @@ class PodIndex:
         self._indexed = {}
         self._unindexed = {}
         for entry in self._selectors.values():
-            namespace, selector, _ = entry.key
-            equality = selector.equality_keys()
-            if equality:
-                label, value = equality[0]
-                self._indexed.setdefault((namespace, label, value), []).append(entry)
-            else:
-                self._unindexed.setdefault(namespace, []).append(entry)
+            self._file(entry)

@@ -126,7 +126,7 @@ def _domain_counts(
     sums = np.zeros(size, dtype=np.int64)
     if counts.any() and has.any():
         where = codes[has]
-        by_domain = np.bincount(where, weights=counts[has], minlength=len(column.values))
+        by_domain = np.bincount(where, weights=counts[has], minlength=column.width)
         sums[has] = by_domain[where].astype(np.int64)
     return has, sums
 
@@ -165,13 +165,7 @@ def _all_terms_counts(index: PodIndex, terms: tuple[PodAffinityTerm, ...]) -> Co
         chosen = index.namespaces_of(term)
         if chosen is not None:
             namespaces = chosen if namespaces is None else namespaces & chosen
-    if namespaces is None:
-        return index.matching(None, selector)
-    total: CountArray | None = None
-    for namespace in sorted(namespaces):
-        counts = index.matching(namespace, selector)
-        total = counts.copy() if total is None else total + counts
-    return total
+    return index.matching_in(namespaces, selector)
 
 
 def _self_matches(

@@ -189,11 +189,13 @@ def _self_match(pod: PodInfo, constraint: SpreadConstraint) -> int:
 class PodTopologySpread:
     name: ClassVar[str] = NAME
     # A matching pod went away or moved (skew down), a pod was placed (a new minimum, more
-    # domains for minDomains), a node joined or got the keys, or its taints changed (policies).
+    # domains for minDomains), a node joined or got the keys, a node left (its domain, maybe
+    # the minimum, with it), or its taints changed (policies).
     cluster_events: ClassVar[ClusterEvent] = (
         ClusterEvent.POD_REMOVED
         | ClusterEvent.POD_ADDED
         | ClusterEvent.NODE_ADDED
+        | ClusterEvent.NODE_REMOVED
         | ClusterEvent.NODE_LABELS
         | ClusterEvent.NODE_TAINTS
     )
@@ -288,7 +290,7 @@ class PodTopologySpread:
             if included is not None:
                 eligible = eligible & included
             domain_codes = codes[eligible]
-            width = len(column.values) + 1  # the last entry stays 0: what code -1 reads
+            width = column.width + 1  # the last entry stays 0: what code -1 reads
             present = np.bincount(domain_codes, minlength=width) > 0
             counts = _matching(nodes, pod, constraint.selector)
             per_domain = np.bincount(
@@ -366,7 +368,7 @@ class PodTopologySpread:
                 weight = math.log(considered_count + 2)
                 per_node = counts.astype(np.float64)
             else:
-                width = len(column.values) + 1
+                width = column.width + 1
                 empty = column.values.get("")
                 domain_of = np.where(codes == MISSING, width - 1 if empty is None else empty, codes)
                 seeded = np.bincount(domain_of[considered], minlength=width) > 0

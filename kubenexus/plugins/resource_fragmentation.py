@@ -103,7 +103,7 @@ def _column(nodes: NodeTable, key: str, read: Callable[[str], int], absent: int)
     """Each slot's label value mapped through ``read`` (``absent`` where it has none): one
     lookup per distinct value, then an array index."""
     column = nodes.label_column(key)
-    lookup = np.full(len(column.values) + 1, absent, dtype=np.int64)  # last: code -1, absent
+    lookup = np.full(column.width + 1, absent, dtype=np.int64)  # last: code -1, absent
     for value, code in column.values.items():
         lookup[code] = read(value)
     result: IntArray = lookup[column.codes[: nodes.size]]

@@ -183,10 +183,14 @@ class SchedulingQueue:
         self.delete(key)
 
     def requeue_unschedulable(
-        self, entry: QueuedPod, message: str, wake_on: ClusterEvent = ClusterEvent.ALL
+        self,
+        entry: QueuedPod,
+        message: str,
+        wake_on: ClusterEvent = ClusterEvent.ALL,
+        rejected_by: frozenset[str] | None = None,
     ) -> None:
         """The pod fits nowhere: wait for a cluster change in ``wake_on`` (backoff if a change
-        came while it was being tried)."""
+        came while it was being tried); ``rejected_by``: the plugins that said no, if known."""
         key = entry.pod.key
         if key not in self._entries:
             return  # deleted while in flight
@@ -194,6 +198,7 @@ class SchedulingQueue:
         entry.last_failure = now
         entry.last_message = message
         entry.wake_on = wake_on
+        entry.rejected_by = rejected_by or None
         changed_meanwhile = self._popped_at_generation.pop(key, -1) != self._move_generation
         if changed_meanwhile:
             self._push_backoff(entry, now)
@@ -238,16 +243,23 @@ class SchedulingQueue:
         self._unschedulable.pop(key, None)
         self._push_active(entry)
 
-    def move(self, event: ClusterEvent) -> int:
+    def move(self, event: ClusterEvent, hint: Callable[[QueuedPod], bool] | None = None) -> int:
         """The cluster changed: retry (after their backoff) the unschedulable pods this change
-        may help; the number of pods moved."""
+        may help; the number of pods moved. ``hint``: whether the change may help a pod whose
+        rejecting plugins are known (kube's queueing hints); pods rejected for unknown
+        reasons are retried whatever it says."""
         if not event:
             return 0
         self._move_generation += 1
         if not self._unschedulable or not event & self._wanted:
             return 0  # no waiting pod cares (frequent events cost nothing then)
         now = self._clock()
-        woken = [key for key in self._unschedulable if self._entries[key].wake_on & event]
+        woken = [
+            key
+            for key in self._unschedulable
+            if (entry := self._entries[key]).wake_on & event
+            and (hint is None or entry.rejected_by is None or hint(entry))
+        ]
         for key in woken:
             self._release(self._entries[key], now)
         return len(woken)

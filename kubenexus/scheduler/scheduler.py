@@ -34,8 +34,11 @@ from kubenexus.framework import (
     wake_events,
 )
 from kubenexus.framework.interfaces import QueuedPod
+from kubenexus.framework.pod_index import PodIndex
 from kubenexus.framework.runtime import UNSUPPORTED
 from kubenexus.plugins.coscheduling import Coscheduling, GangManager, PodGroupSpec
+from kubenexus.plugins.inter_pod_affinity import InterPodAffinity
+from kubenexus.plugins.pod_topology_spread import PodTopologySpread
 from kubenexus.plugins.resource_reservation import (
     Held,
     HeldSlot,
@@ -148,6 +151,31 @@ def node_change(old: NodeInfo | None, new: NodeInfo) -> ClusterEvent:
     if old.gpus != new.gpus:
         events |= ClusterEvent.NODE_TOPOLOGY  # its GPUs as the one GPU model sees them
     return events
+
+
+def _added_pod_may_help(entry: QueuedPod, added: PodInfo, index: PodIndex) -> bool:
+    """Whether a pod now counted on a node may undo the waiting pod's rejection by the rules
+    about other pods (kube's queueing hints for a pod Add): it matches one of its required
+    affinity terms, or the selector of one of its spread constraints (default constraints
+    select by workloads: always). A placed pod never helps anti-affinity."""
+    waiting = entry.pod
+    rejected = entry.rejected_by or frozenset()
+    affinity = waiting.pod_affinity
+    if InterPodAffinity.name in rejected and affinity and affinity.required:
+        namespace_labels = index.labels_of_namespace(added.namespace)
+        if any(
+            term.matches(added.namespace, added.labels, namespace_labels)
+            for term in affinity.required
+        ):
+            return True
+    if PodTopologySpread.name in rejected:
+        if not waiting.spread:
+            return True
+        if added.namespace == waiting.namespace and any(
+            c.selector is not None and c.selector.matches(added.labels) for c in waiting.spread
+        ):
+            return True
+    return False
 
 
 class Scheduler:
@@ -282,7 +310,10 @@ class Scheduler:
         return problem
 
     def remove_node(self, name: str) -> None:
+        known = name in self.cache.nodes
         self.cache.remove_node(name)
+        if known:
+            self.queue.move(ClusterEvent.NODE_REMOVED)
         for held in list(self.reserving.book.held.values()):
             if held.holding and any(s.spec.node == name for s in held.slots.values()):
                 self.reserving.end(
@@ -364,8 +395,12 @@ class Scheduler:
             self.reserving.adopt(pod)
         if before is not None and (pod.terminal or _uses_less(before, pod)):
             self._room_freed(pod.node_name)  # room freed (finished, resized down)
-        if not pod.terminal and (before is None or before.labels != pod.labels):
-            self.queue.move(ClusterEvent.POD_ADDED)
+        if not pod.terminal and before is None:
+            self._pod_placed(pod)
+        elif not pod.terminal and before is not None and before.labels != pod.labels:
+            # Relabelled: a pod matching a waiting pod's rules may have appeared or gone.
+            self._pod_placed(pod)
+            self.queue.move(ClusterEvent.POD_REMOVED)
         if pod.gang:
             finished = self._finished.setdefault(pod.gang, {})
             if pod.terminal and pod.node_name:
@@ -516,7 +551,7 @@ class Scheduler:
             self.queue.requeue_backoff(entry, failure.message)
             return Unschedulable(entry, failure)
         if isinstance(result, Failure):
-            self.queue.requeue_unschedulable(entry, result.message, self._wake_on(pod, result))
+            self._park(entry, result)
             return Unschedulable(entry, result)
         status = self._reserve_and_permit(profile, result, pod)
         if not status.ok:
@@ -524,9 +559,24 @@ class Scheduler:
                 error=f"{status.plugin or 'plugin'} rejected {result.node_name}: {status.message}",
                 plugins=frozenset({status.plugin}) if status.plugin else frozenset(),
             )
-            self.queue.requeue_unschedulable(entry, failure.message, self._wake_on(pod, failure))
+            self._park(entry, failure)
             return Unschedulable(entry, failure)
         return self._commit(entry, result)
+
+    def _park(self, entry: QueuedPod, failure: Failure) -> None:
+        """The pod fits nowhere for this reason: wait for a change that may help."""
+        self.queue.requeue_unschedulable(
+            entry, failure.message, self._wake_on(entry.pod, failure), failure.rejected_by
+        )
+
+    def _pod_placed(self, added: PodInfo) -> None:
+        """A pod now counts on a node (placed, bound, relabelled): retry the pods waiting for
+        such a pod — those whose required affinity or spread selects it (kube's queueing
+        hints), not every pod some rule about other pods rejected."""
+        index = self.cache.nodes.pods
+        self.queue.move(
+            ClusterEvent.POD_ADDED, lambda entry: _added_pod_may_help(entry, added, index)
+        )
 
     def _wake_on(self, pod: PodInfo, failure: Failure) -> ClusterEvent:
         """The cluster changes that may make the pod fit after this failure."""
@@ -559,7 +609,7 @@ class Scheduler:
         decision = Scheduled(entry, placement)
         self._in_flight[pod.key] = decision
         self.queue.delete(pod.key)
-        self.queue.move(ClusterEvent.POD_ADDED)
+        self._pod_placed(pod)
         return decision
 
     def _schedule_gang(self, first: QueuedPod, gangs: GangManager) -> list[Outcome]:
@@ -641,9 +691,7 @@ class Scheduler:
             if planned and all(status.ok for status in permits):
                 outcomes: list[Outcome] = [self._commit(m, p) for m, p in planned]
                 for member, failure in failed:  # beyond the quorum: retried on their own
-                    self.queue.requeue_unschedulable(
-                        member, failure.message, self._wake_on(member.pod, failure)
-                    )
+                    self._park(member, failure)
                     outcomes.append(Unschedulable(member, failure))
                 return outcomes
             for member, placement in planned:
@@ -724,14 +772,14 @@ class Scheduler:
         nodes = self.cache.nodes
         placed = profile.find_node(pod, nodes)
         if isinstance(placed, Failure):
-            self.queue.requeue_unschedulable(entry, placed.message, self._wake_on(pod, placed))
+            self._park(entry, placed)
             return Unschedulable(entry, placed)
         status = self._reserve_and_permit(profile, placed, pod)
         if not status.ok:
             failure = Failure(
                 error=f"{status.plugin or 'plugin'} rejected {placed.node_name}: {status.message}"
             )
-            self.queue.requeue_unschedulable(entry, failure.message, self._wake_on(pod, failure))
+            self._park(entry, failure)
             return Unschedulable(entry, failure)
         self.cache.assume(pod, placed.node_name)
         key = self._reservation_key(pod)
@@ -756,7 +804,7 @@ class Scheduler:
                     plugins=frozenset({ResourceReservation.name}) | found.rejected_by,
                     kind=f"driver-without-room:{pod.key}",
                 )
-                self.queue.requeue_unschedulable(entry, message, self._wake_on(pod, failure))
+                self._park(entry, failure)
                 return Unschedulable(entry, failure)
             self.cache.upsert_pod(replace(probe, node_name=found.node_name))
             slots.append(SlotSpec(probe.uid.rsplit("/", 1)[1], found.node_name, shape.requests))
@@ -790,8 +838,10 @@ class Scheduler:
     def _slot_probe(
         driver: PodInfo, reservation: str, slot: str, requests: Mapping[str, int]
     ) -> PodInfo:
-        """An executor-shaped stand-in for a slot: the driver's placement rules (selectors,
-        affinity, tolerations: what Spark gives its executors too), the executor's size."""
+        """An executor-shaped stand-in for a slot: the driver's node rules (selectors, node
+        affinity, tolerations: what Spark gives its executors too), the executor's size. Not a
+        pod to other pods: no labels, no pod (anti-)affinity or spread (the executor applies
+        its own when it claims the slot)."""
         return replace(
             driver,
             name=f"{reservation.split('/', 1)[1]}.{slot}",
@@ -799,6 +849,9 @@ class Scheduler:
             requests=shared_requests(dict(requests)),
             score_cpu=requests.get(keys.CPU, 0) or keys.DEFAULT_SCORE_MILLI_CPU,
             score_memory=requests.get(keys.MEMORY, 0) or keys.DEFAULT_SCORE_MEMORY,
+            labels=MappingProxyType({}),
+            pod_affinity=None,
+            spread=(),
             annotations=MappingProxyType({}),
             role="executor",
             gang="",
