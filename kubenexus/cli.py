@@ -255,7 +255,7 @@ def run(  # noqa: PLR0917 - click passes one argument per option
         metrics_address=metrics_address,
         metrics_port=metrics_port,
     )
-    client_settings = ClientSettings(qps=qps, burst=burst, connection_pool=max_binds_in_flight + 16)
+    client_settings = ClientSettings(qps=qps, burst=burst, connection_pool=max_binds_in_flight + 32)
     try:
         asyncio.run(
             serve(

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -46,6 +46,8 @@ from kubenexus.shell.slices import SliceFeed
 from kubenexus.shell.workloads import ClusterObjects
 
 log = structlog.get_logger(__name__)
+# Connections beyond the watches: lists, binds, Events, status patches.
+MIN_SPARE_CONNECTIONS: Final = 4
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,16 @@ class Daemon:
             name=PLURAL,
             optional=True,
         )
+        # Every informer's watch holds a connection for good: a pool no larger than that
+        # would leave nothing for lists, binds and Events, and the daemon would hang.
+        own = (self.pods, self.nodes, self.topologies, self.slices, self.reservations)
+        watches = len(own) + len(self.cluster_objects.informers)
+        if client.settings.connection_pool < watches + MIN_SPARE_CONNECTIONS:
+            raise ValueError(
+                f"connection pool of {client.settings.connection_pool}: the daemon holds "
+                f"{watches} watches open and needs at least "
+                f"{watches + MIN_SPARE_CONNECTIONS} connections"
+            )
         self._numa = [
             plugin
             for profile in self.scheduler.profiles.values()

@@ -48,7 +48,7 @@ async def run_e2e(
 ) -> E2EReport:
     configuration = await load_configuration(None, host=server)
     client = KubeClient(
-        configuration, ClientSettings(qps=qps, burst=burst, connection_pool=max_in_flight + 16)
+        configuration, ClientSettings(qps=qps, burst=burst, connection_pool=max_in_flight + 32)
     )
     settings = DaemonSettings(
         binder=BinderSettings(max_in_flight=max_in_flight),

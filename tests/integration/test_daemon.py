@@ -5,6 +5,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from kubenexus.shell.app import Daemon
+from kubenexus.shell.client import ClientSettings, KubeClient
 from tests.integration.conftest import Cluster, eventually, pod_key, running_daemon
 
 
@@ -332,3 +334,15 @@ async def test_malformed_node_is_left_out_and_the_rest_keeps_working(cluster: Cl
             "message"
         ]
         assert message == "0/1 nodes are available: 1 Insufficient cpu."
+
+
+async def test_a_connection_pool_too_small_for_the_watches_is_refused(cluster: Cluster) -> None:
+    """Every informer's watch holds a connection: a pool that leaves none for lists and binds
+    would hang the daemon before its first decision, so it is refused, saying what it needs."""
+    configuration = await cluster.configuration()
+    client = KubeClient(configuration, ClientSettings(connection_pool=8))
+    try:
+        with pytest.raises(ValueError, match=r"connection pool of 8: .* needs at least \d+"):
+            Daemon(client)
+    finally:
+        await client.close()

@@ -438,7 +438,7 @@ async def test_renewals_never_wait_behind_a_storm_of_binds(cluster: Cluster) -> 
     Events need); leader election has its own client, so the Lease is renewed on time and the
     leader keeps leading while its binds queue."""
     cluster.node("a", cpu="64")
-    slow = ClientSettings(qps=5, burst=1, connection_pool=8)
+    slow = ClientSettings(qps=5, burst=1, connection_pool=24)
     async with running_daemon(
         cluster, leader=FAST_LEASE, identity="alpha", client_settings=slow
     ) as alpha:

@@ -123,24 +123,14 @@ async def test_a_terminating_pod_is_not_bound(cluster: Cluster) -> None:
 async def test_unsupported_rules_leave_the_pod_pending_with_an_event_and_condition(
     cluster: Cluster,
 ) -> None:
-    """Hardening #12: required pod anti-affinity is not implemented yet: the pod waits and says
-    so, it is never placed in breach."""
+    """Hardening #12: volumes that need binding are not implemented yet: the pod waits and
+    says so, it is never placed in breach."""
     cluster.node("a", cpu="4")
-    anti = {
-        "podAntiAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": [
-                {
-                    "labelSelector": {"matchLabels": {"app": "db"}},
-                    "topologyKey": "kubernetes.io/hostname",
-                }
-            ]
-        }
-    }
+    volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
     async with running_daemon(cluster):
-        cluster.pod("db-0", cpu="1", affinity=anti)
+        cluster.pod("db-0", cpu="1", volumes=volumes)
         expected = (
-            "0/1 nodes are available: spec.affinity.podAntiAffinity."
-            "requiredDuringSchedulingIgnoredDuringExecution not supported by "
+            "0/1 nodes are available: spec.volumes[0].persistentVolumeClaim not supported by "
             "kubenexus-scheduler yet."
         )
         events = await eventually(lambda: cluster.events("db-0", "FailedScheduling"))
