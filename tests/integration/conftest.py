@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import re
 import sys
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -132,6 +134,7 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
     if request.param == "emulator":
         async with running_emulator() as (api, url):
             yield Cluster(api, url)
+        await _settle_closed_connections()
         return
     marker = request.node.get_closest_marker("emulator")
     if marker is not None:
@@ -140,6 +143,18 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
     real.wipe()  # every test starts from an empty cluster
     real.ensure_namespace("kubenexus-system")  # where the daemon's Lease lives
     yield Cluster(real, real.plane.url, kubeconfig=real.plane.admin_kubeconfig)
+
+
+async def _settle_closed_connections() -> None:
+    """Let the connections closed at the emulator's shutdown finish closing (a transport's
+    socket is released by a callback on the loop), then collect what is left of them now,
+    where a ResourceWarning about the test double's own server sockets is expected noise —
+    rather than at a random later test, where pytest turns it into that test's failure."""
+    for _ in range(3):
+        await asyncio.sleep(0.01)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"unclosed (transport|<socket)", ResourceWarning)
+        gc.collect()
 
 
 FAST_LEASE = LeaderSettings(
