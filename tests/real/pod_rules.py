@@ -48,6 +48,7 @@ APPS: Final = ("a", "b", "c")
 TIERS: Final = ("front", "back")
 REVISIONS: Final = ("1", "2")
 TAINT: Final = {"key": "dedicated", "value": "infra", "effect": "NoSchedule"}
+FINALIZER: Final = "example.com/hold"
 
 # Kube-scheduler's default profile with only the two plugins under test scoring (at their
 # default weights): resource scores would make "kube's node is among our best" meaningless.
@@ -99,6 +100,10 @@ class Case:
     seed: int
     nodes: list[dict[str, Any]] = field(default_factory=list)
     pods: list[dict[str, Any]] = field(default_factory=list)
+    # Pods created already on their nodes (no scheduler checks their rules), before the rest.
+    bound: list[dict[str, Any]] = field(default_factory=list)
+    # Per pod to place, whether a bound pod is deleted (or left terminating) before it.
+    churn: list[bool] = field(default_factory=list)
 
     def describe(self) -> str:
         lines = [f"seed {self.seed}: {len(self.nodes)} nodes, {len(self.pods)} pods"]
@@ -108,15 +113,16 @@ class Case:
                 f"  node {node['metadata']['name']} labels={_compact(node['metadata']['labels'])}"
                 + (f" taints={_compact(taints)}" if taints else "")
             )
-        for pod in self.pods:
+        for pod in [*self.bound, *self.pods]:
             meta, spec = pod["metadata"], pod["spec"]
             rules = {k: spec[k] for k in ("affinity", "topologySpreadConstraints") if k in spec}
             for k in ("nodeSelector", "tolerations"):
                 if k in spec:
                     rules[k] = spec[k]
+            where = f" on {spec['nodeName']}" if spec.get("nodeName") else ""
             lines.append(
-                f"  pod {meta['namespace']}/{meta['name']} labels={_compact(meta['labels'])} "
-                + _compact(rules)
+                f"  pod {meta['namespace']}/{meta['name']}{where} "
+                f"labels={_compact(meta['labels'])} {_compact(rules)}"
             )
         return "\n".join(lines)
 
@@ -126,7 +132,7 @@ def _compact(obj: object) -> str:
 
 
 def _node(rng: random.Random, name: str, zones: Sequence[str]) -> dict[str, Any]:
-    labels = {HOST: name}
+    labels = {HOST: name} if rng.random() < 0.95 else {}
     if rng.random() < 0.85:
         labels[ZONE] = rng.choice(zones)
     if rng.random() < 0.8:
@@ -159,8 +165,8 @@ def _selector(rng: random.Random) -> dict[str, Any]:
         expressions: list[dict[str, Any]] = []
         for _ in range(rng.choice((1, 1, 2))):
             key = rng.choice(("app", "app", "tier"))
-            operator = rng.choice(("In", "In", "NotIn", "Exists"))
-            if operator == "Exists":
+            operator = rng.choice(("In", "In", "NotIn", "Exists", "DoesNotExist"))
+            if operator in {"Exists", "DoesNotExist"}:
                 expressions.append({"key": key, "operator": operator})
             else:
                 pool = APPS if key == "app" else TIERS
@@ -237,7 +243,8 @@ def _spread(rng: random.Random) -> list[dict[str, Any]]:
     return constraints
 
 
-def _pod(rng: random.Random, name: str) -> dict[str, Any]:
+def _pod(rng: random.Random, name: str, node: str = "") -> dict[str, Any]:
+    """A pod to place, or (``node``) one created already on that node, whatever its rules."""
     namespace = "diff-x" if rng.random() < 0.7 else "diff-y"
     labels = {"app": rng.choice(APPS)}
     if rng.random() < 0.7:
@@ -262,25 +269,33 @@ def _pod(rng: random.Random, name: str) -> dict[str, Any]:
         spec["nodeSelector"] = {POOL: rng.choice(("x", "y"))}
     if rng.random() < 0.3:
         spec["tolerations"] = [{"key": TAINT["key"], "operator": "Exists"}]
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "spec": spec,
-    }
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
+    if rng.random() < 0.4:
+        # Deleted later, it stays (terminating): kube counts it for affinity, not for spread.
+        metadata["finalizers"] = [FINALIZER]
+    if node:
+        spec["nodeName"] = node
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
 
 def generate(seed: int) -> Case:
-    """6 to 9 nodes over 3 zones (some without a zone or rack), then 25 pods of three apps."""
+    """6 to 9 nodes over 3 zones (some without a zone or rack), up to 3 pods already on
+    them, then 25 pods of three apps (a bound one deleted now and then)."""
     rng = random.Random(seed)
     case = Case(seed)
     zones = ("z1", "z2", "z3")
     for i in range(rng.randint(6, 9)):
         case.nodes.append(_node(rng, f"n{i}", zones))
-    # The last node takes the marker and sentinel pods: untainted.
-    case.nodes[-1]["spec"].pop("taints", None)
+    # The last node takes the marker and sentinel pods: untainted, with a hostname.
+    last = case.nodes[-1]
+    last["spec"].pop("taints", None)
+    last["metadata"]["labels"][HOST] = last["metadata"]["name"]
+    names = [node["metadata"]["name"] for node in case.nodes]
+    for i in range(rng.choice((0, 0, 1, 2, 3))):
+        case.bound.append(_pod(rng, f"b{i}", rng.choice(names)))
     for i in range(25):
         case.pods.append(_pod(rng, f"p{i:02d}"))
+        case.churn.append(i > 2 and rng.random() < 0.12)
     return case
 
 

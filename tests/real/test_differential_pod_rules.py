@@ -17,6 +17,7 @@ A few fixed seeds run by default. More: ``KUBENEXUS_DIFF_SEEDS=60`` (seeds 0 to 
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ import pytest
 
 from kubenexus.api.objects import node_from_dict, pod_from_dict
 from kubenexus.framework.runtime import Failure
+from kubenexus.scheduler import Scheduler
 from tests.real.pod_rules import (
     HOST,
     KUBE_PLUGINS,
@@ -118,38 +120,83 @@ def kube_scheduler(control_plane: ControlPlane, real_api: RealApi) -> Iterator[R
 
 # --------------------------------------------------------------------------- the real run
 
-MARKER_LABEL = {"kubenexus.io/diff": "marker"}
+MARKER_KEY = "kubenexus.io/diff"
+CONTAINER = {"name": "c", "image": "registry.k8s.io/pause:3.10"}
 
 
-def _sync_pods(node: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A marker pod already on ``node`` (the last node created) and a sentinel pod only that
-    node can take, next to the marker only. Once the sentinel is bound, kube-scheduler's cache
-    holds every node of this case and none of the pods of the previous one: its informers
-    deliver the events of one kind in order (see tests/real/test_differential.py)."""
-    container = {"name": "c", "image": "registry.k8s.io/pause:3.10"}
-    marker = {
-        "metadata": {"name": "marker", "namespace": SYNC_NAMESPACE, "labels": MARKER_LABEL},
-        "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0, "containers": [container]},
-    }
-    name_in = {"key": "metadata.name", "operator": "In", "values": [node]}
-    near_marker = {"labelSelector": {"matchLabels": MARKER_LABEL}, "topologyKey": HOST}
-    sentinel = {
-        "metadata": {"name": "sentinel", "namespace": SYNC_NAMESPACE},
-        "spec": {
-            "schedulerName": SCHEDULER,
-            "terminationGracePeriodSeconds": 0,
-            "containers": [container],
-            "affinity": {
-                "nodeAffinity": {
-                    "requiredDuringSchedulingIgnoredDuringExecution": {
-                        "nodeSelectorTerms": [{"matchFields": [name_in]}]
-                    }
-                },
-                "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [near_marker]},
+class Sync:
+    """Proves kube-scheduler's cache holds every node and pod change made so far.
+
+    A marker pod sits on the last node created; each round relabels it and creates a
+    sentinel pod only that node can take, next to the relabelled marker only. Once the
+    sentinel is bound, kube-scheduler's cache holds every node created before the marker and
+    every pod change (creation, deletion, deletion started) made before the relabelling: its
+    informers deliver the events of one kind in order (see tests/real/test_differential.py).
+    Both pods, as read back, are fed to our scheduler too.
+    """
+
+    def __init__(self, api: RealApi, ours: Scheduler, node: str) -> None:
+        self.api, self.ours, self.node = api, ours, node
+        self.round = 0
+        marker = {
+            "metadata": {
+                "name": "marker",
+                "namespace": SYNC_NAMESPACE,
+                "labels": {MARKER_KEY: "0"},
             },
-        },
-    }
-    return marker, sentinel
+            "spec": {
+                "nodeName": node,
+                "terminationGracePeriodSeconds": 0,
+                "containers": [CONTAINER],
+            },
+        }
+        ours.upsert_pod(pod_from_dict(api.request("POST", _pods_path(SYNC_NAMESPACE), marker)))
+        self._sentinel()
+
+    def again(self) -> None:
+        self.round += 1
+        marker = self.api.request(
+            "PATCH",
+            f"{_pods_path(SYNC_NAMESPACE)}/marker",
+            {"metadata": {"labels": {MARKER_KEY: str(self.round)}}},
+            content_type="application/merge-patch+json",
+        )
+        self.ours.upsert_pod(pod_from_dict(marker))
+        self._sentinel()
+
+    def _sentinel(self) -> None:
+        name = f"sentinel-{self.round}"
+        name_in = {"key": "metadata.name", "operator": "In", "values": [self.node]}
+        near_marker = {
+            "labelSelector": {"matchLabels": {MARKER_KEY: str(self.round)}},
+            "topologyKey": HOST,
+        }
+        sentinel = {
+            "metadata": {"name": name, "namespace": SYNC_NAMESPACE},
+            "spec": {
+                "schedulerName": SCHEDULER,
+                "terminationGracePeriodSeconds": 0,
+                "containers": [CONTAINER],
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [{"matchFields": [name_in]}]
+                        }
+                    },
+                    "podAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": [near_marker]
+                    },
+                },
+            },
+        }
+        self.api.request("POST", _pods_path(SYNC_NAMESPACE), sentinel)
+        kind, bound = poll(
+            lambda: _verdict(self.api, SYNC_NAMESPACE, name),
+            DECISION_TIMEOUT,
+            lambda: f"{name} pod not decided; kube-scheduler's log ends:\n{_log_tail(self.api)}",
+        )
+        assert kind == "node", f"{name} pod refused: {_message(bound)}"
+        self.ours.upsert_pod(pod_from_dict(bound))
 
 
 def _pods_path(namespace: str) -> str:
@@ -192,6 +239,21 @@ def _history(lines: list[str]) -> str:
     return "\n".join(["decisions so far:", *lines])
 
 
+def _churn(api: RealApi, ours: Scheduler, rng: random.Random, placed: list[tuple[str, str]]) -> str:
+    """Deletes a bound pod (namespace/name, our key); one with a finalizer stays,
+    terminating. Says which."""
+    full_name, key = placed.pop(rng.randrange(len(placed)))
+    namespace, name = full_name.split("/")
+    api.delete_object("pods", name, namespace)
+    left = api.get_object("pods", name, namespace)
+    if left is None:
+        ours.remove_pod(key)
+        return f"  {full_name} deleted"
+    assert left["metadata"].get("deletionTimestamp"), left
+    ours.upsert_pod(pod_from_dict(left))
+    return f"  {full_name} terminating (finalizer)"
+
+
 def play(api: RealApi, case: Case) -> tuple[int, int]:
     """Plays the case on both schedulers, asserting at each pod; returns (bound, refused)."""
     ours = our_scheduler()
@@ -199,22 +261,22 @@ def play(api: RealApi, case: Case) -> tuple[int, int]:
     nodes = [api.request("POST", "/api/v1/nodes", node) for node in case.nodes]
     for node in nodes:
         ours.upsert_node(node_from_dict(node))
-    marker, sentinel = _sync_pods(nodes[-1]["metadata"]["name"])
-    ours.upsert_pod(pod_from_dict(api.request("POST", _pods_path(SYNC_NAMESPACE), marker)))
-    api.request("POST", _pods_path(SYNC_NAMESPACE), sentinel)
-    kind, bound = poll(
-        lambda: _verdict(api, SYNC_NAMESPACE, "sentinel"),
-        DECISION_TIMEOUT,
-        lambda: f"sentinel pod not decided; kube-scheduler's log ends:\n{_log_tail(api)}",
-    )
-    assert kind == "node", f"sentinel pod refused: {_message(bound)}"
-    ours.upsert_pod(pod_from_dict(bound))
+    placed: list[tuple[str, str]] = []  # pods on nodes, not terminating: (ns/name, our key)
+    for body in case.bound:
+        pod = pod_from_dict(api.request("POST", _pods_path(body["metadata"]["namespace"]), body))
+        ours.upsert_pod(pod)
+        placed.append((pod.full_name, pod.key))
+    sync = Sync(api, ours, nodes[-1]["metadata"]["name"])
 
     profile = ours.profiles[SCHEDULER]
     rerun = f"rerun: KUBENEXUS_DIFF_SEED={case.seed} pytest {__file__}"
     history: list[str] = []
     counts = [0, 0]
-    for body in case.pods:
+    rng = random.Random(case.seed)
+    for body, churn in zip(case.pods, case.churn, strict=True):
+        if churn and placed:
+            history.append(_churn(api, ours, rng, placed))
+            sync.again()
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         created = api.request("POST", _pods_path(namespace), body)
         kind, decided = poll(
@@ -240,11 +302,21 @@ def play(api: RealApi, case: Case) -> tuple[int, int]:
                 f"{sorted(view.best)} (scores {dict(sorted(view.scores.items()))})"
                 f"\n{_history(history)}\n{case.describe()}"
             )
-            ours.upsert_pod(pod_from_dict(decided))
+            bound = pod_from_dict(decided)
+            ours.upsert_pod(bound)
+            placed.append((bound.full_name, bound.key))
             counts[0] += 1
         else:
             message = _message(decided)
             history.append(f"  {name} refused: {message}")
+            # Removed (a finalizer taken off first), so kube-scheduler never retries it.
+            if decided["metadata"].get("finalizers"):
+                api.request(
+                    "PATCH",
+                    f"{_pods_path(namespace)}/{name}",
+                    {"metadata": {"finalizers": None}},
+                    content_type="application/merge-patch+json",
+                )
             api.delete_object("pods", name, namespace)
             ours_says = (
                 found.message if isinstance(found, Failure) else f"placed on {found.node_name}"
