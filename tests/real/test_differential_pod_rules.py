@@ -28,11 +28,14 @@ from kubenexus.api.objects import node_from_dict, pod_from_dict
 from kubenexus.framework.runtime import Failure
 from kubenexus.scheduler import Scheduler
 from tests.real.pod_rules import (
+    APPS,
     HOST,
     KUBE_PLUGINS,
     NAMESPACES,
+    REVISIONS,
     SCHEDULER,
     SYNC_NAMESPACE,
+    TIERS,
     Case,
     evaluate,
     generate,
@@ -190,12 +193,13 @@ class Sync:
             },
         }
         self.api.request("POST", _pods_path(SYNC_NAMESPACE), sentinel)
-        kind, bound = poll(
-            lambda: _verdict(self.api, SYNC_NAMESPACE, name),
+        # Bound in the end: refused only while kube-scheduler has not seen the node yet
+        # ("no nodes available to schedule pods"), then retried as nodes arrive.
+        bound = poll(
+            lambda: _bound(self.api, SYNC_NAMESPACE, name),
             DECISION_TIMEOUT,
-            lambda: f"{name} pod not decided; kube-scheduler's log ends:\n{_log_tail(self.api)}",
+            lambda: f"{name} pod not bound; kube-scheduler's log ends:\n{_log_tail(self.api)}",
         )
-        assert kind == "node", f"{name} pod refused: {_message(bound)}"
         self.ours.upsert_pod(pod_from_dict(bound))
 
 
@@ -220,6 +224,11 @@ def _verdict(api: RealApi, namespace: str, name: str) -> tuple[str, dict[str, An
     return None
 
 
+def _bound(api: RealApi, namespace: str, name: str) -> dict[str, Any] | None:
+    pod = api.get_object("pods", name, namespace)
+    return pod if pod is not None and pod["spec"].get("nodeName") else None
+
+
 def _message(pod: dict[str, Any]) -> str:
     for condition in pod["status"]["conditions"]:
         if condition.get("type") == "PodScheduled":
@@ -240,10 +249,21 @@ def _history(lines: list[str]) -> str:
 
 
 def _churn(api: RealApi, ours: Scheduler, rng: random.Random, placed: list[tuple[str, str]]) -> str:
-    """Deletes a bound pod (namespace/name, our key); one with a finalizer stays,
-    terminating. Says which."""
-    full_name, key = placed.pop(rng.randrange(len(placed)))
+    """Relabels a bound pod (namespace/name, our key), or deletes it: one with a finalizer
+    then stays, terminating. Says what it did."""
+    index = rng.randrange(len(placed))
+    full_name, key = placed[index]
     namespace, name = full_name.split("/")
+    path = f"{_pods_path(namespace)}/{name}"
+    if rng.random() < 0.35:
+        labels = {"app": rng.choice(APPS), "rev": rng.choice((*REVISIONS, None))}
+        if rng.random() < 0.5:
+            labels["tier"] = rng.choice((*TIERS, None))
+        patch = {"metadata": {"labels": labels}}
+        relabelled = api.request("PATCH", path, patch, content_type="application/merge-patch+json")
+        ours.upsert_pod(pod_from_dict(relabelled))
+        return f"  {full_name} relabelled {relabelled['metadata'].get('labels')}"
+    del placed[index]
     api.delete_object("pods", name, namespace)
     left = api.get_object("pods", name, namespace)
     if left is None:
