@@ -194,7 +194,7 @@ def _term(rng: random.Random) -> dict[str, Any]:
     term: dict[str, Any] = {"topologyKey": rng.choice(TOPOLOGY_KEYS)}
     if rng.random() < 0.97:
         term["labelSelector"] = _selector(rng)
-        if rng.random() < 0.15:
+        if rng.random() < 0.25:
             # Keys must not appear in the selector: "rev" never does.
             term[rng.choice(("matchLabelKeys", "matchLabelKeys", "mismatchLabelKeys"))] = ["rev"]
     _namespaces(rng, term)

@@ -16,6 +16,7 @@ A few fixed seeds run by default. More: ``KUBENEXUS_DIFF_SEEDS=60`` (seeds 0 to 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -248,14 +249,25 @@ def _history(lines: list[str]) -> str:
     return "\n".join(["decisions so far:", *lines])
 
 
+def _label_keyed(api: RealApi, full_name: str) -> bool:
+    namespace, name = full_name.split("/")
+    pod = api.get_object("pods", name, namespace)
+    return pod is not None and "LabelKeys" in json.dumps(pod["spec"].get("affinity"))
+
+
 def _churn(api: RealApi, ours: Scheduler, rng: random.Random, placed: list[tuple[str, str]]) -> str:
     """Relabels a bound pod (namespace/name, our key), or deletes it: one with a finalizer
     then stays, terminating. Says what it did."""
     index = rng.randrange(len(placed))
+    relabel = rng.random() < 0.4
+    if relabel and rng.random() < 0.7:
+        # Preferably a pod whose terms merged matchLabelKeys / mismatchLabelKeys at creation.
+        keyed = [i for i, (full_name, _) in enumerate(placed) if _label_keyed(api, full_name)]
+        index = rng.choice(keyed) if keyed else index
     full_name, key = placed[index]
     namespace, name = full_name.split("/")
     path = f"{_pods_path(namespace)}/{name}"
-    if rng.random() < 0.35:
+    if relabel:
         labels = {"app": rng.choice(APPS), "rev": rng.choice((*REVISIONS, None))}
         if rng.random() < 0.5:
             labels["tier"] = rng.choice((*TIERS, None))
