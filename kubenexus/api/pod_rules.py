@@ -3,8 +3,11 @@ constraints, read as kube-apiserver validates them and as kube-scheduler interpr
 
 Label selectors follow ``metav1.LabelSelectorAsSelector``: an absent selector matches no pod,
 an empty one every pod. ``matchLabelKeys`` / ``mismatchLabelKeys`` are merged into the selector
-from the pod's own labels (as kube-apiserver does at creation; merging again is harmless, so a
-pod the server already merged reads the same).
+from the pod's own labels. For affinity terms kube-apiserver does so once, when it creates the
+pod, and kube-scheduler reads the selector only: a key the selector already constrains was
+merged there (validation forbids writing one), from the labels of that time, and is not merged
+again from the current ones (a placed pod may have been relabelled since). Topology spread
+constraints are merged at each attempt, as kube-scheduler does.
 """
 
 from __future__ import annotations
@@ -183,7 +186,8 @@ def _affinity_term(
         data.get("mismatchLabelKeys"), f"{path}.mismatchLabelKeys", labels, "NotIn"
     )
     if extra and selector is not None:
-        selector = selector.with_requirements(extra)
+        merged = {r.key for r in selector.requirements}
+        selector = selector.with_requirements(tuple(r for r in extra if r.key not in merged))
     names = list_at(data.get("namespaces"), f"{path}.namespaces")
     namespaces = frozenset(string_at(n, f"{path}.namespaces[{i}]") for i, n in enumerate(names))
     namespace_selector = label_selector(data.get("namespaceSelector"), f"{path}.namespaceSelector")

@@ -975,6 +975,31 @@ def test_match_label_keys_scope_anti_affinity_to_one_revision() -> None:
     )
 
 
+def test_match_label_keys_merged_at_creation_outlive_a_relabelling() -> None:
+    """kube-apiserver merges matchLabelKeys into labelSelector when it creates the pod, and
+    kube-scheduler reads labelSelector only: a placed pod relabelled to another revision
+    keeps repelling the revision it was created with (found by the differential test)."""
+    s = scheduler(node("n0"))
+    # As the API server stores it: "rev In (1)" added from the labels the pod was created with.
+    merged = {
+        "matchExpressions": [
+            {"key": "app", "operator": "In", "values": ["web"]},
+            {"key": "rev", "operator": "In", "values": ["1"]},
+        ]
+    }
+    relabelled = pod(
+        "old",
+        {"app": "web", "rev": "2"},
+        node="n0",
+        anti=[term(merged, HOST, matchLabelKeys=["rev"])],
+    )
+    s.upsert_pod(relabelled)
+    assert place(s, pod("new", {"app": "web", "rev": "1"})) == {
+        "new": "0/1 nodes are available: 1 node(s) didn't satisfy existing pods anti-affinity rules."
+    }
+    assert place(s, pod("newer", {"app": "web", "rev": "2"})) == {"newer": "n0"}
+
+
 def test_first_pod_of_a_self_affine_group_goes_anywhere_then_the_rest_follow() -> None:
     s = scheduler(node("a1", zone="a"), node("a2", zone="a"), node("b1", zone="b"))
     group = [
