@@ -59,6 +59,8 @@ from kubenexus.plugins.node_affinity import selector_mask
 from kubenexus.plugins.taint_toleration import untolerated
 
 NAME: Final = "PodTopologySpread"
+# Topology keys whose scoring domains are remembered at most (a handful in practice).
+_CACHE_LIMIT: Final = 64
 REASON: Final = "node(s) didn't match pod topology spread constraints"
 MISSING_LABEL: Final = f"{REASON} (missing required label)"
 HOSTNAME: Final = "kubernetes.io/hostname"
@@ -211,6 +213,26 @@ class PodTopologySpread:
         self._defaults: dict[bool, tuple[SpreadConstraint, ...]] = {
             hard: tuple(c for c in defaults if c.hard == hard) for hard in (True, False)
         }
+        # Per topology key, each slot's scoring domain (nodes without the key: the domain "",
+        # or one past the last code) and how many domain codes there are; kept until the
+        # node labels or the node set change (every pod of a Deployment scores the same way).
+        self._score_domains: dict[str, tuple[int, int, IntArray, int]] = {}
+
+    def _score_domain(self, nodes: NodeTable, key: str) -> tuple[IntArray, int]:
+        found = self._score_domains.get(key)
+        if found is not None and found[:2] == (nodes.topology_generation, nodes.size):
+            return found[2], found[3]
+        column = nodes.label_column(key)
+        codes = column.codes[: nodes.size]
+        width = column.width + 1
+        empty = column.values.get("")
+        domain_of: IntArray = np.where(
+            codes == MISSING, width - 1 if empty is None else empty, codes
+        ).astype(np.intp)
+        if len(self._score_domains) >= _CACHE_LIMIT:
+            self._score_domains.clear()
+        self._score_domains[key] = (nodes.topology_generation, nodes.size, domain_of, width)
+        return domain_of, width
 
     # ------------------------------------------------------------------ constraints
 
@@ -368,26 +390,29 @@ class PodTopologySpread:
                 weight = math.log(considered_count + 2)
                 per_node = counts.astype(np.float64)
             else:
-                width = column.width + 1
-                empty = column.values.get("")
-                domain_of = np.where(codes == MISSING, width - 1 if empty is None else empty, codes)
-                seeded = np.bincount(domain_of[considered], minlength=width) > 0
+                domain_of, width = self._score_domain(nodes, constraint.topology_key)
+                seeded = np.bincount(domain_of, weights=considered, minlength=width)
                 weight = math.log(int(np.count_nonzero(seeded)) + 2)
                 contributing = has_all
                 included = self._included(state, pod, nodes, constraint)
                 if included is not None:
                     contributing = contributing & included
+                # Weighted by the counts where they contribute: no gathering of masked rows.
                 per_domain = np.bincount(
-                    domain_of[contributing], weights=counts[contributing], minlength=width
+                    domain_of, weights=np.where(contributing, counts, 0), minlength=width
                 )
                 per_node = per_domain[domain_of]
             contribution = per_node * weight + float(constraint.max_skew - 1)
             np.add(raw, contribution, out=raw, where=labelled)
-        rounded = go_round(raw)
+        # Whole numbers held exactly in float64 (far below 2**53): kube's integer arithmetic
+        # without int64 conversions; a quotient of two exact integers, floored, is exact.
+        whole = np.trunc(raw)
+        rounded = whole + (raw - whole >= 0.5)  # Go's math.Round (values are >= 0)
         among = rounded[considered]
-        lowest, highest = int(among.min()), int(among.max())
+        lowest, highest = float(among.min()), float(among.max())
         if highest == 0:
-            normalized = np.where(considered, 100, 0)
+            normalized = np.where(considered, 100.0, 0.0)
         else:
-            normalized = np.where(considered, 100 * (highest + lowest - rounded) // highest, 0)
-        return take(normalized.clip(0, 100).astype(np.float64), candidates)
+            normalized = np.floor((highest + lowest - rounded) * 100.0 / highest)
+            np.copyto(normalized, 0.0, where=~considered)
+        return take(normalized, candidates)
