@@ -34,6 +34,7 @@ from kubenexus import bench_affinity
 from kubenexus.api import keys
 from kubenexus.api.gpu import gpus_from_labels
 from kubenexus.api.objects import NodeInfo, PodInfo, Taint, Toleration, pod_from_dict
+from kubenexus.api.workloads import REPLICA_SET, selector_from_labels
 from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.scheduler import Outcome, Scheduled, Scheduler
 
@@ -567,6 +568,11 @@ def _workload_pods(  # noqa: PLR0917 - the run's parameters, passed through
         queued = synthetic_gpu_pods(pods, rng)
     elif workload == "affinity":
         queued = bench_affinity.incoming_pods(pods, rng)
+        selectors = bench_affinity.replica_set_selectors([*running, *queued])
+        for name, labels in selectors.items():
+            scheduler.set_workload_selector(
+                REPLICA_SET, "bench", name, selector_from_labels(labels)
+            )
     else:
         queued = synthetic_pods(pods, workload, rng, gang_size)
     for pod in queued:

@@ -3,8 +3,10 @@
 Nodes in three zones already run 20,000 pods of many Deployments; the pods to place come from
 Deployments of which 30 % want one replica per node (required pod anti-affinity on the
 hostname) and 30 % want their replicas spread over the zones (a DoNotSchedule topology spread
-constraint, maxSkew 1); the rest ask nothing of their neighbours. Whether every placement kept
-its rules is checked afterwards from the decisions, against the cluster as built here.
+constraint, maxSkew 1); the rest ask nothing of their neighbours, so kube's default spreading
+(by their ReplicaSet's selector, which the scheduler is told) scores them. Whether every
+placement kept its rules is checked afterwards from the decisions, against the cluster as
+built here.
 """
 
 from __future__ import annotations
@@ -88,9 +90,25 @@ def _pod_body(deployment: Deployment, index: int, rng: random.Random) -> dict[st
             "namespace": "bench",
             "uid": f"uid-{name}",
             "labels": labels,
+            # Owned by its Deployment's ReplicaSet: kube's default spreading applies to the
+            # replicas without constraints of their own.
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": deployment.name,
+                    "uid": f"rs-{deployment.name}",
+                    "controller": True,
+                }
+            ],
         },
         "spec": spec,
     }
+
+
+def replica_set_selectors(pods: Iterable[PodInfo]) -> dict[str, dict[str, str]]:
+    """The selector of each pod's ReplicaSet (named after its Deployment): ``app=<name>``."""
+    return {pod.labels["app"]: {"app": pod.labels["app"]} for pod in pods}
 
 
 def existing_pods(nodes: list[NodeInfo], rng: random.Random) -> list[PodInfo]:

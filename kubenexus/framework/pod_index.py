@@ -52,6 +52,14 @@ class _Selector:
         )
 
 
+def _term_label(term: PodAffinityTerm) -> tuple[str, str] | None:
+    """One (key, value) a pod must carry for the term to select it, if there is one."""
+    if term.selector is None:
+        return None
+    equality = term.selector.equality_keys()
+    return equality[0] if equality else None
+
+
 def _bucket(namespaces: frozenset[str] | None) -> str | None:
     """The namespace a selector is filed under: its only one, or None (checked on every pod
     of any namespace; ``selects`` then checks the set)."""
@@ -86,6 +94,11 @@ class PodIndex:
         self._tick = 0
         self._carried: dict[tuple[str, int, PodAffinityTerm], CarriedTerm] = {}
         self._carried_total: dict[tuple[str, int, PodAffinityTerm], int] = {}
+        # Carried terms by one (key, value) their selector requires; the rest (no equality
+        # requirement, or no selector) apart: a pod is checked only against terms that can
+        # select it.
+        self._carried_by_label: dict[tuple[str, str], set[tuple[str, int, PodAffinityTerm]]] = {}
+        self._carried_unindexed: set[tuple[str, int, PodAffinityTerm]] = set()
         # Namespace name → its labels (from the Namespace informer; unknown ones: none).
         self.namespace_labels: dict[str, Mapping[str, str]] = {}
         # Counted pods per namespace (namespaces seen without a Namespace object count too).
@@ -187,15 +200,29 @@ class PodIndex:
                     continue
                 carried = CarriedTerm(*key, np.zeros(self._capacity, dtype=np.int32))
                 self._carried[key] = carried
+                self._carried_bucket(key).add(key)
                 self.carried_generation += 1
             carried.counts[slot] += sign
             total = self._carried_total.get(key, 0) + sign
             if total <= 0:
                 del self._carried[key]
                 self._carried_total.pop(key, None)
+                bucket = self._carried_bucket(key)
+                bucket.discard(key)
+                label = _term_label(key[2])
+                if not bucket and label is not None:
+                    del self._carried_by_label[label]
                 self.carried_generation += 1
             else:
                 self._carried_total[key] = total
+
+    def _carried_bucket(
+        self, key: tuple[str, int, PodAffinityTerm]
+    ) -> set[tuple[str, int, PodAffinityTerm]]:
+        label = _term_label(key[2])
+        if label is None:
+            return self._carried_unindexed
+        return self._carried_by_label.setdefault(label, set())
 
     # ------------------------------------------------------------------ namespaces
 
@@ -278,6 +305,15 @@ class PodIndex:
     def carries_terms(self) -> bool:
         """Whether any placed pod carries an affinity term."""
         return bool(self._carried)
+
+    def carried_terms_for(self, labels: Mapping[str, str]) -> Iterable[CarriedTerm]:
+        """The carried terms that may select a pod with these labels (a superset: the
+        caller still checks each term's selector and namespaces)."""
+        for key in self._carried_unindexed:
+            yield self._carried[key]
+        for label in labels.items():
+            for key in self._carried_by_label.get(label, ()):
+                yield self._carried[key]
 
     def carried_terms(self) -> Iterable[CarriedTerm]:
         """The affinity terms placed pods carry, each once, with their carriers per node."""

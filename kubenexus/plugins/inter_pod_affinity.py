@@ -213,7 +213,7 @@ class InterPodAffinity:
         required_anti: list[CarriedTerm] = []
         scoring: list[tuple[int, CarriedTerm]] = []
         hard = self.args.hard_pod_affinity_weight
-        for carried in index.carried_terms():
+        for carried in index.carried_terms_for(pod.labels):
             if not carried.term.matches(pod.namespace, pod.labels, ns_labels):
                 continue
             if carried.kind == REQUIRED_ANTI:

@@ -169,3 +169,39 @@ def test_too_many_selectors_drop_the_least_recently_asked() -> None:
         index.matching("default", _selector(app=f"s{i}"))
     assert len(index._selectors) <= MAX_SELECTORS
     assert ("default", first, False) not in index._selectors
+
+
+def test_carried_terms_for_a_pod_include_every_term_that_selects_it() -> None:
+    """The label-indexed lookup returns a superset of the carried terms selecting a pod,
+    whatever mix of selectors (equalities, NotIn, Exists, none) the placed pods carry."""
+    rng = random.Random(3)
+    cache = _cache(4)
+    index = cache.nodes.pods
+    selectors: list[dict | None] = [
+        {"matchLabels": {"app": "a"}},
+        {"matchLabels": {"app": "b", "tier": "x"}},
+        {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["a"]}]},
+        {"matchExpressions": [{"key": "tier", "operator": "Exists"}]},
+        {},
+        None,
+    ]
+    for i in range(60):
+        term: dict = {"topologyKey": "zone"}
+        chosen = rng.choice(selectors)
+        if chosen is not None:
+            term["labelSelector"] = chosen
+        body = make_pod(f"c{i}").node(f"n{rng.randrange(4)}").dict()
+        body["spec"]["affinity"] = {
+            "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+        }
+        cache.upsert_pod(pod_from_dict(body))
+        if rng.random() < 0.3:
+            cache.remove_pod(f"uid-c{rng.randrange(i + 1)}")
+    for labels in ({"app": "a"}, {"app": "b", "tier": "x"}, {"tier": "y"}, {}, {"app": "c"}):
+        found = {id(t) for t in index.carried_terms_for(labels)}
+        selecting = [
+            t
+            for t in index.carried_terms()
+            if t.term.selector is not None and t.term.selector.matches(labels)
+        ]
+        assert all(id(t) in found for t in selecting), labels
