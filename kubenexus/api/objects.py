@@ -36,6 +36,8 @@ from kubenexus.errors import InvalidInputError
 TAINT_EFFECTS: Final = frozenset({"NoSchedule", "PreferNoSchedule", "NoExecute"})
 SELECTOR_OPERATORS: Final = frozenset({"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"})
 TERMINAL_PHASES: Final = frozenset({"Succeeded", "Failed"})
+PREEMPT_LOWER_PRIORITY: Final = "PreemptLowerPriority"
+PREEMPTION_POLICIES: Final = frozenset({PREEMPT_LOWER_PRIORITY, "Never"})
 
 _EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
 _NO_IMAGES: Final[Mapping[str, int]] = MappingProxyType({})
@@ -125,6 +127,12 @@ class PodInfo:
     priority: int = 0
     priority_class_name: str = ""
     created: float | None = None
+    # status.startTime (kube's preemption prefers victims that started last).
+    started: float | None = None
+    # spec.preemptionPolicy: "PreemptLowerPriority" (default) or "Never".
+    preemption_policy: str = PREEMPT_LOWER_PRIORITY
+    # status.nominatedNodeName: where a preemption made room for it (kept across restarts).
+    nominated_node: str = ""
     # cpu/memory as kube-scheduler scores them: a container without a request counts as a default.
     score_cpu: int = keys.DEFAULT_SCORE_MILLI_CPU
     score_memory: int = keys.DEFAULT_SCORE_MEMORY
@@ -614,6 +622,23 @@ def _placement_rules(
     )
 
 
+def _start_time(status: Mapping[str, Any]) -> float | None:
+    """status.startTime (the kubelet writes it; unreadable: unknown, never an error)."""
+    try:
+        return _timestamp(status.get("startTime"), "status.startTime")
+    except InvalidInputError:
+        return None
+
+
+def _preemption_policy(spec: Mapping[str, Any]) -> str:
+    policy = _str(spec.get("preemptionPolicy"), "spec.preemptionPolicy") or PREEMPT_LOWER_PRIORITY
+    if policy not in PREEMPTION_POLICIES:
+        raise InvalidInputError(
+            "spec.preemptionPolicy", policy, f"must be one of {sorted(PREEMPTION_POLICIES)}"
+        )
+    return policy
+
+
 def _placed_pod_affinity(
     spec: Mapping[str, Any], namespace: str, labels: Mapping[str, str]
 ) -> PodAffinity | None:
@@ -666,6 +691,12 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         priority=_int(spec.get("priority"), "spec.priority"),
         priority_class_name=_str(spec.get("priorityClassName"), "spec.priorityClassName"),
         created=_timestamp(meta.get("creationTimestamp"), "metadata.creationTimestamp"),
+        started=_start_time(status),
+        # A placed pod preempts no one: only a pending pod's policy must be readable.
+        preemption_policy=_preemption_policy(spec) if not node_name else PREEMPT_LOWER_PRIORITY,
+        nominated_node=sys.intern(nominated)
+        if isinstance(nominated := status.get("nominatedNodeName"), str)
+        else "",
         score_cpu=score_cpu,
         score_memory=score_memory,
         node_selector=rules.node_selector,

@@ -2,11 +2,18 @@
 
 from kubenexus.scheduler.cache import ClusterCache
 from kubenexus.scheduler.queue import QueueSettings, SchedulingQueue
-from kubenexus.scheduler.scheduler import Outcome, Scheduled, Scheduler, Unschedulable
+from kubenexus.scheduler.scheduler import (
+    Outcome,
+    Preemption,
+    Scheduled,
+    Scheduler,
+    Unschedulable,
+)
 
 __all__ = [
     "ClusterCache",
     "Outcome",
+    "Preemption",
     "QueueSettings",
     "Scheduled",
     "Scheduler",

@@ -82,12 +82,32 @@ class Scheduled:
         return self.placement.node_name
 
 
+@dataclass(frozen=True, slots=True)
+class Preemption:
+    """Room made for ``preemptor`` on ``node`` by evicting ``victims`` (kube's
+    DefaultPreemption): the shell marks each victim with a ``DisruptionTarget`` condition,
+    deletes it and tells it why (an Event), and sets the preemptor's nominatedNodeName."""
+
+    preemptor: PodInfo
+    node: str
+    victims: tuple[PodInfo, ...]
+
+    def victim_message(self) -> str:
+        """The Event on each victim, as kube-scheduler words it."""
+        return f"Preempted by {self.preemptor.full_name} on node {self.node}"
+
+
 @dataclass(slots=True)
 class Unschedulable:
     """The pod fits nowhere now; ``message`` (kube-scheduler style) is for the Event."""
 
     entry: QueuedPod
     failure: Failure
+    # Victims evicted to make room for it (it is retried once they are gone).
+    preemption: Preemption | None = None
+    # Its status.nominatedNodeName to write: a node (room made there), "" to clear an earlier
+    # nomination, None to leave it as it is.
+    nominate: str | None = None
 
     @property
     def pod(self) -> PodInfo:
