@@ -49,6 +49,7 @@ from kubenexus.plugins.resource_reservation import (
     reservation_name,
 )
 from kubenexus.scheduler.cache import ClusterCache
+from kubenexus.scheduler.preempting import Budgets, DisruptionBudget
 from kubenexus.scheduler.queue import QueueSettings, SchedulingQueue
 from kubenexus.scheduler.reserving import Reserving
 
@@ -262,6 +263,8 @@ class Scheduler:
         self._reserving_profiles = frozenset(reserving)
         ttl = next(iter(reserving.values())).args.default_ttl_seconds if reserving else 600.0
         self.reserving = Reserving(self.cache, ttl)
+        # PodDisruptionBudgets: preemption prefers victims whose eviction breaks none.
+        self.budgets = Budgets()
 
     @property
     def nodes(self) -> int:
@@ -356,6 +359,13 @@ class Scheduler:
             return
         index.set_namespace(name, labels)
         self.queue.move(ClusterEvent.NAMESPACE_LABELS)
+
+    def set_disruption_budget(self, budget: DisruptionBudget) -> None:
+        """A PodDisruptionBudget arrived or changed (its selector, disruptionsAllowed)."""
+        self.budgets.set(budget)
+
+    def remove_disruption_budget(self, namespace: str, name: str) -> None:
+        self.budgets.remove(namespace, name)
 
     def set_workload_selector(
         self, kind: str, namespace: str, name: str, selector: LabelSelector | None
