@@ -24,6 +24,7 @@ from kubenexus.framework import (
     FilterPlugin,
     PermitPlugin,
     Plugin,
+    PostFilterPlugin,
     PreFilterPlugin,
     Profile,
     QueueSortPlugin,
@@ -44,9 +45,10 @@ EXTENSION_POINTS: Final[dict[str, type]] = {
     "score": ScorePlugin,
     "reserve": ReservePlugin,
     "permit": PermitPlugin,
+    "postFilter": PostFilterPlugin,
 }
 # Points kube-scheduler has that no KubeNexus plugin extends yet: accepted, must stay empty.
-UNUSED_POINTS: Final = ("postFilter", "preScore", "preBind", "bind", "postBind", "preEnqueue")
+UNUSED_POINTS: Final = ("preScore", "preBind", "bind", "postBind", "preEnqueue")
 
 
 class _Model(BaseModel):
@@ -321,6 +323,7 @@ def _build_profile(profile: ProfileConfig, where: str) -> Profile:
         scores=[WeightedScore(instance(n), w) for n, w in chosen["score"]],  # type: ignore[arg-type]
         reserves=pick("reserve", ReservePlugin),
         permits=pick("permit", PermitPlugin),
+        post_filters=pick("postFilter", PostFilterPlugin),
         annotators=[p for p in instances.values() if isinstance(p, AnnotatingPlugin)],
     )
 

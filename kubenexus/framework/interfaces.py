@@ -88,6 +88,16 @@ class ScorePlugin(Plugin, Protocol):
 
 
 @runtime_checkable
+class PostFilterPlugin(Plugin, Protocol):
+    """Runs when a pod fits nowhere (kube's PostFilter): preemption. The search itself needs
+    the cache (a dry run per candidate node), so the scheduler does it; the plugin says how
+    wide to look."""
+
+    def candidates(self, live_nodes: int) -> int:
+        """How many candidate nodes to weigh at most (kube's sample size)."""
+
+
+@runtime_checkable
 class ReservePlugin(Plugin, Protocol):
     def reserve(self, state: CycleState, pod: PodInfo, nodes: NodeTable, slot: int) -> Status:
         """Claim plugin-private resources for the pod on the chosen node."""

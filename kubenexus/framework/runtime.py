@@ -15,6 +15,7 @@ from kubenexus.framework.interfaces import (
     AnnotatingPlugin,
     FilterPlugin,
     PermitPlugin,
+    PostFilterPlugin,
     PreFilterPlugin,
     QueueSortPlugin,
     ReservePlugin,
@@ -135,6 +136,8 @@ class Profile:
     reserves: Sequence[ReservePlugin] = ()
     permits: Sequence[PermitPlugin] = ()
     annotators: Sequence[AnnotatingPlugin] = ()
+    # Run when a pod fits nowhere: preemption (the scheduler carries out the search).
+    post_filters: Sequence[PostFilterPlugin] = ()
 
     # ------------------------------------------------------------------ find a node
 
@@ -216,6 +219,31 @@ class Profile:
         else:
             best = int(candidates[int(np.argmax(total))])
         return Placement(slot=best, node_name=nodes.names[best], state=state)
+
+    def passing(self, pod: PodInfo, nodes: NodeTable, plugins: frozenset[str]) -> BoolArray:
+        """The nodes that these plugins' pre-filters and filters let the pod through (the
+        others' are not run): e.g. the rules no eviction can change, for preemption."""
+        state = CycleState()
+        mask: BoolArray = nodes.valid[: nodes.size].copy()
+        skipped: set[str] = set()
+        for pre_filter in self.pre_filters:
+            if pre_filter.name not in plugins:
+                continue
+            status = pre_filter.pre_filter(state, pod, nodes)
+            if status.code is Code.SKIP:
+                skipped.add(pre_filter.name)
+            elif not status.ok:
+                mask[:] = False
+                return mask
+        allowed = _pre_filter_nodes(state, nodes)
+        if allowed is not None:
+            mask &= allowed
+        for filter_plugin in self.filters:
+            if filter_plugin.name in plugins and filter_plugin.name not in skipped:
+                found = filter_plugin.filter(state, pod, nodes)
+                if found is not None:
+                    mask &= found
+        return mask
 
     def _diagnose(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, filters: Sequence[FilterPlugin]

@@ -13,6 +13,7 @@ from kubenexus.plugins.balanced_allocation import (
     NodeResourcesBalancedAllocation,
 )
 from kubenexus.plugins.coscheduling import Coscheduling, CoschedulingArgs
+from kubenexus.plugins.default_preemption import DefaultPreemption, DefaultPreemptionArgs
 from kubenexus.plugins.image_locality import ImageLocality
 from kubenexus.plugins.inter_pod_affinity import InterPodAffinity, InterPodAffinityArgs
 from kubenexus.plugins.node_affinity import NodeAffinity
@@ -80,6 +81,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
             default_points=frozenset({"score"}),
         ),
         PluginSpec("ImageLocality", lambda _: ImageLocality(), NoArgs),
+        PluginSpec("DefaultPreemption", DefaultPreemption, DefaultPreemptionArgs),
     )
 }
 
@@ -101,4 +103,5 @@ DEFAULT_PLUGINS: Final = (
     "ResourceReservation",
     "NodeResourcesBalancedAllocation",
     "ImageLocality",
+    "DefaultPreemption",
 )

@@ -8,10 +8,20 @@ and writes the nomination; the victims leave the cache when their deletion is se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+import numpy.typing as npt
 
 from kubenexus.api.objects import PodInfo
 from kubenexus.api.pod_rules import LabelSelector
+from kubenexus.framework import NodeTable, Placement, Profile
+from kubenexus.plugins.resource_reservation.book import PLACEHOLDER_PREFIX
+
+if TYPE_CHECKING:
+    from kubenexus.scheduler.cache import ClusterCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +71,306 @@ class Budgets:
                     broken = True
             (breaking if broken else keeping).append(victim)
         return breaking, keeping
+
+
+# Pods at or above this priority (system-cluster-critical, system-node-critical) are never
+# evicted to make room.
+SYSTEM_CRITICAL: Final = 2_000_000_000
+_INT32_OFFSET: Final = 2**31  # kube adds MaxInt32 + 1 to each priority it sums
+
+
+class PriorityUsage:
+    """Per priority, the requests counted on each node (kept with the cache), so the room
+    that evicting every pod below a priority would free is a sum of a few arrays."""
+
+    def __init__(self) -> None:
+        self._by_priority: dict[int, dict[str, npt.NDArray[np.int64]]] = {}
+
+    def count(self, pod: PodInfo, slot: int, sign: int) -> None:
+        rows = self._by_priority.setdefault(pod.priority, {})
+        for name, amount in pod.requests.items():
+            row = rows.get(name)
+            if row is None or row.size <= slot:
+                grown = np.zeros(max(64, 2 * (slot + 1)), dtype=np.int64)
+                if row is not None:
+                    grown[: row.size] = row
+                row = rows[name] = grown
+            row[slot] += sign * amount
+
+    def below(self, priority: int, resource: str, size: int) -> npt.NDArray[np.int64]:
+        """Per slot (``[:size]``), the requests of the pods of lower priority."""
+        total = np.zeros(size, dtype=np.int64)
+        for level, rows in self._by_priority.items():
+            row = rows.get(resource)
+            if level < priority and row is not None:
+                n = min(size, row.size)
+                total[:n] += row[:n]
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A node where evicting ``victims`` (most important first) makes room for the pod."""
+
+    slot: int
+    node: str
+    victims: tuple[PodInfo, ...]
+    budget_violations: int
+
+    def rank(self) -> tuple[int, int, int, int, float]:
+        """kube's pickOneNodeForPreemption order, lower first: fewest budget violations, lowest
+        highest victim priority, smallest priority sum, fewest victims, latest start of the
+        earliest-started among the highest-priority victims."""
+        if not self.victims:
+            return (self.budget_violations, -(2**63), 0, 0, 0.0)
+        highest = max(v.priority for v in self.victims)
+        total = sum(v.priority + _INT32_OFFSET for v in self.victims)
+        earliest = min(
+            (v.started if v.started is not None else float("inf"))
+            for v in self.victims
+            if v.priority == highest
+        )
+        return (self.budget_violations, highest, total, len(self.victims), -earliest)
+
+
+def more_important_first(pods: list[PodInfo]) -> list[PodInfo]:
+    """kube's MoreImportantPod order: higher priority first, then the earlier started."""
+    return sorted(
+        pods,
+        key=lambda p: (-p.priority, p.started if p.started is not None else float("inf")),
+    )
+
+
+def reprieve_by_requests(
+    pod: PodInfo,
+    free: dict[str, int],
+    potential: list[PodInfo],
+    budgets: Budgets,
+) -> tuple[tuple[PodInfo, ...], int] | None:
+    """kube's victim selection on one node, by requests alone: with every potential victim
+    gone the pod must fit (``free`` is the node's room then); victims are then given back,
+    those whose eviction would break a budget first, each most important first, as long as
+    the pod still fits. The victims left and how many of them break a budget; None when even
+    evicting them all leaves no room."""
+    if any(free.get(name, 0) < amount for name, amount in pod.requests.items()):
+        return None
+    breaking, keeping = budgets.violating(more_important_first(potential))
+    victims: list[PodInfo] = []
+    violations = 0
+    for group, counts in ((breaking, True), (keeping, False)):
+        for candidate in group:
+            if all(
+                free.get(name, 0) - candidate.requests.get(name, 0) >= amount
+                for name, amount in pod.requests.items()
+            ):
+                for name, amount in candidate.requests.items():
+                    free[name] = free.get(name, 0) - amount
+                continue
+            victims.append(candidate)
+            violations += counts
+    return tuple(victims), violations
+
+
+# Filters whose verdict no eviction changes (kube: UnschedulableAndUnresolvable): nodes they
+# reject are never candidates.
+STATIC_FILTERS: Final = frozenset(
+    {"NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity"}
+)
+NOMINATED_PREFIX: Final = "nominated:"
+# Who restricts a dry run to one node (as a pre-filter's node limit would).
+DRY_RUN: Final = "DefaultPreemption"
+
+
+@dataclass(slots=True)
+class Nomination:
+    """Room made for a pod on ``node``: held by a stand-in counted there (so pods of lower
+    priority do not take it) until the pod is bound, deleted or gives up."""
+
+    pod: PodInfo
+    node: str
+    # The victims evicted for it, while they are still counted (it waits for them).
+    victims: set[str] = field(default_factory=set)
+
+    @property
+    def stand_in(self) -> PodInfo:
+        return replace(
+            self.pod,
+            uid=f"{NOMINATED_PREFIX}{self.pod.key}",
+            node_name=self.node,
+            phase="Running",
+        )
+
+
+class Preempting:
+    """Chooses victims for pods that fit nowhere, and keeps the nominations."""
+
+    def __init__(self, cache: ClusterCache, budgets: Budgets) -> None:
+        self.cache = cache
+        self.budgets = budgets
+        self.usage = PriorityUsage()
+        self.nominations: dict[str, Nomination] = {}
+        # Victims chosen and not gone yet → the pod they make room for (never chosen twice).
+        self.evicting: dict[str, str] = {}
+        self.last_candidates = 0  # how many nodes the last search weighed (for benchmarks)
+
+    # ------------------------------------------------------------------ accounting (a cache
+    # observer: what each priority uses on each node)
+
+    name: Final = "Preemption"
+
+    def node_upserted(self, nodes: NodeTable, slot: int, pods: Sequence[PodInfo]) -> None:
+        pass  # its pods stay counted
+
+    def node_removed(self, nodes: NodeTable, slot: int) -> None:
+        pass  # its pods were uncounted first
+
+    def pod_counted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
+        self.usage.count(pod, slot, 1)
+
+    def pod_uncounted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
+        self.usage.count(pod, slot, -1)
+
+    def pod_gone(self, key: str) -> None:
+        """A pod left the cluster (or its count): a victim leaves its nomination's wait."""
+        preemptor = self.evicting.pop(key, None)
+        if preemptor is not None:
+            nomination = self.nominations.get(preemptor)
+            if nomination is not None:
+                nomination.victims.discard(key)
+
+    # ------------------------------------------------------------------ nominations
+
+    def nominate(self, pod: PodInfo, node: str, victims: tuple[PodInfo, ...] = ()) -> None:
+        self.clear(pod.key)
+        nomination = Nomination(pod, node, {v.key for v in victims})
+        self.nominations[pod.key] = nomination
+        for victim in victims:
+            self.evicting[victim.key] = pod.key
+        if node in self.cache.nodes:
+            self.cache.upsert_pod(nomination.stand_in)
+
+    def clear(self, key: str) -> bool:
+        """Forget the pod's nomination (bound, deleted, gave up); whether it had one."""
+        nomination = self.nominations.pop(key, None)
+        if nomination is None:
+            return False
+        self.cache.remove_pod(nomination.stand_in.key)
+        for victim in nomination.victims:
+            self.evicting.pop(victim, None)
+        return True
+
+    def waiting_for_victims(self, key: str) -> bool:
+        nomination = self.nominations.get(key)
+        return nomination is not None and any(v in self.cache for v in nomination.victims)
+
+    def lift(self, pod: PodInfo) -> list[Nomination]:
+        """Take out the stand-ins a pod may use the room of while it is tried: its own, and
+        those of pods of lower priority (kube counts only nominated pods of at least the
+        incoming pod's priority)."""
+        lifted = [
+            n
+            for key, n in self.nominations.items()
+            if key == pod.key or n.pod.priority < pod.priority
+        ]
+        for nomination in lifted:
+            self.cache.remove_pod(nomination.stand_in.key)
+        return lifted
+
+    def restore(self, lifted: list[Nomination]) -> None:
+        for nomination in lifted:
+            if (
+                self.nominations.get(nomination.pod.key) is nomination
+                and nomination.node in self.cache.nodes
+                and nomination.stand_in.key not in self.cache
+            ):
+                self.cache.upsert_pod(nomination.stand_in)
+
+    # ------------------------------------------------------------------ the search
+
+    def find(self, profile: Profile, pod: PodInfo) -> Candidate | None:
+        """The node where evicting pods of lower priority makes room for ``pod``, with the
+        victims, chosen as kube's DefaultPreemption would; None when there is none."""
+        nodes = self.cache.nodes
+        size = nodes.size
+        possible = profile.passing(pod, nodes, STATIC_FILTERS)
+        for name, amount in pod.requests.items():
+            row = nodes.resource_row(name)
+            if row is None:
+                return None
+            room = nodes.free[row, :size] + self.usage.below(pod.priority, name, size)
+            possible &= room >= amount
+        slots = np.flatnonzero(possible)
+        limit = min(p.candidates(nodes.live) for p in profile.post_filters)
+        candidates: list[Candidate] = []
+        for slot in slots[:limit]:
+            found = self._by_requests(pod, int(slot))
+            if found is not None:
+                candidates.append(found)
+        self.last_candidates = len(candidates)
+        for candidate in sorted(candidates, key=Candidate.rank):
+            exact = self._verified(profile, pod, candidate)
+            if exact is not None:
+                return exact
+        return None
+
+    def _potential_victims(self, pod: PodInfo, slot: int) -> list[PodInfo]:
+        return [
+            other
+            for other in self.cache.counted_on(slot)
+            if other.priority < pod.priority
+            and other.priority < SYSTEM_CRITICAL
+            and other.key not in self.evicting
+            and not other.key.startswith((NOMINATED_PREFIX, PLACEHOLDER_PREFIX))
+            and not self.cache.is_assumed(other.key)
+        ]
+
+    def _by_requests(self, pod: PodInfo, slot: int) -> Candidate | None:
+        potential = self._potential_victims(pod, slot)
+        if not potential:
+            return None
+        nodes = self.cache.nodes
+        free: dict[str, int] = {}
+        for name in pod.requests:
+            row = nodes.resource_row(name)
+            free[name] = 0 if row is None else int(nodes.free[row, slot])
+        for victim in potential:
+            for name in pod.requests:
+                free[name] += victim.requests.get(name, 0)
+        chosen = reprieve_by_requests(pod, free, potential, self.budgets)
+        if chosen is None:
+            return None
+        victims, violations = chosen
+        return Candidate(slot, nodes.names[slot], victims, violations)
+
+    def _fits_without(self, profile: Profile, pod: PodInfo, node: str, gone: list[PodInfo]) -> bool:
+        """Whether every filter lets the pod onto ``node`` with ``gone`` evicted (a dry run on
+        the live cache, undone before returning)."""
+        removed = [p for p in gone if self.cache.remove_pod(p.key) is not None]
+        try:
+            found = profile.find_node(pod, self.cache.nodes, only=(DRY_RUN, frozenset({node})))
+            return isinstance(found, Placement)
+        finally:
+            for victim in removed:
+                self.cache.upsert_pod(victim)
+
+    def _verified(self, profile: Profile, pod: PodInfo, candidate: Candidate) -> Candidate | None:
+        """The candidate checked with every filter (NUMA zones, GPUs, ports, pod rules…); when
+        requests alone chose wrongly, the victims are chosen again with every filter."""
+        if candidate.victims and self._fits_without(
+            profile, pod, candidate.node, list(candidate.victims)
+        ):
+            return candidate
+        potential = self._potential_victims(pod, candidate.slot)
+        if not self._fits_without(profile, pod, candidate.node, potential):
+            return None
+        breaking, keeping = self.budgets.violating(more_important_first(potential))
+        evicted = list(potential)
+        violations = 0
+        for group, counts in ((breaking, True), (keeping, False)):
+            for other in group:
+                evicted.remove(other)
+                if not self._fits_without(profile, pod, candidate.node, evicted):
+                    evicted.append(other)
+                    violations += counts
+        ordered = tuple(v for v in more_important_first(potential) if v in evicted)
+        return Candidate(candidate.slot, candidate.node, ordered, violations)

@@ -49,7 +49,7 @@ from kubenexus.plugins.resource_reservation import (
     reservation_name,
 )
 from kubenexus.scheduler.cache import ClusterCache
-from kubenexus.scheduler.preempting import Budgets, DisruptionBudget
+from kubenexus.scheduler.preempting import Budgets, DisruptionBudget, Preempting
 from kubenexus.scheduler.queue import QueueSettings, SchedulingQueue
 from kubenexus.scheduler.reserving import Reserving
 
@@ -265,6 +265,8 @@ class Scheduler:
         self.reserving = Reserving(self.cache, ttl)
         # PodDisruptionBudgets: preemption prefers victims whose eviction breaks none.
         self.budgets = Budgets()
+        self.preempting = Preempting(self.cache, self.budgets)
+        self.cache.observers.append(self.preempting)
 
     @property
     def nodes(self) -> int:
@@ -398,6 +400,13 @@ class Scheduler:
             return
         if pod.key in self.cache:
             return  # placed by us: an update still showing it unbound predates the binding
+        if (
+            pod.nominated_node
+            and pod.key not in self.preempting.nominations
+            and pod.nominated_node in self.cache.nodes
+        ):
+            # Room an earlier run (or a restart) made for it: held again until it is placed.
+            self.preempting.nominate(pod, pod.nominated_node)
         previous = self.queue.entry(pod.key)
         joined = pod.gang and (previous is None or previous.pod.gang != pod.gang)
         self.queue.add(pod)
@@ -412,6 +421,10 @@ class Scheduler:
 
     def _placed_pod(self, pod: PodInfo) -> None:
         """A pod bound to a node (anyone's), or finished: count it where it runs, or free it."""
+        if self.preempting.nominations or self.preempting.evicting:
+            self.preempting.clear(pod.key)  # bound: the room it was promised is its own now
+            if pod.terminal:
+                self.preempting.pod_gone(pod.key)
         before = self.cache.pod(pod.key)
         self.queue.delete(pod.key)
         self._in_flight.pop(pod.key, None)
@@ -483,6 +496,8 @@ class Scheduler:
         self._wake_gang(key)
 
     def remove_pod(self, key: str) -> None:
+        self.preempting.pod_gone(key)
+        self.preempting.clear(key)
         entry = self._unqueue(key)
         self._in_flight.pop(key, None)
         node = self.cache.node_of(key)
@@ -574,15 +589,22 @@ class Scheduler:
         pod = entry.pod
         profile = self.profiles[pod.scheduler_name]
         nodes = self.cache.nodes
+        # Room nominated for pods of lower priority (and its own) is free to this pod.
+        lifted = self.preempting.lift(pod) if self.preempting.nominations else []
         try:
             result = profile.find_node(pod, nodes)
         except PluginError as exc:
+            self.preempting.restore(lifted)
             failure = Failure(error=str(exc), internal=True)
             self.queue.requeue_backoff(entry, failure.message)
             return Unschedulable(entry, failure)
         if isinstance(result, Failure):
-            self._park(entry, result)
-            return Unschedulable(entry, result)
+            outcome = self._preempt_or_park(profile, entry, result)
+            self.preempting.restore(lifted)
+            return outcome
+        if pod.key in self.preempting.nominations:
+            self.preempting.clear(pod.key)  # placed: its nomination is done
+        self.preempting.restore(lifted)
         status = self._reserve_and_permit(profile, result, pod)
         if not status.ok:
             failure = Failure(
@@ -592,6 +614,35 @@ class Scheduler:
             self._park(entry, failure)
             return Unschedulable(entry, failure)
         return self._commit(entry, result)
+
+    def _preempt_or_park(self, profile: Profile, entry: QueuedPod, failure: Failure) -> Outcome:
+        """The pod fits nowhere: make room by evicting pods of lower priority if its profile
+        preempts and it may (kube's DefaultPreemption), else wait."""
+        pod = entry.pod
+        preempting = self.preempting
+        eligible = (
+            profile.post_filters
+            and not failure.internal
+            and not failure.unresolvable
+            and pod.preemption_policy != "Never"
+            # Room already made for it: wait for those victims to go, never evict twice.
+            and not preempting.waiting_for_victims(pod.key)
+        )
+        found = preempting.find(profile, pod) if eligible else None
+        if found is None:
+            self._park(entry, failure)
+            waiting = preempting.waiting_for_victims(pod.key)
+            gave_up = not waiting and preempting.clear(pod.key)
+            return Unschedulable(entry, failure, nominate="" if gave_up else None)
+        preempting.nominate(pod, found.node, found.victims)
+        self.queue.requeue_unschedulable(
+            entry,
+            failure.message,
+            self._wake_on(pod, failure) | ClusterEvent.POD_REMOVED,  # its victims going
+            failure.rejected_by,
+        )
+        preemption = Preemption(pod, found.node, found.victims)
+        return Unschedulable(entry, failure, preemption=preemption, nominate=found.node)
 
     def _park(self, entry: QueuedPod, failure: Failure) -> None:
         """The pod fits nowhere for this reason: wait for a change that may help."""

@@ -1,0 +1,248 @@
+"""Preemption (issue #14, single pods): kube-scheduler's DefaultPreemption — victims, reprieve,
+PodDisruptionBudgets, the node chosen, the nomination and the room it holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubenexus.api import pod_from_dict
+from kubenexus.api.pod_rules import LabelRequirement, LabelSelector
+from kubenexus.scheduler import Preemption, Scheduled, Scheduler, Unschedulable
+from kubenexus.scheduler.preempting import DisruptionBudget
+from tests.builders import make_node, make_pod
+from tests.core.helpers import scheduler
+
+
+def running(name: str, node: str, cpu: str, priority: int = 0, **labels: str) -> Any:
+    builder = make_pod(name).req(cpu=cpu).node(node).phase("Running").priority(priority)
+    for key, value in labels.items():
+        builder.label(key, value)
+    return builder.obj()
+
+
+def pending(name: str, cpu: str, priority: int, **extra: Any) -> Any:
+    body = make_pod(name).req(cpu=cpu).priority(priority).dict()
+    body["spec"].update(extra)
+    return pod_from_dict(body)
+
+
+def attempt(s: Scheduler, pod: Any) -> Scheduled | Unschedulable:
+    s.upsert_pod(pod)
+    outcomes = s.schedule_next()
+    [outcome] = [o for o in outcomes if o.pod.name == pod.name]
+    return outcome
+
+
+def victims(outcome: Scheduled | Unschedulable) -> tuple[str, list[str]]:
+    assert isinstance(outcome, Unschedulable), outcome
+    assert outcome.preemption is not None, outcome.message
+    preemption: Preemption = outcome.preemption
+    return preemption.node, [v.name for v in preemption.victims]
+
+
+def test_a_lower_priority_pod_is_evicted_for_a_higher_one_which_then_lands_there() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
+    s.upsert_pod(running("low", "a", "3"))
+    outcome = attempt(s, pending("high", "2", 100))
+    assert victims(outcome) == ("a", ["low"])
+    assert isinstance(outcome, Unschedulable)
+    assert outcome.nominate == "a"
+    assert outcome.message == "0/1 nodes are available: 1 Insufficient cpu."
+    assert outcome.preemption is not None
+    assert outcome.preemption.victim_message() == "Preempted by default/high on node a"
+    # The victim is still there (its deletion not seen yet): no second preemption.
+    now[0] += 10
+    s.upsert_node(make_node("a").alloc(cpu="4").label("touched", "1").obj())
+    for again in s.run_until_idle():
+        assert isinstance(again, Unschedulable)
+        assert again.preemption is None
+    s.remove_pod("uid-low")  # the victim is gone
+    now[0] += 10
+    placed = s.run_until_idle()
+    assert [(o.pod.name, getattr(o, "node", None)) for o in placed] == [("high", "a")]
+    assert s.preempting.nominations == {}
+
+
+def test_preemption_policy_never_never_evicts() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    s.upsert_pod(running("low", "a", "3"))
+    outcome = attempt(s, pending("polite", "2", 100, preemptionPolicy="Never"))
+    assert isinstance(outcome, Unschedulable)
+    assert outcome.preemption is None
+
+
+def test_equal_or_higher_priority_pods_are_never_victims() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    s.upsert_pod(running("peer", "a", "3", priority=100))
+    outcome = attempt(s, pending("high", "2", 100))
+    assert isinstance(outcome, Unschedulable)
+    assert outcome.preemption is None
+
+
+def test_system_critical_pods_are_never_victims() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    s.upsert_pod(running("dns", "a", "3", priority=2_000_000_000))
+    outcome = attempt(s, pending("node-critical", "2", 2_000_001_000))
+    assert isinstance(outcome, Unschedulable)
+    assert outcome.preemption is None
+
+
+def test_the_smallest_victim_set_the_most_important_are_reprieved_first() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    s.upsert_pod(running("p10", "a", "1", priority=10))
+    s.upsert_pod(running("p5", "a", "1", priority=5))
+    s.upsert_pod(running("p1", "a", "2", priority=1))
+    assert victims(attempt(s, pending("high", "2", 100))) == ("a", ["p1"])
+
+
+def test_the_node_whose_most_important_victim_matters_least_is_chosen() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj())
+    s.upsert_pod(running("mid", "a", "3", priority=50))
+    s.upsert_pod(running("low", "b", "3", priority=1))
+    assert victims(attempt(s, pending("high", "2", 100))) == ("b", ["low"])
+
+
+def test_then_the_fewest_victims_then_the_latest_started() -> None:
+    s = scheduler(
+        make_node("a").alloc(cpu="4").obj(),
+        make_node("b").alloc(cpu="4").obj(),
+        make_node("c").alloc(cpu="4").obj(),
+    )
+    for name in ("a1", "a2"):
+        s.upsert_pod(running(name, "a", "2", priority=1))
+    body = make_pod("b1").req(cpu="4").node("b").phase("Running").priority(1).dict()
+    body["status"]["startTime"] = "2026-01-01T00:00:00Z"
+    s.upsert_pod(pod_from_dict(body))
+    body = make_pod("c1").req(cpu="4").node("c").phase("Running").priority(1).dict()
+    body["status"]["startTime"] = "2026-06-01T00:00:00Z"
+    s.upsert_pod(pod_from_dict(body))
+    # a needs two victims; b and c one each (same priority sum): c's started later.
+    assert victims(attempt(s, pending("high", "3", 100))) == ("c", ["c1"])
+
+
+def _budget(allowed: int, **labels: str) -> DisruptionBudget:
+    selector = LabelSelector(
+        tuple(LabelRequirement(k, "In", frozenset({v})) for k, v in labels.items())
+    )
+    return DisruptionBudget("default", "guard", selector, allowed)
+
+
+def test_a_disruption_budget_is_respected_when_another_choice_exists() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj())
+    s.upsert_pod(running("guarded", "a", "3", priority=1, app="db"))
+    s.upsert_pod(running("free", "b", "3", priority=20, app="batch"))
+    s.set_disruption_budget(_budget(0, app="db"))
+    # b's victim is more important, but evicting a's would break the budget.
+    assert victims(attempt(s, pending("high", "2", 100))) == ("b", ["free"])
+
+
+def test_a_budget_is_broken_only_when_there_is_no_other_way() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    s.upsert_pod(running("guarded", "a", "3", priority=1, app="db"))
+    s.set_disruption_budget(_budget(0, app="db"))
+    assert victims(attempt(s, pending("high", "2", 100))) == ("a", ["guarded"])
+
+
+def test_rules_other_than_requests_are_checked_on_the_node_with_its_victims_gone() -> None:
+    """Room is there, but the pod's anti-affinity keeps it off the node: the pod it keeps
+    away from is the victim (every filter runs on the node without its victims)."""
+    s = scheduler(make_node("a").alloc(cpu="8").obj())
+    s.upsert_pod(running("x", "a", "1", priority=0, app="x"))
+    s.upsert_pod(running("y", "a", "1", priority=0, app="y"))
+    anti = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchLabels": {"app": "x"}},
+                    "topologyKey": "kubernetes.io/hostname",
+                }
+            ]
+        }
+    }
+    assert victims(attempt(s, pending("high", "1", 100, affinity=anti))) == ("a", ["x"])
+
+
+def test_nominated_room_is_kept_against_a_flood_of_lower_priority_pods() -> None:
+    now = [1000.0]
+    s = scheduler(
+        make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="1").obj(), clock=now
+    )
+    s.upsert_pod(running("low", "a", "3"))
+    victims(attempt(s, pending("high", "3", 100)))
+    s.remove_pod("uid-low")  # the victim goes; the preemptor is still in its backoff
+    flood = [pending(f"flood-{i}", "1", 0) for i in range(6)]
+    for pod in flood:
+        s.upsert_pod(pod)
+    placed = {o.pod.name: o.node for o in s.run_until_idle() if isinstance(o, Scheduled)}
+    assert "high" not in placed
+    # a's 4 cpu: 3 held for the preemptor, 1 for the flood; b takes one more.
+    assert sorted(placed.values()) == ["a", "b"]
+    now[0] += 30
+    first = s.run_until_idle()[0]
+    assert (first.pod.name, getattr(first, "node", "")) == ("high", "a")
+
+
+def test_a_higher_priority_pod_may_take_room_nominated_for_a_lower_one() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
+    s.upsert_pod(running("low", "a", "3"))
+    victims(attempt(s, pending("mid", "3", 50)))
+    s.remove_pod("uid-low")
+    top = attempt(s, pending("top", "3", 1000))
+    assert isinstance(top, Scheduled)
+    assert top.node == "a"
+
+
+def test_a_victim_is_evicted_for_one_preemptor_only() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    s.upsert_pod(running("low", "a", "3"))
+    victims(attempt(s, pending("first", "2", 100)))
+    second = attempt(s, pending("second", "2", 100))
+    assert isinstance(second, Unschedulable)
+    assert second.preemption is None
+
+
+def test_a_restart_keeps_the_room_of_a_nominated_pod() -> None:
+    """After a restart a pending pod's status.nominatedNodeName holds its room again: a pod of
+    lower priority does not fit there, the nominated pod does."""
+    s = scheduler(make_node("a").alloc(cpu="4").obj())
+    body = make_pod("high").req(cpu="3").priority(100).dict()
+    body.setdefault("status", {})["nominatedNodeName"] = "a"
+    s.upsert_pod(pod_from_dict(body))
+    profile = s.profiles["kubenexus-scheduler"]
+    low = pending("low", "2", 0)
+    lifted = s.preempting.lift(low)
+    try:
+        refused = profile.find_node(low, s.cache.nodes)
+    finally:
+        s.preempting.restore(lifted)
+    assert refused.message == "0/1 nodes are available: 1 Insufficient cpu."  # type: ignore[union-attr]
+    placed = {o.pod.name: getattr(o, "node", None) for o in s.run_until_idle()}
+    assert placed == {"high": "a"}
+
+
+def test_a_nomination_that_can_no_longer_be_met_is_cleared() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
+    s.upsert_pod(running("low", "a", "3"))
+    victims(attempt(s, pending("high", "3", 100)))
+    s.remove_pod("uid-low")
+    s.upsert_pod(running("bigger", "a", "4", priority=1000))  # someone else took the node
+    now[0] += 30
+    [outcome] = [o for o in s.run_until_idle() if o.pod.name == "high"]
+    assert isinstance(outcome, Unschedulable)
+    assert outcome.preemption is None
+    assert outcome.nominate == ""  # clear status.nominatedNodeName
+    assert s.preempting.nominations == {}
+
+
+def test_preemption_can_be_disabled_in_the_profile() -> None:
+    config = {
+        "profiles": [{"plugins": {"postFilter": {"disabled": [{"name": "DefaultPreemption"}]}}}]
+    }
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), config=config)
+    s.upsert_pod(running("low", "a", "3"))
+    outcome = attempt(s, pending("high", "2", 100))
+    assert isinstance(outcome, Unschedulable)
+    assert outcome.preemption is None
