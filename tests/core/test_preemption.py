@@ -238,7 +238,7 @@ def test_a_nomination_that_can_no_longer_be_met_is_cleared() -> None:
 
 
 def test_preemption_can_be_disabled_in_the_profile() -> None:
-    config = {
+    config: dict[str, object] = {
         "profiles": [{"plugins": {"postFilter": {"disabled": [{"name": "DefaultPreemption"}]}}}]
     }
     s = scheduler(make_node("a").alloc(cpu="4").obj(), config=config)
