@@ -30,7 +30,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from kubenexus import bench_affinity
+from kubenexus import bench_affinity, bench_preemption
 from kubenexus.api import keys
 from kubenexus.api.gpu import gpus_from_labels
 from kubenexus.api.objects import NodeInfo, PodInfo, Taint, Toleration, pod_from_dict
@@ -510,6 +510,7 @@ class RunFigures:
     spark: SparkFigures | None = None
     gpu: GpuFigures | None = None
     affinity: bench_affinity.AffinityFigures | None = None
+    preemption: bench_preemption.PreemptionFigures | None = None
 
     @property
     def pods_per_second(self) -> float:
@@ -745,6 +746,23 @@ def _spark_run(
     )
 
 
+def _preemption_run(
+    nodes: int, pods: int, seed: int, config: SchedulerConfiguration | None
+) -> RunFigures:
+    node_list = synthetic_nodes(nodes, random.Random(seed))
+    figures = bench_preemption.run(node_list, pods, seed, config)
+    timed = figures.decisions
+    placed = figures.placed_after + figures.placed_directly
+    return RunFigures(
+        float(timed.sum()) or 1e-9,
+        placed,
+        pods - placed,
+        timed,
+        figures.preemptions,
+        preemption=figures,
+    )
+
+
 def run_bench(
     *,
     nodes: int,
@@ -759,6 +777,8 @@ def run_bench(
 ) -> BenchReport:
     if workload == "spark":
         runs = [_spark_run(nodes, pods, apps, seed + r, config) for r in range(repeat)]
+    elif workload == "preemption":
+        runs = [_preemption_run(nodes, pods, seed + r, config) for r in range(repeat)]
     else:
         runs = [
             _one_run(nodes, pods, workload, seed + r, config, gang_size, unschedulable)
@@ -832,12 +852,17 @@ def render(report: BenchReport) -> str:
         low, high = SPARK_EXECUTORS
         gangs += f" + {report.apps} Spark apps ({low}-{high} executors each)"
     unit = "gang" if report.gang_size else "pod"
-    lines = [
+    header = (
         f"kubenexus bench: {report.nodes} nodes, {report.pods} pods{gangs}, "
         f"workload={report.workload}, {len(report.runs)} run(s) — "
-        f"Python {platform.python_version()}, numpy {np.__version__}",
-        f"throughput      {_median_rates(rates, 'pods/s')}",
-    ]
+        f"Python {platform.python_version()}, numpy {np.__version__}"
+    )
+    if report.workload == "preemption":  # decisions that evict are what is timed
+        preemptions = [r.preemption for r in report.runs if r.preemption is not None]
+        lines = [header, *bench_preemption.render(preemptions)]
+        lines.append(f"peak RSS        {report.peak_rss_bytes / 2**20:,.0f} MiB")
+        return "\n".join(lines)
+    lines = [header, f"throughput      {_median_rates(rates, 'pods/s')}"]
     if report.gang_size:
         gang_rates = [r.decisions / r.seconds for r in report.runs]
         lines.append(

@@ -58,7 +58,7 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
 @click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--workload",
-    type=click.Choice(["plain", "mixed", "numa", "spark", "gpu", "affinity"]),
+    type=click.Choice(["plain", "mixed", "numa", "spark", "gpu", "affinity", "preemption"]),
     default="plain",
     show_default=True,
     help="plain: requests only; mixed: selectors, taints/tolerations, GPUs too; "

@@ -97,15 +97,18 @@ class PriorityUsage:
                 row = rows[name] = grown
             row[slot] += sign * amount
 
-    def below(self, priority: int, resource: str, size: int) -> npt.NDArray[np.int64]:
-        """Per slot (``[:size]``), the requests of the pods of lower priority."""
-        total = np.zeros(size, dtype=np.int64)
-        for level, rows in self._by_priority.items():
-            row = rows.get(resource)
-            if level < priority and row is not None:
-                n = min(size, row.size)
-                total[:n] += row[:n]
-        return total
+    def levels(self, below: int) -> list[int]:
+        """The priorities in use lower than ``below``, lowest first."""
+        return sorted(p for p in self._by_priority if p < below)
+
+    def at(self, priority: int, resource: str, size: int) -> npt.NDArray[np.int64]:
+        """Per slot (``[:size]``), the requests of the pods of exactly this priority."""
+        found = np.zeros(size, dtype=np.int64)
+        row = self._by_priority.get(priority, {}).get(resource)
+        if row is not None:
+            n = min(size, row.size)
+            found[:n] = row[:n]
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +180,8 @@ STATIC_FILTERS: Final = frozenset(
     {"NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity"}
 )
 NOMINATED_PREFIX: Final = "nominated:"
+# At most this many candidates get their victims chosen (the cheapest by priority first).
+EXACT_CANDIDATES: Final = 100
 # Who restricts a dry run to one node (as a pre-filter's node limit would).
 DRY_RUN: Final = "DefaultPreemption"
 
@@ -291,18 +296,18 @@ class Preempting:
         """The node where evicting pods of lower priority makes room for ``pod``, with the
         victims, chosen as kube's DefaultPreemption would; None when there is none."""
         nodes = self.cache.nodes
-        size = nodes.size
         possible = profile.passing(pod, nodes, STATIC_FILTERS)
-        for name, amount in pod.requests.items():
-            row = nodes.resource_row(name)
-            if row is None:
-                return None
-            room = nodes.free[row, :size] + self.usage.below(pod.priority, name, size)
-            possible &= room >= amount
+        level = self._lowest_sufficient_level(pod, nodes)
+        if level is None:
+            return None
+        possible &= level >= 0
         slots = np.flatnonzero(possible)
+        # The candidates weighed: kube's sample size, the nodes whose victims can be of the
+        # lowest priority first (kube samples at random; its order then ranks them).
         limit = min(p.candidates(nodes.live) for p in profile.post_filters)
+        slots = slots[np.argsort(level[slots], kind="stable")][: min(limit, EXACT_CANDIDATES)]
         candidates: list[Candidate] = []
-        for slot in slots[:limit]:
+        for slot in slots:
             found = self._by_requests(pod, int(slot))
             if found is not None:
                 candidates.append(found)
@@ -312,6 +317,30 @@ class Preempting:
             if exact is not None:
                 return exact
         return None
+
+    def _lowest_sufficient_level(
+        self, pod: PodInfo, nodes: NodeTable
+    ) -> npt.NDArray[np.int64] | None:
+        """Per slot, the index of the lowest priority level such that evicting every pod up
+        to it makes room for the pod by requests (its victims' highest priority is then that
+        level: every pod above it is given back); -1 where even all of them are not enough.
+        None when the pod asks for a resource no node has."""
+        size = nodes.size
+        levels = self.usage.levels(pod.priority)
+        room: dict[str, npt.NDArray[np.int64]] = {}
+        for name in pod.requests:
+            row = nodes.resource_row(name)
+            if row is None:
+                return None
+            room[name] = nodes.free[row, :size].copy()
+        found = np.full(size, -1, dtype=np.int64)
+        for index, priority in enumerate(levels):
+            enough = np.ones(size, dtype=np.bool_)
+            for name, amount in pod.requests.items():
+                room[name] += self.usage.at(priority, name, size)
+                enough &= room[name] >= amount
+            found[enough & (found < 0)] = index
+        return found
 
     def _potential_victims(self, pod: PodInfo, slot: int) -> list[PodInfo]:
         return [

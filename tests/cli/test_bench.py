@@ -227,3 +227,31 @@ def test_bench_affinity_check_is_counted_not_assumed() -> None:
     assert figures is not None
     assert figures.violations > 0
     assert figures.placed == 600
+
+
+def test_bench_preemption_prints_the_decision_time_and_places_every_preemptor() -> None:
+    args = ["--workload", "preemption", "--nodes", "60", "--pods", "40", "--repeat", "1"]
+    result = CliRunner().invoke(main, ["bench", *args])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert re.search(r"preemption\s+median [\d.]+ ms per decision", out), out
+    found = re.search(
+        r"victims\s+[\d.]+ per preemption; (\d+) covered by a budget; (\d+) of (\d+) "
+        r"preemptors bound on their nominated node, (\d+) urgent pods placed without evicting; "
+        r"600 pods were running",
+        out,
+    )
+    assert found is not None, out
+    assert found[1] == "0"  # a budget-free choice always existed
+    assert found[2] == found[3]
+    assert int(found[3]) > 0
+    assert int(found[3]) + int(found[4]) == 40
+
+
+def test_bench_preemption_without_the_plugin_evicts_nothing() -> None:
+    report = run_bench(
+        nodes=30, pods=10, workload="preemption", repeat=1, config=without("DefaultPreemption")
+    )
+    figures = report.runs[0].preemption
+    assert figures is not None
+    assert figures.preemptions == 0
