@@ -29,6 +29,7 @@ class ClusterCache:
         self._by_node: dict[str, set[str]] = {}
         # Placed (bound or assumed) members per gang.
         self._gang_placed: dict[str, int] = {}
+        self._gang_keys: dict[str, set[str]] = {}
         # Plugins keeping their own per-node accounting in step with ours.
         self.observers: list[CacheObserver] = []
 
@@ -93,6 +94,10 @@ class ClusterCache:
     def gang_placed(self, gang: str) -> int:
         return self._gang_placed.get(gang, 0)
 
+    def gang_members(self, gang: str) -> list[PodInfo]:
+        """The gang's placed (bound or assumed) members."""
+        return [self._pods[key].pod for key in self._gang_keys.get(gang, ())]
+
     @property
     def pod_count(self) -> int:
         return len(self._pods)
@@ -153,6 +158,7 @@ class ClusterCache:
         self._pods[record.pod.key] = record
         if record.pod.gang:
             self._gang_placed[record.pod.gang] = self._gang_placed.get(record.pod.gang, 0) + 1
+            self._gang_keys.setdefault(record.pod.gang, set()).add(record.pod.key)
         self._by_node.setdefault(record.node, set()).add(record.pod.key)
         slot = self.nodes.slot_of(record.node)
         if slot is not None:
@@ -171,6 +177,11 @@ class ClusterCache:
         del self._pods[record.pod.key]
         gang = record.pod.gang
         if gang:
+            keys = self._gang_keys.get(gang)
+            if keys is not None:
+                keys.discard(record.pod.key)
+                if not keys:
+                    del self._gang_keys[gang]
             left = self._gang_placed.get(gang, 0) - 1
             if left > 0:
                 self._gang_placed[gang] = left

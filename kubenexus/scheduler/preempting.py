@@ -343,15 +343,7 @@ class Preempting:
         return found
 
     def _potential_victims(self, pod: PodInfo, slot: int) -> list[PodInfo]:
-        return [
-            other
-            for other in self.cache.counted_on(slot)
-            if other.priority < pod.priority
-            and other.priority < SYSTEM_CRITICAL
-            and other.key not in self.evicting
-            and not other.key.startswith((NOMINATED_PREFIX, PLACEHOLDER_PREFIX))
-            and not self.cache.is_assumed(other.key)
-        ]
+        return [other for other in self.cache.counted_on(slot) if self._evictable(pod, other)]
 
     def _by_requests(self, pod: PodInfo, slot: int) -> Candidate | None:
         potential = self._potential_victims(pod, slot)
@@ -369,7 +361,40 @@ class Preempting:
         if chosen is None:
             return None
         victims, violations = chosen
-        return Candidate(slot, nodes.names[slot], victims, violations)
+        whole = self._with_their_gangs(pod, victims)
+        if whole is None:
+            return None
+        return Candidate(slot, nodes.names[slot], whole, violations)
+
+    def _evictable(self, pod: PodInfo, other: PodInfo) -> bool:
+        return (
+            other.priority < pod.priority
+            and other.priority < SYSTEM_CRITICAL
+            and other.key not in self.evicting
+            and not other.key.startswith((NOMINATED_PREFIX, PLACEHOLDER_PREFIX))
+            and not self.cache.is_assumed(other.key)
+        )
+
+    def _with_their_gangs(
+        self, pod: PodInfo, victims: tuple[PodInfo, ...]
+    ) -> tuple[PodInfo, ...] | None:
+        """A gang member is evicted with its whole gang or not at all (never a gang left
+        below its quorum): the victims with their gang-mates wherever they run; None when a
+        mate may not be evicted (then neither may the victim)."""
+        gangs = {v.gang for v in victims if v.gang}
+        if not gangs:
+            return victims
+        chosen = {v.key for v in victims}
+        whole = list(victims)
+        for gang in sorted(gangs):
+            for mate in self.cache.gang_members(gang):
+                if mate.key in chosen:
+                    continue
+                if not self._evictable(pod, mate):
+                    return None
+                chosen.add(mate.key)
+                whole.append(mate)
+        return tuple(whole)
 
     def _fits_without(self, profile: Profile, pod: PodInfo, node: str, gone: list[PodInfo]) -> bool:
         """Whether every filter lets the pod onto ``node`` with ``gone`` evicted (a dry run on
@@ -385,9 +410,8 @@ class Preempting:
     def _verified(self, profile: Profile, pod: PodInfo, candidate: Candidate) -> Candidate | None:
         """The candidate checked with every filter (NUMA zones, GPUs, ports, pod rules…); when
         requests alone chose wrongly, the victims are chosen again with every filter."""
-        if candidate.victims and self._fits_without(
-            profile, pod, candidate.node, list(candidate.victims)
-        ):
+        on_node = [v for v in candidate.victims if v.node_name == candidate.node]
+        if on_node and self._fits_without(profile, pod, candidate.node, on_node):
             return candidate
         potential = self._potential_victims(pod, candidate.slot)
         if not self._fits_without(profile, pod, candidate.node, potential):
@@ -402,4 +426,7 @@ class Preempting:
                     evicted.append(other)
                     violations += counts
         ordered = tuple(v for v in more_important_first(potential) if v in evicted)
-        return Candidate(candidate.slot, candidate.node, ordered, violations)
+        whole = self._with_their_gangs(pod, ordered)
+        if whole is None:
+            return None
+        return Candidate(candidate.slot, candidate.node, whole, violations)

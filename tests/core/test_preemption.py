@@ -246,3 +246,46 @@ def test_preemption_can_be_disabled_in_the_profile() -> None:
     outcome = attempt(s, pending("high", "2", 100))
     assert isinstance(outcome, Unschedulable)
     assert outcome.preemption is None
+
+
+def _gang_member(name: str, node: str, cpu: str) -> Any:
+    return (
+        make_pod(name)
+        .req(cpu=cpu)
+        .node(node)
+        .phase("Running")
+        .label("pod-group.scheduling.kubenexus.io/name", "train")
+        .annotate("pod-group.scheduling.kubenexus.io/min-available", "2")
+        .obj()
+    )
+
+
+def test_a_victim_in_a_gang_is_evicted_with_its_whole_gang() -> None:
+    """Never a gang left below its quorum: evicting one member on a takes its mate on b."""
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj())
+    s.upsert_pod(_gang_member("train-0", "a", "3"))
+    s.upsert_pod(_gang_member("train-1", "b", "3"))
+    node, names = victims(attempt(s, pending("high", "2", 100)))
+    assert node in {"a", "b"}
+    assert sorted(names) == ["train-0", "train-1"]
+
+
+def test_a_lone_pod_is_preferred_to_a_whole_gang() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj())
+    s.upsert_pod(_gang_member("train-0", "a", "3"))
+    s.upsert_pod(_gang_member("train-1", "a", "1"))
+    s.upsert_pod(running("solo", "b", "3"))
+    assert victims(attempt(s, pending("high", "2", 100))) == ("b", ["solo"])
+
+
+def test_a_gang_member_of_higher_priority_protects_its_gang() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj())
+    s.upsert_pod(_gang_member("train-0", "a", "3"))
+    mate = make_pod("train-1").req(cpu="1").node("b").phase("Running").priority(500)
+    mate.label("pod-group.scheduling.kubenexus.io/name", "train")
+    mate.annotate("pod-group.scheduling.kubenexus.io/min-available", "2")
+    s.upsert_pod(mate.obj())
+    s.upsert_pod(running("filler", "b", "3", priority=200))
+    outcome = attempt(s, pending("high", "2", 100))
+    assert isinstance(outcome, Unschedulable)
+    assert outcome.preemption is None  # train-0 cannot go without train-1, which outranks
