@@ -61,3 +61,20 @@ def workload_type(pod: PodInfo) -> str:
 def pod_profile(pod: PodInfo) -> tuple[str, str]:
     """(tenant tier, workload type). A stand-in: issue 15's ProfileClassifier replaces it."""
     return pod_tier(pod), workload_type(pod)
+
+
+PREEMPTIBLE_LABEL: Final = "workload.kubenexus.io/preemptible"
+BACKFILL_LABEL: Final = "scheduling.kubenexus.io/backfill"
+_PREEMPTIBLE_CLASSES: Final = frozenset({"low-priority", "best-effort"})
+
+
+def preemptible(pod: PodInfo) -> bool:
+    """Whether the pod is there to be preempted (reference §2.3 IsPreemptible, and §10's
+    backfill label): the label ``workload.kubenexus.io/preemptible`` says so when present;
+    else a backfill label, a low-priority/best-effort priority class, or priority <= 100."""
+    label = pod.labels.get(PREEMPTIBLE_LABEL)
+    if label is not None:
+        return label == "true"
+    if pod.labels.get(BACKFILL_LABEL) == "true":
+        return True
+    return pod.priority_class_name in _PREEMPTIBLE_CLASSES or pod.priority <= 100

@@ -8,7 +8,7 @@ and writes the nomination; the victims leave the cache when their deletion is se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from kubenexus.api.objects import PodInfo
 from kubenexus.api.pod_rules import LabelSelector
+from kubenexus.api.profile import TIER_ORDINALS, pod_tier, preemptible
 from kubenexus.framework import NodeTable, Placement, Profile
 from kubenexus.plugins.resource_reservation.book import PLACEHOLDER_PREFIX
 
@@ -136,6 +137,15 @@ class Candidate:
         return (self.budget_violations, highest, total, len(self.victims), -earliest)
 
 
+def tenant_rank(candidate: Candidate) -> tuple[object, ...]:
+    """The order victims are taken in for a gang (issue #14): pods there to be preempted
+    (preemptible, backfill) first, then those of a lower tenant tier, then kube's order
+    (lower priority, then the fewest pods)."""
+    firm = sum(1 for v in candidate.victims if not preemptible(v))
+    tier = max((TIER_ORDINALS.get(pod_tier(v), 0) for v in candidate.victims), default=0)
+    return (firm, tier, *candidate.rank())
+
+
 def more_important_first(pods: list[PodInfo]) -> list[PodInfo]:
     """kube's MoreImportantPod order: higher priority first, then the earlier started."""
     return sorted(
@@ -203,6 +213,12 @@ class Nomination:
             uid=f"{NOMINATED_PREFIX}{self.pod.key}",
             node_name=self.node,
             phase="Running",
+            # Room only: not a member of its gang (the quorum counts placed members), not a
+            # driver or executor.
+            gang="",
+            gang_min=None,
+            role="",
+            app="",
         )
 
 
@@ -292,7 +308,9 @@ class Preempting:
 
     # ------------------------------------------------------------------ the search
 
-    def find(self, profile: Profile, pod: PodInfo) -> Candidate | None:
+    def find(
+        self, profile: Profile, pod: PodInfo, *, tenant_aware: bool = False
+    ) -> Candidate | None:
         """The node where evicting pods of lower priority makes room for ``pod``, with the
         victims, chosen as kube's DefaultPreemption would; None when there is none."""
         nodes = self.cache.nodes
@@ -312,7 +330,10 @@ class Preempting:
             if found is not None:
                 candidates.append(found)
         self.last_candidates = len(candidates)
-        for candidate in sorted(candidates, key=Candidate.rank):
+        order: Callable[[Candidate], tuple[object, ...]] = (
+            tenant_rank if tenant_aware else Candidate.rank
+        )
+        for candidate in sorted(candidates, key=order):
             exact = self._verified(profile, pod, candidate)
             if exact is not None:
                 return exact

@@ -49,7 +49,7 @@ from kubenexus.plugins.resource_reservation import (
     reservation_name,
 )
 from kubenexus.scheduler.cache import ClusterCache
-from kubenexus.scheduler.preempting import Budgets, DisruptionBudget, Preempting
+from kubenexus.scheduler.preempting import DRY_RUN, Budgets, DisruptionBudget, Preempting
 from kubenexus.scheduler.queue import QueueSettings, SchedulingQueue
 from kubenexus.scheduler.reserving import Reserving
 
@@ -742,6 +742,24 @@ class Scheduler:
 
     def _plan_gang(self, plan: _GangPlan) -> list[Outcome]:
         profile = self.profiles[plan.members[0].pod.scheduler_name]
+        lifted = self._lift_for(plan.members)
+        try:
+            outcomes = self._plan_gang_members(plan, profile)
+        finally:
+            self.preempting.restore(lifted)
+        return outcomes
+
+    def _lift_for(self, members: list[QueuedPod]) -> list[Any]:
+        """Take out the nominated room the members may use (theirs, lower priorities')."""
+        if not self.preempting.nominations:
+            return []
+        lifted: dict[int, Any] = {}
+        for member in members:
+            for nomination in self.preempting.lift(member.pod):
+                lifted[id(nomination)] = nomination
+        return list(lifted.values())
+
+    def _plan_gang_members(self, plan: _GangPlan, profile: Profile) -> list[Outcome]:
         nodes = self.cache.nodes
         plan.gangs.begin_plan(plan.gang, plan.size, plan.placed)
         planned: list[tuple[QueuedPod, Placement]] = []
@@ -770,6 +788,8 @@ class Scheduler:
             # member's placement annotations come from its own cycle state.
             permits = [profile.permit(p, m.pod, nodes) for m, p in planned]
             if planned and all(status.ok for status in permits):
+                for member, _ in planned:
+                    self.preempting.clear(member.pod.key)  # placed: its nomination is done
                 outcomes: list[Outcome] = [self._commit(m, p) for m, p in planned]
                 for member, failure in failed:  # beyond the quorum: retried on their own
                     self._park(member, failure)
@@ -796,7 +816,78 @@ class Scheduler:
         if waited >= timeout:
             reason = f"timed out after {timeout:.0f}s: {reason}"
             kind = "gang-timed-out"
+        if profile.post_filters:
+            preempted = self._preempt_for_gang(plan, profile, reason)
+            if preempted is not None:
+                return preempted
         return self._gang_waits(plan.members, reason, wake_on, kind)
+
+    def _preempt_for_gang(
+        self, plan: _GangPlan, profile: Profile, reason: str
+    ) -> list[Outcome] | None:
+        """Room for the whole gang (its quorum) by evicting pods of lower priority, member
+        after member, each seeing the room the victims of the previous ones free — or nobody
+        is evicted. Victims are taken tenant-aware (preemptible and backfill pods first, then
+        lower tiers); a gang that preempted waits out its cooldown before it may again."""
+        gangs = plan.gangs
+        last = gangs.preempted_at.get(plan.gang)
+        if last is not None and plan.now - last < gangs.preemption_cooldown_seconds:
+            return None
+        pods = [m.pod for m in plan.members]
+        if any(p.preemption_policy == "Never" for p in pods) or any(
+            self.preempting.waiting_for_victims(p.key) for p in pods
+        ):
+            return None
+        need = plan.size - plan.placed
+        nodes = self.cache.nodes
+        removed: list[PodInfo] = []
+        chosen: list[tuple[QueuedPod, str, tuple[PodInfo, ...]]] = []
+        gangs.begin_plan(plan.gang, plan.size, plan.placed)
+        try:
+            for member in plan.members:
+                if len(chosen) >= need:
+                    break
+                found = profile.find_node(member.pod, nodes)
+                evicted: tuple[PodInfo, ...] = ()
+                if isinstance(found, Failure):
+                    if found.unresolvable or found.internal:
+                        break
+                    candidate = self.preempting.find(profile, member.pod, tenant_aware=True)
+                    if candidate is None:
+                        break
+                    for victim in candidate.victims:
+                        if self.cache.remove_pod(victim.key) is not None:
+                            removed.append(victim)
+                    evicted = candidate.victims
+                    only = (DRY_RUN, frozenset({candidate.node}))
+                    found = profile.find_node(member.pod, nodes, only=only)
+                    if isinstance(found, Failure):
+                        break
+                self.cache.assume(member.pod, found.node_name)
+                chosen.append((member, found.node_name, evicted))
+        finally:
+            gangs.end_plan(plan.gang)
+            for member, _, _ in chosen:
+                self.cache.forget(member.pod.key)
+            for victim in removed:
+                self.cache.upsert_pod(victim)
+        if len(chosen) < need or not any(evicted for _, _, evicted in chosen):
+            return None
+        gangs.preempted_at[plan.gang] = plan.now
+        outcomes: list[Outcome] = []
+        message = f"{reason}; room is being made by preemption"
+        wake_on = ClusterEvent.POD_REMOVED | ClusterEvent.POD_GROUP
+        nominated = {member.pod.key for member, _, _ in chosen}
+        for member, node, evicted in chosen:
+            self.preempting.nominate(member.pod, node, evicted)
+            self.queue.requeue_unschedulable(member, message, wake_on)
+            preemption = Preemption(member.pod, node, evicted) if evicted else None
+            failure = Failure(error=message, kind=f"gang-preempting:{plan.gang}")
+            outcomes.append(Unschedulable(member, failure, preemption=preemption, nominate=node))
+        rest = [m for m in plan.members if m.pod.key not in nominated]
+        if rest:
+            outcomes += self._gang_waits(rest, message, wake_on, "gang-preempting")
+        return outcomes
 
     def _gang_waits(
         self, members: list[QueuedPod], message: str, wake_on: ClusterEvent, kind: str

@@ -289,3 +289,91 @@ def test_a_gang_member_of_higher_priority_protects_its_gang() -> None:
     outcome = attempt(s, pending("high", "2", 100))
     assert isinstance(outcome, Unschedulable)
     assert outcome.preemption is None  # train-0 cannot go without train-1, which outranks
+
+
+def _gang_pending(name: str, gang: str, size: int, cpu: str, priority: int = 100) -> Any:
+    return (
+        make_pod(name)
+        .req(cpu=cpu)
+        .priority(priority)
+        .label("pod-group.scheduling.kubenexus.io/name", gang)
+        .label("pod-group.scheduling.kubenexus.io/min-available", str(size))
+        .obj()
+    )
+
+
+def _run(s: Scheduler, *pods: Any) -> list[Scheduled | Unschedulable]:
+    for pod in pods:
+        s.upsert_pod(pod)
+    return s.run_until_idle()
+
+
+def test_a_gang_preempts_for_all_its_members_at_once() -> None:
+    now = [1000.0]
+    s = scheduler(
+        make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj(), clock=now
+    )
+    s.upsert_pod(running("low-a", "a", "3"))
+    s.upsert_pod(running("low-b", "b", "3"))
+    # 3 cpu each: one member per node, so both running pods must go.
+    outcomes = _run(s, *[_gang_pending(f"g-{i}", "g", 2, "3") for i in range(2)])
+    preemptions = [o.preemption for o in outcomes if isinstance(o, Unschedulable) and o.preemption]
+    assert sorted(v.name for p in preemptions for v in p.victims) == ["low-a", "low-b"]
+    nominated = {o.pod.name: o.nominate for o in outcomes if isinstance(o, Unschedulable)}
+    assert sorted(nominated.values()) == ["a", "b"]  # one member per node, room held
+    s.remove_pod("uid-low-a")
+    now[0] += 30
+    partial = s.run_until_idle()
+    assert not any(isinstance(o, Scheduled) for o in partial)  # all or nothing: b still busy
+    s.remove_pod("uid-low-b")
+    now[0] += 30
+    placed = {o.pod.name: o.node for o in s.run_until_idle() if isinstance(o, Scheduled)}
+    assert sorted(placed.values()) == ["a", "b"]
+    assert s.preempting.nominations == {}
+
+
+def test_a_gang_preempts_no_more_than_it_needs() -> None:
+    """Two members of 2 cpu fit together on a once its running pod is gone: one victim."""
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj())
+    s.upsert_pod(running("low-a", "a", "3"))
+    s.upsert_pod(running("low-b", "b", "3"))
+    outcomes = _run(s, *[_gang_pending(f"g-{i}", "g", 2, "2") for i in range(2)])
+    preemptions = [o.preemption for o in outcomes if isinstance(o, Unschedulable) and o.preemption]
+    assert [v.name for p in preemptions for v in p.victims] == ["low-a"]
+
+
+def test_a_gang_that_cannot_fit_whole_evicts_nobody() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj())
+    s.upsert_pod(running("low-a", "a", "3"))
+    s.upsert_pod(running("low-b", "b", "3"))
+    outcomes = _run(s, *[_gang_pending(f"g-{i}", "g", 3, "3") for i in range(3)])
+    assert all(isinstance(o, Unschedulable) and o.preemption is None for o in outcomes)
+    assert s.preempting.nominations == {}
+
+
+def test_a_gang_takes_preemptible_pods_before_firm_ones() -> None:
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj())
+    firm = make_pod("firm").req(cpu="3").node("a").phase("Running").priority(200)
+    s.upsert_pod(firm.label("workload.kubenexus.io/preemptible", "false").obj())
+    spot = make_pod("spot").req(cpu="3").node("b").phase("Running").priority(300)
+    s.upsert_pod(spot.label("workload.kubenexus.io/preemptible", "true").obj())
+    outcomes = _run(s, _gang_pending("g-0", "g", 1, "2", priority=1000))
+    [preemption] = [o.preemption for o in outcomes if isinstance(o, Unschedulable) and o.preemption]
+    assert [v.name for v in preemption.victims] == ["spot"]  # kube's order would take firm
+
+
+def test_a_gang_waits_out_its_cooldown_before_preempting_again() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
+    s.upsert_pod(running("low-1", "a", "3"))
+    outcomes = _run(s, _gang_pending("g-0", "g", 1, "2"))
+    assert any(isinstance(o, Unschedulable) and o.preemption for o in outcomes)
+    s.remove_pod("uid-low-1")
+    s.upsert_pod(running("low-2", "a", "3", priority=1))  # someone took the room meanwhile
+    now[0] += 10  # within the 30 s cooldown
+    again = s.run_until_idle()
+    assert all(isinstance(o, Unschedulable) and o.preemption is None for o in again)
+    now[0] += 30
+    s.queue.move_all()
+    later = s.run_until_idle()
+    assert any(isinstance(o, Unschedulable) and o.preemption for o in later)

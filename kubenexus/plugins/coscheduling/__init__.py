@@ -29,6 +29,9 @@ class CoschedulingArgs(PrioritySortArgs):
     # A gang that cannot complete within this many seconds after its first member arrived is
     # reported (Event, PodGroup condition); it keeps being retried with backoff.
     default_schedule_timeout_seconds: float = Field(default=60.0, gt=0)
+    # After a gang made room by preemption, it may not preempt again for this long (no
+    # eviction storms while its victims terminate).
+    preemption_cooldown_seconds: float = Field(default=30.0, ge=0)
 
 
 class Coscheduling:
@@ -39,6 +42,7 @@ class Coscheduling:
     def __init__(self, args: CoschedulingArgs | None = None) -> None:
         self.args = args or CoschedulingArgs()
         self.gangs = GangManager(self.args.default_schedule_timeout_seconds)
+        self.gangs.preemption_cooldown_seconds = self.args.preemption_cooldown_seconds
 
     # ------------------------------------------------------------------ queue sort
 

@@ -20,6 +20,9 @@ class GangSize:
 class GangManager:
     def __init__(self, default_timeout_seconds: float = 60.0) -> None:
         self.default_timeout_seconds = default_timeout_seconds
+        self.preemption_cooldown_seconds = 30.0
+        # When each gang last made room by preemption.
+        self.preempted_at: dict[str, float] = {}
         self.pod_groups: dict[str, PodGroupSpec] = {}
         # When the gang's first member arrived: gangs queue by this age; the timeout runs from it.
         self.first_seen: dict[str, float] = {}
