@@ -53,6 +53,9 @@ from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.errors import InputFileError, InvalidInputError
 from kubenexus.scheduler import Outcome, Scheduled, Scheduler
 
+# Rounds of preemption the simulator follows (each: victims removed, preemptors tried again).
+_PREEMPTION_ROUNDS: Final = 20
+
 PodStatus = Literal[
     "Scheduled",
     "Unschedulable",
@@ -62,6 +65,7 @@ PodStatus = Literal[
     "Terminating",
     "Gated",
     "WaitingForDriver",
+    "Preempted",
 ]
 WORKLOAD_KINDS: Final = {
     "Job": "parallelism",
@@ -375,7 +379,10 @@ def simulate(
     inputs = _Inputs()
     inputs.load(paths)
     started = time.time()
-    scheduler = build_scheduler(config, clock=lambda: started)
+    # The clock stands still but when preempted pods are gone: then it moves past the
+    # preemptors' backoff (see _schedule).
+    now = [started]
+    scheduler = build_scheduler(config, clock=lambda: now[0])
     ours = next(iter(scheduler.profiles))
     result = SimulationResult(notes=inputs.notes)
     for node in inputs.nodes:
@@ -411,7 +418,7 @@ def simulate(
         scheduler.upsert_reservation(reservation)
     # Groups with a driver not running yet (to be placed, or gated...): their executors wait.
     drivers = {pod.group for pod in inputs.pods if _pending(pod, "driver")}
-    rows.update(_schedule(scheduler, queued, drivers, result.notes))
+    rows.update(_schedule(scheduler, queued, drivers, result.notes, now))
     result.pods = [rows[key] for key in order]
     result.reservations = _reservations(scheduler, started)
     result.nodes = _node_usage(scheduler)
@@ -466,13 +473,20 @@ def _pending(pod: PodInfo, role: str) -> bool:
 
 
 def _schedule(
-    scheduler: Scheduler, pods: list[PodInfo], drivers: set[str], notes: list[str]
+    scheduler: Scheduler,
+    pods: list[PodInfo],
+    drivers: set[str],
+    notes: list[str],
+    now: list[float],
 ) -> dict[str, PodResult]:
     """Feed the pods to the scheduler and run it until idle; the row of every pending pod.
     Executors whose driver is still to be placed are queued once it is (the module's
-    docstring says why)."""
+    docstring says why). Pods evicted by a preemption are removed at once (as the API would
+    report them deleted) and the row says who preempted them; their preemptors are tried
+    again past their backoff."""
     rows: dict[str, PodResult] = {}
     later: dict[str, list[PodInfo]] = {}
+    evicted: list[str] = []  # victims removed since the last round
     for pod in pods:
         if _pending(pod, "executor") and pod.group in drivers:
             later.setdefault(pod.group, []).append(pod)
@@ -492,9 +506,26 @@ def _schedule(
                     scheduler.upsert_pod(executor)
         else:
             rows[outcome.pod.key] = PodResult(name, "Unschedulable", message=outcome.message)
+            if outcome.preemption is not None:
+                preemption = outcome.preemption
+                for victim in preemption.victims:
+                    rows[victim.key] = PodResult(
+                        victim.full_name,
+                        "Preempted",
+                        victim.node_name,
+                        message=preemption.victim_message(),
+                    )
+                    scheduler.remove_pod(victim.key)
+                    evicted.append(victim.key)
 
     scheduler.expire_reservations()  # the input's reservations whose time to live passed
     scheduler.run_until_idle(record)
+    for _ in range(_PREEMPTION_ROUNDS):
+        if not evicted:
+            break
+        evicted.clear()
+        now[0] += scheduler.queue.settings.max_backoff_seconds + 1
+        scheduler.run_until_idle(record)
     for group, executors in later.items():
         for executor in executors:
             rows[executor.key] = PodResult(
@@ -694,6 +725,7 @@ def render_table(result: SimulationResult) -> str:
         ("Terminating", "terminating"),
         ("Gated", "gated"),
         ("WaitingForDriver", "waiting for their driver"),
+        ("Preempted", "preempted"),
     )
     for status, label in skipped:
         if count(status):

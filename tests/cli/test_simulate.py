@@ -90,6 +90,7 @@ def test_example_summary_and_node_usage(example_json: dict) -> None:
         "Terminating": 0,
         "Gated": 0,
         "WaitingForDriver": 0,
+        "Preempted": 0,
     }
     assert example_json["reservations"] == []
     nodes = {n["name"]: n for n in example_json["nodes"]}
@@ -1078,3 +1079,19 @@ def test_services_example_keeps_pod_rules_as_kube_scheduler() -> None:
     zone |= {"cpu-small-2": "b", "mem-1": "a", "edge-1": "edge"}
     assert sorted(zone[pods[f"default/db-{i}"]["node"]] for i in range(3)) == ["a", "b", "c"]
     assert pods["default/cache"]["node"] in placed  # next to a web replica
+
+
+def test_preemption_example_evicts_the_least_important_and_shows_who_did() -> None:
+    code, out, err = _run("simulate", str(EXAMPLES / "preemption.yaml"), "-o", "json")
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+    assert pods["default/batch-a"]["status"] == "Preempted"
+    assert pods["default/batch-a"]["message"] == "Preempted by default/urgent on node n1"
+    assert pods["default/urgent"]["status"] == "Scheduled"
+    assert pods["default/urgent"]["node"] == "n1"
+    assert pods["default/report"]["status"] == "Running"  # outranks batch-a
+    assert pods["default/polite"]["status"] == "Unschedulable"  # preemptionPolicy: Never
+    code, table, err = _run("simulate", str(EXAMPLES / "preemption.yaml"))
+    assert code == 0, err
+    assert "1 scheduled, 1 unschedulable, 2 already running" in table
+    assert ", 1 preempted; 2 nodes" in table
