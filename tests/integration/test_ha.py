@@ -130,7 +130,13 @@ async def test_metrics_move_as_pods_are_scheduled(cluster: Cluster) -> None:
         )
         await eventually(lambda: sum(cluster.api.bindings.values()) == 4)
         await eventually(lambda: daemon.unschedulable >= 1)
-        _, after = await http_get(f"{base}/metrics")
+        # The server shows a binding a moment before the daemon has handled its answer.
+        after = ""
+        for _ in range(100):
+            _, after = await http_get(f"{base}/metrics")
+            if metric_value(after, 'kubenexus_bindings_total{result="bound"}') == 4:
+                break
+            await asyncio.sleep(0.1)
         assert (
             metric_value(
                 after,
