@@ -10,6 +10,7 @@ stands in for its kubelet (``stand_in_for_kubelet``), as kube-scheduler waits fo
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -38,22 +39,33 @@ POLICY = {"group": "policy", "version": "v1"}
 Rewrite = Callable[[Unschedulable], Unschedulable]
 
 
+_DECIDED: weakref.WeakKeyDictionary[Daemon, dict[str, list[Rewrite]]] = weakref.WeakKeyDictionary()
+
+
 def _decide(daemon: Daemon, pod: str, rewrite: Rewrite) -> None:
-    """The next time the core finds ``pod`` unschedulable, its outcome is ``rewrite``'s."""
-    core = daemon.scheduler
-    original = core.schedule_next
-    pending = {pod: rewrite}
+    """The next time the core finds ``pod`` unschedulable, its outcome is ``rewrite``'s; until
+    then and afterwards, the core's own preemptions and nominations for ``pod`` are left out
+    (the test decides for it: the core, not told of the injected preemption, would clear the
+    nomination it did not make)."""
+    decided = _DECIDED.get(daemon)
+    if decided is None:
+        decided = _DECIDED[daemon] = {}
+        original = daemon.scheduler.schedule_next
 
-    def schedule_next() -> list[Outcome]:
-        batch = original()
-        return [
-            pending.pop(o.pod.name)(o)
-            if isinstance(o, Unschedulable) and o.pod.name in pending
-            else o
-            for o in batch
-        ]
+        def schedule_next() -> list[Outcome]:
+            return [_rewritten(outcome, decided) for outcome in original()]
 
-    core.schedule_next = schedule_next  # type: ignore[method-assign]
+        daemon.scheduler.schedule_next = schedule_next  # type: ignore[method-assign]
+    decided.setdefault(pod, []).append(rewrite)
+
+
+def _rewritten(outcome: Outcome, decided: dict[str, list[Rewrite]]) -> Outcome:
+    if not isinstance(outcome, Unschedulable) or outcome.pod.name not in decided:
+        return outcome
+    rewrites = decided[outcome.pod.name]
+    if rewrites:
+        return rewrites.pop(0)(outcome)
+    return dataclasses.replace(outcome, preemption=None, nominate=None)
 
 
 def _preempt(node: str, *victims: PodInfo) -> Rewrite:
