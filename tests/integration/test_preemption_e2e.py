@@ -30,6 +30,7 @@ from tests.integration.conftest import (
     stand_in_for_kubelet,
 )
 from tests.integration.test_ha import _lease_held_by
+from tests.realk8s.client import RealApiError
 
 FAST = PreemptionSettings(attempts=3, retry_initial_seconds=0.01, retry_max_seconds=0.05)
 MESSAGE = "kubenexus-scheduler: preempting to accommodate a higher priority pod"
@@ -350,3 +351,41 @@ async def test_a_replica_that_does_not_lead_evicts_nothing(cluster: Cluster) -> 
         if not cluster.real:
             writes = [(m, p) for m, p, _ in cluster.api.calls if m in {"DELETE", "PATCH"}]
             assert not [w for w in writes if "/pods/" in w[1]], writes
+
+
+def _priority(cluster: Cluster, value: int) -> dict[str, Any]:
+    """Spec fields giving a pod ``value`` as priority: through a PriorityClass on the real
+    server (its admission resolves it, and refuses a bare spec.priority), set directly here."""
+    name = f"prio-{value}"
+    if not cluster.real:
+        return {"priorityClassName": name, "priority": value}
+    try:
+        cluster.api.request(
+            "POST",
+            "/apis/scheduling.k8s.io/v1/priorityclasses",
+            {"apiVersion": "scheduling.k8s.io/v1", "metadata": {"name": name}, "value": value},
+        )
+    except RealApiError as exc:
+        if exc.status != 409:
+            raise
+    return {"priorityClassName": name}
+
+
+async def test_a_higher_priority_pod_preempts_end_to_end(cluster: Cluster) -> None:
+    """The core decides, the daemon carries it out, the test stands in for the kubelet."""
+    cluster.node("a", cpu="4")
+    cluster.pod("low", cpu="3", node="a", **_priority(cluster, 10))
+    async with running_daemon(cluster) as daemon:
+        if not hasattr(daemon.scheduler, "preempting"):
+            pytest.skip("the core's preemption decisions are not merged yet")
+        cluster.pod("high", cpu="3", **_priority(cluster, 1000))
+        condition = await eventually(lambda: _condition(cluster, "low", "DisruptionTarget"))
+        assert condition["reason"] == "PreemptionByScheduler"
+        await eventually(lambda: _terminating(cluster, "low"))
+        await eventually(lambda: _nominated(cluster, "high") == "a")
+        await eventually(lambda: cluster.events("low", "Preempted"))
+        assert cluster.node_of("high") is None  # its victim is still terminating
+        assert stand_in_for_kubelet(cluster) == ["low"]
+        await eventually(lambda: cluster.node_of("high") == "a")
+        assert cluster.api.bindings["default/high"] == 1
+        assert daemon.preempter.carried_out == 1
