@@ -34,6 +34,7 @@ from kubenexus.plugins.resource_reservation import (
 )
 from kubenexus.scheduler import Scheduled
 from kubenexus.shell.binder import Binder, BinderSettings
+from kubenexus.shell.budgets import DisruptionBudgets
 from kubenexus.shell.client import ApiError, ClientSettings, KubeClient
 from kubenexus.shell.events import EventRecorder, EventSettings
 from kubenexus.shell.informer import Informer, InformerSettings
@@ -41,6 +42,7 @@ from kubenexus.shell.leader import LeaderElector, LeaderSettings
 from kubenexus.shell.metrics import Metrics, bound_port, health_app, start_server
 from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry
 from kubenexus.shell.podgroups import PodGroupStatusWriter, member_state
+from kubenexus.shell.preempter import Preempter, PreemptionSettings
 from kubenexus.shell.reservations import ReservationWriter
 from kubenexus.shell.slices import SliceFeed
 from kubenexus.shell.workloads import ClusterObjects
@@ -56,6 +58,7 @@ class DaemonSettings:
     binder: BinderSettings = field(default_factory=BinderSettings)
     events: EventSettings = field(default_factory=EventSettings)
     informer: InformerSettings = field(default_factory=InformerSettings)
+    preemption: PreemptionSettings = field(default_factory=PreemptionSettings)
     # Decisions made before yielding to the event loop (so watch events and binds keep flowing).
     batch: int = 128
     # Longest wait for in-flight binds on shutdown.
@@ -129,6 +132,14 @@ class Daemon:
             name="nodes",
         )
         self.metrics = Metrics()
+        # Victims evicted and nominations written off the scheduling loop, by the leader only.
+        self.preempter = Preempter(
+            client,
+            self.recorder,
+            self.metrics,
+            may_evict=self._leading,
+            settings=self.settings.preemption,
+        )
         # Leader election has its own connections and rate limit (as kube-scheduler gives it its
         # own client): a renewal must never wait behind thousands of queued binds and Events.
         self._election_client = (
@@ -164,6 +175,8 @@ class Daemon:
         self._gpu_problems: dict[str, str] = {}  # node → the GPU data problem last logged
         # Namespaces' labels and workloads' selectors (inter-pod affinity, default spreading).
         self.cluster_objects = ClusterObjects(client, self.scheduler, self.settings.informer)
+        # PodDisruptionBudgets: preemption prefers victims whose eviction breaks none.
+        self.budgets = DisruptionBudgets(client, self.scheduler, self.settings.informer)
         # Read before deciding (like pods and nodes): the room they hold must be counted first.
         self.reservations = Informer(
             client,
@@ -176,7 +189,14 @@ class Daemon:
         )
         # Every informer's watch holds a connection for good: a pool no larger than that
         # would leave nothing for lists, binds and Events, and the daemon would hang.
-        own = (self.pods, self.nodes, self.topologies, self.slices, self.reservations)
+        own = (
+            self.pods,
+            self.nodes,
+            self.topologies,
+            self.slices,
+            self.reservations,
+            self.budgets.informer,
+        )
         watches = len(own) + len(self.cluster_objects.informers)
         if client.settings.connection_pool < watches + MIN_SPARE_CONNECTIONS:
             raise ValueError(
@@ -245,6 +265,7 @@ class Daemon:
         key = str(meta.get("uid") or f"{meta.get('namespace', 'default')}/{meta.get('name', '')}")
         self.scheduler.remove_pod(key)
         self.recorder.forget(key)
+        self.preempter.forget(key)
         self.pod_groups.member_gone(key)
         self._wake.set()
 
@@ -450,6 +471,8 @@ class Daemon:
                         )
                         if outcome.pod.gang:
                             self.pod_groups.attempted(outcome.pod.gang, outcome.message)
+                        if outcome.preemption is not None or outcome.nominate is not None:
+                            self.preempter.submit(outcome.pod, outcome.preemption, outcome.nominate)
                         result = "error" if outcome.failure.internal else "unschedulable"
                     attempts.labels(result, profile).inc()
                     durations.labels(result, profile).observe(elapsed)
@@ -480,6 +503,7 @@ class Daemon:
             self.topologies.synced.wait(),
             self.slices.synced.wait(),
             self.reservations.synced.wait(),
+            self.budgets.informer.synced.wait(),
             *(informer.synced.wait() for informer in self.cluster_objects.informers.values()),
         )
         log.info(
@@ -508,7 +532,7 @@ class Daemon:
         ):
             m.events.labels(outcome).set(value)
         m.leader.set(1 if self.elector is None or self.elector.is_leader else 0)
-        for informer in (self.pods, self.nodes, self.reservations):
+        for informer in (self.pods, self.nodes, self.reservations, self.budgets.informer):
             m.informer_relists.labels(informer.name).set(informer.relists)
         book = self.scheduler.reserving.book
         for phase, count in book.phase_counts().items():
@@ -604,6 +628,7 @@ class Daemon:
             "topology-informer": self.topologies.run,
             "reservation-informer": self.reservations.run,
             "resourceslice-informer": self.slices.run,
+            "pdb-informer": self.budgets.informer.run,
             **{
                 f"{name}-informer": informer.run
                 for name, informer in self.cluster_objects.informers.items()
@@ -645,6 +670,10 @@ class Daemon:
         started = time.monotonic()
         if not await self.binder.wait_idle(self.settings.shutdown_grace_seconds):
             log.warning("shutdown.binds_abandoned", in_flight=self.binder.in_flight)
+        remaining = self.settings.shutdown_grace_seconds - (time.monotonic() - started)
+        if not await self.preempter.wait_idle(max(remaining, 0.1)):
+            log.warning("shutdown.preemptions_abandoned", in_flight=self.preempter.in_flight)
+        await self.preempter.cancel()
         remaining = self.settings.shutdown_grace_seconds - (time.monotonic() - started)
         await self.recorder.drain(max(remaining, 0.1))
         if self.elector is not None:

@@ -27,6 +27,8 @@ _LATENCY_BUCKETS: Final = (
     0.25,
     1.0,
 )
+# kube-scheduler's: ExponentialBuckets(1, 2, 7) ("#victims > 64 is pretty rare").
+_VICTIM_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64)
 _BIND_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -119,6 +121,18 @@ class Metrics:
             "kubenexus_informer_relists",
             "Full relists by informer (a 410 Gone or a start).",
             ["informer"],
+            registry=r,
+        )
+
+        self.preemption_attempts = Counter(
+            "scheduler_preemption_attempts_total",
+            "Total preemption attempts in the cluster till now (carried out or refused).",
+            registry=r,
+        )
+        self.preemption_victims = Histogram(
+            "scheduler_preemption_victims",
+            "Number of selected preemption victims",
+            buckets=_VICTIM_BUCKETS,
             registry=r,
         )
 

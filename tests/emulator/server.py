@@ -10,6 +10,12 @@ keeps its own object store with the API server's real behaviour:
   ``watch=true`` or ``watch=True``, ``timeoutSeconds``, selector-aware ADDED/DELETED on
   transitions, and 410 Gone (an ERROR event) when the history was compacted;
 - create/get/put/patch (merge, strategic-merge subset, JSON patch)/delete with finalizers;
+- graceful deletion of pods as kube-apiserver v1.36 does it (measured): a pod on a node, not
+  finished, is only marked (deletionTimestamp = now + its grace period, from
+  ``gracePeriodSeconds`` or ``spec.terminationGracePeriodSeconds``, 30 by default) and stays
+  until deleted again with a shorter grace period — 0 removes it (there is no kubelet here, nor
+  on a bare control plane); a pod on no node, or Succeeded/Failed, goes at once;
+- ``status.nominatedNodeName``: a valid node name, never newly set on a bound pod (422);
 - the ``status`` subresource (status is written only there) and ``pods/binding`` with the
   checks and replies of kube-apiserver v1.36 (201 + Status; 400 for a name or namespace that does
   not match the URL; 500 for a target without a name; 404 when gone; 409 for a uid or
@@ -56,6 +62,7 @@ ResKey = tuple[str, str, str]  # (group, version, plural)
 ObjKey = tuple[str, str]  # (namespace or "", name)
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAMESPACE_MISMATCH = (
     "the namespace of the provided object does not match the namespace sent on the request"
 )
@@ -87,6 +94,9 @@ KINDS: dict[ResKey, Kind] = {
     ),
     ("apps", "v1", "replicasets"): Kind("ReplicaSet", True, status_subresource=True),
     ("apps", "v1", "statefulsets"): Kind("StatefulSet", True, status_subresource=True),
+    ("policy", "v1", "poddisruptionbudgets"): Kind(
+        "PodDisruptionBudget", True, status_subresource=True
+    ),
     ("events.k8s.io", "v1", "events"): Kind("Event", True),
     ("coordination.k8s.io", "v1", "leases"): Kind("Lease", True),
     ("apiextensions.k8s.io", "v1", "customresourcedefinitions"): Kind(
@@ -320,6 +330,21 @@ def _parse_path(path: str) -> kmock_parsing.ParsedPath:
 kmock_parsing.parse_path = _parse_path
 
 
+def _grace(query: Mapping[str, str], request: kmock.Request) -> int | None:
+    """The grace period a DELETE asks for: ``gracePeriodSeconds`` in the query or in its
+    DeleteOptions body (None: the object's own)."""
+    value = query.get("gracePeriodSeconds")
+    body = request.data
+    if value is None and isinstance(body, dict):
+        value = body.get("gracePeriodSeconds")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ApiError(400, "BadRequest", f"invalid gracePeriodSeconds: {value!r}") from exc
+
+
 @attrs.define(kw_only=True)
 class KubeEmulator(kmock.KubernetesScaffold):
     """The API server double. ``history`` is how many events per resource a watch can resume from."""
@@ -405,11 +430,12 @@ class KubeEmulator(kmock.KubernetesScaffold):
     def delete_object(
         self, plural: str, name: str, namespace: str = "", group: str = "", version: str = "v1"
     ) -> None:
-        """Delete as a client would (finalizers honoured); nothing when it is already gone."""
+        """Delete as a client would, with no grace period (a pod on a node goes at once, as
+        the kubelet would let it; finalizers honoured); nothing when it is already gone."""
         key = (group, version, plural)
         kind = KINDS[key]
         with contextlib.suppress(ApiError):
-            self._delete(key, kind, namespace if kind.namespaced else "", name)
+            self._delete(key, kind, namespace if kind.namespaced else "", name, grace=0)
 
     def put_object(
         self, plural: str, obj: dict[str, Any], group: str = "", version: str = "v1"
@@ -512,7 +538,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
                 )
             )
         if method == "DELETE":
-            return self._json(self._delete(key, kind, namespace, name))
+            return self._json(self._delete(key, kind, namespace, name, _grace(query, request)))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
 
     @staticmethod
@@ -769,8 +795,10 @@ class KubeEmulator(kmock.KubernetesScaffold):
             self._validate(kind, result)
             if kind.kind == "Pod":
                 self._validate_gates(result, existing)
+        if kind.kind == "Pod":
+            self._validate_nomination(result, existing)
         self._stamp(result, kind, existing)
-        for kept in ("deletionTimestamp",):
+        for kept in ("deletionTimestamp", "deletionGracePeriodSeconds"):
             if kept in existing["metadata"]:
                 result["metadata"][kept] = existing["metadata"][kept]
         okey = (namespace, name)
@@ -837,9 +865,13 @@ class KubeEmulator(kmock.KubernetesScaffold):
             status_only=status_only,
         )
 
-    def _delete(self, key: ResKey, kind: Kind, namespace: str, name: str) -> dict[str, Any]:
+    def _delete(
+        self, key: ResKey, kind: Kind, namespace: str, name: str, grace: int | None = None
+    ) -> dict[str, Any]:
         existing = self._get(key, kind, namespace, name)
         okey = (namespace if kind.namespaced else "", name)
+        if kind.kind == "Pod":
+            return self._delete_pod(key, okey, existing, grace)
         if existing["metadata"].get("finalizers"):
             if existing["metadata"].get("deletionTimestamp"):
                 return existing
@@ -848,6 +880,57 @@ class KubeEmulator(kmock.KubernetesScaffold):
             return self._write(key, okey, marked, existing)
         gone = copy.deepcopy(existing)
         return self._write(key, okey, gone, existing, "DELETED")
+
+    def _delete_pod(
+        self, key: ResKey, okey: ObjKey, existing: dict[str, Any], grace: int | None
+    ) -> dict[str, Any]:
+        """kube-apiserver's graceful deletion of a pod (v1.36, measured): the grace period asked
+        for, else the pod's own (30 s by default); 0 for a pod on no node or finished. With a
+        grace period the pod is marked (deletionTimestamp in the future) and stays; a later
+        deletion may only shorten it. The reply is the pod as marked or as removed."""
+        spec = existing.get("spec") or {}
+        meta = existing["metadata"]
+        if grace is None:
+            grace = int(spec.get("terminationGracePeriodSeconds", 30))
+        phase = (existing.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in {"Succeeded", "Failed"}:
+            grace = 0
+        grace = max(grace, 0)
+        current = meta.get("deletionGracePeriodSeconds")
+        if meta.get("deletionTimestamp") and current is not None and grace >= current:
+            return existing  # already terminating at least as soon
+        marked = copy.deepcopy(existing)
+        stamp = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=grace)
+        marked["metadata"]["deletionTimestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        marked["metadata"]["deletionGracePeriodSeconds"] = grace
+        if grace == 0 and not meta.get("finalizers"):
+            return self._write(key, okey, marked, existing, "DELETED")
+        return self._write(key, okey, marked, existing)
+
+    @staticmethod
+    def _validate_nomination(pod: dict[str, Any], old: Mapping[str, Any]) -> None:
+        nominated = (pod.get("status") or {}).get("nominatedNodeName")
+        if not nominated or nominated == (old.get("status") or {}).get("nominatedNodeName"):
+            return
+        name = pod["metadata"].get("name", "")
+        if not isinstance(nominated, str) or not _NODE_NAME.match(nominated):
+            message = (
+                f'status.nominatedNodeName: Invalid value: "{nominated}": a lowercase RFC 1123 '
+                "subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+                "must start and end with an alphanumeric character (e.g. 'example.com', regex "
+                "used for validation is "
+                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+            )
+        elif (pod.get("spec") or {}).get("nodeName"):
+            message = (
+                "status.nominatedNodeName: Forbidden: may not be set on pods that are already "
+                "bound to a node"
+            )
+        else:
+            return
+        raise ApiError(
+            422, "Invalid", f'Pod "{name}" is invalid: {message}', {"name": name, "kind": "Pod"}
+        )
 
     def _bind(self, namespace: str, name: str, body: Any) -> dict[str, Any]:
         """POST pods/NAME/binding, checked in kube-apiserver's order (v1.36, measured): the

@@ -11,7 +11,10 @@ import pytest
 import yaml
 
 from kubenexus.api import PodInfo
+from kubenexus.api.objects import pod_from_dict
 from kubenexus.framework import CycleState
+from kubenexus.scheduler import Preemption
+from kubenexus.shell.app import Daemon
 from tests.integration.conftest import FAST_LEASE, Cluster, eventually, running_daemon
 
 RBAC = Path(__file__).resolve().parents[2] / "manifests" / "rbac.yaml"
@@ -128,6 +131,21 @@ async def spark_session(cluster: Cluster, group: dict[str, str]) -> None:
     await eventually(lambda: cluster.events("spark-exec-1", "ClaimedReservation"))
 
 
+async def preemption(cluster: Cluster, daemon: Daemon) -> None:
+    """A preemption carried out (as the core decides it): the victim marked and deleted, the
+    preemptor nominated, then its nomination cleared."""
+    cluster.pod("victim", cpu="1", node="b")
+    await eventually(lambda: daemon.scheduler.cache.pod_count >= 3)
+    preemptor = pod_from_dict(cluster.get_pod("too-big") or {})
+    victim = pod_from_dict(cluster.get_pod("victim") or {})
+    daemon.preempter.submit(preemptor, Preemption(preemptor, "b", (victim,)), "b")
+    await eventually(lambda: cluster.events("victim", "Preempted"))
+    await eventually(lambda: daemon.preempter.in_flight == 0)
+    daemon.preempter.submit(preemptor, None, "")
+    await eventually(lambda: daemon.preempter.in_flight == 0)
+    assert daemon.preempter.evicted == 1
+
+
 async def full_session(cluster: Cluster) -> None:
     """A daemon session that makes every kind of call the daemon makes (against ``cluster``,
     whose credentials may be the daemon's own ServiceAccount)."""
@@ -180,6 +198,7 @@ async def full_session(cluster: Cluster) -> None:
             )
         )
         await eventually(lambda: reservation_status(cluster, "r").get("phase") == "Active")
+        await preemption(cluster, daemon)
         await eventually(
             lambda: (
                 (
@@ -254,6 +273,8 @@ async def test_every_call_is_granted_and_every_grant_is_used(cluster: Cluster) -
         ("", "pods/binding", "create"),
         ("", "pods/status", "patch"),
         ("", "pods", "patch"),
+        ("", "pods", "delete"),
+        ("policy", "poddisruptionbudgets", "watch"),
         ("coordination.k8s.io", "leases", "update"),
         ("", "events", "create"),
         ("scheduling.kubenexus.io", "resourcereservations", "create"),

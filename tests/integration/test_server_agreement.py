@@ -233,3 +233,124 @@ async def test_a_reservation_status_is_checked_against_its_schema(cluster: Clust
         )
     finally:
         await client.close()
+
+
+PODS = "/api/v1/namespaces/default/pods"
+SMP = "application/strategic-merge-patch+json"
+
+
+def _pod(name: str, node: str = "") -> dict[str, Any]:
+    spec: dict[str, Any] = {"containers": [{"name": "c", "image": "busybox"}]}
+    if node:
+        spec["nodeName"] = node
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+
+async def test_a_pod_on_a_node_is_deleted_gracefully_others_at_once(cluster: Cluster) -> None:
+    """What preemption's DELETE does (kube-apiserver v1.36, no kubelet): a pod on a node is only
+    marked for its grace period; one on no node, or finished, goes at once."""
+    client = await _client(cluster)
+    try:
+        await client.request("POST", PODS, body=_pod("free"))
+        gone = await client.request("DELETE", f"{PODS}/free")
+        assert gone["metadata"]["deletionGracePeriodSeconds"] == 0
+        assert gone["metadata"]["deletionTimestamp"]
+        with pytest.raises(ApiError) as missing:
+            await client.request("GET", f"{PODS}/free")
+        assert missing.value.status == 404
+
+        await client.request("POST", PODS, body=_pod("bound", node="n1"))
+        marked = await client.request("DELETE", f"{PODS}/bound")
+        assert marked["metadata"]["deletionGracePeriodSeconds"] == 30  # the pod's default
+        again = await client.request("DELETE", f"{PODS}/bound")  # never lengthened, not redone
+        assert again["metadata"]["deletionTimestamp"] == marked["metadata"]["deletionTimestamp"]
+        stored = await client.request("GET", f"{PODS}/bound")
+        assert stored["metadata"]["deletionGracePeriodSeconds"] == 30
+        shorter = await client.request("DELETE", f"{PODS}/bound", query={"gracePeriodSeconds": "5"})
+        assert shorter["metadata"]["deletionGracePeriodSeconds"] == 5
+        # What a kubelet does once the containers stopped (the tests stand in for it).
+        await client.request("DELETE", f"{PODS}/bound", body={"gracePeriodSeconds": 0})
+        with pytest.raises(ApiError) as missing:
+            await client.request("GET", f"{PODS}/bound")
+        assert missing.value.status == 404
+
+        await client.request("POST", PODS, body=_pod("done", node="n1"))
+        await client.request(
+            "PATCH",
+            f"{PODS}/done/status",
+            body={"status": {"phase": "Succeeded"}},
+            content_type=SMP,
+        )
+        await client.request("DELETE", f"{PODS}/done")
+        with pytest.raises(ApiError) as missing:
+            await client.request("GET", f"{PODS}/done")
+        assert missing.value.status == 404
+    finally:
+        await client.close()
+
+
+async def test_a_nomination_is_a_node_name_and_only_for_a_pod_not_bound(cluster: Cluster) -> None:
+    client = await _client(cluster)
+    try:
+        await client.request("POST", PODS, body=_pod("pending"))
+        path = f"{PODS}/pending/status"
+        stored = await client.request(
+            "PATCH", path, body={"status": {"nominatedNodeName": "n1"}}, content_type=SMP
+        )
+        assert stored["status"]["nominatedNodeName"] == "n1"
+        stored = await client.request(
+            "PATCH", path, body={"status": {"nominatedNodeName": None}}, content_type=SMP
+        )
+        assert "nominatedNodeName" not in stored["status"]
+        with pytest.raises(ApiError) as refused:
+            await client.request(
+                "PATCH", path, body={"status": {"nominatedNodeName": "Bad_Name"}}, content_type=SMP
+            )
+        assert (refused.value.status, refused.value.reason) == (422, "Invalid")
+        assert refused.value.message.startswith(
+            'Pod "pending" is invalid: status.nominatedNodeName: Invalid value: "Bad_Name": '
+            "a lowercase RFC 1123 subdomain"
+        )
+
+        await client.request("POST", PODS, body=_pod("bound", node="n1"))
+        with pytest.raises(ApiError) as refused:
+            await client.request(
+                "PATCH",
+                f"{PODS}/bound/status",
+                body={"status": {"nominatedNodeName": "n2"}},
+                content_type=SMP,
+            )
+        assert (refused.value.status, refused.value.message) == (
+            422,
+            'Pod "bound" is invalid: status.nominatedNodeName: Forbidden: may not be set on '
+            "pods that are already bound to a node",
+        )
+    finally:
+        await client.close()
+
+
+async def test_a_victim_gets_its_disruption_target_condition_merged_by_type(
+    cluster: Cluster,
+) -> None:
+    client = await _client(cluster)
+    try:
+        await client.request("POST", PODS, body=_pod("victim", node="n1"))
+        condition = {
+            "type": "DisruptionTarget",
+            "status": "True",
+            "reason": "PreemptionByScheduler",
+            "message": "kubenexus-scheduler: preempting to accommodate a higher priority pod",
+            "lastTransitionTime": "2026-01-01T00:00:00Z",
+        }
+        for message in ("first", condition["message"]):
+            stored = await client.request(
+                "PATCH",
+                f"{PODS}/victim/status",
+                body={"status": {"conditions": [dict(condition, message=message)]}},
+                content_type=SMP,
+            )
+        conditions = [c for c in stored["status"]["conditions"] if c["type"] == "DisruptionTarget"]
+        assert len(conditions) == 1
+        assert {k: conditions[0][k] for k in condition} == condition
+    finally:
+        await client.close()

@@ -95,6 +95,8 @@ async def test_the_daemon_runs_under_its_own_service_account(
     assert {
         ("", "pods/binding", "create"),
         ("", "pods/status", "patch"),
+        ("", "pods", "delete"),
+        ("policy", "poddisruptionbudgets", "watch"),
         ("scheduling.kubenexus.io", "podgroups/status", "patch"),
         ("coordination.k8s.io", "leases", "update"),
     } <= used

@@ -27,6 +27,7 @@ SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-no
 WIPED: tuple[tuple[str, str, str], ...] = (
     ("", "v1", "pods"),
     ("", "v1", "events"),
+    ("policy", "v1", "poddisruptionbudgets"),
     ("coordination.k8s.io", "v1", "leases"),
     ("scheduling.kubenexus.io", "v1alpha1", "podgroups"),
     ("scheduling.kubenexus.io", "v1alpha1", "resourcereservations"),
