@@ -264,6 +264,13 @@ class SchedulingQueue:
             self._release(self._entries[key], now)
         return len(woken)
 
+    def retry(self, key: str) -> bool:
+        """Retry one waiting pod (after its backoff); whether it was waiting."""
+        if key not in self._unschedulable:
+            return False
+        self._release(self._entries[key], self._clock())
+        return True
+
     def move_all(self) -> None:
         """Any change: every unschedulable pod is retried (after its backoff)."""
         self.move(ClusterEvent.ALL)

@@ -362,6 +362,12 @@ class Scheduler:
         index.set_namespace(name, labels)
         self.queue.move(ClusterEvent.NAMESPACE_LABELS)
 
+    def preemption_abandoned(self, key: str) -> None:
+        """The victims chosen for this pod will not be evicted (the daemon gave up, or is not
+        the leader): forget its nomination and the victims, and try it again."""
+        if self.preempting.clear(key):
+            self.queue.retry(key)
+
     def set_disruption_budget(self, budget: DisruptionBudget) -> None:
         """A PodDisruptionBudget arrived or changed (its selector, disruptionsAllowed)."""
         self.budgets.set(budget)

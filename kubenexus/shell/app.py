@@ -139,6 +139,7 @@ class Daemon:
             self.metrics,
             may_evict=self._leading,
             settings=self.settings.preemption,
+            on_abandoned=self.scheduler.preemption_abandoned,
         )
         # Leader election has its own connections and rate limit (as kube-scheduler gives it its
         # own client): a renewal must never wait behind thousands of queued binds and Events.

@@ -76,8 +76,11 @@ class Preempter:
         *,
         may_evict: Callable[[], bool] = _always,
         settings: PreemptionSettings | None = None,
+        on_abandoned: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
+        # Told the preemptor's key when its victims will not all be evicted (refused, failed).
+        self.on_abandoned = on_abandoned
         self.recorder = recorder
         self.metrics = metrics
         self.may_evict = may_evict
@@ -128,6 +131,8 @@ class Preempter:
                 node=preemption.node,
                 reason=refusal,
             )
+            if refusal == "not the leader":
+                self._abandoned(preemptor.key)
             return
         victims = [v for v in preemption.victims if not v.deleting and v.key not in self._evicting]
         if not victims:  # every victim is leaving already: nothing to send (as kube)
@@ -142,6 +147,13 @@ class Preempter:
         while len(self._evicting) > _REMEMBERED:
             self._evicting.popitem(last=False)
         self._spawn(self._carry_out(preemption, victims), f"preempt for {preemptor.full_name}")
+
+    def _abandoned(self, key: str) -> None:
+        if self.on_abandoned is not None:
+            try:
+                self.on_abandoned(key)
+            except Exception:  # the callback must never stop the preempter
+                log.exception("preemption.abandon_callback_failed", preemptor=key)
 
     def _nominate(self, pod: PodInfo, node: str) -> None:
         writing = pod.key in self._nominations
@@ -173,9 +185,11 @@ class Preempter:
             self.carried_out += 1
         except _Abandoned:
             self.failed += 1
+            self._abandoned(preemptor.key)
         except Exception:  # never let one preemption take the daemon down
             self.failed += 1
             log.exception("preemption.crashed", preemptor=preemptor.full_name)
+            self._abandoned(preemptor.key)
         finally:
             self._preempting.discard(preemptor.key)
             for victim in victims:  # not evicted: a later preemption may choose it again

@@ -377,3 +377,16 @@ def test_a_gang_waits_out_its_cooldown_before_preempting_again() -> None:
     s.queue.move_all()
     later = s.run_until_idle()
     assert any(isinstance(o, Unschedulable) and o.preemption for o in later)
+
+
+def test_a_preemption_the_daemon_gave_up_is_forgotten_and_tried_again() -> None:
+    now = [1000.0]
+    s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
+    s.upsert_pod(running("low", "a", "3"))
+    victims(attempt(s, pending("high", "2", 100)))
+    s.preemption_abandoned("uid-high")  # its victim could not be deleted
+    assert s.preempting.nominations == {}
+    assert s.preempting.evicting == {}
+    now[0] += 30
+    [again] = s.run_until_idle()
+    assert victims(again) == ("a", ["low"])  # chosen again

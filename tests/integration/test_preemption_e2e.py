@@ -389,3 +389,20 @@ async def test_a_higher_priority_pod_preempts_end_to_end(cluster: Cluster) -> No
         await eventually(lambda: cluster.node_of("high") == "a")
         assert cluster.api.bindings["default/high"] == 1
         assert daemon.preempter.carried_out == 1
+
+
+@pytest.mark.emulator("injects 500s on deletions")
+async def test_a_preemption_given_up_lets_the_core_choose_again(cluster: Cluster) -> None:
+    """Deleting the victim fails for good: the core forgets the nomination and the victims
+    it chose (else the pod would wait for them forever), retries, and preempts again once
+    the server answers."""
+    cluster.node("a", cpu="4")
+    cluster.pod("low", cpu="3", node="a", **_priority(cluster, 10))
+    cluster.api.inject(method="DELETE", path="/pods/low$", status=500, times=FAST.attempts)
+    async with running_daemon(cluster, preemption=FAST) as daemon:
+        cluster.pod("high", cpu="3", **_priority(cluster, 1000))
+        await eventually(lambda: daemon.preempter.failed >= 1)
+        await eventually(lambda: _terminating(cluster, "low"), timeout=20)  # chosen again
+        assert stand_in_for_kubelet(cluster) == ["low"]
+        await eventually(lambda: cluster.node_of("high") == "a", timeout=20)
+        assert cluster.api.bindings["default/high"] == 1
