@@ -406,3 +406,52 @@ async def test_a_preemption_given_up_lets_the_core_choose_again(cluster: Cluster
         assert stand_in_for_kubelet(cluster) == ["low"]
         await eventually(lambda: cluster.node_of("high") == "a", timeout=20)
         assert cluster.api.bindings["default/high"] == 1
+
+
+async def test_a_restart_between_eviction_and_binding_keeps_the_room_and_evicts_once(
+    cluster: Cluster,
+) -> None:
+    """The daemon stops while the victim terminates; the next one reads the preemptor's
+    nominatedNodeName, holds the room against a flood of lower priority, evicts nobody else,
+    and binds the preemptor once the victim is gone."""
+    cluster.node("a", cpu="4")
+    cluster.pod("low", cpu="3", node="a", **_priority(cluster, 10))
+    async with running_daemon(cluster):
+        cluster.pod("high", cpu="3", **_priority(cluster, 1000))
+        await eventually(lambda: _terminating(cluster, "low"))
+        await eventually(lambda: _nominated(cluster, "high") == "a")
+    async with running_daemon(cluster) as daemon:
+        for i in range(3):
+            cluster.pod(f"flood-{i}", cpu="1", **_priority(cluster, 0))
+        await eventually(lambda: daemon.unschedulable >= 3)
+        assert stand_in_for_kubelet(cluster) == ["low"]
+        await eventually(lambda: cluster.node_of("high") == "a", timeout=20)
+        assert all(cluster.node_of(f"flood-{i}") is None for i in range(3))
+        assert daemon.preempter.carried_out == 0  # nothing evicted twice
+        assert cluster.api.bindings["default/high"] == 1
+
+
+async def test_a_gang_preempts_for_its_whole_quorum(cluster: Cluster) -> None:
+    """Two members of 3 cpu need both nodes: both running pods are evicted, the members
+    nominated one per node, and bound together once their victims are gone."""
+    for node in ("a", "b"):
+        cluster.node(node, cpu="4")
+        cluster.pod(f"low-{node}", cpu="3", node=node, **_priority(cluster, 10))
+    gang = {
+        "pod-group.scheduling.kubenexus.io/name": "train",
+        "pod-group.scheduling.kubenexus.io/min-available": "2",
+    }
+    async with running_daemon(cluster):
+        for i in range(2):
+            cluster.pod(f"train-{i}", cpu="3", labels=gang, **_priority(cluster, 1000))
+        await eventually(lambda: _terminating(cluster, "low-a") and _terminating(cluster, "low-b"))
+        nominated = await eventually(
+            lambda: sorted(_nominated(cluster, f"train-{i}") or "" for i in range(2)) == ["a", "b"]
+        )
+        assert nominated
+        assert cluster.node_of("train-0") is None
+        assert sorted(stand_in_for_kubelet(cluster)) == ["low-a", "low-b"]
+        await eventually(
+            lambda: sorted(cluster.node_of(f"train-{i}") or "" for i in range(2)) == ["a", "b"],
+            timeout=20,
+        )
