@@ -552,7 +552,9 @@ def core_outcome(
     bound: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, str]:
     """KubeNexus' core on API objects: pod name → ``"node:<name>"`` or its failure message."""
-    config = parse_config({"profiles": [{"schedulerName": SCHEDULER}]})
+    # No preemption, as kube-scheduler's configuration in these tests.
+    no_post_filter = {"postFilter": {"disabled": [{"name": "*"}]}}
+    config = parse_config({"profiles": [{"schedulerName": SCHEDULER, "plugins": no_post_filter}]})
     scheduler = build_scheduler(config)
     for node in nodes:
         scheduler.upsert_node(node_from_dict(node))

@@ -83,6 +83,7 @@ def our_scheduler() -> Scheduler:
                 {"name": "InterPodAffinity", "weight": 2},
             ],
         },
+        "postFilter": {"disabled": [{"name": "*"}]},  # as kube's here: no preemption
     }
     config = parse_config({"profiles": [{"schedulerName": SCHEDULER, "plugins": plugins}]})
     scheduler = build_scheduler(config)
