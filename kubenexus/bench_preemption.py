@@ -1,11 +1,11 @@
 """``kubenexus bench --workload preemption``: how long a preemption decision takes on a full
 cluster.
 
-Every node is filled by ten running pods of low priority (50,000 on 5,000 nodes), some covered
-by a PodDisruptionBudget that allows no disruption; then pods of high priority arrive that fit
-nowhere until pods are evicted. Each decision (filter everywhere, find the victims, choose the
-node) is timed; the victims' deletion is then replayed, as the API would report it, and the
-preemptor placed on its nominated node.
+Every node is filled by ten running pods of low priority (50,000 on 5,000 nodes) of 500
+Deployments, each with a PodDisruptionBudget — a fifth of them allowing no disruption; then
+pods of high priority arrive that fit nowhere until pods are evicted. Each decision (filter
+everywhere, find the victims, choose the node) is timed; the victims' deletion is then
+replayed, as the API would report it, and the preemptor placed on its nominated node.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from kubenexus.scheduler import Scheduled, Scheduler, Unschedulable
 from kubenexus.scheduler.preempting import DisruptionBudget
 
 PODS_PER_NODE = 10
-GUARDED_SHARE = 0.2  # running pods covered by a budget allowing no disruption
+APPS = 500  # running pods belong to this many Deployments, each with its budget
+GUARDED_SHARE = 0.2  # of those budgets allow no disruption (the rest allow many)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class PreemptionFigures:
 def _running(node: NodeInfo, index: int, rng: random.Random) -> PodInfo:
     cpu = node.allocatable[keys.CPU] // PODS_PER_NODE
     memory = node.allocatable[keys.MEMORY] // PODS_PER_NODE
-    guarded = rng.random() < GUARDED_SHARE
+    app = rng.randrange(APPS)
     return PodInfo(
         namespace="bench",
         name=f"{node.name}-run-{index}",
@@ -64,7 +65,7 @@ def _running(node: NodeInfo, index: int, rng: random.Random) -> PodInfo:
         started=1_700_000_000.0 + rng.randrange(86_400),
         score_cpu=cpu,
         score_memory=memory,
-        labels=MappingProxyType({"app": "guarded" if guarded else "batch"}),
+        labels=MappingProxyType({"app": f"app-{app}"}),
     )
 
 
@@ -99,8 +100,14 @@ def run(
         for index in range(PODS_PER_NODE):
             scheduler.upsert_pod(_running(node, index, rng))
             running += 1
-    guarded = LabelSelector((LabelRequirement("app", "In", frozenset({"guarded"})),))
-    scheduler.set_disruption_budget(DisruptionBudget("bench", "guarded", guarded, 0))
+    guarded: set[str] = set()
+    for app in range(APPS):
+        name = f"app-{app}"
+        allowed = 0 if app < APPS * GUARDED_SHARE else 1_000
+        if not allowed:
+            guarded.add(name)
+        selector = LabelSelector((LabelRequirement("app", "In", frozenset({name})),))
+        scheduler.set_disruption_budget(DisruptionBudget("bench", name, selector, allowed))
     decisions: list[float] = []
     victims: list[int] = []
     guarded_evicted = placed_after = placed_directly = 0
@@ -118,7 +125,7 @@ def run(
                 decisions.append(elapsed)
                 gone = outcome.preemption.victims
                 victims.append(len(gone))
-                guarded_evicted += sum(1 for v in gone if v.labels.get("app") == "guarded")
+                guarded_evicted += sum(1 for v in gone if v.labels.get("app") in guarded)
                 for victim in gone:  # the API reports them deleted
                     scheduler.remove_pod(victim.key)
                 now[0] += 60  # past the preemptor's backoff

@@ -8,7 +8,7 @@ and writes the nomination; the victims leave the cache when their deletion is se
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableSet, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
@@ -46,29 +46,52 @@ class DisruptionBudget:
 
 @dataclass(slots=True)
 class Budgets:
-    """The PodDisruptionBudgets of the cluster, fed by the shell."""
+    """The PodDisruptionBudgets of the cluster, fed by the shell; indexed by namespace and by
+    one label their selector requires, so a victim is checked against the budgets that can
+    cover it."""
 
     by_key: dict[str, DisruptionBudget] = field(default_factory=dict)
+    _by_label: dict[tuple[str, str, str], MutableSet[str]] = field(default_factory=dict)
+    _unindexed: dict[str, MutableSet[str]] = field(default_factory=dict)
 
     def set(self, budget: DisruptionBudget) -> None:
-        self.by_key[f"{budget.namespace}/{budget.name}"] = budget
+        self.remove(budget.namespace, budget.name)
+        key = f"{budget.namespace}/{budget.name}"
+        self.by_key[key] = budget
+        self._bucket(budget).add(key)
 
     def remove(self, namespace: str, name: str) -> None:
-        self.by_key.pop(f"{namespace}/{name}", None)
+        old = self.by_key.pop(f"{namespace}/{name}", None)
+        if old is not None:
+            self._bucket(old).discard(f"{namespace}/{name}")
+
+    def _bucket(self, budget: DisruptionBudget) -> MutableSet[str]:
+        equality = budget.selector.equality_keys() if budget.selector is not None else ()
+        if equality:
+            label, value = equality[0]
+            return self._by_label.setdefault((budget.namespace, label, value), set())
+        return self._unindexed.setdefault(budget.namespace, set())
+
+    def _covering(self, pod: PodInfo) -> list[str]:
+        found = list(self._unindexed.get(pod.namespace, ()))
+        for label, value in pod.labels.items():
+            found.extend(self._by_label.get((pod.namespace, label, value), ()))
+        return [key for key in found if self.by_key[key].covers(pod)]
 
     def violating(self, victims: list[PodInfo]) -> tuple[list[PodInfo], list[PodInfo]]:
         """Split ``victims`` (in eviction order) into those whose eviction would break a budget
         and the rest, spending each budget's allowance as kube does."""
-        allowed = {key: budget.disruptions_allowed for key, budget in self.by_key.items()}
+        if not self.by_key:
+            return [], list(victims)
+        allowed: dict[str, int] = {}
         breaking: list[PodInfo] = []
         keeping: list[PodInfo] = []
         for victim in victims:
             broken = False
-            for key, budget in self.by_key.items() if victim.labels else ():
-                if not budget.covers(victim):
-                    continue
-                allowed[key] -= 1
-                if allowed[key] < 0:
+            for key in self._covering(victim) if victim.labels else ():
+                left = allowed.get(key, self.by_key[key].disruptions_allowed) - 1
+                allowed[key] = left
+                if left < 0:
                     broken = True
             (breaking if broken else keeping).append(victim)
         return breaking, keeping
@@ -86,8 +109,15 @@ class PriorityUsage:
 
     def __init__(self) -> None:
         self._by_priority: dict[int, dict[str, npt.NDArray[np.int64]]] = {}
+        self._pods: dict[int, int] = {}  # pods counted per priority (a level empties: dropped)
 
     def count(self, pod: PodInfo, slot: int, sign: int) -> None:
+        left = self._pods.get(pod.priority, 0) + sign
+        if left <= 0:
+            self._pods.pop(pod.priority, None)
+            self._by_priority.pop(pod.priority, None)
+            return
+        self._pods[pod.priority] = left
         rows = self._by_priority.setdefault(pod.priority, {})
         for name, amount in pod.requests.items():
             row = rows.get(name)
@@ -281,8 +311,19 @@ class Preempting:
         return True
 
     def waiting_for_victims(self, key: str) -> bool:
+        """Whether room is being made for the pod: its victims are still there, or (kube's
+        rule, which also holds after a restart) pods of lower priority are terminating on its
+        nominated node."""
         nomination = self.nominations.get(key)
-        return nomination is not None and any(v in self.cache for v in nomination.victims)
+        if nomination is None:
+            return False
+        if any(v in self.cache for v in nomination.victims):
+            return True
+        slot = self.cache.nodes.slot_of(nomination.node)
+        return slot is not None and any(
+            other.deleting and other.priority < nomination.pod.priority
+            for other in self.cache.counted_on(slot)
+        )
 
     def lift(self, pod: PodInfo) -> list[Nomination]:
         """Take out the stand-ins a pod may use the room of while it is tried: its own, and
@@ -323,20 +364,26 @@ class Preempting:
         # The candidates weighed: kube's sample size, the nodes whose victims can be of the
         # lowest priority first (kube samples at random; its order then ranks them).
         limit = min(p.candidates(nodes.live) for p in profile.post_filters)
-        slots = slots[np.argsort(level[slots], kind="stable")][: min(limit, EXACT_CANDIDATES)]
-        candidates: list[Candidate] = []
-        for slot in slots:
-            found = self._by_requests(pod, int(slot))
-            if found is not None:
-                candidates.append(found)
-        self.last_candidates = len(candidates)
+        slots = slots[np.argsort(level[slots], kind="stable")]
         order: Callable[[Candidate], tuple[object, ...]] = (
             tenant_rank if tenant_aware else Candidate.rank
         )
-        for candidate in sorted(candidates, key=order):
-            exact = self._verified(profile, pod, candidate)
-            if exact is not None:
-                return exact
+        # In batches of the cheapest nodes first: the first batch usually holds the answer;
+        # when every node of a batch fails the check with every filter (an affinity rule the
+        # requests cannot see), the search goes on, as kube's goes on until it has candidates.
+        batch = max(1, min(limit, EXACT_CANDIDATES))
+        self.last_candidates = 0
+        for start in range(0, slots.size, batch):
+            candidates: list[Candidate] = []
+            for slot in slots[start : start + batch]:
+                found = self._by_requests(pod, int(slot))
+                if found is not None:
+                    candidates.append(found)
+            self.last_candidates += len(candidates)
+            for candidate in sorted(candidates, key=order):
+                exact = self._verified(profile, pod, candidate)
+                if exact is not None:
+                    return exact
         return None
 
     def _lowest_sufficient_level(
@@ -364,7 +411,18 @@ class Preempting:
         return found
 
     def _potential_victims(self, pod: PodInfo, slot: int) -> list[PodInfo]:
-        return [other for other in self.cache.counted_on(slot) if self._evictable(pod, other)]
+        """The pods on the node the pod may evict: of lower priority, and, for a gang member,
+        only if its whole gang may go (else the node's other pods are tried instead)."""
+        found = []
+        for other in self.cache.counted_on(slot):
+            if not self._evictable(pod, other):
+                continue
+            if other.gang and not all(
+                self._evictable(pod, mate) for mate in self.cache.gang_members(other.gang)
+            ):
+                continue
+            found.append(other)
+        return found
 
     def _by_requests(self, pod: PodInfo, slot: int) -> Candidate | None:
         potential = self._potential_victims(pod, slot)

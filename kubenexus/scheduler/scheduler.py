@@ -626,6 +626,14 @@ class Scheduler:
         preempts and it may (kube's DefaultPreemption), else wait."""
         pod = entry.pod
         preempting = self.preempting
+        if (
+            pod.nominated_node
+            and pod.key not in preempting.nominations
+            and pod.nominated_node in self.cache.nodes
+        ):
+            # A nomination from before a restart (its node was not known when the pod was):
+            # its room, and whether its victims are still leaving, count from now.
+            preempting.nominate(pod, pod.nominated_node)
         eligible = (
             profile.post_filters
             and not failure.internal
@@ -826,7 +834,18 @@ class Scheduler:
             preempted = self._preempt_for_gang(plan, profile, reason)
             if preempted is not None:
                 return preempted
-        return self._gang_waits(plan.members, reason, wake_on, kind)
+        return self._give_back_room(self._gang_waits(plan.members, reason, wake_on, kind))
+
+    def _give_back_room(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """Room nominated for gang members that can no longer take the gang is given back
+        (unless their victims are still leaving), and their nominations cleared."""
+        for outcome in outcomes:
+            key = outcome.pod.key
+            if isinstance(outcome, Unschedulable) and (
+                not self.preempting.waiting_for_victims(key) and self.preempting.clear(key)
+            ):
+                outcome.nominate = ""
+        return outcomes
 
     def _preempt_for_gang(
         self, plan: _GangPlan, profile: Profile, reason: str

@@ -131,8 +131,9 @@ class Preempter:
                 node=preemption.node,
                 reason=refusal,
             )
-            if refusal == "not the leader":
-                self._abandoned(preemptor.key)
+            # The core chose these victims: it must forget them (and retry), else the pod
+            # would wait for victims nobody evicts.
+            self._abandoned(preemptor.key)
             return
         victims = [v for v in preemption.victims if not v.deleting and v.key not in self._evicting]
         if not victims:  # every victim is leaving already: nothing to send (as kube)
