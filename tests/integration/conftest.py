@@ -156,15 +156,17 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
     real.wipe()  # every test starts from an empty cluster
     real.ensure_namespace("kubenexus-system")  # where the daemon's Lease lives
     yield Cluster(real, real.plane.url, kubeconfig=real.plane.admin_kubeconfig)
+    await _settle_closed_connections()
 
 
 async def _settle_closed_connections() -> None:
-    """Let the connections closed at the emulator's shutdown finish closing (a transport's
-    socket is released by a callback on the loop), then collect what is left of them now,
-    where a ResourceWarning about the test double's own server sockets is expected noise —
-    rather than at a random later test, where pytest turns it into that test's failure."""
-    for _ in range(3):
-        await asyncio.sleep(0.01)
+    """Let the connections closed at the test's end finish closing (a transport's socket is
+    released by a callback on the loop; a TLS connection to kube-apiserver needs a closing
+    exchange too), then collect what is left of them now, where a ResourceWarning about a
+    connection of the finished test is expected noise — rather than at a random later test,
+    where pytest turns it into that test's failure."""
+    for _ in range(5):
+        await asyncio.sleep(0.02)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", r"unclosed (transport|<socket)", ResourceWarning)
         gc.collect()
