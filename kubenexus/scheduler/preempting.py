@@ -19,7 +19,6 @@ from kubenexus.api.objects import PodInfo
 from kubenexus.api.pod_rules import LabelSelector
 from kubenexus.api.profile import TIER_ORDINALS, pod_tier, preemptible
 from kubenexus.framework import NodeTable, Placement, Profile
-from kubenexus.plugins.resource_reservation.book import PLACEHOLDER_PREFIX
 
 if TYPE_CHECKING:
     from kubenexus.scheduler.cache import ClusterCache
@@ -450,7 +449,9 @@ class Preempting:
             other.priority < pod.priority
             and other.priority < SYSTEM_CRITICAL
             and other.key not in self.evicting
-            and not other.key.startswith((NOMINATED_PREFIX, PLACEHOLDER_PREFIX))
+            # Room nominated for another pod is not a pod; a reserved slot is weighed as a
+            # pod of its driver's priority (its reservation then ends).
+            and not other.key.startswith(NOMINATED_PREFIX)
             and not self.cache.is_assumed(other.key)
         )
 

@@ -42,7 +42,7 @@ class Reserving:
         node = self.cache.node_info(slot.spec.node)
         if node is not None and not node.unschedulable and (key in self.cache or self._fits(slot)):
             if key not in self.cache:
-                self.cache.upsert_pod(placeholder(held.spec, slot.spec))
+                self.cache.upsert_pod(placeholder(held.spec, slot.spec, self.priority_of(held)))
             slot.counted = True
             self._unmark_waiting(held.key, slot)
         else:
@@ -50,6 +50,11 @@ class Reserving:
             self.waiting.setdefault(slot.spec.node, {}).setdefault(held.key, set()).add(
                 slot.spec.name
             )
+
+    def priority_of(self, held: Held) -> int:
+        """The priority its slots are weighed at by preemption: its driver's (0 unknown)."""
+        driver = self.cache.pod(held.spec.driver_uid) if held.spec.driver_uid else None
+        return driver.priority if driver is not None else 0
 
     def _uncount(self, held: Held, slot: HeldSlot) -> bool:
         slot.counted = False

@@ -48,6 +48,7 @@ from kubenexus.plugins.resource_reservation import (
     placeholder_key,
     reservation_name,
 )
+from kubenexus.plugins.resource_reservation.book import is_placeholder, reservation_of
 from kubenexus.scheduler.cache import ClusterCache
 from kubenexus.scheduler.preempting import DRY_RUN, Budgets, DisruptionBudget, Preempting
 from kubenexus.scheduler.queue import QueueSettings, SchedulingQueue
@@ -648,15 +649,31 @@ class Scheduler:
             waiting = preempting.waiting_for_victims(pod.key)
             gave_up = not waiting and preempting.clear(pod.key)
             return Unschedulable(entry, failure, nominate="" if gave_up else None)
-        preempting.nominate(pod, found.node, found.victims)
+        victims = self._take_reserved_room(pod, found.victims)
+        preempting.nominate(pod, found.node, victims)
         self.queue.requeue_unschedulable(
             entry,
             failure.message,
             self._wake_on(pod, failure) | ClusterEvent.POD_REMOVED,  # its victims going
             failure.rejected_by,
         )
-        preemption = Preemption(pod, found.node, found.victims)
+        if not victims:
+            self.queue.retry(pod.key)  # only reserved room was in the way: freed already
+        preemption = Preemption(pod, found.node, victims) if victims else None
         return Unschedulable(entry, failure, preemption=preemption, nominate=found.node)
+
+    def _take_reserved_room(
+        self, pod: PodInfo, victims: tuple[PodInfo, ...]
+    ) -> tuple[PodInfo, ...]:
+        """Reserved slots among the victims are not pods to delete: their reservations end
+        here (their room freed at once, the driver told why); the pods left to evict."""
+        pods = tuple(v for v in victims if not is_placeholder(v.key))
+        for key in sorted({reservation_of(v.key) for v in victims if is_placeholder(v.key)}):
+            held = self.reserving.book.get(key)
+            if held is not None and held.holding:
+                reason = f"its room was taken by preemption for {pod.full_name}"
+                self.reserving.end(held, "Released", reason, self.clock())
+        return pods
 
     def _park(self, entry: QueuedPod, failure: Failure) -> None:
         """The pod fits nowhere for this reason: wait for a change that may help."""
@@ -898,12 +915,23 @@ class Scheduler:
                 self.cache.upsert_pod(victim)
         if len(chosen) < need or not any(evicted for _, _, evicted in chosen):
             return None
+        return self._gang_preempts(plan, chosen, reason)
+
+    def _gang_preempts(
+        self,
+        plan: _GangPlan,
+        chosen: list[tuple[QueuedPod, str, tuple[PodInfo, ...]]],
+        reason: str,
+    ) -> list[Outcome]:
+        """Carry out a gang's preemption: each member nominated where its room is made."""
+        gangs = plan.gangs
         gangs.preempted_at[plan.gang] = plan.now
         outcomes: list[Outcome] = []
         message = f"{reason}; room is being made by preemption"
         wake_on = ClusterEvent.POD_REMOVED | ClusterEvent.POD_GROUP
         nominated = {member.pod.key for member, _, _ in chosen}
-        for member, node, evicted in chosen:
+        for member, node, taken in chosen:
+            evicted = self._take_reserved_room(member.pod, taken)
             self.preempting.nominate(member.pod, node, evicted)
             self.queue.requeue_unschedulable(member, message, wake_on)
             preemption = Preemption(member.pod, node, evicted) if evicted else None
@@ -1168,7 +1196,7 @@ class Scheduler:
         for slot in held.slots.values():
             if slot.spec.node:
                 continue
-            probe = placeholder(held.spec, slot.spec)
+            probe = placeholder(held.spec, slot.spec, self.reserving.priority_of(held))
             found = profile.find_node(replace(probe, node_name=""), nodes)
             if isinstance(found, Failure):
                 for done in chosen:

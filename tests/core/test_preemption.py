@@ -390,3 +390,51 @@ def test_a_preemption_the_daemon_gave_up_is_forgotten_and_tried_again() -> None:
     now[0] += 30
     [again] = s.run_until_idle()
     assert victims(again) == ("a", ["low"])  # chosen again
+
+
+def _spark_driver(priority: int) -> Any:
+    return (
+        make_pod("app-driver")
+        .req(cpu="1", memory="1Gi")
+        .priority(priority)
+        .label("spark-role", "driver")
+        .label("spark-app-selector", "app")
+        .annotate("scheduling.kubenexus.io/executor-count", "1")
+        .annotate("scheduling.kubenexus.io/executor-cpu", "3")
+        .annotate("scheduling.kubenexus.io/executor-memory", "1Gi")
+        .obj()
+    )
+
+
+def _reserved_cluster(driver_priority: int, now: list[float]) -> Scheduler:
+    """A driver and the 3-cpu slot it holds for its executor fill node b; a is out of reach."""
+    s = scheduler(
+        make_node("a").alloc(cpu="4", memory="16Gi").obj(),
+        make_node("b").alloc(cpu="4", memory="16Gi").obj(),
+        clock=now,
+    )
+    s.upsert_pod(running("fill-a", "a", "3", priority=1_000_000))
+    placed = {o.pod.name: getattr(o, "node", None) for o in _run(s, _spark_driver(driver_priority))}
+    assert placed == {"app-driver": "b"}
+    [held] = s.reserving.book.held.values()
+    assert held.phase == "Active"
+    return s
+
+
+def test_a_reserved_slot_is_taken_only_by_a_pod_outranking_its_driver() -> None:
+    """Reserved room is protected like a pod of the driver's priority: a pod of higher priority
+    may take it (the reservation then ends, its room freed at once: no pod to delete, the
+    driver keeps running), a pod of lower priority may not."""
+    now = [1000.0]
+    s = _reserved_cluster(driver_priority=100, now=now)
+    lower = _run(s, pending("lower", "3", 50))
+    assert all(isinstance(o, Unschedulable) and o.preemption is None for o in lower)
+    outcomes = _run(s, pending("urgent", "3", 1000))
+    [held] = s.reserving.book.held.values()
+    assert held.phase == "Released"
+    assert "taken by preemption for default/urgent" in held.reason
+    assert not any(isinstance(o, Unschedulable) and o.preemption for o in outcomes)
+    assert s.cache.node_of("uid-app-driver") == "b"  # the driver itself is not evicted
+    now[0] += 30
+    placed = {o.pod.name: o.node for o in s.run_until_idle() if isinstance(o, Scheduled)}
+    assert placed.get("urgent") == "b"

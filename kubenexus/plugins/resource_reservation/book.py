@@ -102,8 +102,14 @@ def is_placeholder(key: str) -> bool:
     return key.startswith(PLACEHOLDER_PREFIX)
 
 
-def placeholder(spec: ReservationSpec, slot: SlotSpec) -> PodInfo:
-    """The stand-in pod that holds a free slot's room on its node (never scheduled itself)."""
+def reservation_of(key: str) -> str:
+    """The reservation ("namespace/name") a placeholder's key holds a slot of."""
+    return key[len(PLACEHOLDER_PREFIX) :].rsplit("/", 1)[0]
+
+
+def placeholder(spec: ReservationSpec, slot: SlotSpec, priority: int = 0) -> PodInfo:
+    """The stand-in pod that holds a free slot's room on its node (never scheduled itself),
+    at its driver's priority (preemption weighs a slot as a pod of that priority)."""
     requests = dict(slot.requests)
     return PodInfo(
         namespace=spec.namespace,
@@ -112,6 +118,7 @@ def placeholder(spec: ReservationSpec, slot: SlotSpec) -> PodInfo:
         requests=shared_requests(requests),
         node_name=slot.node,
         phase="Running",
+        priority=priority,
         score_cpu=requests.get(keys.CPU, 0) or keys.DEFAULT_SCORE_MILLI_CPU,
         score_memory=requests.get(keys.MEMORY, 0) or keys.DEFAULT_SCORE_MEMORY,
     )
