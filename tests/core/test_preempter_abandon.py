@@ -12,7 +12,7 @@ from kubenexus.shell.metrics import Metrics
 from kubenexus.shell.preempter import Preempter, PreemptionSettings
 from tests.builders import make_node, make_pod
 from tests.core.helpers import scheduler
-from tests.core.test_preemption_hardening import pending, running
+from tests.core.test_preemption import pending, running
 
 
 class HeldClient:

@@ -291,7 +291,7 @@ def test_a_gang_member_of_higher_priority_protects_its_gang() -> None:
     assert outcome.preemption is None  # train-0 cannot go without train-1, which outranks
 
 
-def _gang_pending(name: str, gang: str, size: int, cpu: str, priority: int = 100) -> Any:
+def gang_pending(name: str, gang: str, size: int, cpu: str, priority: int = 100) -> Any:
     return (
         make_pod(name)
         .req(cpu=cpu)
@@ -316,7 +316,7 @@ def test_a_gang_preempts_for_all_its_members_at_once() -> None:
     s.upsert_pod(running("low-a", "a", "3"))
     s.upsert_pod(running("low-b", "b", "3"))
     # 3 cpu each: one member per node, so both running pods must go.
-    outcomes = _run(s, *[_gang_pending(f"g-{i}", "g", 2, "3") for i in range(2)])
+    outcomes = _run(s, *[gang_pending(f"g-{i}", "g", 2, "3") for i in range(2)])
     preemptions = [o.preemption for o in outcomes if isinstance(o, Unschedulable) and o.preemption]
     assert sorted(v.name for p in preemptions for v in p.victims) == ["low-a", "low-b"]
     nominated = {o.pod.name: o.nominate for o in outcomes if isinstance(o, Unschedulable)}
@@ -337,7 +337,7 @@ def test_a_gang_preempts_no_more_than_it_needs() -> None:
     s = scheduler(make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj())
     s.upsert_pod(running("low-a", "a", "3"))
     s.upsert_pod(running("low-b", "b", "3"))
-    outcomes = _run(s, *[_gang_pending(f"g-{i}", "g", 2, "2") for i in range(2)])
+    outcomes = _run(s, *[gang_pending(f"g-{i}", "g", 2, "2") for i in range(2)])
     preemptions = [o.preemption for o in outcomes if isinstance(o, Unschedulable) and o.preemption]
     assert [v.name for p in preemptions for v in p.victims] == ["low-a"]
 
@@ -346,7 +346,7 @@ def test_a_gang_that_cannot_fit_whole_evicts_nobody() -> None:
     s = scheduler(make_node("a").alloc(cpu="4").obj(), make_node("b").alloc(cpu="4").obj())
     s.upsert_pod(running("low-a", "a", "3"))
     s.upsert_pod(running("low-b", "b", "3"))
-    outcomes = _run(s, *[_gang_pending(f"g-{i}", "g", 3, "3") for i in range(3)])
+    outcomes = _run(s, *[gang_pending(f"g-{i}", "g", 3, "3") for i in range(3)])
     assert all(isinstance(o, Unschedulable) and o.preemption is None for o in outcomes)
     assert s.preempting.nominations == {}
 
@@ -357,7 +357,7 @@ def test_a_gang_takes_preemptible_pods_before_firm_ones() -> None:
     s.upsert_pod(firm.label("workload.kubenexus.io/preemptible", "false").obj())
     spot = make_pod("spot").req(cpu="3").node("b").phase("Running").priority(300)
     s.upsert_pod(spot.label("workload.kubenexus.io/preemptible", "true").obj())
-    outcomes = _run(s, _gang_pending("g-0", "g", 1, "2", priority=1000))
+    outcomes = _run(s, gang_pending("g-0", "g", 1, "2", priority=1000))
     [preemption] = [o.preemption for o in outcomes if isinstance(o, Unschedulable) and o.preemption]
     assert [v.name for v in preemption.victims] == ["spot"]  # kube's order would take firm
 
@@ -366,7 +366,7 @@ def test_a_gang_waits_out_its_cooldown_before_preempting_again() -> None:
     now = [1000.0]
     s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
     s.upsert_pod(running("low-1", "a", "3"))
-    outcomes = _run(s, _gang_pending("g-0", "g", 1, "2"))
+    outcomes = _run(s, gang_pending("g-0", "g", 1, "2"))
     assert any(isinstance(o, Unschedulable) and o.preemption for o in outcomes)
     s.remove_pod("uid-low-1")
     s.upsert_pod(running("low-2", "a", "3", priority=1))  # someone took the room meanwhile

@@ -5,16 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from kubenexus.api import pod_from_dict
-from kubenexus.scheduler import Scheduled, Scheduler, Unschedulable
+from kubenexus.scheduler import Scheduled, Unschedulable
 from tests.builders import make_node, make_pod
 from tests.core.helpers import scheduler
-
-
-def running(name: str, node: str, cpu: str, priority: int = 0, **labels: str) -> Any:
-    builder = make_pod(name).req(cpu=cpu).node(node).phase("Running").priority(priority)
-    for key, value in labels.items():
-        builder.label(key, value)
-    return builder.obj()
+from tests.core.test_preemption import attempt, gang_pending, pending, running
 
 
 def terminating(name: str, node: str, cpu: str, priority: int = 0) -> Any:
@@ -22,30 +16,6 @@ def terminating(name: str, node: str, cpu: str, priority: int = 0) -> Any:
     body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     body["metadata"]["finalizers"] = ["example.com/hold"]
     return pod_from_dict(body)
-
-
-def pending(name: str, cpu: str, priority: int, **extra: Any) -> Any:
-    body = make_pod(name).req(cpu=cpu).priority(priority).dict()
-    body["spec"].update(extra)
-    return pod_from_dict(body)
-
-
-def attempt(s: Scheduler, pod: Any) -> Scheduled | Unschedulable:
-    s.upsert_pod(pod)
-    outcomes = s.schedule_next()
-    [outcome] = [o for o in outcomes if o.pod.name == pod.name]
-    return outcome
-
-
-def _gang_pending(name: str, gang: str, size: int, cpu: str, priority: int = 100) -> Any:
-    return (
-        make_pod(name)
-        .req(cpu=cpu)
-        .priority(priority)
-        .label("pod-group.scheduling.kubenexus.io/name", gang)
-        .label("pod-group.scheduling.kubenexus.io/min-available", str(size))
-        .obj()
-    )
 
 
 # --------------------------------------------------------------------------- restart
@@ -118,7 +88,7 @@ def test_a_gang_that_gave_up_does_not_keep_holding_room() -> None:
     s.upsert_pod(running("low-a", "a", "3"))
     s.upsert_pod(running("low-b", "b", "3"))
     for i in range(2):
-        s.upsert_pod(_gang_pending(f"g-{i}", "g", 2, "3"))
+        s.upsert_pod(gang_pending(f"g-{i}", "g", 2, "3"))
     outcomes = s.run_until_idle()
     assert sorted(o.nominate or "" for o in outcomes if isinstance(o, Unschedulable)) == ["a", "b"]
     s.remove_pod("uid-low-a")

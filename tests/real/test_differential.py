@@ -62,20 +62,26 @@ profiles:
 """
 
 
-def _seeds() -> list[int]:
+def seeds(fixed: tuple[int, ...] = FIXED_SEEDS) -> list[int]:
+    """The seeds to run: ``fixed`` unless the environment names others (module docstring)."""
     chosen = os.environ.get("KUBENEXUS_DIFF_SEED", "").strip()
     if chosen:
         return [int(s) for s in chosen.split(",") if s.strip()]
     count = os.environ.get("KUBENEXUS_DIFF_SEEDS", "").strip()
     if count:
         return list(range(int(count)))
-    return list(FIXED_SEEDS)
+    return list(fixed)
 
 
 T = TypeVar("T")
 
 
-def poll(check: Callable[[], T | None], timeout: float, what: Callable[[], str]) -> T:
+def poll(
+    check: Callable[[], T | None],
+    timeout: float,
+    what: Callable[[], str],
+    interval: float = 0.05,
+) -> T:
     """``check()``'s first non-None value, polled; fail saying ``what()`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -84,7 +90,7 @@ def poll(check: Callable[[], T | None], timeout: float, what: Callable[[], str])
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout}s: {what()}")
-        time.sleep(0.05)
+        time.sleep(interval)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -272,7 +278,7 @@ def _report(case: Case, real: dict[str, str], ours: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("seed", _seeds(), ids=lambda s: f"seed-{s}")
+@pytest.mark.parametrize("seed", seeds(), ids=lambda s: f"seed-{s}")
 def test_same_pods_placed_and_same_messages_as_kube_scheduler(
     seed: int, kube_scheduler: RealApi
 ) -> None:

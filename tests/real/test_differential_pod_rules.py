@@ -17,11 +17,9 @@ A few fixed seeds run by default. More: ``KUBENEXUS_DIFF_SEEDS=60`` (seeds 0 to 
 from __future__ import annotations
 
 import json
-import os
 import random
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -42,6 +40,7 @@ from tests.real.pod_rules import (
     generate,
     our_scheduler,
 )
+from tests.real.test_differential import poll, seeds
 from tests.realk8s.client import RealApi, RealApiError
 from tests.realk8s.controlplane import ControlPlane
 
@@ -60,30 +59,6 @@ profiles:
 - schedulerName: {SCHEDULER}
   plugins:
 {KUBE_PLUGINS}"""
-
-
-def _seeds() -> list[int]:
-    chosen = os.environ.get("KUBENEXUS_DIFF_SEED", "").strip()
-    if chosen:
-        return [int(s) for s in chosen.split(",") if s.strip()]
-    count = os.environ.get("KUBENEXUS_DIFF_SEEDS", "").strip()
-    if count:
-        return list(range(int(count)))
-    return list(FIXED_SEEDS)
-
-
-T = TypeVar("T")
-
-
-def poll(check: Callable[[], T | None], timeout: float, what: Callable[[], str]) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what()}")
-        time.sleep(0.01)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -200,6 +175,7 @@ class Sync:
             lambda: _bound(self.api, SYNC_NAMESPACE, name),
             DECISION_TIMEOUT,
             lambda: f"{name} pod not bound; kube-scheduler's log ends:\n{_log_tail(self.api)}",
+            interval=0.01,
         )
         self.ours.upsert_pod(pod_from_dict(bound))
 
@@ -315,6 +291,7 @@ def play(api: RealApi, case: Case) -> tuple[int, int]:
             lambda: _verdict(api, namespace, name),  # noqa: B023 - called within this iteration
             DECISION_TIMEOUT,
             lambda: f"{name} not decided; kube-scheduler's log ends:\n{_log_tail(api)}",  # noqa: B023
+            interval=0.01,
         )
         pod = pod_from_dict(created)
         nodes_table = ours.cache.nodes
@@ -362,6 +339,6 @@ def play(api: RealApi, case: Case) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
-@pytest.mark.parametrize("seed", _seeds(), ids=lambda s: f"seed-{s}")
+@pytest.mark.parametrize("seed", seeds(FIXED_SEEDS), ids=lambda s: f"seed-{s}")
 def test_each_pod_decided_as_kube_scheduler_decides(seed: int, kube_scheduler: RealApi) -> None:
     play(kube_scheduler, generate(seed))
