@@ -24,6 +24,7 @@ import structlog
 
 from kubenexus.scheduler import Scheduled
 from kubenexus.shell.client import MERGE_PATCH, ApiError, KubeClient, WithheldError, pod_path
+from kubenexus.shell.tasks import wait_idle
 
 log = structlog.get_logger(__name__)
 
@@ -98,10 +99,7 @@ class Binder:
 
     async def wait_idle(self, timeout: float) -> bool:
         """Let in-flight binds finish (bounded); True when none is left."""
-        deadline = time.monotonic() + timeout
-        while self._tasks and time.monotonic() < deadline:
-            await asyncio.wait(set(self._tasks), timeout=max(deadline - time.monotonic(), 0))
-        return not self._tasks
+        return await wait_idle(self._tasks, timeout)
 
     async def _bind(self, decision: Scheduled) -> None:
         pod = decision.pod

@@ -15,25 +15,18 @@ from kubenexus.errors import InvalidInputError
 from kubenexus.scheduler import Scheduler
 from kubenexus.scheduler.preempting import DisruptionBudget
 from kubenexus.shell.client import KubeClient
-from kubenexus.shell.informer import Informer, InformerSettings
+from kubenexus.shell.informer import Informer, InformerSettings, object_name
 
 log = structlog.get_logger(__name__)
 
 PATH: Final = "/apis/policy/v1/poddisruptionbudgets"
 
 
-def _name(obj: Mapping[str, Any]) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    if not isinstance(meta, Mapping):
-        return "", ""
-    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
-
-
 def disruption_budget(obj: Mapping[str, Any]) -> DisruptionBudget:
     """A PodDisruptionBudget as preemption reads it: its selector (absent: it covers no pod) and
     ``status.disruptionsAllowed`` (absent: 0, as before the disruption controller's first
     count). Raises InvalidInputError for a malformed one."""
-    namespace, name = _name(obj)
+    namespace, name = object_name(obj)
     spec = mapping_at(obj.get("spec"), "spec")
     status = mapping_at(obj.get("status"), "status")
     return DisruptionBudget(
@@ -61,7 +54,7 @@ class DisruptionBudgets:
         )
 
     def _upsert(self, obj: Mapping[str, Any]) -> None:
-        namespace, name = _name(obj)
+        namespace, name = object_name(obj)
         try:
             budget = disruption_budget(obj)
         except InvalidInputError as exc:
@@ -72,5 +65,5 @@ class DisruptionBudgets:
         self.scheduler.set_disruption_budget(budget)
 
     def _delete(self, obj: Mapping[str, Any]) -> None:
-        namespace, name = _name(obj)
+        namespace, name = object_name(obj)
         self.scheduler.remove_disruption_budget(namespace, name)

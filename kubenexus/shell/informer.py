@@ -30,6 +30,14 @@ class InformerSettings:
     retry_max_seconds: float = 10.0
 
 
+def object_name(obj: Mapping[str, Any]) -> tuple[str, str]:
+    """(namespace, name) of an object an informer delivers ("" where absent)."""
+    meta = obj.get("metadata") or {}
+    if not isinstance(meta, Mapping):
+        return "", ""
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
 def object_key(obj: Mapping[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     return str(meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import itertools
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from kubenexus.shell.client import (
 )
 from kubenexus.shell.events import EventRecorder
 from kubenexus.shell.metrics import Metrics
+from kubenexus.shell.tasks import wait_idle
 
 log = structlog.get_logger(__name__)
 _REMEMBERED: Final = 50_000  # victims remembered as evicted until their deletion is seen
@@ -296,10 +296,7 @@ class Preempter:
 
     async def wait_idle(self, timeout: float) -> bool:
         """Let preemptions in flight finish (bounded); True when none is left."""
-        deadline = time.monotonic() + timeout
-        while self._tasks and time.monotonic() < deadline:
-            await asyncio.wait(set(self._tasks), timeout=max(deadline - time.monotonic(), 0))
-        return not self._tasks
+        return await wait_idle(self._tasks, timeout)
 
     async def cancel(self) -> None:
         tasks = list(self._tasks)

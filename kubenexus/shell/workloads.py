@@ -21,7 +21,7 @@ from kubenexus.api.workloads import (
 from kubenexus.errors import InvalidInputError
 from kubenexus.scheduler import Scheduler
 from kubenexus.shell.client import KubeClient
-from kubenexus.shell.informer import Informer, InformerSettings
+from kubenexus.shell.informer import Informer, InformerSettings, object_name
 
 log = structlog.get_logger(__name__)
 
@@ -32,11 +32,6 @@ WORKLOAD_PATHS: Final = {
     REPLICA_SET: "/apis/apps/v1/replicasets",
     STATEFUL_SET: "/apis/apps/v1/statefulsets",
 }
-
-
-def _name(obj: Mapping[str, Any]) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
 class ClusterObjects:
@@ -67,7 +62,7 @@ class ClusterObjects:
             )
 
     def _namespace_upsert(self, obj: Mapping[str, Any]) -> None:
-        _, name = _name(obj)
+        _, name = object_name(obj)
         try:
             labels = string_map_at((obj.get("metadata") or {}).get("labels"), "metadata.labels")
         except InvalidInputError as exc:
@@ -76,11 +71,11 @@ class ClusterObjects:
         self.scheduler.set_namespace(name, dict(labels))
 
     def _namespace_delete(self, obj: Mapping[str, Any]) -> None:
-        self.scheduler.set_namespace(_name(obj)[1], None)
+        self.scheduler.set_namespace(object_name(obj)[1], None)
 
     def _workload_upsert(self, kind: str) -> Any:
         def upsert(obj: Mapping[str, Any]) -> None:
-            namespace, name = _name(obj)
+            namespace, name = object_name(obj)
             try:
                 # Items of a list carry no kind: the informer knows it.
                 selector = workload_selector({**obj, "kind": kind}).selector
@@ -96,7 +91,7 @@ class ClusterObjects:
 
     def _workload_delete(self, kind: str) -> Any:
         def delete(obj: Mapping[str, Any]) -> None:
-            namespace, name = _name(obj)
+            namespace, name = object_name(obj)
             self.scheduler.set_workload_selector(kind, namespace, name, None)
 
         return delete
