@@ -142,14 +142,10 @@ def run(
 
 
 def _place(scheduler: Scheduler, key: str) -> int:
-    """Run the queue (the preemptor is retried) and bind what is placed; 1 if the preemptor
-    was."""
-    placed = 0
-    for outcome in scheduler.run_until_idle():
-        if isinstance(outcome, Scheduled):
-            scheduler.binding_succeeded(outcome.pod.key)
-            placed += outcome.pod.key == key
-    return placed
+    """Run the queue (the preemptor is retried; ``run_until_idle`` binds what it places); 1
+    if the preemptor was placed."""
+    placed = (o.pod.key for o in scheduler.run_until_idle() if isinstance(o, Scheduled))
+    return int(key in set(placed))
 
 
 def render(figures: list[PreemptionFigures]) -> list[str]:

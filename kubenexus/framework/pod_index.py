@@ -226,15 +226,16 @@ class PodIndex:
 
     # ------------------------------------------------------------------ namespaces
 
-    def set_namespace(self, name: str, labels: Mapping[str, str] | None) -> None:
-        """A Namespace's labels (None: it is gone)."""
+    def set_namespace(self, name: str, labels: Mapping[str, str] | None) -> bool:
+        """A Namespace's labels (None: it is gone); whether they changed."""
         if self.namespace_labels.get(name) == labels:
-            return
+            return False
         if labels is None:
             self.namespace_labels.pop(name, None)
         else:
             self.namespace_labels[name] = labels
         self._namespace_generation += 1
+        return True
 
     def labels_of_namespace(self, name: str) -> Mapping[str, str]:
         return self.namespace_labels.get(name, _EMPTY_LABELS)

@@ -183,33 +183,47 @@ def more_important_first(pods: list[PodInfo]) -> list[PodInfo]:
     )
 
 
+def reprieve(
+    potential: list[PodInfo], budgets: Budgets, give_back: Callable[[PodInfo], bool]
+) -> tuple[list[PodInfo], int]:
+    """kube's victim selection on one node, every potential victim gone: they are given back
+    — those whose eviction would break a budget first, then the others, each most important
+    first — as long as the pod still fits. ``give_back`` gives one back and says whether the
+    pod still fits (taking it back if not). The victims left, in that order, and how many of
+    them break a budget."""
+    breaking, keeping = budgets.violating(more_important_first(potential))
+    victims: list[PodInfo] = []
+    violations = 0
+    for group, counts in ((breaking, True), (keeping, False)):
+        for candidate in group:
+            if not give_back(candidate):
+                victims.append(candidate)
+                violations += counts
+    return victims, violations
+
+
 def reprieve_by_requests(
     pod: PodInfo,
     free: dict[str, int],
     potential: list[PodInfo],
     budgets: Budgets,
 ) -> tuple[tuple[PodInfo, ...], int] | None:
-    """kube's victim selection on one node, by requests alone: with every potential victim
-    gone the pod must fit (``free`` is the node's room then); victims are then given back,
-    those whose eviction would break a budget first, each most important first, as long as
-    the pod still fits. The victims left and how many of them break a budget; None when even
-    evicting them all leaves no room."""
+    """``reprieve`` by requests alone (``free`` is the node's room with every potential victim
+    gone); None when even evicting them all leaves no room."""
     if any(free.get(name, 0) < amount for name, amount in pod.requests.items()):
         return None
-    breaking, keeping = budgets.violating(more_important_first(potential))
-    victims: list[PodInfo] = []
-    violations = 0
-    for group, counts in ((breaking, True), (keeping, False)):
-        for candidate in group:
-            if all(
-                free.get(name, 0) - candidate.requests.get(name, 0) >= amount
-                for name, amount in pod.requests.items()
-            ):
-                for name, amount in candidate.requests.items():
-                    free[name] = free.get(name, 0) - amount
-                continue
-            victims.append(candidate)
-            violations += counts
+
+    def give_back(candidate: PodInfo) -> bool:
+        if any(
+            free.get(name, 0) - candidate.requests.get(name, 0) < amount
+            for name, amount in pod.requests.items()
+        ):
+            return False
+        for name, amount in candidate.requests.items():
+            free[name] = free.get(name, 0) - amount
+        return True
+
+    victims, violations = reprieve(potential, budgets, give_back)
     return tuple(victims), violations
 
 
@@ -261,7 +275,6 @@ class Preempting:
         self.nominations: dict[str, Nomination] = {}
         # Victims chosen and not gone yet → the pod they make room for (never chosen twice).
         self.evicting: dict[str, str] = {}
-        self.last_candidates = 0  # how many nodes the last search weighed (for benchmarks)
 
     # ------------------------------------------------------------------ accounting (a cache
     # observer: what each priority uses on each node)
@@ -324,14 +337,27 @@ class Preempting:
             for other in self.cache.counted_on(slot)
         )
 
-    def lift(self, pod: PodInfo) -> list[Nomination]:
-        """Take out the stand-ins a pod may use the room of while it is tried: its own, and
-        those of pods of lower priority (kube counts only nominated pods of at least the
-        incoming pod's priority)."""
+    def resume(self, pod: PodInfo) -> None:
+        """A pending pod carries a nomination from an earlier run or before a restart
+        (status.nominatedNodeName): its room is held again, and its victims' leaving counts
+        (``waiting_for_victims``). Nothing while its node is unknown."""
+        if (
+            pod.nominated_node
+            and pod.key not in self.nominations
+            and pod.nominated_node in self.cache.nodes
+        ):
+            self.nominate(pod, pod.nominated_node)
+
+    def lift(self, pods: Sequence[PodInfo]) -> list[Nomination]:
+        """Take out the stand-ins the pods may use the room of while they are tried: their
+        own, and those of pods of lower priority (kube counts only nominated pods of at least
+        the incoming pod's priority)."""
+        if not self.nominations:
+            return []
+        keys = {pod.key for pod in pods}
+        highest = max(pod.priority for pod in pods)
         lifted = [
-            n
-            for key, n in self.nominations.items()
-            if key == pod.key or n.pod.priority < pod.priority
+            n for key, n in self.nominations.items() if key in keys or n.pod.priority < highest
         ]
         for nomination in lifted:
             self.cache.remove_pod(nomination.stand_in.key)
@@ -371,14 +397,12 @@ class Preempting:
         # when every node of a batch fails the check with every filter (an affinity rule the
         # requests cannot see), the search goes on, as kube's goes on until it has candidates.
         batch = max(1, min(limit, EXACT_CANDIDATES))
-        self.last_candidates = 0
         for start in range(0, slots.size, batch):
             candidates: list[Candidate] = []
             for slot in slots[start : start + batch]:
                 found = self._by_requests(pod, int(slot))
                 if found is not None:
                     candidates.append(found)
-            self.last_candidates += len(candidates)
             for candidate in sorted(candidates, key=order):
                 exact = self._verified(profile, pod, candidate)
                 if exact is not None:
@@ -439,10 +463,7 @@ class Preempting:
         if chosen is None:
             return None
         victims, violations = chosen
-        whole = self._with_their_gangs(pod, victims)
-        if whole is None:
-            return None
-        return Candidate(slot, nodes.names[slot], whole, violations)
+        return Candidate(slot, nodes.names[slot], self._with_their_gangs(victims), violations)
 
     def _evictable(self, pod: PodInfo, other: PodInfo) -> bool:
         return (
@@ -455,12 +476,10 @@ class Preempting:
             and not self.cache.is_assumed(other.key)
         )
 
-    def _with_their_gangs(
-        self, pod: PodInfo, victims: tuple[PodInfo, ...]
-    ) -> tuple[PodInfo, ...] | None:
-        """A gang member is evicted with its whole gang or not at all (never a gang left
-        below its quorum): the victims with their gang-mates wherever they run; None when a
-        mate may not be evicted (then neither may the victim)."""
+    def _with_their_gangs(self, victims: tuple[PodInfo, ...]) -> tuple[PodInfo, ...]:
+        """A gang member is evicted with its whole gang (never a gang left below its
+        quorum): the victims with their gang-mates wherever they run. Only members of gangs
+        whose every member may be evicted are potential victims (``_potential_victims``)."""
         gangs = {v.gang for v in victims if v.gang}
         if not gangs:
             return victims
@@ -468,12 +487,9 @@ class Preempting:
         whole = list(victims)
         for gang in sorted(gangs):
             for mate in self.cache.gang_members(gang):
-                if mate.key in chosen:
-                    continue
-                if not self._evictable(pod, mate):
-                    return None
-                chosen.add(mate.key)
-                whole.append(mate)
+                if mate.key not in chosen:
+                    chosen.add(mate.key)
+                    whole.append(mate)
         return tuple(whole)
 
     def _fits_without(self, profile: Profile, pod: PodInfo, node: str, gone: list[PodInfo]) -> bool:
@@ -496,17 +512,16 @@ class Preempting:
         potential = self._potential_victims(pod, candidate.slot)
         if not self._fits_without(profile, pod, candidate.node, potential):
             return None
-        breaking, keeping = self.budgets.violating(more_important_first(potential))
         evicted = list(potential)
-        violations = 0
-        for group, counts in ((breaking, True), (keeping, False)):
-            for other in group:
-                evicted.remove(other)
-                if not self._fits_without(profile, pod, candidate.node, evicted):
-                    evicted.append(other)
-                    violations += counts
+
+        def give_back(other: PodInfo) -> bool:
+            evicted.remove(other)
+            if self._fits_without(profile, pod, candidate.node, evicted):
+                return True
+            evicted.append(other)
+            return False
+
+        _, violations = reprieve(potential, self.budgets, give_back)
         ordered = tuple(v for v in more_important_first(potential) if v in evicted)
-        whole = self._with_their_gangs(pod, ordered)
-        if whole is None:
-            return None
+        whole = self._with_their_gangs(ordered)
         return Candidate(candidate.slot, candidate.node, whole, violations)

@@ -357,11 +357,8 @@ class Scheduler:
 
     def set_namespace(self, name: str, labels: Mapping[str, str] | None) -> None:
         """A Namespace's labels (None: deleted), for affinity terms' namespaceSelector."""
-        index = self.cache.nodes.pods
-        if index.namespace_labels.get(name) == labels:
-            return
-        index.set_namespace(name, labels)
-        self.queue.move(ClusterEvent.NAMESPACE_LABELS)
+        if self.cache.nodes.pods.set_namespace(name, labels):
+            self.queue.move(ClusterEvent.NAMESPACE_LABELS)
 
     def preemption_abandoned(self, key: str) -> None:
         """The victims chosen for this pod will not be evicted (the daemon gave up, or is not
@@ -407,13 +404,7 @@ class Scheduler:
             return
         if pod.key in self.cache:
             return  # placed by us: an update still showing it unbound predates the binding
-        if (
-            pod.nominated_node
-            and pod.key not in self.preempting.nominations
-            and pod.nominated_node in self.cache.nodes
-        ):
-            # Room an earlier run (or a restart) made for it: held again until it is placed.
-            self.preempting.nominate(pod, pod.nominated_node)
+        self.preempting.resume(pod)
         previous = self.queue.entry(pod.key)
         joined = pod.gang and (previous is None or previous.pod.gang != pod.gang)
         self.queue.add(pod)
@@ -597,7 +588,7 @@ class Scheduler:
         profile = self.profiles[pod.scheduler_name]
         nodes = self.cache.nodes
         # Room nominated for pods of lower priority (and its own) is free to this pod.
-        lifted = self.preempting.lift(pod) if self.preempting.nominations else []
+        lifted = self.preempting.lift([pod])
         try:
             result = profile.find_node(pod, nodes)
         except PluginError as exc:
@@ -609,8 +600,7 @@ class Scheduler:
             outcome = self._preempt_or_park(profile, entry, result)
             self.preempting.restore(lifted)
             return outcome
-        if pod.key in self.preempting.nominations:
-            self.preempting.clear(pod.key)  # placed: its nomination is done
+        self.preempting.clear(pod.key)  # placed: a nomination it had is done
         self.preempting.restore(lifted)
         status = self._reserve_and_permit(profile, result, pod)
         if not status.ok:
@@ -627,14 +617,7 @@ class Scheduler:
         preempts and it may (kube's DefaultPreemption), else wait."""
         pod = entry.pod
         preempting = self.preempting
-        if (
-            pod.nominated_node
-            and pod.key not in preempting.nominations
-            and pod.nominated_node in self.cache.nodes
-        ):
-            # A nomination from before a restart (its node was not known when the pod was):
-            # its room, and whether its victims are still leaving, count from now.
-            preempting.nominate(pod, pod.nominated_node)
+        preempting.resume(pod)  # its node may have been unknown when the pod arrived
         eligible = (
             profile.post_filters
             and not failure.internal
@@ -651,12 +634,7 @@ class Scheduler:
             return Unschedulable(entry, failure, nominate="" if gave_up else None)
         victims = self._take_reserved_room(pod, found.victims)
         preempting.nominate(pod, found.node, victims)
-        self.queue.requeue_unschedulable(
-            entry,
-            failure.message,
-            self._wake_on(pod, failure) | ClusterEvent.POD_REMOVED,  # its victims going
-            failure.rejected_by,
-        )
+        self._park(entry, failure, also=ClusterEvent.POD_REMOVED)  # its victims going
         if not victims:
             self.queue.retry(pod.key)  # only reserved room was in the way: freed already
         preemption = Preemption(pod, found.node, victims) if victims else None
@@ -675,11 +653,13 @@ class Scheduler:
                 self.reserving.end(held, "Released", reason, self.clock())
         return pods
 
-    def _park(self, entry: QueuedPod, failure: Failure) -> None:
-        """The pod fits nowhere for this reason: wait for a change that may help."""
-        self.queue.requeue_unschedulable(
-            entry, failure.message, self._wake_on(entry.pod, failure), failure.rejected_by
-        )
+    def _park(
+        self, entry: QueuedPod, failure: Failure, also: ClusterEvent = ClusterEvent.NONE
+    ) -> None:
+        """The pod fits nowhere for this reason: wait for a change that may help (or one in
+        ``also``)."""
+        wake_on = self._wake_on(entry.pod, failure) | also
+        self.queue.requeue_unschedulable(entry, failure.message, wake_on, failure.rejected_by)
 
     def _pod_placed(self, added: PodInfo) -> None:
         """A pod now counts on a node (placed, bound, relabelled): retry the pods waiting for
@@ -773,22 +753,12 @@ class Scheduler:
 
     def _plan_gang(self, plan: _GangPlan) -> list[Outcome]:
         profile = self.profiles[plan.members[0].pod.scheduler_name]
-        lifted = self._lift_for(plan.members)
+        lifted = self.preempting.lift([m.pod for m in plan.members])
         try:
             outcomes = self._plan_gang_members(plan, profile)
         finally:
             self.preempting.restore(lifted)
         return outcomes
-
-    def _lift_for(self, members: list[QueuedPod]) -> list[Any]:
-        """Take out the nominated room the members may use (theirs, lower priorities')."""
-        if not self.preempting.nominations:
-            return []
-        lifted: dict[int, Any] = {}
-        for member in members:
-            for nomination in self.preempting.lift(member.pod):
-                lifted[id(nomination)] = nomination
-        return list(lifted.values())
 
     def _plan_gang_members(self, plan: _GangPlan, profile: Profile) -> list[Outcome]:
         nodes = self.cache.nodes
@@ -924,22 +894,19 @@ class Scheduler:
         reason: str,
     ) -> list[Outcome]:
         """Carry out a gang's preemption: each member nominated where its room is made."""
-        gangs = plan.gangs
-        gangs.preempted_at[plan.gang] = plan.now
-        outcomes: list[Outcome] = []
+        plan.gangs.preempted_at[plan.gang] = plan.now
         message = f"{reason}; room is being made by preemption"
         wake_on = ClusterEvent.POD_REMOVED | ClusterEvent.POD_GROUP
-        nominated = {member.pod.key for member, _, _ in chosen}
-        for member, node, taken in chosen:
-            evicted = self._take_reserved_room(member.pod, taken)
-            self.preempting.nominate(member.pod, node, evicted)
-            self.queue.requeue_unschedulable(member, message, wake_on)
-            preemption = Preemption(member.pod, node, evicted) if evicted else None
-            failure = Failure(error=message, kind=f"gang-preempting:{plan.gang}")
-            outcomes.append(Unschedulable(member, failure, preemption=preemption, nominate=node))
-        rest = [m for m in plan.members if m.pod.key not in nominated]
-        if rest:
-            outcomes += self._gang_waits(rest, message, wake_on, "gang-preempting")
+        outcomes = self._gang_waits(plan.members, message, wake_on, "gang-preempting")
+        room = {member.pod.key: (node, taken) for member, node, taken in chosen}
+        for outcome in outcomes:
+            if isinstance(outcome, Unschedulable) and outcome.pod.key in room:
+                node, taken = room[outcome.pod.key]
+                evicted = self._take_reserved_room(outcome.pod, taken)
+                self.preempting.nominate(outcome.pod, node, evicted)
+                outcome.nominate = node
+                if evicted:
+                    outcome.preemption = Preemption(outcome.pod, node, evicted)
         return outcomes
 
     def _gang_waits(

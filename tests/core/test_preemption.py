@@ -212,7 +212,7 @@ def test_a_restart_keeps_the_room_of_a_nominated_pod() -> None:
     s.upsert_pod(pod_from_dict(body))
     profile = s.profiles["kubenexus-scheduler"]
     low = pending("low", "2", 0)
-    lifted = s.preempting.lift(low)
+    lifted = s.preempting.lift([low])
     try:
         refused = profile.find_node(low, s.cache.nodes)
     finally:
