@@ -266,3 +266,26 @@ def test_malformed_node_fields_are_named(mutate: Any, field: str) -> None:
     with pytest.raises(InvalidInputError) as info:
         node_from_dict(body)
     assert info.value.field == field
+
+
+def test_a_pending_pods_preemption_policy_is_checked_naming_the_field() -> None:
+    body = make_pod("p").dict()
+    body["spec"]["preemptionPolicy"] = "Sometimes"
+    with pytest.raises(InvalidInputError) as info:
+        pod_from_dict(body)
+    assert "spec.preemptionPolicy" in str(info.value)
+    assert "Sometimes" in str(info.value)
+    body["spec"]["preemptionPolicy"] = "Never"
+    assert pod_from_dict(body).preemption_policy == "Never"
+
+
+def test_preemption_fields_never_keep_a_placed_pod_from_being_counted() -> None:
+    """A placed pod preempts no one: an odd policy, start time or nomination is not an error."""
+    body = make_pod("p").node("a").phase("Running").dict()
+    body["spec"]["preemptionPolicy"] = "Sometimes"
+    body["status"]["startTime"] = "yesterday"
+    body["status"]["nominatedNodeName"] = 7
+    pod = pod_from_dict(body)
+    assert (pod.node_name, pod.started, pod.nominated_node) == ("a", None, "")
+    body["status"]["startTime"] = "2026-01-01T00:00:00Z"
+    assert pod_from_dict(body).started is not None
