@@ -57,6 +57,7 @@ VRAM_REQUEST: Final = "scheduling.kubenexus.io/vram-request"
 CPU_SET: Final = "cpu-set"
 # Written by the scheduler on pods it placed by NUMA zone (read back after a restart).
 NUMA_ZONES: Final = "numa.kubenexus.io/zones"
+ZONE_LABEL: Final = "topology.kubernetes.io/zone"
 
 # Driver-led applications (issue: ResourceReservation). A driver is admitted only with room held
 # for its executors. Roles as the frameworks set them, or ours.
@@ -145,12 +146,14 @@ GPU_TOPOLOGY_LABEL: Final = "gpu.kubenexus.io/topology"  # nvswitch | nvlink | p
 GPU_PRISTINE_LABEL: Final = "gpu.kubenexus.io/is-pristine"  # "true": pristine; other: not
 RESERVED_TIER_LABEL: Final = "tenant.kubenexus.io/reserved-tier"  # gold|silver|bronze|none|""
 
-# Workload profile: WHO (tenant tier) and WHAT (workload type). Read for now only by
-# ResourceFragmentationScore (plugins/resource_fragmentation.py ``pod_profile``); the
-# ProfileClassifier of issue 15 will own them, with the namespace labels and Kueue queues.
-TENANT_TIER: Final = "tenant.kubenexus.io/tier"  # pod annotation (a pod label is not read)
+# Workload profiles (api/profile.py: WHO the tenant is, WHAT the workload is).
+TENANT_TIER: Final = "tenant.kubenexus.io/tier"  # namespace label; pod annotation (not label)
+TENANT_NAME: Final = "tenant.kubenexus.io/name"  # namespace label
+KUEUE_QUEUE: Final = "kueue.x-k8s.io/queue-name"  # pod label
 WORKLOAD_TYPE: Final = "workload.kubenexus.io/type"  # pod label, else annotation
-# priorityClassName → tier, as the original's ProfileClassifier maps it.
+PREEMPTIBLE_LABEL: Final = "workload.kubenexus.io/preemptible"  # "true" | anything else
+BACKFILL_LABEL: Final = "scheduling.kubenexus.io/backfill"  # "true": backfill (preemptible)
+# priorityClassName → tier, as the original's ProfileClassifier maps it (configurable).
 PRIORITY_CLASS_TIERS: Final = {
     "high-priority": "gold",
     "system-cluster-critical": "gold",
@@ -160,25 +163,72 @@ PRIORITY_CLASS_TIERS: Final = {
     "low-priority": "bronze",
     "best-effort": "bronze",
 }
-# Pod labels that mark a batch pod (a framework's worker), and among batch pods a training one.
+PREEMPTIBLE_CLASSES: Final = frozenset({"low-priority", "best-effort"})
+# Pod labels that mark a batch pod (a framework's worker; the original's list, the Spark
+# operator's real ``spark-app-selector`` and Kubeflow's current training labels).
 BATCH_LABELS: Final = (
     "spark-role",
     "spark-app-id",
+    "spark-app-selector",
     "tf-replica-type",
     "pytorch-replica-type",
     "mpi-job-role",
     "ray.io/node-type",
     "kubeflow.org/component",
     "batch.kubernetes.io/job-name",
+    "training.kubeflow.org/job-name",
+    "training.kubeflow.org/replica-type",
+    "jobset.sigs.k8s.io/jobset-name",
+    "trainer.kubeflow.org/trainjob-ancestor-step",
 )
+# Among batch pods, training ones: Kubeflow's training operators (PyTorchJob, TFJob, MPIJob,
+# XGBoostJob… all label ``training.kubeflow.org/job-name``), Trainer v2, the original's keys.
 TRAINING_LABELS: Final = (
     "training.kubeflow.org/job-name",
+    "training.kubeflow.org/replica-type",
     "pytorch.org/job-name",
     "tensorflow.org/job-name",
+    "tf-replica-type",
+    "pytorch-replica-type",
+    "trainer.kubeflow.org/trainjob-ancestor-step",
 )
-# Interactive pods (notebooks, IDEs): any of these labels, or app.kubernetes.io/name among these.
-INTERACTIVE_LABELS: Final = ("app.jupyter.org/hub-version", "app.rstudio.com/rstudio-server")
+# Among service pods, inference ones: KServe, Kubeflow serving, Seldon.
+INFERENCE_LABELS: Final = (
+    "serving.kserve.io/inferenceservice",
+    "serving.kubeflow.org/inferenceservice",
+    "seldon.io/deployment",
+    "seldon-deployment-id",
+)
+COMPONENT_LABELS: Final = ("app.kubernetes.io/component", "component")
+INFERENCE_COMPONENTS: Final = frozenset({"predictor", "inference", "serving"})
+# KubeRay marks what created a pod; a RayService serves, a RayJob or RayCluster computes.
+RAY_ORIGIN_LABEL: Final = "ray.io/originated-from-crd"
+# Interactive pods (notebooks, IDEs): any of these labels, JupyterHub's single-user servers,
+# app.kubernetes.io/name among the names, a word of it among the words, or an IDE image.
+INTERACTIVE_LABELS: Final = (
+    "app.jupyter.org/hub-version",
+    "app.rstudio.com/rstudio-server",
+    "hub.jupyter.org/username",
+    "notebook-name",
+)
+INTERACTIVE_COMPONENTS: Final = frozenset({"singleuser-server"})
 APP_NAME_LABEL: Final = "app.kubernetes.io/name"
 INTERACTIVE_APP_NAMES: Final = frozenset(
-    {"jupyter", "jupyterhub", "rstudio", "code-server", "vscode"}
+    {"jupyter", "jupyterhub", "jupyterlab", "rstudio", "code-server", "vscode"}
 )
+INTERACTIVE_APP_WORDS: Final = frozenset({"ide", "repl", "lab", "notebook", "notebooks"})
+INTERACTIVE_IMAGES: Final = ("jupyter", "rstudio", "code-server", "vscode", "nteract")
+
+# Hardware tiers (TenantHardwareAffinityScore): node label, premium | standard | economy.
+HARDWARE_TIER_LABEL: Final = "hardware.kubenexus.io/tier"
+
+# Network fabric (NetworkFabricScore): node labels and pod annotations.
+FABRIC_TYPE_LABEL: Final = "network.kubenexus.io/fabric-type"
+FABRIC_ID_LABEL: Final = "network.kubenexus.io/fabric-id"
+RACK_LABEL: Final = "network.kubenexus.io/rack-id"
+AZ_LABEL: Final = "network.kubenexus.io/az"
+GPU_CLIQUE_LABEL: Final = "nvidia.com/gpu.clique"
+REQUIRE_CLIQUE: Final = "scheduling.kubenexus.io/require-clique"
+CO_LOCATE: Final = "scheduling.kubenexus.io/co-locate"  # strict | preferred | none
+NETWORK_SENSITIVE: Final = "scheduling.kubenexus.io/network-sensitive"
+MIN_FABRIC_TIER: Final = "scheduling.kubenexus.io/min-fabric-tier"

@@ -1,80 +1,229 @@
-"""A pod's tenant tier and workload type: a stand-in for the ProfileClassifier of issue 15
-(which will compute them once per pod when it is queued). The GPU plugins read them from here,
-so the stand-in is one, and its replacement changes one place."""
+"""A pod's workload profile: WHO runs it (tenant tier and name) and WHAT it is (training,
+inference, batch, service, interactive), plus the gang and preemptible flags.
+
+The original's ProfileClassifier rules (reference §2), computed from the pod record and its
+namespace's labels (a Namespace informer; the original made an API call per pod in the
+scheduling path). Where we differ: an app name matches interactive words whole ("gitlab" is not
+a lab), a pod is preemptible only when something says so (the original's ``priority <= 100``
+made every ordinary pod preemptible), and gang membership is the core's one definition.
+A value that cannot be read is named in ``problems`` and ignored (the next rule decides).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
 
 TIER_ORDINALS: Final = {"gold": 3, "silver": 2, "bronze": 1}
-WORKLOAD_TYPES: Final = frozenset({"training", "inference", "batch", "service", "interactive"})
+TIERS: Final = tuple(TIER_ORDINALS)
+WORKLOAD_TYPES: Final = ("training", "inference", "batch", "service", "interactive")
+# Types that fill nodes (bin-pack) rather than spread.
+PACKING_TYPES: Final = frozenset({"training", "batch"})
 _BATCH_OWNERS: Final = frozenset({"Job", "CronJob"})
+# Tenant names that say their tier (Kueue step, reference §2.1): first match wins.
+_NAME_TIERS: Final = (("prod", "gold"), ("staging", "silver"), ("dev", "bronze"))
+_WORD: Final = re.compile(r"[a-z0-9]+")
+_GPU_RESOURCES: Final = (keys.GPU_NVIDIA, "amd.com/gpu", "gpu.intel.com/xe", "gpu.intel.com/i915")
 
 
-def pod_tier(pod: PodInfo) -> str:
-    """gold, silver or bronze: the original's ProfileClassifier steps that need no namespace
-    (reference §2.1 steps 3-5): the priorityClassName table, then the pod annotation
-    ``tenant.kubenexus.io/tier``, else bronze. Namespace labels and Kueue queues: issue 15."""
-    tier = keys.PRIORITY_CLASS_TIERS.get(pod.priority_class_name)
-    if tier is not None:
-        return tier
-    annotated = pod.annotations.get(keys.TENANT_TIER, "").strip().lower()
-    return annotated if annotated in TIER_ORDINALS else "bronze"
+@dataclass(frozen=True, slots=True)
+class ClassifierSettings:
+    """What a cluster may change about the rules (ProfileClassifier's arguments)."""
+
+    priority_class_tiers: Mapping[str, str] = field(
+        default_factory=lambda: dict(keys.PRIORITY_CLASS_TIERS)
+    )
+    default_tier: str = "bronze"
+    # Pods with a priority below this are preemptible (PriorityClasses with negative values are
+    # how clusters mark opportunistic work; the original's "<= 100" caught priority 0 too).
+    preemptible_below_priority: int = 0
+
+
+DEFAULT_SETTINGS: Final = ClassifierSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadProfile:
+    tier: str  # gold | silver | bronze
+    tenant: str
+    # Which rule gave the tier: kueue, namespace, priority-class, annotation, default.
+    tier_source: str
+    workload: str  # one of WORKLOAD_TYPES, or "unknown" (an explicit value we do not know)
+    gang: bool = False
+    preemptible: bool = False
+    problems: tuple[str, ...] = ()
+
+    @property
+    def tier_ordinal(self) -> int:
+        return TIER_ORDINALS.get(self.tier, 1)
+
+    @property
+    def packs(self) -> bool:
+        """Whether the workload fills nodes (training, batch) rather than spreads."""
+        return self.workload in PACKING_TYPES
+
+    def summary(self) -> str:
+        """One line for people: ``gold tenant ml-prod (namespace), training, gang``."""
+        flags = [f for f, on in (("gang", self.gang), ("preemptible", self.preemptible)) if on]
+        return ", ".join(
+            [f"{self.tier} tenant {self.tenant} ({self.tier_source})", self.workload, *flags]
+        )
+
+
+def reserved_tier_ordinal(value: str) -> int:
+    """The tier a node is reserved for (label ``tenant.kubenexus.io/reserved-tier``) as an
+    ordinal: 0 when not reserved ("" or "none"), an unknown tier counts as bronze."""
+    tier = value.strip().lower()
+    if tier in {"", "none"}:
+        return 0
+    return TIER_ORDINALS.get(tier, 1)
+
+
+def _tier(value: str | None) -> str | None:
+    if value is None:
+        return None
+    tier = value.strip().lower()
+    return tier if tier in TIER_ORDINALS else None
+
+
+def _bad(where: str, value: str, expected: str) -> str:
+    return f"{where}={value!r} is not {expected}; ignored"
+
+
+_TIER_NAMES: Final = "gold, silver or bronze"
+
+
+def _who(
+    pod: PodInfo, namespace: Mapping[str, str], settings: ClassifierSettings, problems: list[str]
+) -> tuple[str, str, str]:
+    """(tier, tenant name, source): the first rule that answers (reference §2.1)."""
+    labelled = namespace.get(keys.TENANT_TIER)
+    namespace_tier = _tier(labelled)
+    if labelled is not None and namespace_tier is None:
+        problems.append(
+            _bad(f"namespace {pod.namespace} label {keys.TENANT_TIER}", labelled, _TIER_NAMES)
+        )
+    tenant_name = namespace.get(keys.TENANT_NAME, "").strip()
+    queue = pod.labels.get(keys.KUEUE_QUEUE)
+    if queue is not None:
+        if namespace_tier is not None:
+            return namespace_tier, queue, "kueue"
+        if tenant_name:
+            lowered = tenant_name.lower()
+            inferred = next((t for word, t in _NAME_TIERS if word in lowered), "bronze")
+            return inferred, tenant_name, "kueue"
+    if namespace_tier is not None:
+        return namespace_tier, tenant_name or pod.namespace, "namespace"
+    by_class = settings.priority_class_tiers.get(pod.priority_class_name)
+    if by_class is not None:
+        return by_class, pod.namespace, "priority-class"
+    annotated = pod.annotations.get(keys.TENANT_TIER)
+    if annotated is not None:
+        tier = _tier(annotated)
+        if tier is not None:
+            return tier, pod.namespace, "annotation"
+        problems.append(_bad(f"annotation {keys.TENANT_TIER}", annotated, _TIER_NAMES))
+    return settings.default_tier, pod.namespace, "default"
 
 
 def _interactive(pod: PodInfo) -> bool:
-    if any(key in pod.labels for key in keys.INTERACTIVE_LABELS):
+    labels = pod.labels
+    if any(key in labels for key in keys.INTERACTIVE_LABELS):
         return True
-    app = pod.labels.get(keys.APP_NAME_LABEL, "").lower()
-    return app in keys.INTERACTIVE_APP_NAMES or "notebook" in app
+    if any(labels.get(key) in keys.INTERACTIVE_COMPONENTS for key in keys.COMPONENT_LABELS):
+        return True
+    app = labels.get(keys.APP_NAME_LABEL, "").lower()
+    if app in keys.INTERACTIVE_APP_NAMES or not keys.INTERACTIVE_APP_WORDS.isdisjoint(
+        _WORD.findall(app)
+    ):
+        return True
+    # The image's repository name, not its registry host or tag ("registry.lab.example/x").
+    for image in pod.images:
+        repository = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0].lower()
+        if any(word in repository for word in keys.INTERACTIVE_IMAGES):
+            return True
+    return False
 
 
-def workload_type(pod: PodInfo) -> str:
-    """training, inference, batch, service, interactive or unknown, by reference §2.2 as far as
-    the pod record allows (it keeps no container images, so images are not read)."""
-    explicit = pod.labels.get(keys.WORKLOAD_TYPE)
+def _inference(pod: PodInfo) -> bool:
+    labels = pod.labels
+    if any(key in labels for key in keys.INFERENCE_LABELS):
+        return True
+    if labels.get(keys.RAY_ORIGIN_LABEL) == "RayService":
+        return True
+    return any(labels.get(key) in keys.INFERENCE_COMPONENTS for key in keys.COMPONENT_LABELS)
+
+
+def gpu_count(pod: PodInfo) -> int:
+    return sum(pod.requests.get(name, 0) for name in _GPU_RESOURCES)
+
+
+def _what(pod: PodInfo, problems: list[str]) -> str:
+    """The workload type (reference §2.2, §1.2)."""
+    where, explicit = f"label {keys.WORKLOAD_TYPE}", pod.labels.get(keys.WORKLOAD_TYPE)
     if explicit is None:
-        explicit = pod.annotations.get(keys.WORKLOAD_TYPE)
+        where, explicit = (
+            f"annotation {keys.WORKLOAD_TYPE}",
+            pod.annotations.get(keys.WORKLOAD_TYPE),
+        )
     if explicit is not None:
         value = explicit.strip().lower()
-        return value if value in WORKLOAD_TYPES else "unknown"
+        if value in WORKLOAD_TYPES:
+            return value
+        problems.append(_bad(where, explicit, ", ".join(WORKLOAD_TYPES)))
+        return "unknown"
     if _interactive(pod):
         return "interactive"
+    if _inference(pod):
+        return "inference"
     batch = (
         bool(pod.gang)
-        or (pod.owner is not None and pod.owner.kind in _BATCH_OWNERS)
         or any(key in pod.labels for key in keys.BATCH_LABELS)
+        or (pod.owner is not None and pod.owner.kind in _BATCH_OWNERS)
     )
     if not batch:
-        return "service"  # inference is not told apart: this plugin treats both alike
+        return "service"
     training = (
         bool(pod.gang)
-        or pod.requests.get(keys.GPU_NVIDIA, 0) > 1
+        or gpu_count(pod) > 1
         or any(key in pod.labels for key in keys.TRAINING_LABELS)
     )
     return "training" if training else "batch"
 
 
-def pod_profile(pod: PodInfo) -> tuple[str, str]:
-    """(tenant tier, workload type). A stand-in: issue 15's ProfileClassifier replaces it."""
-    return pod_tier(pod), workload_type(pod)
-
-
-PREEMPTIBLE_LABEL: Final = "workload.kubenexus.io/preemptible"
-BACKFILL_LABEL: Final = "scheduling.kubenexus.io/backfill"
-_PREEMPTIBLE_CLASSES: Final = frozenset({"low-priority", "best-effort"})
-
-
-def preemptible(pod: PodInfo) -> bool:
-    """Whether the pod is there to be preempted (reference §2.3 IsPreemptible, and §10's
-    backfill label): the label ``workload.kubenexus.io/preemptible`` says so when present;
-    else a backfill label, a low-priority/best-effort priority class, or priority <= 100."""
-    label = pod.labels.get(PREEMPTIBLE_LABEL)
+def _preemptible(pod: PodInfo, settings: ClassifierSettings) -> bool:
+    """Reference §2.3 and §10: the preemptible label when present decides; else a backfill
+    label, a low-priority/best-effort class, or a priority below the configured bound."""
+    label = pod.labels.get(keys.PREEMPTIBLE_LABEL)
     if label is not None:
-        return label == "true"
-    if pod.labels.get(BACKFILL_LABEL) == "true":
+        return label.strip().lower() == "true"
+    if pod.labels.get(keys.BACKFILL_LABEL, "").strip().lower() == "true":
         return True
-    return pod.priority_class_name in _PREEMPTIBLE_CLASSES or pod.priority <= 100
+    return (
+        pod.priority_class_name in keys.PREEMPTIBLE_CLASSES
+        or pod.priority < settings.preemptible_below_priority
+    )
+
+
+def classify(
+    pod: PodInfo,
+    namespace_labels: Mapping[str, str],
+    settings: ClassifierSettings = DEFAULT_SETTINGS,
+) -> WorkloadProfile:
+    """The pod's profile, given its namespace's labels (empty when the namespace is unknown)."""
+    problems: list[str] = []
+    tier, tenant, source = _who(pod, namespace_labels, settings, problems)
+    return WorkloadProfile(
+        tier=tier,
+        tenant=tenant,
+        tier_source=source,
+        workload=_what(pod, problems),
+        gang=bool(pod.gang),
+        preemptible=_preemptible(pod, settings),
+        problems=tuple(problems),
+    )

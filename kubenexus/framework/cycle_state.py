@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 T = TypeVar("T")
+
+# Keys one plugin writes for others: while a gang is planned, how many members its quorum still
+# needs, this one included (Coscheduling writes it; 0 or absent: not planned as a unit).
+GANG_STILL_TO_PLACE: Final = "Coscheduling/still-to-place"
 
 
 class CycleState:

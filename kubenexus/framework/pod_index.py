@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from types import MappingProxyType
+from typing import Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -79,6 +80,21 @@ class CarriedTerm:
     counts: CountArray
 
 
+K = TypeVar("K")
+_NO_SLOTS: Final[Mapping[int, int]] = MappingProxyType({})
+
+
+def _tally(index: dict[K, dict[int, int]], key: K, slot: int, sign: int) -> None:
+    by_slot = index.setdefault(key, {})
+    left = by_slot.get(slot, 0) + sign
+    if left > 0:
+        by_slot[slot] = left
+    else:
+        by_slot.pop(slot, None)
+        if not by_slot:
+            del index[key]
+
+
 class PodIndex:
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
@@ -101,6 +117,10 @@ class PodIndex:
         self._carried_unindexed: set[tuple[str, int, PodAffinityTerm]] = set()
         # Namespace name → its labels (from the Namespace informer; unknown ones: none).
         self.namespace_labels: dict[str, Mapping[str, str]] = {}
+        # (namespace, owner kind, owner name) → slot → counted pods of that owner there.
+        self._by_owner: dict[tuple[str, str, str], dict[int, int]] = {}
+        # gang → slot → counted members there (bound, assumed, planned in a gang plan).
+        self._by_gang: dict[str, dict[int, int]] = {}
         # Counted pods per namespace (namespaces seen without a Namespace object count too).
         self._pod_namespaces: dict[str, int] = {}
         # Bumped when the namespaces known or their labels change (namespaceSelector results).
@@ -132,6 +152,10 @@ class PodIndex:
         self._pod_namespaces[pod.namespace] = seen + 1
         if not seen:
             self._namespace_generation += 1
+        if pod.owner is not None:
+            _tally(self._by_owner, (pod.namespace, pod.owner.kind, pod.owner.name), slot, 1)
+        if pod.gang:
+            _tally(self._by_gang, pod.gang, slot, 1)
         self._count(pod, slot, 1)
 
     def remove(self, pod: PodInfo) -> None:
@@ -145,6 +169,11 @@ class PodIndex:
         else:
             self._pod_namespaces.pop(counted.namespace, None)
             self._namespace_generation += 1
+        if counted.owner is not None:
+            owner = (counted.namespace, counted.owner.kind, counted.owner.name)
+            _tally(self._by_owner, owner, slot, -1)
+        if counted.gang:
+            _tally(self._by_gang, counted.gang, slot, -1)
         for label, value in counted.labels.items():
             keys = self._by_label.get((counted.namespace, label, value))
             if keys is not None:
@@ -164,6 +193,8 @@ class PodIndex:
             or old.deleting != pod.deleting
             or old.pod_affinity != pod.pod_affinity
             or old.namespace != pod.namespace
+            or old.owner != pod.owner
+            or old.gang != pod.gang
         ):
             self.remove(old)
             self.add(pod, slot)
@@ -265,6 +296,14 @@ class PodIndex:
     @property
     def pod_count(self) -> int:
         return len(self._pods)
+
+    def owned_by(self, namespace: str, kind: str, name: str) -> Mapping[int, int]:
+        """Slot → how many counted pods of this owner are there (read-only)."""
+        return self._by_owner.get((namespace, kind, name), _NO_SLOTS)
+
+    def gang_slots(self, gang: str) -> Mapping[int, int]:
+        """Slot → how many counted members of the gang are there (read-only)."""
+        return self._by_gang.get(gang, _NO_SLOTS)
 
     def pods(self) -> Iterable[tuple[PodInfo, int]]:
         """Every counted pod and its slot."""

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from kubenexus.framework import Plugin
 from kubenexus.plugins.args import NoArgs, PluginArgs
+from kubenexus.plugins.backfill import BackfillScoring
 from kubenexus.plugins.balanced_allocation import (
     BalancedAllocationArgs,
     NodeResourcesBalancedAllocation,
@@ -16,6 +17,7 @@ from kubenexus.plugins.coscheduling import Coscheduling, CoschedulingArgs
 from kubenexus.plugins.default_preemption import DefaultPreemption, DefaultPreemptionArgs
 from kubenexus.plugins.image_locality import ImageLocality
 from kubenexus.plugins.inter_pod_affinity import InterPodAffinity, InterPodAffinityArgs
+from kubenexus.plugins.network_fabric import NetworkFabricScore
 from kubenexus.plugins.node_affinity import NodeAffinity
 from kubenexus.plugins.node_name import NodeName
 from kubenexus.plugins.node_ports import NodePorts
@@ -24,13 +26,17 @@ from kubenexus.plugins.node_unschedulable import NodeUnschedulable
 from kubenexus.plugins.numa_topology import NUMATopology, NUMATopologyArgs
 from kubenexus.plugins.pod_topology_spread import PodTopologySpread, PodTopologySpreadArgs
 from kubenexus.plugins.priority_sort import PrioritySort, PrioritySortArgs
+from kubenexus.plugins.profile_classifier import ProfileClassifier, ProfileClassifierArgs
 from kubenexus.plugins.resource_fragmentation import ResourceFragmentationScore
 from kubenexus.plugins.resource_reservation import (
     ResourceReservation,
     ResourceReservationArgs,
 )
 from kubenexus.plugins.taint_toleration import TaintToleration
+from kubenexus.plugins.tenant_hardware import TenantHardwareAffinityScore
+from kubenexus.plugins.topology_scoring import TopologyScoring
 from kubenexus.plugins.vram_scheduler import VRAMScheduler
+from kubenexus.plugins.workload_aware import WorkloadAwareScoring, WorkloadAwareScoringArgs
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,28 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
             default_points=frozenset({"score"}),
         ),
         PluginSpec("ImageLocality", lambda _: ImageLocality(), NoArgs),
+        # Workload profiles (docs/profiles.md says why these weights).
+        PluginSpec("ProfileClassifier", ProfileClassifier, ProfileClassifierArgs),
+        # Weight 3: between GPU nodes of different tiers the tenant's tier decides unless the
+        # card's fit for the model (VRAMScheduler x 8) or the islands (x 5) say otherwise.
+        PluginSpec(
+            "TenantHardwareAffinityScore",
+            lambda _: TenantHardwareAffinityScore(),
+            NoArgs,
+            default_weight=3,
+        ),
+        # Weight 2: packing training and batch pods must outweigh LeastAllocated's spreading
+        # (weight 1).
+        PluginSpec(
+            "WorkloadAwareScoring",
+            WorkloadAwareScoring,
+            WorkloadAwareScoringArgs,
+            default_weight=2,
+        ),
+        PluginSpec("TopologyScoring", lambda _: TopologyScoring(), NoArgs),
+        PluginSpec("BackfillScoring", lambda _: BackfillScoring(), NoArgs),
+        # Weight 2: a gang's locality (clique ±40, fabric ±30, …) moves it by up to 200 points.
+        PluginSpec("NetworkFabricScore", lambda _: NetworkFabricScore(), NoArgs, default_weight=2),
         PluginSpec("DefaultPreemption", DefaultPreemption, DefaultPreemptionArgs),
     )
 }
@@ -89,6 +117,7 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
 # a node is reported under the first filter that rejects it).
 DEFAULT_PLUGINS: Final = (
     "Coscheduling",
+    "ProfileClassifier",
     "NodeUnschedulable",
     "NodeName",
     "TaintToleration",
@@ -99,9 +128,12 @@ DEFAULT_PLUGINS: Final = (
     "InterPodAffinity",
     "VRAMScheduler",
     "ResourceFragmentationScore",
+    "NetworkFabricScore",
     "NUMATopology",
     "ResourceReservation",
     "NodeResourcesBalancedAllocation",
     "ImageLocality",
+    "TenantHardwareAffinityScore",
+    "WorkloadAwareScoring",
     "DefaultPreemption",
 )

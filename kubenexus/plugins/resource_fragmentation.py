@@ -27,14 +27,12 @@ Score, the first rule that applies (the original's rules, reference §8.3):
 Filter (registered, not enabled by default): a pod requesting GPUs passes only nodes with
 enough available GPUs whose reserved tier it may use.
 
-The pod's tenant tier and workload type come from ``kubenexus.api.profile`` (a stand-in for the
-ProfileClassifier of issue 15).
+The pod's tenant tier and workload type are its workload profile (``nodes.profiles``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -42,7 +40,7 @@ import numpy as np
 
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
-from kubenexus.api.profile import TIER_ORDINALS, pod_profile, pod_tier
+from kubenexus.api.profile import reserved_tier_ordinal
 from kubenexus.framework import (
     BoolArray,
     ClusterEvent,
@@ -64,14 +62,6 @@ RESERVED: Final = "node(s) were reserved for a higher tenant tier"
 
 
 # --------------------------------------------------------------------------- the nodes
-
-
-def _tier_ordinal(value: str) -> int:
-    """The tier a node is reserved for, as an ordinal; 0 when not reserved."""
-    tier = value.strip().lower()
-    if tier in {"", "none"}:
-        return 0
-    return TIER_ORDINALS.get(tier, 1)
 
 
 def _quality(value: str) -> int:
@@ -99,21 +89,10 @@ class _Islands:
     any_reserved: bool
 
 
-def _column(nodes: NodeTable, key: str, read: Callable[[str], int], absent: int) -> IntArray:
-    """Each slot's label value mapped through ``read`` (``absent`` where it has none): one
-    lookup per distinct value, then an array index."""
-    column = nodes.label_column(key)
-    lookup = np.full(column.width + 1, absent, dtype=np.int64)  # last: code -1, absent
-    for value, code in column.values.items():
-        lookup[code] = read(value)
-    result: IntArray = lookup[column.codes[: nodes.size]]
-    return result
-
-
 def _read_islands(nodes: NodeTable) -> _Islands:
-    pristine = _column(nodes, keys.GPU_PRISTINE_LABEL, _pristine_label, -1)
-    quality = _column(nodes, keys.GPU_TOPOLOGY_LABEL, _quality, OTHER_QUALITY)
-    reserved = _column(nodes, keys.RESERVED_TIER_LABEL, _tier_ordinal, 0)
+    pristine = nodes.label_values(keys.GPU_PRISTINE_LABEL, _pristine_label, -1)
+    quality = nodes.label_values(keys.GPU_TOPOLOGY_LABEL, _quality, OTHER_QUALITY)
+    reserved = nodes.label_values(keys.RESERVED_TIER_LABEL, reserved_tier_ordinal, 0)
     labelled = pristine >= 0
     return _Islands(
         table=nodes,
@@ -213,7 +192,7 @@ class ResourceFragmentationScore:
         if row is None:  # no node has ever offered GPUs
             return np.zeros(size, dtype=np.bool_), np.ones(size, dtype=np.bool_)
         enough = nodes.free[row, :size] >= gpus
-        allowed = self.islands(nodes).reserved <= TIER_ORDINALS[pod_tier(pod)]
+        allowed = self.islands(nodes).reserved <= nodes.profiles.of(pod).tier_ordinal
         return enough, allowed
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
@@ -277,7 +256,8 @@ class ResourceFragmentationScore:
         np.putmask(score, available == request, 90.0)  # 5: a perfect fit
         if request <= 2:  # 4: keep a pristine island of 4 or more whole
             np.putmask(score, pristine & (total >= 4), 0.0)
-        tier, workload = pod_profile(pod)
+        profile = nodes.profiles.of(pod)
+        workload = profile.workload
         if workload in {"training", "batch"}:  # 3
             penalised = take(islands.high_quality, candidates) & under_half
             penalised &= total >= 8
@@ -286,7 +266,7 @@ class ResourceFragmentationScore:
         elif workload == "interactive":  # 3: allocated × 100 ÷ total (truncated) above 75
             np.putmask(score, allocated * 100 >= total * 76, 15.0)
         if islands.any_reserved:  # 2
-            np.putmask(score, take(islands.reserved, candidates) > TIER_ORDINALS[tier], 10.0)
+            np.putmask(score, take(islands.reserved, candidates) > profile.tier_ordinal, 10.0)
         if not island.all():  # 1: no island: the cpu utilisation
             score = np.where(island, score, self.cpu_utilisation(nodes, candidates))
         np.clip(score, 0.0, 100.0, out=score)

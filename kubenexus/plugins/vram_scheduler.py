@@ -11,10 +11,10 @@ many are in use, so on a node mixing GPU kinds the used ones are assumed to be q
 (never over-promise); on a uniform node this is simply "enough free GPUs".
 
 Score (the original's): the fill ratio r = request ÷ memory of the smallest qualifying card,
-scored by tenant tier thresholds (the pod's tier from ``kubenexus.api.profile``: its priority
-class or tier annotation, bronze when neither says); +10 on high-end cards (H100, H200,
-A100-80GB, MI300) when r ≥ 0.7; -20 when r < 0.3 (waste); for several GPUs +15 / +25 / +10 when
-enough of the node's GPUs share a NUMA zone / an NVLink domain / a PCIe switch. Capped to 0..100.
+scored by tenant tier thresholds (the tier of the pod's workload profile, ``nodes.profiles``);
++10 on high-end cards (H100, H200, A100-80GB, MI300) when r ≥ 0.7; -20 when r < 0.3 (waste);
+for several GPUs +15 / +25 / +10 when enough of the node's GPUs share a NUMA zone / an NVLink
+domain / a PCIe switch. Capped to 0..100.
 
 What a demand (VRAM, products) finds on each node's cards — how many qualify, the smallest, the
 score before the topology bonuses — depends on the node GPUs only, so it is computed once per
@@ -33,7 +33,6 @@ import numpy as np
 from kubenexus.api import keys
 from kubenexus.api.gpu import GpuDemand, gpu_demand
 from kubenexus.api.objects import PodInfo
-from kubenexus.api.profile import pod_tier
 from kubenexus.api.quantity import format_amount
 from kubenexus.errors import InvalidInputError
 from kubenexus.framework import (
@@ -221,7 +220,7 @@ class VRAMScheduler:
             return None  # any qualifying card is as good as another
         gpus = nodes.gpus
         cards = self._cards(cycle.demand, nodes)
-        scores = take(cards.base_scores(pod_tier(pod), cycle.demand.vram), candidates)
+        scores = take(cards.base_scores(nodes.profiles.of(pod).tier, cycle.demand.vram), candidates)
         need = cycle.need
         if need > 1:
             shared = take(gpus.count, candidates) >= need

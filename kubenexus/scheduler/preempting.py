@@ -17,8 +17,8 @@ import numpy.typing as npt
 
 from kubenexus.api.objects import PodInfo
 from kubenexus.api.pod_rules import LabelSelector
-from kubenexus.api.profile import TIER_ORDINALS, pod_tier, preemptible
 from kubenexus.framework import NodeTable, Placement, Profile
+from kubenexus.framework.profiles import ProfileBook
 
 if TYPE_CHECKING:
     from kubenexus.scheduler.cache import ClusterCache
@@ -166,13 +166,18 @@ class Candidate:
         return (self.budget_violations, highest, total, len(self.victims), -earliest)
 
 
-def tenant_rank(candidate: Candidate) -> tuple[object, ...]:
+def tenant_rank(profiles: ProfileBook) -> Callable[[Candidate], tuple[object, ...]]:
     """The order victims are taken in for a gang (issue #14): pods there to be preempted
     (preemptible, backfill) first, then those of a lower tenant tier, then kube's order
     (lower priority, then the fewest pods)."""
-    firm = sum(1 for v in candidate.victims if not preemptible(v))
-    tier = max((TIER_ORDINALS.get(pod_tier(v), 0) for v in candidate.victims), default=0)
-    return (firm, tier, *candidate.rank())
+
+    def rank(candidate: Candidate) -> tuple[object, ...]:
+        victims = [profiles.of(v) for v in candidate.victims]
+        firm = sum(1 for v in victims if not v.preemptible)
+        tier = max((v.tier_ordinal for v in victims), default=0)
+        return (firm, tier, *candidate.rank())
+
+    return rank
 
 
 def more_important_first(pods: list[PodInfo]) -> list[PodInfo]:
@@ -391,7 +396,7 @@ class Preempting:
         limit = min(p.candidates(nodes.live) for p in profile.post_filters)
         slots = slots[np.argsort(level[slots], kind="stable")]
         order: Callable[[Candidate], tuple[object, ...]] = (
-            tenant_rank if tenant_aware else Candidate.rank
+            tenant_rank(self.cache.nodes.profiles) if tenant_aware else Candidate.rank
         )
         # In batches of the cheapest nodes first: the first batch usually holds the answer;
         # when every node of a batch fails the check with every filter (an affinity rule the

@@ -39,6 +39,7 @@ from kubenexus.framework.runtime import UNSUPPORTED
 from kubenexus.plugins.coscheduling import Coscheduling, GangManager, PodGroupSpec
 from kubenexus.plugins.inter_pod_affinity import InterPodAffinity
 from kubenexus.plugins.pod_topology_spread import PodTopologySpread
+from kubenexus.plugins.profile_classifier import ProfileClassifier
 from kubenexus.plugins.resource_reservation import (
     Held,
     HeldSlot,
@@ -268,6 +269,10 @@ class Scheduler:
         self.budgets = Budgets()
         self.preempting = Preempting(self.cache, self.budgets)
         self.cache.observers.append(self.preempting)
+        for name, profile in self.profiles.items():
+            for classifier in profile.pre_filters:
+                if isinstance(classifier, ProfileClassifier):
+                    self.cache.nodes.profiles.configure(name, classifier.args.settings)
 
     @property
     def nodes(self) -> int:
@@ -358,6 +363,7 @@ class Scheduler:
     def set_namespace(self, name: str, labels: Mapping[str, str] | None) -> None:
         """A Namespace's labels (None: deleted), for affinity terms' namespaceSelector."""
         if self.cache.nodes.pods.set_namespace(name, labels):
+            self.cache.nodes.profiles.namespace_changed(name)  # its tenant tier may change
             self.queue.move(ClusterEvent.NAMESPACE_LABELS)
 
     def preemption_abandoned(self, key: str) -> None:
@@ -407,6 +413,7 @@ class Scheduler:
         self.preempting.resume(pod)
         previous = self.queue.entry(pod.key)
         joined = pod.gang and (previous is None or previous.pod.gang != pod.gang)
+        self.cache.nodes.profiles.keep(pod)  # classified once, while it waits
         self.queue.add(pod)
         gangs = self._gangs.get(pod.scheduler_name)
         if joined and gangs is not None:
@@ -425,6 +432,7 @@ class Scheduler:
                 self.preempting.pod_gone(pod.key)
         before = self.cache.pod(pod.key)
         self.queue.delete(pod.key)
+        self.cache.nodes.profiles.forget(pod.key)
         self._in_flight.pop(pod.key, None)
         self.cache.upsert_pod(pod)
         if pod.terminal:
@@ -498,6 +506,7 @@ class Scheduler:
         self.preempting.clear(key)
         entry = self._unqueue(key)
         self._in_flight.pop(key, None)
+        self.cache.nodes.profiles.forget(key)
         node = self.cache.node_of(key)
         removed = self.cache.remove_pod(key)
         pod = removed or (entry.pod if entry is not None else None)
@@ -515,6 +524,7 @@ class Scheduler:
         """Take a pod out of the queue; the rest of its gang is retried (the one leaving may
         have been what held the gang back: a conflicting size, a malformed declaration)."""
         entry = self.queue.delete(key)
+        self.cache.nodes.profiles.forget(key)
         if entry is not None and entry.pod.gang:
             self._wake_gang(entry.pod.gang)
             self._forget_gang_if_idle(entry.pod)

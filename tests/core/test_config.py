@@ -30,6 +30,7 @@ def test_no_file_means_defaults() -> None:
         "PodTopologySpread",
         "InterPodAffinity",
         "VRAMScheduler",
+        "NetworkFabricScore",
         "NUMATopology",
     ]
     assert [(w.plugin.name, w.weight) for w in profile.scores] == [
@@ -40,9 +41,12 @@ def test_no_file_means_defaults() -> None:
         ("InterPodAffinity", 2),
         ("VRAMScheduler", 8),
         ("ResourceFragmentationScore", 5),
+        ("NetworkFabricScore", 2),
         ("NUMATopology", 3),
         ("NodeResourcesBalancedAllocation", 1),
         ("ImageLocality", 1),
+        ("TenantHardwareAffinityScore", 3),
+        ("WorkloadAwareScoring", 2),
     ]
 
 

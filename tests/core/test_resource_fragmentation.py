@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubenexus.api import NodeInfo, PodInfo, keys
-from kubenexus.api.profile import pod_profile
+from kubenexus.api.profile import classify
 from kubenexus.config import build_profiles, parse_config
 from kubenexus.framework import CycleState
 from kubenexus.plugins import REGISTRY
@@ -25,6 +25,11 @@ from tests.core.helpers import explain, passing, place, scheduler
 
 GPU = keys.GPU_NVIDIA
 PLUGIN = "ResourceFragmentationScore"
+
+
+def pod_profile(pod: PodInfo) -> tuple[str, str]:
+    profile = classify(pod, {})
+    return profile.tier, profile.workload
 
 
 def gpu_node(name: str, gpus: int, topology: str | None = None, **labels: str) -> NodeBuilder:

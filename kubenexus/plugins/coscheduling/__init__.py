@@ -21,6 +21,7 @@ from pydantic import Field
 from kubenexus.api.gang import PodGroupSpec
 from kubenexus.api.objects import PodInfo
 from kubenexus.framework import SUCCESS, ClusterEvent, CycleState, NodeTable, QueuedPod, Status
+from kubenexus.framework.cycle_state import GANG_STILL_TO_PLACE
 from kubenexus.plugins.coscheduling.manager import GangManager, GangSize
 from kubenexus.plugins.priority_sort import PrioritySortArgs
 
@@ -68,6 +69,9 @@ class Coscheduling:
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         if pod.gang_error:
             return Status.unresolvable(f"pod group {pod.gang}: {pod.gang_error}", plugin=self.name)
+        if pod.gang:
+            # Plugins that keep a gang together (NetworkFabricScore's cliques) size the room.
+            state.write(GANG_STILL_TO_PLACE, self.gangs.still_to_place(pod.gang))
         return SUCCESS
 
     def permit(self, state: CycleState, pod: PodInfo, nodes: NodeTable, slot: int) -> Status:

@@ -94,6 +94,15 @@ class GangManager:
         """Whether the gang is being planned as a unit right now."""
         return gang in self._plans
 
+    def still_to_place(self, gang: str) -> int:
+        """While the gang is planned: how many members its quorum still needs (this one
+        included); 0 otherwise."""
+        plan = self._plans.get(gang)
+        if plan is None:
+            return 0
+        size, placed = plan
+        return max(size - placed - len(self._reserved.get(gang, ())), 0)
+
     def end_plan(self, gang: str) -> None:
         self._plans.pop(gang, None)
         self._reserved.pop(gang, None)
