@@ -143,6 +143,14 @@ class PodBuilder:
         ]
         return self
 
+    def namespace(self, name: str) -> PodBuilder:
+        self._obj["metadata"]["namespace"] = name
+        return self
+
+    def image(self, image: str) -> PodBuilder:
+        self._spec["containers"][0]["image"] = image
+        return self
+
     def priority_class(self, name: str) -> PodBuilder:
         self._spec["priorityClassName"] = name
         return self

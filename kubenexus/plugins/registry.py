@@ -89,13 +89,14 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("ImageLocality", lambda _: ImageLocality(), NoArgs),
         # Workload profiles (docs/profiles.md says why these weights).
         PluginSpec("ProfileClassifier", ProfileClassifier, ProfileClassifierArgs),
-        # Weight 3: between GPU nodes of different tiers the tenant's tier decides unless the
-        # card's fit for the model (VRAMScheduler x 8) or the islands (x 5) say otherwise.
+        # Weight 17: 17 x 30 (the smallest step between a tenant's own hardware tier and
+        # another) = 510 outweighs ResourceFragmentationScore's widest swing (5 x 100): the
+        # tenant's tier decides the kind of hardware, the islands the node within it.
         PluginSpec(
             "TenantHardwareAffinityScore",
             lambda _: TenantHardwareAffinityScore(),
             NoArgs,
-            default_weight=3,
+            default_weight=17,
         ),
         # Weight 2: packing training and batch pods must outweigh LeastAllocated's spreading
         # (weight 1).

@@ -45,7 +45,7 @@ def test_no_file_means_defaults() -> None:
         ("NUMATopology", 3),
         ("NodeResourcesBalancedAllocation", 1),
         ("ImageLocality", 1),
-        ("TenantHardwareAffinityScore", 3),
+        ("TenantHardwareAffinityScore", 17),
         ("WorkloadAwareScoring", 2),
     ]
 
