@@ -11,11 +11,12 @@ from kubenexus.framework import CycleState
 from kubenexus.plugins.network_fabric import NetworkFabricScore
 from tests.builders import PodBuilder, make_node, make_pod
 from tests.core.helpers import place, scheduler
+from tests.core.test_gpu_model import nvidia_gpu, resource_slice
 
 GPU = keys.GPU_NVIDIA
 
 
-def fabric_node(
+def fabric_node(  # noqa: PLR0917 - one positional per label keeps the tables readable
     name: str,
     fabric: str | None = None,
     clique: str | None = None,
@@ -205,8 +206,6 @@ def test_unreadable_annotations_keep_the_pod_waiting_and_say_why(
 
 def test_the_clique_of_unlabelled_nodes_comes_from_their_gpus() -> None:
     """No clique label: the NVLink domain the GPU model read (ResourceSlices, GFD)."""
-    from tests.core.test_gpu_model import nvidia_gpu, resource_slice
-
     s = scheduler(
         make_node("a").alloc(cpu="64", memory="512Gi").extended(GPU, "8").obj(),
         make_node("b").alloc(cpu="64", memory="512Gi").extended(GPU, "8").obj(),

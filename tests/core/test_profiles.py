@@ -12,9 +12,12 @@ import pytest
 from kubenexus.api import keys
 from kubenexus.api.objects import NodeInfo, PodInfo
 from kubenexus.api.profile import WorkloadProfile, classify
+from kubenexus.config import build_scheduler, parse_config
+from kubenexus.errors import ConfigError
 from kubenexus.framework import CycleState
 from kubenexus.plugins.backfill import BackfillScoring
 from kubenexus.plugins.tenant_hardware import TenantHardwareAffinityScore
+from kubenexus.plugins.topology_scoring import TopologyScoring
 from kubenexus.plugins.workload_aware import WorkloadAwareScoring, WorkloadAwareScoringArgs
 from kubenexus.scheduler import Scheduler
 from tests.builders import PodBuilder, make_node, make_pod
@@ -278,15 +281,9 @@ def test_profile_classifier_arguments_change_the_tiers() -> None:
 
 
 def test_a_bad_classifier_argument_names_the_path() -> None:
-    from kubenexus.config import parse_config
-    from kubenexus.errors import ConfigError
-
     bad = {"pluginConfig": [{"name": "ProfileClassifier", "args": {"defaultTier": "platinum"}}]}
     with pytest.raises(ConfigError, match="defaultTier"):
-        scheduler_config = parse_config({"profiles": [bad]})
-        from kubenexus.config import build_scheduler
-
-        build_scheduler(scheduler_config)
+        build_scheduler(parse_config({"profiles": [bad]}))
 
 
 # --------------------------------------------------------------------------- TenantHardware
@@ -514,8 +511,6 @@ def test_services_spread_over_zones_while_a_training_gang_packs() -> None:
 
 def test_topology_scoring_counts_replicas_not_nodes() -> None:
     """The original preferred the zone with fewer nodes; ours the one with fewer replicas."""
-    from kubenexus.plugins.topology_scoring import TopologyScoring
-
     s = scheduler(
         *[make_node(f"a{i}").alloc(cpu="8").label(keys.ZONE_LABEL, "a").obj() for i in range(3)],
         make_node("b0").alloc(cpu="8").label(keys.ZONE_LABEL, "b").obj(),
