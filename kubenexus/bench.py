@@ -30,12 +30,12 @@ from types import MappingProxyType
 
 import numpy as np
 
-from kubenexus import bench_affinity, bench_preemption
+from kubenexus import bench_affinity, bench_preemption, bench_tenants
 from kubenexus.api import keys
 from kubenexus.api.gpu import gpus_from_labels
 from kubenexus.api.objects import NodeInfo, PodInfo, Taint, Toleration, pod_from_dict
 from kubenexus.api.workloads import REPLICA_SET, selector_from_labels
-from kubenexus.config import SchedulerConfiguration, build_scheduler
+from kubenexus.config import SchedulerConfiguration, build_scheduler, parse_config
 from kubenexus.scheduler import Outcome, Scheduled, Scheduler
 
 GIB = 2**30
@@ -510,6 +510,7 @@ class RunFigures:
     spark: SparkFigures | None = None
     gpu: GpuFigures | None = None
     affinity: bench_affinity.AffinityFigures | None = None
+    tenants: bench_tenants.TenantFigures | None = None
     preemption: bench_preemption.PreemptionFigures | None = None
 
     @property
@@ -567,6 +568,10 @@ def _workload_pods(  # noqa: PLR0917 - the run's parameters, passed through
             scheduler.upsert_pod(pod)
     if workload == "gpu":
         queued = synthetic_gpu_pods(pods, rng)
+    elif workload == "tenants":
+        for name, labels in bench_tenants.NAMESPACES.items():
+            scheduler.set_namespace(name, labels)
+        queued = bench_tenants.pods(pods, rng)
     elif workload == "affinity":
         queued = bench_affinity.incoming_pods(pods, rng)
         selectors = bench_affinity.replica_set_selectors([*running, *queued])
@@ -591,9 +596,16 @@ def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_b
     backlog: int = 0,
 ) -> RunFigures:
     rng = random.Random(seed)
+    if workload == "tenants" and config is None:
+        config = parse_config(bench_tenants.CONFIG)
     scheduler = build_scheduler(config)
     cluster = synthetic_gpu_cluster(nodes, rng) if workload == "gpu" else None
-    node_list = cluster.nodes if cluster else synthetic_nodes(nodes, rng, numa=workload == "numa")
+    if workload == "tenants":
+        node_list = bench_tenants.nodes(nodes, rng)
+    else:
+        node_list = (
+            cluster.nodes if cluster else synthetic_nodes(nodes, rng, numa=workload == "numa")
+        )
     for node in node_list:
         scheduler.upsert_node(node)
     if cluster:
@@ -603,7 +615,7 @@ def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_b
                 raise RuntimeError(problem)
     _backlog(scheduler, backlog)
     running = _workload_pods(scheduler, workload, node_list, pods, rng, gang_size)
-    checked = cluster is not None or workload == "affinity"
+    checked = cluster is not None or workload in {"affinity", "tenants"}
     decided: list[list[tuple[PodInfo, str]]] | None = [] if checked else None
     latencies = np.zeros(pods)
     scheduled = unschedulable = 0
@@ -635,7 +647,12 @@ def _one_run(  # noqa: PLR0917 - the run's parameters, passed through from run_b
     if workload == "affinity" and decided is not None:
         placed = [pair for batch in decided for pair in batch]
         affinity = bench_affinity.check(node_list, placed, running)
-    return RunFigures(seconds, scheduled, unschedulable, timed, calls, gpu=gpu, affinity=affinity)
+    tenants = None
+    if workload == "tenants" and decided is not None:
+        tenants = bench_tenants.check(node_list, [pair for batch in decided for pair in batch])
+    return RunFigures(
+        seconds, scheduled, unschedulable, timed, calls, gpu=gpu, affinity=affinity, tenants=tenants
+    )
 
 
 class _SparkTally:
@@ -880,6 +897,13 @@ def render(report: BenchReport) -> str:
             f"({figures.anti_affinity_pods} with required anti-affinity on the hostname, "
             f"{figures.spread_pods} with a zone spread constraint; "
             f"{figures.running:,} pods already running; last run)"
+        )
+    if report.workload == "tenants" and last.tenants is not None:
+        t = last.tenants
+        lines.append(
+            f"profiles        {t.on_own_tier} of {t.gpu_pods} GPU pods on their tenant's "
+            f"hardware tier; {t.whole_cliques} of {t.clique_gangs} clique-bound gangs in one "
+            "clique (last run)"
         )
     lines += [
         f"latency p50     median {statistics.median(p50):,.0f} µs per {unit}",

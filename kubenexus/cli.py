@@ -58,7 +58,9 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
 @click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--workload",
-    type=click.Choice(["plain", "mixed", "numa", "spark", "gpu", "affinity", "preemption"]),
+    type=click.Choice(
+        ["plain", "mixed", "numa", "spark", "gpu", "affinity", "preemption", "tenants"]
+    ),
     default="plain",
     show_default=True,
     help="plain: requests only; mixed: selectors, taints/tolerations, GPUs too; "
@@ -66,7 +68,9 @@ def simulate(cluster: Path, workload: Path | None, config_path: Path | None, out
     "spark: --apps Spark drivers holding room for 2-16 executors each (created once the driver "
     "is placed), among --pods plain pods; "
     "gpu: CPU-only, T4, L4, A100 and H100 nodes (GPUs from labels, GPU Feature Discovery, NFD "
-    "or DRA ResourceSlices), CPU and GPU pods, half of the GPU pods asking VRAM per GPU.",
+    "or DRA ResourceSlices), CPU and GPU pods, half of the GPU pods asking VRAM per GPU; "
+    "tenants: gold/silver/bronze namespaces on H100/A100/L4 nodes with fabrics and cliques, "
+    "every workload-profile plugin on.",
 )
 @click.option(
     "--repeat",
