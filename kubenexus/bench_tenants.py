@@ -76,9 +76,14 @@ def nodes(count: int, rng: random.Random) -> list[NodeInfo]:
     return result
 
 
-def _pod(name: str, namespace: str, labels: dict[str, str], requests: dict[str, str],
-         owner: tuple[str, str] | None = None, annotations: dict[str, str] | None = None,
-         ) -> PodInfo:  # fmt: skip
+def _pod(  # noqa: PLR0917 - a pod's facts, one per argument
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    requests: dict[str, str],
+    owner: tuple[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> PodInfo:
     metadata: dict[str, Any] = {
         "name": name,
         "namespace": namespace,
