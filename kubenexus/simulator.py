@@ -2,7 +2,9 @@
 
 Input is ordinary Kubernetes YAML: ``Node``, ``Pod``, ``Job`` (parallelism expanded into pods),
 ``Deployment``/``ReplicaSet``/``StatefulSet`` (replicas expanded), ``PriorityClass``,
-``PodGroup``, ``ResourceReservation``, ``ResourceSlice`` and ``List``. Pods with no
+``PodGroup``, ``ResourceReservation``, ``ResourceSlice``, ``Namespace`` (its labels: tenant
+tiers, namespaceSelectors) and ``List``. Each pod's workload profile (tenant tier, workload type)
+is shown where something set it. Pods with no
 ``schedulerName`` are taken as ours; pods naming another scheduler are left to it; pods carrying
 ``nodeName`` run there and use its capacity.
 
@@ -43,9 +45,11 @@ from typing import Any, Final, Literal, get_args
 import yaml
 
 from kubenexus.api import keys
+from kubenexus.api.fields import string_map_at
 from kubenexus.api.gang import PodGroupSpec, pod_group_spec
 from kubenexus.api.gpu import NodeGpus
 from kubenexus.api.objects import NodeInfo, PodInfo, node_from_dict, pod_from_dict
+from kubenexus.api.profile import WorkloadProfile
 from kubenexus.api.quantity import format_amount
 from kubenexus.api.reservation import KIND as RESERVATION_KIND
 from kubenexus.api.reservation import ReservationSpec, reservation_from_dict
@@ -83,6 +87,8 @@ class PodResult:
     message: str = ""
     # Placement annotations written before binding (NUMA zones, cpu-set).
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # Its workload profile (tenant tier, workload type), as the scheduler computed it.
+    profile: WorkloadProfile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +272,22 @@ def _claim(owners: dict[str, str], key: str, what: str, doc: _Document) -> None:
     owners[key] = f"{doc.source} document {doc.number}"
 
 
+def _priority_classes(documents: list[_Document]) -> tuple[dict[str, int], int | None]:
+    """PriorityClass name → value, and the global default's value (None: no default)."""
+    classes: dict[str, int] = {}
+    default_priority: int | None = None
+    for doc in documents:
+        if doc.body.get("kind") == "PriorityClass":
+            meta = doc.body.get("metadata") or {}
+            value = doc.body.get("value")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InputFileError(f"{doc.label}: value: expected an integer (got {value!r})")
+            classes[str(meta.get("name"))] = value
+            if doc.body.get("globalDefault") is True:
+                default_priority = value
+    return classes, default_priority
+
+
 class _Inputs:
     def __init__(self) -> None:
         self.nodes: list[NodeInfo] = []
@@ -274,21 +296,13 @@ class _Inputs:
         self.reservations: list[ReservationSpec] = []
         # DRA ResourceSlices by the node they name (spec.nodeName), in input order.
         self.slices: dict[str, list[Mapping[str, Any]]] = {}
+        # Namespaces given as objects: their labels (tenant tiers, namespaceSelectors).
+        self.namespaces: dict[str, Mapping[str, str]] = {}
         self.notes: list[str] = []
 
     def load(self, paths: list[Path]) -> None:
         documents = [doc for path in paths for doc in _read_documents(path)]
-        classes: dict[str, int] = {}
-        default_priority: int | None = None
-        for doc in documents:
-            if doc.body.get("kind") == "PriorityClass":
-                meta = doc.body.get("metadata") or {}
-                value = doc.body.get("value")
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise InputFileError(f"{doc.label}: value: expected an integer (got {value!r})")
-                classes[str(meta.get("name"))] = value
-                if doc.body.get("globalDefault") is True:
-                    default_priority = value
+        classes, default_priority = _priority_classes(documents)
         ignored: dict[str, int] = {}
         node_docs: dict[str, str] = {}
         pod_docs: dict[str, str] = {}
@@ -323,6 +337,8 @@ class _Inputs:
                 self.reservations.append(reservation)
             elif kind == "ResourceSlice":
                 self._resource_slice(doc, slice_docs)
+            elif kind == "Namespace":
+                self._namespace(doc)
             elif kind != "PriorityClass":
                 label = str(kind) if kind else "objects without a kind"
                 ignored[label] = ignored.get(label, 0) + 1
@@ -353,6 +369,19 @@ class _Inputs:
             )
             return
         self.slices.setdefault(node, []).append(doc.body)
+
+    def _namespace(self, doc: _Document) -> None:
+        meta = doc.body.get("metadata")
+        if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str):
+            raise InputFileError(f"{doc.label}: metadata.name: is required")
+        name = str(meta["name"])
+        try:
+            labels = string_map_at(meta.get("labels"), "metadata.labels")
+        except InvalidInputError as exc:
+            raise _error(doc, "", exc) from None
+        if name in self.namespaces:
+            raise InputFileError(f"{doc.label}: namespace {name!r} is given twice")
+        self.namespaces[name] = labels
 
     def _pod_group(self, doc: _Document) -> None:
         meta = doc.body.get("metadata")
@@ -385,6 +414,8 @@ def simulate(
     scheduler = build_scheduler(config, clock=lambda: now[0])
     ours = next(iter(scheduler.profiles))
     result = SimulationResult(notes=inputs.notes)
+    for name, labels in inputs.namespaces.items():
+        scheduler.set_namespace(name, labels)
     for node in inputs.nodes:
         scheduler.upsert_node(node)
     for name, slices in inputs.slices.items():
@@ -419,6 +450,12 @@ def simulate(
     # Groups with a driver not running yet (to be placed, or gated...): their executors wait.
     drivers = {pod.group for pod in inputs.pods if _pending(pod, "driver")}
     rows.update(_schedule(scheduler, queued, drivers, result.notes, now))
+    profiles = scheduler.cache.nodes.profiles
+    for given in inputs.pods:
+        pod = given if given.scheduler_name else replace(given, scheduler_name=ours)
+        profile = profiles.of(pod)
+        rows[pod.key] = replace(rows[pod.key], profile=profile)
+        result.notes += [f"pod {pod.full_name}: {problem}" for problem in profile.problems]
     result.pods = [rows[key] for key in order]
     result.reservations = _reservations(scheduler, started)
     result.nodes = _node_usage(scheduler)
@@ -732,6 +769,11 @@ def render_table(result: SimulationResult) -> str:
             summary += f", {count(status)} {label}"
     summary += f"; {len(result.nodes)} nodes"
     parts = [_columns(pod_rows), ""]
+    profiled = [p for p in result.pods if p.profile is not None and not _plain(p.profile)]
+    if profiled:
+        profile_rows = [["POD", "TIER", "TENANT", "WORKLOAD", "FLAGS"]]
+        profile_rows += [_profile_row(p.pod, p.profile) for p in profiled if p.profile]
+        parts += [_columns(profile_rows), ""]
     if result.reservations:
         parts += _reservation_tables(result.reservations)
         phases: dict[str, int] = {}
@@ -743,6 +785,39 @@ def render_table(result: SimulationResult) -> str:
     parts += [_columns(node_rows), "", summary]
     parts += [f"note: {note}" for note in result.notes]
     return "\n".join(parts)
+
+
+def _plain(profile: WorkloadProfile) -> bool:
+    """A profile nothing set: the default tier, a plain service (not worth a row)."""
+    return (
+        profile.tier_source == "default"
+        and profile.workload == "service"
+        and not (profile.gang or profile.preemptible)
+    )
+
+
+def _profile_row(pod: str, profile: WorkloadProfile) -> list[str]:
+    flags = [f for f, on in (("gang", profile.gang), ("preemptible", profile.preemptible)) if on]
+    return [
+        pod,
+        f"{profile.tier} ({profile.tier_source})",
+        profile.tenant,
+        profile.workload,
+        ",".join(flags) or "-",
+    ]
+
+
+def _profile_json(profile: WorkloadProfile | None) -> dict[str, Any] | None:
+    if profile is None:
+        return None
+    return {
+        "tier": profile.tier,
+        "tenant": profile.tenant,
+        "tierSource": profile.tier_source,
+        "workload": profile.workload,
+        "gang": profile.gang,
+        "preemptible": profile.preemptible,
+    }
 
 
 def _gpu_json(gpus: NodeGpuUsage | None) -> dict[str, Any] | None:
@@ -768,6 +843,7 @@ def render_json(result: SimulationResult) -> str:
                 "node": p.node or None,
                 "message": (p.message or None) if p.status != "Scheduled" else None,
                 "annotations": dict(p.annotations),
+                "profile": _profile_json(p.profile),
             }
             for p in result.pods
         ],

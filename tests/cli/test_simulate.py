@@ -39,6 +39,14 @@ def test_example_places_each_pod_where_the_plugins_say(example_json: dict) -> No
         "node": "cpu-small-1",
         "message": None,
         "annotations": {},
+        "profile": {
+            "tier": "bronze",
+            "tenant": "kube-system",
+            "tierSource": "default",
+            "workload": "service",
+            "gang": False,
+            "preemptible": False,
+        },
     }
     assert pods["default/volcano-task"]["status"] == "OtherScheduler"
     assert pods["default/migration-done"]["status"] == "Finished"
@@ -709,7 +717,9 @@ def test_executors_of_a_driver_that_does_not_fit_wait_for_it(tmp_path: Path) -> 
             "message": "not tried: no driver of default/app-1 was placed, and executors are "
             "created by their running driver",
             "annotations": {},
+            "profile": pods[f"default/exec-{i}"]["profile"],
         }
+        assert pods[f"default/exec-{i}"]["profile"]["workload"] == "batch"  # spark-role
     assert data["reservations"] == []  # a driver not placed holds nothing
     assert data["nodes"][0]["requested"].get("cpu", 0) == 0
     code, out, _ = _run("simulate", str(path))
@@ -781,6 +791,14 @@ def test_gpu_example_places_each_model_on_the_smallest_card_that_fits(gpu_json: 
         "1 Insufficient GPUs with 100Gi of GPU memory each (1 needed), "
         "4 Insufficient nvidia.com/gpu.",
         "annotations": {},
+        "profile": {
+            "tier": "bronze",
+            "tenant": "default",
+            "tierSource": "default",
+            "workload": "service",
+            "gang": False,
+            "preemptible": False,
+        },
     }
     # A pod placed by VRAM carries nothing beyond its node.
     assert pods["default/chat-7b-0"]["message"] is None
