@@ -1118,3 +1118,54 @@ def test_preemption_example_evicts_the_least_important_and_shows_who_did() -> No
     assert code == 0, err
     assert "1 scheduled, 1 unschedulable, 2 already running" in table
     assert ", 1 preempted; 2 nodes" in table
+
+
+def test_tenants_example_places_each_tenant_on_its_tier() -> None:
+    code, out, err = _run("simulate", str(EXAMPLES / "tenants.yaml"), "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    pods = _pods(data)
+    node = {name: p["node"] for name, p in pods.items()}
+    gang = {node[f"gold-team/llm-pretrain-{i}"] for i in range(4)}
+    assert gang in ({"h100-1", "h100-2"}, {"h100-3", "h100-4"})  # one clique, both its nodes
+    assert node["gold-team/jupyter-alice"].startswith("h100-")
+    assert node["lab/experiment"].startswith("h100-")  # gold by its priority class
+    assert all(node[f"silver-team/chat-predictor-{i}"].startswith("a100-") for i in range(3))
+    assert node["silver-team/vision-train-0"].startswith("a100-")
+    bert = {node[f"bronze-team/bert-finetune-{i}"] for i in range(2)}
+    assert len(bert) == 1  # batch packs…
+    assert bert.pop().startswith("l4-")  # … on bronze hardware
+    for i in range(2):
+        assert node[f"bronze-team/hpc-sim-{i}"].split("-")[0] in {"h100", "a100"}  # IB or better
+    assert pods["default/typo"]["message"] == (
+        "0/10 nodes are available: annotation scheduling.kubenexus.io/min-fabric-tier='fast': "
+        "expected nvswitch, nvlink, infiniband, roce or ethernet."
+    )
+    assert pods["gold-team/llm-pretrain-0"]["profile"] == {
+        "tier": "gold",
+        "tenant": "llm-research",
+        "tierSource": "namespace",
+        "workload": "training",
+        "gang": True,
+        "preemptible": False,
+    }
+    assert pods["silver-team/chat-predictor-0"]["profile"]["workload"] == "inference"
+    assert pods["gold-team/jupyter-alice"]["profile"]["workload"] == "interactive"
+    assert pods["bronze-team/scavenger-0"]["profile"]["preemptible"] is True
+    assert pods["lab/experiment"]["profile"]["tierSource"] == "priority-class"
+    assert data["notes"] == [
+        "pod lab/experiment: namespace lab label tenant.kubenexus.io/tier='platinum' is not "
+        "gold, silver or bronze; ignored"
+    ]
+
+
+def test_a_namespace_without_a_name_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ns.yaml"
+    path.write_text("kind: Namespace\nmetadata: {labels: {a: b}}\n")
+    code, _, err = _run("simulate", str(path))
+    assert code != 0
+    assert "metadata.name: is required" in err
+    path.write_text("kind: Namespace\nmetadata: {name: x, labels: {tenant.kubenexus.io/tier: 3}}\n")
+    code, _, err = _run("simulate", str(path))
+    assert code != 0
+    assert "metadata.labels" in err
