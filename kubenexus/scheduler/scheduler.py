@@ -16,6 +16,7 @@ from kubenexus.api import keys
 from kubenexus.api.gpu import NodeGpus, read_gpus
 from kubenexus.api.objects import NodeInfo, PodInfo, shared_requests
 from kubenexus.api.pod_rules import LabelSelector
+from kubenexus.api.profile import WorkloadProfile
 from kubenexus.api.quantity import format_amount
 from kubenexus.api.reservation import ReservationSpec, SlotSpec
 from kubenexus.api.topology import NodeTopology
@@ -365,6 +366,10 @@ class Scheduler:
         if self.cache.nodes.pods.set_namespace(name, labels):
             self.cache.nodes.profiles.namespace_changed(name)  # its tenant tier may change
             self.queue.move(ClusterEvent.NAMESPACE_LABELS)
+
+    def profile_of(self, pod: PodInfo) -> WorkloadProfile:
+        """The pod's workload profile (tenant tier, workload type), as the plugins read it."""
+        return self.cache.nodes.profiles.of(pod)
 
     def preemption_abandoned(self, key: str) -> None:
         """The victims chosen for this pod will not be evicted (the daemon gave up, or is not

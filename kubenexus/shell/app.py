@@ -459,6 +459,11 @@ class Daemon:
                     done += 1
                     self.decisions += 1
                     profile = outcome.pod.scheduler_name
+                    problems = self.scheduler.profile_of(outcome.pod).problems
+                    if problems:  # a label or annotation its profile could not read
+                        self.recorder.event(
+                            outcome.pod, "Warning", "InvalidProfile", "; ".join(problems)
+                        )
                     if isinstance(outcome, Scheduled):
                         # A condition still queued from an earlier attempt must not land
                         # after the binding.
