@@ -28,6 +28,11 @@ _BATCH_OWNERS: Final = frozenset({"Job", "CronJob"})
 # Tenant names that say their tier (Kueue step, reference §2.1): first match wins.
 _NAME_TIERS: Final = (("prod", "gold"), ("staging", "silver"), ("dev", "bronze"))
 _WORD: Final = re.compile(r"[a-z0-9]+")
+# Key sets, so a pod's labels are checked in one C-level pass each.
+_INTERACTIVE_KEYS: Final = frozenset(keys.INTERACTIVE_LABELS)
+_INFERENCE_KEYS: Final = frozenset(keys.INFERENCE_LABELS)
+_BATCH_KEYS: Final = frozenset(keys.BATCH_LABELS)
+_TRAINING_KEYS: Final = frozenset(keys.TRAINING_LABELS)
 _GPU_RESOURCES: Final = (keys.GPU_NVIDIA, "amd.com/gpu", "gpu.intel.com/xe", "gpu.intel.com/i915")
 
 
@@ -133,15 +138,17 @@ def _who(
 
 def _interactive(pod: PodInfo) -> bool:
     labels = pod.labels
-    if any(key in labels for key in keys.INTERACTIVE_LABELS):
-        return True
-    if any(labels.get(key) in keys.INTERACTIVE_COMPONENTS for key in keys.COMPONENT_LABELS):
-        return True
-    app = labels.get(keys.APP_NAME_LABEL, "").lower()
-    if app in keys.INTERACTIVE_APP_NAMES or not keys.INTERACTIVE_APP_WORDS.isdisjoint(
-        _WORD.findall(app)
-    ):
-        return True
+    if labels:
+        if not _INTERACTIVE_KEYS.isdisjoint(labels):
+            return True
+        if any(labels.get(key) in keys.INTERACTIVE_COMPONENTS for key in keys.COMPONENT_LABELS):
+            return True
+        app = labels.get(keys.APP_NAME_LABEL, "").lower()
+        if app and (
+            app in keys.INTERACTIVE_APP_NAMES
+            or not keys.INTERACTIVE_APP_WORDS.isdisjoint(_WORD.findall(app))
+        ):
+            return True
     # The image's repository name, not its registry host or tag ("registry.lab.example/x").
     for image in pod.images:
         repository = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0].lower()
@@ -152,7 +159,9 @@ def _interactive(pod: PodInfo) -> bool:
 
 def _inference(pod: PodInfo) -> bool:
     labels = pod.labels
-    if any(key in labels for key in keys.INFERENCE_LABELS):
+    if not labels:
+        return False
+    if not _INFERENCE_KEYS.isdisjoint(labels):
         return True
     if labels.get(keys.RAY_ORIGIN_LABEL) == "RayService":
         return True
@@ -183,16 +192,12 @@ def _what(pod: PodInfo, problems: list[str]) -> str:
         return "inference"
     batch = (
         bool(pod.gang)
-        or any(key in pod.labels for key in keys.BATCH_LABELS)
+        or not _BATCH_KEYS.isdisjoint(pod.labels)
         or (pod.owner is not None and pod.owner.kind in _BATCH_OWNERS)
     )
     if not batch:
         return "service"
-    training = (
-        bool(pod.gang)
-        or gpu_count(pod) > 1
-        or any(key in pod.labels for key in keys.TRAINING_LABELS)
-    )
+    training = bool(pod.gang) or gpu_count(pod) > 1 or not _TRAINING_KEYS.isdisjoint(pod.labels)
     return "training" if training else "batch"
 
 
