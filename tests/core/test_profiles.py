@@ -12,6 +12,7 @@ import pytest
 from kubenexus.api import keys
 from kubenexus.api.objects import NodeInfo, PodInfo
 from kubenexus.api.profile import WorkloadProfile, classify
+from kubenexus.api.workloads import selector_from_labels
 from kubenexus.config import build_scheduler, parse_config
 from kubenexus.errors import ConfigError
 from kubenexus.framework import CycleState
@@ -507,6 +508,32 @@ def test_services_spread_over_zones_while_a_training_gang_packs() -> None:
     zones = [placed[p.name].split("-")[1] for p in web]
     assert sorted(zones) == ["a", "a", "b", "b", "c", "c"]
     assert len({placed[p.name] for p in gang}) == 1  # training packs onto one node
+
+
+def test_with_the_default_profile_a_deployment_spreads_over_zones_and_training_packs() -> None:
+    """No TopologyScoring: PodTopologySpread's default constraints spread the replicas (by the
+    ReplicaSet's selector, as the daemon's informer gives it); training still packs."""
+    nodes = [
+        make_node(f"{zone}-{i}").alloc(cpu="16", memory="64Gi")
+        .label(keys.ZONE_LABEL, zone).label("kubernetes.io/hostname", f"{zone}-{i}").obj()
+        for zone in ("zone-a", "zone-b", "zone-c") for i in range(2)
+    ]  # fmt: skip
+    s = scheduler(*nodes)
+    s.set_workload_selector(
+        "ReplicaSet", "default", "web-5d8", selector_from_labels({"app": "web"})
+    )
+    web = [
+        make_pod(f"web-{i}").label("app", "web").owner("ReplicaSet", "web-5d8")
+        .req(cpu="1", memory="1Gi").obj()
+        for i in range(6)
+    ]  # fmt: skip
+    jobs = [
+        make_pod(f"etl-{i}").owner("Job", "etl").req(cpu="2", memory="4Gi").obj() for i in range(4)
+    ]
+    placed = place(s, *web, *jobs)
+    zones = sorted(placed[p.name].split("-")[1] for p in web)
+    assert zones == ["a", "a", "b", "b", "c", "c"]
+    assert len({placed[p.name] for p in jobs}) == 1  # batch packs onto one node
 
 
 def test_topology_scoring_counts_replicas_not_nodes() -> None:
