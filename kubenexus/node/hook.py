@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
 
-from kubenexus.node.sysfs import SysfsError, format_cpus, online_cpus, parse_cpus, read_host
+TYPE_CHECKING = False  # typing is not imported at run time (start time)
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any, Final
 
 CPU_SET: Final = "cpu-set"  # kubenexus.api.keys.CPU_SET (not imported: start time)
 NUMA_ZONES: Final = "numa.kubenexus.io/zones"  # kubenexus.api.keys.NUMA_ZONES
@@ -67,6 +68,9 @@ def _container(state: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
     """(annotations, linux.cgroupsPath) from the OCI state (and its bundle's config.json), or
     from a whole spec given on stdin."""
     spec: Mapping[str, Any] = state
+    in_state = state.get("annotations")
+    if isinstance(in_state, dict) and CPU_SET not in in_state:
+        return {}, ""  # the state carries the spec's annotations (runtime spec): not pinned
     if "linux" not in state:
         bundle = state.get("bundle")
         if not isinstance(bundle, str) or not bundle:
@@ -158,6 +162,14 @@ def plan(
     raw = annotations.get(CPU_SET)
     if raw is None:
         return None
+    from kubenexus.node.sysfs import (  # noqa: PLC0415 - only pinned containers pay for it
+        SysfsError,
+        format_cpus,
+        online_cpus,
+        parse_cpus,
+        read_host,
+    )
+
     sysfs_root = options["--sysfs-root"]
     try:
         cpus = parse_cpus(raw, f"annotation {CPU_SET}")

@@ -9,23 +9,28 @@ left out. A kernel without NUMA (no ``devices/system/node``) is one zone. Zones 
 0..N-1 in the order of their node ids, so on ordinary hosts zone K is node K.
 
 Discovery publishes these zones and the hook maps a zone number back to its memory node
-(``cpuset.mems``) with this same code, so the two always agree.
+(``cpuset.mems``) with this same code, so the two always agree. Plain classes, no ``re``,
+``typing`` or ``dataclasses``: each costs the hook milliseconds at every container start.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass, field
-from typing import Final
 
-_RANGE: Final = re.compile(r"^(\d+)(?:-(\d+))?$")
+TYPE_CHECKING = False  # typing is not imported at run time (start time)
+if TYPE_CHECKING:
+    from typing import Final
+
 # More CPUs than any kernel supports (CONFIG_NR_CPUS ≤ 8192): a typo, not a host.
 MAX_CPU: Final = 8191
 
 
 class SysfsError(Exception):
     """sysfs (or a CPU list) holds something this code cannot read; the message names the file."""
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def parse_cpus(text: str, where: str) -> frozenset[int]:
@@ -35,11 +40,11 @@ def parse_cpus(text: str, where: str) -> frozenset[int]:
     if not text:
         return frozenset()
     for part in text.split(","):
-        match = _RANGE.match(part.strip())
-        if match is None:
+        first, dash, last = part.strip().partition("-")
+        if not (_digits(first) and (_digits(last) if dash else not last)):
             raise SysfsError(f"{where}: invalid CPU list {text!r} (expected e.g. 0-15,32-47)")
-        low = int(match[1])
-        high = int(match[2]) if match[2] is not None else low
+        low = int(first)
+        high = int(last) if dash else low
         if high < low or high > MAX_CPU:
             raise SysfsError(f"{where}: invalid CPU range {part.strip()!r} in {text!r}")
         cpus.update(range(low, high + 1))
@@ -81,36 +86,50 @@ def _mem_total(path: str) -> int:
     raise SysfsError(f"{path}: no readable MemTotal line")
 
 
-@dataclass(frozen=True, slots=True)
 class NumaNode:
     """One kernel NUMA node: its online CPUs, memory in bytes, distances by node id."""
 
-    id: int
-    cpus: frozenset[int]
-    memory: int
-    distances: dict[int, int] = field(default_factory=dict)
+    __slots__ = ("cpus", "distances", "id", "memory")
+
+    def __init__(
+        self, id: int, cpus: frozenset[int], memory: int, distances: dict[int, int]
+    ) -> None:
+        self.id, self.cpus, self.memory, self.distances = id, cpus, memory, distances
 
 
-@dataclass(frozen=True, slots=True)
 class HostZone:
     """A scheduler zone: ``nodes`` are its kernel nodes (the one with memory first, then the
     memory-less ones whose CPUs joined it); ``mems`` what ``cpuset.mems`` gets for it (the node
     with memory; all of them for the one zone of a host without usable NUMA data)."""
 
-    index: int
-    nodes: tuple[int, ...]
-    mems: tuple[int, ...]
-    cpus: frozenset[int]
-    memory: int
-    distances: dict[int, int]  # zone index → distance
+    __slots__ = ("cpus", "distances", "index", "memory", "mems", "nodes")
+
+    def __init__(  # noqa: PLR0917 - a record's fields, in their order
+        self,
+        index: int,
+        nodes: tuple[int, ...],
+        mems: tuple[int, ...],
+        cpus: frozenset[int],
+        memory: int,
+        distances: dict[int, int],  # zone index → distance
+    ) -> None:
+        self.index, self.nodes, self.mems = index, nodes, mems
+        self.cpus, self.memory, self.distances = cpus, memory, distances
 
 
-@dataclass(frozen=True, slots=True)
 class HostTopology:
-    zones: tuple[HostZone, ...]
-    nodes: tuple[NumaNode, ...]  # every kernel node, as read
-    online: frozenset[int]
-    numa: bool  # False: the kernel has no NUMA nodes (one zone made up)
+    """``nodes``: every kernel node as read; ``numa`` False: the kernel has no NUMA nodes."""
+
+    __slots__ = ("nodes", "numa", "online", "zones")
+
+    def __init__(
+        self,
+        zones: tuple[HostZone, ...],
+        nodes: tuple[NumaNode, ...],
+        online: frozenset[int],
+        numa: bool,
+    ) -> None:
+        self.zones, self.nodes, self.online, self.numa = zones, nodes, online, numa
 
     @property
     def memory_only_nodes(self) -> tuple[int, ...]:
@@ -132,7 +151,7 @@ def _node_ids(node_dir: str) -> list[int]:
         names = os.listdir(node_dir)
     except OSError:
         return []
-    return sorted(int(name[4:]) for name in names if name.startswith("node") and name[4:].isdigit())
+    return sorted(int(name[4:]) for name in names if name.startswith("node") and _digits(name[4:]))
 
 
 def read_nodes(sysfs_root: str, online: frozenset[int]) -> list[NumaNode]:
@@ -189,11 +208,11 @@ def read_host(sysfs_root: str = "/sys", proc_root: str = "/proc") -> HostTopolog
     nodes = read_nodes(sysfs_root, online)
     zones = zones_of(nodes)
     if zones:
-        return HostTopology(zones, tuple(nodes), online, numa=True)
+        return HostTopology(zones, tuple(nodes), online, True)
     # No NUMA (or no node with both CPUs and memory): the whole host is one zone.
     memory = (
         sum(n.memory for n in nodes) if nodes else _mem_total(os.path.join(proc_root, "meminfo"))
     )
     mems = tuple(n.id for n in nodes if n.memory) or (0,)
     zone = HostZone(0, tuple(n.id for n in nodes) or (0,), mems, online, memory, {0: 10})
-    return HostTopology((zone,), tuple(nodes), online, numa=bool(nodes))
+    return HostTopology((zone,), tuple(nodes), online, bool(nodes))
