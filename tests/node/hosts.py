@@ -41,7 +41,7 @@ class FakeSysfs:
         self._threads = threads
         return self
 
-    def pci(
+    def pci(  # noqa: PLR0917 - one argument per sysfs file
         self, address: str, vendor: str, device: str, pci_class: str, numa: int, net: str = ""
     ) -> FakeSysfs:
         self._pci.append((address, vendor, device, pci_class, numa))

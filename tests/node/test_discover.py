@@ -194,7 +194,8 @@ def test_four_zones_memoryless_cpus_join_the_nearest_zone_and_memory_only_nodes_
     assert annotations[f"{N}node-3-memory"] == str(32 * GIB)
     assert len(annotations) == 4 * (2 + 4)
     topology = topology_from_labels(desired_labels(found), annotations)
-    assert topology is not None and [len(z.cpus) for z in topology.zones] == [8, 8, 16, 8]
+    assert topology is not None
+    assert [len(z.cpus) for z in topology.zones] == [8, 8, 16, 8]
 
 
 def test_eight_zones_with_smt_and_offline_cpus(tmp_path: Path) -> None:
@@ -228,7 +229,9 @@ def test_nvidia_smi_topology_matrix() -> None:
     assert parse_topo_matrix(hgx).kind == "nvswitch"  # type: ignore[union-attr]
     pairs = "\tGPU0\tGPU1\tGPU2\tGPU3\nGPU0\t X \tNV4\tSYS\tSYS\nGPU1\tNV4\t X \tSYS\tSYS\nGPU2\tSYS\tSYS\t X \tPIX\nGPU3\tSYS\tSYS\tPIX\t X \n"
     links = parse_topo_matrix(pairs)
-    assert links is not None and links.pairs == {(0, 1)} and links.kind == "nvlink"
+    assert links is not None
+    assert links.pairs == {(0, 1)}
+    assert links.kind == "nvlink"
     pcie = "\tGPU0\tGPU1\nGPU0\t X \tPHB\nGPU1\tPHB\t X \n"
     assert parse_topo_matrix(pcie).kind == "pcie"  # type: ignore[union-attr]
     assert parse_topo_matrix("No devices were found") is None
@@ -252,7 +255,8 @@ def test_nvidia_smi_output_sets_the_gpu_topology_label(tmp_path: Path) -> None:
 
 def test_absent_nvidia_smi_is_skipped(tmp_path: Path) -> None:
     found = discover(str(two_zone_host(tmp_path)), nvidia_smi="no-such-nvidia-smi")
-    assert found.nvlinks is None and "gpu.kubenexus.io/topology" not in desired_labels(found)
+    assert found.nvlinks is None
+    assert "gpu.kubenexus.io/topology" not in desired_labels(found)
 
 
 @pytest.mark.parametrize(
@@ -318,10 +322,12 @@ def test_cli_prints_a_table_or_json(tmp_path: Path) -> None:
     assert "numa.kubenexus.io/node-1-cpus=16-31,48-59" in table.stdout
     bad = CliRunner().invoke(main, ["node", "discover", "--sysfs-root", str(tmp_path / "nothing")])
     assert bad.exit_code == 2
-    assert bad.stderr.startswith("error: ") and "cpu/online: cannot read" in bad.stderr
+    assert bad.stderr.startswith("error: ")
+    assert "cpu/online: cannot read" in bad.stderr
     no_node = CliRunner().invoke(
         main,
         ["node", "discover", "--sysfs-root", root, "--nvidia-smi", "", "--apply"],
         env={"NODE_NAME": ""},
     )
-    assert no_node.exit_code == 2 and "--apply needs --node-name" in no_node.stderr
+    assert no_node.exit_code == 2
+    assert "--apply needs --node-name" in no_node.stderr
