@@ -380,6 +380,40 @@ def bench_hook(runs: int, executable: str | None) -> None:
     click.echo(render(command, measure(command, runs)))
 
 
+@node.command("install-hook")
+@click.option(
+    "--source",
+    default="/opt/kubenexus/cpuset-hook",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The built hook's directory (python -m kubenexus.node.build).",
+)
+@click.option(
+    "--host-root",
+    default="/host",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the host's directories are mounted.",
+)
+@click.option(
+    "--hook-arg",
+    multiple=True,
+    help="Option for the hook, e.g. --hook-arg=--cgroup-driver=systemd (repeatable).",
+)
+def install_hook(source: Path, host_root: Path, hook_arg: tuple[str, ...]) -> None:
+    """Install the cpuset hook on this node and register it (CRI-O hooks.d; containerd
+    snippets in /etc/kubenexus). Writes only what differs."""
+    from kubenexus.node.install import install_hook as install  # noqa: PLC0415
+
+    try:
+        lines = install(source, host_root, list(hook_arg))
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    for line in lines:
+        click.echo(line)
+
+
 @main.command(
     "cpuset-hook",
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
