@@ -93,6 +93,28 @@ def test_discovery_is_least_privilege() -> None:
     ] == ["Deny"]
 
 
+def test_pods_fit_their_namespaces_pod_security_levels() -> None:
+    namespaces = {
+        d["metadata"]["name"]: d
+        for d in yaml.safe_load_all((ROOT / "manifests/namespace.yaml").read_text())
+        if d
+    }
+    namespaces.update({d["metadata"]["name"]: d for d in _documents() if d["kind"] == "Namespace"})
+    levels = {
+        n: d["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        for n, d in namespaces.items()
+    }
+    discovery = _one("DaemonSet", "kubenexus-node-discovery")
+    installer = _one("DaemonSet", "kubenexus-cpuset-hook-installer")
+    assert levels[discovery["metadata"]["namespace"]] == "restricted"
+    assert levels[installer["metadata"]["namespace"]] == "privileged"  # hostPath needs it
+    assert [
+        d["metadata"]["namespace"]
+        for d in _documents()
+        if d["kind"] == "DaemonSet" and d["metadata"]["namespace"] == "kubenexus-node"
+    ] == ["kubenexus-node"]
+
+
 def test_installer_touches_only_its_three_host_directories() -> None:
     pod = _one("DaemonSet", "kubenexus-cpuset-hook-installer")["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
