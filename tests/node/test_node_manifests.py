@@ -47,6 +47,7 @@ def test_kustomization_renders_the_node_side() -> None:
     kinds = sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
     assert kinds == sorted(
         [
+            "Namespace",
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
@@ -78,10 +79,8 @@ def test_discovery_is_least_privilege() -> None:
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert not container["securityContext"].get("privileged")
     assert {"cpu", "memory"} <= set(container["resources"]["requests"])
-    assert container["volumeMounts"] == [
-        {"name": "sys", "mountPath": "/host/sys", "readOnly": True}
-    ]
-    assert pod["volumes"] == [{"name": "sys", "hostPath": {"path": "/sys", "type": "Directory"}}]
+    assert "volumes" not in pod  # the container's own read-only /sys: no hostPath
+    assert "--sysfs-root=/sys" in container["args"]
     assert container["env"][0]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
     policy = _one("ValidatingAdmissionPolicy", "kubenexus-node-discovery")
     assert (
