@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -351,3 +353,41 @@ def test_cli_runs_the_hook(tmp_path: Path, sysfs: Path) -> None:
     assert bad.exit_code == 1
     assert "CPUs 99 are not online" in bad.stderr
     assert os.path.exists(leaf)
+
+
+def test_the_module_runs_as_the_runtime_runs_it(tmp_path: Path, sysfs: Path) -> None:
+    # A new process, the state on stdin: what `kubenexus-cpuset-hook` (the console script) does.
+    cgroup, path, leaf = cgroup_tree(tmp_path, 2, "systemd")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kubenexus.node.hook",
+            "--cgroup-root",
+            str(cgroup),
+            "--sysfs-root",
+            str(sysfs),
+        ],
+        input=oci_state(tmp_path, {"cpu-set": "1-2", "numa.kubenexus.io/zones": "0"}, path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert (leaf / "cpuset.cpus").read_text() == "1-2"
+    refused = subprocess.run(
+        [sys.executable, "-m", "kubenexus.node.hook", "--nope"],
+        input="{}",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("cpuset-hook: unknown option '--nope'")
+
+
+def test_the_hook_imports_nothing_heavy() -> None:
+    # It runs at every container start: the standard library and node.sysfs only.
+    code = "import sys, kubenexus.node.hook; print(sorted(m for m in sys.modules if m.startswith(('kubenexus', 'click', 'numpy', 'pydantic', 'yaml', 'asyncio', 'typing', 'dataclasses'))))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['kubenexus', 'kubenexus.node', 'kubenexus.node.hook']"
