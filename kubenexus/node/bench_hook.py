@@ -62,8 +62,25 @@ def _state(root: Path, annotations: dict[str, str]) -> bytes:
     return json.dumps({**state, "bundle": str(bundle), "annotations": annotations}).encode()
 
 
+def _timing(case: str, samples: list[float]) -> HookTiming:
+    ordered = sorted(samples)
+    p90 = ordered[max(0, int(len(ordered) * 0.9) - 1)]
+    return HookTiming(case, len(samples), statistics.median(samples), p90, ordered[-1])
+
+
+def _floor(runs: int) -> HookTiming:
+    """Starting a bare interpreter and nothing else: what any Python hook pays at least."""
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
+        samples.append((time.perf_counter() - start) * 1000)
+    return _timing("python -I -S", samples)
+
+
 def bench_hook(command: Sequence[str], runs: int) -> list[HookTiming]:
-    """Run ``command`` (the hook) ``runs`` times per case; its wall time per start."""
+    """Run ``command`` (the hook) ``runs`` times per case; its wall time per start, and a bare
+    interpreter's start for scale."""
     timings: list[HookTiming] = []
     with tempfile.TemporaryDirectory(prefix="kubenexus-hook-bench-") as tmp:
         root = Path(tmp)
@@ -86,16 +103,8 @@ def bench_hook(command: Sequence[str], runs: int) -> list[HookTiming]:
                 written = (cgroup / "kubepods/pod1/ctr1/cpuset.cpus").read_text()
                 if written != "8-11":
                     raise RuntimeError(f"the hook wrote cpuset.cpus {written!r}, not '8-11'")
-            ordered = sorted(samples)
-            timings.append(
-                HookTiming(
-                    case,
-                    runs,
-                    statistics.median(samples),
-                    ordered[max(0, int(len(ordered) * 0.9) - 1)],
-                    ordered[-1],
-                )
-            )
+            timings.append(_timing(case, samples))
+    timings.append(_floor(runs))
     return timings
 
 

@@ -17,4 +17,5 @@ def test_bench_hook_prints_both_cases_and_the_goal() -> None:
     assert lines[0].endswith("-m kubenexus.node.hook")
     assert re.match(r"^no annotation\s+2\s+[\d.]+\s+[\d.]+\s+[\d.]+$", lines[2])
     assert re.match(r"^with annotation\s+2\s+[\d.]+\s+[\d.]+\s+[\d.]+$", lines[3])
-    assert re.match(r"^goal: ≤ 50 ms with annotation \(median\): (meets|MISSES)$", lines[4])
+    assert re.match(r"^python -I -S\s+2\s+[\d.]+\s+[\d.]+\s+[\d.]+$", lines[4])
+    assert re.match(r"^goal: ≤ 50 ms with annotation \(median\): (meets|MISSES)$", lines[5])
