@@ -81,9 +81,17 @@ def _container(state: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
                 spec = json.load(file)
         except (OSError, ValueError) as exc:
             raise HookError(f"{config}: cannot read the container's spec ({exc})") from None
-    annotations = dict(spec.get("annotations") or {})
-    annotations.update(state.get("annotations") or {})
+    annotations: dict[str, Any] = {}
+    for where, found in (("spec", spec.get("annotations")), ("state", state.get("annotations"))):
+        if found is not None and not isinstance(found, dict):
+            raise HookError(f"{where} annotations: expected an object, got {found!r:.60}")
+        annotations.update(found or {})
+    for key in (CPU_SET, NUMA_ZONES):
+        if key in annotations and not isinstance(annotations[key], str):
+            raise HookError(f"annotation {key}: expected a string, got {annotations[key]!r:.60}")
     linux = spec.get("linux") or {}
+    if not isinstance(linux, dict):
+        raise HookError(f"spec linux: expected an object, got {linux!r:.60}")
     return annotations, str(linux.get("cgroupsPath") or "")
 
 
@@ -242,6 +250,9 @@ def run(argv: Sequence[str], stdin: Any) -> int:
             _write(path, value)
     except HookError as exc:
         print(f"cpuset-hook: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: still one line for the runtime's error, never a traceback
+        print(f"cpuset-hook: internal error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -293,6 +293,26 @@ def test_a_cgroup_without_the_cpuset_controller(
             ["--cgroup-driver", "docker"],
             "--cgroup-driver: expected auto, cgroupfs or systemd, got 'docker'",
         ),
+        (
+            '{"linux": {}, "annotations": {"cpu-set": 3}}',
+            [],
+            "annotation cpu-set: expected a string, got 3",
+        ),
+        (
+            '{"linux": {}, "annotations": {"cpu-set": "1", "numa.kubenexus.io/zones": [0]}}',
+            [],
+            "annotation numa.kubenexus.io/zones: expected a string, got [0]",
+        ),
+        (
+            '{"linux": {}, "annotations": ["cpu-set"]}',
+            [],
+            "spec annotations: expected an object, got ['cpu-set']",
+        ),
+        (
+            '{"linux": "x", "annotations": {"cpu-set": "1"}}',
+            [],
+            "spec linux: expected an object, got 'x'",
+        ),
         ("{}", ["--cgroup-version", "3"], "--cgroup-version: expected auto, 1 or 2, got '3'"),
         ("{}", ["--bogus"], "unknown option '--bogus'"),
         ("{}", ["--cgroup-root"], "option --cgroup-root needs a value"),
