@@ -8,7 +8,10 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 # The cpuset OCI hook as a self-contained program for nodes without Python (one directory:
 # docs/node-setup.md). It links against this stage's glibc (Debian 12: 2.36): nodes need that
 # or newer, else build it on an older base.
-RUN pip install --no-cache-dir "pyinstaller>=6.10" && python -m kubenexus.node.build /hook
+# PyInstaller needs objdump (binutils) on Linux.
+RUN apt-get update && apt-get install -y --no-install-recommends binutils \
+ && rm -rf /var/lib/apt/lists/* \
+ && pip install --no-cache-dir "pyinstaller>=6.10" && python -m kubenexus.node.build /hook
 # Smoke test: the program starts without this stage's Python (a container without cpu-set: 0).
 RUN echo '{"annotations": {}}' | env -i /hook/kubenexus-cpuset-hook/kubenexus-cpuset-hook
 

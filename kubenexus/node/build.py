@@ -9,6 +9,7 @@ machine's glibc: build on a base no newer than the nodes' (see docs/node-setup.m
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,14 +38,20 @@ class BuildError(KubeNexusError):
     """The hook could not be built; says why (PyInstaller missing, or its last output)."""
 
 
-def have_pyinstaller() -> bool:
-    return importlib.util.find_spec("PyInstaller") is not None
+def missing_builder() -> str | None:
+    """Why the hook cannot be built here, or None when it can."""
+    if importlib.util.find_spec("PyInstaller") is None:
+        return "PyInstaller is not installed (pip install pyinstaller)"
+    if sys.platform == "linux" and shutil.which("objdump") is None:
+        return "PyInstaller needs objdump on Linux (the binutils package)"
+    return None
 
 
 def build_hook(dist: Path, work: Path | None = None) -> Path:
     """Build into ``dist``; the path of the program."""
-    if not have_pyinstaller():
-        raise BuildError("PyInstaller is not installed (pip install pyinstaller)")
+    missing = missing_builder()
+    if missing is not None:
+        raise BuildError(missing)
     script = Path(__file__).with_name("hook.py")
     package_root = Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory(prefix="kubenexus-hook-build-") as tmp:

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from kubenexus.node.build import build_hook, have_pyinstaller
+from kubenexus.node.build import build_hook, missing_builder
 from tests.node.hosts import FakeSysfs, cgroup_tree, oci_state
 
+MISSING = missing_builder()
 pytestmark = pytest.mark.skipif(
-    not have_pyinstaller(),
-    reason="PyInstaller is not installed (pip install -e '.[test]' brings it): the hook's "
-    "executable is not built here",
+    MISSING is not None, reason=f"the hook's executable is not built here: {MISSING}"
 )
 GIB = 2**30
 
