@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -68,44 +69,40 @@ def _timing(case: str, samples: list[float]) -> HookTiming:
     return HookTiming(case, len(samples), statistics.median(samples), p90, ordered[-1])
 
 
-def _floor(runs: int) -> HookTiming:
-    """Starting a bare interpreter and nothing else: what any Python hook pays at least."""
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
-        samples.append((time.perf_counter() - start) * 1000)
-    return _timing("python -I -S", samples)
+FLOOR = "python -I -S"
 
 
-def bench_hook(command: Sequence[str], runs: int) -> list[HookTiming]:
-    """Run ``command`` (the hook) ``runs`` times per case; its wall time per start, and a bare
-    interpreter's start for scale."""
-    timings: list[HookTiming] = []
+def bench_hook(command: Sequence[str], runs: int, seed: int = 1) -> list[HookTiming]:
+    """Run ``command`` (the hook) ``runs`` times per case — no annotation, with one — and a bare
+    interpreter (``python -I -S -c pass``: what any Python hook pays at least) for scale. The
+    three are interleaved in a shuffled order each round, so a change of the machine's load
+    during the run weighs on all of them alike."""
     with tempfile.TemporaryDirectory(prefix="kubenexus-hook-bench-") as tmp:
         root = Path(tmp)
         sysfs, cgroup = _make_host(root)
-        args = [*command, "--sysfs-root", str(sysfs), "--cgroup-root", str(cgroup)]
-        cases = {
-            "no annotation": _state(root, {}),
-            "with annotation": _state(root, {CPU_SET: "8-11", NUMA_ZONES: "1"}),
+        hook = [*command, "--sysfs-root", str(sysfs), "--cgroup-root", str(cgroup)]
+        cases: dict[str, tuple[list[str], bytes]] = {
+            "no annotation": (hook, _state(root, {})),
+            "with annotation": (hook, _state(root, {CPU_SET: "8-11", NUMA_ZONES: "1"})),
+            FLOOR: ([sys.executable, "-I", "-S", "-c", "pass"], b""),
         }
+        samples: dict[str, list[float]] = {case: [] for case in cases}
+        order = list(cases)
+        shuffle = random.Random(seed).shuffle
         env = dict(os.environ)
-        for case, stdin in cases.items():
-            samples: list[float] = []
-            for _ in range(runs):
+        for _ in range(runs):
+            shuffle(order)
+            for case in order:
+                args, stdin = cases[case]
                 start = time.perf_counter()
                 done = subprocess.run(args, input=stdin, capture_output=True, check=False, env=env)
-                samples.append((time.perf_counter() - start) * 1000)
+                samples[case].append((time.perf_counter() - start) * 1000)
                 if done.returncode != 0:
                     raise RuntimeError(f"the hook failed ({case}): {done.stderr.decode().strip()}")
-            if case == "with annotation":
-                written = (cgroup / "kubepods/pod1/ctr1/cpuset.cpus").read_text()
-                if written != "8-11":
-                    raise RuntimeError(f"the hook wrote cpuset.cpus {written!r}, not '8-11'")
-            timings.append(_timing(case, samples))
-    timings.append(_floor(runs))
-    return timings
+        written = (cgroup / "kubepods/pod1/ctr1/cpuset.cpus").read_text()
+        if written != "8-11":
+            raise RuntimeError(f"the hook wrote cpuset.cpus {written!r}, not '8-11'")
+    return [_timing(case, values) for case, values in samples.items()]
 
 
 def default_command() -> list[str]:

@@ -15,7 +15,6 @@ Standard library only and no kubenexus import beyond ``node.sysfs``: it must sta
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -78,7 +77,7 @@ def _container(state: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
         config = os.path.join(bundle, "config.json")
         try:
             with open(config, encoding="utf-8") as file:
-                spec = json.load(file)
+                spec = _json().loads(file.read())
         except (OSError, ValueError) as exc:
             raise HookError(f"{config}: cannot read the container's spec ({exc})") from None
     annotations: dict[str, Any] = {}
@@ -234,12 +233,23 @@ def _write(path: str, value: str) -> None:
         os.close(fd)
 
 
+def _json() -> Any:
+    import json  # noqa: PLC0415 - json imports re: ~5 ms that unpinned containers never pay
+
+    return json
+
+
 def run(argv: Sequence[str], stdin: Any) -> int:
     """The hook; returns the exit code (errors: one line on stderr)."""
     try:
         options = _options(argv)
         try:
-            state = json.load(stdin)
+            text = stdin.read()
+            # Runtimes write the spec's annotations into the state: a state that has them and
+            # not the key is a container to leave alone, known without parsing JSON.
+            if '"annotations"' in text and f'"{CPU_SET}"' not in text:
+                return 0
+            state = _json().loads(text)
         except ValueError as exc:
             raise HookError(f"stdin: not the OCI state as JSON ({exc})") from None
         if not isinstance(state, dict):
