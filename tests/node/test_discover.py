@@ -331,3 +331,17 @@ def test_cli_prints_a_table_or_json(tmp_path: Path) -> None:
     )
     assert no_node.exit_code == 2
     assert "--apply needs --node-name" in no_node.stderr
+
+
+@pytest.mark.skipif(
+    not Path("/sys/devices/system/cpu/online").exists(), reason="no Linux sysfs here"
+)
+def test_this_machines_own_sysfs_reads_and_round_trips() -> None:
+    found = discover("/sys", nvidia_smi=None)
+    zones = found.host.zones
+    assert zones
+    assert frozenset().union(*(z.cpus for z in zones)) <= found.host.online
+    assert all(z.memory > 0 for z in zones)
+    topology = topology_from_labels(desired_labels(found), desired_annotations(found))
+    assert topology is not None
+    assert [z.cpus for z in topology.zones] == [z.cpus for z in zones]
