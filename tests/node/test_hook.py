@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from kubenexus.api.topology import format_cpu_list, parse_cpu_list
 from kubenexus.cli import main
-from kubenexus.node.hook import run
+from kubenexus.node.hook import loads, run
 from kubenexus.node.sysfs import SysfsError, format_cpus, parse_cpus
 from tests.node.hosts import FakeSysfs, cgroup_tree, oci_state
 
@@ -411,3 +411,46 @@ def test_the_hook_imports_nothing_heavy() -> None:
     code = "import sys, kubenexus.node.hook; print(sorted(m for m in sys.modules if m.startswith(('kubenexus', 'click', 'numpy', 'pydantic', 'yaml', 'asyncio', 'typing', 'dataclasses'))))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['kubenexus', 'kubenexus.node', 'kubenexus.node.hook']"
+
+
+def test_pinning_a_container_never_imports_json(tmp_path: Path, sysfs: Path) -> None:
+    cgroup, path, leaf = cgroup_tree(tmp_path, 2, "cgroupfs")
+    state = oci_state(
+        tmp_path, {"cpu-set": "1", "numa.kubenexus.io/zones": "0"}, path, in_state=False
+    )
+    code = (
+        "import io, sys; from kubenexus.node.hook import run; "
+        f"code = run(['--cgroup-root', {str(cgroup)!r}, '--sysfs-root', {str(sysfs)!r}], io.StringIO(sys.stdin.read())); "
+        "print(code, 'json' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=state, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["0", "False"]
+    assert (leaf / "cpuset.cpus").read_text() == "1"
+
+
+JSON_TEXTS = [
+    '{"ociVersion": "1.2.0", "annotations": {"cpu-set": "0-3"}, "pid": 42}',
+    '  \n{"a": [1, 2.5, -3e2, true, false, null, "x\\u00e9\\n"], "b": {}}\t',
+    "[]",
+    '"text"',
+    '{"n": NaN, "i": Infinity}',
+]
+
+
+@pytest.mark.parametrize("text", JSON_TEXTS)
+def test_the_hooks_json_reading_is_json_loads(text: str) -> None:
+    assert json.dumps(loads(text)) == json.dumps(json.loads(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "{", '{"a": 1} x', '{"a": 1}{}', "{'a': 1}", '{"a": 01}', "nul"]
+)
+def test_the_hooks_json_reading_refuses_what_json_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match=r"^(Expecting|Extra data)") as by_json:
+        json.loads(text)
+    with pytest.raises(ValueError, match=r"^(Expecting|Extra data)") as ours:
+        loads(text)
+    assert str(ours.value).split(":")[0].split(" (")[0] == str(by_json.value).split(":")[0]
+    assert f"(char {by_json.value.pos})" in str(ours.value)
