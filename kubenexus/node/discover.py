@@ -79,6 +79,7 @@ class Discovery:
     gpus: tuple[PciDevice, ...]
     nics: tuple[PciDevice, ...]
     nvlinks: NvLinks | None
+    warnings: tuple[str, ...] = ()  # what could not be read, without stopping the rest
 
 
 class DiscoveryError(KubeNexusError):
@@ -202,13 +203,14 @@ def discover(
     except SysfsError as exc:
         raise DiscoveryError(str(exc)) from None
     gpus, nics = read_pci(sysfs_root, host)
-    return Discovery(
-        host,
-        _threads_per_core(sysfs_root, host),
-        tuple(gpus),
-        tuple(nics),
-        read_nvlinks(nvidia_smi),
-    )
+    warnings: list[str] = []
+    try:
+        nvlinks = read_nvlinks(nvidia_smi)
+    except DiscoveryError as exc:  # the zones are still worth publishing without NVLink data
+        nvlinks = None
+        warnings.append(f"NVLink unknown: {exc}")
+    threads = _threads_per_core(sysfs_root, host)
+    return Discovery(host, threads, tuple(gpus), tuple(nics), nvlinks, tuple(warnings))
 
 
 # ------------------------------------------------------------------ what to publish
@@ -367,6 +369,7 @@ def to_json(found: Discovery) -> dict[str, Any]:
         },
         "labels": desired_labels(found),
         "annotations": desired_annotations(found),
+        "warnings": list(found.warnings),
     }
 
 
@@ -411,6 +414,7 @@ def render_table(found: Discovery) -> str:
     if found.nvlinks is not None:
         pairs = " ".join(f"{a}-{b}" for a, b in sorted(found.nvlinks.pairs)) or "none"
         lines += ["", f"NVLink ({found.nvlinks.kind}): {pairs}"]
+    lines += [f"warning: {warning}" for warning in found.warnings]
     lines += ["", "labels:"]
     lines += [f"  {k}={v}" for k, v in sorted(desired_labels(found).items())]
     lines += ["annotations:"]

@@ -90,7 +90,10 @@ async def publish_loop(
     while True:
         failed = False
         try:
-            for line in await publish(client, node_name, discover(), what):
+            found = discover()
+            for warning in found.warnings:
+                report(f"warning: {warning}")
+            for line in await publish(client, node_name, found, what):
                 report(line)
         except KubeNexusError as exc:  # an API error, or a host unreadable this round
             report(f"error: {exc}")
