@@ -49,7 +49,11 @@ def node() -> None:
     help="labels: the node's labels/annotations (with CPU ids); nrt: a NodeResourceTopology "
     "when its CRD is served (no CPU ids: the scheduler then pins no CPUs); both.",
 )
-@click.option("--kubeconfig", type=click.Path(path_type=Path), help="Default: in-cluster, then ~/.kube/config.")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path),
+    help="Default: in-cluster, then ~/.kube/config.",
+)
 @click.option(
     "--interval",
     default=0.0,
