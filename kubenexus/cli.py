@@ -9,6 +9,7 @@ import click
 
 from kubenexus.config import SchedulerConfiguration, load_config_file
 from kubenexus.errors import KubeNexusError
+from kubenexus.node.commands import cpuset_hook, node
 
 
 def _config(path: Path | None) -> SchedulerConfiguration | None:
@@ -274,6 +275,10 @@ def run(  # noqa: PLR0917 - click passes one argument per option
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
+
+# The node side (docs/node-setup.md): `kubenexus node …` and `kubenexus cpuset-hook`.
+main.add_command(node)
+main.add_command(cpuset_hook)
 
 if __name__ == "__main__":
     main()

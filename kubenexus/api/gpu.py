@@ -267,6 +267,21 @@ _GPU_NUMA: Final = re.compile(r"^gpu\.kubenexus\.io/gpu(\d+)-numa$")
 _PRODUCT_ENTRY: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]*$")
 
 
+def pci_gpu(vendor: str, device: str) -> tuple[str, str, int] | None:
+    """(product, vendor, memory in bytes) of a PCI vendor/device id (``10de``, ``2330``) in the
+    device-id table; None for an id it does not hold. Node discovery reads sysfs with it."""
+    ident = (vendor.lower().removeprefix("0x"), device.lower().removeprefix("0x"))
+    if ident not in _PCI_GPUS:
+        return None
+    product, gib = _PCI_GPUS[ident]
+    return product, _PCI_VENDORS[ident[0]], gib * GIB
+
+
+def pci_vendor(vendor: str) -> str:
+    """ "nvidia", "amd" or "intel" for a GPU vendor's PCI id (``10de``); "" for any other."""
+    return _PCI_VENDORS.get(vendor.lower().removeprefix("0x"), "")
+
+
 def _text(product: str) -> str:
     """Upper-case words joined by dashes: "NVIDIA H100 80GB HBM3" → "NVIDIA-H100-80GB-HBM3"."""
     return "-".join(_words(product))
