@@ -1,0 +1,38 @@
+"""Break-tests for issue #15's NetworkFabricScore (each test shows one defect)."""
+
+from __future__ import annotations
+
+from kubenexus.api import keys
+from kubenexus.api.objects import NodeInfo
+from tests.builders import make_node
+from tests.core.helpers import place, scheduler
+from tests.core.test_network_fabric import gang_pod
+
+GPU = keys.GPU_NVIDIA
+
+
+def clique_node(name: str, fabric: str, clique: str, *, tainted: bool = False) -> NodeInfo:
+    node = (
+        make_node(name).alloc(cpu="64", memory="512Gi").extended(GPU, "8")
+        .label(keys.FABRIC_TYPE_LABEL, fabric).label(keys.GPU_CLIQUE_LABEL, clique)
+    )  # fmt: skip
+    if tainted:
+        node = node.taint("maintenance", "true")
+    return node.obj()
+
+
+def test_clique_room_ignores_taints_so_a_require_clique_gang_never_starts() -> None:
+    """Clique A (NVSwitch, preferred by the fabric score) has four 8-GPU nodes but two are
+    tainted NoSchedule: room for two members. Clique B (InfiniBand) has room for all four.
+    The first member's room count counts the tainted nodes, so the gang is sent into A, where
+    it can never fit; B would take it whole."""
+    s = scheduler(
+        clique_node("a0", "nvswitch", "A"),
+        clique_node("a1", "nvswitch", "A"),
+        clique_node("a2", "nvswitch", "A", tainted=True),
+        clique_node("a3", "nvswitch", "A", tainted=True),
+        *[clique_node(f"b{i}", "infiniband", "B") for i in range(4)],
+    )
+    gang = [gang_pod(f"w{i}", gpus=8).annotate(keys.REQUIRE_CLIQUE, "true").obj() for i in range(4)]
+    placed = place(s, *gang)
+    assert sorted(placed.values()) == ["b0", "b1", "b2", "b3"], placed
