@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from kubenexus.api import keys
 from kubenexus.api.profile import classify
-
 from tests.builders import make_pod
 
 GPU = keys.GPU_NVIDIA
