@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kubenexus.api import keys
 from kubenexus.api.objects import NodeInfo
-from tests.builders import make_node
+from tests.builders import make_node, make_pod
 from tests.core.helpers import place, scheduler
 from tests.core.test_network_fabric import gang_pod
 
@@ -36,3 +36,29 @@ def test_clique_room_ignores_taints_so_a_require_clique_gang_never_starts() -> N
     gang = [gang_pod(f"w{i}", gpus=8).annotate(keys.REQUIRE_CLIQUE, "true").obj() for i in range(4)]
     placed = place(s, *gang)
     assert sorted(placed.values()) == ["b0", "b1", "b2", "b3"], placed
+
+
+def test_a_cpu_launcher_sizes_the_clique_for_its_gpu_workers() -> None:
+    """An MPIJob-style gang: one CPU-only launcher and four 8-GPU workers, all
+    ``require-clique``. The first member planned is the launcher; the clique room is counted
+    in copies of *its* shape (cpu only: hundreds per node), so clique A (one 8-GPU node,
+    NVSwitch, the better fabric score) is judged roomy for the gang; the workers must then
+    follow the launcher into A, where one fits. Clique B (four 8-GPU nodes) would take all."""
+    s = scheduler(
+        clique_node("a0", "nvswitch", "A"),
+        *[clique_node(f"b{i}", "infiniband", "B") for i in range(4)],
+    )
+    launcher = (
+        make_pod("launcher")
+        .label(keys.GANG_NAME_LABELS[0], "ddp")
+        .label(keys.GANG_MIN_AVAILABLE_KEYS[0], "5")
+        .req(cpu="1", memory="1Gi")
+        .annotate(keys.REQUIRE_CLIQUE, "true")
+        .obj()
+    )
+    workers = [
+        gang_pod(f"w{i}", size=5, gpus=8).annotate(keys.REQUIRE_CLIQUE, "true").obj()
+        for i in range(4)
+    ]
+    placed = place(s, launcher, *workers)
+    assert all(node.startswith("b") for node in placed.values()), placed
