@@ -16,7 +16,7 @@ from tests.core.helpers import place, scheduler
 @pytest.fixture
 def classify_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
-    real = profiles_module.classify
+    real = profiles_module.classify  # type: ignore[attr-defined]
 
     def counting(pod, labels, settings):  # type: ignore[no-untyped-def]
         calls.append(pod.key)
