@@ -74,3 +74,14 @@ def test_an_image_is_matched_by_substring_so_interaction_is_interactive() -> Non
         .obj()
     )
     assert classify(pod, {}).workload == "batch"
+
+
+def test_scheduling_docs_agree_with_the_preemptible_rule() -> None:
+    """docs/scheduling.md (gang preemption) still says a pod with "priority ≤ 100" is there to
+    be preempted — the original's rule that docs/profiles.md says was dropped; the code
+    makes a priority-50 pod firm (preemptibleBelowPriority defaults to 0)."""
+    from pathlib import Path
+
+    assert not classify(make_pod("p").priority(50).obj(), {}).preemptible
+    text = Path(__file__).parents[2].joinpath("docs", "scheduling.md").read_text()
+    assert "priority ≤ 100" not in text
