@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kubenexus.api import keys
 from kubenexus.api.profile import classify
 from tests.builders import make_pod
@@ -80,8 +82,6 @@ def test_scheduling_docs_agree_with_the_preemptible_rule() -> None:
     """docs/scheduling.md (gang preemption) still says a pod with "priority ≤ 100" is there to
     be preempted — the original's rule that docs/profiles.md says was dropped; the code
     makes a priority-50 pod firm (preemptibleBelowPriority defaults to 0)."""
-    from pathlib import Path
-
     assert not classify(make_pod("p").priority(50).obj(), {}).preemptible
     text = Path(__file__).parents[2].joinpath("docs", "scheduling.md").read_text()
     assert "priority ≤ 100" not in text
