@@ -85,3 +85,20 @@ def test_scheduling_docs_agree_with_the_preemptible_rule() -> None:
     assert not classify(make_pod("p").priority(50).obj(), {}).preemptible
     text = Path(__file__).parents[2].joinpath("docs", "scheduling.md").read_text()
     assert "priority ≤ 100" not in text
+
+
+def test_an_unreadable_preemptible_label_is_named_not_taken_as_false() -> None:
+    """docs/profiles.md: "A label or annotation that cannot be read is ignored and named".
+    ``workload.kubenexus.io/preemptible: "yes"`` is neither: it silently decides "not
+    preemptible", overriding the pod's best-effort class, and no problem is reported (so no
+    InvalidProfile Event, no simulate note)."""
+    pod = make_pod("p").label(keys.PREEMPTIBLE_LABEL, "yes").priority_class("best-effort").obj()
+    profile = classify(pod, {})
+    assert profile.preemptible
+    assert any(keys.PREEMPTIBLE_LABEL in problem for problem in profile.problems)
+
+
+def test_an_unreadable_backfill_label_is_named() -> None:
+    pod = make_pod("p").label(keys.BACKFILL_LABEL, "yes").obj()
+    profile = classify(pod, {})
+    assert any(keys.BACKFILL_LABEL in problem for problem in profile.problems)
