@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kubenexus.api import keys
 from kubenexus.api.objects import NodeInfo
+from kubenexus.scheduler import Unschedulable
 from tests.builders import make_node, make_pod
 from tests.core.helpers import place, scheduler
 from tests.core.test_network_fabric import gang_pod
@@ -62,3 +63,24 @@ def test_a_cpu_launcher_sizes_the_clique_for_its_gpu_workers() -> None:
     ]
     placed = place(s, launcher, *workers)
     assert all(node.startswith("b") for node in placed.values()), placed
+
+
+def test_a_require_clique_gang_can_preempt_like_any_other_gang() -> None:
+    """Clique A is full of priority -5 pods (one 8-GPU pod per node). A priority-1000 gang of
+    four 8-GPU members preempts them — unless it carries ``require-clique``: then the first
+    member's clique-room check reads the nodes' free room as it is (victims not removed), no
+    clique has room, and the gang never preempts (it waits forever behind opportunistic
+    pods). Without the annotation the same gang preempts."""
+    s = scheduler(*[clique_node(f"a{i}", "nvswitch", "A") for i in range(4)])
+    for i in range(4):
+        s.upsert_pod(
+            make_pod(f"low{i}").priority(-5).req(cpu="1").extended(GPU, "8")
+            .node(f"a{i}").phase("Running").obj()
+        )  # fmt: skip
+    for i in range(4):
+        s.upsert_pod(
+            gang_pod(f"w{i}", gpus=8).priority(1000).annotate(keys.REQUIRE_CLIQUE, "true").obj()
+        )
+    outcomes = s.run_until_idle()
+    preempting = [o for o in outcomes if isinstance(o, Unschedulable) and o.preemption is not None]
+    assert preempting, [getattr(o, "message", "") for o in outcomes]
