@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kubenexus.simulator import InputFileError, simulate
+from kubenexus.errors import InputFileError
+from kubenexus.simulator import simulate
 
 
 @pytest.mark.parametrize(
