@@ -60,3 +60,15 @@ def test_after_a_namespace_relabel_waiting_pods_are_classified_on_every_read(
     for _ in range(3):
         book.of(pod)
     assert classify_calls == []
+
+
+def test_deleted_namespaces_leave_nothing_behind_in_the_profile_book() -> None:
+    """``namespace_changed`` adds a generation per namespace and nothing ever removes it: a
+    cluster that creates and deletes namespaces (CI, per-PR previews) grows the ProfileBook
+    by one entry per namespace ever seen, for the daemon's lifetime."""
+    s = scheduler(make_node("n").alloc(cpu="1").obj())
+    for i in range(1000):
+        s.set_namespace(f"pr-{i}", {keys.TENANT_TIER: "bronze"})
+        s.set_namespace(f"pr-{i}", None)
+    generations = s.cache.nodes.profiles._generations
+    assert len(generations) < 1000
