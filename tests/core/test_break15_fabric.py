@@ -84,3 +84,27 @@ def test_a_require_clique_gang_can_preempt_like_any_other_gang() -> None:
     outcomes = s.run_until_idle()
     preempting = [o for o in outcomes if isinstance(o, Unschedulable) and o.preemption is not None]
     assert preempting, [getattr(o, "message", "") for o in outcomes]
+
+
+def test_a_launcher_without_require_clique_chains_the_workers_to_its_clique() -> None:
+    """The realistic MPIJob spelling: only the workers carry ``require-clique``; the CPU-only
+    launcher does not and a CPU node is free. NetworkFabricScore still scores the launcher
+    (a gang member) by fabric, so it lands on a0 (clique A, NVSwitch); the workers' filter
+    then takes "the clique of the gang's placed or planned members" — the launcher's, though
+    it never asked for one — and only one worker fits there: the gang never starts, while
+    clique B would hold all four workers."""
+    s = scheduler(
+        clique_node("a0", "nvswitch", "A"),
+        *[clique_node(f"b{i}", "infiniband", "B") for i in range(4)],
+        make_node("cpu").alloc(cpu="64", memory="256Gi").obj(),
+    )
+    launcher = (
+        make_pod("launcher").label(keys.GANG_NAME_LABELS[0], "ddp")
+        .label(keys.GANG_MIN_AVAILABLE_KEYS[0], "5").req(cpu="1", memory="1Gi").obj()
+    )  # fmt: skip
+    workers = [
+        gang_pod(f"w{i}", size=5, gpus=8).annotate(keys.REQUIRE_CLIQUE, "true").obj()
+        for i in range(4)
+    ]
+    placed = place(s, launcher, *workers)
+    assert sorted(placed[w.name] for w in workers) == ["b0", "b1", "b2", "b3"], placed
