@@ -33,5 +33,6 @@ async def test_a_waiting_pod_keeps_its_profile_after_our_own_condition_update(
             if entry is not None and kept is not None and kept[0] is not entry.pod:
                 break
             await asyncio.sleep(0.1)
-        assert entry is not None and kept is not None
+        assert entry is not None
+        assert kept is not None
         assert kept[0] is entry.pod, "the kept profile belongs to a pod record nobody reads"
