@@ -18,9 +18,11 @@ class ProfileBook:
         self._namespace_labels = namespace_labels
         # Per schedulerName, the ProfileClassifier arguments of its profile.
         self._settings: dict[str, ClassifierSettings] = {}
-        # Per namespace, bumped when its labels change.
+        # Per namespace whose labels changed, a stamp from one counter (a deleted namespace is
+        # dropped: its kept profiles then differ from the stamp 0 of an unknown namespace).
         self._generations: dict[str, int] = {}
-        # pod key → (the pod record classified, its namespace's generation then, the profile).
+        self._stamp = 0
+        # pod key → (the pod record classified, its namespace's stamp then, the profile).
         self._kept: dict[str, tuple[PodInfo, int, WorkloadProfile]] = {}
         # Equal profiles are one object (a queue of 50,000 pods holds a few dozen).
         self._interned: dict[WorkloadProfile, WorkloadProfile] = {}
@@ -38,30 +40,48 @@ class ProfileBook:
             self._interned = {profile: profile}
         return found
 
-    def of(self, pod: PodInfo) -> WorkloadProfile:
-        """The pod's profile: the kept one while the pod record and its namespace are
-        unchanged, else computed (and not kept: ``keep`` is for queued pods)."""
+    def _current(self, pod: PodInfo) -> tuple[int, WorkloadProfile | None]:
+        """The namespace's stamp, and the kept profile if it still holds for this record (the
+        same record, or an equal one: a status-only update gives an equal copy)."""
+        stamp = self._generations.get(pod.namespace, 0)
         kept = self._kept.get(pod.key)
-        generation = self._generations.get(pod.namespace, 0)
-        if kept is not None and kept[0] is pod and kept[1] == generation:
-            return kept[2]
-        return self._compute(pod)
+        if kept is None or kept[1] != stamp:
+            return stamp, None
+        if kept[0] is not pod:
+            if kept[0] != pod:
+                return stamp, None
+            self._kept[pod.key] = (pod, stamp, kept[2])  # the next read matches by identity
+        return stamp, kept[2]
+
+    def of(self, pod: PodInfo) -> WorkloadProfile:
+        """The pod's profile: the kept one while the pod and its namespace are unchanged; else
+        computed — and kept again if the pod is one being kept (a queued pod)."""
+        stamp, profile = self._current(pod)
+        if profile is not None:
+            return profile
+        profile = self._compute(pod)
+        if pod.key in self._kept:
+            self._kept[pod.key] = (pod, stamp, profile)
+        return profile
 
     def keep(self, pod: PodInfo) -> WorkloadProfile:
         """Classify a pod being queued and keep its profile until ``forget``."""
-        kept = self._kept.get(pod.key)
-        generation = self._generations.get(pod.namespace, 0)
-        if kept is not None and kept[0] is pod and kept[1] == generation:
-            return kept[2]
-        profile = self._compute(pod)
-        self._kept[pod.key] = (pod, generation, profile)
+        stamp, profile = self._current(pod)
+        if profile is None:
+            profile = self._compute(pod)
+            self._kept[pod.key] = (pod, stamp, profile)
         return profile
 
     def forget(self, key: str) -> None:
         self._kept.pop(key, None)
 
-    def namespace_changed(self, name: str) -> None:
-        self._generations[name] = self._generations.get(name, 0) + 1
+    def namespace_changed(self, name: str, *, exists: bool = True) -> None:
+        """The namespace's labels changed (``exists`` False: it was deleted)."""
+        if exists:
+            self._stamp += 1
+            self._generations[name] = self._stamp
+        else:
+            self._generations.pop(name, None)
 
     def __len__(self) -> int:
         return len(self._kept)

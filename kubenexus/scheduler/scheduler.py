@@ -364,7 +364,8 @@ class Scheduler:
     def set_namespace(self, name: str, labels: Mapping[str, str] | None) -> None:
         """A Namespace's labels (None: deleted), for affinity terms' namespaceSelector."""
         if self.cache.nodes.pods.set_namespace(name, labels):
-            self.cache.nodes.profiles.namespace_changed(name)  # its tenant tier may change
+            # Its pods' tenant tier may change.
+            self.cache.nodes.profiles.namespace_changed(name, exists=labels is not None)
             self.queue.move(ClusterEvent.NAMESPACE_LABELS)
 
     def profile_of(self, pod: PodInfo) -> WorkloadProfile:
