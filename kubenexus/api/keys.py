@@ -180,7 +180,13 @@ BATCH_LABELS: Final = (
     "training.kubeflow.org/replica-type",
     "jobset.sigs.k8s.io/jobset-name",
     "trainer.kubeflow.org/trainjob-ancestor-step",
+    # Workflow engines: Argo Workflows (and Kubeflow Pipelines on it), Tekton, Volcano.
+    "workflows.argoproj.io/workflow",
+    "tekton.dev/taskRun",
+    "volcano.sh/job-name",
 )
+# Owners whose pods run to completion.
+BATCH_OWNERS: Final = frozenset({"Job", "CronJob", "Workflow", "TaskRun", "PipelineRun"})
 # Among batch pods, training ones: Kubeflow's training operators (PyTorchJob, TFJob, MPIJob,
 # XGBoostJob… all label ``training.kubeflow.org/job-name``), Trainer v2, the original's keys.
 TRAINING_LABELS: Final = (
@@ -213,11 +219,14 @@ INTERACTIVE_LABELS: Final = (
 )
 INTERACTIVE_COMPONENTS: Final = frozenset({"singleuser-server"})
 APP_NAME_LABEL: Final = "app.kubernetes.io/name"
+# (Not "jupyterhub": z2jh names every pod of the chart so, the hub and proxy included.)
 INTERACTIVE_APP_NAMES: Final = frozenset(
-    {"jupyter", "jupyterhub", "jupyterlab", "rstudio", "code-server", "vscode"}
+    {"jupyter", "jupyterlab", "rstudio", "code-server", "vscode"}
 )
 INTERACTIVE_APP_WORDS: Final = frozenset({"ide", "repl", "lab", "notebook", "notebooks"})
-INTERACTIVE_IMAGES: Final = ("jupyter", "rstudio", "code-server", "vscode", "nteract")
+# Words of an image's repository path (registry host and tag left out).
+INTERACTIVE_IMAGE_WORDS: Final = frozenset({"jupyter", "rstudio", "vscode", "nteract"})
+INTERACTIVE_IMAGE_PHRASES: Final = ("code-server",)
 
 # Hardware tiers (TenantHardwareAffinityScore): node label, premium | standard | economy.
 HARDWARE_TIER_LABEL: Final = "hardware.kubenexus.io/tier"

@@ -24,7 +24,6 @@ TIERS: Final = tuple(TIER_ORDINALS)
 WORKLOAD_TYPES: Final = ("training", "inference", "batch", "service", "interactive")
 # Types that fill nodes (bin-pack) rather than spread.
 PACKING_TYPES: Final = frozenset({"training", "batch"})
-_BATCH_OWNERS: Final = frozenset({"Job", "CronJob"})
 # Tenant names that say their tier (Kueue step, reference §2.1): first match wins.
 _NAME_TIERS: Final = (("prod", "gold"), ("staging", "silver"), ("dev", "bronze"))
 _WORD: Final = re.compile(r"[a-z0-9]+")
@@ -136,23 +135,39 @@ def _who(
     return settings.default_tier, pod.namespace, "default"
 
 
-def _interactive(pod: PodInfo) -> bool:
+def _interactive_by_labels(pod: PodInfo) -> bool:
     labels = pod.labels
-    if labels:
-        if not _INTERACTIVE_KEYS.isdisjoint(labels):
-            return True
-        if any(labels.get(key) in keys.INTERACTIVE_COMPONENTS for key in keys.COMPONENT_LABELS):
-            return True
-        app = labels.get(keys.APP_NAME_LABEL, "").lower()
-        if app and (
-            app in keys.INTERACTIVE_APP_NAMES
-            or not keys.INTERACTIVE_APP_WORDS.isdisjoint(_WORD.findall(app))
-        ):
-            return True
-    # The image's repository name, not its registry host or tag ("registry.lab.example/x").
+    if not labels:
+        return False
+    if not _INTERACTIVE_KEYS.isdisjoint(labels):
+        return True
+    if any(labels.get(key) in keys.INTERACTIVE_COMPONENTS for key in keys.COMPONENT_LABELS):
+        return True
+    app = labels.get(keys.APP_NAME_LABEL, "").lower()
+    return bool(app) and (
+        app in keys.INTERACTIVE_APP_NAMES
+        or not keys.INTERACTIVE_APP_WORDS.isdisjoint(_WORD.findall(app))
+    )
+
+
+def _repository(image: str) -> str:
+    """An image's repository path without the registry host, tag or digest, lowercased
+    ("quay.io/jupyter/scipy-notebook:2024" → "jupyter/scipy-notebook")."""
+    name = image.split("@", 1)[0].lower()
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        name = rest
+    if name.rfind(":") > name.rfind("/"):
+        name = name[: name.rfind(":")]
+    return name
+
+
+def _interactive_image(pod: PodInfo) -> bool:
     for image in pod.images:
-        repository = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0].lower()
-        if any(word in repository for word in keys.INTERACTIVE_IMAGES):
+        repository = _repository(image)
+        if not keys.INTERACTIVE_IMAGE_WORDS.isdisjoint(_WORD.findall(repository)):
+            return True
+        if any(phrase in repository for phrase in keys.INTERACTIVE_IMAGE_PHRASES):
             return True
     return False
 
@@ -186,28 +201,41 @@ def _what(pod: PodInfo, problems: list[str]) -> str:
             return value
         problems.append(_bad(where, explicit, ", ".join(WORKLOAD_TYPES)))
         return "unknown"
-    if _interactive(pod):
+    if _interactive_by_labels(pod):
         return "interactive"
     if _inference(pod):
         return "inference"
     batch = (
         bool(pod.gang)
         or not _BATCH_KEYS.isdisjoint(pod.labels)
-        or (pod.owner is not None and pod.owner.kind in _BATCH_OWNERS)
+        or (pod.owner is not None and pod.owner.kind in keys.BATCH_OWNERS)
     )
     if not batch:
-        return "service"
+        # An IDE's image marks a notebook only where nothing says it is a framework's worker.
+        return "interactive" if _interactive_image(pod) else "service"
     training = bool(pod.gang) or gpu_count(pod) > 1 or not _TRAINING_KEYS.isdisjoint(pod.labels)
     return "training" if training else "batch"
 
 
-def _preemptible(pod: PodInfo, settings: ClassifierSettings) -> bool:
-    """Reference §2.3 and §10: the preemptible label when present decides; else a backfill
+def _flag_label(pod: PodInfo, key: str, problems: list[str]) -> bool | None:
+    """A true/false label: its value, or None when absent or unreadable (then named)."""
+    value = pod.labels.get(key)
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    if lowered in {"true", "false"}:
+        return lowered == "true"
+    problems.append(_bad(f"label {key}", value, "true or false"))
+    return None
+
+
+def _preemptible(pod: PodInfo, settings: ClassifierSettings, problems: list[str]) -> bool:
+    """Reference §2.3 and §10: the preemptible label when readable decides; else a backfill
     label, a low-priority/best-effort class, or a priority below the configured bound."""
-    label = pod.labels.get(keys.PREEMPTIBLE_LABEL)
+    label = _flag_label(pod, keys.PREEMPTIBLE_LABEL, problems)
     if label is not None:
-        return label.strip().lower() == "true"
-    if pod.labels.get(keys.BACKFILL_LABEL, "").strip().lower() == "true":
+        return label
+    if _flag_label(pod, keys.BACKFILL_LABEL, problems):
         return True
     return (
         pod.priority_class_name in keys.PREEMPTIBLE_CLASSES
@@ -229,6 +257,6 @@ def classify(
         tier_source=source,
         workload=_what(pod, problems),
         gang=bool(pod.gang),
-        preemptible=_preemptible(pod, settings),
+        preemptible=_preemptible(pod, settings, problems),
         problems=tuple(problems),
     )
