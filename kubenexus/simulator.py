@@ -372,9 +372,11 @@ class _Inputs:
 
     def _namespace(self, doc: _Document) -> None:
         meta = doc.body.get("metadata")
-        if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str):
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        if name is None or name == "":
             raise InputFileError(f"{doc.label}: metadata.name: is required")
-        name = str(meta["name"])
+        if not isinstance(name, str) or not isinstance(meta, Mapping):
+            raise InputFileError(f"{doc.label}: metadata.name: expected a string (got {name!r})")
         try:
             labels = string_map_at(meta.get("labels"), "metadata.labels")
         except InvalidInputError as exc:

@@ -12,8 +12,9 @@ otherwise ("true": pristine, any other value: not). Quality comes from the label
 Score, the first rule that applies (the original's rules, reference §8.3):
 
 1. the node has no GPUs → the node's CPU utilisation in percent (requested ÷ allocatable cpu ×
-   100, truncated; 0 without allocatable cpu). A pod requesting no GPU gets no score at all
-   (the original scored it so, which packed CPU-only pods against kube-scheduler's spreading);
+   100, truncated; 0 without allocatable cpu). A pod requesting no GPU scores 100 on nodes
+   without GPUs and 0 on GPU nodes (when the candidates are of both kinds): CPU work keeps off
+   the islands (the original packed it by CPU utilisation, against kube-scheduler's spreading);
 2. the pod's tier may not use the node's reserved tier → 10;
 3. a training or batch pod on an island of quality ≥ 80 with ≥ 8 GPUs, asking for less than half
    of them, that is not pristine → 30; an interactive pod on an island more than 75 % allocated
@@ -221,15 +222,27 @@ class ResourceFragmentationScore:
 
     # ------------------------------------------------------------------ score
 
+    def _off_the_islands(
+        self, nodes: NodeTable, row: int, candidates: IntArray
+    ) -> FloatArray | None:
+        """A pod requesting no GPU: nodes without GPUs 100, GPU nodes 0 — CPU work does not
+        take the cpu and memory GPU jobs need there (the original's rule 1 packed it by CPU
+        utilisation instead). No opinion when the candidates are all of one kind."""
+        has_gpus = take(nodes.allocatable[row, : nodes.size], candidates) > 0
+        if has_gpus.all() or not has_gpus.any():
+            return None
+        score: FloatArray = np.where(has_gpus, 0.0, 100.0)
+        return score
+
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray | None:
         request = pod.requests.get(keys.GPU_NVIDIA, 0)
         row = nodes.resource_row(keys.GPU_NVIDIA)
-        if not request or row is None:
-            # Rule 1 of the original (pack by CPU utilisation) is left out: it made CPU-only
-            # pods pack instead of spreading as kube-scheduler's do. No opinion on them.
+        if row is None:
             return None
+        if not request:
+            return self._off_the_islands(nodes, row, candidates)
         size = nodes.size
         islands = self.islands(nodes)
         total = take(nodes.allocatable[row, :size], candidates)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -103,10 +104,10 @@ def test_the_original_truth_table(pod: PodBuilder, expected: tuple[int, ...]) ->
 # --------------------------------------------------------------------------- each rule
 
 
-def test_no_opinion_on_cpu_only_pods_and_rule_1_for_gpu_pods_on_nodes_without_gpus() -> None:
-    """The original scored CPU-only pods by CPU utilisation (rule 1), packing them; ours has no
-    opinion on them (its truth table's CPU-only row, all 0, was no preference either), so they
-    spread as kube-scheduler spreads them."""
+def test_cpu_only_pods_keep_off_gpu_nodes_and_rule_1_for_gpu_pods_on_nodes_without_gpus() -> None:
+    """The original scored CPU-only pods by CPU utilisation (rule 1), packing them; ours keeps
+    them off the GPU nodes (100 without GPUs, 0 with) and leaves the rest to the spreading
+    scorers; among nodes of one kind it has no opinion."""
     s = cluster(
         make_node("cpu").alloc(cpu="4").obj(),
         make_node("no-cpu").alloc(cpu="0").obj(),
@@ -115,9 +116,10 @@ def test_no_opinion_on_cpu_only_pods_and_rule_1_for_gpu_pods_on_nodes_without_gp
     s.upsert_pod(make_pod("busy").req(cpu="1500m").node("cpu").phase("Running").obj())
     nodes = s.cache.nodes
     cpu_only = make_pod("cpu-only").req(cpu="1").obj()
-    assert (
-        ResourceFragmentationScore().score(CycleState(), cpu_only, nodes, nodes.all_slots()) is None
-    )
+    plugin = ResourceFragmentationScore()
+    assert scores(s, cpu_only) == {"cpu": 100, "no-cpu": 100, "gpu": 0}
+    gpu_slot = np.array([nodes.slot_of("gpu")])
+    assert plugin.score(CycleState(), cpu_only, nodes, gpu_slot) is None  # one kind only
     # A GPU pod scores nodes without GPUs by rule 1 (they are filtered out anyway): 1.5/4 → 37.
     assert scores(s, gpu_pod("g", 1).obj()) == {"cpu": 37, "no-cpu": 0, "gpu": 0}
 
@@ -295,12 +297,15 @@ def test_vectorized_rules_match_the_reference(
     built = pod.obj()
     assert pod_profile(built) == (tier, workload or "service")
     if not request or not any(shape["gpus"] for shape in shapes):  # no GPUs asked or offered
-        assert (
-            ResourceFragmentationScore().score(
-                CycleState(), built, s.cache.nodes, s.cache.nodes.all_slots()
-            )
-            is None
+        found = ResourceFragmentationScore().score(
+            CycleState(), built, s.cache.nodes, s.cache.nodes.all_slots()
         )
+        kinds = {bool(shape["gpus"]) for shape in shapes}
+        if request or kinds != {True, False}:
+            assert found is None  # no GPUs offered, or nothing to choose between
+        else:  # a CPU-only pod keeps off the GPU nodes
+            assert found is not None
+            assert found.tolist() == [0.0 if shape["gpus"] else 100.0 for shape in shapes]
         return
     got = scores(s, built)
     for node in nodes:
