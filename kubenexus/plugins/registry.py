@@ -89,14 +89,16 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
         PluginSpec("ImageLocality", lambda _: ImageLocality(), NoArgs),
         # Workload profiles (docs/profiles.md says why these weights).
         PluginSpec("ProfileClassifier", ProfileClassifier, ProfileClassifierArgs),
-        # Weight 17: 17 x 30 (the smallest step between a tenant's own hardware tier and
-        # another) = 510 outweighs ResourceFragmentationScore's widest swing (5 x 100): the
-        # tenant's tier decides the kind of hardware, the islands the node within it.
+        # Weight 34: 34 x 30 (the smallest step between a tenant's own hardware tier and
+        # another) = 1,020 outweighs what the islands and packing can say together
+        # (ResourceFragmentationScore 5 x 100, WorkloadAwareScoring 2 x 100, NodeResourcesFit
+        # and BalancedAllocation 1 x 100 each): the tenant's tier decides the kind of hardware,
+        # the islands the node within it.
         PluginSpec(
             "TenantHardwareAffinityScore",
             lambda _: TenantHardwareAffinityScore(),
             NoArgs,
-            default_weight=17,
+            default_weight=34,
         ),
         # Weight 2: packing training and batch pods must outweigh LeastAllocated's spreading
         # (weight 1).
@@ -106,7 +108,10 @@ REGISTRY: Final[dict[str, PluginSpec]] = {
             WorkloadAwareScoringArgs,
             default_weight=2,
         ),
-        PluginSpec("TopologyScoring", lambda _: TopologyScoring(), NoArgs),
+        # Weight 6: a service's zone spread (6 x 100) outweighs ResourceFragmentationScore's
+        # pull toward a used GPU island (5 x 94): replicas spread over zones first, and pack
+        # onto islands within a zone.
+        PluginSpec("TopologyScoring", lambda _: TopologyScoring(), NoArgs, default_weight=6),
         PluginSpec("BackfillScoring", lambda _: BackfillScoring(), NoArgs),
         # Weight 2: a gang's locality (clique ±40, fabric ±30, …) moves it by up to 200 points.
         PluginSpec("NetworkFabricScore", lambda _: NetworkFabricScore(), NoArgs, default_weight=2),
@@ -136,5 +141,6 @@ DEFAULT_PLUGINS: Final = (
     "ImageLocality",
     "TenantHardwareAffinityScore",
     "WorkloadAwareScoring",
+    "TopologyScoring",
     "DefaultPreemption",
 )

@@ -72,7 +72,7 @@ def test_example_failure_messages(example_json: dict) -> None:
     pods = _pods(example_json)
     assert pods["default/gpu-notebook"]["message"] == (
         "0/12 nodes are available: 1 node(s) were unschedulable, "
-        "4 node(s) had untolerated taint(s), 7 Insufficient nvidia.com/gpu."
+        "5 node(s) had untolerated taint(s), 6 Insufficient nvidia.com/gpu."
     )
     assert "1 Too many pods" in pods["default/edge-probe-4"]["message"]
     # matchFields on metadata.name: the other nodes are ruled out before any filter runs, as
@@ -81,9 +81,9 @@ def test_example_failure_messages(example_json: dict) -> None:
         "0/12 nodes are available: 1 Too many pods, "
         "11 node(s) didn't satisfy plugin(s) [NodeAffinity]."
     )
-    assert "7 Insufficient memory" in pods["default/in-memory-db"]["message"]
+    assert "6 Insufficient memory" in pods["default/in-memory-db"]["message"]
     assert (
-        "7 node(s) didn't match Pod's node affinity/selector"
+        "6 node(s) didn't match Pod's node affinity/selector"
         in pods["default/nvme-cache"]["message"]
     )
 
@@ -467,7 +467,7 @@ def test_spark_example_holds_room_for_every_executor_against_the_flood() -> None
     for pod in unschedulable:
         assert pod["message"] == (
             "0/12 nodes are available: 1 node(s) were unschedulable, 3 Insufficient cpu, "
-            "4 node(s) didn't match Pod's node affinity/selector, 4 node(s) had untolerated "
+            "3 node(s) didn't match Pod's node affinity/selector, 5 node(s) had untolerated "
             "taint(s)."
         )
     assert data["summary"]["Scheduled"] == 21
@@ -1090,13 +1090,13 @@ def test_services_example_keeps_pod_rules_as_kube_scheduler() -> None:
     )
     assert code == 0, err
     pods = _pods(json.loads(out))
-    web = [pods[f"default/web-{i}"] for i in range(8)]
+    web = [pods[f"default/web-{i}"] for i in range(7)]
     placed = [p["node"] for p in web if p["status"] == "Scheduled"]
-    assert len(placed) == len(set(placed)) == 7  # one replica per node
+    assert len(placed) == len(set(placed)) == 6  # one replica per node
     [waiting] = [p for p in web if p["status"] == "Unschedulable"]
     assert waiting["message"] == (
-        "0/12 nodes are available: 1 node(s) were unschedulable, 4 node(s) had untolerated "
-        "taint(s), 7 node(s) didn't match pod anti-affinity rules."
+        "0/12 nodes are available: 1 node(s) were unschedulable, 5 node(s) had untolerated "
+        "taint(s), 6 node(s) didn't match pod anti-affinity rules."
     )
     zone = {"cpu-large-1": "a", "cpu-large-2": "b", "cpu-large-3": "c", "cpu-small-1": "a"}
     zone |= {"cpu-small-2": "b", "mem-1": "a", "edge-1": "edge"}

@@ -45,8 +45,9 @@ def test_no_file_means_defaults() -> None:
         ("NUMATopology", 3),
         ("NodeResourcesBalancedAllocation", 1),
         ("ImageLocality", 1),
-        ("TenantHardwareAffinityScore", 17),
+        ("TenantHardwareAffinityScore", 34),
         ("WorkloadAwareScoring", 2),
+        ("TopologyScoring", 6),
     ]
 
 
