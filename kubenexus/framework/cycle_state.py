@@ -6,9 +6,16 @@ from typing import Any, Final, TypeVar
 
 T = TypeVar("T")
 
-# Keys one plugin writes for others: while a gang is planned, how many members its quorum still
-# needs, this one included (Coscheduling writes it; 0 or absent: not planned as a unit).
+# Keys one plugin (or the runtime) writes for others.
+# While a gang is planned: the requests of the members its quorum still needs, this pod's
+# first (Coscheduling writes it; empty or absent: not planned as a unit).
 GANG_STILL_TO_PLACE: Final = "Coscheduling/still-to-place"
+# The nodes the filters run so far let through (the runtime's live mask, read-only): a filter
+# that weighs nodes together (NetworkFabricScore's clique room) counts only those.
+FEASIBLE_SO_FAR: Final = "runtime/feasible-so-far"
+# Present when the caller named the nodes to try (a preemption's dry run with the victims taken
+# off, a claim on reserved room): the question is whether the pod fits there.
+NODES_GIVEN: Final = "runtime/nodes-given"
 
 
 class CycleState:

@@ -10,7 +10,7 @@ from typing import Final
 import numpy as np
 
 from kubenexus.api.objects import PodInfo
-from kubenexus.framework.cycle_state import CycleState
+from kubenexus.framework.cycle_state import FEASIBLE_SO_FAR, NODES_GIVEN, CycleState
 from kubenexus.framework.interfaces import (
     AnnotatingPlugin,
     FilterPlugin,
@@ -154,6 +154,7 @@ class Profile:
         state = CycleState()
         if only is not None:
             restrict_nodes(state, *only)
+            state.write(NODES_GIVEN, only[0])
         skipped: set[str] = set()
         for pre_filter in self.pre_filters:
             status = pre_filter.pre_filter(state, pod, nodes)
@@ -176,6 +177,7 @@ class Profile:
         if allowed is not None:
             feasible &= allowed
         active_filters = [f for f in self.filters if f.name not in skipped]
+        state.write(FEASIBLE_SO_FAR, feasible)  # updated in place below
         for filter_plugin in active_filters:
             mask = filter_plugin.filter(state, pod, nodes)
             if mask is not None:

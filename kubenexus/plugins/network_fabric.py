@@ -32,6 +32,7 @@ GPU fabric.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -51,7 +52,7 @@ from kubenexus.framework import (
     NodeTable,
     Status,
 )
-from kubenexus.framework.cycle_state import GANG_STILL_TO_PLACE
+from kubenexus.framework.cycle_state import FEASIBLE_SO_FAR, GANG_STILL_TO_PLACE, NODES_GIVEN
 from kubenexus.framework.node_table import MISSING, take
 
 FABRIC_RANKS: Final = {
@@ -73,6 +74,7 @@ SPREADING_ADJUSTMENT: Final = np.array([0.0, 10.0, 10.0, -5.0, 0.0, -5.0])
 LOCALITY: Final = (("clique", 40.0), (keys.FABRIC_ID_LABEL, 30.0), (keys.RACK_LABEL, 20.0))
 AZ_BONUS: Final = 10.0
 STATE: Final = "NetworkFabricScore"
+VERDICTS: Final = "NetworkFabricScore/verdicts"
 NO_CLIQUE: Final = "node(s) had no GPU clique"
 OTHER_CLIQUE: Final = "node(s) were not in the GPU clique of the pod's gang"
 SMALL_CLIQUE: Final = "node(s) were in a GPU clique without room for the pod's gang"
@@ -131,11 +133,19 @@ def _wants(pod: PodInfo) -> _Wants:
     )
 
 
-def _copies(pod: PodInfo, nodes: NodeTable) -> IntArray:
+def _clique_bound(pod: PodInfo) -> bool:
+    """Whether the pod binds its gang to one clique (its annotations; unreadable ones: no)."""
+    try:
+        return _wants(pod).require_clique
+    except ValueError:
+        return False
+
+
+def _copies(requests: Mapping[str, int], nodes: NodeTable) -> IntArray:
     """Per slot, how many pods of this shape its free resources hold (0 on cordoned nodes)."""
     size = nodes.size
     copies = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-    for name, amount in pod.requests.items():
+    for name, amount in requests.items():
         if amount <= 0:
             continue
         row = nodes.resource_row(name)
@@ -160,6 +170,8 @@ class NetworkFabricScore:
 
     def __init__(self) -> None:
         self._cached: _Fabric | None = None
+        # gang → slot → its clique-bound members counted there (placed, assumed, planned).
+        self._bound: dict[str, dict[int, int]] = {}
 
     # ------------------------------------------------------------------ node facts
 
@@ -206,21 +218,80 @@ class NetworkFabricScore:
         members = nodes.pods.gang_slots(gang) if gang else {}
         return np.fromiter(members.keys(), dtype=np.int64, count=len(members))
 
+    # ------------------------------------------------------------------ clique-bound members
+
+    def _tally(self, pod: PodInfo, slot: int, sign: int) -> None:
+        if not pod.gang or not _clique_bound(pod):
+            return
+        by_slot = self._bound.setdefault(pod.gang, {})
+        left = by_slot.get(slot, 0) + sign
+        if left > 0:
+            by_slot[slot] = left
+        else:
+            by_slot.pop(slot, None)
+            if not by_slot:
+                del self._bound[pod.gang]
+
+    def pod_counted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
+        self._tally(pod, slot, 1)
+
+    def pod_uncounted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
+        self._tally(pod, slot, -1)
+
+    def node_upserted(self, nodes: NodeTable, slot: int, pods: Sequence[PodInfo]) -> None:
+        return  # cliques are read per node from the table (``fabric``)
+
+    def node_removed(self, nodes: NodeTable, slot: int) -> None:
+        for gang in list(self._bound):
+            by_slot = self._bound[gang]
+            by_slot.pop(slot, None)
+            if not by_slot:
+                del self._bound[gang]
+
     def _clique_verdicts(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable
     ) -> tuple[BoolArray, BoolArray, BoolArray]:
-        """(has a clique, in the gang's clique, in a clique with room for the gang) per slot."""
+        """(has a clique, in the gang's clique, in a clique with room for the gang) per slot.
+
+        The gang's clique is the one its clique-bound members already placed or planned are
+        in (a member that asked for none, such as an MPI launcher, binds nobody). The first
+        one looks for a clique whose nodes still open to it (the filters before this one)
+        hold what the gang's quorum still needs; when the caller named the nodes (a
+        preemption's dry run, a claim) only membership counts."""
         clique = self.fabric(nodes).clique
         has = clique != MISSING
-        members = self._member_slots(pod.gang, nodes)
-        taken = np.unique(clique[members]) if members.size else clique[:0]
+        bound = self._bound.get(pod.gang, {})
+        taken = np.unique(clique[list(bound)]) if bound else clique[:0]
         taken = taken[taken != MISSING]
         if taken.size:
             return has, np.isin(clique, taken), has
-        needed = int(state.get(GANG_STILL_TO_PLACE, 0)) or 1
-        room = np.bincount(clique[has], weights=_copies(pod, nodes)[has])
+        if NODES_GIVEN in state:
+            return has, has, has
+        open_nodes = has & state.get(FEASIBLE_SO_FAR, has)[: clique.size]
+        members: tuple[Mapping[str, int], ...] = state.get(GANG_STILL_TO_PLACE, ()) or (
+            pod.requests,
+        )
         roomy = np.zeros(clique.size, dtype=np.bool_)
-        roomy[has] = room[clique[has]] >= needed
+        if not open_nodes.any():
+            return has, has, roomy
+        codes = clique[open_nodes]
+        if all(m == members[0] for m in members):  # alike: whole copies per node
+            room = np.bincount(codes, weights=_copies(members[0], nodes)[open_nodes])
+            fits = room >= len(members)
+        else:  # a mix (a launcher and its workers): each resource in total
+            fits = np.ones(int(codes.max()) + 1, dtype=np.bool_)
+            for name in {name for m in members for name in m}:
+                needed = sum(m.get(name, 0) for m in members)
+                row = nodes.resource_row(name)
+                if not needed:
+                    continue
+                if row is None:
+                    fits[:] = False
+                    break
+                free = np.maximum(nodes.free[row, : clique.size][open_nodes], 0)
+                fits &= np.bincount(codes, weights=free, minlength=fits.size) >= needed
+        known = has & (clique < fits.size)  # cliques with no open node have no room
+        roomy[known] = fits[clique[known]]
         return has, has, roomy
 
     def filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> BoolArray | None:
@@ -229,7 +300,9 @@ class NetworkFabricScore:
         if wants.min_rank:
             passing &= self.fabric(nodes).rank >= wants.min_rank
         if wants.require_clique:
-            has, same, roomy = self._clique_verdicts(state, pod, nodes)
+            verdicts = self._clique_verdicts(state, pod, nodes)
+            state.write(VERDICTS, verdicts)  # explain reads what the filter saw
+            has, same, roomy = verdicts
             passing &= has & same & roomy
         return passing
 
@@ -245,7 +318,7 @@ class NetworkFabricScore:
                 low.sum()
             )
         if wants.require_clique:
-            has, same, roomy = self._clique_verdicts(state, pod, nodes)
+            has, same, roomy = state.get(VERDICTS, None) or self._clique_verdicts(state, pod, nodes)
             rest = rejected[~low]
             reasons[NO_CLIQUE] += int((~has[rest]).sum())
             reasons[OTHER_CLIQUE] += int((has[rest] & ~same[rest]).sum())

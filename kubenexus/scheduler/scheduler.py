@@ -741,7 +741,7 @@ class Scheduler:
             # Only a change to the members or their PodGroup can settle the size.
             return self._gang_waits(members, size.problem, ClusterEvent.POD_GROUP, "gang-size")
         if size.size <= placed:  # quorum already running: the rest join one by one
-            gangs.begin_plan(gang, size.size, placed)
+            gangs.begin_plan(gang, size.size, placed, [m.pod for m in members])
             try:
                 return [self._schedule_pod(m) for m in members]
             finally:
@@ -778,7 +778,7 @@ class Scheduler:
 
     def _plan_gang_members(self, plan: _GangPlan, profile: Profile) -> list[Outcome]:
         nodes = self.cache.nodes
-        plan.gangs.begin_plan(plan.gang, plan.size, plan.placed)
+        plan.gangs.begin_plan(plan.gang, plan.size, plan.placed, [m.pod for m in plan.members])
         planned: list[tuple[QueuedPod, Placement]] = []
         failed: list[tuple[QueuedPod, Failure]] = []
         try:
@@ -870,7 +870,7 @@ class Scheduler:
         nodes = self.cache.nodes
         removed: list[PodInfo] = []
         chosen: list[tuple[QueuedPod, str, tuple[PodInfo, ...]]] = []
-        gangs.begin_plan(plan.gang, plan.size, plan.placed)
+        gangs.begin_plan(plan.gang, plan.size, plan.placed, pods)
         try:
             for member in plan.members:
                 if len(chosen) >= need:

@@ -71,7 +71,7 @@ class Coscheduling:
             return Status.unresolvable(f"pod group {pod.gang}: {pod.gang_error}", plugin=self.name)
         if pod.gang:
             # Plugins that keep a gang together (NetworkFabricScore's cliques) size the room.
-            state.write(GANG_STILL_TO_PLACE, self.gangs.still_to_place(pod.gang))
+            state.write(GANG_STILL_TO_PLACE, self.gangs.requests_to_place(pod.gang, pod))
         return SUCCESS
 
     def permit(self, state: CycleState, pod: PodInfo, nodes: NodeTable, slot: int) -> Status:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kubenexus.api.gang import PodGroupSpec
@@ -30,6 +30,7 @@ class GangManager:
         # reserved by the plan so far. Only the scheduler's gang pass opens and closes plans.
         self._plans: dict[str, tuple[int, int]] = {}
         self._reserved: dict[str, set[str]] = {}
+        self._members: dict[str, tuple[PodInfo, ...]] = {}
 
     def upsert_pod_group(self, key: str, spec: PodGroupSpec) -> None:
         self.pod_groups[key] = spec
@@ -86,9 +87,14 @@ class GangManager:
 
     # ------------------------------------------------------------------ plans (quorum gate)
 
-    def begin_plan(self, gang: str, size: int, placed: int) -> None:
+    def begin_plan(
+        self, gang: str, size: int, placed: int, members: Sequence[PodInfo] = ()
+    ) -> None:
+        """The gang is planned as a unit: ``size`` its minMember, ``placed`` the members already
+        placed, ``members`` the ones to plan, in the order they are tried."""
         self._plans[gang] = (size, placed)
         self._reserved[gang] = set()
+        self._members[gang] = tuple(members)
 
     def planning(self, gang: str) -> bool:
         """Whether the gang is being planned as a unit right now."""
@@ -103,9 +109,22 @@ class GangManager:
         size, placed = plan
         return max(size - placed - len(self._reserved.get(gang, ())), 0)
 
+    def requests_to_place(self, gang: str, pod: PodInfo) -> tuple[Mapping[str, int], ...]:
+        """While the gang is planned: the requests of the members its quorum still needs, in
+        the order they are tried, ``pod`` first; empty otherwise."""
+        needed = self.still_to_place(gang)
+        reserved = self._reserved.get(gang, set())
+        rest = [
+            m.requests
+            for m in self._members.get(gang, ())
+            if m.key != pod.key and m.key not in reserved
+        ]
+        return (pod.requests, *rest)[: max(needed, 1)] if needed else ()
+
     def end_plan(self, gang: str) -> None:
         self._plans.pop(gang, None)
         self._reserved.pop(gang, None)
+        self._members.pop(gang, None)
 
     def reserve(self, gang: str, key: str) -> None:
         self._reserved.setdefault(gang, set()).add(key)
