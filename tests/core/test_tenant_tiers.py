@@ -1,8 +1,6 @@
-"""Break-test for issue #15's TenantHardwareAffinityScore weight (17): docs/profiles.md says
-"the tenant's tier decides the *kind* of hardware and the islands decide the node within it",
-because 17 x 30 = 510 outweighs ResourceFragmentationScore's widest swing (5 x 100). The
-margin is 10 points; the other scorers tip it, and a half-used island of the next tier down
-wins over an empty node of the tenant's own tier."""
+"""The tenant's tier decides the kind of hardware against half-used islands of another tier
+(found by a break-test at TenantHardwareAffinityScore weight 17, where the other scorers tipped
+it; the weight is 34 now, docs/profiles.md says why)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Break-tests for issue #15's ProfileBook: "computed once per pod" (docs/profiles.md, the
-issue's benchmark promise) does not hold after ordinary events."""
+"""The ProfileBook computes a profile once per pod: through status-only updates, namespace
+relabels and namespace churn (found by a break-test; the docstrings tell the case as found)."""
 
 from __future__ import annotations
 

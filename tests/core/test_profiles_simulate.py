@@ -1,4 +1,4 @@
-"""Break-tests for issue #15's Namespace objects in ``simulate``."""
+"""``simulate`` with Namespace objects and the tenants example (found by a break-test)."""
 
 from __future__ import annotations
 

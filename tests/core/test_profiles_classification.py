@@ -1,4 +1,5 @@
-"""Break-tests for issue #15's workload classification (each test shows one defect)."""
+"""Workload classification of real operators' pods and unreadable labels (found by a
+break-test; the docstrings tell each case as it was found)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Break-tests for issue #15's NetworkFabricScore (each test shows one defect)."""
+"""NetworkFabricScore with real gangs: cliques sized for the whole quorum on the nodes the pod
+may use, launchers that bind nobody, and clique-bound gangs that preempt (found by a break-test;
+each function's docstring tells the case as it was found)."""
 
 from __future__ import annotations
 

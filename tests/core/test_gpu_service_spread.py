@@ -1,5 +1,5 @@
-"""Break-tests for issue #15: GPU services do not spread (the promise is only kept for
-CPU-only services, the case tests/core/test_profiles.py checks)."""
+"""GPU services spread over zones with the default profile (found by a break-test, when
+only CPU-only services did; the docstring tells the case as found)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Break-test for issue #15 through the daemon: the PodScheduled=False condition the daemon
-writes for an unschedulable pod comes back as an update equal to the queued pod; the queue
-keeps its old record, the ProfileBook keeps the new one, and from then on every plugin's
-read classifies the waiting pod again (tests/core/test_break15_profile_book.py)."""
+"""The profile of a waiting pod through the daemon: the PodScheduled=False condition the daemon
+writes for an unschedulable pod comes back as an update equal to the queued pod; the queue keeps
+its record, and the profile kept for the new one still serves it — one read re-points it, no
+classification again (tests/core/test_profile_book.py)."""
 
 from __future__ import annotations
 
@@ -35,4 +35,6 @@ async def test_a_waiting_pod_keeps_its_profile_after_our_own_condition_update(
             await asyncio.sleep(0.1)
         assert entry is not None
         assert kept is not None
-        assert kept[0] is entry.pod, "the kept profile belongs to a pod record nobody reads"
+        profile = book.of(entry.pod)  # the queue's record: served from what was kept
+        assert profile is kept[2]
+        assert book._kept[key][0] is entry.pod  # and the next read matches by identity
