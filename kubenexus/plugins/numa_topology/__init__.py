@@ -261,6 +261,12 @@ class NUMATopology:
 
     # ------------------------------------------------------------------ filter
 
+    @staticmethod
+    def request_of(state: CycleState) -> NumaRequest | None:
+        """What this cycle's pod asks of a NUMA zone (None: no alignment), for explain."""
+        request = state.get(_REQUEST, None)
+        return request if isinstance(request, NumaRequest) else None
+
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         try:
             request = numa_request(pod, self.args.default_policy, self.args.batch_default_policy)
