@@ -9,6 +9,7 @@ import click
 
 from kubenexus.config import SchedulerConfiguration, load_config_file
 from kubenexus.errors import KubeNexusError
+from kubenexus.kubectl_plugin import explain_command
 
 
 def _config(path: Path | None) -> SchedulerConfiguration | None:
@@ -41,12 +42,42 @@ def main() -> None:
 @click.option(
     "--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-def simulate(cluster: Path, workload: Path | None, config_path: Path | None, output: str) -> None:
+@click.option(
+    "--explain",
+    "explain_pod",
+    metavar="NAMESPACE/POD",
+    help="After the run, explain this pod (as `kubenexus explain`) instead of the tables.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the run as one self-contained HTML file.",
+)
+def simulate(  # noqa: PLR0917 - click passes one argument per option
+    cluster: Path,
+    workload: Path | None,
+    config_path: Path | None,
+    output: str,
+    explain_pod: str | None,
+    report_path: Path | None,
+) -> None:
     """Schedule the pods of CLUSTER (and WORKLOAD) YAML files; no cluster needed."""
     from kubenexus.simulator import render_json, render_table, simulate  # noqa: PLC0415 - keep start fast
 
     try:
         result = simulate(cluster, workload, _config(config_path))
+        if report_path is not None:
+            from kubenexus.report import write_report  # noqa: PLC0415
+
+            write_report(result, report_path)
+        if explain_pod is not None:
+            from kubenexus import explain  # noqa: PLC0415
+
+            answer = explain.explain_simulation(result, explain_pod)
+            text = explain.render_json(answer) if output == "json" else explain.render_text(answer)
+            click.echo(text)
+            return
     except KubeNexusError as exc:
         _fail(exc)
         return
@@ -270,6 +301,9 @@ def run(  # noqa: PLR0917 - click passes one argument per option
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
+
+# `kubenexus explain` is the kubectl plugin's command (kubenexus/kubectl_plugin.py).
+main.add_command(explain_command)
 
 if __name__ == "__main__":
     main()

@@ -366,7 +366,7 @@ def _raw_scores(
 
 
 def _scores(
-    profile: Profile, pod: PodInfo, nodes: NodeTable, run: _Filtered, top: int, chosen: str
+    profile: Profile, pod: PodInfo, nodes: NodeTable, run: _Filtered, *, top: int, chosen: str
 ) -> list[NodeScore]:
     """Every plugin's score of every feasible node, kept apart (the runtime only sums them):
     the ``top`` best, the runner-up, and the chosen node wherever it ranks."""
@@ -481,9 +481,7 @@ def _verdict_without_cycle(scheduler: Scheduler, pod: PodInfo) -> tuple[Verdict,
     return None
 
 
-def explain(
-    scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 5
-) -> Explanation:
+def explain(scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 5) -> Explanation:
     """Every node's fate for the pod, grouped; the nodes that come closest; the score of each
     plugin on the best nodes; its gang's state. The state is as the scheduler holds it now;
     a placed pod is taken off its node for the question (and put back)."""
@@ -503,7 +501,9 @@ def explain(
     result.gang = _gang(scheduler, pod, profile)
     taken = cache.remove_pod(pod.key) if placed_on else None
     try:
-        _explain_cycle(scheduler, profile, pod, result, top, closest, placed_on)
+        _explain_cycle(
+            scheduler, profile, pod, result, top=top, closest=closest, placed_on=placed_on
+        )
     finally:
         if taken is not None:  # back as the API shows a bound pod
             cache.upsert_pod(replace(taken, node_name=placed_on))
@@ -515,6 +515,7 @@ def _explain_cycle(
     profile: Profile,
     pod: PodInfo,
     result: Explanation,
+    *,
     top: int,
     closest: int,
     placed_on: str,
@@ -549,12 +550,23 @@ def _explain_cycle(
         return
     result.verdict = "Placed" if placed_on else "Placeable"
     result.node = placed_on or decision.node_name
+    gang = result.gang
+    if not placed_on and gang is not None and gang.min_member is not None:
+        fit = gang.placed + sum(1 for m in gang.members if m.state == "Fits")
+        if fit < gang.min_member:  # all or nothing: fitting alone is not enough
+            result.verdict = "Pending"
+            result.message = (
+                f"pod group {gang.name}: only {fit} of minMember {gang.min_member} members fit"
+                + (f"; blocked by {', '.join(gang.blocking)}" if gang.blocking else "")
+            )
+            result.notes.append(f"alone it would go to {decision.node_name}")
+            result.node = ""
     if placed_on and placed_on != decision.node_name:
         result.notes.append(
             f"placed on {placed_on}; with the cluster as it is now the scheduler would choose "
             f"{decision.node_name}"
         )
-    result.scores = _scores(profile, pod, nodes, run, top, result.node)
+    result.scores = _scores(profile, pod, nodes, run, top=top, chosen=result.node)
     if result.scores and result.scores[0].node != decision.node_name:
         result.notes.append(
             f"scores recomputed here rank {result.scores[0].node} first, the scheduler chose "
