@@ -7,7 +7,9 @@
     box.innerHTML='';
     var buckets={};
     all.forEach(function(n){var k=key==='none'?'all nodes':n.dataset[key];(buckets[k]=buckets[k]||[]).push(n);});
-    Object.keys(buckets).sort().forEach(function(k){
+    var keys=Object.keys(buckets).sort();
+    if(key==='load'){keys.reverse();}  // the fullest nodes first
+    keys.forEach(function(k){
       var d=document.createElement('details');d.className='group';d.open=true;
       var s=document.createElement('summary');d.appendChild(s);
       var g=document.createElement('div');g.className='grid';d.appendChild(g);
