@@ -231,6 +231,12 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     type=click.IntRange(min=0, max=65535),
     help="/metrics, /healthz, /readyz.",
 )
+@click.option(
+    "--score-annotation",
+    is_flag=True,
+    help="Write each placed pod's score breakdown (chosen node, runner-up, per plugin) in the "
+    "annotation scheduling.kubenexus.io/score-breakdown. Off: it costs a little per pod.",
+)
 def run(  # noqa: PLR0917 - click passes one argument per option
     kubeconfig: Path | None,
     config_path: Path | None,
@@ -243,6 +249,7 @@ def run(  # noqa: PLR0917 - click passes one argument per option
     lease_namespace: str | None,
     metrics_address: str,
     metrics_port: int,
+    score_annotation: bool,
 ) -> None:
     """Run the scheduler daemon against a cluster."""
     import asyncio  # noqa: PLC0415 - keep start fast
@@ -285,6 +292,7 @@ def run(  # noqa: PLR0917 - click passes one argument per option
         leader=leader,
         metrics_address=metrics_address,
         metrics_port=metrics_port,
+        score_annotation=score_annotation,
     )
     client_settings = ClientSettings(qps=qps, burst=burst, connection_pool=max_binds_in_flight + 32)
     try:

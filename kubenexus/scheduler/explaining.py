@@ -9,16 +9,17 @@ members tried together) is put back before returning.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 import numpy as np
 
 from kubenexus.api import keys
-from kubenexus.api.objects import PodInfo
+from kubenexus.api.objects import NodeInfo, PodInfo
 from kubenexus.api.profile import pod_profile
 from kubenexus.api.quantity import format_amount
 from kubenexus.framework import Failure, Placement, PluginError, Profile
@@ -591,3 +592,65 @@ def find_pod(scheduler: Scheduler, namespace: str, name: str) -> PodInfo | None:
 
 def pods_pending(scheduler: Scheduler) -> Sequence[PodInfo]:
     return [entry.pod for entry in scheduler.queue.entries()]
+
+
+# --------------------------------------------------------------------------- decisions, told
+
+
+def placement_detail(
+    pod: PodInfo, annotations: Mapping[str, str | None], node: NodeInfo | None
+) -> str:
+    """What was chosen within the node, for the Scheduled Event: the NUMA zone(s), the CPU set,
+    the GPUs (their kind; with device-plugin GPUs the kubelet picks the devices). "" when the
+    node was all that was chosen."""
+    parts = []
+    zones = annotations.get(keys.NUMA_ZONES)
+    if zones:
+        parts.append(f"NUMA zone{'s' if ',' in zones else ''} {zones}")
+    cpus = annotations.get(keys.CPU_SET)
+    if cpus:
+        parts.append(f"CPUs {cpus}")
+    gpus = pod.requests.get(keys.GPU_NVIDIA, 0)
+    if gpus:
+        kinds = sorted(
+            {d.family or d.product for d in node.gpus.devices if d.family or d.product}
+            if node is not None and node.gpus is not None
+            else set()
+        )
+        kind = f" {'/'.join(kinds)}" if kinds else ""
+        vram = pod.annotations.get(keys.VRAM_REQUEST, "")
+        each = f" ({vram} VRAM each)" if vram else ""
+        parts.append(f"{gpus}{kind} GPU{'s' if gpus != 1 else ''}{each}")
+    return ", ".join(parts)
+
+
+def score_breakdown(placement: Placement, nodes: NodeTable, top: int = 3) -> str:
+    """The score-breakdown annotation (JSON): the chosen node and the best others (so the
+    runner-up), each with each plugin's normalized score, weight and weighted score. Needs a
+    profile that records scores (``Profile.record_scores``)."""
+    record = placement.scores
+    if record is None:
+        return json.dumps(
+            {"node": placement.node_name, "nodes": [], "note": "no scores to compare"},
+            separators=(",", ":"),
+        )
+    feasible = np.flatnonzero(record.feasible)
+    order = feasible[np.lexsort((record.candidates[feasible], -record.total[feasible]))]
+    found = []
+    for index in order[: max(top, 2)]:
+        plugins = {
+            name: {
+                "score": round(float(scores[index]), 2),
+                "weight": weight,
+                "weighted": round(float(weight * scores[index]), 2),
+            }
+            for name, weight, scores in record.plugins
+        }
+        found.append(
+            {
+                "node": nodes.names[int(record.candidates[index])],
+                "total": round(float(record.total[index]), 2),
+                "plugins": plugins,
+            }
+        )
+    return json.dumps({"node": placement.node_name, "nodes": found}, separators=(",", ":"))

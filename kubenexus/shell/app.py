@@ -33,6 +33,7 @@ from kubenexus.plugins.resource_reservation import (
     reserved_message,
 )
 from kubenexus.scheduler import Scheduled
+from kubenexus.scheduler.explaining import placement_detail, score_breakdown
 from kubenexus.shell.binder import Binder, BinderSettings
 from kubenexus.shell.budgets import DisruptionBudgets
 from kubenexus.shell.client import ApiError, ClientSettings, KubeClient
@@ -74,6 +75,8 @@ class DaemonSettings:
     # None: no metrics/health server. Port 0 picks a free port (tests).
     metrics_address: str = "0.0.0.0"  # probes and Prometheus reach the pod IP
     metrics_port: int | None = None
+    # Write the score-breakdown annotation on each pod placed (explain-only work: off).
+    score_annotation: bool = False
 
 
 _NONE: Mapping[str, str] = MappingProxyType({})
@@ -102,6 +105,9 @@ class Daemon:
         self.client = client
         self.settings = settings or DaemonSettings()
         self.scheduler = build_scheduler(self.settings.scheduler)
+        if self.settings.score_annotation:
+            for profile in self.scheduler.profiles.values():
+                profile.record_scores = True
         self.recorder = EventRecorder(client, self.settings.events)
         self.reservation_writer = ReservationWriter(client, self.scheduler.reserving.book)
         self.binder = Binder(
@@ -395,8 +401,13 @@ class Daemon:
         pod = decision.pod
         self.scheduler.binding_succeeded(pod.key)
         self.recorder.forget(pod.key)
+        # kube-scheduler's words, then what was chosen within the node (zones, CPUs, GPUs).
+        detail = placement_detail(
+            pod, decision.placement.annotations, self.scheduler.cache.node_info(decision.node)
+        )
+        message = f"Successfully assigned {pod.full_name} to {decision.node}"
         self.recorder.event(
-            pod, "Normal", "Scheduled", f"Successfully assigned {pod.full_name} to {decision.node}"
+            pod, "Normal", "Scheduled", f"{message}: {detail}" if detail else message
         )
         book = self.scheduler.reserving.book
         if decision.reservation is not None:
@@ -463,6 +474,11 @@ class Daemon:
                         # A condition still queued from an earlier attempt must not land
                         # after the binding.
                         self.recorder.forget(outcome.pod.key)
+                        if self.settings.score_annotation:
+                            placement = outcome.placement
+                            placement.annotations[keys.SCORE_BREAKDOWN] = score_breakdown(
+                                placement, self.scheduler.cache.nodes
+                            )
                         self.binder.submit(outcome)
                         result = "scheduled"
                     else:
