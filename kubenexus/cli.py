@@ -310,6 +310,25 @@ def run(  # noqa: PLR0917 - click passes one argument per option
         sys.exit(1)
 
 
+@main.command("bench-explain")
+@click.option("--nodes", default=5000, show_default=True, type=click.IntRange(min=1))
+@click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=0))
+@click.option("--repeat", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=1, show_default=True, type=int)
+@config_option
+def bench_explain(nodes: int, pods: int, repeat: int, seed: int, config_path: Path | None) -> None:
+    """Print how long `kubenexus explain` takes to answer (the core's share) on a large cluster."""
+    from kubenexus.bench_explain import render, run_explain_bench  # noqa: PLC0415
+
+    try:
+        config = _config(config_path)
+    except KubeNexusError as exc:
+        _fail(exc)
+        return
+    figures = run_explain_bench(nodes=nodes, pods=pods, repeat=repeat, seed=seed, config=config)
+    click.echo(render(figures))
+
+
 # `kubenexus explain` is the kubectl plugin's command (kubenexus/kubectl_plugin.py).
 main.add_command(explain_command)
 
