@@ -233,3 +233,20 @@ def test_targets(target: str, namespace: str | None, expected: tuple[str, str]) 
 def test_target_namespace_conflict() -> None:
     with pytest.raises(TargetError, match="its namespace differs from -n c"):
         parse_target("a/b", "c")
+
+
+def test_bench_explain_prints_each_question_and_the_target() -> None:
+    result = CliRunner().invoke(
+        main, ["bench-explain", "--nodes", "60", "--pods", "100", "--repeat", "1"]
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("explain on 60 nodes, ")
+    assert lines[1].startswith("  pending pod (fits nowhere): ")
+    assert "Pending;" in lines[1]
+    assert lines[2].startswith("  placeable pod (score breakdown): ")
+    assert "Placeable on node-" in lines[2]
+    assert lines[3].startswith("  gang member (gang cannot complete): ")
+    assert "gang blocked by bench/gang-0" in lines[3]
+    assert lines[4].startswith("slowest answer ")
+    assert "the 2 s target" in lines[4]
