@@ -104,7 +104,11 @@ def _score_lines(scores: list[NodeScore], chosen: str) -> list[str]:
                 node.node + mark,
                 _number(node.total),
                 *[
-                    f"{_number(p.weighted)} = {_number(p.normalized)}"
+                    (
+                        _number(p.normalized)
+                        if p.weight == 1
+                        else f"{_number(p.normalized)} → {_number(p.weighted)}"
+                    )
                     + (f" (raw {_number(p.raw)})" if p.raw is not None else "")
                     for p in node.plugins
                 ],
@@ -112,8 +116,8 @@ def _score_lines(scores: list[NodeScore], chosen: str) -> list[str]:
         )
     lines = _columns(rows)
     lines.append(
-        "  each plugin: weighted = normalized (0-100) × weight; raw before the plugin's own "
-        "normalization where it exposes it"
+        "  each plugin's score 0-100 (→ × its weight where not 1); TOTAL is their sum; raw: "
+        "before the plugin's normalization, where it says"
     )
     return lines
 

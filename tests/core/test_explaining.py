@@ -168,3 +168,21 @@ def test_placement_detail_for_the_scheduled_event(
     if gpus:
         builder.extended("nvidia.com/gpu", str(gpus))
     assert placement_detail(builder.obj(), annotations, s.cache.node_info("g")) == expected
+
+
+def test_raw_scores_before_normalizing_where_the_plugin_exposes_them() -> None:
+    s = scheduler(
+        make_node("ssd").label("disk", "ssd").obj(),
+        make_node("hdd").label("disk", "hdd").obj(),
+        make_node("soft").taint("spot", "yes", "PreferNoSchedule").obj(),
+    )
+    pod = make_pod("p").preferred_term(30, ("disk", "In", ["ssd"])).obj()
+    s.upsert_pod(pod)
+    answer = explain(s, pod)
+    by_node = {n.node: {p.plugin: p for p in n.plugins} for n in answer.scores}
+    assert by_node["ssd"]["NodeAffinity"].raw == 30
+    assert by_node["ssd"]["NodeAffinity"].normalized == 100
+    assert by_node["hdd"]["NodeAffinity"].raw == 0
+    assert by_node["soft"]["TaintToleration"].raw == 1  # one untolerated PreferNoSchedule
+    assert by_node["ssd"]["TaintToleration"].raw == 0
+    assert by_node["ssd"]["NodeResourcesFit"].raw is None  # normalizes as it computes
