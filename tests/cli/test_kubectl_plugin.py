@@ -22,23 +22,27 @@ def test_the_project_declares_the_plugin_script() -> None:
     assert project["scripts"]["kubectl-kubenexus"] == "kubenexus.kubectl_plugin:main"
 
 
+def _here() -> metadata.Distribution | None:
+    """The installed metadata of this checkout (pip install -e . here), if that is it."""
+    for dist in metadata.distributions(name="kubenexus"):
+        direct = dist.read_text("direct_url.json")
+        url = str(json.loads(direct).get("url", "")) if direct else ""
+        if url.rstrip("/") == ROOT.as_uri() or Path(str(dist.locate_file(""))) == ROOT:
+            return dist
+    return None
+
+
 def _installed_from_here() -> bool:
-    try:
-        dist = metadata.distribution("kubenexus")
-    except metadata.PackageNotFoundError:
-        return False
-    direct = dist.read_text("direct_url.json")
-    if not direct:
-        return False
-    url = str(json.loads(direct).get("url", ""))
-    return url.rstrip("/") == ROOT.as_uri()
+    return _here() is not None
 
 
 def test_the_installed_package_has_the_entry_point() -> None:
     if not _installed_from_here():
         pytest.skip("kubenexus is installed from another checkout (pip install -e . here)")
-    scripts = metadata.entry_points(group="console_scripts")
-    assert scripts["kubectl-kubenexus"].value == "kubenexus.kubectl_plugin:main"
+    dist = _here()
+    assert dist is not None
+    scripts = {e.name: e.value for e in dist.entry_points if e.group == "console_scripts"}
+    assert scripts["kubectl-kubenexus"] == "kubenexus.kubectl_plugin:main"
 
 
 def test_kubectl_finds_and_runs_the_plugin() -> None:
