@@ -498,16 +498,20 @@ def explain(scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 
         return result
     profile = scheduler.profiles.get(pod.scheduler_name) or next(iter(scheduler.profiles.values()))
     cache = scheduler.cache
-    placed_on = pod.node_name or cache.node_of(pod.key) or ""
+    counted_on = cache.node_of(pod.key)
+    placed_on = pod.node_name or counted_on or ""
     result.gang = _gang(scheduler, pod, profile)
-    taken = cache.remove_pod(pod.key) if placed_on else None
+    assumed = cache.is_assumed(pod.key)  # a binding in flight: it must stay forgettable
+    taken = cache.remove_pod(pod.key) if counted_on else None
     try:
         _explain_cycle(
             scheduler, profile, pod, result, top=top, closest=closest, placed_on=placed_on
         )
     finally:
-        if taken is not None:  # back as the API shows a bound pod
-            cache.upsert_pod(replace(taken, node_name=placed_on))
+        if taken is not None and assumed:
+            cache.assume(taken, counted_on or placed_on)
+        elif taken is not None:  # back as the API shows a bound pod
+            cache.upsert_pod(replace(taken, node_name=counted_on or placed_on))
     return result
 
 

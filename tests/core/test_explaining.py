@@ -186,3 +186,20 @@ def test_raw_scores_before_normalizing_where_the_plugin_exposes_them() -> None:
     assert by_node["soft"]["TaintToleration"].raw == 1  # one untolerated PreferNoSchedule
     assert by_node["ssd"]["TaintToleration"].raw == 0
     assert by_node["ssd"]["NodeResourcesFit"].raw is None  # normalizes as it computes
+
+
+def test_a_pod_whose_binding_is_in_flight_stays_assumed() -> None:
+    s = scheduler(make_node("a").alloc(cpu="8").obj())
+    pod = make_pod("p").req(cpu="3").obj()
+    s.upsert_pod(pod)
+    assert len(s.schedule_next()) == 1  # assumed, not yet bound
+    assert s.cache.is_assumed(pod.key)
+    answer = explain(s, pod)
+    assert answer.verdict == "Placed"
+    assert answer.node == "a"
+    assert s.cache.is_assumed(pod.key)
+    # The binding fails: the room is given back, as if explain had never asked.
+    s.binding_failed(pod.key, "conflict", retry=False)
+    assert pod.key not in s.cache
+    nodes = s.cache.nodes
+    assert int(nodes.requested[nodes.resource_index[keys.CPU], nodes.slot_of("a")]) == 0
