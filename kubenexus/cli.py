@@ -237,6 +237,13 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     help="Write each placed pod's score breakdown (chosen node, runner-up, per plugin) in the "
     "annotation scheduling.kubenexus.io/score-breakdown. Off: it costs a little per pod.",
 )
+@click.option(
+    "--serve-explain",
+    is_flag=True,
+    help="Answer GET /explain?pod=NS/NAME on the metrics port from the daemon's own state "
+    "(`kubectl kubenexus explain --daemon-url`). Off: it names pods and nodes to whoever "
+    "reaches the port.",
+)
 def run(  # noqa: PLR0917 - click passes one argument per option
     kubeconfig: Path | None,
     config_path: Path | None,
@@ -250,6 +257,7 @@ def run(  # noqa: PLR0917 - click passes one argument per option
     metrics_address: str,
     metrics_port: int,
     score_annotation: bool,
+    serve_explain: bool,
 ) -> None:
     """Run the scheduler daemon against a cluster."""
     import asyncio  # noqa: PLC0415 - keep start fast
@@ -293,6 +301,7 @@ def run(  # noqa: PLR0917 - click passes one argument per option
         metrics_address=metrics_address,
         metrics_port=metrics_port,
         score_annotation=score_annotation,
+        serve_explain=serve_explain,
     )
     client_settings = ClientSettings(qps=qps, burst=burst, connection_pool=max_binds_in_flight + 32)
     try:
@@ -316,17 +325,49 @@ def run(  # noqa: PLR0917 - click passes one argument per option
 @click.option("--repeat", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=1, show_default=True, type=int)
 @config_option
-def bench_explain(nodes: int, pods: int, repeat: int, seed: int, config_path: Path | None) -> None:
-    """Print how long `kubenexus explain` takes to answer (the core's share) on a large cluster."""
-    from kubenexus.bench_explain import render, run_explain_bench  # noqa: PLC0415
+@click.option("--pod", metavar="NAMESPACE/POD", help="Time explaining this pod of a live cluster.")
+@click.option("--kubeconfig", type=click.Path(path_type=Path), help="With --pod.")
+@click.option("--context", help="With --pod.")
+@click.option("--server", help="With --pod: an API server address used without credentials.")
+def bench_explain(  # noqa: PLR0917 - click passes one argument per option
+    nodes: int,
+    pods: int,
+    repeat: int,
+    seed: int,
+    config_path: Path | None,
+    pod: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
+    server: str | None,
+) -> None:
+    """Print how long `kubenexus explain` takes to answer: on a synthetic cluster (the core's
+    share), or with --pod against a live one (reading it, then answering)."""
+    from kubenexus import bench_explain as bench  # noqa: PLC0415 - keep start fast
 
     try:
         config = _config(config_path)
+        if pod is not None:
+            import asyncio  # noqa: PLC0415
+
+            from kubenexus.explain import parse_target  # noqa: PLC0415
+
+            live = bench.run_live_explain_bench(
+                parse_target(pod),
+                config or SchedulerConfiguration(),
+                repeat=repeat,
+                kubeconfig=str(kubeconfig) if kubeconfig else None,
+                context=context,
+                server=server,
+            )
+            click.echo(bench.render_live(asyncio.run(live)))
+            return
     except KubeNexusError as exc:
         _fail(exc)
         return
-    figures = run_explain_bench(nodes=nodes, pods=pods, repeat=repeat, seed=seed, config=config)
-    click.echo(render(figures))
+    figures = bench.run_explain_bench(
+        nodes=nodes, pods=pods, repeat=repeat, seed=seed, config=config
+    )
+    click.echo(bench.render(figures))
 
 
 # `kubenexus explain` is the kubectl plugin's command (kubenexus/kubectl_plugin.py).

@@ -56,6 +56,11 @@ def _kubeconfig(path: Path | None) -> str | None:
     help="The scheduler's KubeSchedulerConfiguration (default: the built-in defaults).",
 )
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--daemon-url",
+    help="Ask the running daemon instead (its metrics port, e.g. through `kubectl "
+    "port-forward`; the daemon runs with --serve-explain): no listing, its own state.",
+)
 def explain_command(  # noqa: PLR0917 - click passes one argument per option
     pod: str,
     namespace: str | None,
@@ -64,6 +69,7 @@ def explain_command(  # noqa: PLR0917 - click passes one argument per option
     server: str | None,
     config_path: Path | None,
     output: str,
+    daemon_url: str | None,
 ) -> None:
     """Why POD (NAMESPACE/POD) is pending, or why it landed where it is: every node's fate,
     the closest nodes, each plugin's scores. Read-only: nothing is bound or written."""
@@ -72,6 +78,11 @@ def explain_command(  # noqa: PLR0917 - click passes one argument per option
 
     try:
         target = parse_target(pod, namespace)
+        if daemon_url is not None:
+            from kubenexus.shell.status import ask_daemon  # noqa: PLC0415
+
+            click.echo(asyncio.run(ask_daemon(daemon_url, "/".join(target), output)))
+            return
         config = load_config_file(config_path) if config_path else SchedulerConfiguration()
         explanation = asyncio.run(
             explain_live(

@@ -8,25 +8,20 @@ kopf are never run, so whatever they queue is dropped with the snapshot.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from kubenexus.api.keys import MANAGED_BY_LABEL, SCHEDULER_NAME
-from kubenexus.api.objects import PodInfo, pod_from_dict
 from kubenexus.api.reservation import GROUP, VERSION
 from kubenexus.config import SchedulerConfiguration
-from kubenexus.errors import InvalidInputError, KubeNexusError
 from kubenexus.scheduler import Scheduler
 from kubenexus.shell.app import Daemon, DaemonSettings
-from kubenexus.shell.client import ApiError, ClientSettings, KubeClient, pod_path
+from kubenexus.shell.client import ApiError, ClientSettings, KubeClient
 from kubenexus.shell.operator import pod_group_problems
 
 PODGROUPS: Final = f"/apis/{GROUP}/{VERSION}/podgroups"
 _PAGE: Final = 500
-
-
-class PodNotFoundError(KubeNexusError):
-    """The pod asked about does not exist, or cannot be read."""
 
 
 # Read-only needs few connections and no rate limit of the daemon's size.
@@ -55,31 +50,16 @@ async def load_cluster(client: KubeClient, config: SchedulerConfiguration) -> Sc
     """List everything the daemon reads, once, into a scheduler built from ``config``."""
     settings = DaemonSettings(scheduler=config, with_operator=False, leader=None)
     daemon = Daemon(client, settings)
-    # Nodes and what describes them first, pods after (each pod is counted on a known node),
-    # reservations last (as the simulator: they see the running pods).
-    for informer in (
-        daemon.nodes,
-        daemon.topologies,
-        daemon.slices,
-        *daemon.cluster_objects.informers.values(),
-        daemon.budgets.informer,
-    ):
-        await informer.list_once()
-    await _pod_groups(client, daemon)
-    await daemon.pods.list_once()
-    await daemon.reservations.list_once()
+    # All at once, as the daemon's informers start (what they feed does not depend on the order
+    # objects arrive in): the server prepares one list while the last page of another is parsed.
+    await asyncio.gather(
+        daemon.nodes.list_once(),
+        daemon.pods.list_once(),
+        daemon.topologies.list_once(),
+        daemon.slices.list_once(),
+        daemon.reservations.list_once(),
+        daemon.budgets.informer.list_once(),
+        *(informer.list_once() for informer in daemon.cluster_objects.informers.values()),
+        _pod_groups(client, daemon),
+    )
     return daemon.scheduler
-
-
-async def read_pod(client: KubeClient, namespace: str, name: str) -> tuple[PodInfo, dict[str, Any]]:
-    """The pod as the API shows it now (parsed by the daemon's parser), and its body."""
-    try:
-        body = await client.request("GET", pod_path(namespace, name))
-    except ApiError as exc:
-        if exc.status == 404:
-            raise PodNotFoundError(f"pod {namespace}/{name}: not found") from None
-        raise
-    try:
-        return pod_from_dict(body), body
-    except InvalidInputError as exc:
-        raise PodNotFoundError(f"pod {namespace}/{name}: invalid: {exc}") from None

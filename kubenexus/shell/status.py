@@ -53,6 +53,26 @@ def _name(obj: dict[str, object]) -> str:
     return f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"
 
 
+async def ask_daemon(daemon_url: str, target: str, output: str) -> str:
+    """The daemon's own answer (GET /explain, served with `run --serve-explain`)."""
+    url = daemon_url.rstrip("/") + "/explain"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+            session.get(url, params={"pod": target, "output": output}) as response,
+        ):
+            text = await response.text()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise KubeNexusError(f"--daemon-url {daemon_url}: {exc or type(exc).__name__}") from None
+    if response.status == 404 and "not found" not in text:
+        raise KubeNexusError(
+            f"--daemon-url {daemon_url}: no /explain there (run the daemon with --serve-explain)"
+        )
+    if response.status != 200:
+        raise KubeNexusError(text.strip() or f"--daemon-url {daemon_url}: HTTP {response.status}")
+    return text.rstrip("\n")
+
+
 async def read_queues(metrics_url: str) -> dict[str, int]:
     """``scheduler_pending_pods`` by queue, from the daemon's metrics endpoint."""
     try:

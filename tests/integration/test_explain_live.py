@@ -19,6 +19,7 @@ from tests.integration.conftest import (
     KUBECONFIG,
     Cluster,
     eventually,
+    http_get,
     running_daemon,
 )
 
@@ -181,3 +182,76 @@ async def test_without_the_flag_no_score_annotation_is_written(cluster: Cluster)
         assert "scheduling.kubenexus.io/score-breakdown" not in (
             pod["metadata"].get("annotations") or {}
         )
+
+
+async def test_bench_explain_times_a_live_answer(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.node("a", cpu="2")
+    cluster.pod("huge", cpu="8")
+    kubeconfig, context = _kubeconfig(cluster, tmp_path)
+    flags = ["--kubeconfig", kubeconfig, *(["--context", context] if context else [])]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kubenexus.cli",
+        "bench-explain",
+        "--pod",
+        "default/huge",
+        *flags,
+        "--repeat",
+        "2",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(os.environ, NO_PROXY="127.0.0.1"),
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert lines[0] == "explain default/huge live: 1 nodes, 1 pods (median of 2)"
+    assert lines[1].startswith("  reading the cluster (lists, parsing): ")
+    assert lines[2].startswith("  answering (the core): ")
+    assert lines[2].endswith("Pending; 1 groups, closest a")
+    assert lines[3].startswith("total ")
+
+
+async def test_the_daemon_answers_explain_from_its_own_state(cluster: Cluster) -> None:
+    cluster.node("a", cpu="2")
+    cluster.node("b", cpu="8")
+    options = {"metrics_port": 0, "metrics_address": "127.0.0.1"}
+    async with running_daemon(cluster, serve_explain=True, **options) as daemon:
+        cluster.pod("huge", cpu="16")
+        cluster.pod("web", cpu="4")
+        await eventually(lambda: cluster.events("huge", "FailedScheduling"))
+        await eventually(lambda: cluster.node_of("web"))
+        base = f"http://127.0.0.1:{daemon.metrics_port}"
+        status, body = await http_get(f"{base}/explain?pod=default/huge&output=json")
+        assert status == 200
+        data = json.loads(body)
+        assert data["verdict"] == "Pending"
+        assert data["groups"] == [
+            {
+                "plugin": "NodeResourcesFit",
+                "reasons": ["Insufficient cpu"],
+                "count": 2,
+                "nodes": ["b", "a"],
+            }
+        ]
+        assert data["message"] == cluster.events("huge", "FailedScheduling")[0]["message"]
+        status, body = await http_get(f"{base}/explain?pod=default/web")
+        assert status == 200
+        assert "verdict: Placed (on b)" in body
+        assert await http_get(f"{base}/explain?pod=default/absent") == (
+            404,
+            "pod default/absent: not found\n",
+        )
+        assert (await http_get(f"{base}/explain?pod=nonsense"))[0] == 400
+        code, out, err = await _plugin(
+            "explain", "default/huge", "--daemon-url", base, "-o", "json"
+        )
+        assert code == 0, err
+        assert json.loads(out)["groups"] == data["groups"]
+    async with running_daemon(cluster, **options) as daemon:  # off by default
+        base = f"http://127.0.0.1:{daemon.metrics_port}"
+        assert (await http_get(f"{base}/explain?pod=default/huge"))[0] == 404
+        code, _, err = await _plugin("explain", "default/huge", "--daemon-url", base)
+        assert code == 2
+        assert "run the daemon with --serve-explain" in err
