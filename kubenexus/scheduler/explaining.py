@@ -322,8 +322,35 @@ def _gpu_line(pod: PodInfo, nodes: NodeTable, slot: int) -> str:
     return f"GPUs: {cards}; {free} free, {want}{each} requested"
 
 
+def held_room(scheduler: Scheduler, pod: PodInfo) -> dict[str, list[str]]:
+    """Per node, the room reservations hold there for other pods (unclaimed slots, counted on
+    the node as used): whose slot stands in the pod's way."""
+    found: dict[str, list[str]] = {}
+    for held in scheduler.reserving.book.held.values():
+        if not held.holding or (pod.group and held.spec.gang == pod.group):
+            continue  # the pod's own group claims these slots
+        for slot in held.free_slots():
+            if not slot.counted:
+                continue
+            amounts = ", ".join(
+                f"{resource} {format_amount(resource, amount)}"
+                for resource, amount in sorted(slot.spec.requests.items())
+                if resource != keys.PODS
+            )
+            found.setdefault(slot.spec.node, []).append(
+                f"held for pod group {held.spec.gang} by reservation {held.key} "
+                f"(slot {slot.spec.name}: {amounts})"
+            )
+    return found
+
+
 def _near_misses(
-    pod: PodInfo, nodes: NodeTable, run: _Filtered, order: IntArray, count: int
+    pod: PodInfo,
+    nodes: NodeTable,
+    run: _Filtered,
+    order: IntArray,
+    count: int,
+    held: Mapping[str, list[str]],
 ) -> list[NearMiss]:
     numa = next((f for f in run.filters if isinstance(f, NUMATopology)), None)
     misses = []
@@ -344,7 +371,10 @@ def _near_misses(
                     f"{format_amount(resource, max(free, 0))} free "
                     f"(short by {format_amount(resource, amount - max(free, 0))})"
                 )
-        if numa is not None and any(name == numa.name for name, _ in failed):
+        node_name = nodes.names[int(slot)]
+        if lines and node_name in held:  # short of room that a reservation holds
+            lines += [f"room {line}" for line in held[node_name]]
+        if numa is not None and any(plugin == numa.name for plugin, _ in failed):
             lines += _numa_lines(numa, run.state, int(slot))
         if pod.requests.get(keys.GPU_NVIDIA, 0):
             lines.append(_gpu_line(pod, nodes, int(slot)))
@@ -551,7 +581,8 @@ def _explain_cycle(
     if isinstance(decision, Failure):
         result.verdict = "Pending"
         result.message = decision.message
-        result.closest = _near_misses(pod, nodes, run, order, closest)
+        held = held_room(scheduler, pod)
+        result.closest = _near_misses(pod, nodes, run, order, closest, held)
         return
     result.verdict = "Placed" if placed_on else "Placeable"
     result.node = placed_on or decision.node_name

@@ -250,3 +250,41 @@ def test_bench_explain_prints_each_question_and_the_target() -> None:
     assert "gang blocked by bench/gang-0" in lines[3]
     assert lines[4].startswith("slowest answer ")
     assert "the 2 s target" in lines[4]
+
+
+RESERVED = """\
+apiVersion: v1
+kind: Node
+metadata: {name: b}
+status: {allocatable: {cpu: "4", memory: 8Gi, pods: "110"}}
+---
+apiVersion: scheduling.kubenexus.io/v1alpha1
+kind: ResourceReservation
+metadata: {name: etl-slots, namespace: etl}
+spec:
+  podGroupName: etl
+  reservations:
+    first: {node: b, resources: {cpu: '3', memory: 4Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: default}
+spec:
+  containers:
+  - name: c
+    resources: {requests: {cpu: "2"}}
+"""
+
+
+def test_a_pod_short_of_reserved_room_is_told_whose_slot(tmp_path: Path) -> None:
+    path = tmp_path / "reserved.yaml"
+    path.write_text(RESERVED)
+    result = CliRunner().invoke(
+        main, ["simulate", str(path), "--explain", "default/web", "-o", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    (miss,) = json.loads(result.stdout)["closest"]
+    assert miss["shortfalls"] == [
+        "cpu: 2 requested, 1 free (short by 1)",
+        "room held for pod group etl/etl by reservation etl/etl-slots (slot first: cpu 3, memory 4Gi)",
+    ]
