@@ -349,6 +349,7 @@ def _near_misses(
     nodes: NodeTable,
     run: _Filtered,
     order: IntArray,
+    *,
     count: int,
     held: Mapping[str, list[str]],
 ) -> list[NearMiss]:
@@ -582,7 +583,7 @@ def _explain_cycle(
         result.verdict = "Pending"
         result.message = decision.message
         held = held_room(scheduler, pod)
-        result.closest = _near_misses(pod, nodes, run, order, closest, held)
+        result.closest = _near_misses(pod, nodes, run, order, count=closest, held=held)
         return
     result.verdict = "Placed" if placed_on else "Placeable"
     result.node = placed_on or decision.node_name
