@@ -19,9 +19,11 @@ from typing import Final, Literal
 import numpy as np
 
 from kubenexus.api import keys
+from kubenexus.api.gpu import gpu_demand
 from kubenexus.api.objects import NodeInfo, PodInfo
 from kubenexus.api.profile import pod_profile
 from kubenexus.api.quantity import format_amount
+from kubenexus.errors import InvalidInputError
 from kubenexus.framework import Failure, Placement, PluginError, Profile
 from kubenexus.framework.cycle_state import CycleState
 from kubenexus.framework.interfaces import FilterPlugin, ScorePlugin
@@ -305,21 +307,39 @@ def _numa_lines(numa: NUMATopology, state: CycleState, slot: int) -> list[str]:
     return lines
 
 
-def _gpu_line(pod: PodInfo, nodes: NodeTable, slot: int) -> str:
+def _gpu_lines(pod: PodInfo, nodes: NodeTable, slot: int) -> list[str]:
+    """The node's GPUs against what the pod asks: kinds, how many free, and with a VRAM ask,
+    which devices are large enough (by name)."""
     node = nodes.node(slot)
     want = pod.requests.get(keys.GPU_NVIDIA, 0)
     row = nodes.resource_row(keys.GPU_NVIDIA)
     free = int(nodes.free[row, slot]) if row is not None else 0
-    if node.gpus is None:
-        return f"GPUs: none known; {free} nvidia.com/gpu free, {want} requested"
+    try:
+        vram = gpu_demand(pod.requests, pod.annotations).vram
+    except InvalidInputError:
+        vram = 0  # the plugin's pre-filter says what is wrong with it
+    each = f" with {format_amount(keys.MEMORY, vram)} VRAM each" if vram else ""
+    if node.gpus is None or not node.gpus.devices:
+        return [f"GPUs: none known; {free} nvidia.com/gpu free, {want}{each} requested"]
+    devices = node.gpus.devices
     kinds = Counter(
-        f"{d.family or d.product or 'GPU'} {format_amount(keys.MEMORY, d.memory)}"
-        for d in node.gpus.devices
+        f"{d.family or d.product or 'GPU'} {format_amount(keys.MEMORY, d.memory)}" for d in devices
     )
     cards = ", ".join(f"{n}× {kind}" for kind, n in sorted(kinds.items()))
-    vram = pod.annotations.get(keys.VRAM_REQUEST, "")
-    each = f" with {vram} each" if vram else ""
-    return f"GPUs: {cards}; {free} free, {want}{each} requested"
+    lines = [f"GPUs: {cards}; {free} free, {want}{each} requested"]
+    if vram:
+        large = [d.name for d in devices if d.memory >= vram]
+        if large:
+            lines.append(
+                f"GPUs with {format_amount(keys.MEMORY, vram)} or more: {', '.join(large)}"
+            )
+        else:
+            biggest = max(devices, key=lambda d: d.memory)
+            lines.append(
+                f"no GPU has {format_amount(keys.MEMORY, vram)}: the largest is "
+                f"{biggest.name} ({format_amount(keys.MEMORY, biggest.memory)})"
+            )
+    return lines
 
 
 def held_room(scheduler: Scheduler, pod: PodInfo) -> dict[str, list[str]]:
@@ -378,7 +398,7 @@ def _near_misses(
         if numa is not None and any(plugin == numa.name for plugin, _ in failed):
             lines += _numa_lines(numa, run.state, int(slot))
         if pod.requests.get(keys.GPU_NVIDIA, 0):
-            lines.append(_gpu_line(pod, nodes, int(slot)))
+            lines += _gpu_lines(pod, nodes, int(slot))
         misses.append(NearMiss(nodes.names[int(slot)], tuple(failed), tuple(lines)))
     return misses
 

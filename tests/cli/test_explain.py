@@ -144,7 +144,10 @@ def test_gpu_near_miss_names_the_devices_and_the_vram_asked() -> None:
     data = _json("gpus", "default/llm-405b")
     closest = data["closest"][0]
     assert closest["node"] == "a100-80g-1"  # fails one filter only, nothing short but VRAM
-    assert closest["shortfalls"] == ["GPUs: 4× A100-80GB 80Gi; 4 free, 1 with 100Gi each requested"]
+    assert closest["shortfalls"] == [
+        "GPUs: 4× A100-80GB 80Gi; 4 free, 1 with 100Gi VRAM each requested",
+        "no GPU has 100Gi: the largest is gpu-0 (80Gi)",
+    ]
 
 
 def test_resource_near_miss_says_by_how_much() -> None:

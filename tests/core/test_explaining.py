@@ -203,3 +203,22 @@ def test_a_pod_whose_binding_is_in_flight_stays_assumed() -> None:
     assert pod.key not in s.cache
     nodes = s.cache.nodes
     assert int(nodes.requested[nodes.resource_index[keys.CPU], nodes.slot_of("a")]) == 0
+
+
+def test_gpu_near_miss_names_the_devices_large_enough() -> None:
+    node = (
+        make_node("g")
+        .extended("nvidia.com/gpu", "2")
+        .label("nvidia.com/gpu.product", "NVIDIA-A100-SXM4-80GB")
+        .label("nvidia.com/gpu.memory", "81920")
+        .label("nvidia.com/gpu.count", "2")
+    )
+    s = scheduler(node.obj())
+    pod = make_pod("p").extended("nvidia.com/gpu", "3").annotate(keys.VRAM_REQUEST, "40Gi").obj()
+    s.upsert_pod(pod)
+    (miss,) = explain(s, pod).closest
+    assert miss.shortfalls == (
+        "nvidia.com/gpu: 3 requested, 2 free (short by 1)",
+        "GPUs: 2× A100-80GB 80Gi; 2 free, 3 with 40Gi VRAM each requested",
+        "GPUs with 40Gi or more: gpu-0, gpu-1",
+    )
