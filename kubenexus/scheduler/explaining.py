@@ -28,7 +28,7 @@ from kubenexus.framework import Failure, Placement, PluginError, Profile
 from kubenexus.framework.cycle_state import CycleState
 from kubenexus.framework.interfaces import FilterPlugin, ScorePlugin
 from kubenexus.framework.node_table import BoolArray, FloatArray, IntArray, NodeTable
-from kubenexus.framework.runtime import FEASIBLE, PRE_FILTER_NODES, restrict_nodes
+from kubenexus.framework.runtime import FEASIBLE, PRE_FILTER_NODES
 from kubenexus.framework.status import Code
 from kubenexus.plugins.numa_topology import NUMATopology
 from kubenexus.plugins.numa_topology.zones import CPU, GPU, MEMORY
@@ -183,14 +183,10 @@ class _Filtered:
     error: str = ""
 
 
-def _run_filters(
-    profile: Profile, pod: PodInfo, nodes: NodeTable, only: tuple[str, frozenset[str]] | None
-) -> _Filtered:
+def _run_filters(profile: Profile, pod: PodInfo, nodes: NodeTable) -> _Filtered:
     """Pre-filters, then every filter on every node (find_node stops early; this does not)."""
     size = nodes.size
     state = CycleState()
-    if only is not None:
-        restrict_nodes(state, *only)
     empty = np.zeros(size, dtype=np.bool_)
     minus = np.full(size, -1, dtype=np.int64)
     live: BoolArray = nodes.valid[:size].copy()
@@ -554,11 +550,14 @@ def explain(scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 
     result.gang = _gang(scheduler, pod, profile)
     assumed = cache.is_assumed(pod.key)  # a binding in flight: it must stay forgettable
     taken = cache.remove_pod(pod.key) if counted_on else None
+    # Room nominated for it (or for pods of lower priority) is free to it, as in the scheduler.
+    lifted = scheduler.preempting.lift([pod])
     try:
         _explain_cycle(
             scheduler, profile, pod, result, top=top, closest=closest, placed_on=placed_on
         )
     finally:
+        scheduler.preempting.restore(lifted)
         if taken is not None and assumed:
             cache.assume(taken, counted_on or placed_on)
         elif taken is not None:  # back as the API shows a bound pod
@@ -583,7 +582,7 @@ def _explain_cycle(
         result.message = f"{', '.join(pod.unsupported)} not supported by kubenexus-scheduler yet"
         return
     decision = profile.find_node(pod, nodes)  # the daemon's own answer, unchanged
-    run = _run_filters(profile, pod, nodes, None)
+    run = _run_filters(profile, pod, nodes)
     if run.error:
         result.message = run.error
         return
