@@ -179,6 +179,10 @@ def _gpus(node: NodeUsage) -> str:
     )
 
 
+def _used(node: NodeUsage, resource: str) -> int:
+    return _pct(node.requested.get(resource, 0), node.allocatable.get(resource, 0))
+
+
 def _shape(node: NodeUsage) -> str:
     cpu = format_amount(keys.CPU, node.allocatable.get(keys.CPU, 0))
     memory = format_amount(keys.MEMORY, node.allocatable.get(keys.MEMORY, 0))
@@ -246,7 +250,8 @@ def _node_card(
         f'<div class="node" id="node-{_e(node.name)}" data-search="{_e(search)}" '
         f'data-pool="{_e(_POOL_SUFFIX.sub("", node.name) or node.name)}" '
         f'data-shape="{_e(_shape(node))}" data-gpu="{_e(_gpu_kind(node))}" '
-        f'data-load="{_e(_load(node))}">'
+        f'data-load="{_e(_load(node))}" '
+        f'data-cpu="{_used(node, keys.CPU)}" data-memory="{_used(node, keys.MEMORY)}">'
         f"<h3>{_e(node.name)}</h3>{''.join(bars)}{_gpus(node)}{numa}{problem}"
         f'<div class="pods">{"".join(chips) or "<span class=muted>no pods</span>"}</div></div>'
     )

@@ -157,7 +157,7 @@ def test_report_renders_in_headless_chromium_at_500_nodes(tmp_path: Path) -> Non
     page.write_text(_report(tmp_path, _big_cluster(tmp_path)))
     # The script ran: nodes are regrouped by pool into one collapsible group per pool.
     dom = _chromium(browser, "--dump-dom", page.as_uri())
-    summaries = re.findall(r"<summary>([^<]*)</summary>", dom)
+    summaries = re.findall(r'<summary>([^<]*)<span class="agg">', dom)
     assert summaries == [
         "cpu (100 nodes)",
         "edge (100 nodes)",
@@ -165,14 +165,19 @@ def test_report_renders_in_headless_chromium_at_500_nodes(tmp_path: Path) -> Non
         "mem (100 nodes)",
         "numa (100 nodes)",
     ]
+    # 100 nodes to a group: folded, the page reads in one screen.
+    assert all("open" not in tag for tag in re.findall(r'<details class="group"[^>]*>', dom))
     assert "Waiting pods" in dom
     assert "default/huge-0" in dom
     # Searching (a link may carry it) hides every other node, and groups left empty.
     dom = _chromium(browser, "--dump-dom", page.as_uri() + "#q=numa-042&group=shape")
     shown = re.findall(r'<div class="node" id="node-([^"]+)"', dom)
     assert shown == ["numa-042"]
-    visible = re.findall(r'<details class="group"[^>]*><summary>([^<]*)</summary>', dom)
+    visible = re.findall(r'<details class="group"[^>]*><summary>([^<]*)<span', dom)
     assert visible == ["32 cpu · 128Gi (1 node)"]
+    # Each group says how full its nodes are; a big group starts folded, a searched one opens.
+    assert re.search(r'<span class="agg"> · requested: cpu \d+%, memory \d+%</span>', dom)
+    assert re.search(r'<details class="group" [^>]*open', dom)
     # And it paints: a screenshot of a real size.
     shot = tmp_path / "report.png"
     _chromium(browser, "--window-size=1400,1000", f"--screenshot={shot}", page.as_uri())
