@@ -65,6 +65,26 @@ PENDING = [
     ),
     (
         "workload",
+        "default/gpu-notebook",
+        {
+            ("NodeResourcesFit", ("Insufficient nvidia.com/gpu",), 6),
+            ("NodeResourcesFit", ("Insufficient nvidia.com/gpu", "Too many pods"), 1),
+            ("TaintToleration", ("node(s) had untolerated taint(s)",), 4),
+            ("NodeUnschedulable", ("node(s) were unschedulable",), 1),
+        },
+    ),
+    (
+        "spark",
+        "default/nightly-batch-16",
+        {
+            ("NodeAffinity", ("node(s) didn't match Pod's node affinity/selector",), 4),
+            ("TaintToleration", ("node(s) had untolerated taint(s)",), 4),
+            ("NodeResourcesFit", ("Insufficient cpu",), 3),
+            ("NodeUnschedulable", ("node(s) were unschedulable",), 1),
+        },
+    ),
+    (
+        "workload",
         "default/nvme-cache",
         {
             ("NodeAffinity", ("node(s) didn't match Pod's node affinity/selector",), 7),
