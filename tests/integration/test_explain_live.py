@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from kubenexus.config import parse_config
 from kubenexus.explain import explain_live
 from kubenexus.scheduler.explaining import Explanation
@@ -255,3 +257,18 @@ async def test_the_daemon_answers_explain_from_its_own_state(cluster: Cluster) -
         code, _, err = await _plugin("explain", "default/huge", "--daemon-url", base)
         assert code == 2
         assert "run the daemon with --serve-explain" in err
+
+
+@pytest.mark.emulator("the real server refuses a malformed quantity itself")
+async def test_a_pod_the_parser_refuses_is_one_clear_line(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.node("a", cpu="2")
+    cluster.pod("bad", cpu="lots")
+    kubeconfig, context = _kubeconfig(cluster, tmp_path)
+    code, out, err = await _plugin(
+        "explain", "default/bad", "--kubeconfig", kubeconfig, "--context", context
+    )
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: pod default/bad: invalid: ")
+    assert "lots" in err
+    assert len(err.strip().splitlines()) == 1
