@@ -26,7 +26,7 @@ from kubenexus.api.quantity import format_amount
 from kubenexus.errors import InvalidInputError
 from kubenexus.framework import Failure, Placement, PluginError, Profile
 from kubenexus.framework.cycle_state import CycleState
-from kubenexus.framework.interfaces import FilterPlugin, ScorePlugin
+from kubenexus.framework.interfaces import FilterPlugin, RawScorePlugin, ScorePlugin
 from kubenexus.framework.node_table import BoolArray, FloatArray, IntArray, NodeTable
 from kubenexus.framework.runtime import FEASIBLE, PRE_FILTER_NODES
 from kubenexus.framework.status import Code
@@ -406,11 +406,9 @@ def _raw_scores(
     plugin: ScorePlugin, state: CycleState, pod: PodInfo, nodes: NodeTable, slots: IntArray
 ) -> FloatArray | None:
     """A plugin's scores before its own normalization, when it exposes them (explain only)."""
-    raw = getattr(plugin, "raw_scores", None)
-    if raw is None:
+    if not isinstance(plugin, RawScorePlugin):
         return None
-    found: FloatArray | None = raw(state, pod, nodes, slots)
-    return found
+    return plugin.raw_scores(state, pod, nodes, slots)
 
 
 def _scores(
