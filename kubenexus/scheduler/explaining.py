@@ -32,6 +32,7 @@ from kubenexus.framework.runtime import FEASIBLE, PRE_FILTER_NODES
 from kubenexus.framework.status import Code
 from kubenexus.plugins.numa_topology import NUMATopology
 from kubenexus.plugins.numa_topology.zones import CPU, GPU, MEMORY
+from kubenexus.plugins.resource_reservation import Held, HeldSlot
 from kubenexus.scheduler.scheduler import Scheduler
 
 Verdict = Literal[
@@ -548,13 +549,17 @@ def explain(scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 
     result.gang = _gang(scheduler, pod, profile)
     assumed = cache.is_assumed(pod.key)  # a binding in flight: it must stay forgettable
     taken = cache.remove_pod(pod.key) if counted_on else None
-    # Room nominated for it (or for pods of lower priority) is free to it, as in the scheduler.
+    # Room nominated for it (or for pods of lower priority) is free to it, as in the scheduler;
+    # so is the room of its group's free reservation slots to an executor (one per node).
     lifted = scheduler.preempting.lift([pod])
+    opened = _open_slots(scheduler, pod) if not placed_on else []
     try:
         _explain_cycle(
             scheduler, profile, pod, result, top=top, closest=closest, placed_on=placed_on
         )
     finally:
+        for held, slot in opened:
+            scheduler.reserving.hold(held, slot)
         scheduler.preempting.restore(lifted)
         if taken is not None and assumed:
             cache.assume(taken, counted_on or placed_on)
@@ -596,15 +601,23 @@ def _explain_cycle(
         np.lexsort((rejected, _shortfall(pod, nodes, rejected), run.failing[rejected]))
     ]
     result.groups = _groups(pod, nodes, run, order)
+    result.notes += _role_notes(scheduler, pod)
+    gang = result.gang
+    if gang is not None and gang.problem and not placed_on:
+        # The gang cannot even be sized: its members are not tried until that is settled.
+        result.verdict = "Pending"
+        result.message = gang.problem
     if isinstance(decision, Failure):
         result.verdict = "Pending"
-        result.message = decision.message
+        result.message = result.message or decision.message
         held = held_room(scheduler, pod)
         result.closest = _near_misses(pod, nodes, run, order, count=closest, held=held)
         return
+    if result.message:  # its gang cannot be sized
+        result.notes.append(f"alone it would go to {decision.node_name}")
+        return
     result.verdict = "Placed" if placed_on else "Placeable"
     result.node = placed_on or decision.node_name
-    gang = result.gang
     if not placed_on and gang is not None and gang.min_member is not None:
         fit = gang.placed + sum(1 for m in gang.members if m.state == "Fits")
         if fit < gang.min_member:  # all or nothing: fitting alone is not enough
@@ -628,6 +641,44 @@ def _explain_cycle(
         )
     if not placed_on and result.last_attempt:
         result.notes.append(f"its last attempt: {result.last_attempt}")
+
+
+def _open_slots(scheduler: Scheduler, pod: PodInfo) -> list[tuple[Held, HeldSlot]]:
+    """An executor's view: one free slot of its group's reservations per node opened (its
+    room free to it), as the scheduler opens them while it tries the executor."""
+    if pod.role != "executor" or not pod.group:
+        return []
+    opened: list[tuple[Held, HeldSlot]] = []
+    seen: set[str] = set()
+    for held in scheduler.reserving.book.of_gang(pod.group):
+        if held.holding:
+            for slot in held.first_free_per_node():
+                if slot.spec.node not in seen:
+                    seen.add(slot.spec.node)
+                    scheduler.reserving.open(held, slot)
+                    opened.append((held, slot))
+    return opened
+
+
+def _role_notes(scheduler: Scheduler, pod: PodInfo) -> list[str]:
+    """A driver or an executor is not placed like a plain pod: say how (explain answers for
+    the pod alone)."""
+    if pod.role == "driver" and not pod.node_name:
+        return [
+            "a driver is placed only with room held for all its executors at once (the node "
+            "above is where it alone would go)"
+        ]
+    if pod.role == "executor" and pod.group:
+        slots = [
+            f"{held.key} slot {slot.spec.name} on {slot.spec.node}"
+            for held in scheduler.reserving.book.of_gang(pod.group)
+            if held.holding
+            for slot in held.free_slots()
+        ]
+        if slots:
+            shown = ", ".join(slots[:5]) + (f" (+{len(slots) - 5} more)" if len(slots) > 5 else "")
+            return [f"an executor claims a free slot of its group's reservations first: {shown}"]
+    return []
 
 
 def find_pod(scheduler: Scheduler, namespace: str, name: str) -> PodInfo | None:

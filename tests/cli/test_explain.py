@@ -311,3 +311,44 @@ def test_a_pod_short_of_reserved_room_is_told_whose_slot(tmp_path: Path) -> None
         "cpu: 2 requested, 1 free (short by 1)",
         "room held for pod group etl/etl by reservation etl/etl-slots (slot first: cpu 3, memory 4Gi)",
     ]
+
+
+EXECUTOR = (
+    RESERVED.split("---\napiVersion: v1\nkind: Pod", maxsplit=1)[0]
+    + """---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: exec-big
+  namespace: etl
+  labels: {scheduling.kubenexus.io/role: executor, pod-group.scheduling.kubenexus.io/name: etl}
+spec:
+  containers:
+  - name: c
+    resources: {requests: {cpu: "8"}}
+"""
+)
+
+
+def test_an_executor_sees_its_groups_slots_free_and_they_stay_held(tmp_path: Path) -> None:
+    path = tmp_path / "executor.yaml"
+    path.write_text(EXECUTOR)
+    result = simulate(path)
+    assert result.scheduler is not None
+    nodes = result.scheduler.cache.nodes
+    cpu_row, slot = nodes.resource_index["cpu"], nodes.slot_of("b")
+    assert int(nodes.requested[cpu_row, slot]) == 3000  # the slot's room is held
+    answer = explain_simulation(result, "etl/exec-big")
+    assert answer.verdict == "Pending"
+    # Its gang cannot be sized (no PodGroup, no min-available): the scheduler's own reason.
+    assert answer.message == (
+        "waiting for PodGroup etl/etl: its members name it but do not say how many must run "
+        "together"
+    )
+    (miss,) = answer.closest
+    assert miss.shortfalls == ("cpu: 8 requested, 4 free (short by 4)",)  # the slot is its room
+    assert answer.notes == [
+        "an executor claims a free slot of its group's reservations first: "
+        "etl/etl-slots slot first on b"
+    ]
+    assert int(nodes.requested[cpu_row, slot]) == 3000  # held again
