@@ -548,6 +548,12 @@ def explain(scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 
     placed_on = pod.node_name or counted_on or ""
     result.gang = _gang(scheduler, pod, profile)
     assumed = cache.is_assumed(pod.key)  # a binding in flight: it must stay forgettable
+    # Where NUMA-aware plugins charge it, to put it back on the same zones and CPUs.
+    charged = [
+        (plugin, found)
+        for plugin in cache.observers
+        if isinstance(plugin, NUMATopology) and (found := plugin.assignment_of(pod.key)) is not None
+    ]
     taken = cache.remove_pod(pod.key) if counted_on else None
     # Room nominated for it (or for pods of lower priority) is free to it, as in the scheduler;
     # so is the room of its group's free reservation slots to an executor (one per node).
@@ -561,6 +567,9 @@ def explain(scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 
         for held, slot in opened:
             scheduler.reserving.hold(held, slot)
         scheduler.preempting.restore(lifted)
+        if taken is not None:
+            for plugin, assignment in charged:
+                plugin.recount_as(pod.key, assignment)
         if taken is not None and assumed:
             cache.assume(taken, counted_on or placed_on)
         elif taken is not None:  # back as the API shows a bound pod

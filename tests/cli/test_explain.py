@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from kubenexus.cli import main
 from kubenexus.explain import TargetError, explain_simulation, parse_target
+from kubenexus.plugins.numa_topology import NUMATopology
 from kubenexus.simulator import simulate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -352,3 +353,18 @@ def test_an_executor_sees_its_groups_slots_free_and_they_stay_held(tmp_path: Pat
         "etl/etl-slots slot first on b"
     ]
     assert int(nodes.requested[cpu_row, slot]) == 3000  # held again
+
+
+def test_explaining_placed_numa_pods_leaves_their_zones_and_cpus_as_they_were() -> None:
+    result = simulate(EXAMPLES / "cluster.yaml", EXAMPLES / "numa.yaml")
+    assert result.scheduler is not None
+    profile = next(iter(result.scheduler.profiles.values()))
+    numa = next(p for p in profile.filters if isinstance(p, NUMATopology))
+    used = numa.zones.used.copy()
+    free_cpus = {slot: [set(z) for z in zones] for slot, zones in numa.zones.free_cpus.items()}
+    placed = [p.pod for p in result.pods if p.status == "Scheduled"]
+    assert len(placed) == 7
+    for pod in placed:
+        assert explain_simulation(result, pod).verdict == "Placed"
+    assert (numa.zones.used == used).all()
+    assert {s: [set(z) for z in zones] for s, zones in numa.zones.free_cpus.items()} == free_cpus
