@@ -9,6 +9,7 @@ import click
 
 from kubenexus.config import SchedulerConfiguration, load_config_file
 from kubenexus.errors import KubeNexusError
+from kubenexus.kubectl_plugin import explain_command
 from kubenexus.node.commands import cpuset_hook, node
 
 
@@ -42,12 +43,42 @@ def main() -> None:
 @click.option(
     "--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-def simulate(cluster: Path, workload: Path | None, config_path: Path | None, output: str) -> None:
+@click.option(
+    "--explain",
+    "explain_pod",
+    metavar="NAMESPACE/POD",
+    help="After the run, explain this pod (as `kubenexus explain`) instead of the tables.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the run as one self-contained HTML file.",
+)
+def simulate(  # noqa: PLR0917 - click passes one argument per option
+    cluster: Path,
+    workload: Path | None,
+    config_path: Path | None,
+    output: str,
+    explain_pod: str | None,
+    report_path: Path | None,
+) -> None:
     """Schedule the pods of CLUSTER (and WORKLOAD) YAML files; no cluster needed."""
     from kubenexus.simulator import render_json, render_table, simulate  # noqa: PLC0415 - keep start fast
 
     try:
         result = simulate(cluster, workload, _config(config_path))
+        if report_path is not None:
+            from kubenexus.report import write_report  # noqa: PLC0415
+
+            write_report(result, report_path)
+        if explain_pod is not None:
+            from kubenexus import explain  # noqa: PLC0415
+
+            answer = explain.explain_simulation(result, explain_pod)
+            text = explain.render_json(answer) if output == "json" else explain.render_text(answer)
+            click.echo(text)
+            return
     except KubeNexusError as exc:
         _fail(exc)
         return
@@ -205,6 +236,19 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     type=click.IntRange(min=0, max=65535),
     help="/metrics, /healthz, /readyz.",
 )
+@click.option(
+    "--score-annotation",
+    is_flag=True,
+    help="Write each placed pod's score breakdown (chosen node, runner-up, per plugin) in the "
+    "annotation scheduling.kubenexus.io/score-breakdown. Off: it costs a little per pod.",
+)
+@click.option(
+    "--serve-explain",
+    is_flag=True,
+    help="Answer GET /explain?pod=NS/NAME on the metrics port from the daemon's own state "
+    "(`kubectl kubenexus explain --daemon-url`). Off: it names pods and nodes to whoever "
+    "reaches the port.",
+)
 def run(  # noqa: PLR0917 - click passes one argument per option
     kubeconfig: Path | None,
     config_path: Path | None,
@@ -217,6 +261,8 @@ def run(  # noqa: PLR0917 - click passes one argument per option
     lease_namespace: str | None,
     metrics_address: str,
     metrics_port: int,
+    score_annotation: bool,
+    serve_explain: bool,
 ) -> None:
     """Run the scheduler daemon against a cluster."""
     import asyncio  # noqa: PLC0415 - keep start fast
@@ -259,6 +305,8 @@ def run(  # noqa: PLR0917 - click passes one argument per option
         leader=leader,
         metrics_address=metrics_address,
         metrics_port=metrics_port,
+        score_annotation=score_annotation,
+        serve_explain=serve_explain,
     )
     client_settings = ClientSettings(qps=qps, burst=burst, connection_pool=max_binds_in_flight + 32)
     try:
@@ -279,6 +327,61 @@ def run(  # noqa: PLR0917 - click passes one argument per option
 # The node side (docs/node-setup.md): `kubenexus node …` and `kubenexus cpuset-hook`.
 main.add_command(node)
 main.add_command(cpuset_hook)
+
+
+@main.command("bench-explain")
+@click.option("--nodes", default=5000, show_default=True, type=click.IntRange(min=1))
+@click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=0))
+@click.option("--repeat", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=1, show_default=True, type=int)
+@config_option
+@click.option("--pod", metavar="NAMESPACE/POD", help="Time explaining this pod of a live cluster.")
+@click.option("--kubeconfig", type=click.Path(path_type=Path), help="With --pod.")
+@click.option("--context", help="With --pod.")
+@click.option("--server", help="With --pod: an API server address used without credentials.")
+def bench_explain(  # noqa: PLR0917 - click passes one argument per option
+    nodes: int,
+    pods: int,
+    repeat: int,
+    seed: int,
+    config_path: Path | None,
+    pod: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
+    server: str | None,
+) -> None:
+    """Print how long `kubenexus explain` takes to answer: on a synthetic cluster (the core's
+    share), or with --pod against a live one (reading it, then answering)."""
+    from kubenexus import bench_explain as bench  # noqa: PLC0415 - keep start fast
+
+    try:
+        config = _config(config_path)
+        if pod is not None:
+            import asyncio  # noqa: PLC0415
+
+            from kubenexus.explain import parse_target  # noqa: PLC0415
+
+            live = bench.run_live_explain_bench(
+                parse_target(pod),
+                config or SchedulerConfiguration(),
+                repeat=repeat,
+                kubeconfig=str(kubeconfig) if kubeconfig else None,
+                context=context,
+                server=server,
+            )
+            click.echo(bench.render_live(asyncio.run(live)))
+            return
+    except KubeNexusError as exc:
+        _fail(exc)
+        return
+    figures = bench.run_explain_bench(
+        nodes=nodes, pods=pods, repeat=repeat, seed=seed, config=config
+    )
+    click.echo(bench.render(figures))
+
+
+# `kubenexus explain` is the kubectl plugin's command (kubenexus/kubectl_plugin.py).
+main.add_command(explain_command)
 
 if __name__ == "__main__":
     main()

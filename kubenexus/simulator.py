@@ -150,6 +150,8 @@ class SimulationResult:
     nodes: list[NodeUsage] = field(default_factory=list)
     reservations: list[ReservationResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The scheduler as the run left it (for explain and the report to ask about).
+    scheduler: Scheduler | None = field(default=None, repr=False, compare=False)
 
     def count(self, status: PodStatus) -> int:
         return sum(1 for p in self.pods if p.status == status)
@@ -461,6 +463,7 @@ def simulate(
     result.pods = [rows[key] for key in order]
     result.reservations = _reservations(scheduler, started)
     result.nodes = _node_usage(scheduler)
+    result.scheduler = scheduler
     return result
 
 

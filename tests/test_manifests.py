@@ -72,7 +72,7 @@ def test_deployment_is_highly_available_probed_limited_and_locked_down() -> None
 
 
 def test_configmap_holds_a_configuration_the_daemon_accepts() -> None:
-    config_map = _one("ConfigMap")
+    config_map = _one("ConfigMap", "kubenexus-scheduler-config")
     config = parse_config(yaml.safe_load(config_map["data"]["scheduler.yaml"]), "configmap")
     assert config.leader_election.resource_namespace == "kubenexus-system"
     assert config.profiles[0].scheduler_name == "kubenexus-scheduler"
@@ -89,6 +89,7 @@ def test_kustomization_renders_everything_including_the_crds() -> None:
             "ClusterRole",
             "ClusterRoleBinding",
             "ConfigMap",
+            "ConfigMap",  # the Grafana dashboard
             "CustomResourceDefinition",
             "CustomResourceDefinition",
             "Deployment",

@@ -58,6 +58,9 @@ CPU_SET: Final = "cpu-set"
 # Written by the scheduler on pods it placed by NUMA zone (read back after a restart).
 NUMA_ZONES: Final = "numa.kubenexus.io/zones"
 ZONE_LABEL: Final = "topology.kubernetes.io/zone"
+# Written on each pod placed when the daemon runs with --score-annotation (off by default): the
+# chosen node and the best others, each plugin's score (as kube-scheduler-simulator's results).
+SCORE_BREAKDOWN: Final = "scheduling.kubenexus.io/score-breakdown"
 
 # Driver-led applications (issue: ResourceReservation). A driver is admitted only with room held
 # for its executors. Roles as the frameworks set them, or ours.

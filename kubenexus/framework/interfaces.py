@@ -88,6 +88,17 @@ class ScorePlugin(Plugin, Protocol):
 
 
 @runtime_checkable
+class RawScorePlugin(Plugin, Protocol):
+    """A score plugin that can say its scores before its own normalization: read by explain
+    only, never on the scheduling path."""
+
+    def raw_scores(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
+    ) -> FloatArray | None:
+        """The un-normalized value per candidate (e.g. Σ weights matched); None: none."""
+
+
+@runtime_checkable
 class PostFilterPlugin(Plugin, Protocol):
     """Runs when a pod fits nowhere (kube's PostFilter): preemption. The search itself needs
     the cache (a dry run per candidate node), so the scheduler does it; the plugin says how

@@ -21,7 +21,7 @@ from kubenexus.framework.interfaces import (
     ReservePlugin,
     ScorePlugin,
 )
-from kubenexus.framework.node_table import SCORE_DTYPE, BoolArray, FloatArray, NodeTable
+from kubenexus.framework.node_table import SCORE_DTYPE, BoolArray, FloatArray, IntArray, NodeTable
 from kubenexus.framework.status import Code, Diagnosis, Status
 
 MAX_SCORE = 100.0
@@ -37,6 +37,18 @@ class WeightedScore:
     weight: int
 
 
+@dataclass(frozen=True, slots=True)
+class ScoreRecord:
+    """Each score plugin's scores of the candidate slots, kept apart (the runtime only sums
+    them): recorded only for a profile that asks (``Profile.record_scores``)."""
+
+    candidates: IntArray
+    # Per candidate: passed every filter (scores of the others mean nothing).
+    feasible: BoolArray
+    plugins: tuple[tuple[str, int, FloatArray], ...]  # (plugin, weight, normalized scores)
+    total: FloatArray
+
+
 @dataclass(slots=True)
 class Placement:
     """The node chosen for a pod, with the annotations plugins want written before binding."""
@@ -46,6 +58,7 @@ class Placement:
     state: CycleState
     # None: remove the annotation (an earlier attempt wrote it, this placement does not).
     annotations: dict[str, str | None] = field(default_factory=dict)
+    scores: ScoreRecord | None = None
 
 
 @dataclass(slots=True)
@@ -138,6 +151,9 @@ class Profile:
     annotators: Sequence[AnnotatingPlugin] = ()
     # Run when a pod fits nowhere: preemption (the scheduler carries out the search).
     post_filters: Sequence[PostFilterPlugin] = ()
+    # Keep every score plugin's scores on the placement (the score-breakdown annotation);
+    # off by default: the scheduling path then keeps nothing it does not need.
+    record_scores: bool = False
 
     # ------------------------------------------------------------------ find a node
 
@@ -195,6 +211,7 @@ class Profile:
         candidates = nodes.all_slots() if dense else np.flatnonzero(feasible)
         state.write(FEASIBLE, feasible)  # scores normalized over feasible nodes, as kube's
         total: FloatArray | None = None
+        recorded: list[tuple[str, int, FloatArray]] | None = [] if self.record_scores else None
         # A pre-filter's SKIP skips its filter only, as kube's: scoring has its own say.
         for weighted in self.scores:
             scores = weighted.plugin.score(state, pod, nodes, candidates)
@@ -204,6 +221,8 @@ class Profile:
                 raise PluginError(f"{weighted.plugin.name}: returned {scores.shape} scores")
             if scores.size and (scores.min() < 0 or scores.max() > MAX_SCORE):
                 raise PluginError(f"{weighted.plugin.name}: score outside 0..100")
+            if recorded is not None:
+                recorded.append((weighted.plugin.name, weighted.weight, scores.copy()))
             if total is None:
                 total = scores.astype(SCORE_DTYPE)  # a copy: plugins may keep what they return
                 if weighted.weight != 1:
@@ -220,7 +239,11 @@ class Profile:
             best = int(np.argmax(total))
         else:
             best = int(candidates[int(np.argmax(total))])
-        return Placement(slot=best, node_name=nodes.names[best], state=state)
+        placement = Placement(slot=best, node_name=nodes.names[best], state=state)
+        if recorded is not None:
+            passed = feasible[candidates] if dense else np.ones(candidates.size, dtype=np.bool_)
+            placement.scores = ScoreRecord(candidates, passed, tuple(recorded), total.copy())
+        return placement
 
     def passing(self, pod: PodInfo, nodes: NodeTable, plugins: frozenset[str]) -> BoolArray:
         """The nodes that these plugins' pre-filters and filters let the pod through (the

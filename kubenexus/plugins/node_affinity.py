@@ -144,6 +144,20 @@ class NodeAffinity:
     ) -> Counter[str]:
         return Counter({REASON: int(rejected.size)})
 
+    def _sums(self, pod: PodInfo, nodes: NodeTable, candidates: IntArray) -> IntArray:
+        raw = np.zeros(nodes.size, dtype=np.int64)
+        for weight, term in pod.preferred_affinity:
+            raw += weight * _term_mask(nodes, term)
+        return take(raw, candidates)
+
+    def raw_scores(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
+    ) -> FloatArray | None:
+        """Σ weight of the preferred terms each node matches, before normalizing (explain)."""
+        if not pod.preferred_affinity:
+            return None
+        return self._sums(pod, nodes, candidates).astype(np.float64)
+
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray | None:
@@ -151,10 +165,7 @@ class NodeAffinity:
         the feasible nodes (integer division, as kube-scheduler); None without preferred terms."""
         if not pod.preferred_affinity:
             return None
-        raw = np.zeros(nodes.size, dtype=np.int64)
-        for weight, term in pod.preferred_affinity:
-            raw += weight * _term_mask(nodes, term)
-        sums = take(raw, candidates)
+        sums = self._sums(pod, nodes, candidates)
         feasible = state.get(FEASIBLE, None)
         considered = sums[take(feasible, candidates)] if isinstance(feasible, np.ndarray) else sums
         highest = int(considered.max()) if considered.size else 0

@@ -111,6 +111,18 @@ class TaintToleration:
         # As kube-scheduler today: the nodes are counted, the taints not named.
         return Counter({UNTOLERATED: int(rejected.size)})
 
+    def raw_scores(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
+    ) -> FloatArray | None:
+        """Untolerated PreferNoSchedule taints per node, before normalizing (explain)."""
+        verdicts = self._verdicts(pod, nodes)
+        if not verdicts.any_preferred:
+            return None
+        counts: FloatArray = verdicts.prefer_counts[nodes.taint_group[candidates]].astype(
+            np.float64
+        )
+        return counts
+
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray | None:

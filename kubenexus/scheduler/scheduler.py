@@ -282,6 +282,10 @@ class Scheduler:
     def responsible_for(self, pod: PodInfo) -> bool:
         return pod.scheduler_name in self.profiles
 
+    def gang_manager(self, scheduler_name: str) -> GangManager | None:
+        """The gang state of a profile (None: its profile schedules no gangs)."""
+        return self._gangs.get(scheduler_name)
+
     # ------------------------------------------------------------------ cluster events
 
     def set_node_slices(self, name: str, slices: Sequence[Mapping[str, Any]]) -> str:

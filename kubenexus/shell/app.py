@@ -33,6 +33,8 @@ from kubenexus.plugins.resource_reservation import (
     reserved_message,
 )
 from kubenexus.scheduler import Scheduled
+from kubenexus.scheduler.explain_render import render_json, render_text
+from kubenexus.scheduler.explaining import explain, placement_detail, score_breakdown
 from kubenexus.shell.binder import Binder, BinderSettings
 from kubenexus.shell.budgets import DisruptionBudgets
 from kubenexus.shell.client import ApiError, ClientSettings, KubeClient
@@ -41,6 +43,7 @@ from kubenexus.shell.informer import Informer, InformerSettings
 from kubenexus.shell.leader import LeaderElector, LeaderSettings
 from kubenexus.shell.metrics import Metrics, bound_port, health_app, start_server
 from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry
+from kubenexus.shell.pod_reader import PodNotFoundError, read_pod
 from kubenexus.shell.podgroups import PodGroupStatusWriter, member_state
 from kubenexus.shell.preempter import Preempter, PreemptionSettings
 from kubenexus.shell.reservations import ReservationWriter
@@ -74,6 +77,11 @@ class DaemonSettings:
     # None: no metrics/health server. Port 0 picks a free port (tests).
     metrics_address: str = "0.0.0.0"  # probes and Prometheus reach the pod IP
     metrics_port: int | None = None
+    # Write the score-breakdown annotation on each pod placed (explain-only work: off).
+    score_annotation: bool = False
+    # Answer GET /explain?pod=NS/NAME on the metrics port from the daemon's own state (it names
+    # pods and nodes to whoever reaches the port: off).
+    serve_explain: bool = False
 
 
 _NONE: Mapping[str, str] = MappingProxyType({})
@@ -102,6 +110,9 @@ class Daemon:
         self.client = client
         self.settings = settings or DaemonSettings()
         self.scheduler = build_scheduler(self.settings.scheduler)
+        if self.settings.score_annotation:
+            for profile in self.scheduler.profiles.values():
+                profile.record_scores = True
         self.recorder = EventRecorder(client, self.settings.events)
         self.reservation_writer = ReservationWriter(client, self.scheduler.reserving.book)
         self.binder = Binder(
@@ -395,8 +406,13 @@ class Daemon:
         pod = decision.pod
         self.scheduler.binding_succeeded(pod.key)
         self.recorder.forget(pod.key)
+        # kube-scheduler's words, then what was chosen within the node (zones, CPUs, GPUs).
+        detail = placement_detail(
+            pod, decision.placement.annotations, self.scheduler.cache.node_info(decision.node)
+        )
+        message = f"Successfully assigned {pod.full_name} to {decision.node}"
         self.recorder.event(
-            pod, "Normal", "Scheduled", f"Successfully assigned {pod.full_name} to {decision.node}"
+            pod, "Normal", "Scheduled", f"{message}: {detail}" if detail else message
         )
         book = self.scheduler.reserving.book
         if decision.reservation is not None:
@@ -468,6 +484,11 @@ class Daemon:
                         # A condition still queued from an earlier attempt must not land
                         # after the binding.
                         self.recorder.forget(outcome.pod.key)
+                        if self.settings.score_annotation:
+                            placement = outcome.placement
+                            placement.annotations[keys.SCORE_BREAKDOWN] = score_breakdown(
+                                placement, self.scheduler.cache.nodes
+                            )
                         self.binder.submit(outcome)
                         result = "scheduled"
                     else:
@@ -501,6 +522,31 @@ class Daemon:
             log.info("reservation.expired", reservation=held.key)
             self._driver_event(held, "Warning", "ReservationExpired", expired_message(held))
         self._wake.set()
+
+    async def explain_pod(self, target: str, output: str) -> tuple[int, str]:
+        """GET /explain: the pod explained on the daemon's own state (no listing: the answer
+        of the scheduler that decides). A placed pod is read once from the API (the cache
+        keeps only what accounting needs of it)."""
+        namespace, _, name = target.partition("/")
+        if not namespace or not name or "/" in name:
+            return 400, f"pod: {target!r}: expected NAMESPACE/POD\n"
+        if not self.ready.is_set():
+            return 503, "caches not synced\n"
+        pod = next(
+            (
+                e.pod
+                for e in self.scheduler.queue.entries()
+                if e.pod.namespace == namespace and e.pod.name == name
+            ),
+            None,
+        )
+        if pod is None:
+            try:
+                pod, _ = await read_pod(self.client, namespace, name)
+            except (PodNotFoundError, ApiError) as exc:
+                return (404 if isinstance(exc, PodNotFoundError) else 502), f"{exc}\n"
+        answer = explain(self.scheduler, pod)
+        return 200, render_json(answer) if output == "json" else render_text(answer) + "\n"
 
     async def _await_synced(self) -> None:
         await asyncio.gather(
@@ -623,6 +669,7 @@ class Daemon:
                 refresh=self.refresh_metrics,
                 healthy=lambda: self.healthy,
                 ready=self.ready.is_set,
+                explain=self.explain_pod if self.settings.serve_explain else None,
             )
             server = await start_server(
                 app, self.settings.metrics_address, self.settings.metrics_port

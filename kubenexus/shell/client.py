@@ -82,16 +82,22 @@ class TokenBucket:
                 await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
-async def load_configuration(kubeconfig: str | None, host: str | None = None) -> Any:
-    """A client configuration: an explicit host (tests), a kubeconfig, or in-cluster."""
+async def load_configuration(
+    kubeconfig: str | None, host: str | None = None, context: str | None = None
+) -> Any:
+    """A client configuration: an explicit host (tests), a kubeconfig (and its context), or
+    in-cluster."""
     configuration = k8s_client.Configuration()
     if host is not None:
         configuration.host = host
         return configuration
-    if kubeconfig is not None:
-        await k8s_config.load_kube_config(
-            config_file=kubeconfig, client_configuration=configuration
-        )
+    if kubeconfig is not None or context is not None:
+        try:
+            await k8s_config.load_kube_config(
+                config_file=kubeconfig, context=context, client_configuration=configuration
+            )
+        except k8s_config.ConfigException as exc:
+            raise KubeNexusError(f"kubeconfig {kubeconfig or '~/.kube/config'}: {exc}") from None
         return configuration
     try:
         k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]

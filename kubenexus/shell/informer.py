@@ -131,6 +131,15 @@ class Informer:
                 await self._deliver(self._on_upsert, obj)
         return True
 
+    async def list_once(self) -> None:
+        """One LIST delivered to the callbacks, no watch (a read-only snapshot); an optional
+        resource the server does not serve is taken as empty."""
+        try:
+            await self._relist()
+        except ApiError as exc:
+            if exc.status != 404 or not self.optional:
+                raise
+
     async def run(self) -> None:
         """List and watch forever (until cancelled), recovering from every failure."""
         delay = self.settings.retry_initial_seconds

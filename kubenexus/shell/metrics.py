@@ -6,7 +6,7 @@ Served on ``--metrics-port``: ``/metrics``, ``/healthz`` (the daemon's tasks are
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiohttp import web
@@ -140,12 +140,17 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+# (NAMESPACE/POD, "text" | "json") → (HTTP status, body)
+Explainer = Callable[[str, str], Awaitable[tuple[int, str]]]
+
+
 def health_app(
     metrics: Metrics,
     *,
     refresh: Callable[[], None],
     healthy: Callable[[], bool],
     ready: Callable[[], bool],
+    explain: Explainer | None = None,
 ) -> web.Application:
     async def serve_metrics(_: web.Request) -> web.Response:
         refresh()
@@ -163,8 +168,19 @@ def health_app(
             else web.Response(text="caches not synced\n", status=503)
         )
 
+    async def serve_explain(request: web.Request) -> web.Response:
+        assert explain is not None
+        output = request.query.get("output", "text")
+        if output not in {"text", "json"}:
+            return web.Response(text=f"output: {output!r}: expected text or json\n", status=400)
+        status, body = await explain(request.query.get("pod", ""), output)
+        kind = "application/json" if output == "json" and status == 200 else "text/plain"
+        return web.Response(text=body, status=status, content_type=kind)
+
     app = web.Application()
     app.router.add_get("/metrics", serve_metrics)
+    if explain is not None:
+        app.router.add_get("/explain", serve_explain)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app

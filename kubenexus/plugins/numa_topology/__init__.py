@@ -170,6 +170,16 @@ class NUMATopology:
     def pod_counted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
         self._charge(pod, slot, self._pending.pop(pod.key, None))
 
+    def assignment_of(self, key: str) -> Assignment | None:
+        """The zones and CPUs a counted pod is charged to (None: not charged here)."""
+        entry = self._applied.get(key)
+        return entry[1] if entry is not None else None
+
+    def recount_as(self, key: str, assignment: Assignment) -> None:
+        """The pod is counted next on exactly this assignment (explain takes a placed pod off
+        its node and puts it back: its zones and CPUs must be those it had)."""
+        self._pending[key] = assignment
+
     def _charge(self, pod: PodInfo, slot: int, assignment: Assignment | None) -> None:
         """Count the pod on its node's zones: where we placed it, else where its annotations
         say, else (unknown) on the zone with the most free CPU."""
@@ -260,6 +270,12 @@ class NUMATopology:
         return slot < self.zones.capacity and bool(self.zones.has_topology[slot])
 
     # ------------------------------------------------------------------ filter
+
+    @staticmethod
+    def request_of(state: CycleState) -> NumaRequest | None:
+        """What this cycle's pod asks of a NUMA zone (None: no alignment), for explain."""
+        request = state.get(_REQUEST, None)
+        return request if isinstance(request, NumaRequest) else None
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
         try:
