@@ -21,7 +21,6 @@ import numpy as np
 from kubenexus.api import keys
 from kubenexus.api.gpu import gpu_demand
 from kubenexus.api.objects import NodeInfo, PodInfo
-from kubenexus.api.profile import pod_profile
 from kubenexus.api.quantity import format_amount
 from kubenexus.errors import InvalidInputError
 from kubenexus.framework import Failure, Placement, PluginError, Profile
@@ -51,10 +50,10 @@ _AMOUNT: Final = re.compile(r"\d+(?:\.\d+)?(?:[KMGTPE]i?|m)?")
 _NAMED_PER_GROUP: Final = 5
 
 
-def profile_of(pod: PodInfo) -> tuple[str, str]:
-    """(tenant tier, workload type): the one place explain reads a pod's profile from (issue 15
-    replaces the stand-in ``pod_profile`` with a classifier; swap it here)."""
-    return pod_profile(pod)
+def profile_of(scheduler: Scheduler, pod: PodInfo) -> tuple[str, str]:
+    """(tenant tier, workload type): the profile the plugins read (``Scheduler.profile_of``)."""
+    profile = scheduler.profile_of(pod)
+    return profile.tier, profile.workload
 
 
 @dataclass(frozen=True, slots=True)
@@ -532,7 +531,7 @@ def explain(scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 
     """Every node's fate for the pod, grouped; the nodes that come closest; the score of each
     plugin on the best nodes; its gang's state. The state is as the scheduler holds it now;
     a placed pod is taken off its node for the question (and put back)."""
-    tier, workload = profile_of(pod)
+    tier, workload = profile_of(scheduler, pod)
     result = Explanation(pod.full_name, "Pending", pod.scheduler_name, tier, workload)
     entry = scheduler.queue.entry(pod.key)
     if entry is not None:

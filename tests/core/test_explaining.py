@@ -117,9 +117,13 @@ def test_pods_not_to_schedule_are_said_so() -> None:
     assert explain(s, make_pod("done").phase("Succeeded").obj()).verdict == "Finished"
 
 
-def test_profile_comes_from_the_one_stand_in() -> None:
-    pod = make_pod("p").annotate("tenant.kubenexus.io/tier", "gold").obj()
-    assert profile_of(pod) == ("gold", "service")
+def test_profile_is_the_one_the_plugins_read() -> None:
+    s = scheduler(make_node("a").obj())
+    s.set_namespace("ml", {"tenant.kubenexus.io/tier": "gold"})
+    pod = make_pod("p").namespace("ml").owner("Job", "j").obj()
+    assert profile_of(s, pod) == ("gold", "batch")
+    explained = explain(s, pod)
+    assert (explained.tier, explained.workload) == ("gold", "batch")
 
 
 def test_scores_are_recorded_only_when_the_profile_asks() -> None:
