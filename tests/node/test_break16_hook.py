@@ -34,7 +34,9 @@ def test_malformed_zones_annotation_is_refused(
     cgroup, path, leaf = cgroup_tree(tmp_path, 2, "cgroupfs")
     state = oci_state(tmp_path, {"cpu-set": "8-9", "numa.kubenexus.io/zones": zones}, path)
     code, err = hook(state, "--cgroup-root", str(cgroup), "--sysfs-root", str(sysfs), capsys=capsys)
-    assert code == 1, f"zones {zones!r} accepted; cpuset.mems={(leaf / 'cpuset.mems').read_text()!r}"
+    assert code == 1, (
+        f"zones {zones!r} accepted; cpuset.mems={(leaf / 'cpuset.mems').read_text()!r}"
+    )
     assert "numa.kubenexus.io/zones" in err
 
 
