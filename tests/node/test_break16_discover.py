@@ -73,7 +73,8 @@ def test_the_publish_loop_survives_an_unreadable_smt_file(tmp_path: Path) -> Non
         )
     )
     assert code == 1
-    assert lines and lines[0].startswith("error:")
+    assert lines
+    assert lines[0].startswith("error:")
 
 
 @pytest.mark.parametrize(
