@@ -65,3 +65,20 @@ def test_the_error_line_of_a_long_annotation_is_bounded(
     code, err = hook(state, "--cgroup-root", str(cgroup), "--sysfs-root", str(sysfs), capsys=capsys)
     assert code == 1
     assert len(err) < 2000, f"error line is {len(err)} characters"
+
+
+def test_an_empty_systemd_slice_is_system_slice_as_runc_reads_it(
+    tmp_path: Path, sysfs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """runc (and runsc, crun) place ``:prefix:name`` in ``system.slice`` (their default parent);
+    the hook looks for the scope at the cgroup root and refuses the container."""
+    cgroup = tmp_path / "cgroup"
+    leaf = cgroup / "system.slice" / "cri-containerd-c1.scope"
+    leaf.mkdir(parents=True)
+    (cgroup / "cgroup.controllers").write_text("cpuset cpu memory\n")
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        (leaf / name).write_text("")
+    state = oci_state(tmp_path, {"cpu-set": "0-1"}, ":cri-containerd:c1")
+    code, err = hook(state, "--cgroup-root", str(cgroup), "--sysfs-root", str(sysfs), capsys=capsys)
+    assert (code, err) == (0, "")
+    assert (leaf / "cpuset.cpus").read_text() == "0-1"

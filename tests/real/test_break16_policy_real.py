@@ -56,6 +56,7 @@ FORBIDDEN: list[tuple[str, str, Any, str]] = [
         {"metadata": {"labels": {"numa.kubenexus.io/node-count": "9"}}},
         STRATEGIC,
     ),
+    ("status", "n1/status", {"status": {"capacity": {"cpu": "1000"}}}, MERGE_PATCH),
     ("json-remove-taints", "n1", [{"op": "remove", "path": "/spec/taints"}], JSON_PATCH),
     ("strategic-unschedulable", "n1", {"spec": {"unschedulable": True}}, STRATEGIC),
     (
