@@ -14,7 +14,13 @@ from click.testing import CliRunner
 from kubenexus.api.topology import topology_from_labels
 from kubenexus.cli import main
 from kubenexus.node import install
-from kubenexus.node.discover import desired_annotations, desired_labels, discover, node_patch
+from kubenexus.node.discover import (
+    desired_annotations,
+    desired_labels,
+    discover,
+    node_patch,
+    parse_topo_matrix,
+)
 from kubenexus.node.publish import publish_loop
 from tests.node.hosts import FakeSysfs
 from tests.node.test_discover import two_zone_host
@@ -125,3 +131,31 @@ def test_the_hook_is_never_missing_while_a_new_build_is_installed(tmp_path: Path
         install.os.replace = original  # type: ignore[assignment]
     assert program.read_text() == "v2"
     assert gaps == [], f"no hook at {install.HOOK_PATH} {gaps}"
+
+
+def _topo_matrix(gpus: int, link: Any, underlined: bool) -> str:
+    """``nvidia-smi topo -m`` as the driver prints it: the header row is underlined with ANSI
+    escapes (``\\x1b[4m`` … ``\\x1b[0m``), even into a pipe."""
+    on, off = ("\x1b[4m", "\x1b[0m") if underlined else ("", "")
+    names = "\t".join(f"GPU{i}" for i in range(gpus))
+    text = f"\t{on}{names}\tCPU Affinity\tNUMA Affinity\tGPU NUMA ID{off}\n"
+    for i in range(gpus):
+        cells = "\t".join(" X " if i == j else link(i, j) for j in range(gpus))
+        text += f"GPU{i}\t{cells}\t0-63\t0\t\tN/A\n"
+    return text
+
+
+def test_nvidia_smi_underlined_header_is_read() -> None:
+    """The parser takes the first line matching \\bGPU0\\b as the header; with the escape before
+    GPU0 there is no word boundary, so it takes the GPU0 data row instead: columns shift, only
+    GPU0's links count, and an 8-GPU NVSwitch board is labelled nvlink."""
+    hgx = parse_topo_matrix(_topo_matrix(8, lambda i, j: "NV18", underlined=True))
+    assert hgx is not None
+    assert hgx.kind == "nvswitch"
+    pairs = parse_topo_matrix(
+        _topo_matrix(
+            4, lambda i, j: "NV4" if {i, j} in ({0, 1}, {2, 3}) else "SYS", underlined=True
+        )
+    )
+    assert pairs is not None
+    assert pairs.pairs == {(0, 1), (2, 3)}
