@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from kubenexus.api.topology import topology_from_labels
 from kubenexus.cli import main
 from kubenexus.node import install
+from kubenexus.node.build import NAME
 from kubenexus.node.discover import (
     desired_annotations,
     desired_labels,
@@ -104,7 +105,9 @@ def test_discovery_never_publishes_a_topology_the_scheduler_rejects(
     topology_from_labels(desired_labels(found), desired_annotations(found))
 
 
-def test_the_hook_is_never_missing_while_a_new_build_is_installed(tmp_path: Path) -> None:
+def test_the_hook_is_never_missing_while_a_new_build_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """install.py: "a container starting meanwhile runs the old or the new one" — but between
     renaming the old directory away and the new one in, the hook path does not exist, and
     containerd/CRI-O fail every container start that happens then."""
@@ -112,7 +115,7 @@ def test_the_hook_is_never_missing_while_a_new_build_is_installed(tmp_path: Path
     for version in ("v1", "v2"):
         source = tmp_path / version
         source.mkdir()
-        (source / install.NAME).write_text(version)
+        (source / NAME).write_text(version)
     install.install_hook(tmp_path / "v1", host, [])
     program = host / install.HOOK_PATH.lstrip("/")
     gaps: list[str] = []
@@ -123,12 +126,9 @@ def test_the_hook_is_never_missing_while_a_new_build_is_installed(tmp_path: Path
         if not program.exists():
             gaps.append(f"after {Path(src).name} -> {Path(dst).name}")
 
-    original = install.os.replace
-    install.os.replace = watching  # type: ignore[assignment]
-    try:
-        install.install_hook(tmp_path / "v2", host, [])
-    finally:
-        install.os.replace = original  # type: ignore[assignment]
+    monkeypatch.setattr(os, "replace", watching)
+    install.install_hook(tmp_path / "v2", host, [])
+    monkeypatch.undo()
     assert program.read_text() == "v2"
     assert gaps == [], f"no hook at {install.HOOK_PATH} {gaps}"
 
