@@ -7,8 +7,9 @@ the annotations (the pod's, passed through by the runtime) it takes ``cpu-set`` 
 ``numa.kubenexus.io/zones`` (``0,1``: their memory nodes go to ``cpuset.mems``), checks them
 against the host (CPUs online, zones that exist, CPUs inside the zones), resolves the container's
 cgroup from ``linux.cgroupsPath`` (cgroup v1 or v2; cgroupfs or systemd driver) without ever
-leaving the cgroup root, and writes ``cpuset.cpus`` then ``cpuset.mems``. Anything wrong: exit
-code 1 with one line on stderr, nothing written. No ``cpu-set``: exit 0 at once.
+leaving the cgroup root, opens ``cpuset.cpus`` and ``cpuset.mems`` and only then writes them
+(``cpus`` put back when the kernel refuses ``mems``). Anything wrong: exit code 1 with one short
+line on stderr, nothing written. No ``cpu-set``: exit 0 at once.
 
 Standard library only and no kubenexus import beyond ``node.sysfs``: it must start fast.
 """
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 CPU_SET: Final = "cpu-set"  # kubenexus.api.keys.CPU_SET (not imported: start time)
 NUMA_ZONES: Final = "numa.kubenexus.io/zones"  # kubenexus.api.keys.NUMA_ZONES
+# The longest line the hook prints: the runtime puts it in the pod's Events.
+MAX_LINE: Final = 1000
 USAGE: Final = (
     "usage: cpuset-hook [--cgroup-root DIR] [--sysfs-root DIR] "
     "[--cgroup-driver auto|cgroupfs|systemd] [--cgroup-version auto|1|2] < OCI state"
@@ -95,21 +98,25 @@ def _container(state: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
 
 
 def _zones(text: str) -> list[int]:
-    try:
-        zones = sorted({int(part) for part in text.split(",")})
-    except ValueError:
+    """``0`` or ``0,1`` as the scheduler writes it: ASCII digits between commas, nothing else
+    (``int()`` would take ``+1``, ``0_1`` or Arabic-Indic digits)."""
+    from kubenexus.node.sysfs import quoted  # noqa: PLC0415 - only pinned containers pay for it
+
+    parts = [part.strip() for part in text.split(",")]
+    # Four digits are past any node id (the kernel's limit is 1024 nodes).
+    if not all(part.isascii() and part.isdigit() and len(part) <= 4 for part in parts):
         raise HookError(
-            f"annotation {NUMA_ZONES}: expected zone numbers like 0,1, got {text!r}"
-        ) from None
-    if not zones or zones[0] < 0:
-        raise HookError(f"annotation {NUMA_ZONES}: expected zone numbers like 0,1, got {text!r}")
-    return zones
+            f"annotation {NUMA_ZONES}: expected zone numbers like 0,1, got {quoted(text)}"
+        )
+    return sorted({int(part) for part in parts})
 
 
 def _slice_dirs(slice_name: str, cgroups_path: str) -> list[str]:
     """``kubepods-burstable-pod1.slice`` → the nested directories systemd makes for it."""
-    if slice_name in {"", "-.slice"}:
-        return []
+    if slice_name == "":
+        return ["system.slice"]  # runc's (and crun's, runsc's) default parent
+    if slice_name == "-.slice":
+        return []  # the root slice
     if not slice_name.endswith(".slice") or "/" in slice_name:
         raise HookError(f"linux.cgroupsPath {cgroups_path!r}: {slice_name!r} is not a slice")
     words = slice_name.removesuffix(".slice").split("-")
@@ -174,7 +181,9 @@ def plan(
         format_cpus,
         online_cpus,
         parse_cpus,
+        quoted,
         read_host,
+        shortened,
     )
 
     sysfs_root = options["--sysfs-root"]
@@ -185,8 +194,8 @@ def plan(
         online = online_cpus(sysfs_root)
         if not cpus <= online:
             raise HookError(
-                f"annotation {CPU_SET} {raw!r}: CPUs {format_cpus(cpus - online)} are not "
-                f"online on this host (online: {format_cpus(online)})"
+                f"annotation {CPU_SET} {quoted(raw)}: CPUs {shortened(format_cpus(cpus - online))} "
+                f"are not online on this host (online: {shortened(format_cpus(online))})"
             )
         mems: set[int] = set()
         raw_zones = annotations.get(NUMA_ZONES)
@@ -195,14 +204,15 @@ def plan(
             host = read_host(sysfs_root)
             if zones[-1] >= len(host.zones):
                 raise HookError(
-                    f"annotation {NUMA_ZONES} {raw_zones!r}: zone {zones[-1]} does not exist "
+                    f"annotation {NUMA_ZONES} {quoted(raw_zones)}: zone {zones[-1]} does not exist "
                     f"(this host has {len(host.zones)})"
                 )
             zone_cpus = frozenset().union(*(host.zones[z].cpus for z in zones))
             if not cpus <= zone_cpus:
                 raise HookError(
-                    f"annotation {CPU_SET} {raw!r}: CPUs {format_cpus(cpus - zone_cpus)} are "
-                    f"outside zones {raw_zones} (CPUs {format_cpus(zone_cpus)})"
+                    f"annotation {CPU_SET} {quoted(raw)}: CPUs "
+                    f"{shortened(format_cpus(cpus - zone_cpus))} are outside zones "
+                    f"{shortened(raw_zones)} (CPUs {shortened(format_cpus(zone_cpus))})"
                 )
             for zone in zones:
                 mems.update(host.zones[zone].mems)
@@ -220,17 +230,53 @@ def plan(
     return writes
 
 
-def _write(path: str, value: str) -> None:
+def _open(path: str, flags: int) -> int:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         raise HookError(f"{path}: cannot open ({exc.strerror})") from None
+
+
+def _put_back(path: str, value: str) -> str:
+    """Write ``value`` back into a cpuset file; "" when that worked, else why not."""
     try:
-        os.write(fd, value.encode("ascii"))
+        fd = _open(path, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(fd, (value.strip() + "\n").encode("ascii"))  # "\n": an empty list too
+        finally:
+            os.close(fd)
+    except (HookError, OSError, UnicodeEncodeError) as exc:
+        return f"; {path} is left changed, putting back {value.strip()!r} failed ({exc})"
+    return ""
+
+
+def _read_open(path: str, fd: int) -> str:
+    try:
+        return os.read(fd, 65536).decode("ascii", "replace")
     except OSError as exc:
-        raise HookError(f"{path}: the kernel refused {value!r} ({exc.strerror})") from None
+        raise HookError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def write_all(writes: Sequence[tuple[str, str]]) -> None:
+    """Write each (file, value), all or none: every file is opened and its value read before
+    the first write, and when the kernel refuses a value the files already written get their
+    old values back."""
+    opened: list[tuple[str, str, int]] = []
+    try:
+        for path, value in writes:
+            opened.append((path, value, _open(path, os.O_RDWR)))
+        olds = [_read_open(path, fd) for path, _, fd in opened]
+        for index, (path, value, fd) in enumerate(opened):
+            try:
+                os.pwrite(fd, value.encode("ascii"), 0)
+            except OSError as exc:
+                undone = "".join(_put_back(opened[i][0], olds[i]) for i in reversed(range(index)))
+                raise HookError(
+                    f"{path}: the kernel refused {value!r} ({exc.strerror}){undone}"
+                ) from None
     finally:
-        os.close(fd)
+        for _, _, fd in opened:
+            os.close(fd)
 
 
 class _Decoding:
@@ -286,15 +332,23 @@ def run(argv: Sequence[str], stdin: Any) -> int:
             raise HookError("stdin: not the OCI state as JSON (not an object)")
         annotations, cgroups_path = _container(state)
         writes = plan(annotations, cgroups_path, options)
-        for path, value in writes or ():
-            _write(path, value)
+        if writes:
+            write_all(writes)
     except HookError as exc:
-        print(f"cpuset-hook: {exc}", file=sys.stderr)
+        _say(f"cpuset-hook: {exc}")
         return 1
     except Exception as exc:  # a bug: still one line for the runtime's error, never a traceback
-        print(f"cpuset-hook: internal error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        _say(f"cpuset-hook: internal error: {exc.__class__.__name__}: {exc}")
         return 1
     return 0
+
+
+def _say(line: str) -> None:
+    """One line on stderr, at most MAX_LINE characters."""
+    line = " ".join(line.splitlines())
+    if len(line) > MAX_LINE:
+        line = line[: MAX_LINE - 1] + "…"
+    print(line, file=sys.stderr)
 
 
 def main() -> None:

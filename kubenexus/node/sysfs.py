@@ -23,10 +23,29 @@ if TYPE_CHECKING:
 
 # More CPUs than any kernel supports (CONFIG_NR_CPUS ≤ 8192): a typo, not a host.
 MAX_CPU: Final = 8191
+# Bounds on a CPU list read before parsing it, so no value (an annotation may be ~256 KiB)
+# costs the hook more than milliseconds: every list the kernel or the scheduler writes is far
+# shorter (all 8192 CPUs one by one: 40 KiB) and names each CPU once.
+MAX_LIST_CHARS: Final = 64 * 1024
+MAX_LIST_CPUS: Final = 100_000  # the ranges' widths summed, overlaps counted twice
+# How much of a bad value an error line quotes.
+QUOTE_CHARS: Final = 60
 
 
 class SysfsError(Exception):
     """sysfs (or a CPU list) holds something this code cannot read; the message names the file."""
+
+
+def quoted(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``repr(text)``, cut after ``limit`` characters (an error line stays one short line)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"
+
+
+def shortened(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` cut after ``limit`` characters, saying so."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _digits(text: str) -> bool:
@@ -35,18 +54,31 @@ def _digits(text: str) -> bool:
 
 def parse_cpus(text: str, where: str) -> frozenset[int]:
     """A kernel CPU list (``0-3,8,10-11``, empty for none) → the CPU ids; ``where`` names it."""
+    if len(text) > MAX_LIST_CHARS:
+        raise SysfsError(
+            f"{where}: CPU list of {len(text)} characters (at most {MAX_LIST_CHARS}): "
+            f"{quoted(text)}"
+        )
     cpus: set[int] = set()
     text = text.strip()
     if not text:
         return frozenset()
+    named = 0
     for part in text.split(","):
         first, dash, last = part.strip().partition("-")
         if not (_digits(first) and (_digits(last) if dash else not last)):
-            raise SysfsError(f"{where}: invalid CPU list {text!r} (expected e.g. 0-15,32-47)")
-        low = int(first)
-        high = int(last) if dash else low
-        if high < low or high > MAX_CPU:
-            raise SysfsError(f"{where}: invalid CPU range {part.strip()!r} in {text!r}")
+            raise SysfsError(f"{where}: invalid CPU list {quoted(text)} (expected e.g. 0-15,32-47)")
+        # Ten digits are past any CPU id (and 4300 past what int() reads at all).
+        bad = len(first) > 9 or len(last) > 9
+        low = 0 if bad else int(first)
+        high = int(last) if dash and not bad else low
+        if bad or high < low or high > MAX_CPU:
+            raise SysfsError(f"{where}: invalid CPU range {quoted(part.strip())} in {quoted(text)}")
+        named += high - low + 1
+        if named > MAX_LIST_CPUS:
+            raise SysfsError(
+                f"{where}: CPU list {quoted(text)} names more than {MAX_LIST_CPUS} CPUs"
+            )
         cpus.update(range(low, high + 1))
     return frozenset(cpus)
 
