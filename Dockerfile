@@ -1,13 +1,17 @@
 # syntax=docker/dockerfile:1
 # Build a wheel in one stage; install only it and its runtime dependencies in the final image.
-FROM python:3.11-slim AS build
+# Both stages are pinned to Debian 12 (bookworm): the hook built here links against its glibc
+# (2.36), the version docs/node-setup.md promises nodes; a floating python:3.11-slim moved to
+# Debian 13 (glibc 2.41), which Ubuntu 22.04 (2.35) or RHEL 9 (2.34) nodes cannot run.
+FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY kubenexus ./kubenexus
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 # The cpuset OCI hook as a self-contained program for nodes without Python (one directory:
 # docs/node-setup.md). It links against this stage's glibc (Debian 12: 2.36): nodes need that
-# or newer, else build it on an older base.
+# or newer, else build it on an older base (a hook that cannot start fails every container
+# start under containerd).
 # PyInstaller needs objdump (binutils) on Linux.
 RUN apt-get update && apt-get install -y --no-install-recommends binutils \
  && rm -rf /var/lib/apt/lists/* \
@@ -15,7 +19,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends binutils \
 # Smoke test: the program starts without this stage's Python (a container without cpu-set: 0).
 RUN echo '{"annotations": {}}' | env -i /hook/kubenexus-cpuset-hook/kubenexus-cpuset-hook
 
-FROM python:3.11-slim
+FROM python:3.11-slim-bookworm
 RUN useradd --system --uid 65532 --no-create-home --shell /usr/sbin/nologin kubenexus
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels

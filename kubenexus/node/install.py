@@ -1,8 +1,12 @@
 """``kubenexus node install-hook``: put the built cpuset hook on the node and register it, from
 the installer DaemonSet (the host's directories mounted under ``--host-root``).
 
-- the program directory → ``/opt/kubenexus/cpuset-hook/`` (replaced whole, by renames, so a
-  container starting meanwhile runs the old or the new one, never half of one);
+- the program directory → ``/opt/kubenexus/cpuset-hook-<digest>/``, and
+  ``/opt/kubenexus/cpuset-hook`` a symlink to it, switched by renaming a new symlink over it (one
+  atomic rename): a container starting meanwhile runs the old or the new build, never none and
+  never half of one. The previous build stays until the next install (a hook started from it
+  still loads its libraries); older ones go. A real directory there (the layout before) is
+  swapped for the symlink with ``renameat2(RENAME_EXCHANGE)``, also atomic;
 - CRI-O: ``/etc/containers/oci/hooks.d/kubenexus-cpuset.json`` (CRI-O reads hooks.d at run
   time), run at ``createRuntime`` only for containers with a ``cpu-set`` annotation;
 - containerd (no hooks directory): ``/etc/kubenexus/containerd-hooks.json``, the ``hooks`` to
@@ -15,7 +19,9 @@ Each file is written only when its content differs (the DaemonSet may run it aga
 
 from __future__ import annotations
 
+import ctypes
 import filecmp
+import hashlib
 import json
 import os
 import shutil
@@ -97,19 +103,67 @@ def _same_tree(a: Path, b: Path) -> bool:
     return all(_same_tree(a / d, b / d) for d in compared.common_dirs)
 
 
-def _install_tree(source: Path, target: Path) -> bool:
-    if _same_tree(source, target):
+def _digest(tree: Path) -> str:
+    """A short hash of a directory's paths, modes and contents: the name of its version."""
+    digest = hashlib.sha256()
+    for path in sorted(tree.rglob("*")):
+        relative = path.relative_to(tree).as_posix()
+        digest.update(f"{relative}\0{path.lstat().st_mode:o}\0".encode())
+        if path.is_symlink():
+            digest.update(os.readlink(path).encode())
+        elif path.is_file():
+            digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False: unsupported."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
         return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fresh = target.with_name(f".{target.name}.new")
-    stale = target.with_name(f".{target.name}.old")
-    for leftover in (fresh, stale):
-        shutil.rmtree(leftover, ignore_errors=True)
-    shutil.copytree(source, fresh, symlinks=True)
-    if target.exists():
-        os.replace(target, stale)
-    os.replace(fresh, target)
-    shutil.rmtree(stale, ignore_errors=True)
+    at_fdcwd, rename_exchange = -100, 2
+    result: int = renameat2(at_fdcwd, bytes(a), at_fdcwd, bytes(b), rename_exchange)
+    return result == 0
+
+
+def _switch(link: Path, version: str) -> None:
+    """Point ``link`` at the sibling ``version`` in one rename, whatever was there."""
+    fresh = link.with_name(f".{link.name}.link")
+    fresh.unlink(missing_ok=True)
+    fresh.symlink_to(version)  # relative: the same on the host and under the installer's mount
+    if link.is_symlink() or not link.exists():
+        os.replace(fresh, link)
+    elif _exchange(fresh, link):  # the directory of the layout before: now at ``fresh``
+        shutil.rmtree(fresh)
+    else:  # no renameat2 here: two renames, once (the program is missing between them)
+        old = link.with_name(f".{link.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(link, old)
+        os.replace(fresh, link)
+        shutil.rmtree(old)
+
+
+def _install_tree(source: Path, link: Path) -> bool:
+    """Install ``source`` as a version beside ``link`` and switch ``link`` to it."""
+    if link.is_symlink() and _same_tree(source, link):
+        return False
+    link.parent.mkdir(parents=True, exist_ok=True)
+    previous = os.readlink(link) if link.is_symlink() else None
+    version = f"{link.name}-{_digest(source)}"
+    if version == previous:  # the build in use was altered: never rewrite it in place
+        version += "-1"
+    target = link.with_name(version)
+    if not _same_tree(source, target):
+        partial = link.with_name(f".{version}.new")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(source, partial, symlinks=True)
+        shutil.rmtree(target, ignore_errors=True)  # not the one in use (checked above)
+        os.replace(partial, target)
+    _switch(link, version)
+    for old in link.parent.glob(f"{link.name}-*"):  # keep the new and the previous build
+        if old.name not in {version, previous} and old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
     return True
 
 

@@ -1,14 +1,21 @@
 """`kubenexus node install-hook`: the hook's directory and its registrations on the host,
-written only when they differ, replaced whole."""
+written only when they differ, replaced whole by one atomic switch (never a moment without a
+hook)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from kubenexus.cli import main
+from kubenexus.node import install as install_module
+from kubenexus.node.build import NAME
 
 
 def built(tmp: Path, content: str) -> Path:
@@ -70,15 +77,43 @@ def test_installs_registers_and_then_changes_nothing(tmp_path: Path) -> None:
 
 def test_a_new_build_replaces_the_whole_directory(tmp_path: Path) -> None:
     host = tmp_path / "host"
+    installed = host / "opt/kubenexus/cpuset-hook"
+
+    def listing() -> list[str]:
+        return sorted(p.name for p in (host / "opt/kubenexus").iterdir())
+
     install(built(tmp_path / "a", "v1"), host)
-    (host / "opt/kubenexus/cpuset-hook/_internal/leftover.so").write_text("old")
+    first = os.readlink(installed)
+    (installed / "_internal/leftover.so").write_text("old")
     code, lines = install(built(tmp_path / "b", "v2"), host)
     assert code == 0
     assert lines[0] == "/opt/kubenexus/cpuset-hook: installed"
-    installed = host / "opt/kubenexus/cpuset-hook"
     assert (installed / "kubenexus-cpuset-hook").read_text() == "v2"
     assert not (installed / "_internal/leftover.so").exists()
-    assert sorted(p.name for p in (host / "opt/kubenexus").iterdir()) == ["cpuset-hook"]
+    # The path is a relative symlink to each build's own directory; the previous build stays (a
+    # hook started from it a moment ago still loads its libraries) until the next install.
+    second = os.readlink(installed)
+    assert second.startswith("cpuset-hook-")
+    assert listing() == sorted(["cpuset-hook", first, second])
+    install(built(tmp_path / "c", "v3"), host)
+    third = os.readlink(installed)
+    assert (installed / "kubenexus-cpuset-hook").read_text() == "v3"
+    assert listing() == sorted(["cpuset-hook", second, third])
+
+
+def test_the_directory_of_the_layout_before_becomes_the_symlink(tmp_path: Path) -> None:
+    host = tmp_path / "host"
+    installed = host / "opt/kubenexus/cpuset-hook"
+    (installed / "_internal").mkdir(parents=True)
+    (installed / "kubenexus-cpuset-hook").write_text("old layout")
+    code, lines = install(built(tmp_path, "v2"), host)
+    assert code == 0
+    assert lines[0] == "/opt/kubenexus/cpuset-hook: installed"
+    assert installed.is_symlink()
+    assert (installed / "kubenexus-cpuset-hook").read_text() == "v2"
+    assert sorted(p.name for p in (host / "opt/kubenexus").iterdir()) == sorted(
+        ["cpuset-hook", os.readlink(installed)]
+    )
 
 
 def test_no_built_hook_is_a_clear_error(tmp_path: Path) -> None:
@@ -87,3 +122,42 @@ def test_no_built_hook_is_a_clear_error(tmp_path: Path) -> None:
     assert lines == [
         f"error: {tmp_path}/empty/kubenexus-cpuset-hook: no built hook there (python -m kubenexus.node.build)"
     ]
+
+
+@pytest.mark.parametrize("before", ["symlink", "directory"])
+def test_the_hook_is_never_missing_while_a_new_build_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: str
+) -> None:
+    """containerd and CRI-O fail every container start while the hook's path does not exist:
+    after each step of an install (from our symlink, or from the real directory of the layout
+    before) the path runs the old build or the new one."""
+    host = tmp_path / "host"
+    program = host / install_module.HOOK_PATH.lstrip("/")
+    for version in ("v1", "v2"):
+        source = tmp_path / version
+        source.mkdir()
+        (source / NAME).write_text(version)
+    if before == "symlink":
+        install_module.install_hook(tmp_path / "v1", host, [])
+    else:
+        program.parent.mkdir(parents=True)
+        program.write_text("v1")
+    seen: list[str] = []
+
+    def watched(step: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            result = step(*args, **kwargs)
+            seen.append(program.read_text() if program.exists() else "(missing)")
+            return result
+
+        return run
+
+    monkeypatch.setattr(os, "replace", watched(os.replace))
+    monkeypatch.setattr(install_module, "_exchange", watched(install_module._exchange))
+    monkeypatch.setattr(shutil, "rmtree", watched(shutil.rmtree))
+    install_module.install_hook(tmp_path / "v2", host, [])
+    monkeypatch.undo()
+    assert program.read_text() == "v2"
+    assert "(missing)" not in seen
+    assert seen[-1] == "v2"
+    assert set(seen) == {"v1", "v2"}
