@@ -13,8 +13,11 @@ Read from sysfs (``node.sysfs`` for zones; ``bus/pci/devices/*`` for devices' cl
   more GPUs is NVLinked, ``nvlink`` when any pair is, else ``pcie``);
 - optionally a ``NodeResourceTopology`` (``topology.node.k8s.io/v1alpha2``).
 
-The ``numa.kubenexus.io/node-*`` and ``gpu.kubenexus.io/gpuK-numa`` keys belong to discovery:
-stale ones (a zone or GPU that went away) are removed, from labels and annotations alike.
+What discovery removes is only what it wrote: the zone keys it produces
+(``node-count``, ``node-N-cpus|memory|distance-M``; a zone that went away) and the
+``gpuK-numa`` labels its annotation ``gpu.kubenexus.io/discovered-numa-gpus`` lists (a GPU that
+went away) — never ``node-N-bandwidth`` or a ``gpuK-numa`` written by hand for a GPU it cannot
+see. It refuses to publish what the scheduler would refuse to read.
 """
 
 from __future__ import annotations
@@ -31,15 +34,30 @@ from typing import Any, Final
 from kubenexus.api import keys
 from kubenexus.api.gpu import pci_gpu, pci_vendor
 from kubenexus.api.topology import PREFIX as NUMA_PREFIX
+from kubenexus.api.topology import topology_from_labels
 from kubenexus.errors import KubeNexusError
-from kubenexus.node.sysfs import HostTopology, SysfsError, format_cpus, parse_cpus, read_host
+from kubenexus.node.sysfs import (
+    HostTopology,
+    SysfsError,
+    format_cpus,
+    parse_cpus,
+    quoted,
+    read_host,
+)
 
 NODE_COUNT: Final = f"{NUMA_PREFIX}node-count"
 MANAGED_BY: Final = "kubenexus-node-discovery"
 NRT_API: Final = "topology.node.k8s.io/v1alpha2"
-_OWNED: Final = re.compile(
-    rf"^(?:{re.escape(NUMA_PREFIX)}node-(?:count|\d+-.+)|gpu\.kubenexus\.io/gpu\d+-numa)$"
+# The GPUs whose gpuK-numa label discovery wrote (a CPU-list-style list of K): the only
+# gpuK-numa labels it ever removes.
+GPU_RECORD: Final = "gpu.kubenexus.io/discovered-numa-gpus"
+# Keys of exactly the shapes discovery writes for zones (node-N-bandwidth is written by hand).
+_ZONE_KEY: Final = re.compile(
+    rf"^{re.escape(NUMA_PREFIX)}(?:node-count|node-\d+-(?:cpus|memory|distance-\d+))$"
 )
+_GPU_NUMA_KEY: Final = re.compile(r"^gpu\.kubenexus\.io/gpu(\d+)-numa$")
+# ECMA-48 control sequences: nvidia-smi underlines its header even into a pipe.
+_ANSI: Final = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _NV_LINK: Final = re.compile(r"^NV\d+$")
 # NRT resource name of each GPU vendor (the device plugins' names).
 _GPU_RESOURCES: Final = {"nvidia": keys.GPU_NVIDIA, "amd": "amd.com/gpu"}
@@ -75,7 +93,7 @@ class NvLinks:
 @dataclass(frozen=True, slots=True)
 class Discovery:
     host: HostTopology
-    threads_per_core: int
+    threads_per_core: int  # 0: unknown (a thread_siblings_list did not parse; see warnings)
     gpus: tuple[PciDevice, ...]
     nics: tuple[PciDevice, ...]
     nvlinks: NvLinks | None
@@ -94,15 +112,20 @@ def _read(path: str) -> str:
         return ""
 
 
-def _threads_per_core(sysfs_root: str, host: HostTopology) -> int:
+def _threads_per_core(sysfs_root: str, host: HostTopology, warnings: list[str]) -> int:
+    """SMT threads per core (shown only, never published): an unreadable file is a warning."""
     widest = 1
-    for cpu in host.online:
+    for cpu in sorted(host.online):
         path = os.path.join(
             sysfs_root, f"devices/system/cpu/cpu{cpu}/topology/thread_siblings_list"
         )
         text = _read(path)
-        if text:
-            widest = max(widest, len(parse_cpus(text, path) & host.online))
+        try:
+            siblings = parse_cpus(text, path)
+        except SysfsError as exc:
+            warnings.append(f"threads per core unknown: {exc}")
+            return 0
+        widest = max(widest, len(siblings & host.online))
     return widest
 
 
@@ -112,6 +135,21 @@ def _zone_of(host: HostTopology, node: int | None) -> int | None:
     if node is None:
         return None
     return next((z.index for z in host.zones if node in z.nodes), None)
+
+
+def _numa_node(path: str) -> int | None:
+    """A PCI device's node; None when the firmware does not say (-1) or the file is absent."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            text = file.read().strip()
+    except OSError:
+        return None
+    if text in {"", "-1"}:
+        return None
+    # int() would take "+1", "1_0" or other scripts' digits: the kernel writes none of them.
+    if not (text.isascii() and text.isdigit() and len(text) <= 4):
+        raise DiscoveryError(f"{path}: expected a NUMA node number or -1, got {quoted(text)}")
+    return int(text)
 
 
 def read_pci(sysfs_root: str, host: HostTopology) -> tuple[list[PciDevice], list[PciDevice]]:
@@ -129,8 +167,7 @@ def read_pci(sysfs_root: str, host: HostTopology) -> tuple[list[PciDevice], list
         vendor = _read(os.path.join(path, "vendor")).lower().removeprefix("0x")
         device = _read(os.path.join(path, "device")).lower().removeprefix("0x")
         pci_class = _read(os.path.join(path, "class")).lower().removeprefix("0x")
-        raw_node = _read(os.path.join(path, "numa_node"))
-        node = int(raw_node) if re.fullmatch(r"\d+", raw_node) else None  # -1: unknown
+        node = _numa_node(os.path.join(path, "numa_node"))
         known = pci_gpu(vendor, device)
         if known is not None or (pci_vendor(vendor) == "nvidia" and pci_class.startswith("03")):
             product = known[0] if known else ""
@@ -153,7 +190,7 @@ def read_pci(sysfs_root: str, host: HostTopology) -> tuple[list[PciDevice], list
 def parse_topo_matrix(text: str) -> NvLinks | None:
     """NVLink pairs from ``nvidia-smi topo -m`` (``NV12`` in a GPU×GPU cell); None when the
     text holds no GPU matrix."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in _ANSI.sub("", text).splitlines() if line.strip()]
     header = next((line for line in lines if re.search(r"\bGPU0\b", line)), None)
     if header is None:
         return None
@@ -198,6 +235,8 @@ def read_nvlinks(nvidia_smi: str | None) -> NvLinks | None:
 def discover(
     sysfs_root: str = "/sys", proc_root: str = "/proc", nvidia_smi: str | None = "nvidia-smi"
 ) -> Discovery:
+    """The host as sysfs (and nvidia-smi) show it. Raises DiscoveryError naming the file when
+    the zones or devices cannot be read, or read as a topology the scheduler would refuse."""
     try:
         host = read_host(sysfs_root, proc_root)
     except SysfsError as exc:
@@ -209,8 +248,15 @@ def discover(
     except DiscoveryError as exc:  # the zones are still worth publishing without NVLink data
         nvlinks = None
         warnings.append(f"NVLink unknown: {exc}")
-    threads = _threads_per_core(sysfs_root, host)
-    return Discovery(host, threads, tuple(gpus), tuple(nics), nvlinks, tuple(warnings))
+    threads = _threads_per_core(sysfs_root, host, warnings)
+    found = Discovery(host, threads, tuple(gpus), tuple(nics), nvlinks, tuple(warnings))
+    try:  # the scheduler's own reading of what would be published
+        topology_from_labels(desired_labels(found), desired_annotations(found))
+    except KubeNexusError as exc:
+        raise DiscoveryError(
+            f"{sysfs_root}: the host reads as a topology the scheduler refuses ({exc})"
+        ) from None
+    return found
 
 
 # ------------------------------------------------------------------ what to publish
@@ -231,8 +277,15 @@ def desired_labels(found: Discovery) -> dict[str, str]:
     return labels
 
 
+def _published_gpus(found: Discovery) -> frozenset[int]:
+    return frozenset(index for index, gpu in enumerate(found.gpus) if gpu.zone is not None)
+
+
 def desired_annotations(found: Discovery) -> dict[str, str]:
     annotations: dict[str, str] = {}
+    published = _published_gpus(found)
+    if published:
+        annotations[GPU_RECORD] = format_cpus(published)
     for zone in found.host.zones:
         prefix = f"{NUMA_PREFIX}node-{zone.index}-"
         annotations[f"{prefix}cpus"] = format_cpus(zone.cpus)
@@ -243,13 +296,32 @@ def desired_annotations(found: Discovery) -> dict[str, str]:
 
 
 def owned(key: str) -> bool:
-    """Keys discovery removes when it no longer writes them."""
-    return _OWNED.match(key) is not None
+    """Keys of the shapes discovery writes and removes: zone keys and ``gpuK-numa``."""
+    return bool(_ZONE_KEY.match(key) or _GPU_NUMA_KEY.match(key) or key == GPU_RECORD)
 
 
-def _changes(current: Mapping[str, str], desired: Mapping[str, str]) -> dict[str, str | None]:
+def _recorded_gpus(annotations: Mapping[str, str]) -> frozenset[int]:
+    """The GPUs whose ``gpuK-numa`` discovery wrote last time (none when unreadable)."""
+    try:
+        return parse_cpus(annotations.get(GPU_RECORD, ""), GPU_RECORD)
+    except SysfsError:
+        return frozenset()
+
+
+def _discovery_wrote(key: str, recorded_gpus: frozenset[int]) -> bool:
+    if _ZONE_KEY.match(key) or key == GPU_RECORD:
+        return True
+    gpu = _GPU_NUMA_KEY.match(key)
+    return gpu is not None and int(gpu[1]) in recorded_gpus
+
+
+def _changes(
+    current: Mapping[str, str], desired: Mapping[str, str], recorded_gpus: frozenset[int]
+) -> dict[str, str | None]:
     changes: dict[str, str | None] = {k: v for k, v in desired.items() if current.get(k) != v}
-    changes.update({k: None for k in current if owned(k) and k not in desired})
+    changes.update(
+        {k: None for k in current if k not in desired and _discovery_wrote(k, recorded_gpus)}
+    )
     return changes
 
 
@@ -262,8 +334,9 @@ def node_patch(node: Mapping[str, Any], found: Discovery) -> dict[str, Any] | No
     annotations = dict(meta.get("annotations") or {})
     want_labels = desired_labels(found)
     want_annotations = desired_annotations(found)
-    label_changes = _changes(labels, want_labels)
-    annotation_changes = _changes(annotations, want_annotations)
+    recorded = _recorded_gpus(annotations)
+    label_changes = _changes(labels, want_labels, recorded)
+    annotation_changes = _changes(annotations, want_annotations, recorded)
     # A key published in one map must not linger in the other.
     for key in want_annotations:
         if key in labels and owned(key):
@@ -343,7 +416,7 @@ def to_json(found: Discovery) -> dict[str, Any]:
     return {
         "numa": host.numa,
         "onlineCpus": format_cpus(host.online),
-        "threadsPerCore": found.threads_per_core,
+        "threadsPerCore": found.threads_per_core or None,
         "zones": [
             {
                 "zone": zone.index,
@@ -382,7 +455,7 @@ def render_table(found: Discovery) -> str:
     gib = 2**30
     lines = [
         f"online CPUs {format_cpus(host.online)} ({len(host.online)}), "
-        f"{found.threads_per_core} thread(s) per core"
+        f"{found.threads_per_core or '?'} thread(s) per core"
         + ("" if host.numa else "; no NUMA nodes in sysfs: one zone"),
         "",
         f"{'ZONE':<5} {'NODES':<8} {'CPUS':<28} {'MEMORY':>10}  DISTANCES",

@@ -98,6 +98,9 @@ async def publish_loop(
         except KubeNexusError as exc:  # an API error, or a host unreadable this round
             report(f"error: {exc}")
             failed = True
+        except Exception as exc:  # a bug: said, and retried next round, never the end of it
+            report(f"error: unexpected {exc.__class__.__name__}: {exc}")
+            failed = True
         if interval <= 0:
             return 1 if failed else 0
         await asyncio.sleep(interval)

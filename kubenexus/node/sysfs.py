@@ -28,6 +28,10 @@ MAX_CPU: Final = 8191
 # shorter (all 8192 CPUs one by one: 40 KiB) and names each CPU once.
 MAX_LIST_CHARS: Final = 64 * 1024
 MAX_LIST_CPUS: Final = 100_000  # the ranges' widths summed, overlaps counted twice
+# The kernel's NUMA distances are one byte (the ACPI SLIT's); MemTotal in kB below 10^15
+# (≈ 888 PiB) keeps bytes within int64, which the scheduler's tables hold.
+MAX_DISTANCE: Final = 255
+MAX_KB_DIGITS: Final = 15
 # How much of a bad value an error line quotes.
 QUOTE_CHARS: Final = 60
 
@@ -108,14 +112,25 @@ def _read(path: str) -> str:
 def _mem_total(path: str) -> int:
     """Bytes of ``MemTotal`` in a (per-node or /proc) meminfo file."""
     for line in _read(path).splitlines():
-        if "MemTotal:" in line:
-            words = line.split()
-            index = words.index("MemTotal:")
-            try:
-                return int(words[index + 1]) * 1024  # the kernel writes kB (KiB)
-            except (IndexError, ValueError):
-                break
-    raise SysfsError(f"{path}: no readable MemTotal line")
+        words = line.split()
+        if "MemTotal:" in words:
+            kb = words[words.index("MemTotal:") + 1 :][:1]
+            # int() would take "-5", "1_000" or other scripts' digits: the kernel writes none.
+            if not kb or not _digits(kb[0]) or len(kb[0]) > MAX_KB_DIGITS:
+                raise SysfsError(f"{path}: MemTotal {quoted(' '.join(kb))} is no number of kB")
+            return int(kb[0]) * 1024  # the kernel writes kB (KiB)
+    raise SysfsError(f"{path}: no MemTotal line")
+
+
+def _distances(path: str, count: int) -> list[int]:
+    """A node's ``distance`` row: ``count`` whole numbers 0-255."""
+    words = _read(path).split()
+    for word in words:
+        if not _digits(word) or len(word) > 3 or int(word) > MAX_DISTANCE:
+            raise SysfsError(f"{path}: distance {quoted(word)} is no number 0-{MAX_DISTANCE}")
+    if len(words) != count:
+        raise SysfsError(f"{path}: {len(words)} distances for {count} nodes ({' '.join(words)})")
+    return [int(word) for word in words]
 
 
 class NumaNode:
@@ -191,21 +206,21 @@ def read_nodes(sysfs_root: str, online: frozenset[int]) -> list[NumaNode]:
     node_dir = os.path.join(sysfs_root, "devices/system/node")
     ids = _node_ids(node_dir)
     nodes: list[NumaNode] = []
+    earlier: list[tuple[str, frozenset[int]]] = []  # (cpulist file, its CPUs)
     for node_id in ids:
         base = os.path.join(node_dir, f"node{node_id}")
         cpulist = os.path.join(base, "cpulist")
-        cpus = parse_cpus(_read(cpulist), cpulist) & online
+        listed = parse_cpus(_read(cpulist), cpulist)
+        for other, cpus in earlier:  # a CPU sits on one node; the scheduler refuses overlaps
+            if listed & cpus:
+                both = format_cpus(listed & cpus)
+                raise SysfsError(f"{cpulist}: CPUs {shortened(both)} are also in {other}")
+        earlier.append((cpulist, listed))
         memory = _mem_total(os.path.join(base, "meminfo"))
-        distance_path = os.path.join(base, "distance")
-        try:
-            values = [int(word) for word in _read(distance_path).split()]
-        except ValueError:
-            raise SysfsError(f"{distance_path}: expected one integer per node") from None
-        if len(values) != len(ids):
-            raise SysfsError(
-                f"{distance_path}: {len(values)} distances for {len(ids)} nodes ({values})"
-            )
-        nodes.append(NumaNode(node_id, cpus, memory, dict(zip(ids, values, strict=True))))
+        values = _distances(os.path.join(base, "distance"), len(ids))
+        nodes.append(
+            NumaNode(node_id, listed & online, memory, dict(zip(ids, values, strict=True)))
+        )
     return nodes
 
 

@@ -52,7 +52,7 @@ async def test_apply_publishes_then_changes_only_what_differs(tmp_path: Path) ->
             assert meta["annotations"]["keep"] == "me"
             assert meta["annotations"][f"{N}node-1-cpus"] == "16-31,48-59"
             assert f"{N}node-5-cpus" not in meta["annotations"]
-            assert lines[0] == "node gpu-1: 14 change(s)"
+            assert lines[0] == "node gpu-1: 15 change(s)"
             assert "  annotation numa.kubenexus.io/node-5-cpus=(removed)" in lines
             assert writes(api) == [("PATCH", "/api/v1/nodes/gpu-1")]
 
@@ -171,13 +171,13 @@ async def test_the_loop_reports_errors_and_goes_on(tmp_path: Path) -> None:
                 )
             )
             for _ in range(100):
-                if len(lines) >= 15:
+                if len(lines) >= 16:
                     break
                 await asyncio.sleep(0.02)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            assert lines[0] == "node late: 13 change(s)"
+            assert lines[0] == "node late: 14 change(s)"
             assert "node late: labels and annotations up to date" in lines
         finally:
             await client.close()
@@ -216,5 +216,5 @@ def test_cli_apply_once(tmp_path: Path) -> None:
 
     code, err, meta = asyncio.run(serve())
     assert code == 0, err
-    assert err.splitlines()[0] == "node cli-node: 13 change(s)"
+    assert err.splitlines()[0] == "node cli-node: 14 change(s)"
     assert meta["annotations"][f"{N}node-0-cpus"] == "0-15,32-47"

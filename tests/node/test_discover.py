@@ -53,6 +53,7 @@ def test_two_zones_with_smt_offline_cpus_gpus_and_a_nic(tmp_path: Path) -> None:
         "gpu.kubenexus.io/gpu1-numa": "1",
     }
     assert desired_annotations(found) == {
+        "gpu.kubenexus.io/discovered-numa-gpus": "0-1",  # whose gpuK-numa discovery wrote
         f"{N}node-0-cpus": "0-15,32-47",
         f"{N}node-0-memory": str(64 * GIB),
         f"{N}node-0-distance-0": "10",
@@ -273,8 +274,27 @@ def test_absent_nvidia_smi_is_skipped(tmp_path: Path) -> None:
         (
             "devices/system/node/node0/meminfo",
             "Node 0 MemFree: 1 kB\n",
-            "node0/meminfo: no readable MemTotal line",
+            "node0/meminfo: no MemTotal line",
         ),
+        # int() reads all of these; the kernel writes none of them.
+        ("devices/system/node/node0/meminfo", "Node 0 MemTotal: -5 kB\n", "MemTotal '-5' is no"),
+        ("devices/system/node/node0/meminfo", "Node 0 MemTotal: 1_000 kB\n", "MemTotal '1_000'"),
+        ("devices/system/node/node0/meminfo", f"Node 0 MemTotal: {'9' * 20} kB\n", "MemTotal '99"),
+        (
+            "devices/system/node/node0/meminfo",
+            "Node 0 MemTotal: \u0664 kB\n",
+            "meminfo: cannot read",
+        ),
+        ("devices/system/node/node0/meminfo", "Node 0 MemTotal:\n", "MemTotal '' is no number"),
+        ("devices/system/node/node0/distance", "-1 21\n", "node0/distance: distance '-1' is no"),
+        ("devices/system/node/node0/distance", "10 2_1\n", "node0/distance: distance '2_1'"),
+        ("devices/system/node/node0/distance", f"10 {'2' * 20}\n", "node0/distance: distance '22"),
+        ("devices/system/node/node0/distance", "10 256\n", "distance '256' is no number 0-255"),
+        ("devices/system/node/node1/cpulist", "3-7\n", "node1/cpulist: CPUs 3-7 are also in"),
+        ("devices/system/node/node1/cpulist", f"{'1' * 20}\n", "node1/cpulist: invalid CPU range"),
+        ("bus/pci/devices/0000:17:00.0/numa_node", "\u0661\n", "numa_node: expected a NUMA node"),
+        ("bus/pci/devices/0000:17:00.0/numa_node", "+1\n", "numa_node: expected a NUMA node"),
+        ("bus/pci/devices/0000:17:00.0/numa_node", f"{'1' * 20}\n", "numa_node: expected a NUMA"),
         ("devices/system/cpu/online", "0-9999\n", "cpu/online: invalid CPU range '0-9999'"),
     ],
 )
@@ -295,11 +315,43 @@ def test_patch_changes_only_what_differs_and_removes_stale_keys(tmp_path: Path) 
     node["metadata"]["annotations"][f"{N}node-1-cpus"] = "16-31"  # changed
     node["metadata"]["annotations"][f"{N}node-2-cpus"] = "64-71"  # a zone that went away
     node["metadata"]["labels"][f"{N}node-0-memory"] = "1Gi"  # a hand-made label shadowed
-    node["metadata"]["labels"]["gpu.kubenexus.io/gpu2-numa"] = "1"  # a GPU that went away
+    # A GPU that went away: discovery's record says it wrote gpu2-numa.
+    node["metadata"]["labels"]["gpu.kubenexus.io/gpu2-numa"] = "1"
+    node["metadata"]["annotations"]["gpu.kubenexus.io/discovered-numa-gpus"] = "0-2"
     assert node_patch(node, found) == {
         "metadata": {
             "labels": {f"{N}node-0-memory": None, "gpu.kubenexus.io/gpu2-numa": None},
-            "annotations": {f"{N}node-1-cpus": "16-31,48-59", f"{N}node-2-cpus": None},
+            "annotations": {
+                f"{N}node-1-cpus": "16-31,48-59",
+                f"{N}node-2-cpus": None,
+                "gpu.kubenexus.io/discovered-numa-gpus": "0-1",
+            },
+        }
+    }
+
+
+def test_a_host_without_gpus_any_more_drops_discoverys_gpu_keys_only(tmp_path: Path) -> None:
+    found = discover(
+        str(FakeSysfs(tmp_path).node(0, "0-7", 8 * GIB).node(1, "8-15", 8 * GIB).build()),
+        nvidia_smi=None,
+    )
+    node = {
+        "metadata": {
+            "labels": {
+                **desired_labels(found),
+                "gpu.kubenexus.io/gpu0-numa": "0",  # written by discovery (recorded)
+                "gpu.kubenexus.io/gpu1-numa": "1",  # written by hand
+            },
+            "annotations": {
+                **desired_annotations(found),
+                "gpu.kubenexus.io/discovered-numa-gpus": "0",
+            },
+        }
+    }
+    assert node_patch(node, found) == {
+        "metadata": {
+            "labels": {"gpu.kubenexus.io/gpu0-numa": None},
+            "annotations": {"gpu.kubenexus.io/discovered-numa-gpus": None},
         }
     }
 

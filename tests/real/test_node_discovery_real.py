@@ -128,7 +128,7 @@ async def test_discovery_may_write_only_its_own_node_and_keys(
         assert "own node (n1), not probe" in refusal
 
         lines = await publish(client, "n1", found, "both")
-        assert lines[0] == "node n1: 13 change(s)"
+        assert lines[0] == "node n1: 14 change(s)"
         assert lines[-1] == "NodeResourceTopology n1: created"
         node = real_api.get_object("nodes", "n1")
         assert node is not None
