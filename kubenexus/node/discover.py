@@ -55,6 +55,7 @@ GPU_RECORD: Final = "gpu.kubenexus.io/discovered-numa-gpus"
 _ZONE_KEY: Final = re.compile(
     rf"^{re.escape(NUMA_PREFIX)}(?:node-count|node-\d+-(?:cpus|memory|distance-\d+))$"
 )
+_ANY_ZONE_KEY: Final = re.compile(rf"^{re.escape(NUMA_PREFIX)}node-(\d+)-")
 _GPU_NUMA_KEY: Final = re.compile(r"^gpu\.kubenexus\.io/gpu(\d+)-numa$")
 # ECMA-48 control sequences: nvidia-smi underlines its header even into a pipe.
 _ANSI: Final = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -350,6 +351,18 @@ def node_patch(node: Mapping[str, Any], found: Discovery) -> dict[str, Any] | No
     if annotation_changes:
         patch["annotations"] = annotation_changes
     return {"metadata": patch} if patch else None
+
+
+def stray_zone_keys(node: Mapping[str, Any], found: Discovery) -> list[str]:
+    """Hand-written keys (left alone) of zones this host does not have: the scheduler then
+    ignores the node's topology, so discovery says so."""
+    meta = node.get("metadata") or {}
+    zones = len(found.host.zones)
+    return sorted(
+        key
+        for key in {**(meta.get("labels") or {}), **(meta.get("annotations") or {})}
+        if (match := _ANY_ZONE_KEY.match(key)) and int(match[1]) >= zones and not owned(key)
+    )
 
 
 def _quantity_resources(name: str, amount: int) -> dict[str, str]:

@@ -10,7 +10,14 @@ from urllib.parse import quote
 
 from kubenexus.api import keys
 from kubenexus.errors import KubeNexusError
-from kubenexus.node.discover import MANAGED_BY, NRT_API, Discovery, node_patch, nrt_object
+from kubenexus.node.discover import (
+    MANAGED_BY,
+    NRT_API,
+    Discovery,
+    node_patch,
+    nrt_object,
+    stray_zone_keys,
+)
 from kubenexus.shell.client import MERGE_PATCH, ApiError, KubeClient
 
 PUBLISH_CHOICES: Final = ("labels", "nrt", "both")
@@ -21,15 +28,24 @@ async def _publish_labels(client: KubeClient, node_name: str, found: Discovery) 
     path = f"/api/v1/nodes/{quote(node_name, safe='')}"
     node = await client.request("GET", path)
     patch = node_patch(node, found)
+    warnings = [
+        f"warning: node {node_name}: {key} describes a zone this host does not have (it has "
+        f"{len(found.host.zones)}): the scheduler ignores the node's topology until it is removed"
+        for key in stray_zone_keys(node, found)
+    ]
     if patch is None:
-        return [f"node {node_name}: labels and annotations up to date"]
+        return [f"node {node_name}: labels and annotations up to date", *warnings]
     await client.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
     changed = [
         f"{where[:-1]} {key}={'(removed)' if value is None else value}"
         for where, values in patch["metadata"].items()
         for key, value in sorted(values.items())
     ]
-    return [f"node {node_name}: {len(changed)} change(s)", *(f"  {line}" for line in changed)]
+    return [
+        f"node {node_name}: {len(changed)} change(s)",
+        *(f"  {line}" for line in changed),
+        *warnings,
+    ]
 
 
 def _same_nrt(current: dict[str, Any], wanted: dict[str, Any]) -> bool:

@@ -218,3 +218,38 @@ def test_cli_apply_once(tmp_path: Path) -> None:
     assert code == 0, err
     assert err.splitlines()[0] == "node cli-node: 14 change(s)"
     assert meta["annotations"][f"{N}node-0-cpus"] == "0-15,32-47"
+
+
+async def test_hand_written_keys_stay_and_a_stray_zone_is_reported(tmp_path: Path) -> None:
+    """node-N-bandwidth and a gpuK-numa discovery did not write are never removed; one of a zone
+    the host does not have is reported (the scheduler ignores the node's topology for it)."""
+    root = two_zone_host(tmp_path)
+    async with running_emulator() as (api, url):
+        node = make_node("n1").dict()
+        node["metadata"]["annotations"] = {
+            f"{N}node-0-bandwidth": "102400",
+            f"{N}node-2-bandwidth": "102400",  # a zone this host does not have
+        }
+        node["metadata"]["labels"]["gpu.kubenexus.io/gpu7-numa"] = "1"  # a GPU it cannot see
+        api.put_object("nodes", node)
+        client = KubeClient(await load_configuration(None, host=url))
+        try:
+            found = discover(str(root), nvidia_smi=None)
+            lines = await publish(client, "n1", found)
+            assert lines[-1] == (
+                "warning: node n1: numa.kubenexus.io/node-2-bandwidth describes a zone this host "
+                "does not have (it has 2): the scheduler ignores the node's topology until it is "
+                "removed"
+            )
+            meta = node_meta(api, "n1")
+            assert meta["annotations"][f"{N}node-0-bandwidth"] == "102400"
+            assert meta["annotations"][f"{N}node-2-bandwidth"] == "102400"
+            assert meta["labels"]["gpu.kubenexus.io/gpu7-numa"] == "1"
+            assert meta["annotations"]["gpu.kubenexus.io/discovered-numa-gpus"] == "0-1"
+            api.calls.clear()
+            assert (await publish(client, "n1", found))[0] == (
+                "node n1: labels and annotations up to date"
+            )
+            assert writes(api) == []
+        finally:
+            await client.close()
