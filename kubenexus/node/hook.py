@@ -250,11 +250,15 @@ def _put_back(path: str, value: str) -> str:
     return ""
 
 
-def _read_open(path: str, fd: int) -> str:
+def _value(path: str) -> str:
+    """A cpuset file's value as it is now (to put it back)."""
+    fd = _open(path, os.O_RDONLY)
     try:
         return os.read(fd, 65536).decode("ascii", "replace")
     except OSError as exc:
         raise HookError(f"{path}: cannot read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
 
 
 def write_all(writes: Sequence[tuple[str, str]]) -> None:
@@ -264,11 +268,12 @@ def write_all(writes: Sequence[tuple[str, str]]) -> None:
     opened: list[tuple[str, str, int]] = []
     try:
         for path, value in writes:
-            opened.append((path, value, _open(path, os.O_RDWR)))
-        olds = [_read_open(path, fd) for path, _, fd in opened]
+            opened.append((path, value, _open(path, os.O_WRONLY)))
+        olds = [_value(path) for path, _, _ in opened]
         for index, (path, value, fd) in enumerate(opened):
             try:
-                os.pwrite(fd, value.encode("ascii"), 0)
+                # write(), not pwrite(): cgroup files are seq_files, which refuse pwrite (ESPIPE).
+                os.write(fd, value.encode("ascii"))
             except OSError as exc:
                 undone = "".join(_put_back(opened[i][0], olds[i]) for i in reversed(range(index)))
                 raise HookError(

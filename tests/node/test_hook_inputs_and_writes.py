@@ -9,12 +9,13 @@ import errno
 import io
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubenexus.node.hook import run
+from kubenexus.node.hook import HookError, run, write_all
 from kubenexus.node.sysfs import MAX_LIST_CHARS, MAX_LIST_CPUS, SysfsError, parse_cpus
 from tests.node.hosts import FakeSysfs, cgroup_tree, oci_state
 
@@ -97,14 +98,14 @@ def test_cpus_are_put_back_when_the_kernel_refuses_mems(
     cpuset.cpus: the hook writes the old cpuset.cpus back and says so in its one line."""
     cgroup, path, leaf = cgroup_tree(tmp_path, 2, "cgroupfs")
     (leaf / "cpuset.cpus").write_text("8-15\n")
-    real_pwrite = os.pwrite
+    real_write = os.write
 
-    def kernel(fd: int, data: bytes, offset: int) -> int:
+    def kernel(fd: int, data: bytes) -> int:
         if os.readlink(f"/proc/self/fd/{fd}").endswith("cpuset.mems"):
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        return real_pwrite(fd, data, offset)
+        return real_write(fd, data)
 
-    monkeypatch.setattr(os, "pwrite", kernel)
+    monkeypatch.setattr(os, "write", kernel)
     state = oci_state(tmp_path, {"cpu-set": "0-1", "numa.kubenexus.io/zones": "0"}, path)
     code, err = hook(state, "--cgroup-root", str(cgroup), "--sysfs-root", str(sysfs), capsys=capsys)
     monkeypatch.undo()
@@ -164,3 +165,22 @@ def test_no_error_line_is_longer_than_the_limit(
     assert len(err) == 1000
     assert err.endswith("…")
     assert "\n" not in err
+
+
+def test_writes_work_on_a_kernel_seq_file() -> None:
+    """cgroup files are kernel seq_files, which refuse pwrite() (ESPIPE): the hook's writes
+    must work on one. A thread's own /proc comm is such a file, writable without privileges."""
+    outcome: list[str] = []
+
+    def rename_this_thread() -> None:
+        path = f"/proc/self/task/{threading.get_native_id()}/comm"
+        try:
+            write_all([(path, "kn-hook-test")])
+            outcome.append(Path(path).read_text().strip())
+        except HookError as exc:
+            outcome.append(f"refused: {exc}")
+
+    thread = threading.Thread(target=rename_this_thread)
+    thread.start()
+    thread.join()
+    assert outcome == ["kn-hook-test"]
