@@ -102,7 +102,14 @@ class Daemon:
         self.client = client
         self.settings = settings or DaemonSettings()
         self.scheduler = build_scheduler(self.settings.scheduler)
-        self.recorder = EventRecorder(client, self.settings.events)
+        # Events have their own connections and rate, and wait while binds do: a Binding never
+        # queues behind an Event for a connection, a token or the API server's time.
+        self._events_client = client.sibling(
+            ClientSettings(qps=0, connection_pool=self.settings.events.concurrency + 1)
+        )
+        self.recorder = EventRecorder(
+            self._events_client, self.settings.events, binds_waiting=self._binds_waiting
+        )
         self.reservation_writer = ReservationWriter(client, self.scheduler.reserving.book)
         self.binder = Binder(
             client,
@@ -431,6 +438,9 @@ class Daemon:
 
     # ------------------------------------------------------------------ the loop
 
+    def _binds_waiting(self) -> bool:
+        return self.binder.in_flight > 0
+
     def _leading(self) -> bool:
         """May this replica decide and bind now? Always without leader election; with it, only
         while the Lease is held and renewed in time (the Binder asks before every request)."""
@@ -528,6 +538,7 @@ class Daemon:
         for outcome, value in (
             ("posted", r.posted),
             ("suppressed", r.suppressed),
+            ("coalesced", r.coalesced),
             ("dropped", r.dropped),
             ("failed", r.failed),
         ):
@@ -685,6 +696,7 @@ class Daemon:
         for task in tasks:  # "leadership" stops its own: the status writer, the kopf watch
             task.cancel()
         await asyncio.gather(stopper, *tasks, return_exceptions=True)
+        await self._events_client.close()  # its workers are stopped now
         if self.operator is not None and not await self.operator.stop(timeout=10):
             log.warning("shutdown.operator_still_running")
 

@@ -68,6 +68,18 @@ class TokenBucket:
         self._stamp = time.monotonic()
         self._lock = asyncio.Lock()
 
+    def try_take(self) -> bool:
+        """Take a token if one is there now (never waits)."""
+        if self.rate <= 0:
+            return True
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
     async def take(self) -> None:
         if self.rate <= 0:
             return
@@ -115,7 +127,10 @@ class KubeClient:
         self.settings = settings or ClientSettings()
         configuration.connection_pool_maxsize = self.settings.connection_pool
         self.configuration = configuration
-        self._api = k8s_client.ApiClient(configuration)
+        # Made on first use: a client never used (a daemon refused at construction) holds no
+        # connection pool to close.
+        self._api_client: k8s_client.ApiClient | None = None
+        self._closed = False
         self._bucket = TokenBucket(self.settings.qps, self.settings.burst)
 
     @property
@@ -128,11 +143,22 @@ class KubeClient:
         return KubeClient(copy.deepcopy(self.configuration), settings)
 
     async def close(self) -> None:
-        await self._api.close()
+        self._closed = True
+        if self._api_client is None:
+            return
+        await self._api_client.close()
         # A watch ended mid-stream closes its TLS connection outside the pool, and a TLS close
         # is a short exchange with the server: give it the loop for a moment, so no transport
         # is left half-closed when the caller's loop ends.
         await asyncio.sleep(0.05)
+
+    @property
+    def _api(self) -> k8s_client.ApiClient:
+        if self._api_client is None:
+            if self._closed:  # a straggler after close must not open a new pool
+                raise ApiError(0, "Closed", "the client is closed")
+            self._api_client = k8s_client.ApiClient(self.configuration)
+        return self._api_client
 
     async def _send(
         self,
