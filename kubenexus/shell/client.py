@@ -52,8 +52,10 @@ class WithheldError(KubeNexusError):
 @dataclass(frozen=True, slots=True)
 class ClientSettings:
     # Client-side rate limit of every request but watches (like client-go's QPS/burst).
-    qps: float = 200.0
-    burst: int = 400
+    # Above what one daemon sends (docs/install.md: the bind-only ceiling of a 2-core control
+    # plane is ~600/s), so never the bottleneck; still a cap on a retry storm.
+    qps: float = 1000.0
+    burst: int = 2000
     # Connections: every open watch holds one, plus the binds in flight.
     connection_pool: int = 64
     request_timeout: float = 30.0
