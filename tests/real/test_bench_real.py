@@ -21,7 +21,7 @@ async def test_the_three_contestants_bind_every_pod_and_are_measured() -> None:
     # One Binding per pod carries the placement: no PATCH of the pod, no status write for a
     # pod that was never unschedulable.
     assert not any(kind.startswith("PATCH pods") for kind in ours.calls_by_kind)
-    assert ours.events_posted == 60 and ours.events_dropped == 0
+    assert (ours.events_posted, ours.events_dropped) == (60, 0)
     assert ours.calls_by_kind["POST events"] == 60
     assert by["bind-only"].calls_by_kind.get("POST events", 0) == 0
     text = render_real(report)
