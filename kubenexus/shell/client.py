@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import ssl
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -19,7 +22,7 @@ from urllib.parse import quote
 import aiohttp
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
-from kubernetes_asyncio.client.exceptions import ApiException
+from yarl import URL
 
 from kubenexus.errors import KubeNexusError
 
@@ -123,7 +126,14 @@ def _error_from(status: int, text: str) -> ApiError:
 
 
 class KubeClient:
-    """Raw-JSON requests, paginated lists and watch streams, with a client-side rate limit."""
+    """Raw-JSON requests, paginated lists and watch streams, with a client-side rate limit.
+
+    kubernetes-asyncio gives the configuration (kubeconfig, in-cluster, token refresh); the
+    requests go through our own aiohttp session. Its REST client was most of a Binding's cost
+    in the daemon (measured with py-spy on a real server): besides serializing every body
+    again, its session trusts the environment, so every request looked proxies and ~/.netrc
+    up in a worker thread. The environment's proxy is read once here instead.
+    """
 
     def __init__(self, configuration: Any, settings: ClientSettings | None = None) -> None:
         self.settings = settings or ClientSettings()
@@ -131,9 +141,11 @@ class KubeClient:
         self.configuration = configuration
         # Made on first use: a client never used (a daemon refused at construction) holds no
         # connection pool to close.
-        self._api_client: k8s_client.ApiClient | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._bucket = TokenBucket(self.settings.qps, self.settings.burst)
+        self._base = str(configuration.host).rstrip("/")
+        self._proxy = configuration.proxy or _environment_proxy(self._base)
 
     @property
     def host(self) -> str:
@@ -146,21 +158,26 @@ class KubeClient:
 
     async def close(self) -> None:
         self._closed = True
-        if self._api_client is None:
+        if self._session is None:
             return
-        await self._api_client.close()
+        await self._session.close()
         # A watch ended mid-stream closes its TLS connection outside the pool, and a TLS close
         # is a short exchange with the server: give it the loop for a moment, so no transport
         # is left half-closed when the caller's loop ends.
         await asyncio.sleep(0.05)
 
-    @property
-    def _api(self) -> k8s_client.ApiClient:
-        if self._api_client is None:
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
             if self._closed:  # a straggler after close must not open a new pool
                 raise ApiError(0, "Closed", "the client is closed")
-            self._api_client = k8s_client.ApiClient(self.configuration)
-        return self._api_client
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self.settings.connection_pool, ssl=_ssl_context(self.configuration)
+                ),
+                # A watch event holding a large object exceeds aiohttp's default buffer.
+                read_bufsize=2**21,
+            )
+        return self._session
 
     async def _send(
         self,
@@ -172,19 +189,27 @@ class KubeClient:
         content_type: str = JSON,
         timeout: float | aiohttp.ClientTimeout | None = None,
     ) -> aiohttp.ClientResponse:
-        try:
-            response: aiohttp.ClientResponse = await self._api.call_api(
-                path,
-                method,
-                query_params=list((query or {}).items()),
-                header_params={"Content-Type": content_type, "Accept": JSON},
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=timeout if timeout is not None else self.settings.request_timeout,
+        headers = {"Content-Type": content_type, "Accept": JSON}
+        if not isinstance(timeout, aiohttp.ClientTimeout):
+            timeout = aiohttp.ClientTimeout(
+                total=timeout if timeout is not None else self.settings.request_timeout
             )
-        except ApiException as exc:  # raised by the client itself (e.g. auth refresh)
-            raise ApiError(exc.status or 0, str(exc.reason), str(exc.body or exc)) from exc
+        try:
+            session = self._open()
+            # Calls the configuration's refresh hook (a rotated ServiceAccount token).
+            auth = (await self.configuration.auth_settings()).get("BearerToken")
+            if auth and auth.get("value"):
+                headers["Authorization"] = str(auth["value"])
+            response = await session.request(
+                method,
+                URL(self._base + path, encoded=True),
+                params=dict(query) if query else None,
+                data=None if body is None else json.dumps(body),
+                headers=headers,
+                timeout=timeout,
+                proxy=self._proxy,
+                server_hostname=self.configuration.tls_server_name or None,
+            )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ApiError(0, type(exc).__name__, str(exc) or "no answer") from exc
         return response
@@ -266,6 +291,27 @@ class KubeClient:
             raise ApiError(0, "BadReply", "undecodable watch event") from exc
         finally:
             response.release()
+
+
+def _ssl_context(configuration: Any) -> ssl.SSLContext:
+    """TLS as the configuration says (what kubernetes-asyncio's REST client builds)."""
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, keyfile=configuration.key_file)
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if configuration.disable_strict_ssl_verification:
+        context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    return context
+
+
+def _environment_proxy(url: str) -> str | None:
+    """HTTPS_PROXY/HTTP_PROXY for the server unless NO_PROXY exempts it, read once."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme or "https")
 
 
 def pod_path(namespace: str, name: str = "", sub: str = "") -> str:
