@@ -252,18 +252,33 @@ class KubeClient:
         self, path: str, query: Mapping[str, str], page_size: int
     ) -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
         """A collection in pages of ``page_size`` (so 50,000 pods never sit in memory at once);
-        each page comes with the list's resourceVersion."""
-        token = ""
-        while True:
+        each page comes with the list's resourceVersion.
+
+        The next page is asked for before this one is handed over: the server prepares it
+        while the caller digests this one (at most two pages in memory)."""
+
+        def fetch(token: str) -> asyncio.Task[dict[str, Any]]:
             params = dict(query, limit=str(page_size))
             if token:
                 params["continue"] = token
-            page = await self.request("GET", path, query=params)
-            meta = page.get("metadata") or {}
-            yield page.get("items") or [], str(meta.get("resourceVersion", ""))
-            token = str(meta.get("continue") or "")
-            if not token:
-                return
+            return asyncio.ensure_future(self.request("GET", path, query=params))
+
+        pending = fetch("")
+        try:
+            while True:
+                page = await pending
+                meta = page.get("metadata") or {}
+                token = str(meta.get("continue") or "")
+                if token:
+                    pending = fetch(token)
+                    await asyncio.sleep(0)  # let it go out before the caller takes the loop
+                yield page.get("items") or [], str(meta.get("resourceVersion", ""))
+                if not token:
+                    return
+        finally:
+            if not pending.done():
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
 
     async def watch(
         self, path: str, query: Mapping[str, str], timeout_seconds: int
