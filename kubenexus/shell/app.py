@@ -580,6 +580,13 @@ class Daemon:
                 helpers.append(won)
                 await asyncio.wait({campaign, won}, return_when=asyncio.FIRST_COMPLETED)
             if not any(task.done() for task in guarded):
+                # kopf and the status writers start once the caches are synced: their start-up
+                # (kopf's thread holds the GIL for a while) must not slow the initial lists and
+                # so the first bind. A gang whose PodGroup is not seen yet waits for it anyway.
+                synced = asyncio.create_task(self.ready.wait(), name="caches-synced")
+                helpers.append(synced)
+                await asyncio.wait({*guarded, synced}, return_when=asyncio.FIRST_COMPLETED)
+            if not any(task.done() for task in guarded):
                 guarded.update(self._start_leading())
                 await asyncio.wait(guarded, return_when=asyncio.FIRST_COMPLETED)
             ended = next(task for task in guarded if task.done())
