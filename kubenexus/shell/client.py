@@ -57,7 +57,7 @@ class WithheldError(KubeNexusError):
 class ClientSettings:
     # Client-side rate limit of every request but watches (like client-go's QPS/burst).
     # Above what one daemon sends (docs/install.md: the bind-only ceiling of a 2-core control
-    # plane is ~600/s), so never the bottleneck; still a cap on a retry storm.
+    # plane is 500-800/s), so never the bottleneck; still a cap on a retry storm.
     qps: float = 1000.0
     burst: int = 2000
     # Connections: every open watch holds one, plus the binds in flight.
