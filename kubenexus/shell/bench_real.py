@@ -531,18 +531,20 @@ async def bind_only(kubeconfig: str, namespace: str, in_flight: int = 256) -> No
     config = yaml.safe_load(Path(kubeconfig).read_text())
     cluster = config["clusters"][0]["cluster"]
     user = config["users"][0]["user"]
-    folder = Path(tempfile.mkdtemp(prefix="kubenexus-bind-only-"))
     import base64  # noqa: PLC0415
 
-    for name, key in (
-        ("ca.crt", "certificate-authority-data"),
-        ("tls.crt", "client-certificate-data"),
-        ("tls.key", "client-key-data"),
-    ):
-        source = cluster if key.startswith("certificate-authority") else user
-        (folder / name).write_bytes(base64.b64decode(source[key]))
-    context = ssl.create_default_context(cafile=str(folder / "ca.crt"))
-    context.load_cert_chain(folder / "tls.crt", folder / "tls.key")
+    # ssl loads a client certificate from files only: written for the moment it takes.
+    with tempfile.TemporaryDirectory(prefix="kubenexus-bind-only-") as name:
+        folder = Path(name)
+        for file, key in (
+            ("ca.crt", "certificate-authority-data"),
+            ("tls.crt", "client-certificate-data"),
+            ("tls.key", "client-key-data"),
+        ):
+            source = cluster if key.startswith("certificate-authority") else user
+            (folder / file).write_bytes(base64.b64decode(source[key]))
+        context = ssl.create_default_context(cafile=str(folder / "ca.crt"))
+        context.load_cert_chain(folder / "tls.crt", folder / "tls.key")
     async with aiohttp.ClientSession(
         cluster["server"], connector=aiohttp.TCPConnector(ssl=context, limit=in_flight)
     ) as session:
