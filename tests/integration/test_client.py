@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
-from kubenexus.shell.client import ClientSettings, KubeClient, load_configuration
+import pytest
+
+from kubenexus.shell.client import (
+    ClientSettings,
+    KubeClient,
+    _environment_proxy,
+    load_configuration,
+)
 from tests.emulator import running_emulator
 
 
@@ -29,3 +36,17 @@ async def test_the_next_page_of_a_list_is_asked_for_while_this_one_is_digested()
             assert asked[2] < digested[1]
         finally:
             await client.close()
+
+
+def test_the_environment_proxy_is_read_once_and_no_proxy_is_honoured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What kubernetes-asyncio's session did per request (trust_env), read at construction."""
+    for variable in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert _environment_proxy("https://api.example:6443") == "http://proxy.example:3128"
+    monkeypatch.setenv("NO_PROXY", "api.example,127.0.0.1")
+    assert _environment_proxy("https://api.example:6443") is None
+    assert _environment_proxy("https://127.0.0.1:6443") is None
+    assert _environment_proxy("https://other.example:6443") == "http://proxy.example:3128"
