@@ -139,7 +139,23 @@ def simulate(  # noqa: PLR0917 - click passes one argument per option
 @click.option(
     "--e2e", is_flag=True, help="Run the whole daemon against --server instead of the core alone."
 )
-@click.option("--server", help="With --e2e: API server URL holding nodes and pending pods.")
+@click.option(
+    "--server",
+    help="With --e2e: API server URL holding nodes and pending pods (default: start etcd and "
+    "kube-apiserver from KUBEBUILDER_ASSETS and create --nodes and --pods there).",
+)
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="With --e2e: also run kube-scheduler and a bind-only client on the same server.",
+)
+@click.option(
+    "--running-pods",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="With --e2e: pods already running on the nodes (counted, not scheduled).",
+)
 @click.option("--max-binds-in-flight", default=256, show_default=True, type=click.IntRange(min=1))
 def bench(  # noqa: PLR0917 - click passes one argument per option
     nodes: int,
@@ -155,11 +171,16 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     e2e: bool,
     server: str | None,
     max_binds_in_flight: int,
+    compare: bool,
+    running_pods: int,
 ) -> None:
     """Print scheduling throughput, latency and memory (the core, or --e2e the whole daemon)."""
-    if e2e:
-        if not server:
-            raise click.UsageError("--e2e needs --server URL")
+    if e2e and not server:
+        from kubenexus.shell.bench_real import e2e_on_real_server  # noqa: PLC0415
+
+        e2e_on_real_server(nodes, pods, running_pods, compare=compare, repeat=repeat)
+        return
+    if e2e and server:
         import asyncio  # noqa: PLC0415 - keep start fast
 
         from kubenexus.shell.bench_e2e import render as render_e2e  # noqa: PLC0415
@@ -202,12 +223,12 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
 @click.option("--max-binds-in-flight", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--qps",
-    default=200.0,
+    default=1000.0,
     show_default=True,
     type=click.FloatRange(min=0),
     help="Client-side API rate limit; 0 = none.",
 )
-@click.option("--burst", default=400, show_default=True, type=click.IntRange(min=1))
+@click.option("--burst", default=2000, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--log-format",
     type=click.Choice(["auto", "json", "console"]),

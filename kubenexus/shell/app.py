@@ -113,7 +113,14 @@ class Daemon:
         if self.settings.score_annotation:
             for profile in self.scheduler.profiles.values():
                 profile.record_scores = True
-        self.recorder = EventRecorder(client, self.settings.events)
+        # Events have their own connections and rate, and wait while binds do: a Binding never
+        # queues behind an Event for a connection, a token or the API server's time.
+        self._events_client = client.sibling(
+            ClientSettings(qps=0, connection_pool=self.settings.events.concurrency + 1)
+        )
+        self.recorder = EventRecorder(
+            self._events_client, self.settings.events, binds_waiting=self._binds_waiting
+        )
         self.reservation_writer = ReservationWriter(client, self.scheduler.reserving.book)
         self.binder = Binder(
             client,
@@ -447,6 +454,9 @@ class Daemon:
 
     # ------------------------------------------------------------------ the loop
 
+    def _binds_waiting(self) -> bool:
+        return self.binder.in_flight > 0
+
     def _leading(self) -> bool:
         """May this replica decide and bind now? Always without leader election; with it, only
         while the Lease is held and renewed in time (the Binder asks before every request)."""
@@ -579,6 +589,7 @@ class Daemon:
         for outcome, value in (
             ("posted", r.posted),
             ("suppressed", r.suppressed),
+            ("coalesced", r.coalesced),
             ("dropped", r.dropped),
             ("failed", r.failed),
         ):
@@ -619,6 +630,13 @@ class Daemon:
                 won = asyncio.create_task(self.elector.acquired.wait(), name="leader-acquired")
                 helpers.append(won)
                 await asyncio.wait({campaign, won}, return_when=asyncio.FIRST_COMPLETED)
+            if not any(task.done() for task in guarded):
+                # kopf and the status writers start once the caches are synced: their start-up
+                # (kopf's thread holds the GIL for a while) must not slow the initial lists and
+                # so the first bind. A gang whose PodGroup is not seen yet waits for it anyway.
+                synced = asyncio.create_task(self.ready.wait(), name="caches-synced")
+                helpers.append(synced)
+                await asyncio.wait({*guarded, synced}, return_when=asyncio.FIRST_COMPLETED)
             if not any(task.done() for task in guarded):
                 guarded.update(self._start_leading())
                 await asyncio.wait(guarded, return_when=asyncio.FIRST_COMPLETED)
@@ -737,6 +755,7 @@ class Daemon:
         for task in tasks:  # "leadership" stops its own: the status writer, the kopf watch
             task.cancel()
         await asyncio.gather(stopper, *tasks, return_exceptions=True)
+        await self._events_client.close()  # its workers are stopped now
         if self.operator is not None and not await self.operator.stop(timeout=10):
             log.warning("shutdown.operator_still_running")
 

@@ -1,5 +1,6 @@
-"""Binds decided pods: what must exist first (a driver's ResourceReservation), placement
-annotations, then the Binding; many in flight at once.
+"""Binds decided pods: what must exist first (a driver's ResourceReservation), then the Binding
+carrying the placement annotations (kube-apiserver copies them onto the pod); many in flight at
+once.
 
 Outcomes, as kube-scheduler handles them:
 - 201: bound. The watch will show the pod on its node and confirm the assumption.
@@ -8,9 +9,9 @@ Outcomes, as kube-scheduler handles them:
   kube-scheduler does; the watch tells the truth about a pod bound meanwhile. Nothing is ever
   bound twice: the API refuses a second binding.
 - refused by the gate (``may_bind``: this replica no longer leads): nothing is sent, the pod is
-  dropped without a retry (the new leader schedules it). The gate is asked right before the
-  placement PATCH and right before the Binding POST, so a bind in flight when leadership is lost
-  (the shutdown drain included) sends nothing more.
+  dropped without a retry (the new leader schedules it). The gate is asked right before every
+  request (the Binding POST; a PATCH removing a stale placement annotation), so a bind in
+  flight when leadership is lost (the shutdown drain included) sends nothing more.
 """
 
 from __future__ import annotations
@@ -110,21 +111,38 @@ class Binder:
             try:
                 if self._prepare is not None:
                     await self._prepare(decision)
-                if decision.placement.annotations:
+                annotations = decision.placement.annotations
+                removed = {
+                    k: None for k, v in annotations.items() if v is None and k in pod.annotations
+                }
+                if removed:
+                    # A Binding can set annotations but not remove them: only a pod still
+                    # carrying an earlier placement's annotation needs a PATCH first.
                     await self.client.request(
                         "PATCH",
                         pod_path(pod.namespace, pod.name),
-                        body={"metadata": {"annotations": decision.placement.annotations}},
+                        body={"metadata": {"annotations": removed}},
                         content_type=MERGE_PATCH,
                         gate=self.may_bind,
                     )
+                metadata: dict[str, object] = {
+                    "name": pod.name,
+                    "namespace": pod.namespace,
+                    "uid": pod.uid,
+                }
+                written = {k: v for k, v in annotations.items() if v is not None}
+                if written:
+                    # The API server copies a Binding's annotations onto the pod in the same
+                    # write that sets spec.nodeName: one call, and never a pod bound without
+                    # its placement (or carrying a placement it was not bound with).
+                    metadata["annotations"] = written
                 await self.client.request(
                     "POST",
                     pod_path(pod.namespace, pod.name, "binding"),
                     body={
                         "apiVersion": "v1",
                         "kind": "Binding",
-                        "metadata": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid},
+                        "metadata": metadata,
                         "target": {"apiVersion": "v1", "kind": "Node", "name": decision.node},
                     },
                     gate=self.may_bind,

@@ -1,10 +1,18 @@
-"""Events and the PodScheduled condition, posted off the scheduling path and never flooding.
+"""Events and the PodScheduled condition: off the scheduling path, never in a Binding's way.
 
-- Posting happens in a background worker fed by a bounded queue: the scheduling loop never waits
-  on the API for an Event. When the queue is full, new Events are dropped (and counted).
+- Producers (the loop, the binder's callbacks) never wait: they put an item in a bounded,
+  coalescing queue. A newer item for the same object and reason replaces the queued one (a
+  pod's condition, a FailedScheduling Event whose message changed): one call, the latest word.
+- Two lanes: Warnings and conditions first, then Normal Events (Scheduled, Preempted…). When
+  the queue is full a Normal Event gives way (the oldest queued, or the new one); only when
+  none is queued is a Warning dropped. Every drop is counted (``kubenexus_events``).
+- Bindings first: while binds are waiting (``binds_waiting``), items go out at
+  ``busy_per_second`` only; the full ``per_second`` once the binder is idle. Events use their
+  own connections (the daemon gives the recorder its own client), so they never hold a
+  connection or a rate-limit token a Binding needs.
 - The same (object, reason, message) is posted at most once per ``repeat_after`` seconds: a pod
-  that stays unschedulable does not produce an Event per retry.
-- A client-side rate limit caps Events per second across the daemon.
+  that stays unschedulable does not produce an Event per retry; its condition is written only
+  when its situation changes.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import contextlib
 import datetime
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -36,9 +45,16 @@ _REMEMBERED: Final = 50_000  # (object, reason, message) triples remembered for 
 @dataclass(frozen=True, slots=True)
 class EventSettings:
     repeat_after_seconds: float = 300.0
-    per_second: float = 50.0
+    # Idle binder: the Events' own rate (client-go's event broadcaster also has its own).
+    per_second: float = 100.0
     burst: int = 200
-    queue_size: int = 10_000
+    # While binds wait: a trickle, so a burst of bindings keeps the API server to itself
+    # (0: nothing until the binder is idle).
+    busy_per_second: float = 10.0
+    # Queued items at most (client-go's broadcaster drops beyond 1,000 too).
+    queue_size: int = 1_000
+    # Requests in flight at once (each on its own connection of the recorder's client).
+    concurrency: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +67,14 @@ class _Pending:
     object_kind: str = "Pod"  # what the Event is about: a Pod, or a Node (namespace "default")
     state: str = ""  # a condition: the situation it reports (stale once the pod moved on)
 
+    @property
+    def urgent(self) -> bool:
+        return self.kind == "condition" or self.event_type != "Normal"
+
+
+def _never() -> bool:
+    return False
+
 
 def _now() -> str:
     return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -62,16 +86,25 @@ class EventRecorder:
         client: KubeClient,
         settings: EventSettings | None = None,
         component: str = SCHEDULER_NAME,
+        *,
+        binds_waiting: Callable[[], bool] = _never,
     ) -> None:
         self.client = client
         self.settings = settings or EventSettings()
         self.component = component
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(self.settings.queue_size)
+        self.binds_waiting = binds_waiting
+        # Queued items by (object, reason): a newer one takes the older one's place.
+        self._urgent: OrderedDict[tuple[str, str], _Pending] = OrderedDict()
+        self._routine: OrderedDict[tuple[str, str], _Pending] = OrderedDict()
+        self._queued = asyncio.Event()
         self._last: OrderedDict[tuple[str, str, str], float] = OrderedDict()
         self._conditions: OrderedDict[str, str] = OrderedDict()
         self._bucket = TokenBucket(self.settings.per_second, self.settings.burst)
+        self._busy_bucket = TokenBucket(self.settings.busy_per_second, 1)
+        self._sending = 0
         self.posted = 0
         self.suppressed = 0
+        self.coalesced = 0
         self.dropped = 0
         self.failed = 0
 
@@ -129,20 +162,49 @@ class EventRecorder:
         self._put(_Pending("condition", pod, message=message, state=state))
 
     def forget(self, pod_key: str) -> None:
+        """The pod was bound or is gone: a queued condition would be stale, so it is not sent."""
         self._conditions.pop(pod_key, None)
+        self._urgent.pop((pod_key, ":condition"), None)
+
+    @property
+    def queued(self) -> int:
+        return len(self._urgent) + len(self._routine)
 
     def _put(self, item: _Pending) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
+        lane = self._urgent if item.urgent else self._routine
+        slot = (item.pod.key, ":condition" if item.kind == "condition" else item.reason)
+        if slot in lane:
+            self.coalesced += 1
+            lane.pop(slot)
+        elif self.queued >= self.settings.queue_size:
             self.dropped += 1
+            if not self._routine or not item.urgent:
+                return  # the new one gives way (only Warnings queued, or it is routine)
+            self._routine.popitem(last=False)  # the oldest Normal Event gives way
+        lane[slot] = item
+        self._queued.set()
 
-    # ------------------------------------------------------------------ worker
+    def _take(self) -> _Pending | None:
+        for lane in (self._urgent, self._routine):
+            if lane:
+                return lane.popitem(last=False)[1]
+        return None
+
+    # ------------------------------------------------------------------ workers
 
     async def run(self) -> None:
+        await asyncio.gather(*(self._work() for _ in range(max(self.settings.concurrency, 1))))
+
+    async def _work(self) -> None:
         while True:
-            item = await self._queue.get()
-            await self._bucket.take()
+            while not self.queued:
+                self._queued.clear()
+                await self._queued.wait()
+            await self._wait_for_budget()
+            item = self._take()
+            if item is None:  # another worker took the last one meanwhile
+                continue
+            self._sending += 1
             try:
                 if item.kind == "event":
                     await self._post_event(item)
@@ -154,12 +216,22 @@ class EventRecorder:
                 log.warning(
                     "event.post_failed", pod=item.pod.full_name, reason=item.reason, error=str(exc)
                 )
+            finally:
+                self._sending -= 1
+
+    async def _wait_for_budget(self) -> None:
+        """Bindings first: while any waits, one item per ``1/busy_per_second``."""
+        while self.binds_waiting() and not (
+            self.settings.busy_per_second > 0 and self._busy_bucket.try_take()
+        ):
+            await asyncio.sleep(min(0.05, 1 / max(self.settings.busy_per_second, 1)))
+        await self._bucket.take()
 
     async def drain(self, timeout: float) -> None:
-        """Wait (bounded) until the queue is empty: for shutdown and tests."""
+        """Wait (bounded) until nothing is queued or being sent: for shutdown and tests."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
-                while not self._queue.empty():
+                while self.queued or self._sending:
                     await asyncio.sleep(0.01)
 
     async def _post_event(self, item: _Pending) -> None:

@@ -81,8 +81,9 @@ class Metrics:
         )
         self.events = Gauge(
             "kubenexus_events",
-            "Events and pod conditions by outcome: posted, suppressed (duplicate), "
-            "dropped (queue full), failed.",
+            "Events and pod conditions by outcome: posted, suppressed (duplicate), coalesced "
+            "(replaced by a newer one for the same object and reason before it was sent), "
+            "dropped (queue full: Normal Events give way first), failed.",
             ["outcome"],
             registry=r,
         )

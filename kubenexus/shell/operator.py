@@ -2,8 +2,9 @@
 
 Pods and nodes do not go through kopf (one worker task per object would cost ~130 MiB at 5,000
 pods); they come through our lean informer. So do ResourceReservations: the room they hold must
-be counted before the first decision after a start, and kopf starts only once leading. kopf
-handles PodGroups: a Warning Event names a bad field, valid specs reach the core.
+be counted before the first decision after a start, and kopf starts only once leading (and the
+caches synced). kopf handles PodGroups: a Warning Event names a bad field, valid specs reach the
+core.
 
 kopf runs in a thread with its own event loop: on exit it cancels every task of its loop that it
 did not see at start, which in a shared loop would include our in-flight binds. Handler results

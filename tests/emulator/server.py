@@ -20,7 +20,7 @@ keeps its own object store with the API server's real behaviour:
   checks and replies of kube-apiserver v1.36 (201 + Status; 400 for a name or namespace that does
   not match the URL; 500 for a target without a name; 404 when gone; 409 for a uid or
   resourceVersion precondition that fails, a terminating pod, a pod already bound and a pod with
-  scheduling gates); the binding's annotations and labels are copied onto the pod;
+  scheduling gates); the binding's annotations and labels are merged onto the pod (null as "");
 - pod scheduling gates: a gated pod is created with the PodScheduled=False/SchedulingGated
   condition, gates can only be removed, and a pod cannot be created bound and gated;
 - Kubernetes status codes and ``Status`` bodies (404, 409 AlreadyExists/Conflict, 410, 422, 500);
@@ -996,7 +996,10 @@ class KubeEmulator(kmock.KubernetesScaffold):
         bound.setdefault("spec", {})["nodeName"] = target["name"]
         for copied in ("annotations", "labels"):
             if meta.get(copied):
-                bound["metadata"][copied] = {**bound["metadata"].get(copied, {}), **meta[copied]}
+                # Merged over the pod's own; a null value becomes "" (v1.36, measured): a
+                # Binding sets keys, it never removes one.
+                written = {k: "" if v is None else v for k, v in meta[copied].items()}
+                bound["metadata"][copied] = {**bound["metadata"].get(copied, {}), **written}
         conditions = [
             c
             for c in bound.setdefault("status", {}).get("conditions", [])

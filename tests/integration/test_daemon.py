@@ -292,31 +292,57 @@ async def test_pod_deleted_during_binding_is_dropped(cluster: Cluster) -> None:
         assert daemon.scheduler.cache.node_of(pod_key(cluster, "sentinel")) == "a"
 
 
-async def test_placement_annotations_are_written_before_the_binding(cluster: Cluster) -> None:
+async def test_placement_annotations_travel_in_the_binding(cluster: Cluster) -> None:
+    """One call per pod: the Binding carries the placement annotations and the server (the real
+    kube-apiserver v1.36 too) copies them onto the pod, keeping the pod's own."""
+
     class Stamp:
         name = "Stamp"
 
-        def placement_annotations(self, state: object, pod: object) -> dict[str, str]:
-            return {"numa.kubenexus.io/zones": "0", "cpu-set": "0-3"}
+        def placement_annotations(self, state: object, pod: object) -> dict[str, str | None]:
+            return {"numa.kubenexus.io/zones": "0", "cpu-set": "0-3", "stale.kubenexus.io/x": None}
 
     cluster.node("a", cpu="8")
     async with running_daemon(cluster) as daemon:
         daemon.scheduler.profiles["kubenexus-scheduler"].annotators = [Stamp()]
-        cluster.pod("pinned", cpu="4")
+        cluster.pod("pinned", cpu="4", annotations={"team": "ml"})
         await eventually(lambda: cluster.node_of("pinned") == "a")
         annotations = cluster.get_pod("pinned")["metadata"]["annotations"]
-        assert annotations == {"numa.kubenexus.io/zones": "0", "cpu-set": "0-3"}
-        if not cluster.real:  # the emulator records the order of the calls
-            calls = [(m, p) for m, p, _ in cluster.api.calls if "/pods/pinned" in p]
-            assert calls.index(("PATCH", "/api/v1/namespaces/default/pods/pinned")) < calls.index(
-                ("POST", "/api/v1/namespaces/default/pods/pinned/binding")
-            )
+        assert annotations == {"team": "ml", "numa.kubenexus.io/zones": "0", "cpu-set": "0-3"}
+        if not cluster.real:  # the emulator records the calls: the Binding only, no PATCH
+            calls = [(m, p) for m, p, _ in cluster.api.calls if "/pods/pinned" in p and m != "GET"]
+            assert calls == [("POST", "/api/v1/namespaces/default/pods/pinned/binding")]
         # After a restart the bound pod keeps its placement annotations in the cache.
     async with running_daemon(cluster) as restarted:
         uid = cluster.get_pod("pinned")["metadata"]["uid"]
         assert restarted.scheduler.cache.node_of(uid) == "a"
         pod = next(p for p in restarted.scheduler.cache.pods_on("a") if p.uid == uid)
         assert dict(pod.annotations) == {"numa.kubenexus.io/zones": "0", "cpu-set": "0-3"}
+
+
+async def test_a_stale_placement_annotation_is_removed_before_the_binding(cluster: Cluster) -> None:
+    """What a Binding cannot do (remove an annotation) is a PATCH, sent only when the pod
+    carries the annotation."""
+
+    class Move:
+        name = "Move"
+
+        def placement_annotations(self, state: object, pod: object) -> dict[str, str | None]:
+            return {"numa.kubenexus.io/zones": None, "cpu-set": "4-7"}
+
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster) as daemon:
+        daemon.scheduler.profiles["kubenexus-scheduler"].annotators = [Move()]
+        cluster.pod("moved", cpu="4", annotations={"numa.kubenexus.io/zones": "1"})
+        await eventually(lambda: cluster.node_of("moved") == "a")
+        annotations = cluster.get_pod("moved")["metadata"]["annotations"]
+        assert annotations == {"cpu-set": "4-7"}
+        if not cluster.real:
+            calls = [(m, p) for m, p, _ in cluster.api.calls if "/pods/moved" in p and m != "GET"]
+            assert calls == [
+                ("PATCH", "/api/v1/namespaces/default/pods/moved"),
+                ("POST", "/api/v1/namespaces/default/pods/moved/binding"),
+            ]
 
 
 @pytest.mark.emulator("the real server refuses a malformed quantity itself")

@@ -294,13 +294,14 @@ async def test_a_hanging_renewal_is_cut_off_at_the_deadline_and_the_old_leader_b
     assert not _sent(cluster, "alpha", "PATCH", "")  # no placement annotations here at all
 
 
-class _Stamp:
-    """An annotator, so that every bind PATCHes the pod before POSTing its Binding."""
+class _Unstamp:
+    """An annotator removing a placement annotation the pod still carries: the one placement
+    write a Binding cannot carry, so the bind PATCHes the pod before POSTing its Binding."""
 
-    name = "Stamp"
+    name = "Unstamp"
 
-    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str]:
-        return {"numa.kubenexus.io/zones": "0"}
+    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str | None]:
+        return {"numa.kubenexus.io/zones": None}
 
 
 @pytest.mark.emulator("holds a placement patch")
@@ -319,9 +320,9 @@ async def test_a_bind_in_flight_when_leadership_is_lost_sends_no_binding_during_
         token="alpha",
         expect_exit="renewal still unanswered",
     ) as (alpha, alpha_run):
-        alpha.scheduler.profiles["kubenexus-scheduler"].annotators = [_Stamp()]
+        alpha.scheduler.profiles["kubenexus-scheduler"].annotators = [_Unstamp()]
         await eventually(lambda: alpha.elector is not None and alpha.elector.is_leader)
-        cluster.pod("late", cpu="1")
+        cluster.pod("late", cpu="1", annotations={"numa.kubenexus.io/zones": "1"})
         await eventually(lambda: _sent(cluster, "alpha", "PATCH", "/pods/late"))
         cluster.api.inject(
             method="PUT", path=LEASE_PATH, status=None, delay=3 * FAST_LEASE.renew_deadline

@@ -70,10 +70,13 @@ def _request(method: str, path: str, query: dict[str, str]) -> tuple[Grant, str]
 
 
 class _Stamp:
+    """Sets one placement annotation (carried by the Binding) and removes a stale one (the
+    one write that needs a PATCH of the pod)."""
+
     name = "Stamp"
 
-    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str]:
-        return {"numa.kubenexus.io/zones": "0"}
+    def placement_annotations(self, state: CycleState, pod: PodInfo) -> dict[str, str | None]:
+        return {"numa.kubenexus.io/zones": "0", "cpu-set": None}
 
 
 def reservation_status(cluster: Cluster, name: str) -> dict[str, Any]:
@@ -156,7 +159,7 @@ async def full_session(cluster: Cluster) -> None:
     async with running_daemon(cluster, operator=True, leader=lease, identity="me") as daemon:
         daemon.scheduler.profiles["kubenexus-scheduler"].annotators = [_Stamp()]
         await eventually(lambda: daemon.elector is not None and daemon.elector.is_leader)
-        cluster.pod("fits", cpu="1")
+        cluster.pod("fits", cpu="1", annotations={"cpu-set": "0-1"})  # stale: removed
         cluster.pod("too-big", cpu="64")
         for i in range(2):  # a gang declared by labels only: its PodGroup is created and kept true
             cluster.pod(

@@ -354,3 +354,36 @@ async def test_a_victim_gets_its_disruption_target_condition_merged_by_type(
         assert {k: conditions[0][k] for k in condition} == condition
     finally:
         await client.close()
+
+
+async def test_a_binding_merges_its_annotations_and_labels_onto_the_pod(cluster: Cluster) -> None:
+    """What the binder relies on to send one call per pod: the placement annotations ride in
+    the Binding. Merged over the pod's own; a null value is stored as "" (never a removal)."""
+    client = await _client(cluster)
+    try:
+        pod = _pod("carried")
+        pod["metadata"]["annotations"] = {"team": "ml", "cpu-set": "old", "stale": "1"}
+        await client.request("POST", PODS, body=pod)
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {
+                "name": "carried",
+                "annotations": {"cpu-set": "0-3", "numa.kubenexus.io/zones": "0", "stale": None},
+                "labels": {"placed": "yes"},
+            },
+            "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"},
+        }
+        reply = await client.request("POST", f"{PODS}/carried/binding", body=binding)
+        assert reply["status"] == "Success"
+        stored = await client.request("GET", f"{PODS}/carried")
+        assert stored["spec"]["nodeName"] == "n1"
+        assert stored["metadata"]["annotations"] == {
+            "team": "ml",
+            "cpu-set": "0-3",
+            "numa.kubenexus.io/zones": "0",
+            "stale": "",
+        }
+        assert stored["metadata"]["labels"] == {"placed": "yes"}
+    finally:
+        await client.close()

@@ -1,0 +1,52 @@
+"""The client's own behaviour against the emulator (which records when each request
+arrived)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kubenexus.shell.client import (
+    ClientSettings,
+    KubeClient,
+    _environment_proxy,
+    load_configuration,
+)
+from tests.emulator import running_emulator
+
+
+async def test_the_next_page_of_a_list_is_asked_for_while_this_one_is_digested() -> None:
+    """Start-up: the server prepares page n+1 while the informer parses page n."""
+    async with running_emulator() as (emulator, url):
+        for i in range(30):
+            emulator.put_object("pods", {"metadata": {"name": f"p{i:02d}", "namespace": "d"}})
+        client = KubeClient(await load_configuration(None, host=url), ClientSettings(qps=0))
+        try:
+            digested: list[float] = []
+            names: list[str] = []
+            async for items, _ in client.list_pages("/api/v1/pods", {}, 10):
+                names += [item["metadata"]["name"] for item in items]
+                await asyncio.sleep(0.05)  # digesting the page
+                digested.append(asyncio.get_running_loop().time())
+            asked = [r.at for r in emulator.received if r.path == "/api/v1/pods"]
+            assert names == [f"p{i:02d}" for i in range(30)]
+            assert len(asked) == 3
+            assert asked[1] < digested[0]
+            assert asked[2] < digested[1]
+        finally:
+            await client.close()
+
+
+def test_the_environment_proxy_is_read_once_and_no_proxy_is_honoured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What kubernetes-asyncio's session did per request (trust_env), read at construction."""
+    for variable in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert _environment_proxy("https://api.example:6443") == "http://proxy.example:3128"
+    monkeypatch.setenv("NO_PROXY", "api.example,127.0.0.1")
+    assert _environment_proxy("https://api.example:6443") is None
+    assert _environment_proxy("https://127.0.0.1:6443") is None
+    assert _environment_proxy("https://other.example:6443") == "http://proxy.example:3128"
