@@ -58,8 +58,8 @@ def test_an_executor_goes_where_explain_said(monkeypatch: pytest.MonkeyPatch) ->
 def test_a_gang_member_is_placeable_where_the_scheduler_then_binds_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """gangs.yaml, gang sweep-a (6 members): explain of a member (e.g. sweep-a-1) says "Placeable (would go to
-    cpu-large-1)', where it alone would go; the scheduler binds the gang together and puts it
+    """gangs.yaml, gang sweep-a (6 members): explain of a member (e.g. sweep-a-1) says
+    'Placeable (would go to cpu-large-1)', where it alone would go; the scheduler binds the gang together and puts it
     on cpu-large-2. The trial of the members (answer.gang.members) has it right; the verdict
     line does not."""
     seen = _explained_then_done(monkeypatch, "gangs")
