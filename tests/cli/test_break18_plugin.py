@@ -38,7 +38,9 @@ class Recorder:
 async def _handle(recorder: Recorder, request: web.Request) -> web.Response:
     recorder.requests.append((request.method, request.path, request.query_string))
     items: list[dict[str, Any]] = []
-    if request.path == "/api/v1/namespaces/team/pods":
+    if request.path in {"/api/v1/namespaces/team/pods", "/api/v1/pods"} and "metadata.name" in (
+        request.query.get("fieldSelector") or ""
+    ):
         items = [POD]
     return web.json_response({"kind": "List", "metadata": {"resourceVersion": "9"}, "items": items})
 
@@ -151,3 +153,17 @@ def test_explain_against_the_api_only_reads(api: Recorder, tmp_path: Path) -> No
     assert api.requests
     assert {m for m, _, _ in api.requests} == {"GET"}
     assert not any("watch=" in q for _, _, q in api.requests)
+
+
+def test_a_dot_dot_namespace_is_refused_not_explained_as_another_namespaces_pod(
+    api: Recorder, tmp_path: Path
+) -> None:
+    """`explain ../web`: the namespace '..' goes into the path unvalidated, the HTTP client
+    folds /api/v1/namespaces/../pods into /api/v1/pods, and the pod named web of whatever
+    namespace comes back is explained (here team/web) as the answer for '../web'."""
+    config = _kubeconfig(tmp_path / "kc", api.url)
+    result = CliRunner().invoke(main, ["explain", "../web", "--kubeconfig", str(config)])
+    cluster_wide = [p for m, p, q in api.requests if p == "/api/v1/pods" and "metadata.name" in q]
+    assert cluster_wide == []
+    assert result.exit_code == 2
+    assert "'..'" in result.stderr or "namespace" in result.stderr
