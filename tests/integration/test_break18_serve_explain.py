@@ -1,0 +1,54 @@
+"""Break tests (issue 18): `run --serve-explain`, GET /explain on the metrics port (0.0.0.0 by
+default, no authentication)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import kubenexus.shell.app as daemon_module
+from tests.integration.conftest import Cluster, eventually, http_get, running_daemon
+
+OPTIONS = {"metrics_port": 0, "metrics_address": "127.0.0.1", "serve_explain": True}
+
+
+async def test_concurrent_explain_requests_do_bounded_work(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each GET /explain runs a whole explain (every filter on every node, a gang's members
+    each tried) synchronously on the daemon's event loop, for whoever reaches the port, with no
+    limit: 50 requests at once cost 50 explains back to back while nothing else runs
+    (scheduling, binding, the Lease renewal). A bounded endpoint refuses (429/503) or shares
+    the answer beyond a few in flight."""
+    calls = 0
+    real = daemon_module.explain
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(daemon_module, "explain", counted)
+    cluster.node("a", cpu="2")
+    async with running_daemon(cluster, **OPTIONS) as daemon:
+        cluster.pod("huge", cpu="16")
+        await eventually(lambda: cluster.events("huge", "FailedScheduling"))
+        url = f"http://127.0.0.1:{daemon.metrics_port}/explain?pod=default/huge"
+        answers = await asyncio.gather(*(http_get(url) for _ in range(50)))
+    assert {status for status, _ in answers} <= {200, 429, 503}
+    assert calls <= 5, f"{calls} explains run for 50 concurrent requests"
+
+
+async def test_a_dot_dot_namespace_is_a_bad_request(cluster: Cluster) -> None:
+    """pod=../web: the namespace '..' is put in the API path unchecked; the client folds
+    /api/v1/namespaces/../pods into /api/v1/pods (every namespace) and the first pod named web
+    anywhere is explained as the answer (200)."""
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster, **OPTIONS) as daemon:
+        cluster.pod("web", cpu="1")
+        await eventually(lambda: cluster.node_of("web"))
+        base = f"http://127.0.0.1:{daemon.metrics_port}"
+        status, body = await http_get(f"{base}/explain?pod=../web")
+    assert status == 400, body
