@@ -167,3 +167,16 @@ def test_a_dot_dot_namespace_is_refused_not_explained_as_another_namespaces_pod(
     assert cluster_wide == []
     assert result.exit_code == 2
     assert "'..'" in result.stderr or "namespace" in result.stderr
+
+
+def test_status_with_a_metrics_url_that_is_not_prometheus_text_is_one_line(
+    api: Recorder, tmp_path: Path
+) -> None:
+    """--metrics-url pointing at something that is not a Prometheus exposition (here a JSON
+    answer, as a wrong port-forward gives): one clear line, exit 2."""
+    config = _kubeconfig(tmp_path / "kc", api.url)
+    result = CliRunner().invoke(
+        main, ["status", "--kubeconfig", str(config), "--metrics-url", f"{api.url}/metrics"]
+    )
+    assert result.exit_code == 2, (result.exit_code, result.exception, result.stdout)
+    assert result.stderr.startswith("error: --metrics-url")
