@@ -4,12 +4,14 @@ default, no authentication)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 
 import kubenexus.shell.app as daemon_module
 from tests.integration.conftest import Cluster, eventually, http_get, running_daemon
+from tests.integration.test_explain_live import _explain
 
 OPTIONS = {"metrics_port": 0, "metrics_address": "127.0.0.1", "serve_explain": True}
 
@@ -52,3 +54,28 @@ async def test_a_dot_dot_namespace_is_a_bad_request(cluster: Cluster) -> None:
         base = f"http://127.0.0.1:{daemon.metrics_port}"
         status, body = await http_get(f"{base}/explain?pod=../web")
     assert status == 400, body
+
+
+async def test_a_placed_pod_is_compared_with_the_other_nodes(cluster: Cluster) -> None:
+    """docs/explain.md: a placed pod is explained by taking it off its node; the scores of the
+    top nodes, the runner-up and the chosen node; a note when the scheduler would now choose
+    another node. Live (and from the daemon's /explain) the pod is read from the API with its
+    spec.nodeName set, so NodeName rejects every other node: '1 pass every filter', each other
+    node 'didn't match the requested node name', no runner-up, and the note can never come.
+    (The simulator's cached pods have no nodeName: its answers are right.)"""
+    cluster.node("a", cpu="8")
+    cluster.node("b", cpu="8")
+    async with running_daemon(cluster, **OPTIONS) as daemon:
+        cluster.pod("web", cpu="1")
+        await eventually(lambda: cluster.node_of("web"))
+        url = f"http://127.0.0.1:{daemon.metrics_port}/explain?pod=default/web&output=json"
+        status, body = await http_get(url)
+        assert status == 200, body
+        own = json.loads(body)
+        live = await _explain(cluster, "web")
+    assert live.verdict == own["verdict"] == "Placed"
+    assert [g.plugin for g in live.groups] == []
+    assert live.feasible == 2
+    assert {s.node for s in live.scores} == {"a", "b"}
+    assert own["groups"] == []
+    assert own["nodes"]["feasible"] == 2
