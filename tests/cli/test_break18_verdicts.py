@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kubenexus import simulator
+from kubenexus.explain import explain_simulation
 from kubenexus.scheduler import Scheduled
 from kubenexus.scheduler.explaining import Explanation, explain
 
@@ -81,3 +82,41 @@ def test_explains_trial_of_a_gang_places_members_as_the_scheduler_does(
         if asked.pod in done:
             assert asked.gang is not None
             assert {m.pod: m.node for m in asked.gang.members} == done, asked.pod
+
+
+DRIVER = """\
+apiVersion: v1
+kind: Node
+metadata: {name: only}
+status: {allocatable: {cpu: "4", memory: 16Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: driver
+  namespace: default
+  labels: {spark-role: driver, spark-app-selector: app-1}
+  annotations:
+    scheduling.kubenexus.io/executor-count: "4"
+    scheduling.kubenexus.io/executor-cpu: "2"
+    scheduling.kubenexus.io/executor-memory: 2Gi
+spec:
+  containers:
+  - name: c
+    resources: {requests: {cpu: "1", memory: 1Gi}}
+"""
+
+
+def test_a_driver_without_room_for_its_executors_is_not_placeable(tmp_path: Path) -> None:
+    """A Spark driver fits alone but its 4 executors (2 cpu each) cannot all be held on the
+    4-cpu node: the scheduler leaves it Unschedulable ('waits for room for all 4 executors');
+    explain's verdict says 'Placeable (would go to only)' (a note adds that a driver needs
+    room for its executors, but the verdict and node contradict the scheduler)."""
+    path = tmp_path / "driver.yaml"
+    path.write_text(DRIVER)
+    result = simulator.simulate(path)
+    (row,) = result.pods
+    assert row.status == "Unschedulable"
+    answer = explain_simulation(result, "default/driver")
+    assert answer.verdict == "Pending", (answer.verdict, answer.node)
+    assert answer.node == ""
