@@ -79,3 +79,24 @@ async def test_a_placed_pod_is_compared_with_the_other_nodes(cluster: Cluster) -
     assert {s.node for s in live.scores} == {"a", "b"}
     assert own["groups"] == []
     assert own["nodes"]["feasible"] == 2
+
+
+async def test_score_annotation_does_not_keep_a_pod_near_the_annotation_limit_from_binding(
+    cluster: Cluster,
+) -> None:
+    """A pod whose annotations total just under the API server's 256 KiB limit (legal; e.g. a
+    large kubectl last-applied-configuration) binds without --score-annotation. With it, the
+    PATCH adding a ~1 KiB score-breakdown is refused (422 'Too long'), the binder counts that a
+    bind failure and retries: the pod is never bound."""
+    if not cluster.real:
+        pytest.skip("the emulator does not enforce the annotation size limit")
+    cluster.node("a", cpu="8")
+    cluster.node("b", cpu="8")
+    key = "example.com/blob"
+    big = {key: "x" * (256 * 1024 - len(key) - 64)}
+    async with running_daemon(cluster):  # without the flag: bound
+        cluster.pod("plain", cpu="1", annotations=big)
+        await eventually(lambda: cluster.node_of("plain"), timeout=15)
+    async with running_daemon(cluster, score_annotation=True):
+        cluster.pod("web", cpu="1", annotations=big)
+        await eventually(lambda: cluster.node_of("web"), timeout=15)
