@@ -120,3 +120,31 @@ def test_a_driver_without_room_for_its_executors_is_not_placeable(tmp_path: Path
     answer = explain_simulation(result, "default/driver")
     assert answer.verdict == "Pending", (answer.verdict, answer.node)
     assert answer.node == ""
+
+
+GHOST = """\
+apiVersion: v1
+kind: Node
+metadata: {name: a}
+status: {allocatable: {cpu: "4", memory: 8Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ghost, namespace: default}
+spec:
+  nodeName: gone
+  containers:
+  - name: c
+    resources: {requests: {cpu: "1"}}
+status: {phase: Running}
+"""
+
+
+def test_a_running_pod_on_a_node_not_in_the_input_is_not_pending(tmp_path: Path) -> None:
+    """A pod running on a node the input lacks (the table says Running on gone): explain
+    answers 'verdict: Pending (would go to gone) / why: Running'."""
+    path = tmp_path / "ghost.yaml"
+    path.write_text(GHOST)
+    result = simulator.simulate(path)
+    answer = explain_simulation(result, "default/ghost")
+    assert answer.verdict != "Pending", (answer.verdict, answer.node, answer.message)
