@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,19 @@ def test_the_report_reads_each_nodes_pods_a_bounded_number_of_times(
     monkeypatch.setattr(ClusterCache, "pods_on", counted)
     render_report(result)
     assert calls <= 5 * 60, f"{calls} reads of a node's pods for 60 nodes"
+
+
+def test_a_single_pool_of_500_nodes_starts_folded(tmp_path: Path) -> None:
+    """docs/explain.md: 'a group of more than 60 nodes starts folded, so 500 nodes read in one
+    screen'. A homogeneous cluster (one pool, one shape: the common case) makes one group,
+    and a lone group is always opened: 500 cards at once."""
+    from tests.cli.test_report import _browser, _chromium  # noqa: PLC0415
+
+    browser = _browser()
+    result = simulate(_cluster(tmp_path / "c.yaml", 500, 50))
+    page = tmp_path / "report.html"
+    page.write_text(render_report(result))
+    dom = _chromium(browser, "--dump-dom", page.as_uri())
+    groups = re.findall(r'<details class="group"[^>]*>', dom)
+    assert len(groups) == 1
+    assert "open" not in groups[0]
