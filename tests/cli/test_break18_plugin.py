@@ -75,6 +75,7 @@ def api() -> Iterator[Recorder]:
     asyncio.run_coroutine_threadsafe(runner_box[0].cleanup(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
+    loop.close()
 
 
 def _kubeconfig(path: Path, server: str, *, context: str = "dev", namespace: str = "") -> Path:
