@@ -1,0 +1,150 @@
+"""Break tests (issue 18): explain's answer, asked just before the scheduler tries the pod,
+against what the scheduler then does (the bundled examples, the simulator's scheduler)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubenexus import simulator
+from kubenexus.explain import explain_simulation
+from kubenexus.scheduler import Scheduled
+from kubenexus.scheduler.explaining import Explanation, explain
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _explained_then_done(
+    monkeypatch: pytest.MonkeyPatch, workload: str
+) -> list[tuple[Explanation, str]]:
+    """(explain's answer right before the scheduler's step that decided the pod, the node the
+    scheduler chose ("" when it placed it nowhere)) for every pod decided."""
+    seen: list[tuple[Explanation, str]] = []
+    build = simulator.build_scheduler
+
+    def built(*args: Any, **kwargs: Any) -> Any:
+        scheduler = build(*args, **kwargs)
+        step = scheduler.schedule_next
+
+        def explained_step() -> Any:
+            asked = {e.pod.key: explain(scheduler, e.pod) for e in scheduler.queue.entries()}
+            outcomes = step()
+            for outcome in outcomes:
+                node = outcome.node if isinstance(outcome, Scheduled) else ""
+                seen.append((asked[outcome.pod.key], node))
+            return outcomes
+
+        scheduler.schedule_next = explained_step
+        return scheduler
+
+    monkeypatch.setattr(simulator, "build_scheduler", built)
+    simulator.simulate(EXAMPLES / "cluster.yaml", EXAMPLES / f"{workload}.yaml")
+    return seen
+
+
+def test_an_executor_goes_where_explain_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    """spark.yaml: the last executor (one free slot of its driver's reservation left, on
+    cpu-large-1). explain opens the slot but ranks nodes by score alone: 'would go to
+    cpu-large-2'; the scheduler claims the slot: cpu-large-1."""
+    seen = _explained_then_done(monkeypatch, "spark")
+    (answer, node) = next(
+        (a, n) for a, n in seen if a.pod == "default/spark-pi-1f2e3d4c5b6a7980-exec-4"
+    )
+    assert node == "cpu-large-1"
+    assert (answer.verdict, answer.node) == ("Placeable", node)
+
+
+def test_a_gang_member_is_placeable_where_the_scheduler_then_binds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gangs.yaml, gang sweep-a (6 members): explain of a member (e.g. sweep-a-1) says
+    'Placeable (would go to cpu-large-1)', where it alone would go; the scheduler binds the gang together and puts it
+    on cpu-large-2. The trial of the members (answer.gang.members) has it right; the verdict
+    line does not."""
+    seen = _explained_then_done(monkeypatch, "gangs")
+    for asked, node in seen:
+        if asked.pod.startswith("default/sweep-a-") and asked.verdict == "Placeable":
+            assert asked.node == node, (asked.pod, asked.node, node)
+
+
+def test_explains_trial_of_a_gang_places_members_as_the_scheduler_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gangs.yaml, gang distributed-training: explain tries the pending members 'in turn, as
+    the scheduler plans a gang', but not in the scheduler's order: it has member 2 on
+    gpu-t4-1 and 0, 1 on gpu-a100-1; the scheduler binds 0 on gpu-t4-1, 1 and 2 on gpu-a100-1."""
+    seen = _explained_then_done(monkeypatch, "gangs")
+    done = {a.pod: n for a, n in seen if a.pod.startswith("default/distributed-training-")}
+    assert len(done) == 3
+    for asked, _ in seen:
+        if asked.pod in done:
+            assert asked.gang is not None
+            assert {m.pod: m.node for m in asked.gang.members} == done, asked.pod
+
+
+DRIVER = """\
+apiVersion: v1
+kind: Node
+metadata: {name: only}
+status: {allocatable: {cpu: "4", memory: 16Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: driver
+  namespace: default
+  labels: {spark-role: driver, spark-app-selector: app-1}
+  annotations:
+    scheduling.kubenexus.io/executor-count: "4"
+    scheduling.kubenexus.io/executor-cpu: "2"
+    scheduling.kubenexus.io/executor-memory: 2Gi
+spec:
+  containers:
+  - name: c
+    resources: {requests: {cpu: "1", memory: 1Gi}}
+"""
+
+
+def test_a_driver_without_room_for_its_executors_is_not_placeable(tmp_path: Path) -> None:
+    """A Spark driver fits alone but its 4 executors (2 cpu each) cannot all be held on the
+    4-cpu node: the scheduler leaves it Unschedulable ('waits for room for all 4 executors');
+    explain's verdict says 'Placeable (would go to only)' (a note adds that a driver needs
+    room for its executors, but the verdict and node contradict the scheduler)."""
+    path = tmp_path / "driver.yaml"
+    path.write_text(DRIVER)
+    result = simulator.simulate(path)
+    (row,) = result.pods
+    assert row.status == "Unschedulable"
+    answer = explain_simulation(result, "default/driver")
+    assert answer.verdict == "Pending", (answer.verdict, answer.node)
+    assert answer.node == ""
+
+
+GHOST = """\
+apiVersion: v1
+kind: Node
+metadata: {name: a}
+status: {allocatable: {cpu: "4", memory: 8Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ghost, namespace: default}
+spec:
+  nodeName: gone
+  containers:
+  - name: c
+    resources: {requests: {cpu: "1"}}
+status: {phase: Running}
+"""
+
+
+def test_a_running_pod_on_a_node_not_in_the_input_is_not_pending(tmp_path: Path) -> None:
+    """A pod running on a node the input lacks (the table says Running on gone): explain
+    answers 'verdict: Pending (would go to gone) / why: Running'."""
+    path = tmp_path / "ghost.yaml"
+    path.write_text(GHOST)
+    result = simulator.simulate(path)
+    answer = explain_simulation(result, "default/ghost")
+    assert answer.verdict != "Pending", (answer.verdict, answer.node, answer.message)

@@ -1,0 +1,102 @@
+"""Break tests (issue 18): `run --serve-explain`, GET /explain on the metrics port (0.0.0.0 by
+default, no authentication)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+import kubenexus.shell.app as daemon_module
+from tests.integration.conftest import Cluster, eventually, http_get, running_daemon
+from tests.integration.test_explain_live import _explain
+
+OPTIONS = {"metrics_port": 0, "metrics_address": "127.0.0.1", "serve_explain": True}
+
+
+async def test_concurrent_explain_requests_do_bounded_work(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each GET /explain runs a whole explain (every filter on every node, a gang's members
+    each tried) synchronously on the daemon's event loop, for whoever reaches the port, with no
+    limit: 50 requests at once cost 50 explains back to back while nothing else runs
+    (scheduling, binding, the Lease renewal). A bounded endpoint refuses (429/503) or shares
+    the answer beyond a few in flight."""
+    calls = 0
+    real = daemon_module.explain
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(daemon_module, "explain", counted)
+    cluster.node("a", cpu="2")
+    async with running_daemon(cluster, **OPTIONS) as daemon:
+        cluster.pod("huge", cpu="16")
+        await eventually(lambda: cluster.events("huge", "FailedScheduling"))
+        url = f"http://127.0.0.1:{daemon.metrics_port}/explain?pod=default/huge"
+        answers = await asyncio.gather(*(http_get(url) for _ in range(50)))
+    assert {status for status, _ in answers} <= {200, 429, 503}
+    assert calls <= 5, f"{calls} explains run for 50 concurrent requests"
+
+
+async def test_a_dot_dot_namespace_is_a_bad_request(cluster: Cluster) -> None:
+    """pod=../web: the namespace '..' is put in the API path unchecked; the client folds
+    /api/v1/namespaces/../pods into /api/v1/pods (every namespace) and the first pod named web
+    anywhere is explained as the answer (200)."""
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster, **OPTIONS) as daemon:
+        cluster.pod("web", cpu="1")
+        await eventually(lambda: cluster.node_of("web"))
+        base = f"http://127.0.0.1:{daemon.metrics_port}"
+        status, body = await http_get(f"{base}/explain?pod=../web")
+    assert status == 400, body
+
+
+async def test_a_placed_pod_is_compared_with_the_other_nodes(cluster: Cluster) -> None:
+    """docs/explain.md: a placed pod is explained by taking it off its node; the scores of the
+    top nodes, the runner-up and the chosen node; a note when the scheduler would now choose
+    another node. Live (and from the daemon's /explain) the pod is read from the API with its
+    spec.nodeName set, so NodeName rejects every other node: '1 pass every filter', each other
+    node 'didn't match the requested node name', no runner-up, and the note can never come.
+    (The simulator's cached pods have no nodeName: its answers are right.)"""
+    cluster.node("a", cpu="8")
+    cluster.node("b", cpu="8")
+    async with running_daemon(cluster, **OPTIONS) as daemon:
+        cluster.pod("web", cpu="1")
+        await eventually(lambda: cluster.node_of("web"))
+        url = f"http://127.0.0.1:{daemon.metrics_port}/explain?pod=default/web&output=json"
+        status, body = await http_get(url)
+        assert status == 200, body
+        own = json.loads(body)
+        live = await _explain(cluster, "web")
+    assert live.verdict == own["verdict"] == "Placed"
+    assert [g.plugin for g in live.groups] == []
+    assert live.feasible == 2
+    assert {s.node for s in live.scores} == {"a", "b"}
+    assert own["groups"] == []
+    assert own["nodes"]["feasible"] == 2
+
+
+async def test_score_annotation_does_not_keep_a_pod_near_the_annotation_limit_from_binding(
+    cluster: Cluster,
+) -> None:
+    """A pod whose annotations total just under the API server's 256 KiB limit (legal; e.g. a
+    large kubectl last-applied-configuration) binds without --score-annotation. With it, the
+    PATCH adding a ~1 KiB score-breakdown is refused (422 'Too long'), the binder counts that a
+    bind failure and retries: the pod is never bound."""
+    if not cluster.real:
+        pytest.skip("the emulator does not enforce the annotation size limit")
+    cluster.node("a", cpu="8")
+    cluster.node("b", cpu="8")
+    key = "example.com/blob"
+    big = {key: "x" * (256 * 1024 - len(key) - 64)}
+    async with running_daemon(cluster):  # without the flag: bound
+        cluster.pod("plain", cpu="1", annotations=big)
+        await eventually(lambda: cluster.node_of("plain"), timeout=15)
+    async with running_daemon(cluster, score_annotation=True):
+        cluster.pod("web", cpu="1", annotations=big)
+        await eventually(lambda: cluster.node_of("web"), timeout=15)
