@@ -558,9 +558,12 @@ def explain(scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 
     # so is the room of its group's free reservation slots to an executor (one per node).
     lifted = scheduler.preempting.lift([pod])
     opened = _open_slots(scheduler, pod) if not placed_on else []
+    # A bound pod (read from the API, spec.nodeName set) is asked about as if unbound: with
+    # its node name kept, NodeName would reject every other node and nothing could compare.
+    trial = replace(pod, node_name="") if pod.node_name else pod
     try:
         _explain_cycle(
-            scheduler, profile, pod, result, top=top, closest=closest, placed_on=placed_on
+            scheduler, profile, trial, result, top=top, closest=closest, placed_on=placed_on
         )
     finally:
         for held, slot in opened:
@@ -724,16 +727,29 @@ def placement_detail(
         parts.append(f"CPUs {cpus}")
     gpus = pod.requests.get(keys.GPU_NVIDIA, 0)
     if gpus:
-        kinds = sorted(
-            {d.family or d.product for d in node.gpus.devices if d.family or d.product}
-            if node is not None and node.gpus is not None
-            else set()
-        )
+        kinds = sorted(_qualifying_kinds(pod, node))
         kind = f" {'/'.join(kinds)}" if kinds else ""
         vram = pod.annotations.get(keys.VRAM_REQUEST, "")
         each = f" ({vram} VRAM each)" if vram else ""
         parts.append(f"{gpus}{kind} GPU{'s' if gpus != 1 else ''}{each}")
     return ", ".join(parts)
+
+
+def _qualifying_kinds(pod: PodInfo, node: NodeInfo | None) -> set[str]:
+    """The kinds of the node's GPUs that can hold the pod's demand (VRAM each, products): the
+    kubelet picks device-plugin GPUs, so only the kinds that qualify are known to be its."""
+    if node is None or node.gpus is None:
+        return set()
+    try:
+        demand = gpu_demand(pod.requests, pod.annotations)
+    except InvalidInputError:
+        demand = None
+    return {
+        d.family or d.product
+        for d in node.gpus.devices
+        if (d.family or d.product)
+        and (demand is None or (demand.accepts(d) and (not d.memory or d.memory >= demand.vram)))
+    }
 
 
 def score_breakdown(placement: Placement, nodes: NodeTable, top: int = 3) -> str:

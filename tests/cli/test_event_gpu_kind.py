@@ -1,5 +1,4 @@
-"""Break test (issue 18): the Scheduled Event's detail names the GPUs' kind "the scheduler
-chose" (docs/explain.md)."""
+"""The Scheduled Event's detail names the kind of GPU the pod was given (docs/explain.md)."""
 
 from __future__ import annotations
 
@@ -52,8 +51,7 @@ def test_the_scheduled_detail_names_the_kind_of_gpu_chosen_not_every_kind_on_the
     tmp_path: Path,
 ) -> None:
     """A node with one A100-80GB and one T4; a pod asking 1 GPU with 40Gi of VRAM can only
-    have the A100. The Event's detail reads '1 A100-80GB/T4-16GB GPU (40Gi VRAM each)': every kind
-    on the node, one of which cannot hold the pod."""
+    have the A100: the detail names the kinds that can hold its demand, not the T4."""
     path = tmp_path / "mixed.yaml"
     path.write_text(MIXED)
     result = simulate(path)
