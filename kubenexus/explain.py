@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from kubenexus.config import SchedulerConfiguration
-from kubenexus.errors import KubeNexusError
+from kubenexus.api.names import check_namespace, check_pod_name
+from kubenexus.errors import InvalidInputError, KubeNexusError
 from kubenexus.scheduler.explain_render import render_json, render_text, to_dict
 from kubenexus.scheduler.explaining import Explanation, explain, find_pod
 from kubenexus.simulator import SimulationResult, simulate
@@ -32,17 +33,22 @@ class TargetError(KubeNexusError):
 
 
 def parse_target(target: str, namespace: str | None = None) -> tuple[str, str]:
-    """``NAMESPACE/POD`` (or ``POD`` with ``-n``) → (namespace, name)."""
+    """``NAMESPACE/POD`` (or ``POD`` with ``-n``, else in ``default``) → (namespace, name), each
+    checked as Kubernetes names them (``..`` or an empty part is refused)."""
     if "/" in target:
         found, _, name = target.partition("/")
         if not found or not name or "/" in name:
             raise TargetError(f"pod {target!r}: expected NAMESPACE/POD")
         if namespace and namespace != found:
             raise TargetError(f"pod {target!r}: its namespace differs from -n {namespace}")
-        return found, name
-    if not target:
-        raise TargetError("pod: expected NAMESPACE/POD")
-    return namespace or "default", target
+    else:
+        if not target:
+            raise TargetError("pod: expected NAMESPACE/POD")
+        found, name = namespace or "default", target
+    try:
+        return check_namespace(found), check_pod_name(name)
+    except InvalidInputError as exc:
+        raise TargetError(f"pod {target!r}: {exc}") from None
 
 
 def explain_simulation(result: SimulationResult, target: str) -> Explanation:

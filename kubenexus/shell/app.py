@@ -21,6 +21,7 @@ import structlog
 from kubenexus.api import keys
 from kubenexus.api.gang import pod_group_spec
 from kubenexus.api.objects import PodInfo, node_from_dict, pod_from_dict
+from kubenexus.api.names import check_namespace, check_pod_name
 from kubenexus.api.reservation import GROUP, PLURAL, VERSION, reservation_from_dict
 from kubenexus.api.topology import NodeTopology, topology_from_nrt
 from kubenexus.config import SchedulerConfiguration, build_scheduler
@@ -540,6 +541,11 @@ class Daemon:
         namespace, _, name = target.partition("/")
         if not namespace or not name or "/" in name:
             return 400, f"pod: {target!r}: expected NAMESPACE/POD\n"
+        try:
+            check_namespace(namespace, "pod (namespace)")
+            check_pod_name(name, "pod (name)")
+        except InvalidInputError as exc:
+            return 400, f"{exc}\n"
         if not self.ready.is_set():
             return 503, "caches not synced\n"
         pod = next(
