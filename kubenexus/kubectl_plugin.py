@@ -8,7 +8,6 @@ command.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 
@@ -36,11 +35,9 @@ def _fail(error: Exception) -> None:
 
 
 def _kubeconfig(path: Path | None) -> str | None:
-    if path is not None:
-        return str(path)
-    env = os.environ.get("KUBECONFIG", "")
-    # kubectl merges a list of files; we read the first (kubernetes-asyncio reads one).
-    return env.split(os.pathsep)[0] or None
+    """The explicit file, if any: without one, $KUBECONFIG (all its files, merged as kubectl
+    merges them) or ~/.kube/config is read (``kubenexus.shell.kubeconfig``)."""
+    return str(path) if path is not None else None
 
 
 @click.command("explain")
@@ -77,6 +74,11 @@ def explain_command(  # noqa: PLR0917 - click passes one argument per option
     from kubenexus.shell.client import ApiError  # noqa: PLC0415
 
     try:
+        if "/" not in pod and not namespace and server is None:
+            # A bare name is read in the context's namespace, as kubectl reads it.
+            from kubenexus.shell.kubeconfig import default_namespace  # noqa: PLC0415
+
+            namespace = default_namespace(_kubeconfig(kubeconfig), context)
         target = parse_target(pod, namespace)
         if daemon_url is not None:
             from kubenexus.shell.status import ask_daemon  # noqa: PLC0415

@@ -26,6 +26,7 @@ from kubernetes_asyncio import config as k8s_config
 from yarl import URL
 
 from kubenexus.errors import KubeNexusError
+from kubenexus.shell.kubeconfig import KubeconfigError, choose
 
 JSON: Final = "application/json"
 MERGE_PATCH: Final = "application/merge-patch+json"
@@ -103,24 +104,35 @@ class TokenBucket:
 async def load_configuration(
     kubeconfig: str | None, host: str | None = None, context: str | None = None
 ) -> Any:
-    """A client configuration: an explicit host (tests), a kubeconfig (and its context), or
-    in-cluster."""
+    """A client configuration: an explicit host (tests), a kubeconfig (and its context,
+    chosen as kubectl does: ``kubenexus.shell.kubeconfig``), or in-cluster. Any problem is
+    one ``KubeNexusError`` line."""
     configuration = k8s_client.Configuration()
     if host is not None:
         configuration.host = host
         return configuration
-    if kubeconfig is not None or context is not None:
+    if kubeconfig is None and context is None:
         try:
-            await k8s_config.load_kube_config(
-                config_file=kubeconfig, context=context, client_configuration=configuration
-            )
-        except k8s_config.ConfigException as exc:
-            raise KubeNexusError(f"kubeconfig {kubeconfig or '~/.kube/config'}: {exc}") from None
-        return configuration
+            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except k8s_config.ConfigException:
+            pass
+        else:
+            return configuration
+    choice = choose(kubeconfig, context)
+    if choice is None:
+        raise KubeconfigError(
+            "no kubeconfig: pass --kubeconfig, set KUBECONFIG or write ~/.kube/config "
+            "(or run in a pod)"
+        )
     try:
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except k8s_config.ConfigException:
-        await k8s_config.load_kube_config(client_configuration=configuration)
+        await k8s_config.load_kube_config(
+            config_file=choice.joined,
+            context=choice.context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    except (k8s_config.ConfigException, ValueError, KeyError, TypeError, OSError) as exc:
+        raise KubeconfigError(f"kubeconfig {', '.join(choice.files)}: {exc}") from None
     return configuration
 
 

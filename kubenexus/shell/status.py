@@ -86,10 +86,16 @@ async def read_queues(metrics_url: str) -> dict[str, int]:
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise KubeNexusError(f"--metrics-url {metrics_url}: {exc or type(exc).__name__}") from None
     queues: dict[str, int] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name == "scheduler_pending_pods":
-            for sample in family.samples:
-                queues[sample.labels.get("queue", "")] = int(sample.value)
+    try:
+        for family in text_string_to_metric_families(text):
+            if family.name == "scheduler_pending_pods":
+                for sample in family.samples:
+                    queues[sample.labels.get("queue", "")] = int(sample.value)
+    except ValueError as exc:  # not a Prometheus exposition (a wrong port, a JSON answer)
+        first = str(exc).splitlines()[0][:120] if str(exc) else "unparsable"
+        raise KubeNexusError(
+            f"--metrics-url {metrics_url}: not Prometheus metrics text ({first})"
+        ) from None
     return queues
 
 
