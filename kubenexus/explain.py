@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from kubenexus.config import SchedulerConfiguration
 from kubenexus.api.names import check_namespace, check_pod_name
+from kubenexus.config import SchedulerConfiguration
 from kubenexus.errors import InvalidInputError, KubeNexusError
 from kubenexus.scheduler.explain_render import render_json, render_text, to_dict
 from kubenexus.scheduler.explaining import Explanation, explain, find_pod
@@ -65,6 +65,9 @@ def explain_simulation(result: SimulationResult, target: str) -> Explanation:
         explanation = Explanation(row.pod, "Pending", "", "", "")
         explanation.verdict = {  # type: ignore[assignment]
             "OtherScheduler": "NotOurs",
+            # Placed on a node the input lacks (the scheduler never counted it): not pending.
+            "Running": "Placed",
+            "Scheduled": "Placed",
             "Finished": "Finished",
             "Gated": "Gated",
             "Terminating": "Terminating",

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Final
 
 from kubenexus.api import keys
+from kubenexus.api.objects import PodInfo
 from kubenexus.api.quantity import format_amount
 from kubenexus.api.topology import NodeTopology, parse_cpu_list
 from kubenexus.errors import InputFileError, InvalidInputError
 from kubenexus.plugins.numa_topology import NUMATopology
 from kubenexus.scheduler import Scheduler
-from kubenexus.scheduler.explaining import explain, find_pod
-from kubenexus.simulator import NodeUsage, PodResult, SimulationResult, render_table
+from kubenexus.scheduler.explaining import explain, pod_index
+from kubenexus.simulator import NodeUsage, SimulationResult, render_table
 
 # Pending pods explained node by node (each costs a scheduling cycle); the rest list their line.
 EXPLAINED_PENDING: Final = 100
@@ -257,13 +258,15 @@ def _node_card(
     )
 
 
-def _pending_rows(result: SimulationResult, scheduler: Scheduler) -> list[str]:
+def _pending_rows(
+    result: SimulationResult, scheduler: Scheduler, index: Mapping[str, PodInfo]
+) -> list[str]:
     rows = []
     waiting = [p for p in result.pods if p.status not in {"Scheduled", "Running", "Finished"}]
-    for index, row in enumerate(waiting):
+    for number, row in enumerate(waiting):
         details = ""
-        if row.status == "Unschedulable" and index < EXPLAINED_PENDING:
-            details = _explained(scheduler, row)
+        if row.status == "Unschedulable" and number < EXPLAINED_PENDING:
+            details = _explained(scheduler, index.get(row.pod))
         rows.append(
             f'<tr class="pending" data-search="{_e(row.pod.lower())}"><td>{_e(row.pod)}</td>'
             f'<td><span class="status {row.status.lower()}">{_e(row.status)}</span></td>'
@@ -272,9 +275,7 @@ def _pending_rows(result: SimulationResult, scheduler: Scheduler) -> list[str]:
     return rows
 
 
-def _explained(scheduler: Scheduler, row: PodResult) -> str:
-    namespace, _, name = row.pod.partition("/")
-    pod = find_pod(scheduler, namespace, name)
+def _explained(scheduler: Scheduler, pod: PodInfo | None) -> str:
     if pod is None:
         return ""
     answer = explain(scheduler, pod, closest=3)
@@ -293,11 +294,10 @@ def _explained(scheduler: Scheduler, row: PodResult) -> str:
     return f'<ul class="why">{"".join(items)}</ul>' if items else ""
 
 
-def _gang_rows(result: SimulationResult, scheduler: Scheduler) -> list[str]:
+def _gang_rows(result: SimulationResult, index: Mapping[str, PodInfo]) -> list[str]:
     gangs: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for row in result.pods:
-        namespace, _, name = row.pod.partition("/")
-        pod = find_pod(scheduler, namespace, name)
+        pod = index.get(row.pod)
         if pod is not None and pod.gang:
             gangs[pod.gang].append((row.pod, row.status, row.node))
     rows = []
@@ -360,13 +360,14 @@ def render_report(result: SimulationResult) -> str:
         for node in result.nodes
     )
     summary = render_table(result).rsplit("\n\n", 1)[-1]
-    pending = _pending_rows(result, scheduler)
+    index = pod_index(scheduler)  # each node's pods read once, not once per pod looked up
+    pending = _pending_rows(result, scheduler, index)
     return _PAGE.format(
         summary=_e(summary),
         nodes=len(result.nodes),
         pending_count=len(pending),
         pending=_table(["POD", "STATUS", "WHY"], pending, "No pod waits."),
-        gangs=_table(["GANG", "PLACED", "MEMBERS"], _gang_rows(result, scheduler), "No gangs."),
+        gangs=_table(["GANG", "PLACED", "MEMBERS"], _gang_rows(result, index), "No gangs."),
         reservations=_table(
             ["RESERVATION", "PHASE", "CLAIMED", "MESSAGE", "SLOTS"],
             _reservation_rows(result),

@@ -11,7 +11,7 @@
     if(key==='load'){keys.reverse();}  // the fullest nodes first
     keys.forEach(function(k){
       var d=document.createElement('details');d.className='group';
-      d.open=keys.length===1||buckets[k].length<=60;  // big groups start folded: one screen
+      d.open=buckets[k].length<=60;  // big groups start folded (a lone one too): one screen
       var s=document.createElement('summary');d.appendChild(s);
       var g=document.createElement('div');g.className='grid';d.appendChild(g);
       buckets[k].forEach(function(n){g.appendChild(n);});

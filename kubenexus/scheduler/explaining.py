@@ -705,6 +705,19 @@ def find_pod(scheduler: Scheduler, namespace: str, name: str) -> PodInfo | None:
     return None
 
 
+def pod_index(scheduler: Scheduler) -> dict[str, PodInfo]:
+    """Every pod the scheduler knows by namespace/name, read once (queued pods first, as
+    ``find_pod`` finds them): for callers that look many pods up."""
+    found: dict[str, PodInfo] = {}
+    cache = scheduler.cache
+    for node in cache.nodes.names_in_order():
+        for pod in cache.pods_on(node):
+            found.setdefault(pod.full_name, pod)
+    for entry in scheduler.queue.entries():
+        found[entry.pod.full_name] = entry.pod
+    return found
+
+
 def pods_pending(scheduler: Scheduler) -> Sequence[PodInfo]:
     return [entry.pod for entry in scheduler.queue.entries()]
 

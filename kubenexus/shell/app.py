@@ -20,8 +20,8 @@ import structlog
 
 from kubenexus.api import keys
 from kubenexus.api.gang import pod_group_spec
-from kubenexus.api.objects import PodInfo, node_from_dict, pod_from_dict
 from kubenexus.api.names import check_namespace, check_pod_name
+from kubenexus.api.objects import PodInfo, node_from_dict, pod_from_dict
 from kubenexus.api.reservation import GROUP, PLURAL, VERSION, reservation_from_dict
 from kubenexus.api.topology import NodeTopology, topology_from_nrt
 from kubenexus.config import SchedulerConfiguration, build_scheduler

@@ -1,4 +1,5 @@
-"""Break test (issue 18): `simulate --report` on a cluster of a realistic size."""
+"""`simulate --report` on a cluster of a realistic size: work near-linear in the pods, a big
+lone group folded."""
 
 from __future__ import annotations
 
@@ -31,10 +32,9 @@ def _cluster(path: Path, nodes: int, pods: int) -> Path:
 def test_the_report_reads_each_nodes_pods_a_bounded_number_of_times(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The gang table looks every pod of the run up with find_pod, which walks the queue and
-    every pod of every node: quadratic in the pods. Measured (500 nodes): 5,000 pods add 2.6 s
-    to the run, 15,000 pods 79 s; a 500-node cluster holds up to 55,000. Here, 60 nodes and
-    600 pods: the report asks for a node's pods thousands of times, where a few per node do."""
+    """The report indexes the run's pods once (by name), so each node's pods are read a few
+    times, not once per pod looked up (which was quadratic: 15,000 pods on 500 nodes took
+    79 s). Here, 60 nodes and 600 pods."""
     result = simulate(_cluster(tmp_path / "c.yaml", 60, 600))
     calls = 0
     pods_on = ClusterCache.pods_on
@@ -51,8 +51,7 @@ def test_the_report_reads_each_nodes_pods_a_bounded_number_of_times(
 
 def test_a_single_pool_of_500_nodes_starts_folded(tmp_path: Path) -> None:
     """docs/explain.md: 'a group of more than 60 nodes starts folded, so 500 nodes read in one
-    screen'. A homogeneous cluster (one pool, one shape: the common case) makes one group,
-    and a lone group is always opened: 500 cards at once."""
+    screen' — a homogeneous cluster's lone group of 500 too."""
     from tests.cli.test_report import _browser, _chromium  # noqa: PLC0415
 
     browser = _browser()
