@@ -460,52 +460,31 @@ def _scores(
 # --------------------------------------------------------------------------- gangs
 
 
-def _gang(scheduler: Scheduler, pod: PodInfo, profile: Profile) -> GangState | None:
-    """The gang's size, who is placed, and which pending members fit nowhere when tried in
-    turn on the cache (each seeing what the previous took), as the scheduler plans a gang.
-    Whatever the trial placed is forgotten again."""
+def _gang(scheduler: Scheduler, pod: PodInfo) -> GangState | None:
+    """The gang's size, who is placed, and where each pending member goes when the gang is
+    planned now — by the scheduler's own planning path (its member order, each seeing what
+    the previous took), in a trial it undoes."""
     gangs = scheduler.gang_manager(pod.scheduler_name)
     if not pod.gang or gangs is None:
         return None
     cache = scheduler.cache
-    queued = [e.pod for e in scheduler.queue.gang_members(pod.gang)]
-    pending = {p.key: p for p in queued}
-    if not pod.node_name and pod.key not in cache:
-        pending.setdefault(pod.key, pod)
+    also = pod if not pod.node_name and pod.key not in cache else None
+    trial = scheduler.gang_trial(pod.gang, also)
     placed = cache.gang_members(pod.gang)
-    size = gangs.size(pod.gang, [*pending.values(), *placed])
+    size = gangs.size(pod.gang, [*(p for p, _ in trial), *placed])
     members = [GangMember(p.full_name, "Placed", p.node_name) for p in placed]
     blocking: list[str] = []
-    tried: list[tuple[PodInfo, Placement]] = []
-    nodes = cache.nodes
-    limit = size.size if size.size is not None else 0
-    gangs.begin_plan(pod.gang, limit, len(placed))
-    try:
-        for member in sorted(pending.values(), key=lambda p: (-p.priority, p.created or 0)):
-            try:
-                found = profile.find_node(member, nodes)
-            except PluginError as exc:
-                found = Failure(error=str(exc), internal=True)
-            if isinstance(found, Failure):
-                blocking.append(member.full_name)
-                members.append(GangMember(member.full_name, "FitsNowhere", "", found.message))
-                continue
-            if profile.reserve(found, member, nodes).ok:
-                cache.assume(member, found.node_name)
-                tried.append((member, found))
-                members.append(GangMember(member.full_name, "Fits", found.node_name))
-            else:
-                members.append(GangMember(member.full_name, "Waiting", found.node_name))
-    finally:
-        for member, placement in tried:
-            profile.unreserve(placement, member, nodes)
-            cache.forget(member.key)
-        gangs.end_plan(pod.gang)
+    for member, found in trial:
+        if isinstance(found, Failure):
+            blocking.append(member.full_name)
+            members.append(GangMember(member.full_name, "FitsNowhere", "", found.message))
+        else:
+            members.append(GangMember(member.full_name, "Fits", found.node_name))
     return GangState(
         name=pod.gang,
         min_member=size.size,
         placed=len(placed),
-        pending=len(pending),
+        pending=len(trial),
         problem=size.problem,
         members=tuple(members),
         blocking=tuple(blocking),
@@ -545,7 +524,12 @@ def explain(scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 
     cache = scheduler.cache
     counted_on = cache.node_of(pod.key)
     placed_on = pod.node_name or counted_on or ""
-    result.gang = _gang(scheduler, pod, profile)
+    result.gang = _gang(scheduler, pod)
+    # A driver or an executor is decided by the scheduler's own paths for them (room for
+    # every executor; a slot claimed): asked of those paths, in trials they undo.
+    special: Placement | Failure | None = None
+    if not placed_on:
+        special = scheduler.driver_trial(pod) or scheduler.executor_claim(pod)
     assumed = cache.is_assumed(pod.key)  # a binding in flight: it must stay forgettable
     # Where NUMA-aware plugins charge it, to put it back on the same zones and CPUs.
     charged = [
@@ -563,7 +547,14 @@ def explain(scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 
     trial = replace(pod, node_name="") if pod.node_name else pod
     try:
         _explain_cycle(
-            scheduler, profile, trial, result, top=top, closest=closest, placed_on=placed_on
+            scheduler,
+            profile,
+            trial,
+            result,
+            top=top,
+            closest=closest,
+            placed_on=placed_on,
+            special=special,
         )
     finally:
         for held, slot in opened:
@@ -588,6 +579,7 @@ def _explain_cycle(
     top: int,
     closest: int,
     placed_on: str,
+    special: Placement | Failure | None = None,
 ) -> None:
     nodes = scheduler.cache.nodes
     result.total_nodes = nodes.live
@@ -595,7 +587,8 @@ def _explain_cycle(
         result.verdict = "Unsupported"
         result.message = f"{', '.join(pod.unsupported)} not supported by kubenexus-scheduler yet"
         return
-    decision = profile.find_node(pod, nodes)  # the daemon's own answer, unchanged
+    # The daemon's own answer, unchanged (a driver's or an executor's from their own paths).
+    decision = special if special is not None else profile.find_node(pod, nodes)
     run = _run_filters(profile, pod, nodes)
     if run.error:
         result.message = run.error
@@ -630,15 +623,7 @@ def _explain_cycle(
     result.verdict = "Placed" if placed_on else "Placeable"
     result.node = placed_on or decision.node_name
     if not placed_on and gang is not None and gang.min_member is not None:
-        fit = gang.placed + sum(1 for m in gang.members if m.state == "Fits")
-        if fit < gang.min_member:  # all or nothing: fitting alone is not enough
-            result.verdict = "Pending"
-            result.message = (
-                f"pod group {gang.name}: only {fit} of minMember {gang.min_member} members fit"
-                + (f"; blocked by {', '.join(gang.blocking)}" if gang.blocking else "")
-            )
-            result.notes.append(f"alone it would go to {decision.node_name}")
-            result.node = ""
+        _gang_verdict(result, gang, gang.min_member, pod, decision.node_name)
     if placed_on and placed_on != decision.node_name:
         result.notes.append(
             f"placed on {placed_on}; with the cluster as it is now the scheduler would choose "
@@ -652,6 +637,31 @@ def _explain_cycle(
         )
     if not placed_on and result.last_attempt:
         result.notes.append(f"its last attempt: {result.last_attempt}")
+
+
+def _gang_verdict(
+    result: Explanation, gang: GangState, min_member: int, pod: PodInfo, alone: str
+) -> None:
+    """A pending gang member goes where the gang's plan puts it, or nowhere: all or nothing
+    (fitting alone is not enough), and a member the plan leaves out waits on its own."""
+    fit = gang.placed + sum(1 for m in gang.members if m.state == "Fits")
+    own = next((m for m in gang.members if m.pod == pod.full_name), None)
+    if fit < min_member:
+        result.verdict = "Pending"
+        result.message = f"pod group {gang.name}: only {fit} of minMember {min_member} members fit"
+        if gang.blocking:
+            result.message += f"; blocked by {', '.join(gang.blocking)}"
+        result.node = ""
+    elif own is not None and own.state == "FitsNowhere":  # beyond the quorum: on its own
+        result.verdict = "Pending"
+        result.message = own.message
+        result.node = ""
+    elif own is not None and own.node and own.node != alone:
+        # Planned with its gang it goes where the members before it left room.
+        result.node = own.node
+    else:
+        return
+    result.notes.append(f"alone it would go to {alone}")
 
 
 def _open_slots(scheduler: Scheduler, pod: PodInfo) -> list[tuple[Held, HeldSlot]]:
@@ -676,8 +686,8 @@ def _role_notes(scheduler: Scheduler, pod: PodInfo) -> list[str]:
     the pod alone)."""
     if pod.role == "driver" and not pod.node_name:
         return [
-            "a driver is placed only with room held for all its executors at once (the node "
-            "above is where it alone would go)"
+            "a driver is placed only with room held for all its executors at once (asked here "
+            "as the scheduler asks it)"
         ]
     if pod.role == "executor" and pod.group:
         slots = [

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -166,6 +166,16 @@ class SchedulingQueue:
     def gang_members(self, gang: str) -> list[QueuedPod]:
         """Every queued member of a gang, whatever its state."""
         return [self._entries[key] for key in self._gangs.get(gang, ())]
+
+    def lead(self, keys: Collection[str]) -> str | None:
+        """Of these pods, the one ``pop`` would return first (None: none is ready). Reads the
+        whole active heap: for explain, not for the scheduling path."""
+        best: tuple[Any, ...] | None = None
+        for item in self._active:
+            key, version = item[2], item[3]
+            if key in keys and self._version.get(key) == version and (best is None or item < best):
+                best = item
+        return None if best is None else str(best[2])
 
     def take(self, entry: QueuedPod) -> None:
         """Take a queued entry out of its current state to schedule it now (with its gang)."""

@@ -42,6 +42,7 @@ from kubenexus.plugins.inter_pod_affinity import InterPodAffinity
 from kubenexus.plugins.pod_topology_spread import PodTopologySpread
 from kubenexus.plugins.profile_classifier import ProfileClassifier
 from kubenexus.plugins.resource_reservation import (
+    ExecutorShape,
     Held,
     HeldSlot,
     ResourceReservation,
@@ -780,31 +781,85 @@ class Scheduler:
             self.preempting.restore(lifted)
         return outcomes
 
+    def _place_members(
+        self, pods: Sequence[PodInfo], profile: Profile, results: list[Placement | Failure]
+    ) -> list[Placement | Failure]:
+        """Each member in turn on the live cache (reserved and assumed: the next one sees it
+        taken), inside a gang plan; per member (appended to ``results`` as it goes, so a
+        caller can undo a partial pass) its placement or why it fits nowhere."""
+        nodes = self.cache.nodes
+        for pod in pods:
+            try:
+                result = profile.find_node(pod, nodes)
+            except PluginError as exc:
+                result = Failure(error=str(exc), internal=True)
+            if isinstance(result, Placement):
+                status = profile.reserve(result, pod, nodes)
+                if status.ok:
+                    self.cache.assume(pod, result.node_name)  # the next member sees it taken
+                else:
+                    result = Failure(
+                        error=f"{result.node_name}: {status.message}",
+                        plugins=frozenset({status.plugin}) if status.plugin else frozenset(),
+                    )
+            results.append(result)
+        return results
+
+    def gang_trial(
+        self, gang: str, also: PodInfo | None = None
+    ) -> list[tuple[PodInfo, Placement | Failure]]:
+        """What planning the gang would give now, undone before returning: its pending
+        members in the order the scheduler tries them (``also`` after them when it is not
+        queued), each with its node or why it fits nowhere. For explain: the scheduler's own
+        planning path, not a copy of it."""
+        if also is not None:
+            gangs = self._gangs.get(also.scheduler_name)
+        else:
+            gangs = next(iter(self._gangs.values()), None)
+        if gangs is None:
+            return []
+        entries = [m for m in self.queue.gang_members(gang) if m.pod.key not in self._in_flight]
+        # As _schedule_gang lines them up: the member popped first, the others after it, then
+        # sorted (stable, so ties keep that order).
+        lead = self.queue.lead({m.pod.key for m in entries})
+        entries.sort(key=lambda m: m.pod.key != lead)
+        now = self.clock()
+        entries.sort(key=lambda m: self.queue.sort_key(m, now))
+        pods = [m.pod for m in entries]
+        if also is not None and all(p.key != also.key for p in pods):
+            pods.append(also)
+        if not pods:
+            return []
+        profile = self.profiles.get(pods[0].scheduler_name) or next(iter(self.profiles.values()))
+        placed = self.cache.gang_placed(gang) + self._finished_members(gang, entries)
+        size = gangs.size(gang, pods).size or 0
+        nodes = self.cache.nodes
+        lifted = self.preempting.lift(pods)
+        gangs.begin_plan(gang, size, placed, pods)
+        results: list[Placement | Failure] = []
+        try:
+            self._place_members(pods, profile, results)
+        finally:
+            for pod, result in zip(pods, results, strict=False):
+                if isinstance(result, Placement):
+                    profile.unreserve(result, pod, nodes)
+                    self.cache.forget(pod.key)
+            gangs.end_plan(gang)
+            self.preempting.restore(lifted)
+        return list(zip(pods, results, strict=True))
+
     def _plan_gang_members(self, plan: _GangPlan, profile: Profile) -> list[Outcome]:
         nodes = self.cache.nodes
         plan.gangs.begin_plan(plan.gang, plan.size, plan.placed, [m.pod for m in plan.members])
         planned: list[tuple[QueuedPod, Placement]] = []
         failed: list[tuple[QueuedPod, Failure]] = []
         try:
-            for member in plan.members:
-                pod = member.pod
-                try:
-                    result = profile.find_node(pod, nodes)
-                except PluginError as exc:
-                    result = Failure(error=str(exc), internal=True)
+            results = self._place_members([m.pod for m in plan.members], profile, [])
+            for member, result in zip(plan.members, results, strict=True):
                 if isinstance(result, Failure):
                     failed.append((member, result))
-                    continue
-                status = profile.reserve(result, pod, nodes)
-                if not status.ok:
-                    failure = Failure(
-                        error=f"{result.node_name}: {status.message}",
-                        plugins=frozenset({status.plugin}) if status.plugin else frozenset(),
-                    )
-                    failed.append((member, failure))
-                    continue
-                self.cache.assume(pod, result.node_name)  # the next member sees it taken
-                planned.append((member, result))
+                else:
+                    planned.append((member, result))
             # Permit after every member is placed: the quorum gate counts them all, and each
             # member's placement annotations come from its own cycle state.
             permits = [profile.permit(p, m.pod, nodes) for m, p in planned]
@@ -997,29 +1052,12 @@ class Scheduler:
         key = self._reservation_key(pod)
         self.reserving.remove(key)  # this driver's invalid one: replaced
         name = key.split("/", 1)[1]
-        slots: list[SlotSpec] = []
-        for index in range(shape.count):
-            probe = self._slot_probe(pod, key, f"executor-{index}", shape.requests)
-            found = profile.find_node(probe, nodes)
-            if isinstance(found, Failure):
-                for slot in slots:
-                    self.cache.remove_pod(placeholder_key(key, slot.name))
-                profile.unreserve(placed, pod, nodes)
-                self.cache.forget(pod.key)
-                message = (
-                    f"driver {pod.full_name} waits for room for all {shape.count} executors "
-                    f"({shape.describe()} each): {index} fit; executor {index + 1}: "
-                    f"{found.message}"
-                )
-                failure = Failure(
-                    error=message,
-                    plugins=frozenset({ResourceReservation.name}) | found.rejected_by,
-                    kind=f"driver-without-room:{pod.key}",
-                )
-                self._park(entry, failure)
-                return Unschedulable(entry, failure)
-            self.cache.upsert_pod(replace(probe, node_name=found.node_name))
-            slots.append(SlotSpec(probe.uid.rsplit("/", 1)[1], found.node_name, shape.requests))
+        slots = self._hold_executor_room(pod, key, shape, profile)
+        if isinstance(slots, Failure):
+            profile.unreserve(placed, pod, nodes)
+            self.cache.forget(pod.key)
+            self._park(entry, slots)
+            return Unschedulable(entry, slots)
         spec = ReservationSpec(
             namespace=pod.namespace,
             name=name,
@@ -1034,6 +1072,74 @@ class Scheduler:
         decision = self._commit(entry, placed)
         decision.reservation = spec
         return decision
+
+    def _hold_executor_room(
+        self, pod: PodInfo, key: str, shape: ExecutorShape, profile: Profile
+    ) -> list[SlotSpec] | Failure:
+        """One executor-shaped probe per slot placed in turn (each sees what the previous
+        took) and counted on its node; all or none: on a failure the probes are removed."""
+        nodes = self.cache.nodes
+        slots: list[SlotSpec] = []
+        for index in range(shape.count):
+            probe = self._slot_probe(pod, key, f"executor-{index}", shape.requests)
+            found = profile.find_node(probe, nodes)
+            if isinstance(found, Failure):
+                for slot in slots:
+                    self.cache.remove_pod(placeholder_key(key, slot.name))
+                message = (
+                    f"driver {pod.full_name} waits for room for all {shape.count} executors "
+                    f"({shape.describe()} each): {index} fit; executor {index + 1}: "
+                    f"{found.message}"
+                )
+                return Failure(
+                    error=message,
+                    plugins=frozenset({ResourceReservation.name}) | found.rejected_by,
+                    kind=f"driver-without-room:{pod.key}",
+                )
+            self.cache.upsert_pod(replace(probe, node_name=found.node_name))
+            slots.append(SlotSpec(probe.uid.rsplit("/", 1)[1], found.node_name, shape.requests))
+        return slots
+
+    def driver_trial(self, pod: PodInfo) -> Placement | Failure | None:
+        """What scheduling the driver would give now, undone before returning: its node with
+        room held for all its executors, or the scheduler's reason it waits. None when it is
+        not placed as a driver (no executors asked, or its room already held)."""
+        if pod.role != "driver" or pod.scheduler_name not in self._reserving_profiles:
+            return None
+        if any(h.phase in {"Active", "Pending"} for h in self.reserving.book.of_driver(pod.key)):
+            return None
+        gangs = self._gangs.get(pod.scheduler_name)
+        group = gangs.pod_groups.get(pod.gang) if gangs is not None and pod.gang else None
+        try:
+            shape = executor_shape(pod, group)
+        except InvalidInputError as exc:
+            return Failure(error=str(exc), plugins=frozenset({ResourceReservation.name}))
+        if shape is None or shape.count == 0:
+            return None
+        profile = self.profiles[pod.scheduler_name]
+        nodes = self.cache.nodes
+        placed = profile.find_node(pod, nodes)
+        if isinstance(placed, Failure):
+            return placed
+        status = profile.reserve(placed, pod, nodes)
+        if not status.ok:
+            return Failure(
+                error=f"{status.plugin or 'plugin'} rejected {placed.node_name}: {status.message}"
+            )
+        counted = pod.key not in self.cache
+        if counted:
+            self.cache.assume(pod, placed.node_name)
+        key = self._reservation_key(pod)
+        try:
+            slots = self._hold_executor_room(pod, key, shape, profile)
+            if not isinstance(slots, Failure):
+                for slot in slots:
+                    self.cache.remove_pod(placeholder_key(key, slot.name))
+        finally:
+            profile.unreserve(placed, pod, nodes)
+            if counted:
+                self.cache.forget(pod.key)
+        return slots if isinstance(slots, Failure) else placed
 
     def _reservation_key(self, driver: PodInfo) -> str:
         """The name of the driver's new reservation: its own name, unless a reservation of
@@ -1080,7 +1186,15 @@ class Scheduler:
         room and the node's free room — never a second slot's, which stays held. The first
         few nodes are tried first (any suits an executor shaped like its slots), then the
         rest: a big reservation costs an executor a few slots' bookkeeping, not all."""
-        pod = entry.pod
+        for batch in self._executor_offers(entry.pod):
+            decision = self._claim_one_of(entry, batch)
+            if decision is not None:
+                return decision
+        return None
+
+    def _executor_offers(self, pod: PodInfo) -> list[list[tuple[Held, HeldSlot]]]:
+        """The free slots of the executor's group (one per node), in the batches tried: the
+        first few nodes, then the rest. Empty: none to claim."""
         offered: list[tuple[Held, HeldSlot]] = []
         seen: set[str] = set()
         for held in self.reserving.book.of_gang(pod.group):
@@ -1089,14 +1203,33 @@ class Scheduler:
                     if slot.spec.node not in seen:
                         seen.add(slot.spec.node)
                         offered.append((held, slot))
-        if not offered:
-            return None
         first = EXECUTOR_FIRST_NODES
-        for batch in (offered[:first], offered[first:]):
-            if batch:
-                decision = self._claim_one_of(entry, batch)
-                if decision is not None:
-                    return decision
+        return [batch for batch in (offered[:first], offered[first:]) if batch]
+
+    def _find_claim(self, pod: PodInfo, offered: list[tuple[Held, HeldSlot]]) -> Placement | None:
+        """Open the offered slots (the caller holds them again) and find the executor a node
+        among theirs."""
+        profile = self.profiles[pod.scheduler_name]
+        for held, slot in offered:
+            self.reserving.open(held, slot)
+        only = (ResourceReservation.name, frozenset(slot.spec.node for _, slot in offered))
+        placed = profile.find_node(pod, self.cache.nodes, only=only)
+        return placed if isinstance(placed, Placement) else None
+
+    def executor_claim(self, pod: PodInfo) -> Placement | None:
+        """Where the executor would claim a slot of its group's reservations now (the
+        scheduler's own choice, undone: every slot held again); None when it would claim none
+        (then it is placed like any pod)."""
+        if pod.role != "executor" or pod.scheduler_name not in self._reserving_profiles:
+            return None
+        for batch in self._executor_offers(pod):
+            try:
+                placed = self._find_claim(pod, batch)
+            finally:
+                for held, slot in batch:
+                    self.reserving.hold(held, slot)
+            if placed is not None:
+                return placed
         return None
 
     def _claim_one_of(
@@ -1104,11 +1237,8 @@ class Scheduler:
     ) -> Scheduled | None:
         pod = entry.pod
         profile = self.profiles[pod.scheduler_name]
-        nodes = self.cache.nodes
         by_node = {slot.spec.node: (held, slot) for held, slot in offered}
-        for held, slot in offered:
-            self.reserving.open(held, slot)
-        placed = profile.find_node(pod, nodes, only=(ResourceReservation.name, frozenset(by_node)))
+        placed = self._find_claim(pod, offered)
         decision: Scheduled | None = None
         if isinstance(placed, Placement) and self._reserve_and_permit(profile, placed, pod).ok:
             held, slot = by_node[placed.node_name]

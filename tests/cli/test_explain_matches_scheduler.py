@@ -1,5 +1,5 @@
-"""Break tests (issue 18): explain's answer, asked just before the scheduler tries the pod,
-against what the scheduler then does (the bundled examples, the simulator's scheduler)."""
+"""explain's answer, asked just before the scheduler tries the pod, is what the scheduler then
+does (the bundled examples, the simulator's scheduler): executors, gang members, drivers."""
 
 from __future__ import annotations
 
@@ -46,8 +46,7 @@ def _explained_then_done(
 
 def test_an_executor_goes_where_explain_said(monkeypatch: pytest.MonkeyPatch) -> None:
     """spark.yaml: the last executor (one free slot of its driver's reservation left, on
-    cpu-large-1). explain opens the slot but ranks nodes by score alone: 'would go to
-    cpu-large-2'; the scheduler claims the slot: cpu-large-1."""
+    cpu-large-1) claims that slot as the scheduler does, whatever scores rank first."""
     seen = _explained_then_done(monkeypatch, "spark")
     (answer, node) = next(
         (a, n) for a, n in seen if a.pod == "default/spark-pi-1f2e3d4c5b6a7980-exec-4"
@@ -59,10 +58,8 @@ def test_an_executor_goes_where_explain_said(monkeypatch: pytest.MonkeyPatch) ->
 def test_a_gang_member_is_placeable_where_the_scheduler_then_binds_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """gangs.yaml, gang sweep-a (6 members): explain of a member (e.g. sweep-a-1) says
-    'Placeable (would go to cpu-large-1)', where it alone would go; the scheduler binds the gang together and puts it
-    on cpu-large-2. The trial of the members (answer.gang.members) has it right; the verdict
-    line does not."""
+    """gangs.yaml, gang sweep-a (6 members): a member's verdict names the node the gang's
+    plan gives it (where the scheduler binds it), not where it alone would go."""
     seen = _explained_then_done(monkeypatch, "gangs")
     for asked, node in seen:
         if asked.pod.startswith("default/sweep-a-") and asked.verdict == "Placeable":
@@ -72,9 +69,8 @@ def test_a_gang_member_is_placeable_where_the_scheduler_then_binds_it(
 def test_explains_trial_of_a_gang_places_members_as_the_scheduler_does(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """gangs.yaml, gang distributed-training: explain tries the pending members 'in turn, as
-    the scheduler plans a gang', but not in the scheduler's order: it has member 2 on
-    gpu-t4-1 and 0, 1 on gpu-a100-1; the scheduler binds 0 on gpu-t4-1, 1 and 2 on gpu-a100-1."""
+    """gangs.yaml, gang distributed-training: explain plans the members by the scheduler's
+    own path, in its order, so each member's planned node is where it is then bound."""
     seen = _explained_then_done(monkeypatch, "gangs")
     done = {a.pod: n for a, n in seen if a.pod.startswith("default/distributed-training-")}
     assert len(done) == 3
@@ -109,9 +105,8 @@ spec:
 
 def test_a_driver_without_room_for_its_executors_is_not_placeable(tmp_path: Path) -> None:
     """A Spark driver fits alone but its 4 executors (2 cpu each) cannot all be held on the
-    4-cpu node: the scheduler leaves it Unschedulable ('waits for room for all 4 executors');
-    explain's verdict says 'Placeable (would go to only)' (a note adds that a driver needs
-    room for its executors, but the verdict and node contradict the scheduler)."""
+    4-cpu node: the scheduler leaves it Unschedulable ('waits for room for all 4 executors'),
+    and explain says Pending, with no node."""
     path = tmp_path / "driver.yaml"
     path.write_text(DRIVER)
     result = simulator.simulate(path)
@@ -141,8 +136,8 @@ status: {phase: Running}
 
 
 def test_a_running_pod_on_a_node_not_in_the_input_is_not_pending(tmp_path: Path) -> None:
-    """A pod running on a node the input lacks (the table says Running on gone): explain
-    answers 'verdict: Pending (would go to gone) / why: Running'."""
+    """A pod running on a node the input lacks (the table says Running on gone) is not
+    Pending."""
     path = tmp_path / "ghost.yaml"
     path.write_text(GHOST)
     result = simulator.simulate(path)
