@@ -40,6 +40,7 @@ from kubenexus.shell.binder import Binder, BinderSettings
 from kubenexus.shell.budgets import DisruptionBudgets
 from kubenexus.shell.client import ApiError, ClientSettings, KubeClient
 from kubenexus.shell.events import EventRecorder, EventSettings
+from kubenexus.shell.explain_gate import ExplainGate
 from kubenexus.shell.informer import Informer, InformerSettings
 from kubenexus.shell.leader import LeaderElector, LeaderSettings
 from kubenexus.shell.metrics import Metrics, bound_port, health_app, start_server
@@ -236,6 +237,7 @@ class Daemon:
         self.metrics_port: int | None = None
         self.operator: OperatorThread | None = None  # kopf, started once leading
         self._wake = asyncio.Event()
+        self._explain_gate = ExplainGate()  # GET /explain: bounded (see explain_gate)
         self.decisions = 0
         self.unschedulable = 0
         self.pending_at_sync = 0
@@ -548,21 +550,35 @@ class Daemon:
             return 400, f"{exc}\n"
         if not self.ready.is_set():
             return 503, "caches not synced\n"
-        pod = next(
-            (
-                e.pod
-                for e in self.scheduler.queue.entries()
-                if e.pod.namespace == namespace and e.pod.name == name
-            ),
-            None,
-        )
-        if pod is None:
-            try:
-                pod, _ = await read_pod(self.client, namespace, name)
-            except (PodNotFoundError, ApiError) as exc:
-                return (404 if isinstance(exc, PodNotFoundError) else 502), f"{exc}\n"
-        answer = explain(self.scheduler, pod)
-        return 200, render_json(answer) if output == "json" else render_text(answer) + "\n"
+
+        async def answer() -> tuple[int, str]:
+            pod = next(
+                (
+                    e.pod
+                    for e in self.scheduler.queue.entries()
+                    if e.pod.namespace == namespace and e.pod.name == name
+                ),
+                None,
+            )
+            if pod is None:
+                try:
+                    pod, _ = await read_pod(self.client, namespace, name)
+                except (PodNotFoundError, ApiError) as exc:
+                    return (404 if isinstance(exc, PodNotFoundError) else 502), f"{exc}\n"
+            limit = self._explain_gate.limits.gang_limit
+            members = len(self.scheduler.queue.gang_members(pod.gang)) if pod.gang else 0
+            if members > limit:
+                return 422, (
+                    f"pod group {pod.gang}: {members} pending members, more than /explain "
+                    f"tries on the daemon ({limit}); use `kubenexus explain`, which reads the "
+                    "cluster itself\n"
+                )
+            explained = explain(self.scheduler, pod)
+            if output == "json":
+                return 200, render_json(explained)
+            return 200, render_text(explained) + "\n"
+
+        return await self._explain_gate.run((f"{namespace}/{name}", output), answer)
 
     async def _await_synced(self) -> None:
         await asyncio.gather(

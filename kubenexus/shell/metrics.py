@@ -13,6 +13,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from kubenexus.shell.explain_gate import RETRY_AFTER_SECONDS
+
 _LATENCY_BUCKETS: Final = (
     0.0001,
     0.00025,
@@ -176,7 +178,9 @@ def health_app(
             return web.Response(text=f"output: {output!r}: expected text or json\n", status=400)
         status, body = await explain(request.query.get("pod", ""), output)
         kind = "application/json" if output == "json" and status == 200 else "text/plain"
-        return web.Response(text=body, status=status, content_type=kind)
+        # Busy (429) or not ready (503): when to ask again.
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in {429, 503} else None
+        return web.Response(text=body, status=status, content_type=kind, headers=retry)
 
     app = web.Application()
     app.router.add_get("/metrics", serve_metrics)

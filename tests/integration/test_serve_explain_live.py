@@ -1,5 +1,5 @@
-"""Break tests (issue 18): `run --serve-explain`, GET /explain on the metrics port (0.0.0.0 by
-default, no authentication)."""
+"""`run --serve-explain`: GET /explain on the metrics port, bounded and checked; a placed pod
+compared with every node; `--score-annotation` never keeping a pod from binding."""
 
 from __future__ import annotations
 
@@ -19,11 +19,9 @@ OPTIONS = {"metrics_port": 0, "metrics_address": "127.0.0.1", "serve_explain": T
 async def test_concurrent_explain_requests_do_bounded_work(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each GET /explain runs a whole explain (every filter on every node, a gang's members
-    each tried) synchronously on the daemon's event loop, for whoever reaches the port, with no
-    limit: 50 requests at once cost 50 explains back to back while nothing else runs
-    (scheduling, binding, the Lease renewal). A bounded endpoint refuses (429/503) or shares
-    the answer beyond a few in flight."""
+    """An explain runs on the daemon's event loop: 50 requests at once run a few explains at
+    most (the rest share an answer or are told to retry: 429), so scheduling, binding and the
+    Lease renewal keep running."""
     calls = 0
     real = daemon_module.explain
 
@@ -44,9 +42,8 @@ async def test_concurrent_explain_requests_do_bounded_work(
 
 
 async def test_a_dot_dot_namespace_is_a_bad_request(cluster: Cluster) -> None:
-    """pod=../web: the namespace '..' is put in the API path unchecked; the client folds
-    /api/v1/namespaces/../pods into /api/v1/pods (every namespace) and the first pod named web
-    anywhere is explained as the answer (200)."""
+    """pod=../web: '..' is not a namespace name: 400, nothing read (the client would fold
+    /api/v1/namespaces/../pods into /api/v1/pods, every namespace)."""
     cluster.node("a", cpu="8")
     async with running_daemon(cluster, **OPTIONS) as daemon:
         cluster.pod("web", cpu="1")
@@ -57,12 +54,9 @@ async def test_a_dot_dot_namespace_is_a_bad_request(cluster: Cluster) -> None:
 
 
 async def test_a_placed_pod_is_compared_with_the_other_nodes(cluster: Cluster) -> None:
-    """docs/explain.md: a placed pod is explained by taking it off its node; the scores of the
-    top nodes, the runner-up and the chosen node; a note when the scheduler would now choose
-    another node. Live (and from the daemon's /explain) the pod is read from the API with its
-    spec.nodeName set, so NodeName rejects every other node: '1 pass every filter', each other
-    node 'didn't match the requested node name', no runner-up, and the note can never come.
-    (The simulator's cached pods have no nodeName: its answers are right.)"""
+    """docs/explain.md: a placed pod is asked about as if unbound. Live (and from the daemon's
+    /explain) it is read from the API with spec.nodeName set; every node is still compared
+    (no NodeName group), both nodes are scored."""
     cluster.node("a", cpu="8")
     cluster.node("b", cpu="8")
     async with running_daemon(cluster, **OPTIONS) as daemon:
@@ -85,9 +79,8 @@ async def test_score_annotation_does_not_keep_a_pod_near_the_annotation_limit_fr
     cluster: Cluster,
 ) -> None:
     """A pod whose annotations total just under the API server's 256 KiB limit (legal; e.g. a
-    large kubectl last-applied-configuration) binds without --score-annotation. With it, the
-    PATCH adding a ~1 KiB score-breakdown is refused (422 'Too long'), the binder counts that a
-    bind failure and retries: the pod is never bound."""
+    large kubectl last-applied-configuration) binds with --score-annotation as without: when
+    the server refuses the annotation (422 'Too long'), the pod is bound without it."""
     if not cluster.real:
         pytest.skip("the emulator does not enforce the annotation size limit")
     cluster.node("a", cpu="8")
