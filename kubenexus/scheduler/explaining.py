@@ -775,10 +775,18 @@ def _qualifying_kinds(pod: PodInfo, node: NodeInfo | None) -> set[str]:
     }
 
 
-def score_breakdown(placement: Placement, nodes: NodeTable, top: int = 3) -> str:
+# The score-breakdown annotation's ceiling: the API server allows 256 KiB of annotations per
+# pod in all, and an annotation for people must not be what pushes a pod over.
+SCORE_BREAKDOWN_MAX_BYTES: Final = 8 * 1024
+
+
+def score_breakdown(
+    placement: Placement, nodes: NodeTable, top: int = 3, max_bytes: int = SCORE_BREAKDOWN_MAX_BYTES
+) -> str:
     """The score-breakdown annotation (JSON): the chosen node and the best others (so the
     runner-up), each with each plugin's normalized score, weight and weighted score. Needs a
-    profile that records scores (``Profile.record_scores``)."""
+    profile that records scores (``Profile.record_scores``). At most ``max_bytes``: fewer
+    nodes, then the totals only, when the full breakdown is bigger."""
     record = placement.scores
     if record is None:
         return json.dumps(
@@ -787,21 +795,27 @@ def score_breakdown(placement: Placement, nodes: NodeTable, top: int = 3) -> str
         )
     feasible = np.flatnonzero(record.feasible)
     order = feasible[np.lexsort((record.candidates[feasible], -record.total[feasible]))]
-    found = []
-    for index in order[: max(top, 2)]:
-        plugins = {
-            name: {
-                "score": round(float(scores[index]), 2),
-                "weight": weight,
-                "weighted": round(float(weight * scores[index]), 2),
-            }
-            for name, weight, scores in record.plugins
-        }
-        found.append(
-            {
+    for count, with_plugins in ((max(top, 2), True), (2, True), (1, True), (max(top, 2), False)):
+        found = []
+        for index in order[:count]:
+            entry: dict[str, object] = {
                 "node": nodes.names[int(record.candidates[index])],
                 "total": round(float(record.total[index]), 2),
-                "plugins": plugins,
             }
-        )
-    return json.dumps({"node": placement.node_name, "nodes": found}, separators=(",", ":"))
+            if with_plugins:
+                entry["plugins"] = {
+                    name: {
+                        "score": round(float(scores[index]), 2),
+                        "weight": weight,
+                        "weighted": round(float(weight * scores[index]), 2),
+                    }
+                    for name, weight, scores in record.plugins
+                }
+            found.append(entry)
+        text = json.dumps({"node": placement.node_name, "nodes": found}, separators=(",", ":"))
+        if len(text.encode()) <= max_bytes:
+            return text
+    return json.dumps(
+        {"node": placement.node_name, "nodes": [], "note": f"over {max_bytes} bytes: left out"},
+        separators=(",", ":"),
+    )

@@ -8,6 +8,9 @@ Outcomes, as kube-scheduler handles them:
 - anything else (5xx, 429, no answer, 409, 403, 400, 422…): forget and retry after backoff, as
   kube-scheduler does; the watch tells the truth about a pod bound meanwhile. Nothing is ever
   bound twice: the API refuses a second binding.
+- 400/422 on a Binding carrying an optional annotation (``--score-annotation``'s, which can
+  push a pod over the API server's 256 KiB of annotations): bound again at once without it —
+  an annotation for people never keeps a pod from binding.
 - refused by the gate (``may_bind``: this replica no longer leads): nothing is sent, the pod is
   dropped without a retry (the new leader schedules it). The gate is asked right before every
   request (the Binding POST; a PATCH removing a stale placement annotation), so a bind in
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from kubenexus.api import keys
 from kubenexus.scheduler import Scheduled
 from kubenexus.shell.client import MERGE_PATCH, ApiError, KubeClient, WithheldError, pod_path
 from kubenexus.shell.tasks import wait_idle
@@ -43,6 +47,8 @@ def _always() -> bool:
 @dataclass(frozen=True, slots=True)
 class BinderSettings:
     max_in_flight: int = 256
+    # Annotations written for people, not for the node: dropped when the server refuses them.
+    optional_annotations: frozenset[str] = frozenset({keys.SCORE_BREAKDOWN})
 
 
 class Binder:
@@ -70,6 +76,7 @@ class Binder:
         self.bound = 0
         self.failed = 0
         self.refused = 0
+        self.annotations_dropped = 0  # bindings sent again without their optional annotations
         self._active = 0
         self.peak_in_flight = 0
 
@@ -101,6 +108,19 @@ class Binder:
     async def wait_idle(self, timeout: float) -> bool:
         """Let in-flight binds finish (bounded); True when none is left."""
         return await wait_idle(self._tasks, timeout)
+
+    async def _post_binding(self, decision: Scheduled, metadata: dict[str, object]) -> None:
+        await self.client.request(
+            "POST",
+            pod_path(decision.pod.namespace, decision.pod.name, "binding"),
+            body={
+                "apiVersion": "v1",
+                "kind": "Binding",
+                "metadata": metadata,
+                "target": {"apiVersion": "v1", "kind": "Node", "name": decision.node},
+            },
+            gate=self.may_bind,
+        )
 
     async def _bind(self, decision: Scheduled) -> None:
         pod = decision.pod
@@ -136,17 +156,25 @@ class Binder:
                     # write that sets spec.nodeName: one call, and never a pod bound without
                     # its placement (or carrying a placement it was not bound with).
                     metadata["annotations"] = written
-                await self.client.request(
-                    "POST",
-                    pod_path(pod.namespace, pod.name, "binding"),
-                    body={
-                        "apiVersion": "v1",
-                        "kind": "Binding",
-                        "metadata": metadata,
-                        "target": {"apiVersion": "v1", "kind": "Node", "name": decision.node},
-                    },
-                    gate=self.may_bind,
-                )
+                try:
+                    await self._post_binding(decision, metadata)
+                except ApiError as exc:
+                    optional = written.keys() & self.settings.optional_annotations
+                    if exc.status not in {400, 422} or not optional:
+                        raise
+                    self.annotations_dropped += 1
+                    log.warning(
+                        "bind.annotation_refused",
+                        pod=pod.full_name,
+                        annotations=sorted(optional),
+                        status=exc.status,
+                        error=exc.message[:200],
+                    )
+                    kept = {k: v for k, v in written.items() if k not in optional}
+                    metadata["annotations"] = kept
+                    if not kept:
+                        del metadata["annotations"]
+                    await self._post_binding(decision, metadata)
             except WithheldError as exc:
                 self.refused += 1
                 log.warning(

@@ -226,3 +226,21 @@ def test_gpu_near_miss_names_the_devices_large_enough() -> None:
         "GPUs: 2× A100-80GB 80Gi; 2 free, 3 with 40Gi VRAM each requested",
         "GPUs with 40Gi or more: gpu-0, gpu-1",
     )
+
+
+def test_the_score_breakdown_stays_under_its_size_ceiling() -> None:
+    """Fewer nodes, then the totals only, when the full breakdown is over the ceiling: the
+    annotation never pushes a pod over the API server's annotation limit."""
+    s = scheduler(*(make_node(f"node-{i}").alloc(cpu="8").obj() for i in range(4)))
+    profile = next(iter(s.profiles.values()))
+    profile.record_scores = True
+    placed = profile.find_node(make_pod("p").req(cpu="1").obj(), s.cache.nodes)
+    assert isinstance(placed, Placement)
+    full = score_breakdown(placed, s.cache.nodes)
+    assert len(json.loads(full)["nodes"]) == 3
+    smaller = score_breakdown(placed, s.cache.nodes, max_bytes=len(full) - 1)
+    assert len(smaller) < len(full)
+    assert 1 <= len(json.loads(smaller)["nodes"]) < 3
+    tiny = json.loads(score_breakdown(placed, s.cache.nodes, max_bytes=10))
+    assert tiny["node"] == placed.node_name
+    assert tiny["nodes"] == []

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import kubenexus.shell.app as daemon_module
+from kubenexus.api import keys
 from tests.integration.conftest import Cluster, eventually, http_get, running_daemon
 from tests.integration.test_explain_live import _explain
 
@@ -93,3 +94,21 @@ async def test_score_annotation_does_not_keep_a_pod_near_the_annotation_limit_fr
     async with running_daemon(cluster, score_annotation=True):
         cluster.pod("web", cpu="1", annotations=big)
         await eventually(lambda: cluster.node_of("web"), timeout=15)
+
+
+@pytest.mark.emulator("refuses a binding with 422")
+async def test_a_refused_score_annotation_is_dropped_and_the_pod_bound_at_once(
+    cluster: Cluster,
+) -> None:
+    """The server refuses the Binding carrying the score breakdown (422): the binder sends it
+    again at once without that annotation (no backoff, no failure counted for the pod)."""
+    cluster.node("a", cpu="8")
+    cluster.api.inject(method="POST", path=r"/pods/web/binding$", status=422, times=1)
+    async with running_daemon(cluster, score_annotation=True) as daemon:
+        cluster.pod("web", cpu="1")
+        await eventually(lambda: cluster.node_of("web"), timeout=15)
+        assert daemon.binder.annotations_dropped == 1
+        assert daemon.binder.failed == 0
+    body = cluster.get_pod("web") or {}
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    assert keys.SCORE_BREAKDOWN not in annotations
