@@ -1,5 +1,6 @@
-"""Break tests (issue 18) against a real kube-apiserver: `kubectl kubenexus explain` under
-identities of their own (a ServiceAccount token), read from the audit log."""
+"""`kubectl kubenexus explain` against a real kube-apiserver under identities of their own (a
+ServiceAccount token): a namespace reader gets one clear line; every request is a read (the
+audit log)."""
 
 from __future__ import annotations
 
