@@ -7,7 +7,9 @@ three questions are timed, each several times (the median is reported):
 - a pod that fits nowhere (single-numa-node, larger than most zones): every node's fate,
   grouped, and the closest nodes with their shortfalls;
 - a plain pod that fits almost everywhere: the score breakdown over every feasible node;
-- a member of a gang that cannot complete: the gang planned in turn, and the blocking member.
+- a member of a gang that cannot complete: the gang planned in turn, and the blocking member;
+- a member of a large gang (``--gang-size``, 1,024 by default) that fits: every member planned
+  by the scheduler's own gang path, each with its node.
 
 This is the core's share of a live `kubenexus explain`; the live command adds one LIST per kind
 of object (the daemon's informers, read once): ``--pod NS/NAME`` times that against a live
@@ -71,6 +73,9 @@ def _summary(answer: Explanation) -> str:
     gang = answer.gang
     if gang is not None and gang.blocking:
         return f"{answer.verdict}; gang blocked by {', '.join(gang.blocking)}"
+    if gang is not None and len(gang.members) > 8:
+        fits = sum(1 for m in gang.members if m.state == "Fits")
+        return f"{answer.verdict} on {answer.node or '-'}; {fits}/{len(gang.members)} members fit"
     if answer.scores:
         best = answer.scores[0]
         return (
@@ -92,7 +97,13 @@ def _timed(question: Callable[[], Explanation], repeat: int) -> tuple[float, int
 
 
 def run_explain_bench(
-    *, nodes: int, pods: int, repeat: int, seed: int, config: SchedulerConfiguration | None
+    *,
+    nodes: int,
+    pods: int,
+    repeat: int,
+    seed: int,
+    config: SchedulerConfiguration | None,
+    gang_size: int = 1024,
 ) -> ExplainFigures:
     started = time.perf_counter()
     scheduler = _cluster(nodes, pods, seed, config)
@@ -104,7 +115,11 @@ def run_explain_bench(
     members = [
         _pod(f"gang-{i}", 2000 if i else 4_000_000, 2**30, gang=gang, gang_min=4) for i in range(4)
     ]
-    for pod in (stuck, plain, *members):
+    large = [
+        _pod(f"large-{i}", 500, 2**30, gang="bench/large", gang_min=gang_size)
+        for i in range(gang_size)
+    ]
+    for pod in (stuck, plain, *members, *large):
         scheduler.upsert_pod(pod)
     questions = {
         "pending pod (fits nowhere)": _timed(lambda: explain(scheduler, stuck), repeat),
@@ -113,6 +128,10 @@ def run_explain_bench(
             lambda: explain(scheduler, members[1]), repeat
         ),
     }
+    if large:
+        questions[f"member of a {gang_size}-member gang (fits)"] = _timed(
+            lambda: explain(scheduler, large[-1]), repeat
+        )
     return ExplainFigures(nodes, scheduler.cache.pod_count, fill, questions)
 
 

@@ -355,6 +355,13 @@ main.add_command(cpuset_hook)
 @click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=0))
 @click.option("--repeat", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=1, show_default=True, type=int)
+@click.option(
+    "--gang-size",
+    default=1024,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Members of the large gang explained (0: none).",
+)
 @config_option
 @click.option("--pod", metavar="NAMESPACE/POD", help="Time explaining this pod of a live cluster.")
 @click.option("--kubeconfig", type=click.Path(path_type=Path), help="With --pod.")
@@ -365,6 +372,7 @@ def bench_explain(  # noqa: PLR0917 - click passes one argument per option
     pods: int,
     repeat: int,
     seed: int,
+    gang_size: int,
     config_path: Path | None,
     pod: str | None,
     kubeconfig: Path | None,
@@ -396,7 +404,7 @@ def bench_explain(  # noqa: PLR0917 - click passes one argument per option
         _fail(exc)
         return
     figures = bench.run_explain_bench(
-        nodes=nodes, pods=pods, repeat=repeat, seed=seed, config=config
+        nodes=nodes, pods=pods, repeat=repeat, seed=seed, config=config, gang_size=gang_size
     )
     click.echo(bench.render(figures))
 

@@ -259,7 +259,8 @@ def test_target_namespace_conflict() -> None:
 
 def test_bench_explain_prints_each_question_and_the_target() -> None:
     result = CliRunner().invoke(
-        main, ["bench-explain", "--nodes", "60", "--pods", "100", "--repeat", "1"]
+        main,
+        ["bench-explain", "--nodes", "60", "--pods", "100", "--repeat", "1", "--gang-size", "64"],
     )
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -270,8 +271,10 @@ def test_bench_explain_prints_each_question_and_the_target() -> None:
     assert "Placeable on node-" in lines[2]
     assert lines[3].startswith("  gang member (gang cannot complete): ")
     assert "gang blocked by bench/gang-0" in lines[3]
-    assert lines[4].startswith("slowest answer ")
-    assert "the 2 s target" in lines[4]
+    assert lines[4].startswith("  member of a 64-member gang (fits): ")
+    assert "64/64 members fit" in lines[4]
+    assert lines[5].startswith("slowest answer ")
+    assert "the 2 s target" in lines[5]
 
 
 RESERVED = """\

@@ -30,7 +30,9 @@ class GangManager:
         # reserved by the plan so far. Only the scheduler's gang pass opens and closes plans.
         self._plans: dict[str, tuple[int, int]] = {}
         self._reserved: dict[str, set[str]] = {}
-        self._members: dict[str, tuple[PodInfo, ...]] = {}
+        # Per gang planned: (key, requests) of its members in the order tried (keys read once:
+        # requests_to_place runs per member, over every member).
+        self._members: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {}
 
     def upsert_pod_group(self, key: str, spec: PodGroupSpec) -> None:
         self.pod_groups[key] = spec
@@ -94,7 +96,7 @@ class GangManager:
         placed, ``members`` the ones to plan, in the order they are tried."""
         self._plans[gang] = (size, placed)
         self._reserved[gang] = set()
-        self._members[gang] = tuple(members)
+        self._members[gang] = tuple((m.key, m.requests) for m in members)
 
     def planning(self, gang: str) -> bool:
         """Whether the gang is being planned as a unit right now."""
@@ -114,10 +116,11 @@ class GangManager:
         the order they are tried, ``pod`` first; empty otherwise."""
         needed = self.still_to_place(gang)
         reserved = self._reserved.get(gang, set())
+        own = pod.key
         rest = [
-            m.requests
-            for m in self._members.get(gang, ())
-            if m.key != pod.key and m.key not in reserved
+            requests
+            for key, requests in self._members.get(gang, ())
+            if key != own and key not in reserved
         ]
         return (pod.requests, *rest)[: max(needed, 1)] if needed else ()
 

@@ -431,11 +431,14 @@ class NUMATopology:
         total += self._distance_part(request.distance_weight)[:, rows]
         if request.gang_group and request.gang_group in self._gang_zones:
             members = np.zeros(total.shape, dtype=np.float32)
-            slots = np.arange(z.capacity)[rows]
-            position = {int(s): i for i, s in enumerate(np.atleast_1d(slots))}
+            slots = np.atleast_1d(np.arange(z.capacity)[rows])
+            # Slot → column, as an array: a dict over every node cost more than the scores.
+            position = np.full(z.capacity, -1, dtype=np.int64)
+            position[slots] = np.arange(slots.size)
             for slot, counts in self._gang_zones[request.gang_group].items():
-                if slot in position:
-                    members[: counts.size, position[slot]] = counts
+                column = int(position[slot]) if 0 <= slot < z.capacity else -1
+                if column >= 0:
+                    members[: counts.size, column] = counts
             if request.spread == "packed":
                 gang = np.where(members > 0, 100.0, 20.0) if members.any() else 100.0
             elif request.spread == "balanced":
