@@ -40,7 +40,7 @@ from kubenexus.shell.binder import Binder, BinderSettings
 from kubenexus.shell.budgets import DisruptionBudgets
 from kubenexus.shell.client import ApiError, ClientSettings, KubeClient
 from kubenexus.shell.events import EventRecorder, EventSettings
-from kubenexus.shell.explain_gate import ExplainGate
+from kubenexus.shell.explain_gate import ExplainGate, ExplainLimits
 from kubenexus.shell.informer import Informer, InformerSettings
 from kubenexus.shell.leader import LeaderElector, LeaderSettings
 from kubenexus.shell.metrics import Metrics, bound_port, health_app, start_server
@@ -84,6 +84,8 @@ class DaemonSettings:
     # Answer GET /explain?pod=NS/NAME on the metrics port from the daemon's own state (it names
     # pods and nodes to whoever reaches the port: off).
     serve_explain: bool = False
+    # How much work /explain may do (one at a time, a share of the loop, gang size).
+    explain_limits: ExplainLimits = field(default_factory=ExplainLimits)
 
 
 _NONE: Mapping[str, str] = MappingProxyType({})
@@ -237,7 +239,8 @@ class Daemon:
         self.metrics_port: int | None = None
         self.operator: OperatorThread | None = None  # kopf, started once leading
         self._wake = asyncio.Event()
-        self._explain_gate = ExplainGate()  # GET /explain: bounded (see explain_gate)
+        # GET /explain: bounded (see explain_gate).
+        self._explain_gate = ExplainGate(self.settings.explain_limits)
         self.decisions = 0
         self.unschedulable = 0
         self.pending_at_sync = 0

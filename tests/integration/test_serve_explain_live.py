@@ -11,6 +11,7 @@ import pytest
 
 import kubenexus.shell.app as daemon_module
 from kubenexus.api import keys
+from kubenexus.shell.explain_gate import ExplainLimits
 from tests.integration.conftest import Cluster, eventually, http_get, running_daemon
 from tests.integration.test_explain_live import _explain
 
@@ -112,3 +113,23 @@ async def test_a_refused_score_annotation_is_dropped_and_the_pod_bound_at_once(
     body = cluster.get_pod("web") or {}
     annotations = (body.get("metadata") or {}).get("annotations") or {}
     assert keys.SCORE_BREAKDOWN not in annotations
+
+
+async def test_a_gang_over_the_limit_is_not_tried_on_the_daemon(cluster: Cluster) -> None:
+    """A gang with more pending members than /explain tries on the daemon: 422, pointing to
+    `kubenexus explain` (which reads the cluster itself), and no explain run."""
+    cluster.node("a", cpu="2")
+    limits = ExplainLimits(gang_limit=2)
+    gang = {"pod-group.scheduling.kubenexus.io/name": "big"}
+    async with running_daemon(cluster, **OPTIONS, explain_limits=limits) as daemon:
+        for i in range(3):
+            cluster.pod(
+                f"big-{i}",
+                cpu="1",
+                labels=gang | {"pod-group.scheduling.kubenexus.io/min-available": "3"},
+            )
+        await eventually(lambda: cluster.events("big-0", "FailedScheduling"))
+        url = f"http://127.0.0.1:{daemon.metrics_port}/explain?pod=default/big-0"
+        status, body = await http_get(url)
+    assert status == 422, body
+    assert "kubenexus explain" in body
