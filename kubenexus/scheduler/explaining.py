@@ -529,7 +529,9 @@ def explain(scheduler: Scheduler, pod: PodInfo, *, top: int = 3, closest: int = 
     # every executor; a slot claimed): asked of those paths, in trials they undo.
     special: Placement | Failure | None = None
     if not placed_on:
-        special = scheduler.driver_trial(pod) or scheduler.executor_claim(pod)
+        special = scheduler.driver_trial(pod)
+        if special is None:
+            special = scheduler.executor_claim(pod)
     assumed = cache.is_assumed(pod.key)  # a binding in flight: it must stay forgettable
     # Where NUMA-aware plugins charge it, to put it back on the same zones and CPUs.
     charged = [

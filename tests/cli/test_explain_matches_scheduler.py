@@ -143,3 +143,29 @@ def test_a_running_pod_on_a_node_not_in_the_input_is_not_pending(tmp_path: Path)
     result = simulator.simulate(path)
     answer = explain_simulation(result, "default/ghost")
     assert answer.verdict != "Pending", (answer.verdict, answer.node, answer.message)
+
+
+@pytest.mark.parametrize("workload", ["spark", "gangs"])
+def test_explains_trials_leave_the_scheduler_as_it_was(workload: str) -> None:
+    """Every pod of the run explained (drivers, executors, gang members): the pods counted on
+    each node, the queue and the reservations' free slots are what they were before."""
+    result = simulator.simulate(EXAMPLES / "cluster.yaml", EXAMPLES / f"{workload}.yaml")
+    scheduler = result.scheduler
+    assert scheduler is not None
+
+    def picture() -> tuple[object, ...]:
+        cache = scheduler.cache
+        on_nodes = {
+            n: sorted(p.key for p in cache.pods_on(n)) for n in cache.nodes.names_in_order()
+        }
+        queued = sorted(e.pod.key for e in scheduler.queue.entries())
+        slots = {
+            key: sorted(s.spec.name for s in held.free_slots())
+            for key, held in scheduler.reserving.book.held.items()
+        }
+        return on_nodes, queued, slots, cache.nodes.free.copy().tolist()
+
+    before = picture()
+    for row in result.pods:
+        explain_simulation(result, row.pod)
+    assert picture() == before
