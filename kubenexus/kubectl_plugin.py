@@ -19,7 +19,7 @@ from kubenexus.errors import KubeNexusError
 kubeconfig_option = click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path),
-    help="Path to the kubeconfig file (default: $KUBECONFIG, in-cluster, then ~/.kube/config).",
+    help="Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster).",
 )
 context_option = click.option("--context", help="The kubeconfig context to use.")
 server_option = click.option(

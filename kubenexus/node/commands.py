@@ -94,7 +94,10 @@ def discover(  # noqa: PLR0917 - click passes one argument per option
     from kubenexus.shell.client import KubeClient, load_configuration  # noqa: PLC0415
 
     async def go() -> int:
-        client = KubeClient(await load_configuration(str(kubeconfig) if kubeconfig else None))
+        configuration = await load_configuration(
+            str(kubeconfig) if kubeconfig else None, in_cluster_first=True
+        )
+        client = KubeClient(configuration)
         try:
             return await publish_loop(
                 client,

@@ -803,7 +803,7 @@ async def serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    configuration = await load_configuration(kubeconfig, host)
+    configuration = await load_configuration(kubeconfig, host, in_cluster_first=True)
     client = KubeClient(configuration, client_settings)
     log.info(
         "daemon.starting",

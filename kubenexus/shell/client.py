@@ -8,6 +8,7 @@ fields the scheduler keeps, and the generated binding call mis-parses the server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import ssl
@@ -102,28 +103,35 @@ class TokenBucket:
 
 
 async def load_configuration(
-    kubeconfig: str | None, host: str | None = None, context: str | None = None
+    kubeconfig: str | None,
+    host: str | None = None,
+    context: str | None = None,
+    *,
+    in_cluster_first: bool = False,
 ) -> Any:
-    """A client configuration: an explicit host (tests), a kubeconfig (and its context,
-    chosen as kubectl does: ``kubenexus.shell.kubeconfig``), or in-cluster. Any problem is
-    one ``KubeNexusError`` line."""
+    """A client configuration: an explicit host (tests), else a kubeconfig (files and context
+    chosen as kubectl chooses them: ``kubenexus.shell.kubeconfig``), else in-cluster
+    (``in_cluster_first``: in-cluster before the default files, for the daemon). Any problem
+    is one ``KubeNexusError`` line."""
     configuration = k8s_client.Configuration()
     if host is not None:
         configuration.host = host
         return configuration
-    if kubeconfig is None and context is None:
+    if in_cluster_first and kubeconfig is None and context is None:
+        # The daemon: in its pod, the ServiceAccount before any file.
+        with contextlib.suppress(k8s_config.ConfigException):
+            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            return configuration
+    choice = choose(kubeconfig, context)
+    if choice is None:  # no file: in a pod, its ServiceAccount (kubectl's order)
         try:
             k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except k8s_config.ConfigException:
-            pass
-        else:
-            return configuration
-    choice = choose(kubeconfig, context)
-    if choice is None:
-        raise KubeconfigError(
-            "no kubeconfig: pass --kubeconfig, set KUBECONFIG or write ~/.kube/config "
-            "(or run in a pod)"
-        )
+            raise KubeconfigError(
+                "no kubeconfig: pass --kubeconfig, set KUBECONFIG or write ~/.kube/config "
+                "(or run in a pod)"
+            ) from None
+        return configuration
     try:
         await k8s_config.load_kube_config(
             config_file=choice.joined,

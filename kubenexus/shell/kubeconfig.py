@@ -2,7 +2,8 @@
 
 ``--kubeconfig FILE`` (it must exist), else every file of ``$KUBECONFIG`` (merged: the first
 file to define a context or ``current-context`` wins, missing files are skipped), else
-``~/.kube/config``. Every problem is one ``KubeconfigError`` line naming the file."""
+``~/.kube/config``; with none, the caller goes in-cluster. Every problem is one
+``KubeconfigError`` line naming the file."""
 
 from __future__ import annotations
 
