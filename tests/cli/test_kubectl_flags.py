@@ -181,3 +181,21 @@ def test_status_with_a_metrics_url_that_is_not_prometheus_text_is_one_line(
     )
     assert result.exit_code == 2, (result.exit_code, result.exception, result.stdout)
     assert result.stderr.startswith("error: --metrics-url")
+
+
+def test_an_unknown_context_is_a_one_line_error(tmp_path: Path) -> None:
+    config = _kubeconfig(tmp_path / "kc", "http://127.0.0.1:9")
+    result = CliRunner().invoke(
+        main, ["explain", "team/web", "--kubeconfig", str(config), "--context", "nope"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ")
+    assert "context 'nope' not found" in result.stderr
+
+
+def test_dash_n_wins_over_the_contexts_namespace(api: Recorder, tmp_path: Path) -> None:
+    config = _kubeconfig(tmp_path / "kc", api.url, namespace="elsewhere")
+    result = CliRunner().invoke(main, ["explain", "web", "-n", "team", "--kubeconfig", str(config)])
+    pod_reads = [p for m, p, q in api.requests if "fieldSelector=metadata.name" in q]
+    assert pod_reads == ["/api/v1/namespaces/team/pods"], (pod_reads, result.stderr)
+    assert result.exit_code == 0, result.stderr
