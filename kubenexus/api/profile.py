@@ -61,6 +61,7 @@ class WorkloadProfile:
     gang: bool = False
     preemptible: bool = False
     problems: tuple[str, ...] = ()
+    gpus: int = 0  # GPUs requested (any vendor's device plugin)
 
     @property
     def tier_ordinal(self) -> int:
@@ -184,7 +185,14 @@ def _inference(pod: PodInfo) -> bool:
 
 
 def gpu_count(pod: PodInfo) -> int:
-    return sum(pod.requests.get(name, 0) for name in _GPU_RESOURCES)
+    """GPUs the pod requests, of any vendor's device plugin."""
+    requests = pod.requests
+    total = 0
+    for name in _GPU_RESOURCES:
+        amount = requests.get(name)
+        if amount:
+            total += amount
+    return total
 
 
 def _what(pod: PodInfo, problems: list[str]) -> str:
@@ -258,5 +266,6 @@ def classify(
         workload=_what(pod, problems),
         gang=bool(pod.gang),
         preemptible=_preemptible(pod, settings, problems),
+        gpus=gpu_count(pod),
         problems=tuple(problems),
     )

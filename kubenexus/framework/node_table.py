@@ -120,10 +120,11 @@ class NodeTable:
         # already requested (cpu/memory in the scoring view), both kept per slot on every change.
         self.inv_allocatable: FloatArray = np.zeros((rows, self._capacity), dtype=SCORE_DTYPE)
         self.used_fraction: FloatArray = np.zeros((rows, self._capacity), dtype=SCORE_DTYPE)
-        # Each node's utilization in percent, the original's blend: 0.35 cpu + 0.35 memory
-        # + 0.30 GPUs on GPU nodes (reweighted to cpu and memory alone elsewhere), each share
-        # capped at 100; 0 without allocatable cpu or memory. Kept per slot on every change.
-        self.utilization: FloatArray = np.zeros(self._capacity, dtype=SCORE_DTYPE)
+        # Each node's utilization in percent (``utilization()``), refreshed on read for the
+        # slots that changed since (plain pods never read it: they pay a set insertion).
+        self._utilization: FloatArray = np.zeros(self._capacity, dtype=SCORE_DTYPE)
+        self._utilization_stale: set[int] = set()
+        self._gpu_rows: list[int] = []  # rows of GPU_RESOURCES, as nodes offer them
         self._complete_rows: dict[int, tuple[int, bool]] = {}
         self.valid: BoolArray = np.zeros(self._capacity, dtype=np.bool_)
         self.unschedulable: BoolArray = np.zeros(self._capacity, dtype=np.bool_)
@@ -195,7 +196,7 @@ class NodeTable:
             self.free[:, slot] = self.allocatable[:, slot] - self.requested[:, slot]
             for row in range(len(self.resource_names)):
                 self._refresh_fraction(row, slot)
-            self._refresh_utilization(slot)
+            self._utilization_stale.add(slot)
             self.allocatable_generation += 1
         if (
             old is None
@@ -229,7 +230,8 @@ class NodeTable:
             self.used_fraction,
         ):
             array[:, slot] = 0
-        self.utilization[slot] = 0.0
+        self._utilization[slot] = 0.0
+        self._utilization_stale.discard(slot)
         self.unschedulable[slot] = False
         self.gpus.clear(slot)
         self._release_taint_set(int(self.taint_group[slot]))
@@ -269,7 +271,7 @@ class NodeTable:
         self.score_requested = widen(self.score_requested)  # type: ignore[assignment]
         self.inv_allocatable = widen(self.inv_allocatable)  # type: ignore[assignment]
         self.used_fraction = widen(self.used_fraction)  # type: ignore[assignment]
-        self.utilization = widen(self.utilization)  # type: ignore[assignment]
+        self._utilization = widen(self._utilization)  # type: ignore[assignment]
         self.gpus.grow(capacity)
         self.pods.grow(capacity)
         self.valid = widen(self.valid)  # type: ignore[assignment]
@@ -327,6 +329,8 @@ class NodeTable:
         row = len(self.resource_names)
         self.resource_names.append(name)
         self.resource_index[name] = row
+        if name in GPU_RESOURCES:
+            self._gpu_rows.append(row)
         zeros = np.zeros((1, self._capacity), dtype=np.int64)
         self.allocatable = np.vstack([self.allocatable, zeros])
         self.requested = np.vstack([self.requested, zeros])
@@ -346,25 +350,29 @@ class NodeTable:
             self.inv_allocatable[row, slot] = 0.0
             self.used_fraction[row, slot] = 0.0
 
-    def _refresh_utilization(self, slot: int) -> None:
-        allocatable, requested = self.allocatable, self.requested
-        cpu, memory = int(allocatable[0, slot]), int(allocatable[1, slot])
-        if cpu <= 0 or memory <= 0:
-            self.utilization[slot] = 0.0
-            return
-        share = 0.35 * min(int(requested[0, slot]) / cpu, 1.0)
-        share += 0.35 * min(int(requested[1, slot]) / memory, 1.0)
-        gpus = used_gpus = 0
-        for name in GPU_RESOURCES:
-            row = self.resource_index.get(name)
-            if row is not None:
-                gpus += int(allocatable[row, slot])
-                used_gpus += int(requested[row, slot])
-        if gpus > 0:
-            share += 0.30 * min(used_gpus / gpus, 1.0)
-        else:
-            share /= 0.70
-        self.utilization[slot] = 100.0 * share
+    def utilization(self) -> FloatArray:
+        """Per slot ``[:size]``, the node's utilization in percent, the original's blend:
+        0.35 cpu + 0.35 memory + 0.30 GPUs on GPU nodes (cpu and memory alone, reweighted,
+        elsewhere), each share capped at 100; 0 without allocatable cpu or memory. Requests
+        are the real ones (not the scoring view), as the original's NodeInfo counts them."""
+        if self._utilization_stale:
+            slots = np.fromiter(self._utilization_stale, dtype=np.int64)
+            self._utilization_stale.clear()
+            allocatable, requested = self.allocatable[:, slots], self.requested[:, slots]
+            cpu, memory = allocatable[0], allocatable[1]
+            known = (cpu > 0) & (memory > 0)
+            share = 0.35 * np.minimum(requested[0] / np.maximum(cpu, 1), 1.0)
+            share += 0.35 * np.minimum(requested[1] / np.maximum(memory, 1), 1.0)
+            gpus = allocatable[self._gpu_rows].sum(axis=0) if self._gpu_rows else cpu * 0
+            used = requested[self._gpu_rows].sum(axis=0) if self._gpu_rows else cpu * 0
+            with_gpus = gpus > 0
+            share = np.where(
+                with_gpus,
+                share + 0.30 * np.minimum(used / np.maximum(gpus, 1), 1.0),
+                share / 0.70,
+            )
+            self._utilization[slots] = np.where(known, 100.0 * share, 0.0)
+        return self._utilization[: self.size]
 
     def every_node_has(self, row: int) -> bool:
         """Whether every live node offers some of this resource (lets scoring skip masking)."""
@@ -395,7 +403,7 @@ class NodeTable:
         self.score_requested[1, slot] += sign * score_memory
         self._refresh_fraction(0, slot)
         self._refresh_fraction(1, slot)
-        self._refresh_utilization(slot)
+        self._utilization_stale.add(slot)
 
     # ------------------------------------------------------------------ labels
 

@@ -24,6 +24,8 @@ class ProfileBook:
         self._stamp = 0
         # pod key → (the pod record classified, its namespace's stamp then, the profile).
         self._kept: dict[str, tuple[PodInfo, int, WorkloadProfile]] = {}
+        # The last pod asked about (several plugins ask in one cycle), with the stamp then.
+        self._last: tuple[PodInfo, int, WorkloadProfile] | None = None
         # Equal profiles are one object (a queue of 50,000 pods holds a few dozen).
         self._interned: dict[WorkloadProfile, WorkloadProfile] = {}
 
@@ -31,6 +33,7 @@ class ProfileBook:
         if self._settings.get(scheduler_name) != settings:
             self._settings[scheduler_name] = settings
             self._kept.clear()
+            self._last = None
 
     def _compute(self, pod: PodInfo) -> WorkloadProfile:
         settings = self._settings.get(pod.scheduler_name, DEFAULT_SETTINGS)
@@ -56,12 +59,17 @@ class ProfileBook:
     def of(self, pod: PodInfo) -> WorkloadProfile:
         """The pod's profile: the kept one while the pod and its namespace are unchanged; else
         computed — and kept again if the pod is one being kept (a queued pod)."""
+        last = self._last
+        if last is not None and last[0] is pod and last[1] == self._stamp:
+            return last[2]  # several plugins ask in one cycle
         stamp, profile = self._current(pod)
         if profile is not None:
+            self._last = (pod, self._stamp, profile)
             return profile
         profile = self._compute(pod)
         if pod.key in self._kept:
             self._kept[pod.key] = (pod, stamp, profile)
+        self._last = (pod, self._stamp, profile)
         return profile
 
     def keep(self, pod: PodInfo) -> WorkloadProfile:
@@ -77,8 +85,8 @@ class ProfileBook:
 
     def namespace_changed(self, name: str, *, exists: bool = True) -> None:
         """The namespace's labels changed (``exists`` False: it was deleted)."""
+        self._stamp += 1
         if exists:
-            self._stamp += 1
             self._generations[name] = self._stamp
         else:
             self._generations.pop(name, None)

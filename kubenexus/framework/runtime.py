@@ -154,6 +154,9 @@ class Profile:
     # Keep every score plugin's scores on the placement (the score-breakdown annotation);
     # off by default: the scheduling path then keeps nothing it does not need.
     record_scores: bool = False
+    # Per score plugin, the last row it returned that passed the 0..100 check: a plugin that
+    # returns the same cached row again is not checked again.
+    _checked: dict[str, FloatArray] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ find a node
 
@@ -219,8 +222,11 @@ class Profile:
                 continue
             if scores.shape != candidates.shape:
                 raise PluginError(f"{weighted.plugin.name}: returned {scores.shape} scores")
-            if scores.size and (scores.min() < 0 or scores.max() > MAX_SCORE):
-                raise PluginError(f"{weighted.plugin.name}: score outside 0..100")
+            # A plugin returning the same (cached) row again was checked the first time.
+            if scores is not self._checked.get(weighted.plugin.name) and scores.size:
+                if scores.min() < 0 or scores.max() > MAX_SCORE:
+                    raise PluginError(f"{weighted.plugin.name}: score outside 0..100")
+                self._checked[weighted.plugin.name] = scores
             if recorded is not None:
                 recorded.append((weighted.plugin.name, weighted.weight, scores.copy()))
             if total is None:
@@ -230,7 +236,8 @@ class Profile:
             elif weighted.weight == 1:
                 total += scores
             else:
-                total += weighted.weight * scores
+                scratch = np.multiply(scores, weighted.weight, dtype=SCORE_DTYPE)
+                total += scratch
         if total is None:  # no plugin had a preference
             total = np.zeros(candidates.size, dtype=SCORE_DTYPE)
         # Ties go to the node added first: deterministic, so simulations are repeatable.

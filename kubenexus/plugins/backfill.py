@@ -30,7 +30,7 @@ class BackfillScoring:
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray | None:
         profile = nodes.profiles.of(pod)
-        utilization = take(nodes.utilization[: nodes.size], candidates)
+        utilization = take(nodes.utilization(), candidates)
         score = 100.0 - utilization if profile.preemptible else utilization.copy()
         if nodes.label_column(keys.RESERVED_TIER_LABEL).values:
             reserved = nodes.label_values(keys.RESERVED_TIER_LABEL, reserved_tier_ordinal, 0)

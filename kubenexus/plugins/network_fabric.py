@@ -40,7 +40,7 @@ import numpy as np
 
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
-from kubenexus.api.profile import PACKING_TYPES, gpu_count
+from kubenexus.api.profile import PACKING_TYPES
 from kubenexus.framework import (
     SKIP,
     SUCCESS,
@@ -111,8 +111,16 @@ def _flag(pod: PodInfo, key: str) -> bool:
     return lowered == "true"
 
 
+_FABRIC_ANNOTATIONS: Final = frozenset(
+    {keys.REQUIRE_CLIQUE, keys.CO_LOCATE, keys.MIN_FABRIC_TIER, keys.NETWORK_SENSITIVE}
+)
+_NOTHING: Final = _Wants("", require_clique=False, sensitive=False, min_rank=0)
+
+
 def _wants(pod: PodInfo) -> _Wants:
     """The pod's annotations; ValueError naming the one that cannot be read."""
+    if _FABRIC_ANNOTATIONS.isdisjoint(pod.annotations):
+        return _Wants(pod.gang, False, False, 0) if pod.gang else _NOTHING
     require = _flag(pod, keys.REQUIRE_CLIQUE)
     co_locate = pod.annotations.get(keys.CO_LOCATE)
     if co_locate is not None:
@@ -333,8 +341,10 @@ class NetworkFabricScore:
         wants = state.get(STATE, None)
         if not isinstance(wants, _Wants):
             return None
-        if not (wants.gang or wants.sensitive or wants.min_rank or gpu_count(pod)):
-            return None
+        if not (wants.gang or wants.sensitive or wants.min_rank):
+            profile = nodes.profiles.of(pod)
+            if not profile.gpus:
+                return None
         rank = take(self.fabric(nodes).rank, candidates)
         score: FloatArray = BASE_SCORES[rank]
         members = self._member_slots(wants.gang, nodes)

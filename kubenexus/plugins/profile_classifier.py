@@ -1,13 +1,12 @@
 """ProfileClassifier: the WHO/WHAT hub (reference §2). Its arguments configure how profiles
 are computed; the profile itself is computed once, when the pod is queued, by the node table's
-``ProfileBook`` — so every plugin, preemption and the simulator read the same one whether or
-not this plugin is listed. Its pre-filter records the profile in the cycle state (the
-original's ``"ProfileClassifier"`` key) and never rejects a pod.
-"""
+``ProfileBook`` — so every plugin, preemption, explain and the simulator read the same one
+whether or not this plugin is listed (the original wrote it into the cycle state in its
+pre-filter, each attempt). Its pre-filter never rejects a pod."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Final, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -17,7 +16,6 @@ from kubenexus.api.profile import ClassifierSettings
 from kubenexus.framework import SUCCESS, ClusterEvent, CycleState, NodeTable, Status
 from kubenexus.plugins.args import PluginArgs
 
-PROFILE_STATE: Final = "ProfileClassifier"
 Tier = Literal["gold", "silver", "bronze"]
 
 
@@ -46,5 +44,4 @@ class ProfileClassifier:
         self.args = args or ProfileClassifierArgs()
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
-        state.write(PROFILE_STATE, nodes.profiles.of(pod))
-        return SUCCESS
+        return SUCCESS  # the profile was computed when the pod was queued (nodes.profiles)

@@ -50,7 +50,7 @@ from kubenexus.framework import (
     IntArray,
     NodeTable,
 )
-from kubenexus.framework.node_table import take
+from kubenexus.framework.node_table import SCORE_DTYPE, take
 
 TOPOLOGY_QUALITY: Final = {"nvswitch": 100, "nvlink": 80, "pcie": 50}
 OTHER_QUALITY: Final = 30
@@ -148,6 +148,10 @@ class ResourceFragmentationScore:
     def __init__(self) -> None:
         self._islands: _Islands | None = None
         self._cpu: _CpuScale | None = None
+        # CPU-only pods' scores over every slot, per (allocatable generation, size).
+        self._off_key: tuple[int, int] | None = None
+        self._off_scores: FloatArray = np.zeros(0)
+        self._off_uniform = True
 
     def cpu_utilisation(self, nodes: NodeTable, candidates: IntArray) -> FloatArray:
         """Requested ÷ allocatable cpu × 100, truncated, in 0..100 (0 without allocatable cpu)."""
@@ -228,10 +232,18 @@ class ResourceFragmentationScore:
         """A pod requesting no GPU: nodes without GPUs 100, GPU nodes 0 — CPU work does not
         take the cpu and memory GPU jobs need there (the original's rule 1 packed it by CPU
         utilisation instead). No opinion when the candidates are all of one kind."""
-        has_gpus = take(nodes.allocatable[row, : nodes.size], candidates) > 0
-        if has_gpus.all() or not has_gpus.any():
+        key = (nodes.allocatable_generation, nodes.size)
+        if self._off_key != key:  # one row for every CPU-only pod until allocatable changes
+            self._off_key = key
+            has_gpus = nodes.allocatable[row, : nodes.size] > 0
+            self._off_scores = np.where(has_gpus, 0.0, 100.0).astype(SCORE_DTYPE)
+            live = self._off_scores[nodes.valid[: nodes.size]]
+            self._off_uniform = bool(live.size == 0 or live.min() == live.max())
+        if self._off_uniform and candidates.size == nodes.size:
             return None
-        score: FloatArray = np.where(has_gpus, 0.0, 100.0)
+        score: FloatArray = take(self._off_scores, candidates)
+        if candidates.size != nodes.size and (score.size == 0 or score.min() == score.max()):
+            return None
         return score
 
     def score(

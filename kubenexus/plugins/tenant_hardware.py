@@ -19,7 +19,6 @@ import numpy as np
 from kubenexus.api import keys
 from kubenexus.api.gpu import GpuDevice
 from kubenexus.api.objects import PodInfo
-from kubenexus.api.profile import gpu_count
 from kubenexus.framework import ClusterEvent, CycleState, FloatArray, IntArray, NodeTable
 from kubenexus.framework.node_table import take
 
@@ -106,8 +105,9 @@ class TenantHardwareAffinityScore:
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray | None:
-        if not gpu_count(pod):
+        profile = nodes.profiles.of(pod)
+        if not profile.gpus:
             return None
-        row = MATRIX.get(nodes.profiles.of(pod).tier, MATRIX["bronze"])
+        row = MATRIX.get(profile.tier, MATRIX["bronze"])
         result: FloatArray = row[take(self.node_tiers(nodes), candidates)]
         return result

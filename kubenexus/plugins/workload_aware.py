@@ -38,6 +38,6 @@ class WorkloadAwareScoring:
         packs = nodes.profiles.of(pod).packs
         if not packs and not self.args.spread_services:
             return None
-        utilization = take(nodes.utilization[: nodes.size], candidates)
+        utilization = take(nodes.utilization(), candidates)
         score: FloatArray = np.floor(utilization if packs else 100.0 - utilization)
         return score

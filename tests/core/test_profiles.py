@@ -443,7 +443,7 @@ def test_workload_aware_reference_example() -> None:
 def test_utilization_without_gpus_weighs_cpu_and_memory_alone() -> None:
     nodes = table(make_node("cpu").alloc(cpu="10", memory="10Gi").obj())
     nodes.add_usage(0, {"cpu": 5000, "memory": 5 * 2**30}, 5000, 5 * 2**30)
-    assert float(nodes.utilization[0]) == pytest.approx(50.0)
+    assert float(nodes.utilization()[0]) == pytest.approx(50.0)
 
 
 def test_backfill_reference_example() -> None:
