@@ -50,6 +50,27 @@ def test_topology_scoring_keeps_a_deployments_preferred_zone() -> None:
     assert {node.split("-")[0] for node in placed.values()} == {"a"}, placed
 
 
+def test_topology_scoring_keeps_a_deployments_preferred_pod_affinity_zone() -> None:
+    """Four replicas of one ReplicaSet prefer (weight 100) the zone of their cache pod (zone
+    a). kube-scheduler keeps them in zone a; TopologyScoring sends every other one to b."""
+    s = scheduler(*zoned_nodes())
+    s.upsert_pod(make_pod("cache").label("app", "cache").node("a-0").req(cpu="1").obj())
+    term = {"labelSelector": {"matchLabels": {"app": "cache"}}, "topologyKey": ZONE}
+    replicas = []
+    for i in range(4):
+        body = make_pod(f"web-{i}").owner("ReplicaSet", "web-1").req(cpu="1").dict()
+        body["spec"]["affinity"] = {
+            "podAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 100, "podAffinityTerm": term}
+                ]
+            }
+        }
+        replicas.append(pod_from_dict(body))
+    placed = place(s, *replicas)
+    assert {node.split("-")[0] for node in placed.values()} == {"a"}, placed
+
+
 def test_topology_scoring_does_not_fight_the_pods_own_spread_constraint() -> None:
     """The pod spreads ``tier=web`` (two Deployments) over zones, ScheduleAnyway. Zone a has
     one web pod (of x), zone b two (of y); a new x replica belongs in zone a. TopologyScoring
