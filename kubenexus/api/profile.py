@@ -184,6 +184,13 @@ def _inference(pod: PodInfo) -> bool:
     return any(labels.get(key) in keys.INFERENCE_COMPONENTS for key in keys.COMPONENT_LABELS)
 
 
+def states_preferences(pod: PodInfo) -> bool:
+    """Whether the pod says where it would rather run (preferred node affinity, inter-pod
+    affinity or anti-affinity, its own topology spread constraints): the profile scorers then
+    leave the choice to the plugins that read those (a stated preference is not overruled)."""
+    return bool(pod.preferred_affinity or pod.spread or pod.pod_affinity)
+
+
 def gpu_count(pod: PodInfo) -> int:
     """GPUs the pod requests, of any vendor's device plugin."""
     requests = pod.requests

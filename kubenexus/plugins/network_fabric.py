@@ -75,6 +75,10 @@ LOCALITY: Final = (("clique", 40.0), (keys.FABRIC_ID_LABEL, 30.0), (keys.RACK_LA
 AZ_BONUS: Final = 10.0
 STATE: Final = "NetworkFabricScore"
 VERDICTS: Final = "NetworkFabricScore/verdicts"
+# Who names the nodes when an executor claims reserved room (ResourceReservation): its slot's
+# node was chosen when its driver was admitted, cliques unseen; it keeps it (else the gang
+# could never claim the rest of its room).
+RESERVED_ROOM: Final = "ResourceReservation"
 NO_CLIQUE: Final = "node(s) had no GPU clique"
 OTHER_CLIQUE: Final = "node(s) were not in the GPU clique of the pod's gang"
 SMALL_CLIQUE: Final = "node(s) were in a GPU clique without room for the pod's gang"
@@ -268,12 +272,16 @@ class NetworkFabricScore:
         preemption's dry run, a claim) only membership counts."""
         clique = self.fabric(nodes).clique
         has = clique != MISSING
+        given = state.get(NODES_GIVEN, None)
+        if given == RESERVED_ROOM:  # an executor claiming a slot held since its driver ran
+            everywhere = np.ones(clique.size, dtype=np.bool_)
+            return everywhere, everywhere, everywhere
         bound = self._bound.get(pod.gang, {})
         taken = np.unique(clique[list(bound)]) if bound else clique[:0]
         taken = taken[taken != MISSING]
         if taken.size:
             return has, np.isin(clique, taken), has
-        if NODES_GIVEN in state:
+        if given is not None:
             return has, has, has
         open_nodes = has & state.get(FEASIBLE_SO_FAR, has)[: clique.size]
         members: tuple[Mapping[str, int], ...] = state.get(GANG_STILL_TO_PLACE, ()) or (

@@ -41,7 +41,7 @@ import numpy as np
 
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
-from kubenexus.api.profile import reserved_tier_ordinal
+from kubenexus.api.profile import reserved_tier_ordinal, states_preferences
 from kubenexus.framework import (
     BoolArray,
     ClusterEvent,
@@ -254,6 +254,8 @@ class ResourceFragmentationScore:
         if row is None:
             return None
         if not request:
+            if states_preferences(pod):
+                return None  # its own preferences decide between CPU and GPU nodes
             return self._off_the_islands(nodes, row, candidates)
         size = nodes.size
         islands = self.islands(nodes)

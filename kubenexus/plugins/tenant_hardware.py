@@ -19,6 +19,7 @@ import numpy as np
 from kubenexus.api import keys
 from kubenexus.api.gpu import GpuDevice
 from kubenexus.api.objects import PodInfo
+from kubenexus.api.profile import states_preferences
 from kubenexus.framework import ClusterEvent, CycleState, FloatArray, IntArray, NodeTable
 from kubenexus.framework.node_table import take
 
@@ -106,7 +107,9 @@ class TenantHardwareAffinityScore:
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray | None:
         profile = nodes.profiles.of(pod)
-        if not profile.gpus:
+        # No GPUs, no tier declared anywhere (the default tier ranks no hardware), or
+        # preferences of its own (preferred node or pod affinity decide).
+        if not profile.gpus or profile.tier_source == "default" or states_preferences(pod):
             return None
         row = MATRIX.get(profile.tier, MATRIX["bronze"])
         result: FloatArray = row[take(self.node_tiers(nodes), candidates)]

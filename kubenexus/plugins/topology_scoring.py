@@ -5,7 +5,9 @@ pod's own replicas — counted pods of the same owner — are counted per zone
 (``topology.kubernetes.io/zone``): the zone with the fewest scores 100, the one with the most
 0, linearly between; a node without a zone scores 50. The original counted nodes per zone, so
 smaller zones won whatever the replicas did. Training and batch pods, pods without an owner,
-and owners with no replica placed yet get no score (no preference).
+owners with no replica placed yet, and pods that state placement preferences of their own
+(preferred node affinity, inter-pod affinity, topology spread constraints: those plugins
+decide) get no score.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
+from kubenexus.api.profile import states_preferences
 from kubenexus.framework import ClusterEvent, CycleState, FloatArray, IntArray, NodeTable
 from kubenexus.framework.node_table import MISSING, take
 
@@ -30,7 +33,7 @@ class TopologyScoring:
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray | None:
         owner = pod.owner
-        if owner is None or nodes.profiles.of(pod).packs:
+        if owner is None or states_preferences(pod) or nodes.profiles.of(pod).packs:
             return None
         replicas = nodes.pods.owned_by(pod.namespace, owner.kind, owner.name)
         if not replicas:
