@@ -40,7 +40,7 @@ import numpy as np
 
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
-from kubenexus.api.profile import PACKING_TYPES
+from kubenexus.api.profile import PACKING_TYPES, gpu_count
 from kubenexus.framework import (
     SKIP,
     SUCCESS,
@@ -349,10 +349,8 @@ class NetworkFabricScore:
         wants = state.get(STATE, None)
         if not isinstance(wants, _Wants):
             return None
-        if not (wants.gang or wants.sensitive or wants.min_rank):
-            profile = nodes.profiles.of(pod)
-            if not profile.gpus:
-                return None
+        if not (wants.gang or wants.sensitive or wants.min_rank or gpu_count(pod)):
+            return None
         rank = take(self.fabric(nodes).rank, candidates)
         score: FloatArray = BASE_SCORES[rank]
         members = self._member_slots(wants.gang, nodes)

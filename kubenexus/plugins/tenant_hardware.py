@@ -19,7 +19,7 @@ import numpy as np
 from kubenexus.api import keys
 from kubenexus.api.gpu import GpuDevice
 from kubenexus.api.objects import PodInfo
-from kubenexus.api.profile import states_preferences
+from kubenexus.api.profile import gpu_count, states_preferences
 from kubenexus.framework import ClusterEvent, CycleState, FloatArray, IntArray, NodeTable
 from kubenexus.framework.node_table import take
 
@@ -106,6 +106,8 @@ class TenantHardwareAffinityScore:
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray | None:
+        if not gpu_count(pod):
+            return None
         profile = nodes.profiles.of(pod)
         # No GPUs, no tier declared anywhere (the default tier ranks no hardware), or
         # preferences of its own (preferred node or pod affinity decide).
