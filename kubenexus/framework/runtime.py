@@ -157,6 +157,9 @@ class Profile:
     # Per score plugin, the last row it returned that passed the 0..100 check: a plugin that
     # returns the same cached row again is not checked again.
     _checked: dict[str, FloatArray] = field(default_factory=dict, repr=False, compare=False)
+    _weighted: dict[str, tuple[FloatArray, FloatArray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     # ------------------------------------------------------------------ find a node
 
@@ -236,8 +239,13 @@ class Profile:
             elif weighted.weight == 1:
                 total += scores
             else:
-                scratch = np.multiply(scores, weighted.weight, dtype=SCORE_DTYPE)
-                total += scratch
+                # A cached row comes back as the same object: its weighted copy is kept too.
+                kept = self._weighted.get(weighted.plugin.name)
+                if kept is None or kept[0] is not scores:
+                    kept = (scores, np.multiply(scores, weighted.weight, dtype=SCORE_DTYPE))
+                    if scores is self._checked.get(weighted.plugin.name):
+                        self._weighted[weighted.plugin.name] = kept
+                total += kept[1]
         if total is None:  # no plugin had a preference
             total = np.zeros(candidates.size, dtype=SCORE_DTYPE)
         # Ties go to the node added first: deterministic, so simulations are repeatable.
