@@ -84,7 +84,9 @@ K = TypeVar("K")
 _NO_SLOTS: Final[Mapping[int, int]] = MappingProxyType({})
 
 
-def _tally(index: dict[K, dict[int, int]], key: K, slot: int, sign: int) -> None:
+def tally_slot(index: dict[K, dict[int, int]], key: K, slot: int, sign: int) -> None:
+    """Count ``sign`` pods of ``key`` on ``slot`` in a key → slot → count index; entries that
+    reach zero are dropped, so the index holds only what is counted."""
     by_slot = index.setdefault(key, {})
     left = by_slot.get(slot, 0) + sign
     if left > 0:
@@ -153,9 +155,9 @@ class PodIndex:
         if not seen:
             self._namespace_generation += 1
         if pod.owner is not None:
-            _tally(self._by_owner, (pod.namespace, pod.owner.kind, pod.owner.name), slot, 1)
+            tally_slot(self._by_owner, (pod.namespace, pod.owner.kind, pod.owner.name), slot, 1)
         if pod.gang:
-            _tally(self._by_gang, pod.gang, slot, 1)
+            tally_slot(self._by_gang, pod.gang, slot, 1)
         self._count(pod, slot, 1)
 
     def remove(self, pod: PodInfo) -> None:
@@ -171,9 +173,9 @@ class PodIndex:
             self._namespace_generation += 1
         if counted.owner is not None:
             owner = (counted.namespace, counted.owner.kind, counted.owner.name)
-            _tally(self._by_owner, owner, slot, -1)
+            tally_slot(self._by_owner, owner, slot, -1)
         if counted.gang:
-            _tally(self._by_gang, counted.gang, slot, -1)
+            tally_slot(self._by_gang, counted.gang, slot, -1)
         for label, value in counted.labels.items():
             keys = self._by_label.get((counted.namespace, label, value))
             if keys is not None:

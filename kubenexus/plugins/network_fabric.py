@@ -54,6 +54,7 @@ from kubenexus.framework import (
 )
 from kubenexus.framework.cycle_state import FEASIBLE_SO_FAR, GANG_STILL_TO_PLACE, NODES_GIVEN
 from kubenexus.framework.node_table import MISSING, take
+from kubenexus.framework.pod_index import tally_slot
 
 FABRIC_RANKS: Final = {
     "nvswitch": 5,
@@ -233,16 +234,8 @@ class NetworkFabricScore:
     # ------------------------------------------------------------------ clique-bound members
 
     def _tally(self, pod: PodInfo, slot: int, sign: int) -> None:
-        if not pod.gang or not _clique_bound(pod):
-            return
-        by_slot = self._bound.setdefault(pod.gang, {})
-        left = by_slot.get(slot, 0) + sign
-        if left > 0:
-            by_slot[slot] = left
-        else:
-            by_slot.pop(slot, None)
-            if not by_slot:
-                del self._bound[pod.gang]
+        if pod.gang and _clique_bound(pod):
+            tally_slot(self._bound, pod.gang, slot, sign)
 
     def pod_counted(self, nodes: NodeTable, pod: PodInfo, slot: int) -> None:
         self._tally(pod, slot, 1)
