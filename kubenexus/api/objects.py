@@ -519,6 +519,28 @@ def shared_requests(requests: dict[str, int]) -> Mapping[str, int]:
     return found
 
 
+_SHARED_LABELS: dict[frozenset[tuple[str, str]], Mapping[str, str]] = {}
+
+
+def shared_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
+    """One read-only copy of each label set (replicas of a workload carry the same labels),
+    keys and values interned; bounded like shared_requests."""
+    if not labels:
+        return _NO_LABELS
+    key = frozenset(labels.items())
+    found = _SHARED_LABELS.get(key)
+    if found is None:
+        if len(_SHARED_LABELS) >= _SHARED_LIMIT:
+            _SHARED_LABELS.clear()
+        found = _SHARED_LABELS[key] = MappingProxyType(
+            {sys.intern(k): sys.intern(v) for k, v in labels.items()}
+        )
+    return found
+
+
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
+
+
 def _owner(meta: Mapping[str, Any]) -> OwnerRef | None:
     owners = _list(meta.get("ownerReferences"), "metadata.ownerReferences")
     chosen: OwnerRef | None = None

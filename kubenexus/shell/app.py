@@ -21,7 +21,7 @@ import structlog
 from kubenexus.api import keys
 from kubenexus.api.gang import pod_group_spec
 from kubenexus.api.names import check_namespace, check_pod_name
-from kubenexus.api.objects import PodInfo, node_from_dict, pod_from_dict
+from kubenexus.api.objects import PodInfo, node_from_dict, pod_from_dict, shared_labels
 from kubenexus.api.reservation import GROUP, PLURAL, VERSION, reservation_from_dict
 from kubenexus.api.topology import NodeTopology, topology_from_nrt
 from kubenexus.config import SchedulerConfiguration, build_scheduler
@@ -92,12 +92,13 @@ _NONE: Mapping[str, str] = MappingProxyType({})
 
 
 def _slim(pod: PodInfo, *, ours: bool) -> PodInfo:
-    """A pod already placed keeps only what accounting needs, and our own placement annotations
-    (a cache of 50,000 pods must stay small: DESIGN.md's memory target)."""
+    """A pod already placed keeps only what accounting and pod rules need — its labels (pods
+    placed later match their affinity and spreading against them) and our own placement
+    annotations (a cache of 50,000 pods must stay small: DESIGN.md's memory target)."""
     kept = {k: v for k, v in pod.annotations.items() if "kubenexus.io" in k or k == keys.CPU_SET}
     return replace(
         pod,
-        labels=_NONE,
+        labels=shared_labels(pod.labels),
         annotations=MappingProxyType(kept) if kept else _NONE,
         tolerations=(),
         node_selector=(),

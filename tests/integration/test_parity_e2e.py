@@ -140,3 +140,39 @@ async def test_workload_selectors_reach_the_scheduler(cluster: Cluster) -> None:
         assert not selector.matches({"app": "back"})
         cluster.api.delete_object("services", "front", "default")
         await eventually(lambda: workloads.default_selector(pod) is None)
+
+
+async def test_pods_placed_by_another_scheduler_count_by_their_labels(cluster: Cluster) -> None:
+    """A placed pod keeps its labels in the daemon's cache: anti-affinity keeps away from a pod
+    another scheduler placed, and zone spreading counts it."""
+    for zone in "ab":
+        cluster.node(f"{zone}0", cpu="8", **{ZONE: f"zone-{zone}", ZONE_HOST: f"{zone}0"})
+    cluster.pod(
+        "theirs-cache", "100m", scheduler="default-scheduler", node="a0", labels={"app": "cache"}
+    )
+    for i in range(2):
+        cluster.pod(
+            f"theirs-db-{i}", "100m", scheduler="default-scheduler", node="a0", labels={"app": "db"}
+        )
+    term = {"labelSelector": {"matchLabels": {"app": "cache"}}, "topologyKey": ZONE_HOST}
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": ZONE,
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "db"}},
+        }
+    ]
+    async with running_daemon(cluster):
+        for i in range(3):
+            cluster.pod(
+                f"near-{i}",
+                "100m",
+                affinity={
+                    "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+                },
+            )
+        cluster.pod("db-mine", "100m", labels={"app": "db"}, topologySpreadConstraints=spread)
+        names = [f"near-{i}" for i in range(3)] + ["db-mine"]
+        await eventually(lambda: all(cluster.node_of(n) for n in names), timeout=20)
+        assert {cluster.node_of(n) for n in names} == {"b0"}
