@@ -328,6 +328,7 @@ def run(  # noqa: PLR0917 - click passes one argument per option
         metrics_port=metrics_port,
         score_annotation=score_annotation,
         serve_explain=serve_explain,
+        tune_gc=True,
     )
     client_settings = ClientSettings(qps=qps, burst=burst, connection_pool=max_binds_in_flight + 32)
     try:

@@ -684,6 +684,23 @@ def _host_ports_or_none(spec: Mapping[str, Any], placed: bool) -> tuple[HostPort
 
 def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
     """Read a Pod object into the compact record the scheduler keeps."""
+    return _read_pod(obj, slim=False, keep_owner=True)
+
+
+def placed_pod_from_dict(obj: Mapping[str, Any], *, keep_owner: bool) -> PodInfo:
+    """A pod on its node, read for what counting it needs, and no more: its requests, ports,
+    labels and pod (anti-)affinity (pods placed later match against them), gang, and our own
+    placement annotations; not the rules it was placed by (the daemon's cache of 50,000 pods
+    reads faster and stays small). ``keep_owner``: its controller is kept (our pods: services'
+    replicas are counted by owner). A pod not placed is read in full."""
+    return _read_pod(obj, slim=True, keep_owner=keep_owner)
+
+
+def _ours(annotation: str) -> bool:
+    return "kubenexus.io" in annotation or annotation == keys.CPU_SET
+
+
+def _read_pod(obj: Mapping[str, Any], *, slim: bool, keep_owner: bool) -> PodInfo:
     meta = _mapping(obj.get("metadata"), "metadata")
     spec = _mapping(obj.get("spec"), "spec")
     status = _mapping(obj.get("status"), "status")
@@ -693,15 +710,26 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
     annotations = _string_map(meta.get("annotations"), "metadata.annotations")
     membership = gang_membership(labels, annotations)
     node_name = sys.intern(_str(spec.get("nodeName"), "spec.nodeName"))
-    try:
-        rules = _placement_rules(spec, namespace, labels)
-    except InvalidInputError:
-        if not node_name:
-            raise
+    slim = slim and bool(node_name)
+    role = sys.intern(pod_role(labels, annotations))
+    kept_labels: Mapping[str, str] = labels
+    kept_annotations: Mapping[str, str] = annotations
+    if slim:
         # Already on its node: its usage and its pod (anti-)affinity (which binds pods placed
-        # after it) matter, and it must be counted whatever other rules it carries that we
-        # cannot read (the API server accepts some we refuse, e.g. Gt with a non-integer).
+        # after it) matter, not the rules it was placed by.
         rules = _PlacementRules(pod_affinity=_placed_pod_affinity(spec, namespace, labels))
+        kept = {k: v for k, v in annotations.items() if _ours(k)}
+        kept_annotations = MappingProxyType(kept) if kept else _NO_LABELS
+        kept_labels = shared_labels(labels)
+    else:
+        try:
+            rules = _placement_rules(spec, namespace, labels)
+        except InvalidInputError:
+            if not node_name:
+                raise
+            # It must be counted whatever other rules it carries that we cannot read (the API
+            # server accepts some we refuse, e.g. Gt with a non-integer).
+            rules = _PlacementRules(pod_affinity=_placed_pod_affinity(spec, namespace, labels))
     return PodInfo(
         namespace=namespace,
         name=_str(meta.get("name"), "metadata.name", required=True),
@@ -711,7 +739,9 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         node_name=node_name,
         phase=sys.intern(_str(status.get("phase"), "status.phase") or "Pending"),
         priority=_int(spec.get("priority"), "spec.priority"),
-        priority_class_name=_str(spec.get("priorityClassName"), "spec.priorityClassName"),
+        priority_class_name=""
+        if slim
+        else _str(spec.get("priorityClassName"), "spec.priorityClassName"),
         created=_timestamp(meta.get("creationTimestamp"), "metadata.creationTimestamp"),
         started=_start_time(status),
         # A placed pod preempts no one: only a pending pod's policy must be readable.
@@ -730,15 +760,15 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
         spread=rules.spread,
         # Only a pod still to be placed needs them.
         images=() if node_name else tuple(sys.intern(i) for i in container_images(spec)),
-        labels=labels,
-        annotations=annotations,
-        owner=_owner(meta),
+        labels=kept_labels,
+        annotations=kept_annotations,
+        owner=_owner(meta) if keep_owner or not slim else None,
         deleting=meta.get("deletionTimestamp") is not None,
         gates=rules.gates,
         unsupported=rules.unsupported,
         gang=sys.intern(f"{namespace}/{membership.name}") if membership.name else "",
         gang_min=membership.min_member,
         gang_error=membership.error,
-        role=sys.intern(pod_role(labels, annotations)),
+        role=role,
         app=sys.intern(f"{namespace}/{application}") if (application := app_name(labels)) else "",
     )

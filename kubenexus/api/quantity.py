@@ -70,11 +70,24 @@ def whole_value(value: object, field: str = "") -> int:
     return _ceil(parse_quantity(value, field))
 
 
+# Amounts read before, by (in millicores?, the text): pods repeat a handful of quantities, and
+# a Decimal parse is most of the cost of reading a pod's requests. Bounded; only good values.
+_AMOUNTS: dict[tuple[bool, str], int] = {}
+_AMOUNTS_LIMIT = 4096
+
+
 def resource_amount(resource: str, value: object, field: str = "") -> int:
     """A resource amount in the unit the scheduler counts it in (millicores for ``cpu``)."""
-    if resource == "cpu":
-        return milli_value(value, field)
-    return whole_value(value, field)
+    milli = resource == "cpu"
+    if not isinstance(value, str):
+        return milli_value(value, field) if milli else whole_value(value, field)
+    found = _AMOUNTS.get((milli, value))
+    if found is None:
+        found = milli_value(value, field) if milli else whole_value(value, field)
+        if len(_AMOUNTS) >= _AMOUNTS_LIMIT:
+            _AMOUNTS.clear()
+        _AMOUNTS[milli, value] = found
+    return found
 
 
 def exact_quantity(resource: str, amount: int) -> str:

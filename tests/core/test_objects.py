@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from kubenexus.api import keys, node_from_dict, pod_from_dict
-from kubenexus.api.objects import go_int
+from kubenexus.api.objects import go_int, placed_pod_from_dict
 from kubenexus.errors import InvalidInputError
 from tests.builders import make_node, make_pod
 
@@ -289,3 +289,82 @@ def test_preemption_fields_never_keep_a_placed_pod_from_being_counted() -> None:
     assert (pod.node_name, pod.started, pod.nominated_node) == ("a", None, "")
     body["status"]["startTime"] = "2026-01-01T00:00:00Z"
     assert pod_from_dict(body).started is not None
+
+
+# --------------------------------------------------------------------------- placed pods, slim
+
+
+def _placed_body() -> dict[str, Any]:
+    body = (
+        make_pod("web-1")
+        .req(cpu="250m", memory="1Gi")
+        .node("n1")
+        .phase("Running")
+        .namespace("shop")
+        .label("app", "web")
+        .label("pod-group.scheduling.sigs.k8s.io/name", "g1")
+        .label("pod-group.scheduling.sigs.k8s.io/min-available", "2")
+        .annotate("kubectl.kubernetes.io/last-applied-configuration", "{...}")
+        .annotate(keys.CPU_SET, "0-3")
+        .annotate("numa.kubenexus.io/zones", "0")
+        .toleration("dedicated", value="gpu")
+        .node_selector({"disk": "ssd"})
+        .owner("ReplicaSet", "web-abc")
+        .priority_class("high")
+        .dict()
+    )
+    spec = body["spec"]
+    term = {
+        "labelSelector": {"matchLabels": {"app": "web"}},
+        "topologyKey": "kubernetes.io/hostname",
+    }
+    spec["affinity"] = {
+        "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+    }
+    spec["containers"][0]["ports"] = [{"containerPort": 80, "hostPort": 8080}]
+    return body
+
+
+def test_a_placed_pod_is_read_for_counting_only() -> None:
+    """The daemon's cache reads a placed pod for its usage, ports, labels, pod affinity, gang and
+    our own annotations: the rules it was placed by are not read."""
+    body = _placed_body()
+    full = pod_from_dict(body)
+    slim = placed_pod_from_dict(body, keep_owner=False)
+    for kept in ("requests", "node_name", "phase", "host_ports", "pod_affinity", "labels"):
+        assert getattr(slim, kept) == getattr(full, kept), kept
+    assert slim.gang == full.gang == "shop/g1"
+    assert slim.gang_min == full.gang_min == 2
+    assert slim.pod_affinity is not None
+    assert dict(slim.annotations) == {keys.CPU_SET: "0-3", "numa.kubenexus.io/zones": "0"}
+    assert (slim.tolerations, slim.node_selector, slim.priority_class_name) == ((), (), "")
+    assert slim.owner is None
+    assert full.tolerations
+    assert full.node_selector
+    assert full.owner is not None
+    assert placed_pod_from_dict(body, keep_owner=True).owner == full.owner
+
+
+def test_placed_pods_share_one_copy_of_equal_labels() -> None:
+    first = placed_pod_from_dict(_placed_body(), keep_owner=False)
+    body = _placed_body()
+    body["metadata"]["name"] = "web-2"
+    second = placed_pod_from_dict(body, keep_owner=False)
+    assert first.labels is second.labels
+
+
+def test_a_pending_pod_is_read_in_full_whatever_the_reader() -> None:
+    body = _placed_body()
+    del body["spec"]["nodeName"]
+    body["status"] = {"phase": "Pending"}
+    assert placed_pod_from_dict(body, keep_owner=False) == pod_from_dict(body)
+
+
+def test_a_placed_pod_with_unreadable_rules_is_counted_and_bad_requests_are_named() -> None:
+    body = _placed_body()
+    body["spec"]["tolerations"] = "not a list"
+    body["spec"]["nodeSelector"] = {"disk": 7}
+    assert placed_pod_from_dict(body, keep_owner=False).requests["cpu"] == 250
+    body["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "lots"
+    with pytest.raises(InvalidInputError, match=r"spec\.containers\[0\]\.resources\.requests\.cpu"):
+        placed_pod_from_dict(body, keep_owner=False)

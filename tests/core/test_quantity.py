@@ -110,3 +110,15 @@ def test_amounts_beyond_int64_are_capped_not_refused() -> None:
     assert whole_value("99999999999999999999Ei") == MAX_AMOUNT
     assert milli_value("9e18") == MAX_AMOUNT
     assert whole_value("4Ei") == 4 * 2**60  # up to 2^62 exactly as written
+
+
+def test_amounts_read_again_agree_and_bad_ones_are_refused_every_time() -> None:
+    """Amounts are remembered by their text (pods repeat a few quantities): the second read
+    agrees with the first, cpu and memory apart, and a bad quantity is never remembered."""
+    assert resource_amount("cpu", "1500m") == resource_amount("cpu", "1500m") == 1500
+    assert resource_amount("memory", "1500m") == 2  # 1.5 bytes, rounded up: not millicores
+    assert resource_amount("cpu", "2") == 2000
+    assert resource_amount("nvidia.com/gpu", "2") == 2
+    for _ in range(2):
+        with pytest.raises(QuantityError, match=r"spec\.x\.cpu"):
+            resource_amount("cpu", "1.5.0", "spec.x.cpu")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
 import aiohttp
 import pytest
 
-from kubenexus.shell.app import Daemon
+from kubenexus.shell.app import GC_THRESHOLDS, Daemon
 from kubenexus.shell.client import ClientSettings, KubeClient
 from tests.integration.conftest import Cluster, eventually, pod_key, running_daemon
 
@@ -372,3 +374,19 @@ async def test_a_connection_pool_too_small_for_the_watches_is_refused(cluster: C
             Daemon(client)
     finally:
         await client.close()
+
+
+async def test_tuned_garbage_collector_raises_thresholds_and_freezes_the_cache(
+    cluster: Cluster,
+) -> None:
+    """``kubenexus run`` tunes the collector: fewer collections while the lists are read, and
+    the cache read by then frozen (later full collections do not walk it)."""
+    thresholds = gc.get_threshold()
+    try:
+        cluster.node("n0")
+        async with running_daemon(cluster, tune_gc=True):
+            assert gc.get_threshold() == GC_THRESHOLDS
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
