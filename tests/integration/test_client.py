@@ -11,9 +11,11 @@ from kubenexus.shell.client import (
     ClientSettings,
     KubeClient,
     _environment_proxy,
+    _list_head,
     load_configuration,
 )
 from tests.emulator import running_emulator
+from tests.integration.conftest import Cluster
 
 
 async def test_the_next_page_of_a_list_is_asked_for_while_this_one_is_digested() -> None:
@@ -50,3 +52,38 @@ def test_the_environment_proxy_is_read_once_and_no_proxy_is_honoured(
     assert _environment_proxy("https://api.example:6443") is None
     assert _environment_proxy("https://127.0.0.1:6443") is None
     assert _environment_proxy("https://other.example:6443") == "http://proxy.example:3128"
+
+
+def test_a_list_token_is_read_from_the_head_of_the_reply_only_where_the_server_puts_it() -> None:
+    """The next page is asked for before this one is decoded: its token comes from the list
+    metadata the API server writes first; any other shape is decoded in full first."""
+    real = (
+        b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"361004",'
+        b'"continue":"eyJ2Ijo","remainingItemCount":49998},"items":[{"metadata":{"name":"a"}}]}'
+    )
+    assert _list_head(real) == {
+        "resourceVersion": "361004",
+        "continue": "eyJ2Ijo",
+        "remainingItemCount": 49998,
+    }
+    spaced = b'{"kind": "PodList", "apiVersion": "v1", "metadata": {"continue": "t"}, "items": []}'
+    assert _list_head(spaced) == {"continue": "t"}
+    items_first = b'{"items":[{"metadata":{"continue":"x"}}],"metadata":{"continue":"t"}}'
+    assert _list_head(items_first) is None
+    assert _list_head(b'{"kind":"PodList","apiVersion":"v1","metadata":{"continue":') is None
+    assert _list_head(b"") is None
+
+
+async def test_a_paged_list_reads_every_object_once_on_both_servers(cluster: Cluster) -> None:
+    for i in range(7):
+        cluster.node(f"page-{i}")
+    client = KubeClient(await cluster.configuration(), ClientSettings(qps=0))
+    try:
+        pages = [
+            [item["metadata"]["name"] for item in items]
+            async for items, _ in client.list_pages("/api/v1/nodes", {}, 3)
+        ]
+    finally:
+        await client.close()
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert sorted(name for page in pages for name in page) == [f"page-{i}" for i in range(7)]
