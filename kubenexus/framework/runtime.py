@@ -22,9 +22,11 @@ from kubenexus.framework.interfaces import (
     ScorePlugin,
 )
 from kubenexus.framework.node_table import SCORE_DTYPE, BoolArray, FloatArray, IntArray, NodeTable
-from kubenexus.framework.status import Code, Diagnosis, Status
+from kubenexus.framework.status import SKIP, SUCCESS, Code, Diagnosis, Status
 
 MAX_SCORE = 100.0
+# Sets of skipping pre-filters remembered per profile (a handful occur in practice).
+MAX_SKIP_COMBINATIONS = 64
 
 
 class PluginError(Exception):
@@ -160,6 +162,10 @@ class Profile:
     _weighted: dict[str, tuple[FloatArray, FloatArray]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # The filters left per set of pre-filters that said SKIP (for the filter list it was made of).
+    _filters_by_skipped: tuple[
+        Sequence[FilterPlugin], dict[frozenset[str], tuple[FilterPlugin, ...]]
+    ] = field(default=((), {}), repr=False, compare=False)
 
     # ------------------------------------------------------------------ find a node
 
@@ -177,11 +183,15 @@ class Profile:
         if only is not None:
             restrict_nodes(state, *only)
             state.write(NODES_GIVEN, only[0])
-        skipped: set[str] = set()
+        skipped: frozenset[str] = frozenset()
         for pre_filter in self.pre_filters:
             status = pre_filter.pre_filter(state, pod, nodes)
+            if status is SUCCESS or status is SKIP:  # the plain answers, asked first (per pod)
+                if status is SKIP:
+                    skipped |= {pre_filter.name}
+                continue
             if status.code is Code.SKIP:
-                skipped.add(pre_filter.name)
+                skipped |= {pre_filter.name}
             elif status.rejected:
                 diagnosis = Diagnosis(
                     total_nodes=nodes.live,
@@ -198,7 +208,7 @@ class Profile:
         allowed = _pre_filter_nodes(state, nodes)
         if allowed is not None:
             feasible &= allowed
-        active_filters = [f for f in self.filters if f.name not in skipped]
+        active_filters = self._active_filters(skipped)
         state.write(FEASIBLE_SO_FAR, feasible)  # updated in place below
         for filter_plugin in active_filters:
             mask = filter_plugin.filter(state, pod, nodes)
@@ -250,7 +260,8 @@ class Profile:
             total = np.zeros(candidates.size, dtype=SCORE_DTYPE)
         # Ties go to the node added first: deterministic, so simulations are repeatable.
         if dense:
-            np.copyto(total, -1.0, where=~feasible)  # scores are >= 0: never picked
+            if feasible_count < size:
+                np.copyto(total, -1.0, where=~feasible)  # scores are >= 0: never picked
             best = int(np.argmax(total))
         else:
             best = int(candidates[int(np.argmax(total))])
@@ -259,6 +270,18 @@ class Profile:
             passed = feasible[candidates] if dense else np.ones(candidates.size, dtype=np.bool_)
             placement.scores = ScoreRecord(candidates, passed, tuple(recorded), total.copy())
         return placement
+
+    def _active_filters(self, skipped: frozenset[str]) -> Sequence[FilterPlugin]:
+        """The filters left once these pre-filters said SKIP (a few combinations recur: kept)."""
+        if self._filters_by_skipped[0] is not self.filters:
+            self._filters_by_skipped = (self.filters, {})
+        by_skipped = self._filters_by_skipped[1]
+        found = by_skipped.get(skipped)
+        if found is None:
+            if len(by_skipped) >= MAX_SKIP_COMBINATIONS:
+                by_skipped.clear()
+            found = by_skipped[skipped] = tuple(f for f in self.filters if f.name not in skipped)
+        return found
 
     def passing(self, pod: PodInfo, nodes: NodeTable, plugins: frozenset[str]) -> BoolArray:
         """The nodes that these plugins' pre-filters and filters let the pod through (the

@@ -13,7 +13,7 @@ from kubenexus.plugins.numa_topology import ZONES_ANNOTATION, NUMATopology
 from kubenexus.plugins.numa_topology.request import numa_request
 from kubenexus.scheduler import Scheduled, Scheduler
 from tests.builders import NodeBuilder, PodBuilder, make_node, make_pod
-from tests.core.helpers import scheduler
+from tests.core.helpers import place, scheduler
 
 POLICY = "scheduling.kubenexus.io/numa-policy"
 GIB = 2**30
@@ -482,3 +482,27 @@ def test_gpu_zones_come_from_the_one_gpu_model_resource_slices_too() -> None:
     bad = [nvidia_gpu(i) for i in range(12)]  # numaNode 2 for the last four
     s.set_node_slices("dra", [resource_slice("dra-gpus", bad, node="dra")])
     assert "is in NUMA zone 2 but the node has 2 zones" in _plugin(s).problems["dra"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("scheduling.kubenexus.io/numa-policy", "sometimes"),
+        ("scheduling.kubenexus.io/memory-intensive", "maybe"),
+        ("scheduling.kubenexus.io/numa-distance-weight", "far"),
+        ("scheduling.kubenexus.io/gang-numa-spread", "everywhere"),
+        ("scheduling.kubenexus.io/numa-anti-affinity-node-id", "zero"),
+        ("numa.scheduling.kubenexus.io/resources", ""),
+    ],
+)
+def test_without_zones_anywhere_malformed_annotations_are_still_named(key: str, value: str) -> None:
+    """No node describes NUMA zones: a pod without NUMA annotations skips the plugin, and one
+    whose NUMA annotation is malformed is still refused naming it (the shortcut reads keys)."""
+    s = scheduler(make_node("plain").alloc(cpu="8", memory="16Gi").obj())
+    assert place(s, make_pod("ok").req(cpu="1").obj()) == {"ok": "plain"}
+    bad = make_pod("bad").req(cpu="1").annotate(key, value).obj()
+    outcome = place(s, bad)["bad"]
+    if value:
+        assert f"metadata.annotations[{key}]" in outcome
+    else:
+        assert outcome == "plain"  # an empty value is no request (as before the shortcut)

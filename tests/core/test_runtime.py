@@ -258,3 +258,19 @@ def test_a_pre_filter_skip_skips_the_filter_but_not_the_score() -> None:
     assert isinstance(placement, Placement)
     assert placement.node_name == "second"  # the score counted
     assert _SkipsFilterButPrefers.filtered == 0  # the filter did not run
+
+
+def test_a_node_that_fails_a_filter_is_never_chosen_however_well_it_scores() -> None:
+    """Most nodes pass (scores computed for every slot, then the failing ones masked): the
+    emptiest node fails the node selector and the next emptiest is chosen; with every node
+    passing, the emptiest is."""
+    nodes = [
+        make_node("empty-but-wrong").alloc(cpu="64", memory="256Gi").label("disk", "hdd").obj(),
+        make_node("big").alloc(cpu="32", memory="128Gi").label("disk", "ssd").obj(),
+        make_node("small").alloc(cpu="8", memory="32Gi").label("disk", "ssd").obj(),
+        make_node("smaller").alloc(cpu="4", memory="16Gi").label("disk", "ssd").obj(),
+    ]
+    s = scheduler(*nodes)
+    picky = make_pod("picky").req(cpu="1", memory="1Gi").node_selector({"disk": "ssd"}).obj()
+    assert place(s, picky) == {"picky": "big"}
+    assert place(s, make_pod("any").req(cpu="1", memory="1Gi").obj()) == {"any": "empty-but-wrong"}

@@ -41,7 +41,13 @@ from kubenexus.framework import (
     Status,
 )
 from kubenexus.plugins.args import PluginArgs
-from kubenexus.plugins.numa_topology.request import STRICT, NumaRequest, Policy, numa_request
+from kubenexus.plugins.numa_topology.request import (
+    NUMA_ANNOTATIONS,
+    STRICT,
+    NumaRequest,
+    Policy,
+    numa_request,
+)
 from kubenexus.plugins.numa_topology.zones import CPU, GPU, MEMORY, Assignment, ZoneTable
 
 ZONES_ANNOTATION: Final = keys.NUMA_ZONES
@@ -278,6 +284,8 @@ class NUMATopology:
         return request if isinstance(request, NumaRequest) else None
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: NodeTable) -> Status:
+        if not self.zones.described and pod.annotations.keys().isdisjoint(NUMA_ANNOTATIONS):
+            return SKIP  # no node has zones, the pod asks nothing of them: the common case, cheap
         try:
             request = numa_request(pod, self.args.default_policy, self.args.batch_default_policy)
         except InvalidInputError as exc:

@@ -21,6 +21,19 @@ POLICIES: Final[dict[str, Policy]] = {
 STRICT: Final = frozenset({"restricted", "single-numa-node", "isolated"})
 SPREADS: Final = frozenset({"packed", "balanced", "isolated"})
 GIB: Final = 2**30
+# Every annotation ``numa_request`` reads that can be malformed: a pod carrying none of them
+# asks for no alignment of its own and cannot be refused for one.
+NUMA_ANNOTATIONS: Final = frozenset(
+    {
+        *keys.NUMA_POLICY_KEYS,
+        keys.NUMA_RESOURCES,
+        keys.NUMA_AFFINITY,
+        keys.NUMA_ANTI_AFFINITY,
+        keys.MEMORY_INTENSIVE,
+        keys.NUMA_DISTANCE_WEIGHT,
+        keys.GANG_NUMA_SPREAD,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
