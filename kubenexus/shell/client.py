@@ -48,6 +48,18 @@ class ApiError(KubeNexusError):
         return self.status in {0, 429} or self.status >= 500
 
 
+def _json_default(value: object) -> object:
+    """What orjson does not encode itself: read-only mappings (labels, annotations)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _encode(body: Any) -> bytes:
+    # orjson: the Binding of every pod is encoded here (stdlib json was ~5 % of a bind's CPU).
+    return orjson.dumps(body, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+
+
 def _decode(raw: bytes) -> dict[str, Any]:
     try:
         # orjson: a page of 500 pods decodes ~3.5× faster than with json (start-up lists).
@@ -261,7 +273,7 @@ class KubeClient:
                 method,
                 URL(self._base + path, encoded=True),
                 params=dict(query) if query else None,
-                data=None if body is None else json.dumps(body),
+                data=None if body is None else _encode(body),
                 headers=headers,
                 timeout=timeout,
                 proxy=self._proxy,

@@ -4,12 +4,15 @@ arrived)."""
 from __future__ import annotations
 
 import asyncio
+import json
+from types import MappingProxyType
 
 import pytest
 
 from kubenexus.shell.client import (
     ClientSettings,
     KubeClient,
+    _encode,
     _environment_proxy,
     _list_head,
     load_configuration,
@@ -87,3 +90,17 @@ async def test_a_paged_list_reads_every_object_once_on_both_servers(cluster: Clu
         await client.close()
     assert [len(page) for page in pages] == [3, 3, 1]
     assert sorted(name for page in pages for name in page) == [f"page-{i}" for i in range(7)]
+
+
+def test_request_bodies_encode_as_json_did_read_only_maps_included() -> None:
+    """Bodies are encoded with orjson: what the daemon sends (read-only label maps, tuples,
+    numeric keys, non-ASCII text) reads back as the standard library wrote it."""
+    body = {
+        "metadata": {"annotations": MappingProxyType({"note": "zürich ✓"}), "n": (1, 2)},
+        1: "one",
+    }
+    assert json.loads(_encode(body)) == json.loads(
+        json.dumps({**body, "metadata": {"annotations": {"note": "zürich ✓"}, "n": [1, 2]}})
+    )
+    with pytest.raises(TypeError, match="not JSON serializable: object"):
+        _encode({"x": object()})
