@@ -54,7 +54,7 @@ async def _informed(status: int) -> tuple[dict[str, str], set[str], int]:
 
 
 async def test_break_a_list_expired_mid_way_leaves_no_ghost_of_a_pod_deleted_meanwhile() -> None:
-    """FAILS (defect): the pods of the pages read before the 410 were delivered, but the
+    """Failed before the fix (informer.py keeps what a failed list delivered): the pods of the pages read before the 410 were delivered, but the
     informer forgets them (``seen`` is local to the failed ``_relist``): one deleted before the
     next list is never reported deleted — the daemon counts a ghost pod on its node forever."""
     live, held, relists = await _informed(410)
@@ -64,7 +64,7 @@ async def test_break_a_list_expired_mid_way_leaves_no_ghost_of_a_pod_deleted_mea
 
 
 async def test_break_a_list_failing_mid_way_leaves_no_ghost_of_a_pod_deleted_meanwhile() -> None:
-    """FAILS (defect): the same after a 500 on a later page (an API server restarting, a
+    """Failed before the fix (informer.py keeps what a failed list delivered): the same after a 500 on a later page (an API server restarting, a
     timeout): far likelier in production than an expired token."""
     live, held, _ = await _informed(500)
     assert sorted(live.values()) == sorted(held)
