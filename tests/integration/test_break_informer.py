@@ -43,7 +43,7 @@ async def _informed(status: int) -> tuple[dict[str, str], set[str], int]:
         )
         task = asyncio.create_task(informer.run())
         try:
-            await eventually(lambda: informer.synced.is_set())
+            await eventually(informer.synced.is_set)
             await asyncio.sleep(0.2)  # let any watch event arrive
             held = {p["metadata"]["name"] for p in emulator.objects("pods")}
             return live, held, informer.relists
