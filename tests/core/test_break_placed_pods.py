@@ -46,7 +46,7 @@ def test_a_gang_takes_a_preemptible_class_victim_first_when_read_in_full() -> No
 
 
 def test_break_a_gang_takes_a_preemptible_class_victim_first_as_the_daemon_reads_it() -> None:
-    """FAILS (defect): the daemon reads placed pods slim, dropping priorityClassName, so a
+    """Failed before the fix (placed pods keep priorityClassName): the slim read dropped it, so a
     victim preemptible by its class ('low-priority', 'best-effort') or tiered by its class
     (priority_class_tiers) is ranked as firm: the gang evicts the firm pod instead."""
     assert _victims(_cluster(lambda d: placed_pod_from_dict(d, keep_owner=False))) == ["spot"]
