@@ -1,0 +1,65 @@
+"""Break-tests of placed pods read slim by the daemon (commits 17de651, 3978476; issue #17):
+pods already on their nodes — placed by us before a restart, or by another scheduler — are
+matched by the pod rules of pods placed now, and their own required anti-affinity still binds
+newcomers (kube's symmetric rule). Emulator and real kube-apiserver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.conftest import Cluster, eventually, running_daemon
+
+HOST = "kubernetes.io/hostname"
+ZONE = "topology.kubernetes.io/zone"
+
+
+def _anti(app: str) -> dict[str, Any]:
+    term = {"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": HOST}
+    return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+
+
+def _on(node: str) -> dict[str, Any]:
+    return {"nodeSelector": {HOST: node}}
+
+
+async def test_pods_placed_before_a_restart_and_by_others_still_bind_newcomers(
+    cluster: Cluster,
+) -> None:
+    for name in ("a0", "b0", "c0"):
+        cluster.node(name, cpu="8", **{HOST: name, ZONE: f"zone-{name[0]}"})
+    async with running_daemon(cluster):
+        # Ours: a guard that keeps web pods off a0, a cache on b0, two db replicas in zone a.
+        cluster.pod("guard", "100m", labels={"app": "guard"}, affinity=_anti("web"), **_on("a0"))
+        cluster.pod("cache", "100m", labels={"app": "cache"}, **_on("b0"))
+        for i in range(2):
+            cluster.pod(f"db-{i}", "100m", labels={"app": "db"}, **_on("a0"))
+        ours = ["guard", "cache", "db-0", "db-1"]
+        await eventually(lambda: all(cluster.node_of(n) for n in ours), timeout=20)
+    # Another scheduler's guard keeps web pods off c0.
+    cluster.pod(
+        "their-guard",
+        "100m",
+        scheduler="default-scheduler",
+        node="c0",
+        labels={"app": "guard"},
+        affinity=_anti("web"),
+    )
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": ZONE,
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "db"}},
+        }
+    ]
+    async with running_daemon(cluster) as daemon:  # restarted: every pod above is read slim
+        assert daemon.scheduler.cache.pod_count == 5
+        for i in range(3):
+            cluster.pod(f"web-{i}", "100m", labels={"app": "web"})
+        cluster.pod("near", "100m", affinity=_anti("cache"))
+        cluster.pod("db-2", "100m", labels={"app": "db"}, topologySpreadConstraints=spread)
+        names = [f"web-{i}" for i in range(3)] + ["near", "db-2"]
+        await eventually(lambda: all(cluster.node_of(n) for n in names), timeout=20)
+        assert {cluster.node_of(f"web-{i}") for i in range(3)} == {"b0"}  # both guards hold
+        assert cluster.node_of("near") in {"a0", "c0"}  # away from the cache
+        assert cluster.node_of("db-2") in {"b0", "c0"}  # zone a holds two already
