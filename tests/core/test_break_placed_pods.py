@@ -1,6 +1,8 @@
-"""Break-test of the slim reading of placed pods (placed_pod_from_dict, commit 3978476): the
-daemon reads every placed pod slim, so what the core decides about placed pods (victims of
-preemption) must not differ from a full read of the same objects (what the simulator sees)."""
+"""Break-tests of the last start-up and per-pod speed work (issue #17). The slim reading of
+placed pods (placed_pod_from_dict, commit 3978476): the daemon reads every placed pod slim, so
+what the core decides about placed pods (victims of preemption) must not differ from a full
+read of the same objects (what the simulator sees). The runtime's shortcuts (commit 24c99ea):
+a removed node or one outside a pre-filter's node limit is never chosen."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 from kubenexus.api.objects import PodInfo, placed_pod_from_dict, pod_from_dict
 from kubenexus.scheduler import Scheduler, Unschedulable
 from tests.builders import make_node, make_pod
-from tests.core.helpers import scheduler
+from tests.core.helpers import place, scheduler
 
 
 def _gang_pod(priority: int) -> PodInfo:
@@ -50,3 +52,40 @@ def test_break_a_gang_takes_a_preemptible_class_victim_first_as_the_daemon_reads
     victim preemptible by its class ('low-priority', 'best-effort') or tiered by its class
     (priority_class_tiers) is ranked as firm: the gang evicts the firm pod instead."""
     assert _victims(_cluster(lambda d: placed_pod_from_dict(d, keep_owner=False))) == ["spot"]
+
+
+def test_a_removed_node_that_would_score_best_is_never_chosen() -> None:
+    """Break-test of the runtime's mask skipped when every slot passes (commit 24c99ea): the
+    emptiest node is removed (its slot left invalid, its figures may linger); the others all
+    pass, and one of them is chosen — with scores (many nodes) and without."""
+    nodes = [make_node("gone").alloc(cpu="64", memory="256Gi").obj()]
+    nodes += [make_node(f"n{i}").alloc(cpu="8", memory="32Gi").obj() for i in range(5)]
+    s = scheduler(*nodes)
+    s.remove_node("gone")
+    assert place(s, *(make_pod(f"p{i}").req(cpu="1").obj() for i in range(8))).keys() == {
+        f"p{i}" for i in range(8)
+    }
+    assert "gone" not in set(place(s, make_pod("q").req(cpu="1").obj()).values())
+    assert s.cache.node_of("uid-p0") != "gone"
+    assert {s.cache.node_of(f"uid-p{i}") for i in range(8)} <= {f"n{i}" for i in range(5)}
+
+
+def test_a_node_limit_of_a_pre_filter_holds_when_most_nodes_pass() -> None:
+    """Pods naming three of four nodes by metadata.name (NodeAffinity's pre-filter limit, kube's
+    semantics): the fourth, the emptiest, is never chosen (scores are computed for every slot
+    and the others masked)."""
+    s = scheduler(*(make_node(f"n{i}").alloc(cpu="8", memory="32Gi").obj() for i in range(4)))
+    for i in (1, 2, 3):
+        s.upsert_pod(make_pod(f"fill-{i}").req(cpu="4").node(f"n{i}").phase("Running").obj())
+    named = ["n1", "n2", "n3"]
+    terms = [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [name]}]}
+        for name in named
+    ]
+    affinity = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}
+    pods = []
+    for i in range(3):
+        body = make_pod(f"named-{i}").req(cpu="1").dict()
+        body["spec"]["affinity"] = {"nodeAffinity": affinity}
+        pods.append(pod_from_dict(body))
+    assert set(place(s, *pods).values()) <= set(named)
