@@ -11,7 +11,9 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from kubenexus.shell.client import ClientSettings, KubeClient, load_configuration
+import pytest
+
+from kubenexus.shell.client import ApiError, ClientSettings, KubeClient, load_configuration
 from kubenexus.shell.informer import Informer, InformerSettings, object_key
 from tests.emulator import running_emulator
 from tests.integration.conftest import Cluster, eventually
@@ -141,3 +143,44 @@ async def test_a_list_whose_token_expires_mid_way_is_listed_again_whole(cluster:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await client.close()
+
+
+async def test_break_a_page_whose_head_lies_leaves_no_stray_request_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The token read from the head of a reply differs from the list's own (a reply with two
+    'metadata' keys: JSON keeps the last): the page named by the list's token is fetched, and
+    the one fetched from the head is cancelled — not left running, its error never read.
+    FAILS (defect): the prefetch it replaces is left running."""
+    client = KubeClient(await load_configuration(None, host="http://127.0.0.1:9"), ClientSettings())
+    first = (
+        b'{"kind":"PodList","apiVersion":"v1","metadata":{"continue":"head"},'
+        b'"items":[{"metadata":{"name":"a"}}],"metadata":{"continue":"real"}}'
+    )
+    last = b'{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[{"metadata":{"name":"b"}}]}'
+    stray: list[str] = []
+
+    async def reply(method: str, path: str, *, query: Mapping[str, str], **_: Any) -> bytes:
+        token = query.get("continue", "")
+        if token == "head":
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                stray.append("cancelled")
+                raise
+            stray.append("ran to its end")
+            raise ApiError(410, "Expired", "the head's token")
+        return first if not token else last
+
+    monkeypatch.setattr(client, "_request_bytes", reply)
+    try:
+        names = [
+            item["metadata"]["name"]
+            async for items, _ in client.list_pages("/api/v1/pods", {}, 1)
+            for item in items
+        ]
+        await asyncio.sleep(0.1)
+    finally:
+        await client.close()
+    assert names == ["a", "b"]
+    assert stray == ["cancelled"]
