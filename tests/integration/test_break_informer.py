@@ -151,7 +151,7 @@ async def test_break_a_page_whose_head_lies_leaves_no_stray_request_behind(
     """The token read from the head of a reply differs from the list's own (a reply with two
     'metadata' keys: JSON keeps the last): the page named by the list's token is fetched, and
     the one fetched from the head is cancelled — not left running, its error never read.
-    FAILS (defect): the prefetch it replaces is left running."""
+    Failed before the fix (client.py cancels the prefetch it replaces)."""
     client = KubeClient(await load_configuration(None, host="http://127.0.0.1:9"), ClientSettings())
     first = (
         b'{"kind":"PodList","apiVersion":"v1","metadata":{"continue":"head"},'
