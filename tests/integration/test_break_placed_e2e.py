@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.conftest import Cluster, eventually, running_daemon
+import aiohttp
+
+from tests.integration.conftest import Cluster, eventually, running_daemon, stand_in_for_kubelet
 from tests.integration.test_preemption_e2e import FAST, _terminating
 from tests.realk8s.client import RealApiError
 
@@ -101,3 +103,32 @@ async def test_a_gang_evicts_the_pod_preemptible_by_its_class_end_to_end(cluster
         await eventually(lambda: _terminating(cluster, "spot") or _terminating(cluster, "firm"))
         assert _terminating(cluster, "spot")
         assert not _terminating(cluster, "firm")
+
+
+async def _bind(cluster: Cluster, pod: str, node: str) -> None:
+    """Bind a pod as another scheduler would (the binding subresource)."""
+    path = f"/api/v1/namespaces/default/pods/{pod}/binding"
+    body = {"metadata": {"name": pod}, "target": {"kind": "Node", "name": node}}
+    if cluster.real:
+        cluster.api.request("POST", path, body)
+        return
+    async with aiohttp.ClientSession(cluster.url) as session, session.post(path, json=body) as r:
+        assert r.status == 201, await r.text()
+
+
+async def test_another_schedulers_pod_is_counted_once_bound_and_freed_once_gone(
+    cluster: Cluster,
+) -> None:
+    """Another scheduler's pod is not read while it waits (commit 3978476): once that
+    scheduler binds it, its requests count on its node; once it is gone, they are free."""
+    cluster.node("a", cpu="4")
+    cluster.pod("theirs", cpu="3", scheduler="other-scheduler")
+    async with running_daemon(cluster) as daemon:
+        await _bind(cluster, "theirs", "a")
+        await eventually(lambda: daemon.scheduler.cache.pod_count == 1)
+        cluster.pod("mine", cpu="2")
+        await eventually(lambda: cluster.events("mine", "FailedScheduling"))
+        assert cluster.node_of("mine") is None
+        cluster.api.delete_object("pods", "theirs", "default")
+        stand_in_for_kubelet(cluster)
+        await eventually(lambda: cluster.node_of("mine") == "a", timeout=20)
