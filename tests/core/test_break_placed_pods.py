@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubenexus.api.objects import PodInfo, placed_pod_from_dict, pod_from_dict
-from kubenexus.scheduler import Scheduler, Unschedulable
+from kubenexus.scheduler import Scheduled, Scheduler, Unschedulable
 from tests.builders import make_node, make_pod
 from tests.core.helpers import place, scheduler
 
@@ -89,3 +89,34 @@ def test_a_node_limit_of_a_pre_filter_holds_when_most_nodes_pass() -> None:
         body["spec"]["affinity"] = {"nodeAffinity": affinity}
         pods.append(pod_from_dict(body))
     assert set(place(s, *pods).values()) <= set(named)
+
+
+def test_numa_skip_ends_once_a_node_gains_zones_and_placed_pods_fill_them() -> None:
+    """Break-test of NUMATopology's shortcut (commit 24c99ea): while no node has zones, a gang
+    member without NUMA annotations skips the plugin. The node then gains two zones of 4 CPUs;
+    a placed pod (read slim, as the daemon reads it) already holds 3 CPUs of zone 0 by its
+    annotations. A member asking single-numa-node for 2 CPUs must go to zone 1 — and one
+    asking for 5 fits no zone: refused."""
+    plain = make_node("n").alloc(cpu="8", memory="16Gi").obj()
+    s = scheduler(plain)
+    body = make_pod("held").req(cpu="3", memory="1Gi").node("n").phase("Running").dict()
+    body["metadata"]["annotations"] = {"numa.kubenexus.io/zones": "0", "cpu-set": "0-2"}
+    s.upsert_pod(placed_pod_from_dict(body, keep_owner=False))
+    member = make_pod("m0").req(cpu="1").label("pod-group.scheduling.kubenexus.io/name", "g")
+    assert (
+        place(s, member.label("pod-group.scheduling.kubenexus.io/min-available", "1").obj())["m0"]
+        == "n"
+    )
+    zoned = make_node("n").alloc(cpu="8", memory="16Gi").label("numa.kubenexus.io/node-count", "2")
+    for zone in range(2):
+        zoned.label(f"numa.kubenexus.io/node-{zone}-cpus", f"{zone * 4}-{zone * 4 + 3}")
+        zoned.label(f"numa.kubenexus.io/node-{zone}-memory", "8Gi")
+    s.upsert_node(zoned.obj())
+    policy = "scheduling.kubenexus.io/numa-policy"
+    s.upsert_pod(make_pod("two").req(cpu="2", memory="1Gi").annotate(policy, "single-numa").obj())
+    [placed] = [o for o in s.run_until_idle() if o.pod.name == "two"]
+    assert isinstance(placed, Scheduled)
+    assert placed.node == "n"
+    assert placed.placement.annotations.get("numa.kubenexus.io/zones") == "1"  # 0 holds 'held'
+    too_big = make_pod("five").req(cpu="5", memory="1Gi").annotate(policy, "single-numa").obj()
+    assert place(s, too_big)["five"] != "n"  # fits no zone of 4 CPUs: refused
