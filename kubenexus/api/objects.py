@@ -689,10 +689,11 @@ def pod_from_dict(obj: Mapping[str, Any]) -> PodInfo:
 
 def placed_pod_from_dict(obj: Mapping[str, Any], *, keep_owner: bool) -> PodInfo:
     """A pod on its node, read for what counting it needs, and no more: its requests, ports,
-    labels and pod (anti-)affinity (pods placed later match against them), gang, and our own
-    placement annotations; not the rules it was placed by (the daemon's cache of 50,000 pods
-    reads faster and stays small). ``keep_owner``: its controller is kept (our pods: services'
-    replicas are counted by owner). A pod not placed is read in full."""
+    labels and pod (anti-)affinity (pods placed later match against them), gang, priority class
+    (preemption ranks victims by it), and our own placement annotations; not the rules it was
+    placed by (the daemon's cache of 50,000 pods reads faster and stays small). ``keep_owner``:
+    its controller is kept (our pods: services' replicas are counted by owner). A pod not placed
+    is read in full."""
     return _read_pod(obj, slim=True, keep_owner=keep_owner)
 
 
@@ -739,9 +740,10 @@ def _read_pod(obj: Mapping[str, Any], *, slim: bool, keep_owner: bool) -> PodInf
         node_name=node_name,
         phase=sys.intern(_str(status.get("phase"), "status.phase") or "Pending"),
         priority=_int(spec.get("priority"), "spec.priority"),
-        priority_class_name=""
-        if slim
-        else _str(spec.get("priorityClassName"), "spec.priorityClassName"),
+        # Kept on placed pods too: a victim's class makes it preemptible or gives its tier.
+        priority_class_name=sys.intern(
+            _str(spec.get("priorityClassName"), "spec.priorityClassName")
+        ),
         created=_timestamp(meta.get("creationTimestamp"), "metadata.creationTimestamp"),
         started=_start_time(status),
         # A placed pod preempts no one: only a pending pod's policy must be readable.

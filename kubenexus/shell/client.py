@@ -358,7 +358,11 @@ class KubeClient:
                 meta = page.get("metadata") or {}
                 token = str(meta.get("continue") or "")
                 if token and (head is None or head.get("continue") != token):
-                    pending = fetch(token)  # the head was not the list's metadata after all
+                    # The head was not the list's metadata after all: its page is not wanted.
+                    if head is not None and head.get("continue"):
+                        pending.cancel()  # (done already: its outcome is read and dropped)
+                        await asyncio.gather(pending, return_exceptions=True)
+                    pending = fetch(token)
                     await asyncio.sleep(0)
                 yield page.get("items") or [], str(meta.get("resourceVersion", ""))
                 if not token:

@@ -87,14 +87,20 @@ class Informer:
     async def _relist(self) -> None:
         seen: dict[str, _Identity] = {}
         version = ""
-        async for items, page_version in self.client.list_pages(
-            self.path, self._query, self.settings.page_size
-        ):
-            version = page_version
-            for obj in items:
-                key = object_key(obj)
-                seen[key] = _stub(obj)
-                await self._deliver(self._on_upsert, obj)
+        try:
+            async for items, page_version in self.client.list_pages(
+                self.path, self._query, self.settings.page_size
+            ):
+                version = page_version
+                for obj in items:
+                    key = object_key(obj)
+                    seen[key] = _stub(obj)
+                    await self._deliver(self._on_upsert, obj)
+        except BaseException:
+            # The pages read were delivered: remember them, so the next list reports those
+            # gone meanwhile as deleted (else they stay in the callers' caches as ghosts).
+            self._keys.update(seen)
+            raise
         for key, stub in self._keys.items():
             if key not in seen:
                 await self._deliver(self._on_delete, _from_stub(stub))
