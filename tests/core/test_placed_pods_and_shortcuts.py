@@ -1,8 +1,7 @@
-"""Break-tests of the last start-up and per-pod speed work (issue #17). The slim reading of
-placed pods (placed_pod_from_dict, commit 3978476): the daemon reads every placed pod slim, so
-what the core decides about placed pods (victims of preemption) must not differ from a full
-read of the same objects (what the simulator sees). The runtime's shortcuts (commit 24c99ea):
-a removed node or one outside a pre-filter's node limit is never chosen."""
+"""Placed pods read slim (placed_pod_from_dict, as the daemon reads every placed pod) must lead
+the core to the decisions a full read leads to (what the simulator sees), e.g. preemption
+victims; the runtime's shortcuts never choose a removed node or one outside a pre-filter's
+node limit."""
 
 from __future__ import annotations
 
@@ -47,7 +46,7 @@ def test_a_gang_takes_a_preemptible_class_victim_first_when_read_in_full() -> No
     assert _victims(_cluster(pod_from_dict)) == ["spot"]
 
 
-def test_break_a_gang_takes_a_preemptible_class_victim_first_as_the_daemon_reads_it() -> None:
+def test_a_gang_takes_a_preemptible_class_victim_first_as_the_daemon_reads_it() -> None:
     """Failed before the fix (placed pods keep priorityClassName): the slim read dropped it, so a
     victim preemptible by its class ('low-priority', 'best-effort') or tiered by its class
     (priority_class_tiers) is ranked as firm: the gang evicts the firm pod instead."""
@@ -55,7 +54,7 @@ def test_break_a_gang_takes_a_preemptible_class_victim_first_as_the_daemon_reads
 
 
 def test_a_removed_node_that_would_score_best_is_never_chosen() -> None:
-    """Break-test of the runtime's mask skipped when every slot passes (commit 24c99ea): the
+    """The runtime's mask is skipped when every slot passes: the
     emptiest node is removed (its slot left invalid, its figures may linger); the others all
     pass, and one of them is chosen — with scores (many nodes) and without."""
     nodes = [make_node("gone").alloc(cpu="64", memory="256Gi").obj()]
@@ -92,7 +91,7 @@ def test_a_node_limit_of_a_pre_filter_holds_when_most_nodes_pass() -> None:
 
 
 def test_numa_skip_ends_once_a_node_gains_zones_and_placed_pods_fill_them() -> None:
-    """Break-test of NUMATopology's shortcut (commit 24c99ea): while no node has zones, a gang
+    """NUMATopology's shortcut: while no node has zones, a gang
     member without NUMA annotations skips the plugin. The node then gains two zones of 4 CPUs;
     a placed pod (read slim, as the daemon reads it) already holds 3 CPUs of zone 0 by its
     annotations. A member asking single-numa-node for 2 CPUs must go to zone 1 — and one

@@ -1,4 +1,4 @@
-"""Break-tests of placed pods read slim by the daemon (commits 17de651, 3978476; issue #17):
+"""Placed pods read slim by the daemon:
 pods already on their nodes — placed by us before a restart, or by another scheduler — are
 matched by the pod rules of pods placed now, and their own required anti-affinity still binds
 newcomers (kube's symmetric rule). Emulator and real kube-apiserver."""
@@ -119,7 +119,7 @@ async def _bind(cluster: Cluster, pod: str, node: str) -> None:
 async def test_another_schedulers_pod_is_counted_once_bound_and_freed_once_gone(
     cluster: Cluster,
 ) -> None:
-    """Another scheduler's pod is not read while it waits (commit 3978476): once that
+    """Another scheduler's pod is not read while it waits: once that
     scheduler binds it, its requests count on its node; once it is gone, they are free."""
     cluster.node("a", cpu="4")
     cluster.pod("theirs", cpu="3", scheduler="other-scheduler")

@@ -1,4 +1,4 @@
-"""Break-tests of paged lists (commit 82bc617, issue #17) through the informer: a list that
+"""Paged lists through the informer: a list that
 fails part-way (an expired continue token — 410 — or any error of a later page) is listed
 again from scratch, and nothing is lost, duplicated or left behind."""
 
@@ -58,7 +58,7 @@ async def _informed(status: int) -> tuple[dict[str, str], set[str], int]:
             await client.close()
 
 
-async def test_break_a_list_expired_mid_way_leaves_no_ghost_of_a_pod_deleted_meanwhile() -> None:
+async def test_a_list_expired_mid_way_leaves_no_ghost_of_a_pod_deleted_meanwhile() -> None:
     """Failed before the fix (informer.py keeps what a failed list delivered): the pods of the pages read before the 410 were delivered, but the
     informer forgets them (``seen`` is local to the failed ``_relist``): one deleted before the
     next list is never reported deleted — the daemon counts a ghost pod on its node forever."""
@@ -68,7 +68,7 @@ async def test_break_a_list_expired_mid_way_leaves_no_ghost_of_a_pod_deleted_mea
     assert sorted(live.values()) == sorted(held)
 
 
-async def test_break_a_list_failing_mid_way_leaves_no_ghost_of_a_pod_deleted_meanwhile() -> None:
+async def test_a_list_failing_mid_way_leaves_no_ghost_of_a_pod_deleted_meanwhile() -> None:
     """Failed before the fix (informer.py keeps what a failed list delivered): the same after a 500 on a later page (an API server restarting, a
     timeout): far likelier in production than an expired token."""
     live, held, _ = await _informed(500)
@@ -145,7 +145,7 @@ async def test_a_list_whose_token_expires_mid_way_is_listed_again_whole(cluster:
         await client.close()
 
 
-async def test_break_a_page_whose_head_lies_leaves_no_stray_request_behind(
+async def test_a_page_whose_head_lies_leaves_no_stray_request_behind(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The token read from the head of a reply differs from the list's own (a reply with two
