@@ -237,10 +237,8 @@ class Daemon:
 
     def _pod_upsert(self, obj: Mapping[str, Any]) -> None:
         spec = obj.get("spec")
-        if not isinstance(spec, Mapping):
-            spec = {}  # refused below, naming the field
-        ours = spec.get("schedulerName") in self.scheduler.profiles
-        if not ours and not spec.get("nodeName"):
+        ours = isinstance(spec, Mapping) and spec.get("schedulerName") in self.scheduler.profiles
+        if isinstance(spec, Mapping) and not ours and not spec.get("nodeName"):
             return  # another scheduler's pod, not placed yet: nothing to count or to place
         try:
             # A placed pod is read for what counting it needs (a cache of 50,000 pods must

@@ -6,6 +6,7 @@ import gc
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from kubenexus.shell.app import GC_THRESHOLDS, Daemon
 from kubenexus.shell.client import ClientSettings, KubeClient
@@ -390,3 +391,19 @@ async def test_tuned_garbage_collector_raises_thresholds_and_freezes_the_cache(
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+
+
+async def test_a_pod_whose_spec_is_not_an_object_is_logged_naming_the_field(
+    cluster: Cluster,
+) -> None:
+    """Only a well-formed pod of another scheduler is passed over unread: a malformed one is
+    refused naming the field, like any unreadable pod, and the daemon goes on."""
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster) as daemon:
+        with capture_logs() as logs:
+            daemon._pod_upsert({"metadata": {"name": "odd", "namespace": "default"}, "spec": "x"})
+        [entry] = [e for e in logs if e["event"] == "pod.invalid"]
+        assert entry["pod"] == "default/odd"
+        assert "spec" in entry["error"]
+        cluster.pod("fine", cpu="1")
+        await eventually(lambda: cluster.node_of("fine") == "a")
