@@ -220,7 +220,13 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     help="Default: in-cluster, then ~/.kube/config.",
 )
 @config_option
-@click.option("--max-binds-in-flight", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--max-binds-in-flight",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Concurrent Bindings (each holds one connection: see docs/install.md).",
+)
 @click.option(
     "--qps",
     default=1000.0,
