@@ -222,7 +222,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
 @config_option
 @click.option(
     "--max-binds-in-flight",
-    default=64,
+    default=256,
     show_default=True,
     type=click.IntRange(min=1),
     help="Concurrent Bindings (each holds one connection: see docs/install.md).",
@@ -334,7 +334,7 @@ def run(  # noqa: PLR0917 - click passes one argument per option
         metrics_port=metrics_port,
         score_annotation=score_annotation,
         serve_explain=serve_explain,
-        tune_gc=True,
+        tune_process=True,
     )
     client_settings = ClientSettings(qps=qps, burst=burst, connection_pool=max_binds_in_flight + 32)
     try:

@@ -46,9 +46,7 @@ def _always() -> bool:
 
 @dataclass(frozen=True, slots=True)
 class BinderSettings:
-    # Each in-flight Binding holds a TLS connection, and asyncio gives each a 256 KiB read
-    # buffer: 256 in flight cost ~65 MiB and bound no faster on a real control plane than 64.
-    max_in_flight: int = 64
+    max_in_flight: int = 256
     # Annotations written for people, not for the node: dropped when the server refuses them.
     optional_annotations: frozenset[str] = frozenset({keys.SCORE_BREAKDOWN})
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio.sslproto
 import gc
 
 import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from kubenexus.shell.app import GC_THRESHOLDS, Daemon
+from kubenexus.shell.app import GC_THRESHOLDS, TLS_READ_BUFFER, Daemon
 from kubenexus.shell.client import ClientSettings, KubeClient
 from tests.integration.conftest import Cluster, eventually, pod_key, running_daemon
 
@@ -377,20 +378,24 @@ async def test_a_connection_pool_too_small_for_the_watches_is_refused(cluster: C
         await client.close()
 
 
-async def test_tuned_garbage_collector_raises_thresholds_and_freezes_the_cache(
+async def test_a_tuned_process_collects_less_often_freezes_the_cache_and_reads_tls_leaner(
     cluster: Cluster,
 ) -> None:
-    """``kubenexus run`` tunes the collector: fewer collections while the lists are read, and
-    the cache read by then frozen (later full collections do not walk it)."""
+    """``kubenexus run`` tunes the process: fewer collections while the lists are read, the cache
+    read by then frozen (later full collections do not walk it), smaller TLS read buffers (one
+    connection per Binding in flight)."""
     thresholds = gc.get_threshold()
+    tls_buffer = asyncio.sslproto.SSLProtocol.max_size
     try:
         cluster.node("n0")
-        async with running_daemon(cluster, tune_gc=True):
+        async with running_daemon(cluster, tune_process=True):
             assert gc.get_threshold() == GC_THRESHOLDS
             assert gc.get_freeze_count() > 0
+            assert asyncio.sslproto.SSLProtocol.max_size == TLS_READ_BUFFER < tls_buffer
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+        asyncio.sslproto.SSLProtocol.max_size = tls_buffer
 
 
 async def test_a_pod_whose_spec_is_not_an_object_is_logged_naming_the_field(
