@@ -16,7 +16,7 @@ from kubenexus.api.keys import MANAGED_BY_LABEL, SCHEDULER_NAME
 from kubenexus.api.reservation import GROUP, VERSION
 from kubenexus.config import SchedulerConfiguration
 from kubenexus.scheduler import Scheduler
-from kubenexus.shell.app import Daemon, DaemonSettings
+from kubenexus.shell.app import Daemon, DaemonSettings, fewer_collections
 from kubenexus.shell.client import ApiError, ClientSettings, KubeClient
 from kubenexus.shell.operator import pod_group_problems
 
@@ -52,6 +52,12 @@ async def load_cluster(client: KubeClient, config: SchedulerConfiguration) -> Sc
     daemon = Daemon(client, settings)
     # All at once, as the daemon's informers start (what they feed does not depend on the order
     # objects arrive in): the server prepares one list while the last page of another is parsed.
+    with fewer_collections():  # a bulk read: halves the time at 50,000 pods (docs/performance.md)
+        await _list_everything(client, daemon)
+    return daemon.scheduler
+
+
+async def _list_everything(client: KubeClient, daemon: Daemon) -> None:
     await asyncio.gather(
         daemon.nodes.list_once(),
         daemon.pods.list_once(),
@@ -62,4 +68,3 @@ async def load_cluster(client: KubeClient, config: SchedulerConfiguration) -> Sc
         *(informer.list_once() for informer in daemon.cluster_objects.informers.values()),
         _pod_groups(client, daemon),
     )
-    return daemon.scheduler

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from kubenexus.shell.app import GC_THRESHOLDS, TLS_READ_BUFFER, Daemon
+from kubenexus.shell.app import GC_THRESHOLDS, TLS_READ_BUFFER, Daemon, fewer_collections
 from kubenexus.shell.client import ClientSettings, KubeClient
 from tests.integration.conftest import Cluster, eventually, pod_key, running_daemon
 
@@ -412,3 +412,15 @@ async def test_a_pod_whose_spec_is_not_an_object_is_logged_naming_the_field(
         assert "spec" in entry["error"]
         cluster.pod("fine", cpu="1")
         await eventually(lambda: cluster.node_of("fine") == "a")
+
+
+def test_a_bulk_read_collects_less_often_and_restores_the_collector_after() -> None:
+    """One-shot reads of a whole cluster (explain, status) raise the collector's thresholds for
+    the read only, also when it fails."""
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold() == GC_THRESHOLDS
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), fewer_collections():
+        raise RuntimeError("the read failed")
+    assert gc.get_threshold() == before
