@@ -360,7 +360,7 @@ class KubeClient:
                 if token and (head is None or head.get("continue") != token):
                     # The head was not the list's metadata after all: its page is not wanted.
                     if head is not None and head.get("continue"):
-                        pending.cancel()  # (done already: its outcome is read and dropped)
+                        pending.cancel()  # its outcome read too: no stray request or error
                         await asyncio.gather(pending, return_exceptions=True)
                     pending = fetch(token)
                     await asyncio.sleep(0)
