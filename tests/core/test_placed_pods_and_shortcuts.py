@@ -47,9 +47,9 @@ def test_a_gang_takes_a_preemptible_class_victim_first_when_read_in_full() -> No
 
 
 def test_a_gang_takes_a_preemptible_class_victim_first_as_the_daemon_reads_it() -> None:
-    """Failed before the fix (placed pods keep priorityClassName): the slim read dropped it, so a
-    victim preemptible by its class ('low-priority', 'best-effort') or tiered by its class
-    (priority_class_tiers) is ranked as firm: the gang evicts the firm pod instead."""
+    """The slim read keeps priorityClassName: a victim preemptible by its class ('low-priority',
+    'best-effort') or tiered by its class (priority_class_tiers) is ranked as a full read ranks
+    it, not as firm."""
     assert _victims(_cluster(lambda d: placed_pod_from_dict(d, keep_owner=False))) == ["spot"]
 
 

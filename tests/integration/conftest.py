@@ -33,7 +33,7 @@ from kubenexus.shell.leader import LeaderSettings
 from tests.builders import make_node, make_pod
 from tests.conftest import SERVERS
 from tests.emulator import running_emulator
-from tests.realk8s.client import RealApi
+from tests.realk8s.client import RealApi, RealApiError
 
 # Fast retries so tests do not wait out production backoffs.
 FAST_CONFIG = {"podInitialBackoffSeconds": 0.05, "podMaxBackoffSeconds": 0.2}
@@ -288,6 +288,24 @@ def pod_key(cluster: Cluster, name: str, namespace: str = "default") -> str:
     pod = cluster.get_pod(name, namespace)
     assert pod is not None, f"no pod {namespace}/{name}"
     return str(pod["metadata"]["uid"])
+
+
+def in_priority_class(cluster: Cluster, name: str, value: int) -> dict[str, Any]:
+    """Spec fields putting a pod in PriorityClass ``name`` of ``value``: the class is created on
+    the real server (its admission resolves the priority, and refuses a bare spec.priority);
+    the emulator takes the priority as given."""
+    if not cluster.real:
+        return {"priorityClassName": name, "priority": value}
+    try:
+        cluster.api.request(
+            "POST",
+            "/apis/scheduling.k8s.io/v1/priorityclasses",
+            {"apiVersion": "scheduling.k8s.io/v1", "metadata": {"name": name}, "value": value},
+        )
+    except RealApiError as exc:
+        if exc.status != 409:
+            raise
+    return {"priorityClassName": name}
 
 
 def lease_holder(cluster: Cluster) -> str | None:

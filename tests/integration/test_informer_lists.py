@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import pytest
@@ -17,6 +18,38 @@ from kubenexus.shell.client import ApiError, ClientSettings, KubeClient, load_co
 from kubenexus.shell.informer import Informer, InformerSettings, object_key
 from tests.emulator import running_emulator
 from tests.integration.conftest import Cluster, eventually
+
+
+@contextlib.asynccontextmanager
+async def _informing(
+    client: KubeClient, path: str, on_each: Callable[[str], None]
+) -> AsyncIterator[tuple[Informer, dict[str, str]]]:
+    """An informer over ``path`` in pages of two, running until the block ends: what its
+    callbacks were left believing (key → name); ``on_each`` sees every name upserted."""
+    live: dict[str, str] = {}
+
+    def upsert(obj: Mapping[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        on_each(name)
+        live[object_key(obj)] = name
+
+    def delete(obj: Mapping[str, Any]) -> None:
+        live.pop(object_key(obj), None)
+
+    informer = Informer(
+        client,
+        path,
+        on_upsert=upsert,
+        on_delete=delete,
+        settings=InformerSettings(page_size=2, retry_initial_seconds=0.01),
+    )
+    task = asyncio.create_task(informer.run())
+    try:
+        yield informer, live
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.close()
 
 
 async def _informed(status: int) -> tuple[dict[str, str], set[str], int]:
@@ -28,40 +61,22 @@ async def _informed(status: int) -> tuple[dict[str, str], set[str], int]:
             emulator.put_object("pods", {"metadata": {"name": f"p{i}", "namespace": "d"}})
         emulator.inject(method="GET", path=r"continue=", status=status, times=1)
         client = KubeClient(await load_configuration(None, host=url), ClientSettings(qps=0))
-        live: dict[str, str] = {}
 
-        def upsert(obj: Mapping[str, Any]) -> None:
-            name = obj["metadata"]["name"]
+        def on_each(name: str) -> None:
             if name == "p0" and emulator.get_object("pods", "p0", "d") is not None:
                 emulator.delete_object("pods", "p0", "d")  # gone before the list is retried
-            live[object_key(obj)] = name
 
-        def delete(obj: Mapping[str, Any]) -> None:
-            live.pop(object_key(obj), None)
-
-        informer = Informer(
-            client,
-            "/api/v1/pods",
-            on_upsert=upsert,
-            on_delete=delete,
-            settings=InformerSettings(page_size=2, retry_initial_seconds=0.01),
-        )
-        task = asyncio.create_task(informer.run())
-        try:
+        async with _informing(client, "/api/v1/pods", on_each) as (informer, live):
             await eventually(informer.synced.is_set)
             await asyncio.sleep(0.2)  # let any watch event arrive
             held = {p["metadata"]["name"] for p in emulator.objects("pods")}
             return live, held, informer.relists
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await client.close()
 
 
 async def test_a_list_expired_mid_way_leaves_no_ghost_of_a_pod_deleted_meanwhile() -> None:
-    """Failed before the fix (informer.py keeps what a failed list delivered): the pods of the pages read before the 410 were delivered, but the
-    informer forgets them (``seen`` is local to the failed ``_relist``): one deleted before the
-    next list is never reported deleted — the daemon counts a ghost pod on its node forever."""
+    """The pods of the pages read before the 410 were delivered: the informer remembers them,
+    so one deleted before the next list is reported deleted (no ghost pod counted on its node
+    forever)."""
     live, held, relists = await _informed(410)
     assert held == {"p1", "p2", "p3", "p4", "p5"}
     assert relists == 1
@@ -69,8 +84,8 @@ async def test_a_list_expired_mid_way_leaves_no_ghost_of_a_pod_deleted_meanwhile
 
 
 async def test_a_list_failing_mid_way_leaves_no_ghost_of_a_pod_deleted_meanwhile() -> None:
-    """Failed before the fix (informer.py keeps what a failed list delivered): the same after a 500 on a later page (an API server restarting, a
-    timeout): far likelier in production than an expired token."""
+    """The same after a 500 on a later page (an API server restarting, a timeout): far likelier
+    in production than an expired token."""
     live, held, _ = await _informed(500)
     assert sorted(live.values()) == sorted(held)
 
@@ -105,30 +120,16 @@ async def test_a_list_whose_token_expires_mid_way_is_listed_again_whole(cluster:
     for i in range(7):
         cluster.node(f"n{i}")
     client = KubeClient(await cluster.configuration(), ClientSettings(qps=0))
-    live: dict[str, str] = {}
     upserts: list[str] = []
 
-    def upsert(obj: Mapping[str, Any]) -> None:
-        name = obj["metadata"]["name"]
+    def on_each(name: str) -> None:
         upserts.append(name)
         if name == "n0" and len(upserts) == 1:
             _compact(cluster)
             cluster.api.delete_object("nodes", "n0", "")
             cluster.node("late")
-        live[object_key(obj)] = name
 
-    def delete(obj: Mapping[str, Any]) -> None:
-        live.pop(object_key(obj), None)
-
-    informer = Informer(
-        client,
-        "/api/v1/nodes",
-        on_upsert=upsert,
-        on_delete=delete,
-        settings=InformerSettings(page_size=2, retry_initial_seconds=0.01),
-    )
-    task = asyncio.create_task(informer.run())
-    try:
+    async with _informing(client, "/api/v1/nodes", on_each) as (informer, live):
         await eventually(informer.synced.is_set, timeout=20)
         held = {n["metadata"]["name"] for n in cluster.api.objects("nodes")}
         await eventually(lambda: sorted(live.values()) == sorted(held))
@@ -139,10 +140,6 @@ async def test_a_list_whose_token_expires_mid_way_is_listed_again_whole(cluster:
         # compacting etcd does not expire the token there (measured); the list is consistent
         # and the watch then reports the changes.
         assert informer.relists == 1
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await client.close()
 
 
 async def test_a_page_whose_head_lies_leaves_no_stray_request_behind(
@@ -150,8 +147,7 @@ async def test_a_page_whose_head_lies_leaves_no_stray_request_behind(
 ) -> None:
     """The token read from the head of a reply differs from the list's own (a reply with two
     'metadata' keys: JSON keeps the last): the page named by the list's token is fetched, and
-    the one fetched from the head is cancelled — not left running, its error never read.
-    Failed before the fix (client.py cancels the prefetch it replaces)."""
+    the one fetched from the head is cancelled — not left running, its error never read."""
     client = KubeClient(await load_configuration(None, host="http://127.0.0.1:9"), ClientSettings())
     first = (
         b'{"kind":"PodList","apiVersion":"v1","metadata":{"continue":"head"},'

@@ -9,9 +9,14 @@ from typing import Any
 
 import aiohttp
 
-from tests.integration.conftest import Cluster, eventually, running_daemon, stand_in_for_kubelet
+from tests.integration.conftest import (
+    Cluster,
+    eventually,
+    in_priority_class,
+    running_daemon,
+    stand_in_for_kubelet,
+)
 from tests.integration.test_preemption_e2e import FAST, _terminating
-from tests.realk8s.client import RealApiError
 
 HOST = "kubernetes.io/hostname"
 ZONE = "topology.kubernetes.io/zone"
@@ -69,37 +74,20 @@ async def test_pods_placed_before_a_restart_and_by_others_still_bind_newcomers(
         assert cluster.node_of("db-2") in {"b0", "c0"}  # zone a holds two already
 
 
-def _class(cluster: Cluster, name: str, value: int) -> dict[str, Any]:
-    """Spec fields putting a pod in PriorityClass ``name`` of ``value`` (created on the real
-    server, whose admission resolves the priority)."""
-    if not cluster.real:
-        return {"priorityClassName": name, "priority": value}
-    try:
-        cluster.api.request(
-            "POST",
-            "/apis/scheduling.k8s.io/v1/priorityclasses",
-            {"apiVersion": "scheduling.k8s.io/v1", "metadata": {"name": name}, "value": value},
-        )
-    except RealApiError as exc:
-        if exc.status != 409:
-            raise
-    return {"priorityClassName": name}
-
-
 async def test_a_gang_evicts_the_pod_preemptible_by_its_class_end_to_end(cluster: Cluster) -> None:
     """Reference §10: a pod of the 'low-priority' class is there to be preempted; a gang takes
-    it before a firm pod of lower priority. Failed before placed pods kept their
-    priorityClassName: the daemon, reading them slim, evicted the firm pod."""
+    it before a firm pod of lower priority: placed pods keep their priorityClassName, so the
+    daemon ranks them as a full read of the same objects does."""
     cluster.node("a", cpu="4")
     cluster.node("b", cpu="4")
-    cluster.pod("firm", cpu="3", node="a", **_class(cluster, "firm-200", 200))
-    cluster.pod("spot", cpu="3", node="b", **_class(cluster, "low-priority", 300))
+    cluster.pod("firm", cpu="3", node="a", **in_priority_class(cluster, "firm-200", 200))
+    cluster.pod("spot", cpu="3", node="b", **in_priority_class(cluster, "low-priority", 300))
     gang = {
         "pod-group.scheduling.kubenexus.io/name": "g",
         "pod-group.scheduling.kubenexus.io/min-available": "1",
     }
     async with running_daemon(cluster, preemption=FAST):
-        cluster.pod("g-0", cpu="2", labels=gang, **_class(cluster, "gang-1000", 1000))
+        cluster.pod("g-0", cpu="2", labels=gang, **in_priority_class(cluster, "gang-1000", 1000))
         await eventually(lambda: _terminating(cluster, "spot") or _terminating(cluster, "firm"))
         assert _terminating(cluster, "spot")
         assert not _terminating(cluster, "firm")

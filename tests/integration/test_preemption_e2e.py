@@ -25,12 +25,12 @@ from tests.integration.conftest import (
     FAST_LEASE,
     Cluster,
     eventually,
+    in_priority_class,
     metric_value,
     running_daemon,
     stand_in_for_kubelet,
 )
 from tests.integration.test_ha import _lease_held_by
-from tests.realk8s.client import RealApiError
 
 FAST = PreemptionSettings(attempts=3, retry_initial_seconds=0.01, retry_max_seconds=0.05)
 MESSAGE = "kubenexus-scheduler: preempting to accommodate a higher priority pod"
@@ -354,21 +354,8 @@ async def test_a_replica_that_does_not_lead_evicts_nothing(cluster: Cluster) -> 
 
 
 def _priority(cluster: Cluster, value: int) -> dict[str, Any]:
-    """Spec fields giving a pod ``value`` as priority: through a PriorityClass on the real
-    server (its admission resolves it, and refuses a bare spec.priority), set directly here."""
-    name = f"prio-{value}"
-    if not cluster.real:
-        return {"priorityClassName": name, "priority": value}
-    try:
-        cluster.api.request(
-            "POST",
-            "/apis/scheduling.k8s.io/v1/priorityclasses",
-            {"apiVersion": "scheduling.k8s.io/v1", "metadata": {"name": name}, "value": value},
-        )
-    except RealApiError as exc:
-        if exc.status != 409:
-            raise
-    return {"priorityClassName": name}
+    """Spec fields giving a pod ``value`` as priority (a class of its own per value)."""
+    return in_priority_class(cluster, f"prio-{value}", value)
 
 
 async def test_a_higher_priority_pod_preempts_end_to_end(cluster: Cluster) -> None:
