@@ -526,7 +526,7 @@ def shared_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
     """One read-only copy of each label set (replicas of a workload carry the same labels),
     keys and values interned; bounded like shared_requests."""
     if not labels:
-        return _NO_LABELS
+        return _EMPTY_MAP
     key = frozenset(labels.items())
     found = _SHARED_LABELS.get(key)
     if found is None:
@@ -538,7 +538,7 @@ def shared_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
     return found
 
 
-_NO_LABELS: Mapping[str, str] = MappingProxyType({})
+_EMPTY_MAP: Mapping[str, str] = MappingProxyType({})
 
 
 def _owner(meta: Mapping[str, Any]) -> OwnerRef | None:
@@ -720,7 +720,7 @@ def _read_pod(obj: Mapping[str, Any], *, slim: bool, keep_owner: bool) -> PodInf
         # after it) matter, not the rules it was placed by.
         rules = _PlacementRules(pod_affinity=_placed_pod_affinity(spec, namespace, labels))
         kept = {k: v for k, v in annotations.items() if _ours(k)}
-        kept_annotations = MappingProxyType(kept) if kept else _NO_LABELS
+        kept_annotations = MappingProxyType(kept) if kept else _EMPTY_MAP
         kept_labels = shared_labels(labels)
     else:
         try:

@@ -79,15 +79,15 @@ _AMOUNTS_LIMIT = 4096
 def resource_amount(resource: str, value: object, field: str = "") -> int:
     """A resource amount in the unit the scheduler counts it in (millicores for ``cpu``)."""
     milli = resource == "cpu"
-    if not isinstance(value, str):
-        return milli_value(value, field) if milli else whole_value(value, field)
-    found = _AMOUNTS.get((milli, value))
-    if found is None:
-        found = milli_value(value, field) if milli else whole_value(value, field)
+    text = value if isinstance(value, str) else None
+    if text is not None and (found := _AMOUNTS.get((milli, text))) is not None:
+        return found
+    amount = milli_value(value, field) if milli else whole_value(value, field)
+    if text is not None:
         if len(_AMOUNTS) >= _AMOUNTS_LIMIT:
             _AMOUNTS.clear()
-        _AMOUNTS[milli, value] = found
-    return found
+        _AMOUNTS[milli, text] = amount
+    return amount
 
 
 def exact_quantity(resource: str, amount: int) -> str:

@@ -22,7 +22,7 @@ from kubenexus.framework.interfaces import (
     ScorePlugin,
 )
 from kubenexus.framework.node_table import SCORE_DTYPE, BoolArray, FloatArray, IntArray, NodeTable
-from kubenexus.framework.status import SKIP, SUCCESS, Code, Diagnosis, Status
+from kubenexus.framework.status import SUCCESS, Code, Diagnosis, Status
 
 MAX_SCORE = 100.0
 # Sets of skipping pre-filters remembered per profile (a handful occur in practice).
@@ -165,7 +165,7 @@ class Profile:
     # The filters left per set of pre-filters that said SKIP (for the filter list it was made of).
     _filters_by_skipped: tuple[
         Sequence[FilterPlugin], dict[frozenset[str], tuple[FilterPlugin, ...]]
-    ] = field(default=((), {}), repr=False, compare=False)
+    ] = field(default_factory=lambda: ((), {}), repr=False, compare=False)
 
     # ------------------------------------------------------------------ find a node
 
@@ -186,9 +186,7 @@ class Profile:
         skipped: frozenset[str] = frozenset()
         for pre_filter in self.pre_filters:
             status = pre_filter.pre_filter(state, pod, nodes)
-            if status is SUCCESS or status is SKIP:  # the plain answers, asked first (per pod)
-                if status is SKIP:
-                    skipped |= {pre_filter.name}
+            if status is SUCCESS:  # the common answer, asked first (per pod)
                 continue
             if status.code is Code.SKIP:
                 skipped |= {pre_filter.name}

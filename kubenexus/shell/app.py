@@ -258,9 +258,11 @@ class Daemon:
 
     def _pod_upsert(self, obj: Mapping[str, Any]) -> None:
         spec = obj.get("spec")
-        ours = isinstance(spec, Mapping) and spec.get("schedulerName") in self.scheduler.profiles
-        if isinstance(spec, Mapping) and not ours and not spec.get("nodeName"):
-            return  # another scheduler's pod, not placed yet: nothing to count or to place
+        ours = False  # a spec that is not an object is refused below, naming the field
+        if isinstance(spec, Mapping):
+            ours = spec.get("schedulerName") in self.scheduler.profiles
+            if not ours and not spec.get("nodeName"):
+                return  # another scheduler's pod, not placed yet: nothing to count or to place
         try:
             # A placed pod is read for what counting it needs (a cache of 50,000 pods must
             # stay small and read fast: DESIGN.md's memory target, the start-up time).
