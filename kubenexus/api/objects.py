@@ -30,7 +30,7 @@ from kubenexus.api.pod_rules import (
     pod_affinity,
     spread_constraints,
 )
-from kubenexus.api.quantity import resource_amount
+from kubenexus.api.quantity import known_amount, resource_amount
 from kubenexus.errors import InvalidInputError
 
 TAINT_EFFECTS: Final = frozenset({"NoSchedule", "PreferNoSchedule", "NoExecute"})
@@ -217,7 +217,9 @@ def _resource_list(obj: object, path: str) -> dict[str, int]:
     for name, value in _mapping(obj, path).items():
         if not isinstance(name, str) or not name:
             raise InvalidInputError(path, name, "resource names must be non-empty strings")
-        amount = resource_amount(name, value, f"{path}.{name}")
+        amount = known_amount(name, value)
+        if amount is None:
+            amount = resource_amount(name, value, f"{path}.{name}")
         if amount < 0:
             raise InvalidInputError(f"{path}.{name}", value, "must not be negative")
         amounts[name] = amount
@@ -402,12 +404,17 @@ def _container_resources(container: object, path: str) -> tuple[dict[str, int], 
     """A container's requests (limits stand in for missing requests, as API defaulting does),
     and whether it is a restartable init container (a sidecar)."""
     data = _mapping(container, path)
-    resources = _mapping(data.get("resources"), f"{path}.resources")
-    requests = _resource_list(resources.get("requests"), f"{path}.resources.requests")
-    limits = _resource_list(resources.get("limits"), f"{path}.resources.limits")
-    for name, amount in limits.items():
-        requests.setdefault(name, amount)
-    sidecar = _str(data.get("restartPolicy"), f"{path}.restartPolicy") == "Always"
+    requests: dict[str, int] = {}
+    # Absent fields are the common case: their paths (for errors) are not even spelled out.
+    if (resources := data.get("resources")) is not None:
+        resources = _mapping(resources, f"{path}.resources")
+        if (listed := resources.get("requests")) is not None:
+            requests = _resource_list(listed, f"{path}.resources.requests")
+        if (listed := resources.get("limits")) is not None:
+            for name, amount in _resource_list(listed, f"{path}.resources.limits").items():
+                requests.setdefault(name, amount)
+    policy = data.get("restartPolicy")
+    sidecar = policy is not None and _str(policy, f"{path}.restartPolicy") == "Always"
     return requests, sidecar
 
 
@@ -573,6 +580,8 @@ def host_ports(spec: Mapping[str, Any]) -> tuple[HostPort, ...]:
     found: list[HostPort] = []
     for group in ("initContainers", "containers"):
         for i, container in enumerate(_list(spec.get(group), f"spec.{group}")):
+            if type(container) is dict and not container.get("ports"):
+                continue  # most containers hold no port: their paths are not even spelled out
             data = _mapping(container, f"spec.{group}[{i}]")
             if group == "initContainers" and data.get("restartPolicy") != "Always":
                 continue  # ran to completion before the others start

@@ -214,9 +214,14 @@ def _weighted_terms(
     return tuple(found)
 
 
+_NO_POD_AFFINITY: Final = PodAffinity()
+
+
 def pod_affinity(spec: Mapping[str, Any], namespace: str, labels: Mapping[str, str]) -> PodAffinity:
     """``spec.affinity.podAffinity`` and ``podAntiAffinity``."""
     affinity = mapping_at(spec.get("affinity"), "spec.affinity")
+    if "podAffinity" not in affinity and "podAntiAffinity" not in affinity:
+        return _NO_POD_AFFINITY  # most pods (read at every start-up and watch event)
     parts: dict[str, Any] = {}
     for kind, field_prefix in (("podAffinity", ""), ("podAntiAffinity", "_anti")):
         base = f"spec.affinity.{kind}"

@@ -76,6 +76,12 @@ _AMOUNTS: dict[tuple[bool, str], int] = {}
 _AMOUNTS_LIMIT = 4096
 
 
+def known_amount(resource: str, value: object) -> int | None:
+    """The amount of a quantity read before (None: not yet, or not a string): the common case,
+    without building the field path an error would name."""
+    return _AMOUNTS.get((resource == "cpu", value)) if isinstance(value, str) else None
+
+
 def resource_amount(resource: str, value: object, field: str = "") -> int:
     """A resource amount in the unit the scheduler counts it in (millicores for ``cpu``)."""
     milli = resource == "cpu"

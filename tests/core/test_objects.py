@@ -369,3 +369,93 @@ def test_a_placed_pod_with_unreadable_rules_is_counted_and_bad_requests_are_name
     body["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "lots"
     with pytest.raises(InvalidInputError, match=r"spec\.containers\[0\]\.resources\.requests\.cpu"):
         placed_pod_from_dict(body, keep_owner=False)
+
+
+# ------------------------------------------------------------------ the reader's shortcuts
+# Absent fields skip work (start-up reads 50,000 pods): present-but-wrong ones must still be
+# named, and present ones still read.
+
+
+def test_limits_alone_stand_in_for_requests_a_second_time_too() -> None:
+    # The second read of the same quantities comes from the memo of amounts.
+    for _ in range(2):
+        body = make_pod("p").dict()
+        body["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "1500m", "memory": "3Gi"}}
+        pod = pod_from_dict(body)
+        assert dict(pod.requests) == {"cpu": 1500, "memory": 3 * GI, "pods": 1}
+
+
+@pytest.mark.parametrize(
+    ("container", "field"),
+    [
+        ("not a container", "spec.containers[1]"),
+        ({"name": "b", "resources": "lots"}, "spec.containers[1].resources"),
+        (
+            {"name": "b", "resources": {"requests": {"cpu": "-1"}}},
+            "spec.containers[1].resources.requests.cpu",
+        ),
+        (
+            {"name": "b", "resources": {"limits": {"memory": "lots"}}},
+            "spec.containers[1].resources.limits.memory",
+        ),
+        ({"name": "b", "restartPolicy": 7}, "spec.containers[1].restartPolicy"),
+        ({"name": "b", "ports": [{"hostPort": 70000}]}, "spec.containers[1].ports[0].hostPort"),
+    ],
+)
+def test_a_wrong_container_field_is_named_placed_or_not(container: object, field: str) -> None:
+    body = make_pod("p").req(cpu="1").dict()
+    body["spec"]["containers"].append(container)
+    with pytest.raises(InvalidInputError) as caught:
+        pod_from_dict(body)
+    assert caught.value.field == field
+    if field.endswith("hostPort"):
+        # A placed pod is counted whatever its ports say (it runs anyway).
+        body["spec"]["nodeName"] = "n1"
+        assert placed_pod_from_dict(body, keep_owner=False).host_ports == ()
+
+
+def test_host_ports_of_any_container_are_read() -> None:
+    body = make_pod("p").req(cpu="1").dict()
+    body["spec"]["containers"].append(
+        {"name": "b", "ports": [{"containerPort": 80}, {"hostPort": 8080, "protocol": "UDP"}]}
+    )
+    body["spec"]["initContainers"] = [
+        {"name": "side", "restartPolicy": "Always", "ports": [{"hostPort": 9090}]},
+        {"name": "once", "ports": [{"hostPort": 7070}]},  # done before the others start
+    ]
+    for pod in (
+        pod_from_dict(body),
+        placed_pod_from_dict(dict(body, spec=dict(body["spec"], nodeName="n1")), keep_owner=False),
+    ):
+        assert sorted(p.port for p in pod.host_ports) == [8080, 9090]
+
+
+@pytest.mark.parametrize(
+    "affinity",
+    [
+        None,
+        {},
+        {"nodeAffinity": {}},
+        {"podAffinity": None},
+        {"podAntiAffinity": {}},
+    ],
+)
+def test_no_pod_affinity_reads_as_none(affinity: object) -> None:
+    body = make_pod("p").dict()
+    body["spec"]["affinity"] = affinity
+    assert not pod_from_dict(body).pod_affinity
+
+
+def test_pod_affinity_is_read_and_a_wrong_one_named() -> None:
+    body = make_pod("p").dict()
+    term = {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "zone"}
+    body["spec"]["affinity"] = {
+        "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+    }
+    pod = pod_from_dict(body)
+    assert pod.pod_affinity is not None
+    assert len(pod.pod_affinity.required_anti) == 1
+    body["spec"]["affinity"] = {"podAffinity": "close"}
+    with pytest.raises(InvalidInputError) as caught:
+        pod_from_dict(body)
+    assert caught.value.field == "spec.affinity.podAffinity"
