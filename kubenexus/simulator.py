@@ -1,7 +1,9 @@
 """``kubenexus simulate``: the scheduling core against a cluster and workload from YAML files.
 
 Input is ordinary Kubernetes YAML: ``Node``, ``Pod``, ``Job`` (parallelism expanded into pods),
-``Deployment``/``ReplicaSet``/``StatefulSet`` (replicas expanded), ``PriorityClass``,
+``Deployment``/``ReplicaSet``/``StatefulSet``/``ReplicationController`` (replicas expanded;
+their selectors, and those of ``Service`` objects, spread the pods they select by default, as
+in the daemon), ``PriorityClass``,
 ``PodGroup``, ``ResourceReservation``, ``ResourceSlice``, ``Namespace`` (its labels: tenant
 tiers, namespaceSelectors) and ``List``. Each pod's workload profile (tenant tier, workload type)
 is shown where something set it. Pods with no
@@ -53,6 +55,16 @@ from kubenexus.api.profile import WorkloadProfile
 from kubenexus.api.quantity import format_amount
 from kubenexus.api.reservation import KIND as RESERVATION_KIND
 from kubenexus.api.reservation import ReservationSpec, reservation_from_dict
+from kubenexus.api.workloads import (
+    REPLICA_SET,
+    REPLICATION_CONTROLLER,
+    SERVICE,
+    WorkloadSelector,
+    workload_selector,
+)
+from kubenexus.api.workloads import (
+    WORKLOAD_KINDS as SELECTING_KINDS,
+)
 from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.errors import InputFileError, InvalidInputError
 from kubenexus.scheduler import Outcome, Scheduled, Scheduler
@@ -76,7 +88,11 @@ WORKLOAD_KINDS: Final = {
     "Deployment": "replicas",
     "ReplicaSet": "replicas",
     "StatefulSet": "replicas",
+    "ReplicationController": "replicas",
 }
+# A Deployment's pods belong to its ReplicaSet (whose selector is the Deployment's): the kind
+# default spreading reads, as in a cluster.
+_POD_OWNER_KIND: Final = {"Deployment": REPLICA_SET}
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +252,8 @@ def _expand(doc: _Document) -> Iterator[tuple[dict[str, Any], str]]:
             for key in keys.JOB_NAME_LABELS:
                 labels.setdefault(key, name)
         pod_meta["labels"] = labels
-        pod_meta["ownerReferences"] = [{"kind": kind, "name": name, "controller": True}]
+        owner_kind = _POD_OWNER_KIND.get(str(kind), kind)
+        pod_meta["ownerReferences"] = [{"kind": owner_kind, "name": name, "controller": True}]
         body["metadata"] = pod_meta
         yield body, "spec.template"
 
@@ -301,6 +318,8 @@ class _Inputs:
         # Namespaces given as objects: their labels (tenant tiers, namespaceSelectors).
         self.namespaces: dict[str, Mapping[str, str]] = {}
         self.notes: list[str] = []
+        # Selectors of Services and of the workloads expanded into pods (default spreading).
+        self.workloads: list[WorkloadSelector] = []
 
     def load(self, paths: list[Path]) -> None:
         documents = [doc for path in paths for doc in _read_documents(path)]
@@ -319,7 +338,11 @@ class _Inputs:
                     raise _error(doc, "", exc) from None
                 _claim(node_docs, node.name, f"node {node.name!r}", doc)
                 self.nodes.append(node)
-            elif kind == "Pod" or kind in WORKLOAD_KINDS:
+            elif kind == "Pod" or kind in WORKLOAD_KINDS or kind == SERVICE:
+                if kind in SELECTING_KINDS or kind == "Deployment":
+                    self._workload(doc)
+                if kind == SERVICE:
+                    continue
                 for body, prefix in _expand(doc):
                     try:
                         _resolve_priority(body, classes, default_priority)
@@ -353,6 +376,25 @@ class _Inputs:
                     f"ResourceSlice {_slice_name(given)}: spec.nodeName {node_name!r} is not a "
                     "node of the input: not read"
                 )
+
+    def _workload(self, doc: _Document) -> None:
+        """The selector of a Service or of the controller of expanded pods: pods it selects are
+        spread by default (PodTopologySpread's default constraints), as the daemon does."""
+        body = dict(doc.body)
+        if body.get("kind") == "Deployment":
+            body["kind"] = REPLICA_SET  # its pods' controller, with the Deployment's selector
+        spec = body.get("spec")
+        if body["kind"] == REPLICATION_CONTROLLER and isinstance(spec, Mapping):
+            template = spec.get("template")
+            meta = template.get("metadata") if isinstance(template, Mapping) else None
+            labels = meta.get("labels") if isinstance(meta, Mapping) else None
+            if spec.get("selector") is None and labels:
+                # As the API server defaults it: the template's labels.
+                body["spec"] = dict(spec, selector=labels)
+        try:
+            self.workloads.append(workload_selector(body))
+        except InvalidInputError as exc:
+            raise _error(doc, "", exc) from None
 
     def _resource_slice(self, doc: _Document, owners: dict[str, str]) -> None:
         """Keep a slice for the node it names; whatever else is wrong with it is found when
@@ -420,6 +462,8 @@ def simulate(
     result = SimulationResult(notes=inputs.notes)
     for name, labels in inputs.namespaces.items():
         scheduler.set_namespace(name, labels)
+    for workload_kind, namespace, name, selector in inputs.workloads:
+        scheduler.set_workload_selector(workload_kind, namespace, name, selector)
     for node in inputs.nodes:
         scheduler.upsert_node(node)
     for name, slices in inputs.slices.items():

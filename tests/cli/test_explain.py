@@ -49,8 +49,9 @@ PENDING = [
         "workload",
         "default/in-memory-db",
         {
-            ("NodeResourcesFit", ("Insufficient memory",), 5),
-            ("NodeResourcesFit", ("Insufficient cpu", "Insufficient memory"), 1),
+            # cpu-small-2 holds a web replica (default spreading): short of cpu there too.
+            ("NodeResourcesFit", ("Insufficient memory",), 4),
+            ("NodeResourcesFit", ("Insufficient cpu", "Insufficient memory"), 2),
             ("TaintToleration", ("node(s) had untolerated taint(s)",), 5),
             ("NodeUnschedulable", ("node(s) were unschedulable",), 1),
         },

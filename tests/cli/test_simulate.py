@@ -1169,3 +1169,69 @@ def test_a_namespace_without_a_name_is_refused(tmp_path: Path) -> None:
     code, _, err = _run("simulate", str(path))
     assert code != 0
     assert "metadata.labels" in err
+
+
+def _zoned_nodes() -> str:
+    """Six equal nodes, two per zone, listed zone by zone: without spreading, the second pod
+    goes to the second node of the first zone (ties go to the node listed first)."""
+    return "".join(
+        f"kind: Node\nmetadata: {{name: {zone}{i}, labels: "
+        f"{{topology.kubernetes.io/zone: {zone}, kubernetes.io/hostname: {zone}{i}}}}}\n"
+        "status: {allocatable: {cpu: '8', memory: 16Gi, pods: '110'}}\n---\n"
+        for zone in "abc"
+        for i in (1, 2)
+    )
+
+
+_TEMPLATE = (
+    "  template:\n    metadata: {labels: {app: web}}\n    spec:\n"
+    "      containers: [{name: c, resources: {requests: {cpu: '1', memory: 1Gi}}}]\n"
+)
+
+
+@pytest.mark.parametrize(
+    "workload",
+    [
+        "kind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 3\n"
+        "  selector: {matchLabels: {app: web}}\n" + _TEMPLATE,
+        "kind: StatefulSet\nmetadata: {name: web}\nspec:\n  replicas: 3\n"
+        "  selector: {matchLabels: {app: web}}\n" + _TEMPLATE,
+        # A ReplicationController's selector defaults to its template's labels.
+        "kind: ReplicationController\nmetadata: {name: web}\nspec:\n  replicas: 3\n" + _TEMPLATE,
+        # Bare pods selected by a Service.
+        "kind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}}\n"
+        + "".join(
+            f"---\nkind: Pod\nmetadata: {{name: web-{i}, labels: {{app: web}}}}\nspec:\n"
+            "  containers: [{name: c, resources: {requests: {cpu: '1', memory: 1Gi}}}]\n"
+            for i in range(3)
+        ),
+    ],
+    ids=["deployment", "statefulset", "replicationcontroller", "service"],
+)
+def test_replicas_of_a_workload_are_spread_over_zones_by_default(
+    tmp_path: Path, workload: str
+) -> None:
+    # kube-scheduler's default PodTopologySpread spreads the pods a Service or controller
+    # selects over zones and nodes; the daemon reads those selectors from the cluster.
+    cluster = tmp_path / "c.yaml"
+    cluster.write_text(_zoned_nodes())
+    pods = tmp_path / "w.yaml"
+    pods.write_text(workload)
+    code, out, err = _run("simulate", str(cluster), str(pods), "-o", "json")
+    assert code == 0, err
+    placed = sorted(p["node"] for p in json.loads(out)["pods"])
+    assert placed == ["a1", "b1", "c1"]
+
+
+def test_a_workload_with_a_malformed_selector_is_named(tmp_path: Path) -> None:
+    cluster = tmp_path / "c.yaml"
+    cluster.write_text(_zoned_nodes())
+    pods = tmp_path / "w.yaml"
+    pods.write_text(
+        "kind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n"
+        "  selector: {matchExpressions: [{key: app, operator: Near}]}\n" + _TEMPLATE
+    )
+    code, _, err = _run("simulate", str(cluster), str(pods))
+    assert code != 0
+    assert "spec.selector" in err
+    assert "Near" in err
