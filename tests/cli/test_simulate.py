@@ -225,6 +225,29 @@ def test_unknown_kinds_are_noted_not_fatal(tmp_path: Path) -> None:
             "document 2 (ResourceReservation r): metadata.name: ResourceReservation default/r is "
             "already defined in",
         ),
+        ("kind: [Pod]\nmetadata: {name: p}\n", "document 1 (['Pod'] p): kind: expected a string"),
+        (
+            "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: -1\nvalue: 5\n",
+            "document 1 (PriorityClass ?): metadata.name: is required",
+        ),
+        (
+            "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nvalue: 5\n",
+            "document 1 (PriorityClass ?): metadata.name: is required",
+        ),
+        (
+            "kind: PriorityClass\nmetadata: {name: big}\nvalue: 3000000000\n",
+            "document 1 (PriorityClass big): value: must be at most 1000000000 (got 3000000000)",
+        ),
+        (
+            "kind: PriorityClass\nmetadata: {name: p}\nvalue: 5\npreemptionPolicy: Sometimes\n",
+            "document 1 (PriorityClass p): preemptionPolicy: must be PreemptLowerPriority or "
+            "Never (got 'Sometimes')",
+        ),
+        (
+            "kind: PriorityClass\nmetadata: {name: p}\nvalue: 5\n---\n"
+            "kind: PriorityClass\nmetadata: {name: p}\nvalue: 6\n",
+            "document 2 (PriorityClass p): metadata.name: PriorityClass 'p' is already defined in",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line_naming_file_and_field(
@@ -1169,3 +1192,22 @@ def test_a_namespace_without_a_name_is_refused(tmp_path: Path) -> None:
     code, _, err = _run("simulate", str(path))
     assert code != 0
     assert "metadata.labels" in err
+
+
+def test_a_priority_class_gives_its_pods_its_preemption_policy(tmp_path: Path) -> None:
+    """As the Priority admission plugin: a pod naming a class with preemptionPolicy: Never
+    never preempts, though it outranks the pod in its way."""
+    path = tmp_path / "input.yaml"
+    path.write_text(
+        "kind: PriorityClass\nmetadata: {name: polite}\nvalue: 1000\npreemptionPolicy: Never\n"
+        "---\nkind: Node\nmetadata: {name: n1}\nstatus: {allocatable: {cpu: '4', pods: '10'}}\n"
+        "---\nkind: Pod\nmetadata: {name: low}\n"
+        "spec: {nodeName: n1, containers: [{name: c, resources: {requests: {cpu: '4'}}}]}\n"
+        "---\nkind: Pod\nmetadata: {name: high}\n"
+        "spec: {priorityClassName: polite, containers: [{name: c, resources: {requests: {cpu: '4'}}}]}\n"
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+    assert pods["default/low"]["status"] == "Running"
+    assert pods["default/high"]["status"] == "Unschedulable"
