@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -496,8 +499,9 @@ def test_spark_example_holds_room_for_every_executor_against_the_flood() -> None
     assert data["summary"]["Scheduled"] == 21
     assert data["summary"]["Unschedulable"] == 4
     assert data["notes"] == [
+        "ignored 1 ServiceAccount (not used by the simulator)",
         "4 executors held back until their driver was placed (Spark and Ray create executors "
-        "when the driver runs)"
+        "when the driver runs)",
     ]
     for node in data["nodes"]:
         for resource, amount in node["requested"].items():
@@ -1211,3 +1215,29 @@ def test_a_priority_class_gives_its_pods_its_preemption_policy(tmp_path: Path) -
     pods = _pods(json.loads(out))
     assert pods["default/low"]["status"] == "Running"
     assert pods["default/high"]["status"] == "Unschedulable"
+
+
+@pytest.mark.parametrize(
+    "inputs", [("cluster.yaml", "gangs.yaml"), ("tenants.yaml",)], ids=["gangs", "tenants"]
+)
+def test_a_simulation_is_the_same_in_every_process(inputs: tuple[str, ...]) -> None:
+    """Same input, same placements: no answer depends on Python's per-process string hashing
+    (the order of a gang's members, of the pods on a node)."""
+    outputs = set()
+    for seed in ("1", "2", "4", "5"):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kubenexus.cli",
+                "simulate",
+                *(str(EXAMPLES / i) for i in inputs),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
