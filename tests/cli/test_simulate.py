@@ -230,6 +230,10 @@ def test_unknown_kinds_are_noted_not_fatal(tmp_path: Path) -> None:
         ),
         ("kind: [Pod]\nmetadata: {name: p}\n", "document 1 (['Pod'] p): kind: expected a string"),
         (
+            "kind: PodGroup\nmetadata: {name: g}\nspec: {minMember: 2, minResources: {cpu: '-1'}}\n",
+            "document 1 (PodGroup g): spec.minResources.cpu: must not be negative (got '-1')",
+        ),
+        (
             "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: -1\nvalue: 5\n",
             "document 1 (PriorityClass ?): metadata.name: is required",
         ),
