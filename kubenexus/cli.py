@@ -25,6 +25,25 @@ config_option = click.option(
 )
 
 
+# The daemon's API rate limit when neither a flag nor clientConnection sets it (docs/install.md).
+DEFAULT_QPS = 1000.0
+DEFAULT_BURST = 2000
+
+
+def client_connection(
+    config: SchedulerConfiguration, kubeconfig: Path | None, qps: float | None, burst: int | None
+) -> tuple[str | None, float, int]:
+    """(kubeconfig, qps, burst) of ``kubenexus run``: each flag given, else the configuration's
+    ``clientConnection``, else the default (kubeconfig: in-cluster, then ~/.kube/config)."""
+    given = config.client_connection
+    path = str(kubeconfig) if kubeconfig is not None else (given.kubeconfig or None)
+    return (
+        path,
+        qps if qps is not None else (given.qps if given.qps is not None else DEFAULT_QPS),
+        burst if burst is not None else (given.burst or DEFAULT_BURST),
+    )
+
+
 def _fail(error: KubeNexusError) -> None:
     click.echo(f"error: {error}", err=True)
     sys.exit(2)
@@ -217,7 +236,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
 @click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path),
-    help="Default: in-cluster, then ~/.kube/config.",
+    help="Default: the config's clientConnection.kubeconfig, in-cluster, then ~/.kube/config.",
 )
 @config_option
 @click.option(
@@ -229,12 +248,15 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
 )
 @click.option(
     "--qps",
-    default=1000.0,
-    show_default=True,
     type=click.FloatRange(min=0),
-    help="Client-side API rate limit; 0 = none.",
+    help="Client-side API rate limit; 0 = none (default: the config's clientConnection.qps, "
+    "else 1000).",
 )
-@click.option("--burst", default=2000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--burst",
+    type=click.IntRange(min=1),
+    help="Default: the config's clientConnection.burst, else 2000.",
+)
 @click.option(
     "--log-format",
     type=click.Choice(["auto", "json", "console"]),
@@ -280,8 +302,8 @@ def run(  # noqa: PLR0917 - click passes one argument per option
     kubeconfig: Path | None,
     config_path: Path | None,
     max_binds_in_flight: int,
-    qps: float,
-    burst: int,
+    qps: float | None,
+    burst: int | None,
     log_format: str,
     log_level: str,
     leader_elect: bool | None,
@@ -336,15 +358,10 @@ def run(  # noqa: PLR0917 - click passes one argument per option
         serve_explain=serve_explain,
         tune_process=True,
     )
+    kubeconfig_path, qps, burst = client_connection(config, kubeconfig, qps, burst)
     client_settings = ClientSettings(qps=qps, burst=burst, connection_pool=max_binds_in_flight + 32)
     try:
-        asyncio.run(
-            serve(
-                settings,
-                kubeconfig=str(kubeconfig) if kubeconfig else None,
-                client_settings=client_settings,
-            )
-        )
+        asyncio.run(serve(settings, kubeconfig=kubeconfig_path, client_settings=client_settings))
     except (KubeNexusError, ApiError) as exc:
         _fail(exc)
     except RuntimeError as exc:  # an eternal task ended (e.g. leadership lost): exit non-zero
