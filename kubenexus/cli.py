@@ -1,4 +1,4 @@
-"""The ``kubenexus`` command: simulate, bench (and, with the daemon, run)."""
+"""The ``kubenexus`` command: simulate, bench, run (the daemon), explain, status, node."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from kubenexus.config import SchedulerConfiguration, load_config_file
 from kubenexus.errors import KubeNexusError
-from kubenexus.kubectl_plugin import explain_command
+from kubenexus.kubectl_plugin import explain_command, status_command
 from kubenexus.node.commands import cpuset_hook, node
 
 
@@ -433,8 +433,10 @@ def bench_explain(  # noqa: PLR0917 - click passes one argument per option
     click.echo(bench.render(figures))
 
 
-# `kubenexus explain` is the kubectl plugin's command (kubenexus/kubectl_plugin.py).
+# `kubenexus explain` and `kubenexus status` are the kubectl plugin's commands
+# (kubenexus/kubectl_plugin.py).
 main.add_command(explain_command)
+main.add_command(status_command)
 
 if __name__ == "__main__":
     main()
