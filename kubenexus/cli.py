@@ -194,6 +194,10 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     running_pods: int,
 ) -> None:
     """Print scheduling throughput, latency and memory (the core, or --e2e the whole daemon)."""
+    e2e_only = {"--compare": compare, "--server": server, "--running-pods": running_pods}
+    for flag, given in e2e_only.items():
+        if given and not e2e:
+            raise click.UsageError(f"{flag} needs --e2e (it measures the whole daemon)")
     if e2e and not server:
         from kubenexus.shell.bench_real import e2e_on_real_server  # noqa: PLC0415
 

@@ -255,3 +255,10 @@ def test_bench_preemption_without_the_plugin_evicts_nothing() -> None:
     figures = report.runs[0].preemption
     assert figures is not None
     assert figures.preemptions == 0
+
+
+def test_e2e_only_flags_without_e2e_are_refused_not_ignored() -> None:
+    for flags in (["--compare"], ["--server", "http://127.0.0.1:1"], ["--running-pods", "5"]):
+        result = CliRunner().invoke(main, ["bench", "--nodes", "5", "--pods", "5", *flags])
+        assert result.exit_code == 2, (flags, result.output)
+        assert f"{flags[0]} needs --e2e" in result.output, result.output
