@@ -262,3 +262,10 @@ def test_e2e_only_flags_without_e2e_are_refused_not_ignored() -> None:
         result = CliRunner().invoke(main, ["bench", "--nodes", "5", "--pods", "5", *flags])
         assert result.exit_code == 2, (flags, result.output)
         assert f"{flags[0]} needs --e2e" in result.output, result.output
+
+
+def test_e2e_against_a_server_that_does_not_answer_is_one_line() -> None:
+    result = CliRunner().invoke(main, ["bench", "--e2e", "--server", "http://127.0.0.1:9"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: --server http://127.0.0.1:9: "), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
