@@ -210,11 +210,11 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
         from kubenexus.shell.bench_e2e import run_e2e  # noqa: PLC0415
 
         try:
-            report = asyncio.run(run_e2e(server, max_in_flight=max_binds_in_flight))
+            e2e_report = asyncio.run(run_e2e(server, max_in_flight=max_binds_in_flight))
         except KubeNexusError as exc:
             _fail(exc)
             return
-        click.echo(render_e2e(report))
+        click.echo(render_e2e(e2e_report))
         return
     if workload == "spark" and (numa or gang_size or unschedulable):
         raise click.UsageError(
