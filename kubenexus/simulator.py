@@ -68,6 +68,9 @@ from kubenexus.scheduler import Outcome, Scheduled, Scheduler
 _LOWEST_PRIORITY: Final = -(2**31)
 _HIGHEST_USER_PRIORITY: Final = 1_000_000_000
 _HIGHEST_SYSTEM_PRIORITY: Final = 2_000_001_000
+# Pods one Job/Deployment/ReplicaSet/StatefulSet may stand for: a typo'd replicas must be an
+# error, not a run that fills the memory.
+MAX_EXPANDED_PODS: Final = 1_000_000
 # Rounds of preemption the simulator follows (each: victims removed, preemptors tried again).
 _PREEMPTION_ROUNDS: Final = 20
 
@@ -233,6 +236,11 @@ def _expand(doc: _Document) -> Iterator[tuple[dict[str, Any], str]]:
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise InputFileError(
             f"{doc.label}: spec.{count_field}: expected a non-negative integer (got {count!r})"
+        )
+    if count > MAX_EXPANDED_PODS:
+        raise InputFileError(
+            f"{doc.label}: spec.{count_field}: the simulator expands at most "
+            f"{MAX_EXPANDED_PODS} pods per object (got {count!r})"
         )
     template = spec.get("template")
     if not isinstance(template, Mapping):

@@ -230,6 +230,12 @@ def test_unknown_kinds_are_noted_not_fatal(tmp_path: Path) -> None:
         ),
         ("kind: [Pod]\nmetadata: {name: p}\n", "document 1 (['Pod'] p): kind: expected a string"),
         (
+            "kind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: 1000000000000\n"
+            "  template: {spec: {containers: [{name: c}]}}\n",
+            "document 1 (Deployment d): spec.replicas: the simulator expands at most 1000000 pods "
+            "per object (got 1000000000000)",
+        ),
+        (
             "kind: PodGroup\nmetadata: {name: g}\nspec: {minMember: 2, minResources: {cpu: '-1'}}\n",
             "document 1 (PodGroup g): spec.minResources.cpu: must not be negative (got '-1')",
         ),
