@@ -233,7 +233,12 @@ def load_config_file(path: str | Path) -> SchedulerConfiguration:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+        # PyYAML's context says what it expected, its problem what it found.
+        said = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+        detail = "; ".join(str(part) for part in said if part)
+        raise ConfigError(
+            f"{path}: not valid YAML{where}" + (f": {detail}" if detail else "")
+        ) from None
     return parse_config(data, str(path))
 
 

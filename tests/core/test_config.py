@@ -315,3 +315,16 @@ def test_queue_settings_come_from_the_file() -> None:
         settings.max_backoff_seconds,
         settings.max_unschedulable_seconds,
     ) == (2, 30, 60)
+
+
+def test_a_file_of_several_documents_says_so(tmp_path: Path) -> None:
+    """kube-scheduler reads one document: a multi-document file (a cluster YAML passed as the
+    configuration by mistake) says what is wrong, not only where."""
+    two = tmp_path / "two.yaml"
+    two.write_text("kind: KubeSchedulerConfiguration\n---\nkind: Node\n")
+    with pytest.raises(ConfigError) as info:
+        load_config_file(two)
+    assert str(info.value) == (
+        f"{two}: not valid YAML at line 2: expected a single document in the stream; "
+        "but found another document"
+    )
