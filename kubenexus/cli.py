@@ -284,7 +284,9 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     help="Lease-based leader election (default: the config's leaderElection.leaderElect, true).",
 )
 @click.option(
-    "--lease-namespace", help="Namespace of the Lease (default: $POD_NAMESPACE, then kube-system)."
+    "--lease-namespace",
+    help="Namespace of the Lease (default: the config's leaderElection.resourceNamespace, "
+    "$POD_NAMESPACE, then kube-system).",
 )
 @click.option("--metrics-address", default="0.0.0.0", show_default=True)
 @click.option(
