@@ -201,7 +201,10 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     if e2e and not server:
         from kubenexus.shell.bench_real import e2e_on_real_server  # noqa: PLC0415
 
-        e2e_on_real_server(nodes, pods, running_pods, compare=compare, repeat=repeat)
+        try:
+            e2e_on_real_server(nodes, pods, running_pods, compare=compare, repeat=repeat)
+        except KubeNexusError as exc:
+            _fail(exc)
         return
     if e2e and server:
         import asyncio  # noqa: PLC0415 - keep start fast
