@@ -358,7 +358,14 @@ class ControlPlane:
         self._data = data
         return data
 
+    def has(self, component: str) -> bool:
+        """Whether the binaries folder holds this component (envtest's own hold etcd,
+        kube-apiserver and kubectl only)."""
+        return (self.assets / component).is_file()
+
     def _spawn(self, name: str, *arguments: str) -> None:
+        if not self.has(name):
+            raise ControlPlaneError(f"{name}: not in {ASSETS_VARIABLE} ({self.assets})")
         log = self.log(name).open("ab")
         self._processes[name] = subprocess.Popen(
             [str(self.assets / name), *arguments],
