@@ -43,7 +43,8 @@ rules:
 ASSETS_VARIABLE = "KUBEBUILDER_ASSETS"
 HOW_TO_ENABLE = (
     "real API server tests skipped: set KUBEBUILDER_ASSETS to a folder holding etcd and "
-    "kube-apiserver, e.g. export KUBEBUILDER_ASSETS=$(../shared/envtest/setup.sh)"
+    "kube-apiserver, e.g. export KUBEBUILDER_ASSETS=$(setup-envtest use -p path 1.36.x) "
+    "(here: $(../shared/envtest/setup.sh))"
 )
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
