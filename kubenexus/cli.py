@@ -1,4 +1,4 @@
-"""The ``kubenexus`` command: simulate, bench (and, with the daemon, run)."""
+"""The ``kubenexus`` command: simulate, bench, run (the daemon), explain, status, node."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from kubenexus.config import SchedulerConfiguration, load_config_file
 from kubenexus.errors import KubeNexusError
-from kubenexus.kubectl_plugin import explain_command
+from kubenexus.kubectl_plugin import explain_command, status_command
 from kubenexus.node.commands import cpuset_hook, node
 
 
@@ -23,6 +23,25 @@ config_option = click.option(
     type=click.Path(path_type=Path),
     help="KubeSchedulerConfiguration file.",
 )
+
+
+# The daemon's API rate limit when neither a flag nor clientConnection sets it (docs/install.md).
+DEFAULT_QPS = 1000.0
+DEFAULT_BURST = 2000
+
+
+def client_connection(
+    config: SchedulerConfiguration, kubeconfig: Path | None, qps: float | None, burst: int | None
+) -> tuple[str | None, float, int]:
+    """(kubeconfig, qps, burst) of ``kubenexus run``: each flag given, else the configuration's
+    ``clientConnection``, else the default (kubeconfig: in-cluster, then ~/.kube/config)."""
+    given = config.client_connection
+    path = str(kubeconfig) if kubeconfig is not None else (given.kubeconfig or None)
+    return (
+        path,
+        qps if qps is not None else (given.qps if given.qps is not None else DEFAULT_QPS),
+        burst if burst is not None else (given.burst or DEFAULT_BURST),
+    )
 
 
 def _fail(error: KubeNexusError) -> None:
@@ -175,10 +194,17 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     running_pods: int,
 ) -> None:
     """Print scheduling throughput, latency and memory (the core, or --e2e the whole daemon)."""
+    e2e_only = {"--compare": compare, "--server": server, "--running-pods": running_pods}
+    for flag, given in e2e_only.items():
+        if given and not e2e:
+            raise click.UsageError(f"{flag} needs --e2e (it measures the whole daemon)")
     if e2e and not server:
         from kubenexus.shell.bench_real import e2e_on_real_server  # noqa: PLC0415
 
-        e2e_on_real_server(nodes, pods, running_pods, compare=compare, repeat=repeat)
+        try:
+            e2e_on_real_server(nodes, pods, running_pods, compare=compare, repeat=repeat)
+        except KubeNexusError as exc:
+            _fail(exc)
         return
     if e2e and server:
         import asyncio  # noqa: PLC0415 - keep start fast
@@ -186,7 +212,12 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
         from kubenexus.shell.bench_e2e import render as render_e2e  # noqa: PLC0415
         from kubenexus.shell.bench_e2e import run_e2e  # noqa: PLC0415
 
-        click.echo(render_e2e(asyncio.run(run_e2e(server, max_in_flight=max_binds_in_flight))))
+        try:
+            e2e_report = asyncio.run(run_e2e(server, max_in_flight=max_binds_in_flight))
+        except KubeNexusError as exc:
+            _fail(exc)
+            return
+        click.echo(render_e2e(e2e_report))
         return
     if workload == "spark" and (numa or gang_size or unschedulable):
         raise click.UsageError(
@@ -217,7 +248,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
 @click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path),
-    help="Default: in-cluster, then ~/.kube/config.",
+    help="Default: the config's clientConnection.kubeconfig, in-cluster, then ~/.kube/config.",
 )
 @config_option
 @click.option(
@@ -229,12 +260,15 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
 )
 @click.option(
     "--qps",
-    default=1000.0,
-    show_default=True,
     type=click.FloatRange(min=0),
-    help="Client-side API rate limit; 0 = none.",
+    help="Client-side API rate limit; 0 = none (default: the config's clientConnection.qps, "
+    "else 1000).",
 )
-@click.option("--burst", default=2000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--burst",
+    type=click.IntRange(min=1),
+    help="Default: the config's clientConnection.burst, else 2000.",
+)
 @click.option(
     "--log-format",
     type=click.Choice(["auto", "json", "console"]),
@@ -253,7 +287,9 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
     help="Lease-based leader election (default: the config's leaderElection.leaderElect, true).",
 )
 @click.option(
-    "--lease-namespace", help="Namespace of the Lease (default: $POD_NAMESPACE, then kube-system)."
+    "--lease-namespace",
+    help="Namespace of the Lease (default: the config's leaderElection.resourceNamespace, "
+    "$POD_NAMESPACE, then kube-system).",
 )
 @click.option("--metrics-address", default="0.0.0.0", show_default=True)
 @click.option(
@@ -280,8 +316,8 @@ def run(  # noqa: PLR0917 - click passes one argument per option
     kubeconfig: Path | None,
     config_path: Path | None,
     max_binds_in_flight: int,
-    qps: float,
-    burst: int,
+    qps: float | None,
+    burst: int | None,
     log_format: str,
     log_level: str,
     leader_elect: bool | None,
@@ -336,15 +372,10 @@ def run(  # noqa: PLR0917 - click passes one argument per option
         serve_explain=serve_explain,
         tune_process=True,
     )
+    kubeconfig_path, qps, burst = client_connection(config, kubeconfig, qps, burst)
     client_settings = ClientSettings(qps=qps, burst=burst, connection_pool=max_binds_in_flight + 32)
     try:
-        asyncio.run(
-            serve(
-                settings,
-                kubeconfig=str(kubeconfig) if kubeconfig else None,
-                client_settings=client_settings,
-            )
-        )
+        asyncio.run(serve(settings, kubeconfig=kubeconfig_path, client_settings=client_settings))
     except (KubeNexusError, ApiError) as exc:
         _fail(exc)
     except RuntimeError as exc:  # an eternal task ended (e.g. leadership lost): exit non-zero
@@ -416,8 +447,10 @@ def bench_explain(  # noqa: PLR0917 - click passes one argument per option
     click.echo(bench.render(figures))
 
 
-# `kubenexus explain` is the kubectl plugin's command (kubenexus/kubectl_plugin.py).
+# `kubenexus explain` and `kubenexus status` are the kubectl plugin's commands
+# (kubenexus/kubectl_plugin.py).
 main.add_command(explain_command)
+main.add_command(status_command)
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ Every error names its path in the file in one line. No file is needed: every set
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -52,7 +53,10 @@ UNUSED_POINTS: Final = ("preScore", "preBind", "bind", "postBind", "preEnqueue")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    # No .inf/.nan: YAML reads them as numbers, and no setting means them.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", allow_inf_nan=False
+    )
 
 
 class PluginRef(_Model):
@@ -95,6 +99,8 @@ class ProfileConfig(_Model):
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|ms|m|s))+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+# A Lease holds its duration as whole seconds in an int32.
+MAX_DURATION_SECONDS: Final = 2**31 - 1
 
 
 def parse_duration(value: object) -> float:
@@ -107,8 +113,12 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value))
     else:
         raise ValueError("expected a duration such as '15s', '1m30s' or '500ms'")
+    if not math.isfinite(seconds):
+        raise ValueError("must be a finite number")
     if seconds <= 0:
         raise ValueError("must be positive")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"must be at most {MAX_DURATION_SECONDS}s")
     return seconds
 
 
@@ -133,6 +143,18 @@ class LeaderElectionConfig(_Model):
         return self
 
 
+class ClientConnectionConfig(_Model):
+    """kube-scheduler's ``clientConnection``: the daemon's credentials and API rate limit
+    (``kubenexus run``'s --kubeconfig, --qps and --burst win over it)."""
+
+    kubeconfig: str = ""
+    qps: float | None = Field(default=None, ge=0)
+    burst: int | None = Field(default=None, ge=1)
+    # Accepted for compatibility: the daemon always speaks JSON.
+    accept_content_types: str = ""
+    content_type: str = ""
+
+
 class SchedulerConfiguration(_Model):
     api_version: Literal["kubescheduler.config.k8s.io/v1"] = API_VERSION
     kind: Literal["KubeSchedulerConfiguration"] = "KubeSchedulerConfiguration"
@@ -143,14 +165,14 @@ class SchedulerConfiguration(_Model):
     profiles: list[ProfileConfig] = Field(default_factory=lambda: [ProfileConfig()], min_length=1)
     # kube-scheduler fields read by the daemon, not by the core.
     leader_election: LeaderElectionConfig = LeaderElectionConfig()
-    client_connection: dict[str, Any] = {}
+    client_connection: ClientConnectionConfig = ClientConnectionConfig()
     percentage_of_nodes_to_score: int | None = Field(default=None, ge=0, le=100)
     parallelism: int | None = Field(default=None, ge=1)
 
     def queue_settings(self) -> QueueSettings:
         return QueueSettings(
             initial_backoff_seconds=self.pod_initial_backoff_seconds,
-            max_backoff_seconds=max(self.pod_max_backoff_seconds, self.pod_initial_backoff_seconds),
+            max_backoff_seconds=self.pod_max_backoff_seconds,
             max_unschedulable_seconds=self.pod_max_in_unschedulable_pods_seconds,
         )
 
@@ -178,6 +200,11 @@ def parse_config(data: object, source: str = "config") -> SchedulerConfiguration
         where = _path(first["loc"]) or "(top level)"
         got = f" (got {first['input']!r})" if first["type"] != "missing" else ""
         raise ConfigError(f"{source}: {where}: {first['msg']}{got}") from None
+    if config.pod_max_backoff_seconds < config.pod_initial_backoff_seconds:
+        raise ConfigError(
+            f"{source}: podMaxBackoffSeconds: must be at least podInitialBackoffSeconds "
+            f"({config.pod_initial_backoff_seconds}) (got {config.pod_max_backoff_seconds})"
+        )
     names = [p.scheduler_name for p in config.profiles]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -206,7 +233,12 @@ def load_config_file(path: str | Path) -> SchedulerConfiguration:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+        # PyYAML's context says what it expected, its problem what it found.
+        said = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+        detail = "; ".join(str(part) for part in said if part)
+        raise ConfigError(
+            f"{path}: not valid YAML{where}" + (f": {detail}" if detail else "")
+        ) from None
     return parse_config(data, str(path))
 
 
@@ -226,10 +258,9 @@ def _plugin_args(profile: ProfileConfig, where: str) -> dict[str, object]:
         except ValidationError as exc:
             first = exc.errors()[0]
             inner = _path(first["loc"])
-            got = f" (got {first['input']!r})" if first["type"] != "missing" else ""
-            raise ConfigError(
-                f"{where}.pluginConfig[{i}].args.{inner}: {first['msg']}{got}"
-            ) from None
+            where_in_args = f"{where}.pluginConfig[{i}].args" + (f".{inner}" if inner else "")
+            got = f" (got {first['input']!r})" if first["type"] != "missing" and inner else ""
+            raise ConfigError(f"{where_in_args}: {first['msg']}{got}") from None
     return args
 
 

@@ -34,6 +34,12 @@ def _fail(error: Exception) -> None:
     sys.exit(2)
 
 
+def _check_http_url(flag: str, url: str | None) -> None:
+    """Refuse a URL flag that names no HTTP server before anything is read."""
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise KubeNexusError(f"{flag} {url}: expected an http:// or https:// URL")
+
+
 def _kubeconfig(path: Path | None) -> str | None:
     """The explicit file, if any: without one, $KUBECONFIG (all its files, merged as kubectl
     merges them) or ~/.kube/config is read (``kubenexus.shell.kubeconfig``)."""
@@ -74,6 +80,7 @@ def explain_command(  # noqa: PLR0917 - click passes one argument per option
     from kubenexus.shell.client import ApiError  # noqa: PLC0415
 
     try:
+        _check_http_url("--daemon-url", daemon_url)
         if "/" not in pod and not namespace and server is None:
             # A bare name is read in the context's namespace, as kubectl reads it.
             from kubenexus.shell.kubeconfig import default_namespace  # noqa: PLC0415
@@ -130,6 +137,7 @@ def status_command(  # noqa: PLR0917 - click passes one argument per option
     from kubenexus.shell.status import read_status_live, render_status  # noqa: PLC0415
 
     try:
+        _check_http_url("--metrics-url", metrics_url)
         status = asyncio.run(
             read_status_live(
                 kubeconfig=_kubeconfig(kubeconfig),

@@ -50,7 +50,14 @@ from kubenexus.api import keys
 from kubenexus.api.fields import string_map_at
 from kubenexus.api.gang import PodGroupSpec, pod_group_spec
 from kubenexus.api.gpu import NodeGpus
-from kubenexus.api.objects import NodeInfo, PodInfo, node_from_dict, pod_from_dict
+from kubenexus.api.objects import (
+    PREEMPT_LOWER_PRIORITY,
+    PREEMPTION_POLICIES,
+    NodeInfo,
+    PodInfo,
+    node_from_dict,
+    pod_from_dict,
+)
 from kubenexus.api.profile import WorkloadProfile
 from kubenexus.api.quantity import format_amount
 from kubenexus.api.reservation import KIND as RESERVATION_KIND
@@ -69,6 +76,13 @@ from kubenexus.config import SchedulerConfiguration, build_scheduler
 from kubenexus.errors import InputFileError, InvalidInputError
 from kubenexus.scheduler import Outcome, Scheduled, Scheduler
 
+# PriorityClass values the API server accepts (scheduling/v1 validation).
+_LOWEST_PRIORITY: Final = -(2**31)
+_HIGHEST_USER_PRIORITY: Final = 1_000_000_000
+_HIGHEST_SYSTEM_PRIORITY: Final = 2_000_001_000
+# Pods one Job/Deployment/ReplicaSet/StatefulSet may stand for: a typo'd replicas must be an
+# error, not a run that fills the memory.
+MAX_EXPANDED_PODS: Final = 1_000_000
 # Rounds of preemption the simulator follows (each: victims removed, preemptors tried again).
 _PREEMPTION_ROUNDS: Final = 20
 
@@ -239,6 +253,11 @@ def _expand(doc: _Document) -> Iterator[tuple[dict[str, Any], str]]:
         raise InputFileError(
             f"{doc.label}: spec.{count_field}: expected a non-negative integer (got {count!r})"
         )
+    if count > MAX_EXPANDED_PODS:
+        raise InputFileError(
+            f"{doc.label}: spec.{count_field}: the simulator expands at most "
+            f"{MAX_EXPANDED_PODS} pods per object (got {count!r})"
+        )
     template = spec.get("template")
     if not isinstance(template, Mapping):
         raise InputFileError(f"{doc.label}: spec.template: is required")
@@ -258,11 +277,19 @@ def _expand(doc: _Document) -> Iterator[tuple[dict[str, Any], str]]:
         yield body, "spec.template"
 
 
+@dataclass(frozen=True, slots=True)
+class _PriorityClass:
+    value: int
+    preemption_policy: str  # PreemptLowerPriority or Never
+
+
 def _resolve_priority(
-    body: dict[str, Any], classes: Mapping[str, int], default: int | None
+    body: dict[str, Any], classes: Mapping[str, _PriorityClass], default: _PriorityClass | None
 ) -> None:
+    """What the Priority admission plugin writes into a pod: its class's value and
+    preemptionPolicy (a ``priority`` given in the file wins, for short examples)."""
     spec = body.get("spec")
-    if not isinstance(spec, dict) or "priority" in spec:
+    if not isinstance(spec, dict):
         return
     name = spec.get("priorityClassName")
     if name:
@@ -270,9 +297,13 @@ def _resolve_priority(
             raise InvalidInputError(
                 "spec.priorityClassName", name, "no PriorityClass with this name"
             )
-        spec["priority"] = classes[name]
-    elif default is not None:
-        spec["priority"] = default
+        chosen: _PriorityClass | None = classes[name]
+    else:
+        chosen = default
+    if chosen is None:
+        return
+    spec.setdefault("priority", chosen.value)
+    spec.setdefault("preemptionPolicy", chosen.preemption_policy)
 
 
 def _error(doc: _Document, prefix: str, exc: InvalidInputError) -> InputFileError:
@@ -291,20 +322,43 @@ def _claim(owners: dict[str, str], key: str, what: str, doc: _Document) -> None:
     owners[key] = f"{doc.source} document {doc.number}"
 
 
-def _priority_classes(documents: list[_Document]) -> tuple[dict[str, int], int | None]:
-    """PriorityClass name → value, and the global default's value (None: no default)."""
-    classes: dict[str, int] = {}
-    default_priority: int | None = None
+def _priority_class(doc: _Document) -> tuple[str, _PriorityClass]:
+    """A PriorityClass's name and what it gives pods, checked as the API server checks it."""
+    meta = doc.body.get("metadata")
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    if not isinstance(name, str) or not name:
+        raise InputFileError(f"{doc.label}: metadata.name: is required (got {name!r})")
+    value = doc.body.get("value")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputFileError(f"{doc.label}: value: expected an integer (got {value!r})")
+    # Only the built-in system- classes may go above the highest user-definable priority.
+    highest = _HIGHEST_SYSTEM_PRIORITY if name.startswith("system-") else _HIGHEST_USER_PRIORITY
+    if not _LOWEST_PRIORITY <= value <= highest:
+        bound = f"at least {_LOWEST_PRIORITY}" if value < _LOWEST_PRIORITY else f"at most {highest}"
+        raise InputFileError(f"{doc.label}: value: must be {bound} (got {value!r})")
+    policy = doc.body.get("preemptionPolicy", PREEMPT_LOWER_PRIORITY)
+    if policy not in PREEMPTION_POLICIES:
+        raise InputFileError(
+            f"{doc.label}: preemptionPolicy: must be PreemptLowerPriority or Never (got {policy!r})"
+        )
+    return name, _PriorityClass(value, str(policy))
+
+
+def _priority_classes(
+    documents: list[_Document],
+) -> tuple[dict[str, _PriorityClass], _PriorityClass | None]:
+    """PriorityClasses by name, and the global default (None: no default)."""
+    classes: dict[str, _PriorityClass] = {}
+    owners: dict[str, str] = {}
+    default: _PriorityClass | None = None
     for doc in documents:
         if doc.body.get("kind") == "PriorityClass":
-            meta = doc.body.get("metadata") or {}
-            value = doc.body.get("value")
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InputFileError(f"{doc.label}: value: expected an integer (got {value!r})")
-            classes[str(meta.get("name"))] = value
+            name, priority_class = _priority_class(doc)
+            _claim(owners, name, f"PriorityClass {name!r}", doc)
+            classes[name] = priority_class
             if doc.body.get("globalDefault") is True:
-                default_priority = value
-    return classes, default_priority
+                default = priority_class
+    return classes, default
 
 
 class _Inputs:
@@ -331,6 +385,8 @@ class _Inputs:
         slice_docs: dict[str, str] = {}
         for doc in documents:
             kind = doc.body.get("kind")
+            if kind is not None and not isinstance(kind, str):
+                raise InputFileError(f"{doc.label}: kind: expected a string (got {kind!r})")
             if kind == "Node":
                 try:
                     node = node_from_dict(doc.body, default_pods=keys.DEFAULT_MAX_PODS)

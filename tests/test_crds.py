@@ -76,6 +76,10 @@ def test_podgroup_printer_columns() -> None:
         ({"minMember": "3"}, False),
         ({"minMember": 2, "scheduleTimeoutSeconds": 0}, False),
         ({"minMember": 2, "minResources": {"cpu": "lots"}}, False),
+        # Negative amounts: the scheduler refuses them (pod_group_spec), so must the server.
+        ({"minMember": 2, "minResources": {"cpu": "-1"}}, False),
+        ({"minMember": 2, "minResources": {"cpu": -1}}, False),
+        ({"minMember": 2, "minResources": {"cpu": "+1"}}, True),
     ],
 )
 def test_podgroup_validation(spec: dict[str, Any], valid: bool) -> None:
@@ -137,6 +141,10 @@ SHORTHAND = {"podGroupName": "spark-pi", "resources": {"cpu": "500m"}, "count": 
         ({"podGroupName": "g", "reservations": {"a": {"node": "n1"}}}, False),
         ({"podGroupName": "g", "reservations": {"a": {"node": "n1", "resources": {}}}}, False),
         ({"podGroupName": "g", "reservations": {"a": {"resources": {"cpu": "1x"}}}}, False),
+        # Negative amounts: the scheduler would mark the object Invalid, the server refuses it.
+        ({**SHORTHAND, "resources": {"cpu": "-2"}}, False),
+        ({**SHORTHAND, "resources": {"cpu": -2}}, False),
+        ({"podGroupName": "g", "reservations": {"a": {"resources": {"memory": "-1Gi"}}}}, False),
     ],
 )
 def test_reservation_schema(spec: dict[str, Any], valid: bool) -> None:

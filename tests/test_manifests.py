@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -100,3 +101,15 @@ def test_kustomization_renders_everything_including_the_crds() -> None:
             "ServiceAccount",
         ]
     )
+
+
+def test_docs_apply_kustomized_folders_with_dash_k() -> None:
+    """`kubectl apply -f DIR/` on a folder holding a kustomization.yaml fails (kubectl sends the
+    Kustomization itself to the server): the docs must say `-k` there."""
+    wrong = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for number, line in enumerate(doc.read_text().splitlines(), start=1):
+            for folder in re.findall(r"kubectl apply -f (\S+?)/?(?:\s|`|$)", line):
+                if (ROOT / folder / "kustomization.yaml").exists():
+                    wrong.append(f"{doc.name}:{number}: {line.strip()}")
+    assert not wrong, wrong

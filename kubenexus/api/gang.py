@@ -96,11 +96,14 @@ def pod_group_spec(spec: Mapping[str, Any]) -> PodGroupSpec:
         not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
     ):
         raise InvalidInputError("spec.scheduleTimeoutSeconds", timeout, "must be a positive number")
+    amounts: dict[str, int] = {}
+    for name, value in resources.items():
+        path = f"spec.minResources.{name}"
+        amounts[str(name)] = resource_amount(str(name), value, path)
+        if amounts[str(name)] < 0:
+            raise InvalidInputError(path, value, "must not be negative")
     return PodGroupSpec(
         min_member=min_member,
-        min_resources={
-            str(name): resource_amount(str(name), value, f"spec.minResources.{name}")
-            for name, value in resources.items()
-        },
+        min_resources=amounts,
         schedule_timeout_seconds=float(timeout) if timeout is not None else None,
     )

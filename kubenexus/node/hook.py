@@ -320,8 +320,11 @@ def loads(text: str) -> Any:
     return value
 
 
-def run(argv: Sequence[str], stdin: Any) -> int:
+def run(argv: Sequence[str], stdin: Any, stdout: Any = None) -> int:
     """The hook; returns the exit code (errors: one line on stderr)."""
+    if any(arg in {"--help", "-h"} for arg in argv):
+        print(USAGE, file=stdout or sys.stdout)
+        return 0
     try:
         options = _options(argv)
         try:

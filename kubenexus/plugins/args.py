@@ -8,7 +8,11 @@ from pydantic.alias_generators import to_camel
 
 class PluginArgs(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,  # YAML's .inf and .nan are numbers; no argument means them
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kubenexus.plugins.args import PluginArgs
 
@@ -17,6 +17,15 @@ from kubenexus.plugins.args import PluginArgs
 class DefaultPreemptionArgs(PluginArgs):
     min_candidate_nodes_percentage: int = Field(default=10, ge=0, le=100)
     min_candidate_nodes_absolute: int = Field(default=100, ge=0)
+
+    @model_validator(mode="after")
+    def _some_candidates(self) -> DefaultPreemptionArgs:
+        # Both 0 would weigh no candidate: preemption silently off (kube-scheduler refuses it).
+        if not (self.min_candidate_nodes_percentage or self.min_candidate_nodes_absolute):
+            raise ValueError(
+                "minCandidateNodesPercentage and minCandidateNodesAbsolute cannot both be 0"
+            )
+        return self
 
 
 class DefaultPreemption:

@@ -26,10 +26,11 @@ class ClusterCache:
     def __init__(self, nodes: NodeTable | None = None) -> None:
         self.nodes = nodes or NodeTable()
         self._pods: dict[str, _Counted] = {}
-        self._by_node: dict[str, set[str]] = {}
+        # Insertion-ordered (dicts, not sets): no order from per-process string hashing.
+        self._by_node: dict[str, dict[str, None]] = {}
         # Placed (bound or assumed) members per gang.
         self._gang_placed: dict[str, int] = {}
-        self._gang_keys: dict[str, set[str]] = {}
+        self._gang_keys: dict[str, dict[str, None]] = {}
         # Plugins keeping their own per-node accounting in step with ours.
         self.observers: list[CacheObserver] = []
 
@@ -158,8 +159,8 @@ class ClusterCache:
         self._pods[record.pod.key] = record
         if record.pod.gang:
             self._gang_placed[record.pod.gang] = self._gang_placed.get(record.pod.gang, 0) + 1
-            self._gang_keys.setdefault(record.pod.gang, set()).add(record.pod.key)
-        self._by_node.setdefault(record.node, set()).add(record.pod.key)
+            self._gang_keys.setdefault(record.pod.gang, {})[record.pod.key] = None
+        self._by_node.setdefault(record.node, {})[record.pod.key] = None
         slot = self.nodes.slot_of(record.node)
         if slot is not None:
             self._count(record, slot)
@@ -179,7 +180,7 @@ class ClusterCache:
         if gang:
             keys = self._gang_keys.get(gang)
             if keys is not None:
-                keys.discard(record.pod.key)
+                keys.pop(record.pod.key, None)
                 if not keys:
                     del self._gang_keys[gang]
             left = self._gang_placed.get(gang, 0) - 1
@@ -189,7 +190,7 @@ class ClusterCache:
                 self._gang_placed.pop(gang, None)
         keys = self._by_node.get(record.node)
         if keys is not None:
-            keys.discard(record.pod.key)
+            keys.pop(record.pod.key, None)
             if not keys:
                 del self._by_node[record.node]
 

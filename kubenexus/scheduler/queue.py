@@ -56,7 +56,8 @@ class SchedulingQueue:
         self._move_generation = 0
         self._popped_at_generation: dict[str, int] = {}
         # Gang → keys of its members in the queue (any state), so a gang is taken as a unit.
-        self._gangs: dict[str, set[str]] = {}
+        # Members in arrival order (a dict, not a set: no order from string hashing).
+        self._gangs: dict[str, dict[str, None]] = {}
 
     # ------------------------------------------------------------------ queries
 
@@ -114,7 +115,7 @@ class SchedulingQueue:
             entry.first_seen = min(entry.first_seen, now)
             self._entries[pod.key] = entry
             if pod.gang:
-                self._gangs.setdefault(pod.gang, set()).add(pod.key)
+                self._gangs.setdefault(pod.gang, {})[pod.key] = None
             self._push_active(entry)
             return
         if entry.pod == pod:
@@ -122,7 +123,7 @@ class SchedulingQueue:
         if entry.pod.gang != pod.gang:
             self._unindex(entry.pod)
             if pod.gang:
-                self._gangs.setdefault(pod.gang, set()).add(pod.key)
+                self._gangs.setdefault(pod.gang, {})[pod.key] = None
         entry.pod = pod
         if self._where[pod.key] == "unschedulable":
             del self._unschedulable[pod.key]
@@ -159,7 +160,7 @@ class SchedulingQueue:
     def _unindex(self, pod: PodInfo) -> None:
         members = self._gangs.get(pod.gang)
         if members is not None:
-            members.discard(pod.key)
+            members.pop(pod.key, None)
             if not members:
                 del self._gangs[pod.gang]
 
@@ -238,7 +239,7 @@ class SchedulingQueue:
         key = entry.pod.key
         self._entries[key] = entry
         if entry.pod.gang:
-            self._gangs.setdefault(entry.pod.gang, set()).add(key)
+            self._gangs.setdefault(entry.pod.gang, {})[key] = None
         self._popped_at_generation.pop(key, None)
         now = self._clock()
         entry.last_failure = now

@@ -14,9 +14,10 @@ import resource
 import time
 from dataclasses import dataclass
 
+from kubenexus.errors import KubeNexusError
 from kubenexus.shell.app import Daemon, DaemonSettings
 from kubenexus.shell.binder import BinderSettings
-from kubenexus.shell.client import ClientSettings, KubeClient, load_configuration
+from kubenexus.shell.client import ApiError, ClientSettings, KubeClient, load_configuration
 from kubenexus.shell.events import EventSettings
 
 
@@ -50,6 +51,11 @@ async def run_e2e(
     client = KubeClient(
         configuration, ClientSettings(qps=qps, burst=burst, connection_pool=max_in_flight + 32)
     )
+    try:  # a server that does not answer is said at once, not after the daemon's retries
+        await client.request("GET", "/version")
+    except ApiError as exc:
+        await client.close()
+        raise KubeNexusError(f"--server {server}: {exc}") from None
     settings = DaemonSettings(
         binder=BinderSettings(max_in_flight=max_in_flight),
         events=EventSettings(per_second=qps or 1000.0, burst=burst),

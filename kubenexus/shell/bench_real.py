@@ -37,6 +37,8 @@ from typing import Any, Final
 
 import aiohttp
 
+from kubenexus.errors import KubeNexusError
+
 NAMESPACE: Final = "kubenexus-bench"
 FILLER_NAMESPACE: Final = "kubenexus-bench-running"
 SCHEDULER: Final = "kubenexus-scheduler"
@@ -440,18 +442,26 @@ async def run_real(
     idle_timeout: float = 30.0,
     log: Callable[[str], None] = lambda _: None,
 ) -> RealReport:
-    from kubenexus.shell.controlplane import (  # noqa: PLC0415 - needs cryptography
-        ControlPlane,
-        assets_folder,
-        free_port,
-    )
+    try:
+        from kubenexus.shell.controlplane import (  # noqa: PLC0415 - needs cryptography
+            ControlPlane,
+            assets_folder,
+            free_port,
+        )
+    except ImportError as exc:
+        raise KubeNexusError(
+            f"bench --e2e needs the bench extra: pip install 'kubenexus[bench]' ({exc.name} "
+            "is missing)"
+        ) from None
 
     assets = assets_folder()
     if assets is None:
-        raise RuntimeError(
+        raise KubeNexusError(
             "bench --e2e without --server needs KUBEBUILDER_ASSETS: a folder holding etcd, "
             "kube-apiserver and kube-scheduler"
         )
+    if compare and not (assets / "kube-scheduler").is_file():
+        raise KubeNexusError(f"bench --e2e --compare: no kube-scheduler in {assets}")
     plane = ControlPlane(assets, audit_requests=False)
     setup: dict[str, float] = {}
     runs: list[Run] = []

@@ -43,7 +43,8 @@ rules:
 ASSETS_VARIABLE = "KUBEBUILDER_ASSETS"
 HOW_TO_ENABLE = (
     "real API server tests skipped: set KUBEBUILDER_ASSETS to a folder holding etcd and "
-    "kube-apiserver, e.g. export KUBEBUILDER_ASSETS=$(../shared/envtest/setup.sh)"
+    "kube-apiserver, e.g. export KUBEBUILDER_ASSETS=$(setup-envtest use -p path 1.36.x) "
+    "(here: $(../shared/envtest/setup.sh))"
 )
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
@@ -358,7 +359,14 @@ class ControlPlane:
         self._data = data
         return data
 
+    def has(self, component: str) -> bool:
+        """Whether the binaries folder holds this component (envtest's own hold etcd,
+        kube-apiserver and kubectl only)."""
+        return (self.assets / component).is_file()
+
     def _spawn(self, name: str, *arguments: str) -> None:
+        if not self.has(name):
+            raise ControlPlaneError(f"{name}: not in {ASSETS_VARIABLE} ({self.assets})")
         log = self.log(name).open("ab")
         self._processes[name] = subprocess.Popen(
             [str(self.assets / name), *arguments],

@@ -6,6 +6,7 @@ Served on ``--metrics-port``: ``/metrics``, ``/healthz`` (the daemon's tasks are
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -13,6 +14,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from kubenexus.errors import KubeNexusError
 from kubenexus.shell.explain_gate import RETRY_AFTER_SECONDS
 
 _LATENCY_BUCKETS: Final = (
@@ -194,7 +196,14 @@ def health_app(
 async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:  # the port is taken, the address is not this host's...
+        await runner.cleanup()
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise KubeNexusError(
+            f"--metrics-address/--metrics-port {host}:{port}: cannot listen: {reason}"
+        ) from None
     return runner
 
 

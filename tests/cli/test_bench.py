@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 import re
+import sys
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from kubenexus.api.gpu import SOURCE_GFD, SOURCE_LABELS, SOURCE_NFD, SOURCE_SLICES
@@ -255,3 +258,53 @@ def test_bench_preemption_without_the_plugin_evicts_nothing() -> None:
     figures = report.runs[0].preemption
     assert figures is not None
     assert figures.preemptions == 0
+
+
+def test_e2e_only_flags_without_e2e_are_refused_not_ignored() -> None:
+    for flags in (["--compare"], ["--server", "http://127.0.0.1:1"], ["--running-pods", "5"]):
+        result = CliRunner().invoke(main, ["bench", "--nodes", "5", "--pods", "5", *flags])
+        assert result.exit_code == 2, (flags, result.output)
+        assert f"{flags[0]} needs --e2e" in result.output, result.output
+
+
+def test_e2e_against_a_server_that_does_not_answer_is_one_line() -> None:
+    result = CliRunner().invoke(main, ["bench", "--e2e", "--server", "http://127.0.0.1:9"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: --server http://127.0.0.1:9: "), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_e2e_without_a_control_plane_folder_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBEBUILDER_ASSETS", raising=False)
+    result = CliRunner().invoke(main, ["bench", "--e2e", "--nodes", "5", "--pods", "5"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: bench --e2e without --server needs KUBEBUILDER_ASSETS: a folder holding etcd, "
+        "kube-apiserver and kube-scheduler\n"
+    )
+
+
+def test_e2e_compare_names_the_missing_kube_scheduler_before_starting_anything(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """envtest's own folders hold etcd and kube-apiserver only: --compare also needs
+    kube-scheduler, said before a control plane is started."""
+    for name in ("etcd", "kube-apiserver"):
+        (tmp_path / name).write_text("#!/bin/sh\nexit 1\n")
+    monkeypatch.setenv("KUBEBUILDER_ASSETS", str(tmp_path))
+    result = CliRunner().invoke(main, ["bench", "--e2e", "--compare", "--nodes", "5"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: bench --e2e --compare: no kube-scheduler in {tmp_path}\n"
+
+
+def test_e2e_without_the_bench_extra_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # import fails, as when not installed
+    monkeypatch.delitem(sys.modules, "kubenexus.shell.controlplane", raising=False)
+    result = CliRunner().invoke(main, ["bench", "--e2e", "--nodes", "5", "--pods", "5"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: bench --e2e needs the bench extra: pip install 'kubenexus[bench]' "
+        "(cryptography is missing)\n"
+    )

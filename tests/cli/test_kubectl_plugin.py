@@ -79,3 +79,21 @@ def test_an_unreachable_server_is_a_one_line_error() -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: 0 ClientConnectorError")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_kubenexus_has_the_plugins_commands_too() -> None:
+    """`kubenexus explain` and `kubenexus status` are `kubectl kubenexus explain/status`."""
+    from kubenexus.cli import main as kubenexus  # noqa: PLC0415
+
+    for command in ("explain", "status"):
+        result = CliRunner().invoke(kubenexus, [command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+        assert "--kubeconfig" in result.stdout
+
+
+@pytest.mark.parametrize("flag", ["--metrics-url", "--daemon-url"])
+def test_a_url_flag_that_is_no_http_url_says_so(flag: str) -> None:
+    args = ["status"] if flag == "--metrics-url" else ["explain", "default/p"]
+    result = CliRunner().invoke(main, [*args, "--server", "http://127.0.0.1:9", flag, "notaurl"])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {flag} notaurl: expected an http:// or https:// URL\n"

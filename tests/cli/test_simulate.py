@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -224,6 +227,39 @@ def test_unknown_kinds_are_noted_not_fatal(tmp_path: Path) -> None:
             "kind: ResourceReservation\nmetadata: {name: r}\nspec: {podGroupName: g}\n",
             "document 2 (ResourceReservation r): metadata.name: ResourceReservation default/r is "
             "already defined in",
+        ),
+        ("kind: [Pod]\nmetadata: {name: p}\n", "document 1 (['Pod'] p): kind: expected a string"),
+        (
+            "kind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: 1000000000000\n"
+            "  template: {spec: {containers: [{name: c}]}}\n",
+            "document 1 (Deployment d): spec.replicas: the simulator expands at most 1000000 pods "
+            "per object (got 1000000000000)",
+        ),
+        (
+            "kind: PodGroup\nmetadata: {name: g}\nspec: {minMember: 2, minResources: {cpu: '-1'}}\n",
+            "document 1 (PodGroup g): spec.minResources.cpu: must not be negative (got '-1')",
+        ),
+        (
+            "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: -1\nvalue: 5\n",
+            "document 1 (PriorityClass ?): metadata.name: is required",
+        ),
+        (
+            "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nvalue: 5\n",
+            "document 1 (PriorityClass ?): metadata.name: is required",
+        ),
+        (
+            "kind: PriorityClass\nmetadata: {name: big}\nvalue: 3000000000\n",
+            "document 1 (PriorityClass big): value: must be at most 1000000000 (got 3000000000)",
+        ),
+        (
+            "kind: PriorityClass\nmetadata: {name: p}\nvalue: 5\npreemptionPolicy: Sometimes\n",
+            "document 1 (PriorityClass p): preemptionPolicy: must be PreemptLowerPriority or "
+            "Never (got 'Sometimes')",
+        ),
+        (
+            "kind: PriorityClass\nmetadata: {name: p}\nvalue: 5\n---\n"
+            "kind: PriorityClass\nmetadata: {name: p}\nvalue: 6\n",
+            "document 2 (PriorityClass p): metadata.name: PriorityClass 'p' is already defined in",
         ),
     ],
 )
@@ -473,8 +509,9 @@ def test_spark_example_holds_room_for_every_executor_against_the_flood() -> None
     assert data["summary"]["Scheduled"] == 21
     assert data["summary"]["Unschedulable"] == 4
     assert data["notes"] == [
+        "ignored 1 ServiceAccount (not used by the simulator)",
         "4 executors held back until their driver was placed (Spark and Ray create executors "
-        "when the driver runs)"
+        "when the driver runs)",
     ]
     for node in data["nodes"]:
         for resource, amount in node["requested"].items():
@@ -1235,3 +1272,48 @@ def test_a_workload_with_a_malformed_selector_is_named(tmp_path: Path) -> None:
     assert code != 0
     assert "spec.selector" in err
     assert "Near" in err
+
+
+def test_a_priority_class_gives_its_pods_its_preemption_policy(tmp_path: Path) -> None:
+    """As the Priority admission plugin: a pod naming a class with preemptionPolicy: Never
+    never preempts, though it outranks the pod in its way."""
+    path = tmp_path / "input.yaml"
+    path.write_text(
+        "kind: PriorityClass\nmetadata: {name: polite}\nvalue: 1000\npreemptionPolicy: Never\n"
+        "---\nkind: Node\nmetadata: {name: n1}\nstatus: {allocatable: {cpu: '4', pods: '10'}}\n"
+        "---\nkind: Pod\nmetadata: {name: low}\n"
+        "spec: {nodeName: n1, containers: [{name: c, resources: {requests: {cpu: '4'}}}]}\n"
+        "---\nkind: Pod\nmetadata: {name: high}\n"
+        "spec: {priorityClassName: polite, containers: [{name: c, resources: {requests: {cpu: '4'}}}]}\n"
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+    assert pods["default/low"]["status"] == "Running"
+    assert pods["default/high"]["status"] == "Unschedulable"
+
+
+@pytest.mark.parametrize(
+    "inputs", [("cluster.yaml", "gangs.yaml"), ("tenants.yaml",)], ids=["gangs", "tenants"]
+)
+def test_a_simulation_is_the_same_in_every_process(inputs: tuple[str, ...]) -> None:
+    """Same input, same placements: no answer depends on Python's per-process string hashing
+    (the order of a gang's members, of the pods on a node)."""
+    outputs = set()
+    for seed in ("1", "2", "4", "5"):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kubenexus.cli",
+                "simulate",
+                *(str(EXAMPLES / i) for i in inputs),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1

@@ -190,6 +190,70 @@ def test_plugin_args_reach_the_plugin() -> None:
             "config: profiles: schedulerName 'a' appears twice",
         ),
         ("just text", "config: expected a KubeSchedulerConfiguration mapping"),
+        # As kube-scheduler: the cap of the backoff cannot be below its start.
+        (
+            {"podInitialBackoffSeconds": 20, "podMaxBackoffSeconds": 5},
+            "config: podMaxBackoffSeconds: must be at least podInitialBackoffSeconds (20.0) (got 5.0)",
+        ),
+        # Infinity and NaN are numbers to YAML (.inf, .nan), never a sensible setting.
+        (
+            {"podMaxInUnschedulablePodsSeconds": float("inf")},
+            "config: podMaxInUnschedulablePodsSeconds: Input should be a finite number (got inf)",
+        ),
+        (
+            {"leaderElection": {"leaseDuration": float("inf")}},
+            "config: leaderElection.leaseDuration: Value error, must be a finite number",
+        ),
+        # A Lease holds whole seconds in an int32.
+        (
+            {"leaderElection": {"leaseDuration": "999999999h"}},
+            "config: leaderElection.leaseDuration: Value error, must be at most 2147483647s",
+        ),
+        (
+            {
+                "profiles": [
+                    {
+                        "pluginConfig": [
+                            {
+                                "name": "ResourceReservation",
+                                "args": {"defaultTtlSeconds": float("inf")},
+                            }
+                        ]
+                    }
+                ]
+            },
+            "config: profiles[0].pluginConfig[0].args.defaultTtlSeconds: Input should be a finite number (got inf)",
+        ),
+        (
+            {
+                "profiles": [
+                    {
+                        "pluginConfig": [
+                            {
+                                "name": "DefaultPreemption",
+                                "args": {
+                                    "minCandidateNodesPercentage": 0,
+                                    "minCandidateNodesAbsolute": 0,
+                                },
+                            }
+                        ]
+                    }
+                ]
+            },
+            "config: profiles[0].pluginConfig[0].args: Value error, minCandidateNodesPercentage and minCandidateNodesAbsolute cannot both be 0",
+        ),
+        (
+            {"clientConnection": {"qps": -5}},
+            "config: clientConnection.qps: Input should be greater than or equal to 0 (got -5)",
+        ),
+        (
+            {"clientConnection": {"burst": 0}},
+            "config: clientConnection.burst: Input should be greater than or equal to 1 (got 0)",
+        ),
+        (
+            {"clientConnection": {"qsp": 5}},
+            "config: clientConnection.qsp: Extra inputs are not permitted (got 5)",
+        ),
         (
             {
                 "profiles": [
@@ -251,3 +315,16 @@ def test_queue_settings_come_from_the_file() -> None:
         settings.max_backoff_seconds,
         settings.max_unschedulable_seconds,
     ) == (2, 30, 60)
+
+
+def test_a_file_of_several_documents_says_so(tmp_path: Path) -> None:
+    """kube-scheduler reads one document: a multi-document file (a cluster YAML passed as the
+    configuration by mistake) says what is wrong, not only where."""
+    two = tmp_path / "two.yaml"
+    two.write_text("kind: KubeSchedulerConfiguration\n---\nkind: Node\n")
+    with pytest.raises(ConfigError) as info:
+        load_config_file(two)
+    assert str(info.value) == (
+        f"{two}: not valid YAML at line 2: expected a single document in the stream; "
+        "but found another document"
+    )

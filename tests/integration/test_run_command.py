@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,34 @@ async def test_run_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
 @pytest.mark.emulator(
     "bench --e2e preloads the emulator (the real server comes with the end-to-end speed issue)"
 )
+async def test_run_says_in_one_line_that_its_metrics_port_is_taken(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        process = await start_run(
+            *run_files(cluster, tmp_path, "leaderElection: {leaderElect: false}\n"),
+            "--metrics-address",
+            "127.0.0.1",
+            "--metrics-port",
+            str(port),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        taken.close()
+    assert process.returncode == 2, stderr.decode()[-2000:]
+    assert "Traceback" not in stderr.decode()
+    assert stderr.decode().strip().splitlines()[-1] == (
+        f"error: --metrics-address/--metrics-port 127.0.0.1:{port}: cannot listen: "
+        "address already in use"
+    )
+
+
 async def test_bench_e2e_reports_binds_and_memory(cluster: Cluster) -> None:
     preload(cluster.api, nodes=20, running=30, pending=200)
     report = await run_e2e(cluster.url, max_in_flight=32)

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from kubenexus.api.topology import format_cpu_list, parse_cpu_list
 from kubenexus.cli import main
-from kubenexus.node.hook import loads, run
+from kubenexus.node.hook import USAGE, loads, run
 from kubenexus.node.sysfs import SysfsError, format_cpus, parse_cpus
 from tests.node.hosts import FakeSysfs, cgroup_tree, oci_state
 
@@ -454,3 +454,14 @@ def test_the_hooks_json_reading_refuses_what_json_refuses(text: str) -> None:
         loads(text)
     assert str(ours.value).split(":")[0].split(" (")[0] == str(by_json.value).split(":")[0]
     assert f"(char {by_json.value.pos})" in str(ours.value)
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_prints_the_usage_and_reads_nothing(flag: str) -> None:
+    """An operator trying the hook by hand gets its usage, exit 0; stdin is not read."""
+    out = io.StringIO()
+    stdin = io.StringIO("not read")
+    code = run([flag], stdin, stdout=out)
+    assert code == 0
+    assert out.getvalue() == USAGE + "\n"
+    assert stdin.tell() == 0

@@ -4,10 +4,16 @@ Nothing here asserts on speed: the benchmark prints it."""
 
 from __future__ import annotations
 
+import pytest
+
 from kubenexus.shell.bench_real import render_real, run_real
+from tests.realk8s.controlplane import NO_KUBE_SCHEDULER, assets_folder
 
 
 async def test_the_three_contestants_bind_every_pod_and_are_measured() -> None:
+    assets = assets_folder()
+    if assets is None or not (assets / "kube-scheduler").is_file():
+        pytest.skip(NO_KUBE_SCHEDULER)
     report = await run_real(nodes=20, pods=60, compare=True, qps=1000, burst=2000)
     by = {run.contestant: run for run in report.runs}
     assert sorted(by) == ["bind-only", "kube-scheduler", "kubenexus"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.realk8s.client import RealApi, RealApiError
-from tests.realk8s.controlplane import ControlPlane, assets_folder
+from tests.realk8s.controlplane import ControlPlane, ControlPlaneError, assets_folder
 
 
 def _alive(pid: int) -> bool:
@@ -41,7 +41,8 @@ def test_a_control_plane_starts_serves_and_stops_leaving_nothing_behind() -> Non
     plane = ControlPlane(assets)
     try:
         plane.start()
-        plane.start_controller_manager()
+        if plane.has("kube-controller-manager"):  # not in envtest's own folders
+            plane.start_controller_manager()
         api = RealApi(plane)
         api.install_crds()
         # kubectl reads the kubeconfig the harness wrote (TLS, client certificate).
@@ -58,7 +59,9 @@ def test_a_control_plane_starts_serves_and_stops_leaving_nothing_behind() -> Non
         # The controller-manager makes default ServiceAccounts in new namespaces.
         api.request("POST", "/api/v1/namespaces", {"metadata": {"name": "fresh"}})
         deadline = time.monotonic() + 30
-        while not _exists(api, "/api/v1/namespaces/fresh/serviceaccounts/default"):
+        while plane.has("kube-controller-manager") and not _exists(
+            api, "/api/v1/namespaces/fresh/serviceaccounts/default"
+        ):
             assert time.monotonic() < deadline, "no default ServiceAccount after 30s"
             time.sleep(0.2)
         pids = [p.pid for p in plane._processes.values()]
@@ -108,6 +111,16 @@ def test_a_control_plane_that_cannot_start_says_why(tmp_path: Path) -> None:
     finally:
         plane.stop()
     assert not plane.root.exists()
+
+
+def test_a_component_missing_from_the_folder_is_named(tmp_path: Path) -> None:
+    """envtest's own folders hold etcd and kube-apiserver only: starting kube-scheduler from
+    one says which binary is missing (the tests that need it are skipped, see has())."""
+    plane = ControlPlane(tmp_path)
+    assert not plane.has("kube-scheduler")
+    with pytest.raises(ControlPlaneError, match=r"^kube-scheduler: not in KUBEBUILDER_ASSETS"):
+        plane._spawn("kube-scheduler")
+    plane.stop()
 
 
 def test_stop_is_idempotent_and_kills_a_component_that_ignores_sigterm(tmp_path: Path) -> None:

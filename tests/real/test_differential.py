@@ -36,7 +36,7 @@ from tests.real.differential import (
     placed,
 )
 from tests.realk8s.client import RealApi, RealApiError
-from tests.realk8s.controlplane import ControlPlane
+from tests.realk8s.controlplane import NO_KUBE_SCHEDULER, ControlPlane
 
 FIXED_SEEDS = (1, 2, 3, 4, 5)
 # Scheduling a case takes a fraction of a second; this bounds a stuck one.
@@ -109,6 +109,8 @@ def kube_scheduler(control_plane: ControlPlane, real_api: RealApi) -> Iterator[R
     """The real kube-scheduler (our configuration) for this module, and the cluster-wide
     objects the generated pods refer to. Stopped afterwards: it would take other modules'
     pods."""
+    if not control_plane.has("kube-scheduler"):
+        pytest.skip(NO_KUBE_SCHEDULER)
     for name, value in PRIORITY_CLASSES.items():
         _create(
             real_api,

@@ -42,7 +42,7 @@ from tests.real.pod_rules import (
 )
 from tests.real.test_differential import poll, seeds
 from tests.realk8s.client import RealApi, RealApiError
-from tests.realk8s.controlplane import ControlPlane
+from tests.realk8s.controlplane import NO_KUBE_SCHEDULER, ControlPlane
 
 FIXED_SEEDS = (1, 2, 3)
 DECISION_TIMEOUT = 30.0
@@ -84,6 +84,8 @@ def _namespace(api: RealApi, name: str, labels: dict[str, str]) -> None:
 def kube_scheduler(control_plane: ControlPlane, real_api: RealApi) -> Iterator[RealApi]:
     """The real kube-scheduler (our configuration) for this module, and the labelled
     namespaces. Stopped afterwards: it would take other modules' pods."""
+    if not control_plane.has("kube-scheduler"):
+        pytest.skip(NO_KUBE_SCHEDULER)
     for name, labels in NAMESPACES.items():
         _namespace(real_api, name, labels)
     _namespace(real_api, SYNC_NAMESPACE, {})

@@ -10,9 +10,16 @@ from kubenexus.shell.controlplane import (
     free_port,
 )
 
+# envtest's own binaries folders (setup-envtest) hold etcd, kube-apiserver and kubectl only.
+NO_KUBE_SCHEDULER = (
+    "no kube-scheduler in KUBEBUILDER_ASSETS: add kube-scheduler v1.36 (kubernetes-server "
+    "release binaries) to the folder for the differential tests"
+)
+
 __all__ = [
     "ASSETS_VARIABLE",
     "HOW_TO_ENABLE",
+    "NO_KUBE_SCHEDULER",
     "ControlPlane",
     "ControlPlaneError",
     "assets_folder",
