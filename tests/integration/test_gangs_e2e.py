@@ -246,3 +246,31 @@ async def test_a_gang_rerun_with_another_size_is_not_blocked_by_the_podgroup_we_
             _member(cluster, f"second-{i}", "nightly", 3)
         await eventually(lambda: _bound(cluster, "second-") == 3)
         await eventually(lambda: _group(cluster, "nightly")["spec"]["minMember"] == 3)
+
+
+async def test_pod_groups_are_read_before_the_first_decision_after_a_start(
+    cluster: Cluster,
+) -> None:
+    """A (re)started daemon finds gangs waiting with their PodGroups already in the API: it
+    sizes them by the PodGroups from its first decision (kopf starts later, on the leader
+    only). Before, a gang whose members declared another size than its PodGroup was bound on
+    the members' word at a start, and members sized by their PodGroup were told it did not
+    exist."""
+    cluster.node("a", cpu="8")
+    for name, size in (("conflict", 3), ("sized", 2)):
+        cluster.api.put_object(
+            "podgroups",
+            {"metadata": {"name": name, "namespace": "default"}, "spec": {"minMember": size}},
+            group="scheduling.kubenexus.io",
+            version="v1alpha1",
+        )
+    for i in range(2):
+        _member(cluster, f"conflict-{i}", "conflict", 2)  # the PodGroup says 3
+        cluster.pod(f"sized-{i}", cpu="1", labels={"scheduling.x-k8s.io/pod-group": "sized"})
+    async with running_daemon(cluster, operator=True) as daemon:
+        await eventually(lambda: _bound(cluster, "sized-") == 2)
+        events = await eventually(lambda: cluster.events("conflict-0", "FailedScheduling"))
+        assert "declares min-available 2 but the PodGroup's minMember is 3" in events[0]["message"]
+        assert _bound(cluster, "conflict-") == 0
+        assert not cluster.events("sized-0", "FailedScheduling")
+        assert daemon.scheduler.queue.where(pod_key(cluster, "conflict-0")) == "unschedulable"
