@@ -284,7 +284,14 @@ class Daemon:
             self._invalid_pod(obj, exc)
             return
         if pod.gang and ours:
-            self.pod_groups.member_seen(pod.gang, pod.key, member_state(obj), pod.gang_min)
+            created = (obj.get("metadata") or {}).get("creationTimestamp")
+            self.pod_groups.member_seen(
+                pod.gang,
+                pod.key,
+                member_state(obj),
+                pod.gang_min,
+                created if isinstance(created, str) else "",
+            )
         self.scheduler.upsert_pod(pod)
         self._wake.set()
 
@@ -399,6 +406,7 @@ class Daemon:
         labels = (obj.get("metadata") or {}).get("labels") or {}
         managed = labels.get(keys.MANAGED_BY_LABEL) == keys.SCHEDULER_NAME
         self.crds.set_pod_group(f"{namespace}/{name}", dict(spec), managed)
+        self.pod_groups.resume(f"{namespace}/{name}", obj.get("status") or {})
 
     def _pod_group_delete(self, obj: Mapping[str, Any]) -> None:
         namespace, name = object_name(obj)
