@@ -493,6 +493,9 @@ def test_gpu_zones_come_from_the_one_gpu_model_resource_slices_too() -> None:
         ("scheduling.kubenexus.io/gang-numa-spread", "everywhere"),
         ("scheduling.kubenexus.io/numa-anti-affinity-node-id", "zero"),
         ("numa.scheduling.kubenexus.io/resources", ""),
+        # A misspelt resource would silently not be aligned.
+        ("numa.scheduling.kubenexus.io/resources", "cpu,memroy"),
+        ("numa.scheduling.kubenexus.io/resources", ","),
     ],
 )
 def test_without_zones_anywhere_malformed_annotations_are_still_named(key: str, value: str) -> None:
