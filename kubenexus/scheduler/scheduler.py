@@ -504,7 +504,10 @@ class Scheduler:
         self.upsert_pod_group(key, None)
 
     def upsert_pod_group(self, key: str, spec: PodGroupSpec | None) -> None:
-        """A PodGroup object appeared, changed (None: removed or invalid); its members retry."""
+        """A PodGroup object appeared, changed (None: removed or invalid); its members retry.
+        An update that leaves the spec as it was (its status written) changes nothing."""
+        if all(gangs.pod_groups.get(key) == spec for gangs in self._gangs.values()):
+            return
         for gangs in self._gangs.values():
             if spec is None:
                 gangs.remove_pod_group(key)

@@ -274,3 +274,33 @@ async def test_pod_groups_are_read_before_the_first_decision_after_a_start(
         assert _bound(cluster, "conflict-") == 0
         assert not cluster.events("sized-0", "FailedScheduling")
         assert daemon.scheduler.queue.where(pod_key(cluster, "conflict-0")) == "unschedulable"
+
+
+async def test_a_pod_group_update_that_keeps_its_spec_does_not_make_the_gang_try_again(
+    cluster: Cluster,
+) -> None:
+    """A PodGroup update that leaves its spec as it was — our own status write coming back, a
+    label — changes nothing the gang is sized by: the waiting gang sits out its backoff
+    instead of being planned again at once (every status write replanned it)."""
+    cluster.node("a", cpu="1")
+    slow = {"podInitialBackoffSeconds": 30, "podMaxBackoffSeconds": 60}
+    async with running_daemon(cluster, config=slow) as daemon:
+        for i in range(2):
+            _member(cluster, f"big-{i}", "big", 2)
+        await eventually(lambda: (_group(cluster, "big") or {}).get("status"))
+        await eventually(lambda: all(_waiting(daemon, cluster, f"big-{i}") for i in range(2)))
+        await daemon.recorder.drain(5)  # the members' conditions written (and seen back)
+        before = daemon.decisions
+        group = _group(cluster, "big")
+        assert group is not None
+        group["metadata"].setdefault("annotations", {})["team"] = "ml"
+        version = int(
+            cluster.api.put_object(
+                "podgroups", group, group="scheduling.kubenexus.io", version="v1alpha1"
+            )["metadata"]["resourceVersion"]
+        )
+        await eventually(lambda: int(daemon.pod_group_informer.resource_version or 0) >= version)
+        # Once a newer pod is decided, the gang (older, first in line) would have been too.
+        cluster.pod("sentinel", cpu="100m")
+        await eventually(lambda: cluster.node_of("sentinel") == "a")
+        assert daemon.decisions == before + 1
