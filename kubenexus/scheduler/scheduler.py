@@ -1006,15 +1006,22 @@ class Scheduler:
             return ""
         nodes = self.cache.nodes
         usable = nodes.valid[: nodes.size] & ~nodes.unschedulable[: nodes.size]
-        for resource, amount in spec.min_resources.items():
+        # Members already placed (a half-bound gang completing) hold their part already.
+        held = [m.requests for m in self.cache.gang_members(gang)]
+        for resource, total in spec.min_resources.items():
+            holding = sum(requests.get(resource, 0) for requests in held)
+            amount = total - holding
+            if amount <= 0:
+                continue
             row = nodes.resource_row(resource)
             free = (
                 0 if row is None else int(nodes.free[row, : nodes.size][usable].clip(min=0).sum())
             )
             if free < amount:
                 return (
-                    f"pod group {gang} needs {format_amount(resource, amount)} {resource} in total "
-                    f"but the cluster has {format_amount(resource, free)} free: not tried"
+                    f"pod group {gang} needs {format_amount(resource, amount)} {resource} "
+                    f"{'more' if holding else 'in total'} but the cluster has "
+                    f"{format_amount(resource, free)} free: not tried"
                 )
         return ""
 

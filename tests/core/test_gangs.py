@@ -194,6 +194,30 @@ def test_min_resources_beyond_the_free_capacity_is_not_even_tried() -> None:
     )
 
 
+def test_min_resources_counts_what_the_members_already_placed_hold() -> None:
+    """Half the gang is bound (a binding refused, a restart mid-binding): the rest need only
+    what the bound half does not already hold — comparing the whole gang's minResources with
+    the free capacity left it "not tried" forever."""
+    s = scheduler(make_node("a").alloc(cpu="8").obj())
+    _gangs(s).upsert_pod_group(
+        "default/half", PodGroupSpec(min_member=4, min_resources={"cpu": 8_000})
+    )
+    placed = [member(f"half-{i}", "half", None, cpu="2").node("a").obj() for i in range(2)]
+    pending = [member(f"half-{i}", "half", None, cpu="2").obj() for i in range(2, 4)]
+    result = place(s, *placed, *pending)
+    assert (result["half-2"], result["half-3"]) == ("a", "a")
+    # A gang that is short all the same is still not tried.
+    s = scheduler(make_node("a").alloc(cpu="7").obj())
+    _gangs(s).upsert_pod_group(
+        "default/half", PodGroupSpec(min_member=4, min_resources={"cpu": 8_000})
+    )
+    placed = [member(f"half-{i}", "half", None, cpu="2").node("a").obj() for i in range(2)]
+    result = place(s, *placed, *pending)
+    assert result["half-2"] == (
+        "pod group default/half needs 4 cpu more but the cluster has 3 free: not tried"
+    )
+
+
 def test_timeout_is_reported_after_schedule_timeout_seconds() -> None:
     now = [1000.0]
     s = scheduler(make_node("a").alloc(cpu="2").obj(), clock=now)
