@@ -304,3 +304,28 @@ async def test_a_pod_group_update_that_keeps_its_spec_does_not_make_the_gang_try
         cluster.pod("sentinel", cpu="100m")
         await eventually(lambda: cluster.node_of("sentinel") == "a")
         assert daemon.decisions == before + 1
+
+
+async def test_a_half_bound_gang_with_min_resources_completes_after_a_restart(
+    cluster: Cluster,
+) -> None:
+    """The previous daemon bound half the gang and stopped; the PodGroup's minResources is
+    the whole gang's. The members already bound hold their part: the rest are placed."""
+    cluster.node("a", cpu="8")
+    cluster.api.put_object(
+        "podgroups",
+        {
+            "metadata": {"name": "half", "namespace": "default"},
+            "spec": {"minMember": 4, "minResources": {"cpu": "8"}},
+        },
+        group="scheduling.kubenexus.io",
+        version="v1alpha1",
+    )
+    label = {"scheduling.x-k8s.io/pod-group": "half"}
+    for i in range(2):
+        cluster.pod(f"half-{i}", cpu="2", node="a", labels=label)
+    for i in range(2, 4):
+        cluster.pod(f"half-{i}", cpu="2", labels=label)
+    async with running_daemon(cluster):
+        await eventually(lambda: _bound(cluster, "half-") == 4)
+    assert not cluster.events("half-2", "FailedScheduling")
