@@ -15,6 +15,7 @@ import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import quote
 
 import structlog
 
@@ -237,10 +238,12 @@ class PodGroupStatusWriter:
             self._gangs.pop(gang, None)
             return
         namespace, name = gang.split("/", 1)
-        path = GROUP_PATH.format(namespace=namespace)
+        path = GROUP_PATH.format(namespace=quote(namespace, safe=""))
+        # A gang named by an annotation can hold any text ("x?y=1", "../x"): one path segment.
+        item = f"{path}/{quote(name, safe='')}"
         if record.exists is None:
             try:
-                found = await self.client.request("GET", f"{path}/{name}")
+                found = await self.client.request("GET", item)
             except ApiError as exc:
                 if exc.status != 404:
                     raise
@@ -277,7 +280,7 @@ class PodGroupStatusWriter:
             # members (a user's PodGroup is theirs: conflicts are reported, not overwritten).
             await self.client.request(
                 "PATCH",
-                f"{path}/{name}",
+                item,
                 body={"spec": {"minMember": record.min_member}},
                 content_type=MERGE_PATCH,
             )
@@ -290,7 +293,7 @@ class PodGroupStatusWriter:
             return
         try:
             await self.client.request(
-                "PATCH", f"{path}/{name}/status", body={"status": status}, content_type=MERGE_PATCH
+                "PATCH", f"{item}/status", body={"status": status}, content_type=MERGE_PATCH
             )
         except ApiError as exc:
             if exc.status == 404:  # deleted by a user: recreate on the next change

@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from kubenexus.shell.app import Daemon
-from tests.integration.conftest import Cluster, eventually, pod_key, running_daemon
+from tests.integration.conftest import (
+    Cluster,
+    eventually,
+    pod_key,
+    running_daemon,
+    stand_in_for_kubelet,
+)
 
 NAME = "pod-group.scheduling.kubenexus.io/name"
 MIN = "pod-group.scheduling.kubenexus.io/min-available"
@@ -329,3 +335,26 @@ async def test_a_half_bound_gang_with_min_resources_completes_after_a_restart(
     async with running_daemon(cluster):
         await eventually(lambda: _bound(cluster, "half-") == 4)
     assert not cluster.events("half-2", "FailedScheduling")
+
+
+async def test_a_gang_name_is_never_read_as_part_of_a_url(cluster: Cluster) -> None:
+    """A gang named by the annotation spelling can hold any text; its PodGroup's path quotes
+    it, so "x?y=1" never reads or resizes the PodGroup of gang "x"."""
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster):
+        for i in range(2):
+            _member(cluster, f"x-{i}", "x", 2)
+        await eventually(lambda: (_group(cluster, "x") or {}).get("status", {}).get("phase"))
+        for i in range(2):  # gang x is done: its PodGroup stays, nobody writes it any more
+            cluster.api.delete_object("pods", f"x-{i}", "default")
+        stand_in_for_kubelet(cluster)
+        await eventually(lambda: (_group(cluster, "x") or {})["status"].get("scheduled") == 0)
+        for i in range(3):
+            cluster.pod(
+                f"odd-{i}",
+                cpu="1",
+                annotations={"pod-group.scheduling.sigs.k8s.io/name": "x?y=1", MIN: "3"},
+            )
+        await eventually(lambda: _bound(cluster, "odd-") == 3)
+        await asyncio.sleep(2)  # the status writer's turns (every second)
+        assert _group(cluster, "x")["spec"]["minMember"] == 2
