@@ -111,6 +111,22 @@ def test_min_member_smaller_than_the_gang_places_the_quorum_then_the_rest() -> N
     assert bound(result, "spark") == 2  # joined one by one: the quorum already runs
 
 
+def test_a_gang_of_unequal_members_that_fits_is_placed_whatever_their_order() -> None:
+    """An MPI launcher (small, created first) and a worker (large): placing the launcher on
+    the roomier node first leaves the worker nowhere, though the gang fits the cluster. A
+    gang that fits must not wait forever on the order its members came in."""
+    now = [1000.0]
+    s = scheduler(
+        make_node("a").alloc(cpu="3").obj(), make_node("b").alloc(cpu="2").obj(), clock=now
+    )
+    launcher = member("mpi-0", "mpi", 2, cpu="2").obj()
+    now[0] += 1
+    worker = member("mpi-1", "mpi", 2, cpu="3").obj()
+    result = place(s, launcher, worker)
+    assert (result["mpi-0"], result["mpi-1"]) == ("b", "a")
+    assert (s.cache.nodes.free[:, : s.cache.nodes.size] >= 0).all()
+
+
 def test_a_gang_of_1000_pods() -> None:
     s = scheduler(*[make_node(f"n{i:03d}").alloc(cpu="16").obj() for i in range(100)])
     result = place(s, *gang("big", 1000))

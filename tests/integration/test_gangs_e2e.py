@@ -358,3 +358,15 @@ async def test_a_gang_name_is_never_read_as_part_of_a_url(cluster: Cluster) -> N
         await eventually(lambda: _bound(cluster, "odd-") == 3)
         await asyncio.sleep(2)  # the status writer's turns (every second)
         assert _group(cluster, "x")["spec"]["minMember"] == 2
+
+
+async def test_a_gang_of_unequal_members_that_fits_is_bound(cluster: Cluster) -> None:
+    """An MPI launcher (small, created first) would take the roomier node the worker alone
+    fits on: the gang is tried largest first before it is reported short."""
+    cluster.node("a", cpu="3")
+    cluster.node("b", cpu="2")
+    _member(cluster, "mpi-launcher", "mpi", 2, cpu="2")
+    _member(cluster, "mpi-worker", "mpi", 2, cpu="3")
+    async with running_daemon(cluster):
+        await eventually(lambda: _bound(cluster, "mpi-") == 2)
+        assert (cluster.node_of("mpi-launcher"), cluster.node_of("mpi-worker")) == ("b", "a")
