@@ -136,6 +136,15 @@ class _GangPlan:
     now: float
 
 
+def _size_order(pod: PodInfo) -> tuple[int, int, int]:
+    """How large a gang member is, to try the largest first: scarce devices (GPUs and other
+    extended resources) before CPU, before memory."""
+    requests = pod.requests
+    common = {keys.CPU, keys.MEMORY, keys.PODS, keys.EPHEMERAL_STORAGE}
+    devices = sum(amount for name, amount in requests.items() if name not in common)
+    return (devices, requests.get(keys.CPU, 0), requests.get(keys.MEMORY, 0))
+
+
 def _coscheduling(profile: Profile) -> Coscheduling | None:
     plugins = [profile.queue_sort, *profile.pre_filters, *profile.reserves, *profile.permits]
     return next((p for p in plugins if isinstance(p, Coscheduling)), None)
@@ -504,7 +513,10 @@ class Scheduler:
         self.upsert_pod_group(key, None)
 
     def upsert_pod_group(self, key: str, spec: PodGroupSpec | None) -> None:
-        """A PodGroup object appeared, changed (None: removed or invalid); its members retry."""
+        """A PodGroup object appeared, changed (None: removed or invalid); its members retry.
+        An update that leaves the spec as it was (its status written) changes nothing."""
+        if all(gangs.pod_groups.get(key) == spec for gangs in self._gangs.values()):
+            return
         for gangs in self._gangs.values():
             if spec is None:
                 gangs.remove_pod_group(key)
@@ -805,6 +817,39 @@ class Scheduler:
             results.append(result)
         return results
 
+    def _place_gang(
+        self,
+        gangs: GangManager,
+        plan: tuple[str, int, int],
+        pods: list[PodInfo],
+        profile: Profile,
+        results: list[Placement | Failure],
+    ) -> list[PodInfo]:
+        """The members placed in one pass inside the gang's plan (``plan``: gang, minMember,
+        members already placed; the plan is open), results appended to ``results``; the
+        members in the order they were tried.
+
+        Members are tried in queue order; when that leaves the quorum short and the members
+        are not all alike, they are tried once more largest first: a small member placed
+        first (an MPI launcher) can take the only node a larger one fits on, and the gang,
+        though it fits, would wait for ever."""
+        gang, size, placed = plan
+        self._place_members(pods, profile, results)
+        fitted = sum(isinstance(r, Placement) for r in results)
+        if placed + fitted >= size or len({_size_order(p) for p in pods}) < 2:
+            return pods
+        nodes = self.cache.nodes
+        for pod, result in zip(pods, results, strict=True):
+            if isinstance(result, Placement):
+                profile.unreserve(result, pod, nodes)
+                self.cache.forget(pod.key)
+        results.clear()
+        largest_first = sorted(pods, key=_size_order, reverse=True)  # stable: ties keep order
+        gangs.end_plan(gang)
+        gangs.begin_plan(gang, size, placed, largest_first)
+        self._place_members(largest_first, profile, results)
+        return largest_first
+
     def gang_trial(
         self, gang: str, also: PodInfo | None = None
     ) -> list[tuple[PodInfo, Placement | Failure]]:
@@ -838,7 +883,7 @@ class Scheduler:
         gangs.begin_plan(gang, size, placed, pods)
         results: list[Placement | Failure] = []
         try:
-            self._place_members(pods, profile, results)
+            pods = self._place_gang(gangs, (gang, size, placed), pods, profile, results)
         finally:
             for pod, result in zip(pods, results, strict=False):
                 if isinstance(result, Placement):
@@ -854,8 +899,17 @@ class Scheduler:
         planned: list[tuple[QueuedPod, Placement]] = []
         failed: list[tuple[QueuedPod, Failure]] = []
         try:
-            results = self._place_members([m.pod for m in plan.members], profile, [])
-            for member, result in zip(plan.members, results, strict=True):
+            results: list[Placement | Failure] = []
+            tried = self._place_gang(
+                plan.gangs,
+                (plan.gang, plan.size, plan.placed),
+                [m.pod for m in plan.members],
+                profile,
+                results,
+            )
+            entries = {m.pod.key: m for m in plan.members}
+            for pod, result in zip(tried, results, strict=True):
+                member = entries[pod.key]
                 if isinstance(result, Failure):
                     failed.append((member, result))
                 else:
@@ -1003,15 +1057,22 @@ class Scheduler:
             return ""
         nodes = self.cache.nodes
         usable = nodes.valid[: nodes.size] & ~nodes.unschedulable[: nodes.size]
-        for resource, amount in spec.min_resources.items():
+        # Members already placed (a half-bound gang completing) hold their part already.
+        held = [m.requests for m in self.cache.gang_members(gang)]
+        for resource, total in spec.min_resources.items():
+            holding = sum(requests.get(resource, 0) for requests in held)
+            amount = total - holding
+            if amount <= 0:
+                continue
             row = nodes.resource_row(resource)
             free = (
                 0 if row is None else int(nodes.free[row, : nodes.size][usable].clip(min=0).sum())
             )
             if free < amount:
                 return (
-                    f"pod group {gang} needs {format_amount(resource, amount)} {resource} in total "
-                    f"but the cluster has {format_amount(resource, free)} free: not tried"
+                    f"pod group {gang} needs {format_amount(resource, amount)} {resource} "
+                    f"{'more' if holding else 'in total'} but the cluster has "
+                    f"{format_amount(resource, free)} free: not tried"
                 )
         return ""
 

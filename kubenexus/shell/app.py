@@ -42,10 +42,10 @@ from kubenexus.shell.budgets import DisruptionBudgets
 from kubenexus.shell.client import ApiError, ClientSettings, KubeClient
 from kubenexus.shell.events import EventRecorder, EventSettings
 from kubenexus.shell.explain_gate import ExplainGate, ExplainLimits
-from kubenexus.shell.informer import Informer, InformerSettings
+from kubenexus.shell.informer import Informer, InformerSettings, object_name
 from kubenexus.shell.leader import LeaderElector, LeaderSettings
 from kubenexus.shell.metrics import Metrics, bound_port, health_app, start_server
-from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry
+from kubenexus.shell.operator import CrdStore, OperatorThread, build_registry, pod_group_problems
 from kubenexus.shell.pod_reader import PodNotFoundError, read_pod
 from kubenexus.shell.podgroups import PodGroupStatusWriter, member_state
 from kubenexus.shell.preempter import Preempter, PreemptionSettings
@@ -56,6 +56,7 @@ from kubenexus.shell.workloads import ClusterObjects
 log = structlog.get_logger(__name__)
 # Connections beyond the watches: lists, binds, Events, status patches.
 MIN_SPARE_CONNECTIONS: Final = 4
+PODGROUPS_PATH: Final = f"/apis/{GROUP}/{VERSION}/podgroups"
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,17 @@ class Daemon:
             name=PLURAL,
             optional=True,
         )
+        # PodGroups too: a (re)started daemon must size its waiting gangs by them from its first
+        # decision (kopf, which only validates them, starts later and on the leader only).
+        self.pod_group_informer = Informer(
+            client,
+            PODGROUPS_PATH,
+            on_upsert=self._pod_group_upsert,
+            on_delete=self._pod_group_delete,
+            settings=self.settings.informer,
+            name="podgroups",
+            optional=True,
+        )
         # Every informer's watch holds a connection for good: a pool no larger than that
         # would leave nothing for lists, binds and Events, and the daemon would hang.
         own = (
@@ -227,6 +239,7 @@ class Daemon:
             self.topologies,
             self.slices,
             self.reservations,
+            self.pod_group_informer,
             self.budgets.informer,
         )
         watches = len(own) + len(self.cluster_objects.informers)
@@ -271,7 +284,14 @@ class Daemon:
             self._invalid_pod(obj, exc)
             return
         if pod.gang and ours:
-            self.pod_groups.member_seen(pod.gang, pod.key, member_state(obj), pod.gang_min)
+            created = (obj.get("metadata") or {}).get("creationTimestamp")
+            self.pod_groups.member_seen(
+                pod.gang,
+                pod.key,
+                member_state(obj),
+                pod.gang_min,
+                created if isinstance(created, str) else "",
+            )
         self.scheduler.upsert_pod(pod)
         self._wake.set()
 
@@ -375,6 +395,22 @@ class Daemon:
         if isinstance(name, str):
             self._gpu_problems.pop(name, None)
             self.scheduler.remove_node(name)
+
+    def _pod_group_upsert(self, obj: Mapping[str, Any]) -> None:
+        namespace, name = object_name(obj)
+        spec = obj.get("spec")
+        if not name or not isinstance(spec, Mapping) or pod_group_problems(spec):
+            # kopf's handler names the bad field in a Warning Event on the object.
+            self.crds.set_pod_group(f"{namespace}/{name}", None)
+            return
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        managed = labels.get(keys.MANAGED_BY_LABEL) == keys.SCHEDULER_NAME
+        self.crds.set_pod_group(f"{namespace}/{name}", dict(spec), managed)
+        self.pod_groups.resume(f"{namespace}/{name}", obj.get("status") or {})
+
+    def _pod_group_delete(self, obj: Mapping[str, Any]) -> None:
+        namespace, name = object_name(obj)
+        self.crds.set_pod_group(f"{namespace}/{name}", None, deleted=True)
 
     def _pod_group_changed(
         self, key: str, spec: Mapping[str, Any] | None, managed: bool = False, deleted: bool = False
@@ -604,6 +640,7 @@ class Daemon:
             self.topologies.synced.wait(),
             self.slices.synced.wait(),
             self.reservations.synced.wait(),
+            self.pod_group_informer.synced.wait(),
             self.budgets.informer.synced.wait(),
             *(informer.synced.wait() for informer in self.cluster_objects.informers.values()),
         )
@@ -639,7 +676,13 @@ class Daemon:
         ):
             m.events.labels(outcome).set(value)
         m.leader.set(1 if self.elector is None or self.elector.is_leader else 0)
-        for informer in (self.pods, self.nodes, self.reservations, self.budgets.informer):
+        for informer in (
+            self.pods,
+            self.nodes,
+            self.reservations,
+            self.pod_group_informer,
+            self.budgets.informer,
+        ):
             m.informer_relists.labels(informer.name).set(informer.relists)
         book = self.scheduler.reserving.book
         for phase, count in book.phase_counts().items():
@@ -677,7 +720,7 @@ class Daemon:
             if not any(task.done() for task in guarded):
                 # kopf and the status writers start once the caches are synced: their start-up
                 # (kopf's thread holds the GIL for a while) must not slow the initial lists and
-                # so the first bind. A gang whose PodGroup is not seen yet waits for it anyway.
+                # so the first bind. PodGroups come through our own informer, read before that.
                 synced = asyncio.create_task(self.ready.wait(), name="caches-synced")
                 helpers.append(synced)
                 await asyncio.wait({*guarded, synced}, return_when=asyncio.FIRST_COMPLETED)
@@ -704,8 +747,7 @@ class Daemon:
             ),
         }
         if self.settings.with_operator:
-            deliver = asyncio.get_running_loop().call_soon_threadsafe
-            registry = build_registry(self.crds, self.client.configuration, deliver)
+            registry = build_registry(self.client.configuration)
             self.operator = OperatorThread(registry)
             self.operator.start()
             exited = asyncio.create_task(self.operator.exited(), name="operator-exited")
@@ -745,6 +787,7 @@ class Daemon:
             "node-informer": self.nodes.run,
             "topology-informer": self.topologies.run,
             "reservation-informer": self.reservations.run,
+            "podgroup-informer": self.pod_group_informer.run,
             "resourceslice-informer": self.slices.run,
             "pdb-informer": self.budgets.informer.run,
             **{

@@ -1,14 +1,14 @@
 """kopf runs the operator side: the CRDs' reconciliation, startup and liveness.
 
 Pods and nodes do not go through kopf (one worker task per object would cost ~130 MiB at 5,000
-pods); they come through our lean informer. So do ResourceReservations: the room they hold must
-be counted before the first decision after a start, and kopf starts only once leading (and the
-caches synced). kopf handles PodGroups: a Warning Event names a bad field, valid specs reach the
-core.
+pods); they come through our lean informer. So do ResourceReservations and PodGroups: the room
+the former hold and the gang sizes the latter set must be known before the first decision after
+a start, and kopf starts only once leading (and the caches synced). kopf validates PodGroups: a
+Warning Event names a bad field.
 
 kopf runs in a thread with its own event loop: on exit it cancels every task of its loop that it
-did not see at start, which in a shared loop would include our in-flight binds. Handler results
-reach the daemon's loop through ``call_soon_threadsafe``.
+did not see at start, which in a shared loop would include our in-flight binds. Its handlers
+only post Events; they hand nothing to the daemon.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import kopf
 
-from kubenexus.api.keys import MANAGED_BY_LABEL, SCHEDULER_NAME
+from kubenexus.api.keys import SCHEDULER_NAME
 
 GROUP: Final = "scheduling.kubenexus.io"
 VERSION: Final = "v1alpha1"
@@ -32,7 +32,7 @@ PREFIX: Final = "scheduling.kubenexus.io"
 
 @dataclass
 class CrdStore:
-    """The specs of the PodGroups and ResourceReservations seen, by namespace/name."""
+    """The specs of the PodGroups seen (by the daemon's informer), by namespace/name."""
 
     pod_groups: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     # Called (on the daemon's loop) with the key and the spec, or None when gone or invalid.
@@ -70,11 +70,8 @@ def pod_group_problems(spec: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-Deliver = Callable[[Callable[[], object]], object]
-
-
-def build_registry(store: CrdStore, configuration: Any, deliver: Deliver) -> kopf.OperatorRegistry:
-    """kopf's handlers; ``deliver`` runs a store update on the daemon's loop."""
+def build_registry(configuration: Any) -> kopf.OperatorRegistry:
+    """kopf's handlers."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry, id="kubenexus-login")
@@ -96,22 +93,14 @@ def build_registry(store: CrdStore, configuration: Any, deliver: Deliver) -> kop
         settings.networking.request_timeout = 30
 
     @kopf.on.event(GROUP, VERSION, "podgroups", registry=registry, id="podgroup-seen")
-    def pod_group_seen(
-        body: kopf.Body, spec: kopf.Spec, name: str, namespace: str | None, **kwargs: Any
-    ) -> None:
-        key = f"{namespace}/{name}"
+    def pod_group_seen(body: kopf.Body, spec: kopf.Spec, **kwargs: Any) -> None:
+        # Validation only: the specs reach the core through the daemon's own informer, read
+        # before its first decision (this runs later, on the leader only).
         if kwargs.get("type") == "DELETED":
-            deliver(lambda: store.set_pod_group(key, None, deleted=True))
             return
         problems = pod_group_problems(spec)
         if problems:
             kopf.warn(body, reason="InvalidPodGroup", message="; ".join(problems))
-            deliver(lambda: store.set_pod_group(key, None))
-            return
-        value = dict(spec)
-        labels = body.get("metadata", {}).get("labels") or {}
-        managed = labels.get(MANAGED_BY_LABEL) == SCHEDULER_NAME
-        deliver(lambda: store.set_pod_group(key, value, managed))
 
     return registry
 

@@ -15,6 +15,7 @@ import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import quote
 
 import structlog
 
@@ -74,6 +75,25 @@ def phase_of(gang: _Gang) -> str:
     return "Scheduling" if gang.tried else "Pending"
 
 
+def _resume_from(record: _Gang, status: Mapping[str, Any]) -> None:
+    """What an earlier writer (this daemon before a restart, an old leader) left in the
+    object's status and must carry on: the last schedule time, and a ScheduleTimeout=True
+    condition, to be turned False once the gang is placed."""
+    if not isinstance(status, Mapping):
+        return
+    last = status.get("lastScheduleTime")
+    if isinstance(last, str) and last and not record.last_schedule_time:
+        record.last_schedule_time = last
+    conditions = status.get("conditions")
+    if isinstance(conditions, list):
+        record.timeout_reported = record.timeout_reported or any(
+            isinstance(c, Mapping)
+            and c.get("type") == "ScheduleTimeout"
+            and c.get("status") == "True"
+            for c in conditions
+        )
+
+
 class PodGroupStatusWriter:
     def __init__(self, client: KubeClient, period: float = 1.0) -> None:
         self.client = client
@@ -86,12 +106,21 @@ class PodGroupStatusWriter:
 
     # ------------------------------------------------------------------ inputs (sync)
 
-    def member_seen(self, gang: str, key: str, state: str, min_member: int | None) -> None:
+    def member_seen(
+        self, gang: str, key: str, state: str, min_member: int | None, created: str = ""
+    ) -> None:
+        """A member as the pod informer shows it; ``created``: its creationTimestamp (the
+        gang's scheduleStartTime is its first member's, whenever this writer started)."""
         previous = self._gang_of.get(key)
         if previous is not None and previous != gang:  # its labels moved it to another gang
             self.member_gone(key)
         self._gang_of[key] = gang
-        record = self._gangs.setdefault(gang, _Gang())
+        record = self._gangs.get(gang)
+        if record is None:
+            record = self._gangs[gang] = _Gang(start_time=created or _now())
+        elif created and created < record.start_time:
+            record.start_time = created
+            self._dirty.add(gang)
         if min_member is not None:
             record.min_member = min_member
         if record.members.get(key) != state:
@@ -123,7 +152,7 @@ class PodGroupStatusWriter:
             self._dirty.add(gang)
 
     def observed(self, gang: str, min_member: int, *, managed: bool) -> None:
-        """The PodGroup object as kopf saw it. A user's object sizes the gang; one we made
+        """The PodGroup object as the informer saw it. A user's object sizes the gang; one we made
         ourselves is resized to what the members declare (it must never block them)."""
         record = self._gangs.setdefault(gang, _Gang())
         record.managed = managed
@@ -134,6 +163,13 @@ class PodGroupStatusWriter:
             self._dirty.add(gang)
         elif managed and record.min_member not in {None, min_member}:
             self._dirty.add(gang)
+
+    def resume(self, gang: str, status: Mapping[str, Any]) -> None:
+        """The object's status as the informer saw it, before this writer wrote any: what an
+        earlier writer left there (before a restart, an old leader) is carried on."""
+        record = self._gangs.get(gang)
+        if record is not None and record.written is None:
+            _resume_from(record, status)
 
     def phase_counts(self) -> dict[str, int]:
         phases = ("Pending", "Scheduling", "Scheduled", "Running", "Succeeded", "Failed")
@@ -202,10 +238,12 @@ class PodGroupStatusWriter:
             self._gangs.pop(gang, None)
             return
         namespace, name = gang.split("/", 1)
-        path = GROUP_PATH.format(namespace=namespace)
+        path = GROUP_PATH.format(namespace=quote(namespace, safe=""))
+        # A gang named by an annotation can hold any text ("x?y=1", "../x"): one path segment.
+        item = f"{path}/{quote(name, safe='')}"
         if record.exists is None:
             try:
-                found = await self.client.request("GET", f"{path}/{name}")
+                found = await self.client.request("GET", item)
             except ApiError as exc:
                 if exc.status != 404:
                     raise
@@ -215,6 +253,7 @@ class PodGroupStatusWriter:
                 labels = (found.get("metadata") or {}).get("labels") or {}
                 record.managed = labels.get(MANAGED_BY_LABEL) == SCHEDULER_NAME
                 record.object_min_member = (found.get("spec") or {}).get("minMember")
+                _resume_from(record, found.get("status") or {})
         if not record.exists:
             if record.min_member is None:
                 return  # sized by a PodGroup that does not exist yet: nothing to create from
@@ -241,7 +280,7 @@ class PodGroupStatusWriter:
             # members (a user's PodGroup is theirs: conflicts are reported, not overwritten).
             await self.client.request(
                 "PATCH",
-                f"{path}/{name}",
+                item,
                 body={"spec": {"minMember": record.min_member}},
                 content_type=MERGE_PATCH,
             )
@@ -254,7 +293,7 @@ class PodGroupStatusWriter:
             return
         try:
             await self.client.request(
-                "PATCH", f"{path}/{name}/status", body={"status": status}, content_type=MERGE_PATCH
+                "PATCH", f"{item}/status", body={"status": status}, content_type=MERGE_PATCH
             )
         except ApiError as exc:
             if exc.status == 404:  # deleted by a user: recreate on the next change

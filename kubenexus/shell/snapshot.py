@@ -9,41 +9,18 @@ kopf are never run, so whatever they queue is dropped with the snapshot.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Final
 
-from kubenexus.api.keys import MANAGED_BY_LABEL, SCHEDULER_NAME
-from kubenexus.api.reservation import GROUP, VERSION
 from kubenexus.config import SchedulerConfiguration
 from kubenexus.scheduler import Scheduler
-from kubenexus.shell.app import Daemon, DaemonSettings, fewer_collections
-from kubenexus.shell.client import ApiError, ClientSettings, KubeClient
-from kubenexus.shell.operator import pod_group_problems
+from kubenexus.shell.app import PODGROUPS_PATH, Daemon, DaemonSettings, fewer_collections
+from kubenexus.shell.client import ClientSettings, KubeClient
 
-PODGROUPS: Final = f"/apis/{GROUP}/{VERSION}/podgroups"
-_PAGE: Final = 500
+PODGROUPS: Final = PODGROUPS_PATH
 
 
 # Read-only needs few connections and no rate limit of the daemon's size.
 SNAPSHOT_CLIENT: Final = ClientSettings(qps=0, connection_pool=32)
-
-
-async def _pod_groups(client: KubeClient, daemon: Daemon) -> None:
-    """PodGroups as kopf hands them to the daemon (the same checks, the same store)."""
-    try:
-        async for items, _ in client.list_pages(PODGROUPS, {}, _PAGE):
-            for obj in items:
-                meta = obj.get("metadata") or {}
-                key = f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"
-                spec = obj.get("spec") or {}
-                if not isinstance(spec, Mapping) or pod_group_problems(spec):
-                    daemon.crds.set_pod_group(key, None)
-                    continue
-                managed = (meta.get("labels") or {}).get(MANAGED_BY_LABEL) == SCHEDULER_NAME
-                daemon.crds.set_pod_group(key, dict(spec), managed)
-    except ApiError as exc:
-        if exc.status != 404:  # the CRD is not installed: no gangs declared by PodGroups
-            raise
 
 
 async def load_cluster(client: KubeClient, config: SchedulerConfiguration) -> Scheduler:
@@ -66,5 +43,5 @@ async def _list_everything(client: KubeClient, daemon: Daemon) -> None:
         daemon.reservations.list_once(),
         daemon.budgets.informer.list_once(),
         *(informer.list_once() for informer in daemon.cluster_objects.informers.values()),
-        _pod_groups(client, daemon),
+        daemon.pod_group_informer.list_once(),
     )

@@ -111,6 +111,22 @@ def test_min_member_smaller_than_the_gang_places_the_quorum_then_the_rest() -> N
     assert bound(result, "spark") == 2  # joined one by one: the quorum already runs
 
 
+def test_a_gang_of_unequal_members_that_fits_is_placed_whatever_their_order() -> None:
+    """An MPI launcher (small, created first) and a worker (large): placing the launcher on
+    the roomier node first leaves the worker nowhere, though the gang fits the cluster. A
+    gang that fits must not wait forever on the order its members came in."""
+    now = [1000.0]
+    s = scheduler(
+        make_node("a").alloc(cpu="3").obj(), make_node("b").alloc(cpu="2").obj(), clock=now
+    )
+    launcher = member("mpi-0", "mpi", 2, cpu="2").obj()
+    now[0] += 1
+    worker = member("mpi-1", "mpi", 2, cpu="3").obj()
+    result = place(s, launcher, worker)
+    assert (result["mpi-0"], result["mpi-1"]) == ("b", "a")
+    assert (s.cache.nodes.free[:, : s.cache.nodes.size] >= 0).all()
+
+
 def test_a_gang_of_1000_pods() -> None:
     s = scheduler(*[make_node(f"n{i:03d}").alloc(cpu="16").obj() for i in range(100)])
     result = place(s, *gang("big", 1000))
@@ -191,6 +207,30 @@ def test_min_resources_beyond_the_free_capacity_is_not_even_tried() -> None:
     assert (
         result["huge-0"]
         == "pod group default/huge needs 64 cpu in total but the cluster has 8 free: not tried"
+    )
+
+
+def test_min_resources_counts_what_the_members_already_placed_hold() -> None:
+    """Half the gang is bound (a binding refused, a restart mid-binding): the rest need only
+    what the bound half does not already hold — comparing the whole gang's minResources with
+    the free capacity left it "not tried" forever."""
+    s = scheduler(make_node("a").alloc(cpu="8").obj())
+    _gangs(s).upsert_pod_group(
+        "default/half", PodGroupSpec(min_member=4, min_resources={"cpu": 8_000})
+    )
+    placed = [member(f"half-{i}", "half", None, cpu="2").node("a").obj() for i in range(2)]
+    pending = [member(f"half-{i}", "half", None, cpu="2").obj() for i in range(2, 4)]
+    result = place(s, *placed, *pending)
+    assert (result["half-2"], result["half-3"]) == ("a", "a")
+    # A gang that is short all the same is still not tried.
+    s = scheduler(make_node("a").alloc(cpu="7").obj())
+    _gangs(s).upsert_pod_group(
+        "default/half", PodGroupSpec(min_member=4, min_resources={"cpu": 8_000})
+    )
+    placed = [member(f"half-{i}", "half", None, cpu="2").node("a").obj() for i in range(2)]
+    result = place(s, *placed, *pending)
+    assert result["half-2"] == (
+        "pod group default/half needs 4 cpu more but the cluster has 3 free: not tried"
     )
 
 

@@ -249,6 +249,22 @@ def test_restart_rebuilds_zone_usage_from_pod_annotations() -> None:
     assert int(second.placement.annotations[ZONES_ANNOTATION]) == 1 - zone
 
 
+@pytest.mark.parametrize("policy", ["isolated", " isolated ", "isolated\n"])
+def test_an_isolated_pod_keeps_its_zone_closed_after_a_restart(policy: str) -> None:
+    """The policy is read as it was when the pod was placed (spaces around it accepted): a
+    restart must not reopen the isolated zone to other pods."""
+    s = scheduler(numa_node("n", cpus_per_zone=8).obj())
+    first = _decide(s, pod("hpc", cpu="2", policy=policy).obj())["hpc"]
+    assert isinstance(first, Scheduled)
+    bound = pod("hpc", cpu="2", policy=policy).node("n").dict()
+    bound["metadata"]["annotations"].update(first.placement.annotations)
+    fresh = scheduler(numa_node("n", cpus_per_zone=8).obj())
+    fresh.upsert_pod(pod_from_dict(bound))
+    zone = int(first.placement.annotations[ZONES_ANNOTATION])
+    other = _decide(fresh, pod("web", cpu="1").obj())["web"]
+    assert int(other.placement.annotations[ZONES_ANNOTATION]) == 1 - zone
+
+
 def test_pods_of_unknown_zones_are_charged_to_the_zone_with_most_free() -> None:
     s = scheduler(numa_node("n", cpus_per_zone=8).obj())
     s.upsert_pod(
@@ -493,6 +509,9 @@ def test_gpu_zones_come_from_the_one_gpu_model_resource_slices_too() -> None:
         ("scheduling.kubenexus.io/gang-numa-spread", "everywhere"),
         ("scheduling.kubenexus.io/numa-anti-affinity-node-id", "zero"),
         ("numa.scheduling.kubenexus.io/resources", ""),
+        # A misspelt resource would silently not be aligned.
+        ("numa.scheduling.kubenexus.io/resources", "cpu,memroy"),
+        ("numa.scheduling.kubenexus.io/resources", ","),
     ],
 )
 def test_without_zones_anywhere_malformed_annotations_are_still_named(key: str, value: str) -> None:

@@ -69,3 +69,24 @@ def test_the_timeout_is_reported_until_the_gang_is_placed() -> None:
     writer.member_seen("ns/t", "b", "Bound", 2)
     condition = writer.status_of("ns/t")["conditions"][0]
     assert (condition["status"], condition["reason"]) == ("False", "Scheduled")
+
+
+def test_a_new_writer_carries_on_what_the_object_says() -> None:
+    """After a restart (or a failover) the gang's start is its first member's creation, and a
+    ScheduleTimeout=True left in the object is turned False once the gang is placed."""
+    writer = PodGroupStatusWriter(client=None)  # type: ignore[arg-type]  # no writes here
+    writer.member_seen("ns/t", "b", "Bound", 2, created="2026-01-01T10:00:05Z")
+    writer.member_seen("ns/t", "a", "Bound", 2, created="2026-01-01T10:00:00Z")
+    writer.resume(
+        "ns/t",
+        {
+            "scheduleStartTime": "2026-01-01T11:00:00Z",  # a restart's time, written before
+            "conditions": [{"type": "ScheduleTimeout", "status": "True"}],
+        },
+    )
+    status = writer.status_of("ns/t")
+    assert status["scheduleStartTime"] == "2026-01-01T10:00:00Z"
+    assert (status["conditions"][0]["status"], status["conditions"][0]["reason"]) == (
+        "False",
+        "Scheduled",
+    )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from kubenexus.shell.app import Daemon
-from tests.integration.conftest import Cluster, eventually, pod_key, running_daemon
+from tests.integration.conftest import (
+    Cluster,
+    eventually,
+    pod_key,
+    running_daemon,
+    stand_in_for_kubelet,
+)
 
 NAME = "pod-group.scheduling.kubenexus.io/name"
 MIN = "pod-group.scheduling.kubenexus.io/min-available"
@@ -246,3 +252,121 @@ async def test_a_gang_rerun_with_another_size_is_not_blocked_by_the_podgroup_we_
             _member(cluster, f"second-{i}", "nightly", 3)
         await eventually(lambda: _bound(cluster, "second-") == 3)
         await eventually(lambda: _group(cluster, "nightly")["spec"]["minMember"] == 3)
+
+
+async def test_pod_groups_are_read_before_the_first_decision_after_a_start(
+    cluster: Cluster,
+) -> None:
+    """A (re)started daemon finds gangs waiting with their PodGroups already in the API: it
+    sizes them by the PodGroups from its first decision (kopf starts later, on the leader
+    only). Before, a gang whose members declared another size than its PodGroup was bound on
+    the members' word at a start, and members sized by their PodGroup were told it did not
+    exist."""
+    cluster.node("a", cpu="8")
+    for name, size in (("conflict", 3), ("sized", 2)):
+        cluster.api.put_object(
+            "podgroups",
+            {"metadata": {"name": name, "namespace": "default"}, "spec": {"minMember": size}},
+            group="scheduling.kubenexus.io",
+            version="v1alpha1",
+        )
+    for i in range(2):
+        _member(cluster, f"conflict-{i}", "conflict", 2)  # the PodGroup says 3
+        cluster.pod(f"sized-{i}", cpu="1", labels={"scheduling.x-k8s.io/pod-group": "sized"})
+    async with running_daemon(cluster, operator=True) as daemon:
+        await eventually(lambda: _bound(cluster, "sized-") == 2)
+        events = await eventually(lambda: cluster.events("conflict-0", "FailedScheduling"))
+        assert "declares min-available 2 but the PodGroup's minMember is 3" in events[0]["message"]
+        assert _bound(cluster, "conflict-") == 0
+        assert not cluster.events("sized-0", "FailedScheduling")
+        assert daemon.scheduler.queue.where(pod_key(cluster, "conflict-0")) == "unschedulable"
+
+
+async def test_a_pod_group_update_that_keeps_its_spec_does_not_make_the_gang_try_again(
+    cluster: Cluster,
+) -> None:
+    """A PodGroup update that leaves its spec as it was — our own status write coming back, a
+    label — changes nothing the gang is sized by: the waiting gang sits out its backoff
+    instead of being planned again at once (every status write replanned it)."""
+    cluster.node("a", cpu="1")
+    slow = {"podInitialBackoffSeconds": 30, "podMaxBackoffSeconds": 60}
+    async with running_daemon(cluster, config=slow) as daemon:
+        for i in range(2):
+            _member(cluster, f"big-{i}", "big", 2)
+        await eventually(lambda: (_group(cluster, "big") or {}).get("status"))
+        await eventually(lambda: all(_waiting(daemon, cluster, f"big-{i}") for i in range(2)))
+        await daemon.recorder.drain(5)  # the members' conditions written (and seen back)
+        before = daemon.decisions
+        group = _group(cluster, "big")
+        assert group is not None
+        group["metadata"].setdefault("annotations", {})["team"] = "ml"
+        version = int(
+            cluster.api.put_object(
+                "podgroups", group, group="scheduling.kubenexus.io", version="v1alpha1"
+            )["metadata"]["resourceVersion"]
+        )
+        await eventually(lambda: int(daemon.pod_group_informer.resource_version or 0) >= version)
+        # Once a newer pod is decided, the gang (older, first in line) would have been too.
+        cluster.pod("sentinel", cpu="100m")
+        await eventually(lambda: cluster.node_of("sentinel") == "a")
+        assert daemon.decisions == before + 1
+
+
+async def test_a_half_bound_gang_with_min_resources_completes_after_a_restart(
+    cluster: Cluster,
+) -> None:
+    """The previous daemon bound half the gang and stopped; the PodGroup's minResources is
+    the whole gang's. The members already bound hold their part: the rest are placed."""
+    cluster.node("a", cpu="8")
+    cluster.api.put_object(
+        "podgroups",
+        {
+            "metadata": {"name": "half", "namespace": "default"},
+            "spec": {"minMember": 4, "minResources": {"cpu": "8"}},
+        },
+        group="scheduling.kubenexus.io",
+        version="v1alpha1",
+    )
+    label = {"scheduling.x-k8s.io/pod-group": "half"}
+    for i in range(2):
+        cluster.pod(f"half-{i}", cpu="2", node="a", labels=label)
+    for i in range(2, 4):
+        cluster.pod(f"half-{i}", cpu="2", labels=label)
+    async with running_daemon(cluster):
+        await eventually(lambda: _bound(cluster, "half-") == 4)
+    assert not cluster.events("half-2", "FailedScheduling")
+
+
+async def test_a_gang_name_is_never_read_as_part_of_a_url(cluster: Cluster) -> None:
+    """A gang named by the annotation spelling can hold any text; its PodGroup's path quotes
+    it, so "x?y=1" never reads or resizes the PodGroup of gang "x"."""
+    cluster.node("a", cpu="8")
+    async with running_daemon(cluster):
+        for i in range(2):
+            _member(cluster, f"x-{i}", "x", 2)
+        await eventually(lambda: (_group(cluster, "x") or {}).get("status", {}).get("phase"))
+        for i in range(2):  # gang x is done: its PodGroup stays, nobody writes it any more
+            cluster.api.delete_object("pods", f"x-{i}", "default")
+        stand_in_for_kubelet(cluster)
+        await eventually(lambda: (_group(cluster, "x") or {})["status"].get("scheduled") == 0)
+        for i in range(3):
+            cluster.pod(
+                f"odd-{i}",
+                cpu="1",
+                annotations={"pod-group.scheduling.sigs.k8s.io/name": "x?y=1", MIN: "3"},
+            )
+        await eventually(lambda: _bound(cluster, "odd-") == 3)
+        await asyncio.sleep(2)  # the status writer's turns (every second)
+        assert _group(cluster, "x")["spec"]["minMember"] == 2
+
+
+async def test_a_gang_of_unequal_members_that_fits_is_bound(cluster: Cluster) -> None:
+    """An MPI launcher (small, created first) would take the roomier node the worker alone
+    fits on: the gang is tried largest first before it is reported short."""
+    cluster.node("a", cpu="3")
+    cluster.node("b", cpu="2")
+    _member(cluster, "mpi-launcher", "mpi", 2, cpu="2")
+    _member(cluster, "mpi-worker", "mpi", 2, cpu="3")
+    async with running_daemon(cluster):
+        await eventually(lambda: _bound(cluster, "mpi-") == 2)
+        assert (cluster.node_of("mpi-launcher"), cluster.node_of("mpi-worker")) == ("b", "a")

@@ -400,13 +400,7 @@ async def test_the_death_of_kopfs_thread_stops_the_daemon(
         identity="alpha",
         expect_exit="the kopf operator stopped",
     ) as (daemon, run):
-        cluster.api.put_object(
-            "podgroups",
-            {"metadata": {"name": "g", "namespace": "default"}, "spec": {"minMember": 2}},
-            group="scheduling.kubenexus.io",
-            version="v1alpha1",
-        )
-        await eventually(lambda: "default/g" in daemon.crds.pod_groups)  # kopf at work
+        await eventually(lambda: daemon.operator is not None and daemon.operator.ready.is_set())
         assert daemon.operator is not None
         with capture_logs() as logs:
             daemon.operator._stop.set()  # kopf ends as if it had died

@@ -276,3 +276,51 @@ async def test_our_own_condition_write_does_not_make_the_pod_try_again(cluster: 
         cluster.pod("sentinel", cpu="100m")
         await eventually(lambda: cluster.node_of("sentinel") == "a")
         assert daemon.decisions == 2
+
+
+async def test_a_timeout_condition_written_before_a_restart_is_cleared_after_it(
+    cluster: Cluster,
+) -> None:
+    """The PodGroup's ScheduleTimeout=True was written by the daemon before it restarted; the
+    gang is placed by the next one, which must turn the condition False too (it knows the
+    condition from the object, not from its own memory) and keep the gang's
+    scheduleStartTime."""
+    cluster.node("a", cpu="2")
+    config = {
+        "profiles": [
+            {
+                "pluginConfig": [
+                    {"name": "Coscheduling", "args": {"defaultScheduleTimeoutSeconds": 0.2}}
+                ]
+            }
+        ]
+    }
+    path = ("scheduling.kubenexus.io", "v1alpha1")
+
+    def status() -> dict[str, Any]:
+        group = cluster.api.get_object("podgroups", "late", "default", *path) or {}
+        return dict(group.get("status") or {})
+
+    async with running_daemon(cluster, config=config):
+        for i in range(3):
+            _member(cluster, f"late-{i}", "late", 3)
+        await eventually(lambda: cluster.events("late-0", "FailedScheduling"))
+        await eventually(lambda: _retry_until_timed_out(cluster), timeout=15)
+        await eventually(lambda: status().get("conditions"))
+    before = status()
+    assert (before["conditions"][0]["type"], before["conditions"][0]["status"]) == (
+        "ScheduleTimeout",
+        "True",
+    )
+    cluster.node("b", cpu="2")  # room for the whole gang, while no scheduler runs
+    async with running_daemon(cluster, config=config):
+        await eventually(lambda: _bound(cluster, "late-") == 3)
+        after = await eventually(
+            lambda: (
+                (s := status()).get("phase") == "Scheduled"
+                and s["conditions"][0]["status"] == "False"
+                and s
+            )
+        )
+    assert after["conditions"][0]["reason"] == "Scheduled"
+    assert after["scheduleStartTime"] == before["scheduleStartTime"]

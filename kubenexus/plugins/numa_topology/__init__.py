@@ -256,7 +256,10 @@ class NUMATopology:
         amounts = tuple(
             zip(cpu_shares, _split(memory, len(zones)), _split(gpus, len(zones)), strict=True)
         )
-        isolated = any(pod.annotations.get(k) == "isolated" for k in keys.NUMA_POLICY_KEYS)
+        # Read as numa_request read it when the pod was placed: the first spelling given,
+        # surrounding spaces accepted.
+        given = next((v for k in keys.NUMA_POLICY_KEYS if (v := pod.annotations.get(k))), "")
+        isolated = given.strip() == "isolated"
         return Assignment(zones, amounts, cpus, isolated)
 
     def _unknown(self, pod: PodInfo, slot: int) -> Assignment:

@@ -19,6 +19,8 @@ POLICIES: Final[dict[str, Policy]] = {
     "isolated": "isolated",
 }
 STRICT: Final = frozenset({"restricted", "single-numa-node", "isolated"})
+# What a NUMA zone accounts for, so what can be aligned.
+ALIGNABLE: Final = frozenset({keys.CPU, keys.MEMORY, keys.GPU_NVIDIA})
 SPREADS: Final = frozenset({"packed", "balanced", "isolated"})
 GIB: Final = 2**30
 # Every annotation ``numa_request`` reads that can be malformed: a pod carrying none of them
@@ -92,6 +94,14 @@ def numa_request(pod: PodInfo, default_policy: Policy, batch_default: Policy) ->
     raw_resources = pod.annotations.get(keys.NUMA_RESOURCES, "").strip()
     if raw_resources:
         aligned = {r.strip() for r in raw_resources.split(",") if r.strip()}
+        unknown = sorted(aligned - ALIGNABLE) if aligned else [""]
+        if unknown:
+            # A misspelt name would silently leave that resource unaligned.
+            raise InvalidInputError(
+                f"metadata.annotations[{keys.NUMA_RESOURCES}]",
+                raw_resources,
+                f"unknown resource {unknown[0]!r}, expected some of {', '.join(sorted(ALIGNABLE))}",
+            )
     gpus = pod.requests.get(keys.GPU_NVIDIA, 0)
     if gpus and not raw_resources:
         aligned.add(keys.GPU_NVIDIA)  # GPUs requested: align them by default
