@@ -334,6 +334,15 @@ class NetworkFabricScore:
             reasons[SMALL_CLIQUE] += int((has[rest] & same[rest] & ~roomy[rest]).sum())
         return +reasons
 
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """A fabric below the pod's tier: no eviction changes a node's network."""
+        wants = state.read(STATE, _Wants)
+        if not wants.min_rank:
+            return np.zeros(rejected.size, dtype=np.bool_)
+        return np.asarray(self.fabric(nodes).rank[rejected] < wants.min_rank, dtype=np.bool_)
+
     # ------------------------------------------------------------------ score
 
     def score(

@@ -8,6 +8,7 @@ and writes the nomination; the victims leave the cache when their deletion is se
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, MutableSet, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
@@ -19,6 +20,7 @@ from kubenexus.api.objects import PodInfo
 from kubenexus.api.pod_rules import LabelSelector
 from kubenexus.framework import NodeTable, Placement, Profile
 from kubenexus.framework.profiles import ProfileBook
+from kubenexus.plugins.node_resources_fit import insufficient_reason
 
 if TYPE_CHECKING:
     from kubenexus.scheduler.cache import ClusterCache
@@ -270,6 +272,13 @@ class Nomination:
         )
 
 
+# kube-scheduler v1.36's post-filter clause for a pod that preempted nobody: its DRA plugin
+# speaks first (no claims are deallocated here either), then DefaultPreemption says why.
+POST_FILTER_PREFIX: Final = "no new claims to deallocate, preemption: "
+NOT_HELPFUL: Final = "Preemption is not helpful for scheduling"
+NO_VICTIMS: Final = "No preemption victims found for incoming pod"
+
+
 class Preempting:
     """Chooses victims for pods that fit nowhere, and keeps the nominations."""
 
@@ -413,6 +422,62 @@ class Preempting:
                 if exact is not None:
                     return exact
         return None
+
+    def why_not(self, profile: Profile, pod: PodInfo, hopeless: npt.NDArray[np.bool_]) -> str:
+        """kube's clause when preemption found no node: per node, "not helpful" where no
+        eviction can help (``hopeless``), "no victims" where no pod may be evicted, else why
+        the pod still does not fit with every pod it may evict gone (a dry run per node for
+        the first ``EXACT_CANDIDATES`` whose freed requests would do; by requests after)."""
+        nodes = self.cache.nodes
+        size = nodes.size
+        live = nodes.valid[:size]
+        counts: Counter[str] = Counter()
+        counts[NOT_HELPFUL] = int(np.count_nonzero(live & hopeless[:size]))
+        potential = np.flatnonzero(live & ~hopeless[:size])
+        level = (
+            self._lowest_sufficient_level(pod, nodes) if self.usage.levels(pod.priority) else None
+        )
+        dry_runs = 0
+        for slot in potential.tolist():
+            victims = self._potential_victims(pod, slot) if level is not None else []
+            if not victims:
+                counts[NO_VICTIMS] += 1
+            elif level is not None and level[slot] >= 0 and dry_runs < EXACT_CANDIDATES:
+                dry_runs += 1
+                counts.update(self._left_without(profile, pod, slot, victims))
+            else:
+                counts.update(self._short_without(pod, slot, victims))
+        parts = sorted(f"{n} {reason}" for reason, n in counts.items() if n)
+        return f"{POST_FILTER_PREFIX}0/{nodes.live} nodes are available: {', '.join(parts)}."
+
+    def _left_without(
+        self, profile: Profile, pod: PodInfo, slot: int, gone: list[PodInfo]
+    ) -> Counter[str]:
+        """Why the pod does not fit on the node with ``gone`` evicted (a dry run)."""
+        node = self.cache.nodes.names[slot]
+        removed = [p for p in gone if self.cache.remove_pod(p.key) is not None]
+        try:
+            found = profile.find_node(pod, self.cache.nodes, only=(DRY_RUN, frozenset({node})))
+        finally:
+            for victim in removed:
+                self.cache.upsert_pod(victim)
+        if isinstance(found, Placement) or found.diagnosis is None:
+            return Counter({NO_VICTIMS: 1})  # it would fit: a rule of ours kept the victims
+        return Counter(
+            {reason: 1 for reason in found.diagnosis.reasons if not reason.endswith(f"[{DRY_RUN}]")}
+        )
+
+    def _short_without(self, pod: PodInfo, slot: int, gone: list[PodInfo]) -> Counter[str]:
+        """The resources the node still lacks with ``gone`` evicted."""
+        nodes = self.cache.nodes
+        reasons: Counter[str] = Counter()
+        for name, amount in pod.requests.items():
+            row = nodes.resource_row(name)
+            free = 0 if row is None else int(nodes.free[row, slot])
+            free += sum(v.requests.get(name, 0) for v in gone)
+            if free < amount:
+                reasons[insufficient_reason(name)] = 1
+        return reasons or Counter({NO_VICTIMS: 1})
 
     def _lowest_sufficient_level(
         self, pod: PodInfo, nodes: NodeTable

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from kubenexus.cli import main
+from tests.builders import no_victims, not_helpful
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -72,14 +73,16 @@ def test_example_failure_messages(example_json: dict) -> None:
     pods = _pods(example_json)
     assert pods["default/gpu-notebook"]["message"] == (
         "0/12 nodes are available: 1 node(s) were unschedulable, "
-        "5 node(s) had untolerated taint(s), 6 Insufficient nvidia.com/gpu."
+        "5 node(s) had untolerated taint(s), 6 Insufficient nvidia.com/gpu." + not_helpful(12)
     )
     assert "1 Too many pods" in pods["default/edge-probe-4"]["message"]
     # matchFields on metadata.name: the other nodes are ruled out before any filter runs, as
     # kube-scheduler's NodeAffinity pre-filter does (and says).
     assert pods["default/edge-probe-4"]["message"] == (
         "0/12 nodes are available: 1 Too many pods, "
-        "11 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+        "11 node(s) didn't satisfy plugin(s) [NodeAffinity]. no new claims to deallocate, "
+        "preemption: 0/12 nodes are available: 1 No preemption victims found for incoming pod, "
+        "11 Preemption is not helpful for scheduling."
     )
     assert "6 Insufficient memory" in pods["default/in-memory-db"]["message"]
     assert (
@@ -468,7 +471,9 @@ def test_spark_example_holds_room_for_every_executor_against_the_flood() -> None
         assert pod["message"] == (
             "0/12 nodes are available: 1 node(s) were unschedulable, 3 Insufficient cpu, "
             "3 node(s) didn't match Pod's node affinity/selector, 5 node(s) had untolerated "
-            "taint(s)."
+            "taint(s). no new claims to deallocate, preemption: 0/12 nodes are available: "
+            "3 No preemption victims found for incoming pod, "
+            "9 Preemption is not helpful for scheduling."
         )
     assert data["summary"]["Scheduled"] == 21
     assert data["summary"]["Unschedulable"] == 4
@@ -615,7 +620,9 @@ def test_hand_written_reservations_hold_room_and_executors_claim_it(tmp_path: Pa
     # what is left: one pod on b; the executors still find their slots.
     assert (pods["etl/flood-0"]["status"], pods["etl/flood-0"]["node"]) == ("Scheduled", "b")
     for i in range(1, 4):
-        assert pods[f"etl/flood-{i}"]["message"] == ("0/2 nodes are available: 2 Insufficient cpu.")
+        assert pods[f"etl/flood-{i}"]["message"] == (
+            "0/2 nodes are available: 2 Insufficient cpu." + no_victims(2)
+        )
     nowhere = reservations["etl/nowhere"]
     assert (nowhere["phase"], nowhere["message"]) == (
         "Invalid", "spec.reservations.only.node: no node named 'gone'"
@@ -789,7 +796,10 @@ def test_gpu_example_places_each_model_on_the_smallest_card_that_fits(gpu_json: 
         "node": None,
         "message": "0/5 nodes are available: "
         "1 Insufficient GPUs with 100Gi of GPU memory each (1 needed), "
-        "4 Insufficient nvidia.com/gpu.",
+        "4 Insufficient nvidia.com/gpu. no new claims to deallocate, preemption: 0/5 nodes are "
+        # No card has 100Gi: evicting is no help on the node with free GPUs.
+        "available: 1 Preemption is not helpful for scheduling, "
+        "4 No preemption victims found for incoming pod.",
         "annotations": {},
         "profile": {
             "tier": "bronze",
@@ -967,7 +977,7 @@ def test_a_vram_pod_with_no_readable_gpu_data_anywhere_waits_saying_so(tmp_path:
     data = json.loads(out)
     assert "ResourceSlice broken-gpus.spec.devices[0].capacity[memory].value" in data["notes"][0]
     assert _pods(data)["default/p"]["message"] == (
-        "0/1 nodes are available: 1 node(s) had no GPU information."
+        "0/1 nodes are available: 1 node(s) had no GPU information." + not_helpful(1)
     )
 
 
@@ -1096,7 +1106,9 @@ def test_services_example_keeps_pod_rules_as_kube_scheduler() -> None:
     [waiting] = [p for p in web if p["status"] == "Unschedulable"]
     assert waiting["message"] == (
         "0/12 nodes are available: 1 node(s) were unschedulable, 5 node(s) had untolerated "
-        "taint(s), 6 node(s) didn't match pod anti-affinity rules."
+        "taint(s), 6 node(s) didn't match pod anti-affinity rules. no new claims to deallocate, "
+        "preemption: 0/12 nodes are available: 6 No preemption victims found for incoming pod, "
+        "6 Preemption is not helpful for scheduling."
     )
     zone = {"cpu-large-1": "a", "cpu-large-2": "b", "cpu-large-3": "c", "cpu-small-1": "a"}
     zone |= {"cpu-small-2": "b", "mem-1": "a", "edge-1": "edge"}

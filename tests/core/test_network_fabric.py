@@ -9,7 +9,7 @@ from kubenexus.api import keys
 from kubenexus.api.objects import NodeInfo
 from kubenexus.framework import CycleState
 from kubenexus.plugins.network_fabric import NetworkFabricScore
-from tests.builders import PodBuilder, make_node, make_pod
+from tests.builders import PodBuilder, make_node, make_pod, not_helpful
 from tests.core.helpers import place, scheduler
 from tests.core.test_gpu_model import nvidia_gpu, resource_slice
 
@@ -165,6 +165,7 @@ def test_min_fabric_tier_is_a_requirement() -> None:
     pod = make_pod("q").req(cpu="1").annotate(keys.MIN_FABRIC_TIER, "roce").obj()
     assert place(s2, pod)["q"] == (
         "0/2 nodes are available: 2 node(s) had a network fabric below min-fabric-tier roce."
+        + not_helpful(2)
     )
 
 
