@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
+from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
 from kubenexus.api.pod_rules import LabelSelector
 from kubenexus.framework import NodeTable, Placement, Profile
@@ -433,13 +434,17 @@ class Preempting:
         live = nodes.valid[:size]
         counts: Counter[str] = Counter()
         counts[NOT_HELPFUL] = int(np.count_nonzero(live & hopeless[:size]))
-        potential = np.flatnonzero(live & ~hopeless[:size])
-        level = (
-            self._lowest_sufficient_level(pod, nodes) if self.usage.levels(pod.priority) else None
-        )
+        potential = live & ~hopeless[:size]
+        lower = self.usage.levels(pod.priority)
+        level = self._lowest_sufficient_level(pod, nodes) if lower else None
+        # Nodes running no pod of lower priority, screened at once (most nodes, usually).
+        below = np.zeros(size, dtype=np.int64)
+        for priority in lower:
+            below += self.usage.at(priority, keys.PODS, size)
+        counts[NO_VICTIMS] = int(np.count_nonzero(potential & (below == 0)))
         dry_runs = 0
-        for slot in potential.tolist():
-            victims = self._potential_victims(pod, slot) if level is not None else []
+        for slot in np.flatnonzero(potential & (below > 0)).tolist():
+            victims = self._potential_victims(pod, slot)
             if not victims:
                 counts[NO_VICTIMS] += 1
             elif level is not None and level[slot] >= 0 and dry_runs < EXACT_CANDIDATES:
