@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -20,7 +20,6 @@ from kubenexus.framework.interfaces import (
     QueueSortPlugin,
     ReservePlugin,
     ScorePlugin,
-    UnresolvableFilter,
 )
 from kubenexus.framework.node_table import SCORE_DTYPE, BoolArray, FloatArray, IntArray, NodeTable
 from kubenexus.framework.status import SUCCESS, Code, Diagnosis, Status
@@ -99,6 +98,13 @@ class Failure:
     @property
     def event_key(self) -> str:
         return self.kind or self.message
+
+
+def _unresolvable_of(plugin: FilterPlugin) -> Callable[..., BoolArray] | None:
+    """The filter's ``UnresolvableFilter.unresolvable``, if it has one (a plain attribute
+    lookup: a runtime Protocol check costs more on every failing pod)."""
+    found = getattr(plugin, "unresolvable", None)
+    return found if callable(found) else None
 
 
 # Cycle state: plugin name → the only node names the pod may go to (kube's PreFilterResult).
@@ -334,8 +340,9 @@ class Profile:
             if rejected.size:
                 reasons.update(plugin.explain(state, pod, nodes, rejected))
                 plugins.add(plugin.name)
-                if isinstance(plugin, UnresolvableFilter):
-                    hopeless[rejected] = plugin.unresolvable(state, pod, nodes, rejected)
+                unresolvable = _unresolvable_of(plugin)
+                if unresolvable is not None:
+                    hopeless[rejected] = unresolvable(state, pod, nodes, rejected)
                 alive &= mask
         return Diagnosis(
             total_nodes=nodes.live, reasons=reasons, plugins=plugins, hopeless=hopeless

@@ -280,6 +280,11 @@ NOT_HELPFUL: Final = "Preemption is not helpful for scheduling"
 NO_VICTIMS: Final = "No preemption victims found for incoming pod"
 
 
+def _clause(total: int, counts: Counter[str]) -> str:
+    parts = sorted(f"{n} {reason}" for reason, n in counts.items() if n)
+    return f"{POST_FILTER_PREFIX}0/{total} nodes are available: {', '.join(parts)}."
+
+
 class Preempting:
     """Chooses victims for pods that fit nowhere, and keeps the nominations."""
 
@@ -426,9 +431,10 @@ class Preempting:
 
     def why_not(self, profile: Profile, pod: PodInfo, hopeless: npt.NDArray[np.bool_]) -> str:
         """kube's clause when preemption found no node: per node, "not helpful" where no
-        eviction can help (``hopeless``), "no victims" where no pod may be evicted, else why
-        the pod still does not fit with every pod it may evict gone (a dry run per node for
-        the first ``EXACT_CANDIDATES`` whose freed requests would do; by requests after)."""
+        eviction can help (``hopeless``), "no victims" where no pod of lower priority runs,
+        else why the pod still does not fit with all of those gone: the resources still short
+        (over all nodes at once), or, where freeing them would make room by requests, a dry
+        run with every filter (the first ``EXACT_CANDIDATES`` such nodes)."""
         nodes = self.cache.nodes
         size = nodes.size
         live = nodes.valid[:size]
@@ -436,24 +442,34 @@ class Preempting:
         counts[NOT_HELPFUL] = int(np.count_nonzero(live & hopeless[:size]))
         potential = live & ~hopeless[:size]
         lower = self.usage.levels(pod.priority)
-        level = self._lowest_sufficient_level(pod, nodes) if lower else None
-        # Nodes running no pod of lower priority, screened at once (most nodes, usually).
         below = np.zeros(size, dtype=np.int64)
         for priority in lower:
             below += self.usage.at(priority, keys.PODS, size)
         counts[NO_VICTIMS] = int(np.count_nonzero(potential & (below == 0)))
+        with_victims = potential & (below > 0)
+        if not with_victims.any():
+            return _clause(nodes.live, counts)
+        # Freeing every pod of lower priority: what each node would then have.
+        short_any = np.zeros(size, dtype=np.bool_)
+        for name, amount in pod.requests.items():
+            row = nodes.resource_row(name)
+            freed = nodes.free[row, :size].copy() if row is not None else np.zeros(size, np.int64)
+            for priority in lower:
+                freed += self.usage.at(priority, name, size)
+            short = with_victims & (freed < amount)
+            counts[insufficient_reason(name)] += int(np.count_nonzero(short))
+            short_any |= short
         dry_runs = 0
-        for slot in np.flatnonzero(potential & (below > 0)).tolist():
+        for slot in np.flatnonzero(with_victims & ~short_any).tolist():
             victims = self._potential_victims(pod, slot)
             if not victims:
                 counts[NO_VICTIMS] += 1
-            elif level is not None and level[slot] >= 0 and dry_runs < EXACT_CANDIDATES:
+            elif dry_runs < EXACT_CANDIDATES:
                 dry_runs += 1
                 counts.update(self._left_without(profile, pod, slot, victims))
             else:
-                counts.update(self._short_without(pod, slot, victims))
-        parts = sorted(f"{n} {reason}" for reason, n in counts.items() if n)
-        return f"{POST_FILTER_PREFIX}0/{nodes.live} nodes are available: {', '.join(parts)}."
+                counts[NO_VICTIMS] += 1  # not weighed: said as kube says most often
+        return _clause(nodes.live, counts)
 
     def _left_without(
         self, profile: Profile, pod: PodInfo, slot: int, gone: list[PodInfo]
@@ -471,18 +487,6 @@ class Preempting:
         return Counter(
             {reason: 1 for reason in found.diagnosis.reasons if not reason.endswith(f"[{DRY_RUN}]")}
         )
-
-    def _short_without(self, pod: PodInfo, slot: int, gone: list[PodInfo]) -> Counter[str]:
-        """The resources the node still lacks with ``gone`` evicted."""
-        nodes = self.cache.nodes
-        reasons: Counter[str] = Counter()
-        for name, amount in pod.requests.items():
-            row = nodes.resource_row(name)
-            free = 0 if row is None else int(nodes.free[row, slot])
-            free += sum(v.requests.get(name, 0) for v in gone)
-            if free < amount:
-                reasons[insufficient_reason(name)] = 1
-        return reasons or Counter({NO_VICTIMS: 1})
 
     def _lowest_sufficient_level(
         self, pod: PodInfo, nodes: NodeTable
