@@ -197,7 +197,8 @@ class NetworkFabricScore:
         labelled = nodes.label_column(keys.GPU_CLIQUE_LABEL)
         remap = np.full(labelled.width + 1, MISSING, dtype=np.int64)
         for value, code in labelled.values.items():
-            remap[code] = codes.setdefault(value, len(codes))
+            if value.strip():  # an empty clique label names no clique (as the GPU model reads it)
+                remap[code] = codes.setdefault(value, len(codes))
         clique: IntArray = remap[labelled.codes[: nodes.size]]
         # Nodes without the label: the NVLink domain their GPUs report (DRA, GFD).
         for slot in np.flatnonzero((clique == MISSING) & (nodes.gpus.count[: nodes.size] > 0)):
