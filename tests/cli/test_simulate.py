@@ -168,6 +168,28 @@ def test_unknown_kinds_are_noted_not_fatal(tmp_path: Path) -> None:
     assert "note: ignored 1 ConfigMap (not used by the simulator)" in out
 
 
+def test_pods_get_the_tolerations_the_api_server_adds(tmp_path: Path) -> None:
+    """DefaultTolerationSeconds admission: every pod tolerates not-ready and unreachable
+    NoExecute taints for 300 s, so kube-scheduler places it on such a node; a pod's own
+    toleration of the key is kept as written."""
+    cluster = tmp_path / "c.yaml"
+    node = "kind: Node\nmetadata: {{name: {name}, labels: {{at: {name}}}}}\nspec: {{taints: [{{key: {key}, effect: NoExecute}}]}}\n"
+    cluster.write_text(
+        node.format(name="unreachable", key="node.kubernetes.io/unreachable")
+        + "---\n"
+        + node.format(name="not-ready", key="node.kubernetes.io/not-ready")
+        + "---\nkind: Pod\nmetadata: {name: plain}\nspec: {nodeSelector: {at: unreachable}, containers: [{name: c}]}\n"
+        + "---\nkind: Pod\nmetadata: {name: own}\nspec:\n  nodeSelector: {at: not-ready}\n"
+        + "  tolerations: [{key: node.kubernetes.io/not-ready, operator: Equal, value: x, effect: NoExecute}]\n"
+        + "  containers: [{name: c}]\n"
+    )
+    code, out, err = _run("simulate", str(cluster), "-o", "json")
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+    assert pods["default/plain"]["node"] == "unreachable"
+    assert pods["default/own"]["status"] == "Unschedulable"  # its Equal x does not match ""
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
