@@ -306,6 +306,36 @@ def _resolve_priority(
     spec.setdefault("preemptionPolicy", chosen.preemption_policy)
 
 
+# The API server's DefaultTolerationSeconds admission gives every pod these (unless a
+# toleration of its own already covers them): a node tainted not-ready or unreachable keeps
+# its pods for 5 minutes, and takes new ones, as in a cluster.
+_DEFAULT_TOLERATED: Final = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+def _default_tolerations(body: dict[str, Any]) -> None:
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        return
+    tolerations = spec.get("tolerations")
+    if tolerations is None:
+        tolerations = []
+    if not isinstance(tolerations, list):
+        return  # pod_from_dict names the field
+    for key in _DEFAULT_TOLERATED:
+        covered = any(
+            isinstance(t, dict)
+            and t.get("key", "") in {key, ""}
+            and t.get("effect", "") in {"NoExecute", ""}
+            for t in tolerations
+        )
+        if not covered:
+            tolerations = [
+                *tolerations,
+                {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            ]
+    spec["tolerations"] = tolerations
+
+
 def _error(doc: _Document, prefix: str, exc: InvalidInputError) -> InputFileError:
     field_path = exc.field
     if prefix:
@@ -402,6 +432,7 @@ class _Inputs:
                 for body, prefix in _expand(doc):
                     try:
                         _resolve_priority(body, classes, default_priority)
+                        _default_tolerations(body)
                         pod = pod_from_dict(body)
                     except InvalidInputError as exc:
                         raise _error(doc, prefix, exc) from None

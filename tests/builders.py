@@ -217,3 +217,19 @@ def make_pod(name: str) -> PodBuilder:
 
 def make_node(name: str) -> NodeBuilder:
     return NodeBuilder(name)
+
+
+def not_helpful(nodes: int) -> str:
+    """kube-scheduler's post-filter clause when no eviction can help on any of ``nodes``."""
+    return (
+        f" no new claims to deallocate, preemption: 0/{nodes} nodes are available: "
+        f"{nodes} Preemption is not helpful for scheduling."
+    )
+
+
+def no_victims(nodes: int) -> str:
+    """kube-scheduler's post-filter clause when none of ``nodes`` holds a pod to evict."""
+    return (
+        f" no new claims to deallocate, preemption: 0/{nodes} nodes are available: "
+        f"{nodes} No preemption victims found for incoming pod."
+    )

@@ -30,7 +30,7 @@ from kubenexus.api.pod_rules import (
     pod_affinity,
     spread_constraints,
 )
-from kubenexus.api.quantity import known_amount, resource_amount
+from kubenexus.api.quantity import known_amount, parse_quantity, resource_amount
 from kubenexus.errors import InvalidInputError
 
 TAINT_EFFECTS: Final = frozenset({"NoSchedule", "PreferNoSchedule", "NoExecute"})
@@ -222,8 +222,19 @@ def _resource_list(obj: object, path: str) -> dict[str, int]:
             amount = resource_amount(name, value, f"{path}.{name}")
         if amount < 0:
             raise InvalidInputError(f"{path}.{name}", value, "must not be negative")
+        if _extended(name) and parse_quantity(value, f"{path}.{name}") % 1:
+            # As the API server refuses it: a device is not shared by halves.
+            raise InvalidInputError(
+                f"{path}.{name}", value, "an extended resource must be a whole number"
+            )
         amounts[name] = amount
     return amounts
+
+
+def _extended(resource: str) -> bool:
+    """A resource outside the kubernetes.io domain (nvidia.com/gpu): whole units only."""
+    domain, slash, _ = resource.partition("/")
+    return bool(slash) and not (domain == "kubernetes.io" or domain.endswith(".kubernetes.io"))
 
 
 # --------------------------------------------------------------------------- nodes

@@ -15,6 +15,7 @@ from kubenexus.framework.interfaces import (
     ReservePlugin,
     ScorePlugin,
     TopologyObserver,
+    UnresolvableFilter,
 )
 from kubenexus.framework.node_table import BoolArray, FloatArray, IntArray, NodeTable
 from kubenexus.framework.runtime import (
@@ -55,6 +56,7 @@ __all__ = [
     "ScorePlugin",
     "Status",
     "TopologyObserver",
+    "UnresolvableFilter",
     "WeightedScore",
     "plugin_events",
     "wake_events",

@@ -74,6 +74,16 @@ class FilterPlugin(Plugin, Protocol):
 
 
 @runtime_checkable
+class UnresolvableFilter(Plugin, Protocol):
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """Of the slots this filter rejected, those no eviction can help (kube's
+        UnschedulableAndUnresolvable): preemption says it "is not helpful" there. A filter
+        without this method rejects resolvably."""
+
+
+@runtime_checkable
 class ScorePlugin(Plugin, Protocol):
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray

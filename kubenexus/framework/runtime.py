@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -76,12 +76,13 @@ class Failure:
     # What the failure is about, stable while the pod's situation does not change (the message
     # may carry counts that do): Events are posted once per pod and kind, not per message.
     kind: str = ""
+    # What the post-filters (preemption) found, appended as kube-scheduler appends it.
+    post_filter: str = ""
 
     @property
     def message(self) -> str:
-        if self.diagnosis is not None:
-            return self.diagnosis.message
-        return self.error
+        said = self.diagnosis.message if self.diagnosis is not None else self.error
+        return f"{said} {self.post_filter}" if self.post_filter else said
 
     @property
     def unresolvable(self) -> bool:
@@ -97,6 +98,13 @@ class Failure:
     @property
     def event_key(self) -> str:
         return self.kind or self.message
+
+
+def _unresolvable_of(plugin: FilterPlugin) -> Callable[..., BoolArray] | None:
+    """The filter's ``UnresolvableFilter.unresolvable``, if it has one (a plain attribute
+    lookup: a runtime Protocol check costs more on every failing pod)."""
+    found = getattr(plugin, "unresolvable", None)
+    return found if callable(found) else None
 
 
 # Cycle state: plugin name → the only node names the pod may go to (kube's PreFilterResult).
@@ -313,6 +321,7 @@ class Profile:
         reasons: Counter[str] = Counter()
         plugins: set[str] = set()
         alive: BoolArray = nodes.valid[: nodes.size].copy()
+        hopeless: BoolArray = np.zeros(nodes.size, dtype=np.bool_)
         allowed = _pre_filter_nodes(state, nodes)
         if allowed is not None:
             # Nodes a pre-filter ruled out never reach the filters (kube's PreFilterResult).
@@ -321,6 +330,7 @@ class Profile:
                 names = sorted(state.read(PRE_FILTER_NODES, dict))
                 reasons[f"node(s) didn't satisfy plugin(s) [{' '.join(names)}]"] += absent
                 plugins.update(names)
+                hopeless |= alive & ~allowed
             alive &= allowed
         for plugin in filters:
             mask = plugin.filter(state, pod, nodes)
@@ -330,8 +340,13 @@ class Profile:
             if rejected.size:
                 reasons.update(plugin.explain(state, pod, nodes, rejected))
                 plugins.add(plugin.name)
+                unresolvable = _unresolvable_of(plugin)
+                if unresolvable is not None:
+                    hopeless[rejected] = unresolvable(state, pod, nodes, rejected)
                 alive &= mask
-        return Diagnosis(total_nodes=nodes.live, reasons=reasons, plugins=plugins)
+        return Diagnosis(
+            total_nodes=nodes.live, reasons=reasons, plugins=plugins, hopeless=hopeless
+        )
 
     # ------------------------------------------------------------------ reserve / permit
 

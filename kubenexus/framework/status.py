@@ -6,6 +6,9 @@ import enum
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 
 class Code(enum.Enum):
     SUCCESS = "Success"
@@ -74,6 +77,9 @@ class Diagnosis:
     # The plugins that rejected the pod (on some node, or as a whole): only changes they care
     # about are worth a retry.
     plugins: set[str] = field(default_factory=set)
+    # Per node slot, whether its rejection is one no eviction can help (kube's per-node
+    # UnschedulableAndUnresolvable); None when the filters did not run (a pre-filter refused).
+    hopeless: npt.NDArray[np.bool_] | None = field(default=None, compare=False, repr=False)
 
     @property
     def message(self) -> str:

@@ -326,6 +326,16 @@ class InterPodAffinity:
                 left = left[~hit]
         return reasons
 
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """Nodes failing the pod's required affinity (checked first, as kube's Filter does):
+        no eviction brings a matching pod; anti-affinity can be resolved by evicting."""
+        fails = self._attempt(state, pod, nodes).verdicts.affinity_fails
+        if fails is None:
+            return np.zeros(rejected.size, dtype=np.bool_)
+        return np.asarray(fails[rejected], dtype=np.bool_)
+
     # ------------------------------------------------------------------ score
 
     def _scores(self, pod: PodInfo, carried: _Carried) -> bool:

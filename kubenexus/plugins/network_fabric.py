@@ -197,7 +197,8 @@ class NetworkFabricScore:
         labelled = nodes.label_column(keys.GPU_CLIQUE_LABEL)
         remap = np.full(labelled.width + 1, MISSING, dtype=np.int64)
         for value, code in labelled.values.items():
-            remap[code] = codes.setdefault(value, len(codes))
+            if value.strip():  # an empty clique label names no clique (as the GPU model reads it)
+                remap[code] = codes.setdefault(value, len(codes))
         clique: IntArray = remap[labelled.codes[: nodes.size]]
         # Nodes without the label: the NVLink domain their GPUs report (DRA, GFD).
         for slot in np.flatnonzero((clique == MISSING) & (nodes.gpus.count[: nodes.size] > 0)):
@@ -333,6 +334,15 @@ class NetworkFabricScore:
             reasons[OTHER_CLIQUE] += int((has[rest] & ~same[rest]).sum())
             reasons[SMALL_CLIQUE] += int((has[rest] & same[rest] & ~roomy[rest]).sum())
         return +reasons
+
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """A fabric below the pod's tier: no eviction changes a node's network."""
+        wants = state.read(STATE, _Wants)
+        if not wants.min_rank:
+            return np.zeros(rejected.size, dtype=np.bool_)
+        return np.asarray(self.fabric(nodes).rank[rejected] < wants.min_rank, dtype=np.bool_)
 
     # ------------------------------------------------------------------ score
 

@@ -144,6 +144,12 @@ class NodeAffinity:
     ) -> Counter[str]:
         return Counter({REASON: int(rejected.size)})
 
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """No eviction relabels a node."""
+        return np.ones(rejected.size, dtype=np.bool_)
+
     def _sums(self, pod: PodInfo, nodes: NodeTable, candidates: IntArray) -> IntArray:
         raw = np.zeros(nodes.size, dtype=np.int64)
         for weight, term in pod.preferred_affinity:

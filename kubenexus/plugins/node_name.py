@@ -43,3 +43,9 @@ class NodeName:
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
     ) -> Counter[str]:
         return Counter({REASON: int(rejected.size)})
+
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """No eviction renames a node."""
+        return np.ones(rejected.size, dtype=np.bool_)

@@ -127,6 +127,21 @@ class NodeResourcesFit:
                 reasons[insufficient_reason(resource)] += short
         return reasons
 
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """Nodes whose allocatable is below a request: evicting every pod there would not
+        make room (kube's rule; a full pod count is not, even at 0 pods allocatable)."""
+        beyond = np.zeros(rejected.size, dtype=np.bool_)
+        for resource, amount in self._checked(pod):
+            if resource == keys.PODS:
+                continue
+            row = nodes.resource_row(resource)
+            if row is None:
+                return np.ones(rejected.size, dtype=np.bool_)
+            beyond |= nodes.allocatable[row, rejected] < amount
+        return beyond
+
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import ClassVar
 
+import numpy as np
+
 from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo, Taint
 from kubenexus.framework import (
@@ -46,3 +48,9 @@ class NodeUnschedulable:
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
     ) -> Counter[str]:
         return Counter({REASON: int(rejected.size)})
+
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """No eviction uncordons a node."""
+        return np.ones(rejected.size, dtype=np.bool_)

@@ -355,6 +355,20 @@ class PodTopologySpread:
             left = left[~(no_label | skewed)]
         return reasons
 
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """Nodes whose first failing constraint is a missing label (kube's Filter order)."""
+        result = state.get(_FILTER, None)
+        found = np.zeros(rejected.size, dtype=np.bool_)
+        if not isinstance(result, _HardResult):
+            return found
+        undecided = np.ones(rejected.size, dtype=np.bool_)
+        for absent, failing in zip(result.missing, result.too_skewed, strict=True):
+            found |= undecided & absent[rejected]
+            undecided &= ~(absent[rejected] | failing[rejected])
+        return found
+
     # ------------------------------------------------------------------ score
 
     def score(

@@ -224,6 +224,15 @@ class ResourceFragmentationScore:
             reasons[RESERVED] = reserved
         return reasons
 
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """Nodes reserved for a higher tier (enough GPUs there): no eviction lowers a tier."""
+        verdicts = self._verdicts(pod, nodes)
+        if verdicts is None:
+            return np.zeros(rejected.size, dtype=np.bool_)
+        return np.asarray(verdicts[0][rejected], dtype=np.bool_)
+
     # ------------------------------------------------------------------ score
 
     def _off_the_islands(

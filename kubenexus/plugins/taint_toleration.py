@@ -111,6 +111,12 @@ class TaintToleration:
         # As kube-scheduler today: the nodes are counted, the taints not named.
         return Counter({UNTOLERATED: int(rejected.size)})
 
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """No eviction removes a taint."""
+        return np.ones(rejected.size, dtype=np.bool_)
+
     def raw_scores(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray | None:

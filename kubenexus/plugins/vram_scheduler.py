@@ -212,6 +212,15 @@ class VRAMScheduler:
             reasons[_short_reason(cycle)] = short
         return reasons
 
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """Nodes without GPU data, or with fewer qualifying GPUs than the pod needs in all:
+        no eviction changes what cards a node has."""
+        cycle = state.read(STATE_KEY, _Cycle)
+        qualifying = self._cards(cycle.demand, nodes).count[rejected]
+        return np.asarray(~nodes.gpus.known[rejected] | (qualifying < cycle.need), dtype=np.bool_)
+
     def score(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, candidates: IntArray
     ) -> FloatArray | None:

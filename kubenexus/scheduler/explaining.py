@@ -591,6 +591,8 @@ def _explain_cycle(
         return
     # The daemon's own answer, unchanged (a driver's or an executor's from their own paths).
     decision = special if special is not None else profile.find_node(pod, nodes)
+    if special is None and isinstance(decision, Failure):
+        decision = scheduler.as_posted(profile, pod, decision)
     run = _run_filters(profile, pod, nodes)
     if run.error:
         result.message = run.error

@@ -8,6 +8,7 @@ and writes the nomination; the victims leave the cache when their deletion is se
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, MutableSet, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
@@ -15,10 +16,12 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
+from kubenexus.api import keys
 from kubenexus.api.objects import PodInfo
 from kubenexus.api.pod_rules import LabelSelector
 from kubenexus.framework import NodeTable, Placement, Profile
 from kubenexus.framework.profiles import ProfileBook
+from kubenexus.plugins.node_resources_fit import insufficient_reason
 
 if TYPE_CHECKING:
     from kubenexus.scheduler.cache import ClusterCache
@@ -270,6 +273,18 @@ class Nomination:
         )
 
 
+# kube-scheduler v1.36's post-filter clause for a pod that preempted nobody: its DRA plugin
+# speaks first (no claims are deallocated here either), then DefaultPreemption says why.
+POST_FILTER_PREFIX: Final = "no new claims to deallocate, preemption: "
+NOT_HELPFUL: Final = "Preemption is not helpful for scheduling"
+NO_VICTIMS: Final = "No preemption victims found for incoming pod"
+
+
+def _clause(total: int, counts: Counter[str]) -> str:
+    parts = sorted(f"{n} {reason}" for reason, n in counts.items() if n)
+    return f"{POST_FILTER_PREFIX}0/{total} nodes are available: {', '.join(parts)}."
+
+
 class Preempting:
     """Chooses victims for pods that fit nowhere, and keeps the nominations."""
 
@@ -413,6 +428,65 @@ class Preempting:
                 if exact is not None:
                     return exact
         return None
+
+    def why_not(self, profile: Profile, pod: PodInfo, hopeless: npt.NDArray[np.bool_]) -> str:
+        """kube's clause when preemption found no node: per node, "not helpful" where no
+        eviction can help (``hopeless``), "no victims" where no pod of lower priority runs,
+        else why the pod still does not fit with all of those gone: the resources still short
+        (over all nodes at once), or, where freeing them would make room by requests, a dry
+        run with every filter (the first ``EXACT_CANDIDATES`` such nodes)."""
+        nodes = self.cache.nodes
+        size = nodes.size
+        live = nodes.valid[:size]
+        counts: Counter[str] = Counter()
+        counts[NOT_HELPFUL] = int(np.count_nonzero(live & hopeless[:size]))
+        potential = live & ~hopeless[:size]
+        lower = self.usage.levels(pod.priority)
+        below = np.zeros(size, dtype=np.int64)
+        for priority in lower:
+            below += self.usage.at(priority, keys.PODS, size)
+        counts[NO_VICTIMS] = int(np.count_nonzero(potential & (below == 0)))
+        with_victims = potential & (below > 0)
+        if not with_victims.any():
+            return _clause(nodes.live, counts)
+        # Freeing every pod of lower priority: what each node would then have.
+        short_any = np.zeros(size, dtype=np.bool_)
+        for name, amount in pod.requests.items():
+            row = nodes.resource_row(name)
+            freed = nodes.free[row, :size].copy() if row is not None else np.zeros(size, np.int64)
+            for priority in lower:
+                freed += self.usage.at(priority, name, size)
+            short = with_victims & (freed < amount)
+            counts[insufficient_reason(name)] += int(np.count_nonzero(short))
+            short_any |= short
+        dry_runs = 0
+        for slot in np.flatnonzero(with_victims & ~short_any).tolist():
+            victims = self._potential_victims(pod, slot)
+            if not victims:
+                counts[NO_VICTIMS] += 1
+            elif dry_runs < EXACT_CANDIDATES:
+                dry_runs += 1
+                counts.update(self._left_without(profile, pod, slot, victims))
+            else:
+                counts[NO_VICTIMS] += 1  # not weighed: said as kube says most often
+        return _clause(nodes.live, counts)
+
+    def _left_without(
+        self, profile: Profile, pod: PodInfo, slot: int, gone: list[PodInfo]
+    ) -> Counter[str]:
+        """Why the pod does not fit on the node with ``gone`` evicted (a dry run)."""
+        node = self.cache.nodes.names[slot]
+        removed = [p for p in gone if self.cache.remove_pod(p.key) is not None]
+        try:
+            found = profile.find_node(pod, self.cache.nodes, only=(DRY_RUN, frozenset({node})))
+        finally:
+            for victim in removed:
+                self.cache.upsert_pod(victim)
+        if isinstance(found, Placement) or found.diagnosis is None:
+            return Counter({NO_VICTIMS: 1})  # it would fit: a rule of ours kept the victims
+        return Counter(
+            {reason: 1 for reason in found.diagnosis.reasons if not reason.endswith(f"[{DRY_RUN}]")}
+        )
 
     def _lowest_sufficient_level(
         self, pod: PodInfo, nodes: NodeTable

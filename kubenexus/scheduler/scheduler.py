@@ -53,7 +53,13 @@ from kubenexus.plugins.resource_reservation import (
 )
 from kubenexus.plugins.resource_reservation.book import is_placeholder, reservation_of
 from kubenexus.scheduler.cache import ClusterCache
-from kubenexus.scheduler.preempting import DRY_RUN, Budgets, DisruptionBudget, Preempting
+from kubenexus.scheduler.preempting import (
+    DRY_RUN,
+    POST_FILTER_PREFIX,
+    Budgets,
+    DisruptionBudget,
+    Preempting,
+)
 from kubenexus.scheduler.queue import QueueSettings, SchedulingQueue
 from kubenexus.scheduler.reserving import Reserving
 
@@ -651,16 +657,9 @@ class Scheduler:
         pod = entry.pod
         preempting = self.preempting
         preempting.resume(pod)  # its node may have been unknown when the pod arrived
-        eligible = (
-            profile.post_filters
-            and not failure.internal
-            and not failure.unresolvable
-            and pod.preemption_policy != "Never"
-            # Room already made for it: wait for those victims to go, never evict twice.
-            and not preempting.waiting_for_victims(pod.key)
-        )
-        found = preempting.find(profile, pod) if eligible else None
+        found = preempting.find(profile, pod) if self._may_preempt(profile, pod, failure) else None
         if found is None:
+            failure = self._with_post_filter(profile, pod, failure)
             self._park(entry, failure)
             waiting = preempting.waiting_for_victims(pod.key)
             gave_up = not waiting and preempting.clear(pod.key)
@@ -672,6 +671,46 @@ class Scheduler:
             self.queue.retry(pod.key)  # only reserved room was in the way: freed already
         preemption = Preemption(pod, found.node, victims) if victims else None
         return Unschedulable(entry, failure, preemption=preemption, nominate=found.node)
+
+    def _may_preempt(self, profile: Profile, pod: PodInfo, failure: Failure) -> bool:
+        return bool(
+            profile.post_filters
+            and not failure.internal
+            and not failure.unresolvable
+            and pod.preemption_policy != "Never"
+            # Room already made for it: wait for those victims to go, never evict twice.
+            and not self.preempting.waiting_for_victims(pod.key)
+        )
+
+    def as_posted(self, profile: Profile, pod: PodInfo, failure: Failure) -> Failure:
+        """A pod's failure as its FailedScheduling Event says it (for ``explain``): with the
+        post-filter clause, unless preemption would make room for it (then none, as kube)."""
+        if self._may_preempt(profile, pod, failure) and self.preempting.find(profile, pod):
+            return failure
+        return self._with_post_filter(profile, pod, failure)
+
+    def _with_post_filter(self, profile: Profile, pod: PodInfo, failure: Failure) -> Failure:
+        """The failure with kube-scheduler's post-filter clause (why nobody was preempted)
+        when the profile preempts. A refusal of the pod as a whole (a malformed annotation,
+        an unsupported field: a pre-filter's) stays one line naming the field."""
+        diagnosis = failure.diagnosis
+        if (
+            not profile.post_filters
+            or diagnosis is None
+            or failure.internal
+            or diagnosis.total_nodes == 0
+            or diagnosis.hopeless is None
+        ):
+            return failure
+        if pod.preemption_policy == "Never":
+            clause = f"{POST_FILTER_PREFIX}not eligible due to preemptionPolicy=Never."
+        elif self.preempting.waiting_for_victims(pod.key):
+            clause = (
+                f"{POST_FILTER_PREFIX}not eligible due to a terminating pod on the nominated node."
+            )
+        else:
+            clause = self.preempting.why_not(profile, pod, diagnosis.hopeless)
+        return replace(failure, post_filter=clause)
 
     def _take_reserved_room(
         self, pod: PodInfo, victims: tuple[PodInfo, ...]

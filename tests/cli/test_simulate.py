@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from kubenexus.cli import main
+from tests.builders import no_victims, not_helpful
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -75,14 +76,16 @@ def test_example_failure_messages(example_json: dict) -> None:
     pods = _pods(example_json)
     assert pods["default/gpu-notebook"]["message"] == (
         "0/12 nodes are available: 1 node(s) were unschedulable, "
-        "5 node(s) had untolerated taint(s), 6 Insufficient nvidia.com/gpu."
+        "5 node(s) had untolerated taint(s), 6 Insufficient nvidia.com/gpu." + not_helpful(12)
     )
     assert "1 Too many pods" in pods["default/edge-probe-4"]["message"]
     # matchFields on metadata.name: the other nodes are ruled out before any filter runs, as
     # kube-scheduler's NodeAffinity pre-filter does (and says).
     assert pods["default/edge-probe-4"]["message"] == (
         "0/12 nodes are available: 1 Too many pods, "
-        "11 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+        "11 node(s) didn't satisfy plugin(s) [NodeAffinity]. no new claims to deallocate, "
+        "preemption: 0/12 nodes are available: 1 No preemption victims found for incoming pod, "
+        "11 Preemption is not helpful for scheduling."
     )
     assert "6 Insufficient memory" in pods["default/in-memory-db"]["message"]
     assert (
@@ -166,6 +169,28 @@ def test_unknown_kinds_are_noted_not_fatal(tmp_path: Path) -> None:
     code, out, _ = _run("simulate", str(cluster))
     assert code == 0
     assert "note: ignored 1 ConfigMap (not used by the simulator)" in out
+
+
+def test_pods_get_the_tolerations_the_api_server_adds(tmp_path: Path) -> None:
+    """DefaultTolerationSeconds admission: every pod tolerates not-ready and unreachable
+    NoExecute taints for 300 s, so kube-scheduler places it on such a node; a pod's own
+    toleration of the key is kept as written."""
+    cluster = tmp_path / "c.yaml"
+    node = "kind: Node\nmetadata: {{name: {name}, labels: {{at: {name}}}}}\nspec: {{taints: [{{key: {key}, effect: NoExecute}}]}}\n"
+    cluster.write_text(
+        node.format(name="unreachable", key="node.kubernetes.io/unreachable")
+        + "---\n"
+        + node.format(name="not-ready", key="node.kubernetes.io/not-ready")
+        + "---\nkind: Pod\nmetadata: {name: plain}\nspec: {nodeSelector: {at: unreachable}, containers: [{name: c}]}\n"
+        + "---\nkind: Pod\nmetadata: {name: own}\nspec:\n  nodeSelector: {at: not-ready}\n"
+        + "  tolerations: [{key: node.kubernetes.io/not-ready, operator: Equal, value: x, effect: NoExecute}]\n"
+        + "  containers: [{name: c}]\n"
+    )
+    code, out, err = _run("simulate", str(cluster), "-o", "json")
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+    assert pods["default/plain"]["node"] == "unreachable"
+    assert pods["default/own"]["status"] == "Unschedulable"  # its Equal x does not match ""
 
 
 @pytest.mark.parametrize(
@@ -504,7 +529,9 @@ def test_spark_example_holds_room_for_every_executor_against_the_flood() -> None
         assert pod["message"] == (
             "0/12 nodes are available: 1 node(s) were unschedulable, 3 Insufficient cpu, "
             "3 node(s) didn't match Pod's node affinity/selector, 5 node(s) had untolerated "
-            "taint(s)."
+            "taint(s). no new claims to deallocate, preemption: 0/12 nodes are available: "
+            "3 No preemption victims found for incoming pod, "
+            "9 Preemption is not helpful for scheduling."
         )
     assert data["summary"]["Scheduled"] == 21
     assert data["summary"]["Unschedulable"] == 4
@@ -652,7 +679,9 @@ def test_hand_written_reservations_hold_room_and_executors_claim_it(tmp_path: Pa
     # what is left: one pod on b; the executors still find their slots.
     assert (pods["etl/flood-0"]["status"], pods["etl/flood-0"]["node"]) == ("Scheduled", "b")
     for i in range(1, 4):
-        assert pods[f"etl/flood-{i}"]["message"] == ("0/2 nodes are available: 2 Insufficient cpu.")
+        assert pods[f"etl/flood-{i}"]["message"] == (
+            "0/2 nodes are available: 2 Insufficient cpu." + no_victims(2)
+        )
     nowhere = reservations["etl/nowhere"]
     assert (nowhere["phase"], nowhere["message"]) == (
         "Invalid", "spec.reservations.only.node: no node named 'gone'"
@@ -826,7 +855,10 @@ def test_gpu_example_places_each_model_on_the_smallest_card_that_fits(gpu_json: 
         "node": None,
         "message": "0/5 nodes are available: "
         "1 Insufficient GPUs with 100Gi of GPU memory each (1 needed), "
-        "4 Insufficient nvidia.com/gpu.",
+        "4 Insufficient nvidia.com/gpu. no new claims to deallocate, preemption: 0/5 nodes are "
+        # No card has 100Gi: evicting is no help on the node with free GPUs.
+        "available: 1 Preemption is not helpful for scheduling, "
+        "4 No preemption victims found for incoming pod.",
         "annotations": {},
         "profile": {
             "tier": "bronze",
@@ -1004,7 +1036,7 @@ def test_a_vram_pod_with_no_readable_gpu_data_anywhere_waits_saying_so(tmp_path:
     data = json.loads(out)
     assert "ResourceSlice broken-gpus.spec.devices[0].capacity[memory].value" in data["notes"][0]
     assert _pods(data)["default/p"]["message"] == (
-        "0/1 nodes are available: 1 node(s) had no GPU information."
+        "0/1 nodes are available: 1 node(s) had no GPU information." + not_helpful(1)
     )
 
 
@@ -1133,7 +1165,9 @@ def test_services_example_keeps_pod_rules_as_kube_scheduler() -> None:
     [waiting] = [p for p in web if p["status"] == "Unschedulable"]
     assert waiting["message"] == (
         "0/12 nodes are available: 1 node(s) were unschedulable, 5 node(s) had untolerated "
-        "taint(s), 6 node(s) didn't match pod anti-affinity rules."
+        "taint(s), 6 node(s) didn't match pod anti-affinity rules. no new claims to deallocate, "
+        "preemption: 0/12 nodes are available: 6 No preemption victims found for incoming pod, "
+        "6 Preemption is not helpful for scheduling."
     )
     zone = {"cpu-large-1": "a", "cpu-large-2": "b", "cpu-large-3": "c", "cpu-small-1": "a"}
     zone |= {"cpu-small-2": "b", "mem-1": "a", "edge-1": "edge"}

@@ -18,7 +18,7 @@ from kubenexus.scheduler.explaining import (
     profile_of,
     score_breakdown,
 )
-from tests.builders import make_node, make_pod
+from tests.builders import make_node, make_pod, not_helpful
 from tests.core.helpers import place, scheduler
 
 
@@ -55,7 +55,7 @@ def test_alternating_reasons_are_grouped_by_filter_and_kind() -> None:
     ]
     assert answer.message == (
         "0/40 nodes are available: 10 Insufficient memory, 10 node(s) had untolerated taint(s), "
-        "10 node(s) were unschedulable, 20 Insufficient cpu."
+        "10 node(s) were unschedulable, 20 Insufficient cpu." + not_helpful(40)
     )
     # Closest first: one filter failed and nothing short (a taint, a cordon), in node order.
     assert [m.node for m in answer.closest] == ["n01", "n03", "n05", "n07", "n09"]

@@ -21,7 +21,7 @@ from kubenexus.plugins.inter_pod_affinity import (
     InterPodAffinity,
     InterPodAffinityArgs,
 )
-from tests.builders import make_node, make_pod
+from tests.builders import make_node, make_pod, no_victims, not_helpful
 from tests.core.helpers import place, scheduler, table
 
 AFF, ANTI, EXIST = AFFINITY_REASON, ANTI_AFFINITY_REASON, EXISTING_ANTI_AFFINITY_REASON
@@ -889,10 +889,12 @@ def test_the_message_counts_nodes_per_reason() -> None:
     ]
     assert place(s, spread_web("w3")) == {
         "w3": "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."
+        + no_victims(3)
     }
     # A plain pod the placed ones reject: their anti-affinity, symmetric.
     assert place(s, pod("plain", WEB)) == {
-        "plain": "0/3 nodes are available: 3 node(s) didn't satisfy existing pods anti-affinity rules."
+        "plain": "0/3 nodes are available: 3 node(s) didn't satisfy existing pods anti-affinity "
+        "rules." + no_victims(3)
     }
 
 
@@ -927,7 +929,10 @@ def test_mixed_reasons_first_failing_rule_per_node() -> None:
     assert place(s, pod("y", {"role": "x"}, aff=incoming_aff(), anti=incoming_anti())) == {
         "y": "0/3 nodes are available: 1 node(s) didn't match pod affinity rules, "
         "1 node(s) didn't match pod anti-affinity rules, "
-        "1 node(s) didn't satisfy existing pods anti-affinity rules."
+        "1 node(s) didn't satisfy existing pods anti-affinity rules. "
+        # Only the node failing the pod's own affinity is beyond any eviction (kube's rule).
+        "no new claims to deallocate, preemption: 0/3 nodes are available: "
+        "1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod."
     }
 
 
@@ -951,7 +956,10 @@ def test_namespace_selector_follows_namespace_labels() -> None:
     # No namespace labelled tier=infra yet: nothing matches, and the pod does not match its
     # own term, so it waits.
     first = place(s, wants)["p"]
-    assert first == "0/2 nodes are available: 2 node(s) didn't match pod affinity rules."
+    assert (
+        first
+        == "0/2 nodes are available: 2 node(s) didn't match pod affinity rules." + not_helpful(2)
+    )
     s.set_namespace("shared", {"tier": "infra"})  # wakes it (NAMESPACE_LABELS)
     assert s.queue.where("uid-p") != "unschedulable"
     now[0] += 30  # past the backoff
@@ -996,6 +1004,7 @@ def test_match_label_keys_merged_at_creation_outlive_a_relabelling() -> None:
     s.upsert_pod(relabelled)
     assert place(s, pod("new", {"app": "web", "rev": "1"})) == {
         "new": "0/1 nodes are available: 1 node(s) didn't satisfy existing pods anti-affinity rules."
+        + no_victims(1)
     }
     assert place(s, pod("newer", {"app": "web", "rev": "2"})) == {"newer": "n0"}
 
@@ -1011,7 +1020,7 @@ def test_first_pod_of_a_self_affine_group_goes_anywhere_then_the_rest_follow() -
     # A pod that does not match its own term cannot start a group.
     stranger = pod("s", {"app": "other"}, aff=[term(sel("app", "In", "nobody"), "zone")])
     assert place(s, stranger) == {
-        "s": "0/3 nodes are available: 3 node(s) didn't match pod affinity rules."
+        "s": "0/3 nodes are available: 3 node(s) didn't match pod affinity rules." + not_helpful(3)
     }
 
 

@@ -9,7 +9,7 @@ from kubenexus.api import keys
 from kubenexus.api.objects import NodeInfo
 from kubenexus.framework import CycleState
 from kubenexus.plugins.network_fabric import NetworkFabricScore
-from tests.builders import PodBuilder, make_node, make_pod
+from tests.builders import PodBuilder, make_node, make_pod, not_helpful
 from tests.core.helpers import place, scheduler
 from tests.core.test_gpu_model import nvidia_gpu, resource_slice
 
@@ -155,6 +155,16 @@ def test_a_full_clique_keeps_the_gang_waiting_with_the_reason() -> None:
     assert "1 node(s) were in a GPU clique without room for the pod's gang" in message
 
 
+def test_an_empty_clique_label_is_no_clique() -> None:
+    """``nvidia.com/gpu.clique: ""`` names no clique (the GPU model reads it so too): two
+    unrelated nodes carrying it are not one NVLink clique for a require-clique gang."""
+    s = scheduler(fabric_node("a", "nvswitch", ""), fabric_node("b", "nvswitch", ""))
+    gang = [gang_pod(f"w{i}", size=2, gpus=8).annotate(keys.REQUIRE_CLIQUE, "true").obj()
+            for i in range(2)]  # fmt: skip
+    placed = place(s, *gang)
+    assert "2 node(s) had no GPU clique" in placed["w0"]
+
+
 def test_min_fabric_tier_is_a_requirement() -> None:
     s = scheduler(
         fabric_node("eth", "ethernet"), fabric_node("ib", "infiniband"), fabric_node("none")
@@ -165,6 +175,7 @@ def test_min_fabric_tier_is_a_requirement() -> None:
     pod = make_pod("q").req(cpu="1").annotate(keys.MIN_FABRIC_TIER, "roce").obj()
     assert place(s2, pod)["q"] == (
         "0/2 nodes are available: 2 node(s) had a network fabric below min-fabric-tier roce."
+        + not_helpful(2)
     )
 
 

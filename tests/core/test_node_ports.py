@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kubenexus.api.objects import HostPort, pod_from_dict
-from tests.builders import make_node, make_pod
+from tests.builders import make_node, make_pod, no_victims
 from tests.core.helpers import place, scheduler
 
 
@@ -52,6 +52,7 @@ def test_port_conflicts_as_kube_scheduler(
     if conflict:
         assert result == {
             "new": "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports."
+            + no_victims(1)
         }
     else:
         assert result == {"new": "only"}

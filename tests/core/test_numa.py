@@ -12,7 +12,7 @@ from kubenexus.errors import InvalidInputError
 from kubenexus.plugins.numa_topology import ZONES_ANNOTATION, NUMATopology
 from kubenexus.plugins.numa_topology.request import numa_request
 from kubenexus.scheduler import Scheduled, Scheduler
-from tests.builders import NodeBuilder, PodBuilder, make_node, make_pod
+from tests.builders import NodeBuilder, PodBuilder, make_node, make_pod, no_victims, not_helpful
 from tests.core.helpers import place, scheduler
 
 POLICY = "scheduling.kubenexus.io/numa-policy"
@@ -91,7 +91,7 @@ def test_single_numa_accepts_a_node_with_a_zone_that_fits_and_rejects_others() -
     # small has 16 cpu in all; big has 20 free, but not in one zone.
     assert (
         message
-        == "0/2 nodes are available: 1 Insufficient cpu, 1 no single NUMA node has sufficient capacity (cpu 20 > 16 free in best zone)."
+        == "0/2 nodes are available: 1 Insufficient cpu, 1 no single NUMA node has sufficient capacity (cpu 20 > 16 free in best zone). no new claims to deallocate, preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling."
     )
 
 
@@ -156,7 +156,11 @@ def test_isolated_zones_stay_exclusive() -> None:
     ]  # 12 free in the open zone, isolated zone closed
     assert "no single NUMA node has sufficient capacity (cpu 14 > 12 free in best zone)" in message
     second = _decide(s, pod("hpc2", cpu="2", policy="isolated").obj())["hpc2"]
-    assert second == "0/1 nodes are available: 1 node(s) had no empty NUMA zone to isolate the pod."
+    assert (
+        second
+        == "0/1 nodes are available: 1 node(s) had no empty NUMA zone to isolate the pod."
+        + no_victims(1)
+    )
 
 
 def test_strict_policy_needs_topology_but_a_defaulted_one_does_not() -> None:
@@ -165,6 +169,7 @@ def test_strict_policy_needs_topology_but_a_defaulted_one_does_not() -> None:
     assert (
         message
         == "0/1 nodes are available: 1 node(s) had no NUMA topology (single-numa-node needs it)."
+        + not_helpful(1)
     )
     job_pod = make_pod("job-0").req(cpu="4").dict()
     job_pod["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "job", "controller": True}]
@@ -193,7 +198,7 @@ def test_a_defaulted_policy_prefers_alignment_but_never_rejects() -> None:
     explicit = _decide(fresh, pod("strict", cpu="20").obj())["strict"]
     assert explicit == (
         "0/1 nodes are available: 1 no single NUMA node has sufficient capacity "
-        "(cpu 20 > 16 free in best zone)."
+        "(cpu 20 > 16 free in best zone)." + no_victims(1)
     )
 
 
@@ -219,6 +224,7 @@ def test_affinity_prefers_zones_and_anti_affinity_excludes_them_ignoring_unknown
     assert (
         message
         == "0/1 nodes are available: 1 node(s) had no NUMA zone allowed by numa-anti-affinity-node-id."
+        + no_victims(1)
     )
 
 
@@ -464,7 +470,7 @@ def test_gpus_are_aligned_with_their_zone() -> None:
     three = pod("three", cpu="4").extended("nvidia.com/gpu", "3").obj()  # aligned by default
     assert _decide(fresh, three)["three"] == (
         "0/1 nodes are available: 1 no single NUMA node has sufficient capacity "
-        "(nvidia.com/gpu 3 > 2 free in best zone)."
+        "(nvidia.com/gpu 3 > 2 free in best zone)." + no_victims(1)
     )
 
 

@@ -116,6 +116,12 @@ def _set(body: dict[str, Any], path: list[str | int], value: object) -> dict[str
             "spec.containers[0].resources.requests.memory",
             "must not be negative",
         ),
+        (  # the API server refuses half a device; kubenexus simulate took it as one GPU
+            ["spec", "containers", 0, "resources"],
+            {"limits": {"nvidia.com/gpu": "0.5"}},
+            "spec.containers[0].resources.limits.nvidia.com/gpu",
+            "an extended resource must be a whole number",
+        ),
         (["spec", "containers"], [], "spec.containers", "at least one container"),
         (["spec", "containers"], "web", "spec.containers", "expected a list"),
         (["spec", "priority"], "high", "spec.priority", "expected an integer"),

@@ -1022,7 +1022,10 @@ def test_the_event_names_both_reasons_with_counts_and_a_new_zone_wakes_the_pod()
     result = place(s, pod_from_dict(body))
     assert result == {
         "p": "0/3 nodes are available: 1 node(s) didn't match pod topology spread constraints "
-        "(missing required label), 2 node(s) didn't match pod topology spread constraints."
+        "(missing required label), 2 node(s) didn't match pod topology spread constraints. "
+        # The node without the label is beyond any eviction (kube's rule), the others not.
+        "no new claims to deallocate, preemption: 0/3 nodes are available: "
+        "1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod."
     }
     # A third zone: minDomains is met and the new zone is the minimum.
     s.upsert_node(make_node("z2-n0").label("zone", "z2").alloc(cpu="64").obj())

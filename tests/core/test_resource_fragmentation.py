@@ -21,7 +21,7 @@ from kubenexus.plugins.resource_fragmentation import (
     ResourceFragmentationScore,
 )
 from kubenexus.scheduler import Scheduler
-from tests.builders import NodeBuilder, PodBuilder, make_node, make_pod
+from tests.builders import NodeBuilder, PodBuilder, make_node, make_pod, not_helpful
 from tests.core.helpers import explain, passing, place, scheduler
 
 GPU = keys.GPU_NVIDIA
@@ -405,7 +405,7 @@ def test_a_pod_rejected_by_the_filter_says_why() -> None:
         filter={"enabled": [{"name": PLUGIN}]},
     )
     assert place(s, gpu_pod("bronze", 1).obj()) == {
-        "bronze": f"0/1 nodes are available: 1 {RESERVED}."
+        "bronze": f"0/1 nodes are available: 1 {RESERVED}." + not_helpful(1)
     }
 
 

@@ -25,7 +25,7 @@ from kubenexus.framework import (
 from kubenexus.plugins.node_resources_fit import NodeResourcesFit
 from kubenexus.plugins.priority_sort import PrioritySort
 from kubenexus.plugins.taint_toleration import TaintToleration
-from tests.builders import make_node, make_pod
+from tests.builders import make_node, make_pod, not_helpful
 from tests.core.helpers import place, scheduler, table
 
 
@@ -67,6 +67,7 @@ def test_each_node_is_reported_under_the_first_filter_that_rejects_it() -> None:
     assert (
         message
         == "0/12 nodes are available: 4 Insufficient cpu, 8 node(s) had untolerated taint(s)."
+        + not_helpful(12)
     )
 
 
@@ -76,7 +77,9 @@ def test_a_node_short_of_two_resources_counts_under_both() -> None:
         make_node("m").alloc(cpu="8", memory="1Gi").obj(),
     )
     message = place(s, make_pod("p").req(cpu="2", memory="2Gi").obj())["p"]
-    assert message == "0/2 nodes are available: 1 Insufficient cpu, 2 Insufficient memory."
+    assert message == (
+        "0/2 nodes are available: 1 Insufficient cpu, 2 Insufficient memory." + not_helpful(2)
+    )
 
 
 class _BadScore:
@@ -206,7 +209,7 @@ def test_nodes_named_by_match_fields_are_the_only_ones_tried_as_kube_says() -> N
     named = make_pod("named").req(cpu="2").affinity_term(fields=[("metadata.name", "In", ["a"])])
     assert place(s, named.obj())["named"] == (
         "0/3 nodes are available: 1 Insufficient cpu, "
-        "2 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+        "2 node(s) didn't satisfy plugin(s) [NodeAffinity]." + not_helpful(3)
     )
     either = make_pod("either").req(cpu="2")
     either.affinity_term(fields=[("metadata.name", "In", ["a"])])

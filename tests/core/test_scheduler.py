@@ -7,7 +7,7 @@ import pytest
 from kubenexus.api import pod_from_dict
 from kubenexus.errors import InvalidInputError
 from kubenexus.scheduler import Scheduled
-from tests.builders import make_node, make_pod
+from tests.builders import make_node, make_pod, no_victims
 from tests.core.helpers import place, scheduler
 
 
@@ -26,7 +26,7 @@ def test_assumed_pod_takes_capacity_before_binding() -> None:
     second = s.schedule_one()
     assert second is not None
     assert not isinstance(second, Scheduled)
-    assert second.message == "0/1 nodes are available: 1 Insufficient cpu."
+    assert second.message == "0/1 nodes are available: 1 Insufficient cpu." + no_victims(1)
 
 
 def test_failed_binding_forgets_the_assumption_and_retries_after_backoff() -> None:
@@ -80,7 +80,7 @@ def test_finished_pods_free_capacity_and_wake_waiting_pods() -> None:
     s = scheduler(make_node("a").alloc(cpu="4").obj(), clock=now)
     s.upsert_pod(make_pod("job").req(cpu="4").node("a").obj())
     assert place(s, make_pod("next").req(cpu="2").obj()) == {
-        "next": "0/1 nodes are available: 1 Insufficient cpu."
+        "next": "0/1 nodes are available: 1 Insufficient cpu." + no_victims(1)
     }
     now[0] += 0.5
     s.upsert_pod(make_pod("job").req(cpu="4").node("a").phase("Succeeded").obj())
@@ -185,7 +185,7 @@ def test_a_bound_pod_stays_counted_however_late_its_watch_event() -> None:
     s.binding_succeeded("uid-first")
     now[0] += 3600  # no watch event for an hour
     assert place(s, make_pod("second").req(cpu="2").obj())["second"] == (
-        "0/1 nodes are available: 1 Insufficient cpu."
+        "0/1 nodes are available: 1 Insufficient cpu." + no_victims(1)
     )
     s.upsert_pod(make_pod("first").req(cpu="2").node("a").obj())  # the late event confirms it
     assert _cpu_requested(s, "a") == 2000
@@ -299,7 +299,7 @@ def test_required_anti_affinity_is_honoured_not_refused() -> None:
     result = place(s, *pods)
     assert sorted(result[f"web-{i}"] for i in range(2)) == ["a", "b"]
     assert result["web-2"] == (
-        "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules."
+        "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules." + no_victims(2)
     )
 
 

@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 
 from kubenexus.shell.app import GC_THRESHOLDS, TLS_READ_BUFFER, Daemon, fewer_collections
 from kubenexus.shell.client import ClientSettings, KubeClient
+from tests.builders import not_helpful
 from tests.integration.conftest import Cluster, eventually, pod_key, running_daemon
 
 
@@ -36,7 +37,8 @@ async def test_unschedulable_pod_gets_failed_scheduling_and_the_condition(cluste
     async with running_daemon(cluster) as daemon:
         cluster.pod("huge", cpu="8")
         events = await eventually(lambda: cluster.events("huge", "FailedScheduling"))
-        assert events[0]["message"] == "0/2 nodes are available: 2 Insufficient cpu."
+        first = "0/2 nodes are available: 2 Insufficient cpu." + not_helpful(2)
+        assert events[0]["message"] == first
         assert events[0]["type"] == "Warning"
 
         def condition() -> dict | None:
@@ -53,13 +55,13 @@ async def test_unschedulable_pod_gets_failed_scheduling_and_the_condition(cluste
         scheduled = await eventually(condition)
         assert scheduled["status"] == "False"
         assert scheduled["reason"] == "Unschedulable"
-        assert scheduled["message"] == "0/2 nodes are available: 2 Insufficient cpu."
+        assert scheduled["message"] == first
         # A new node changes the message (0/3): a second Event.
         cluster.node("c", cpu="1")
         await eventually(lambda: len(cluster.events("huge", "FailedScheduling")) == 2)
         assert [e["message"] for e in cluster.events("huge", "FailedScheduling")] == [
-            "0/2 nodes are available: 2 Insufficient cpu.",
-            "0/3 nodes are available: 3 Insufficient cpu.",
+            first,
+            "0/3 nodes are available: 3 Insufficient cpu." + not_helpful(3),
         ]
         # Retries with the same message post no new Event (deduplicated): a change that could
         # help (more cpu on c) but does not makes the daemon try again, and the recorder
@@ -363,7 +365,7 @@ async def test_malformed_node_is_left_out_and_the_rest_keeps_working(cluster: Cl
         message = (await eventually(lambda: cluster.events("big", "FailedScheduling")))[0][
             "message"
         ]
-        assert message == "0/1 nodes are available: 1 Insufficient cpu."
+        assert message == "0/1 nodes are available: 1 Insufficient cpu." + not_helpful(1)
 
 
 async def test_a_connection_pool_too_small_for_the_watches_is_refused(cluster: Cluster) -> None:

@@ -15,6 +15,7 @@ import pytest
 from kubenexus.config import parse_config
 from kubenexus.explain import explain_live
 from kubenexus.scheduler.explaining import Explanation
+from tests.builders import not_helpful
 from tests.integration.conftest import (
     FAST_CONFIG,
     FAST_LEASE,
@@ -92,6 +93,7 @@ async def test_explain_is_read_only_and_the_daemon_then_does_what_it_said(
     assert huge.verdict == "Pending"
     assert huge.message == (
         "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 Insufficient cpu."
+        + not_helpful(3)
     )
     assert huge.closest[0].shortfalls == ("cpu: 32 requested, 16 free (short by 16)",)
     if not cluster.real:  # only reads were sent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.builders import make_pod
+from tests.builders import make_pod, no_victims
 from tests.integration.conftest import Cluster, eventually, running_daemon
 
 
@@ -34,6 +34,7 @@ async def test_host_ports_one_replica_per_node_the_extra_one_pending(cluster: Cl
         [event] = await eventually(lambda: cluster.events(waiting, "FailedScheduling"))
         assert event["message"] == (
             "0/2 nodes are available: 2 node(s) didn't have free ports for the requested pod ports."
+            + no_victims(2)
         )
         freed = next(f"web-{i}" for i in range(3) if cluster.node_of(f"web-{i}") == "n0")
         cluster.api.delete_object("pods", freed, "default")
@@ -73,6 +74,7 @@ async def test_required_anti_affinity_one_replica_per_node_the_extra_one_waits(
         [event] = await eventually(lambda: cluster.events(waiting, "FailedScheduling"))
         assert event["message"] == (
             "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules."
+            + no_victims(2)
         )
         cluster.node("n2", cpu="4", **{ZONE_HOST: "n2"})  # a new node: the replica goes there
         await eventually(lambda: cluster.node_of(waiting) == "n2", timeout=20)

@@ -347,6 +347,12 @@ class NUMATopology:
         strict = request.explicit and request.policy in STRICT
         return np.where(has, fits, not strict)
 
+    def unresolvable(
+        self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
+    ) -> BoolArray:
+        """Nodes without NUMA topology: no eviction gives a node zones."""
+        return np.asarray(~self.zones.has_topology[rejected], dtype=np.bool_)
+
     def explain(
         self, state: CycleState, pod: PodInfo, nodes: NodeTable, rejected: IntArray
     ) -> Counter[str]:
