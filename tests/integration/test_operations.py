@@ -4,6 +4,8 @@ replicas paused past their Lease, bad queries to its endpoints."""
 from __future__ import annotations
 
 import asyncio
+import signal
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +16,9 @@ from tests.integration.conftest import (
     Cluster,
     eventually,
     lease_holder,
+    run_files,
     running_daemon,
+    start_run,
 )
 
 
@@ -63,3 +67,55 @@ async def test_a_watch_that_ends_at_once_is_reopened_with_backoff_not_in_a_loop(
         cluster.api.faults.clear()
         cluster.node("b", cpu="4")
         await eventually(lambda: daemon.scheduler.nodes == 2, timeout=15)
+
+
+async def test_a_leader_paused_past_its_lease_yields_to_the_standby_and_binds_nothing_after(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """SIGSTOP the leader mid-burst for longer than the Lease: the standby takes over; on
+    SIGCONT the old leader finds its renew deadline long past, sends no Binding and exits
+    naming why. Every pod is bound exactly once."""
+    for i in range(4):
+        cluster.node(f"n{i}", cpu="64")
+    files = run_files(
+        cluster,
+        tmp_path,
+        "leaderElection: {leaseDuration: 2s, renewDeadline: 1500ms, retryPeriod: 250ms, "
+        "resourceNamespace: kubenexus-system}\n",
+    )
+
+    async def replica() -> asyncio.subprocess.Process:
+        return await start_run(
+            *files, "--metrics-port", "0", "--log-format", "json", stderr=asyncio.subprocess.PIPE
+        )
+
+    first, second = await replica(), await replica()
+    try:
+        await eventually(lambda: lease_holder(cluster), timeout=30)
+        leader = lease_holder(cluster) or ""
+        paused = {p.pid: p for p in (first, second)}[int(leader.split("_")[1])]
+        standby = second if paused is first else first
+        for i in range(100):
+            cluster.pod(f"before-{i:03d}", cpu="1")
+        await eventually(lambda: sum(cluster.api.bindings.values()) >= 20, timeout=30)
+        paused.send_signal(signal.SIGSTOP)
+        for i in range(50):
+            cluster.pod(f"after-{i:03d}", cpu="1")
+        await eventually(
+            lambda: (lease_holder(cluster) or "").split("_")[1:2] == [str(standby.pid)], timeout=30
+        )
+        await eventually(lambda: sum(cluster.api.bindings.values()) == 150, timeout=60)
+        paused.send_signal(signal.SIGCONT)
+        _, stderr = await asyncio.wait_for(paused.communicate(), 30)
+        assert paused.returncode == 1
+        assert b"leadership lost" in stderr, stderr.decode()[-2000:]
+        await asyncio.sleep(1.0)  # anything it still had to send would land now
+        assert max(cluster.api.bindings.values()) == 1, "a pod was bound twice"
+        assert all(p["spec"].get("nodeName") for p in cluster.api.objects("pods"))
+        assert standby.returncode is None  # the new leader carries on
+    finally:
+        for process in (first, second):
+            if process.returncode is None:
+                process.send_signal(signal.SIGCONT)
+                process.send_signal(signal.SIGKILL)
+            await process.wait()
