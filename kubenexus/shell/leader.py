@@ -205,19 +205,31 @@ class LeaderElector:
         """Give the Lease up (empty holder) so a standby takes over at once; best effort."""
         if not self.is_leader or self._lease is None:
             return
-        spec = dict(
-            self._lease.get("spec") or {},
-            holderIdentity="",
-            leaseDurationSeconds=1,
-            renewTime=_micro_time(),
-        )
         try:
             # Bounded: a shutdown must not hang on a slow API server (the Lease then simply
             # expires, as if this replica had been killed).
             async with asyncio.timeout(self.settings.renew_deadline):
-                await self.client.request("PUT", self.path, body=dict(self._lease, spec=spec))
+                try:
+                    await self._put_released(self._lease)
+                except ApiError as exc:
+                    if exc.status != 409:
+                        raise
+                    # A renewal cut off by the stop landed first: release what it wrote.
+                    lease = await self.client.request("GET", self.path)
+                    if (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                        return
+                    await self._put_released(lease)
             log.info("leader.released", identity=self.identity)
         except ApiError as exc:
             log.warning("leader.release_failed", error=str(exc))
         except TimeoutError:
             log.warning("leader.release_failed", error="no answer within renewDeadline")
+
+    async def _put_released(self, lease: dict[str, Any]) -> None:
+        spec = dict(
+            lease.get("spec") or {},
+            holderIdentity="",
+            leaseDurationSeconds=1,
+            renewTime=_micro_time(),
+        )
+        await self.client.request("PUT", self.path, body=dict(lease, spec=spec))

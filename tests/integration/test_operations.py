@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from kubenexus.shell.client import ClientSettings, KubeClient
 from kubenexus.shell.leader import LeaderElector
@@ -20,6 +21,8 @@ from tests.integration.conftest import (
     running_daemon,
     start_run,
 )
+
+LEASE_PATH = r"/leases/kubenexus-scheduler$"
 
 
 async def test_a_lease_deleted_by_hand_is_recreated_by_its_leader_not_taken_by_a_standby(
@@ -119,3 +122,49 @@ async def test_a_leader_paused_past_its_lease_yields_to_the_standby_and_binds_no
                 process.send_signal(signal.SIGCONT)
                 process.send_signal(signal.SIGKILL)
             await process.wait()
+
+
+@pytest.mark.emulator("slows the Lease's writes down")
+async def test_a_clean_stop_stops_renewing_before_it_releases_the_lease(cluster: Cluster) -> None:
+    """On SIGTERM the renew loop must be over before the Lease is released: a renewal after the
+    release would take the Lease back (the standby then waits out a dead holder) or, cut off by
+    the closing client, log a crashed leader election on every clean stop."""
+    cluster.node("a", cpu="4")
+    with capture_logs() as logs:
+        async with running_daemon(cluster, leader=FAST_LEASE, identity="alpha"):
+            await eventually(lambda: lease_holder(cluster) == "alpha")
+            # Writes of the Lease take longer than a retry period: renewals overlap the release.
+            cluster.api.inject(method="PUT", path=LEASE_PATH, status=None, delay=0.3, times=None)
+            await asyncio.sleep(0.5)
+    await asyncio.sleep(1.0)  # a renewal still under way would land now
+    assert lease_holder(cluster) == ""
+    assert not [e for e in logs if e["event"] in {"leadership.ended", "leader.renew_failed"}]
+
+
+async def test_a_release_that_lost_a_race_with_its_own_last_renewal_still_releases(
+    cluster: Cluster,
+) -> None:
+    """A renewal cut off by the stop may land after all, so the release's write is stale (409):
+    it reads the Lease again and, still the holder, releases it — else the standby would wait
+    out a holder that is gone."""
+    configuration = await cluster.configuration()
+    client = KubeClient(configuration, ClientSettings(qps=0))
+    try:
+        alpha = LeaderElector(client, "alpha", FAST_LEASE)
+        assert await alpha._try()
+        alpha.acquired.set()
+        alpha.renewed_at = alpha.clock()
+        # The same holder's renewal that landed after alpha last read the Lease.
+        assert await LeaderElector(client, "alpha", FAST_LEASE)._try()
+        with capture_logs() as logs:
+            await alpha.release()
+        assert lease_holder(cluster) == ""
+        assert [e["event"] for e in logs] == ["leader.released"]
+        # Another holder's Lease is left alone.
+        bravo = LeaderElector(client, "bravo", FAST_LEASE)
+        assert await bravo._try()
+        alpha.renewed_at = alpha.clock()
+        await alpha.release()
+        assert lease_holder(cluster) == "bravo"
+    finally:
+        await client.close()
