@@ -7,6 +7,9 @@ import sys
 
 import structlog
 
+# Marks the handler configure_logging installed (a second call replaces it, not adds one).
+_OURS = "_kubenexus_handler"
+
 
 def configure_logging(*, json_output: bool | None = None, level: str = "INFO") -> None:
     if json_output is None:
@@ -14,12 +17,32 @@ def configure_logging(*, json_output: bool | None = None, level: str = "INFO") -
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer()
     )
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    # Libraries logging through the standard library (kopf, aiohttp, asyncio) are rendered
+    # like our own events: one JSON object per line, with level, logger and timestamp.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.processors.add_log_level,
+                structlog.stdlib.add_logger_name,
+                stamp,
+                structlog.processors.StackInfoRenderer(),
+                structlog.processors.format_exc_info,
+            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if not getattr(h, _OURS, False)]
+    setattr(handler, _OURS, True)
+    root.addHandler(handler)
+    root.setLevel(level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamp,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
             renderer,

@@ -837,6 +837,11 @@ class Daemon:
         await self.preempter.cancel()
         remaining = self.settings.shutdown_grace_seconds - (time.monotonic() - started)
         await self.recorder.drain(max(remaining, 0.1))
+        # Renewals end before the release: one landing after it would take the Lease back.
+        leading = [task for task, name in tasks.items() if name == "leadership"]
+        for task in leading:
+            task.cancel()
+        await asyncio.gather(*leading, return_exceptions=True)
         if self.elector is not None:
             await self.elector.release()
         if self._election_client is not None:

@@ -1,7 +1,8 @@
 """A lean informer: list (paginated) + watch, feeding callbacks with raw objects, keeping none.
 
 - Starts with a paginated LIST, then WATCHes from the list's resourceVersion.
-- A watch that ends (server timeout) or drops resumes from the last resourceVersion seen.
+- A watch that ends (server timeout) or drops resumes from the last resourceVersion seen; one
+  that ends at once without an event is retried with backoff, as a failure (never a busy loop).
 - A 410 Gone (history compacted) relists; objects that vanished meanwhile are reported deleted,
   so nothing is missed across reconnects.
 - Only the keys of the objects are kept (to detect deletions on relist), never the bodies.
@@ -20,6 +21,8 @@ from kubenexus.shell.client import ApiError, KubeClient
 
 Callback = Callable[[Mapping[str, Any]], Awaitable[None] | None]
 log = structlog.get_logger(__name__)
+# A watch that ends sooner, without an event, counts as a failure (retried with backoff).
+_SHORTEST_WATCH_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +113,12 @@ class Informer:
         self.synced.set()
 
     async def _watch_once(self) -> bool:
-        """Stream events until the watch ends; False when the history is gone (relist)."""
+        """Stream events until the watch ends; False when the history is gone (relist).
+        ApiError when it ended within a second without a single event (as client-go's
+        reflector: something in the way closes watches, and reopening at once would spin)."""
         query = dict(self._query, resourceVersion=self.resource_version, allowWatchBookmarks="true")
+        loop = asyncio.get_running_loop()
+        started, events = loop.time(), 0
         async for event in self.client.watch(self.path, query, self.settings.watch_timeout_seconds):
             kind = event.get("type")
             obj = event.get("object") or {}
@@ -126,6 +133,8 @@ class Informer:
             version = (obj.get("metadata") or {}).get("resourceVersion")
             if version:
                 self.resource_version = str(version)
+            if kind in {"ADDED", "MODIFIED", "DELETED", "BOOKMARK"}:
+                events += 1
             if kind == "BOOKMARK":
                 continue
             key = object_key(obj)
@@ -135,6 +144,8 @@ class Informer:
             elif kind in {"ADDED", "MODIFIED"}:
                 self._keys[key] = _stub(obj)
                 await self._deliver(self._on_upsert, obj)
+        if not events and loop.time() - started < _SHORTEST_WATCH_SECONDS:
+            raise ApiError(0, "ShortWatch", "the watch ended at once without an event")
         return True
 
     async def list_once(self) -> None:

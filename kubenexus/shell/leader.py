@@ -5,6 +5,8 @@
   win the same round (the loser gets 409 Conflict).
 - Expiry is judged by our own clock from when we last saw the record change, not by the
   holder's timestamps, so clock skew between nodes does not matter.
+- A Lease that disappears (deleted by hand) is recreated by its holder; a standby that saw it
+  held waits ``lease_duration`` from then before creating it, as it would for a silent holder.
 - The leader renews every ``retry_period``; if it cannot renew within ``renew_deadline`` of its
   last good renewal it has lost: ``lost`` is set and the daemon stops deciding at once (a restart
   makes it a standby). Each attempt is cut off at that deadline, so a hanging API server cannot
@@ -61,6 +63,7 @@ class LeaderElector:
         self.lost_reason = ""
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
+        self._observed_duration = self.settings.lease_duration
         self._lease: dict[str, Any] | None = None
         # When the last successful acquire/renew attempt started (the Lease's renewTime is no
         # older): leadership holds until renew_deadline after it.
@@ -102,6 +105,10 @@ class LeaderElector:
         except ApiError as exc:
             if exc.status != 404:
                 raise
+            if self._held_by_another():
+                # Deleted by hand, not given up: its holder may still be leading (and will
+                # write it back); take it only once that holder's lease would have expired.
+                return False
             body = {
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
@@ -115,10 +122,7 @@ class LeaderElector:
         self._observe(lease)
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity") or ""
-        expired = self.clock() > self._observed_at + float(
-            spec.get("leaseDurationSeconds") or self.settings.lease_duration
-        )
-        if holder and holder != self.identity and not expired:
+        if self._held_by_another():
             return False
         transitions = int(spec.get("leaseTransitions") or 0) + (0 if holder == self.identity else 1)
         updated = dict(
@@ -133,6 +137,15 @@ class LeaderElector:
         record = (spec.get("holderIdentity"), spec.get("renewTime"), spec.get("leaseTransitions"))
         if record != self._observed:
             self._observed, self._observed_at = record, self.clock()
+            self._observed_duration = float(
+                spec.get("leaseDurationSeconds") or self.settings.lease_duration
+            )
+
+    def _held_by_another(self) -> bool:
+        """Did the last record seen name another holder, not expired by our clock?"""
+        if self._observed is None or self._observed[0] in (None, "", self.identity):
+            return False
+        return self.clock() <= self._observed_at + self._observed_duration
 
     async def run(self) -> None:
         """Campaign until leader, then renew until the Lease cannot be kept (``lost``)."""
@@ -192,19 +205,31 @@ class LeaderElector:
         """Give the Lease up (empty holder) so a standby takes over at once; best effort."""
         if not self.is_leader or self._lease is None:
             return
-        spec = dict(
-            self._lease.get("spec") or {},
-            holderIdentity="",
-            leaseDurationSeconds=1,
-            renewTime=_micro_time(),
-        )
         try:
             # Bounded: a shutdown must not hang on a slow API server (the Lease then simply
             # expires, as if this replica had been killed).
             async with asyncio.timeout(self.settings.renew_deadline):
-                await self.client.request("PUT", self.path, body=dict(self._lease, spec=spec))
+                try:
+                    await self._put_released(self._lease)
+                except ApiError as exc:
+                    if exc.status != 409:
+                        raise
+                    # A renewal cut off by the stop landed first: release what it wrote.
+                    lease = await self.client.request("GET", self.path)
+                    if (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                        return
+                    await self._put_released(lease)
             log.info("leader.released", identity=self.identity)
         except ApiError as exc:
             log.warning("leader.release_failed", error=str(exc))
         except TimeoutError:
             log.warning("leader.release_failed", error="no answer within renewDeadline")
+
+    async def _put_released(self, lease: dict[str, Any]) -> None:
+        spec = dict(
+            lease.get("spec") or {},
+            holderIdentity="",
+            leaseDurationSeconds=1,
+            renewTime=_micro_time(),
+        )
+        await self.client.request("PUT", self.path, body=dict(lease, spec=spec))

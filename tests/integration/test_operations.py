@@ -1,0 +1,170 @@
+"""What a platform engineer does to a running scheduler: Leases edited or deleted by hand,
+replicas paused past their Lease, bad queries to its endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from kubenexus.shell.client import ClientSettings, KubeClient
+from kubenexus.shell.leader import LeaderElector
+from tests.integration.conftest import (
+    FAST_LEASE,
+    Cluster,
+    eventually,
+    lease_holder,
+    run_files,
+    running_daemon,
+    start_run,
+)
+
+LEASE_PATH = r"/leases/kubenexus-scheduler$"
+
+
+async def test_a_lease_deleted_by_hand_is_recreated_by_its_leader_not_taken_by_a_standby(
+    cluster: Cluster,
+) -> None:
+    """Deleting the Lease is not its holder stopping: a standby that saw it held moments ago
+    waits the lease duration before taking a Lease that is missing, so it never leads while
+    the old leader (still within its renew deadline) binds too."""
+    configuration = await cluster.configuration()
+    client = KubeClient(configuration, ClientSettings(qps=0))
+    try:
+        alpha = LeaderElector(client, "alpha", FAST_LEASE)
+        beta = LeaderElector(client, "beta", FAST_LEASE)
+        assert await alpha._try()
+        assert not await beta._try()  # it sees alpha holding the Lease
+        cluster.api.delete_object(
+            "leases", "kubenexus-scheduler", "kubenexus-system", group="coordination.k8s.io"
+        )
+        assert not await beta._try(), "the standby took a deleted Lease its holder still leads"
+        assert lease_holder(cluster) is None
+        assert await alpha._try()  # the leader writes its Lease back
+        assert lease_holder(cluster) == "alpha"
+    finally:
+        await client.close()
+
+
+@pytest.mark.emulator("makes every watch of nodes end the moment it starts")
+async def test_a_watch_that_ends_at_once_is_reopened_with_backoff_not_in_a_loop(
+    cluster: Cluster,
+) -> None:
+    """A proxy that closes every watch at once (200, no event) must not make the informer
+    hammer the API server: as client-go's reflector, a watch that ended without delivering
+    anything is reopened after a backoff."""
+    cluster.node("a", cpu="4")
+    async with running_daemon(cluster) as daemon:
+        cluster.api.inject(
+            method="GET", path=r"/api/v1/nodes\?.*watch=true", status=200, times=None
+        )
+        cluster.api.drop_watches("nodes")
+        await asyncio.sleep(1.0)
+        watches = [
+            r for r in cluster.api.received if r.path == "/api/v1/nodes" and r.query.get("watch")
+        ]
+        assert len(watches) < 15, f"{len(watches)} watches of nodes in 1s"
+        cluster.api.faults.clear()
+        cluster.node("b", cpu="4")
+        await eventually(lambda: daemon.scheduler.nodes == 2, timeout=15)
+
+
+async def test_a_leader_paused_past_its_lease_yields_to_the_standby_and_binds_nothing_after(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """SIGSTOP the leader mid-burst for longer than the Lease: the standby takes over; on
+    SIGCONT the old leader finds its renew deadline long past, sends no Binding and exits
+    naming why. Every pod is bound exactly once."""
+    for i in range(4):
+        cluster.node(f"n{i}", cpu="64")
+    files = run_files(
+        cluster,
+        tmp_path,
+        "leaderElection: {leaseDuration: 2s, renewDeadline: 1500ms, retryPeriod: 250ms, "
+        "resourceNamespace: kubenexus-system}\n",
+    )
+
+    async def replica() -> asyncio.subprocess.Process:
+        return await start_run(
+            *files, "--metrics-port", "0", "--log-format", "json", stderr=asyncio.subprocess.PIPE
+        )
+
+    first, second = await replica(), await replica()
+    try:
+        await eventually(lambda: lease_holder(cluster), timeout=30)
+        leader = lease_holder(cluster) or ""
+        paused = {p.pid: p for p in (first, second)}[int(leader.split("_")[1])]
+        standby = second if paused is first else first
+        for i in range(100):
+            cluster.pod(f"before-{i:03d}", cpu="1")
+        await eventually(lambda: sum(cluster.api.bindings.values()) >= 20, timeout=30)
+        paused.send_signal(signal.SIGSTOP)
+        for i in range(50):
+            cluster.pod(f"after-{i:03d}", cpu="1")
+        await eventually(
+            lambda: (lease_holder(cluster) or "").split("_")[1:2] == [str(standby.pid)], timeout=30
+        )
+        await eventually(lambda: sum(cluster.api.bindings.values()) == 150, timeout=60)
+        paused.send_signal(signal.SIGCONT)
+        _, stderr = await asyncio.wait_for(paused.communicate(), 30)
+        assert paused.returncode == 1
+        assert b"leadership lost" in stderr, stderr.decode()[-2000:]
+        await asyncio.sleep(1.0)  # anything it still had to send would land now
+        assert max(cluster.api.bindings.values()) == 1, "a pod was bound twice"
+        assert all(p["spec"].get("nodeName") for p in cluster.api.objects("pods"))
+        assert standby.returncode is None  # the new leader carries on
+    finally:
+        for process in (first, second):
+            if process.returncode is None:
+                process.send_signal(signal.SIGCONT)
+                process.send_signal(signal.SIGKILL)
+            await process.wait()
+
+
+@pytest.mark.emulator("slows the Lease's writes down")
+async def test_a_clean_stop_stops_renewing_before_it_releases_the_lease(cluster: Cluster) -> None:
+    """On SIGTERM the renew loop must be over before the Lease is released: a renewal after the
+    release would take the Lease back (the standby then waits out a dead holder) or, cut off by
+    the closing client, log a crashed leader election on every clean stop."""
+    cluster.node("a", cpu="4")
+    with capture_logs() as logs:
+        async with running_daemon(cluster, leader=FAST_LEASE, identity="alpha"):
+            await eventually(lambda: lease_holder(cluster) == "alpha")
+            # Writes of the Lease take longer than a retry period: renewals overlap the release.
+            cluster.api.inject(method="PUT", path=LEASE_PATH, status=None, delay=0.3, times=None)
+            await asyncio.sleep(0.5)
+    await asyncio.sleep(1.0)  # a renewal still under way would land now
+    assert lease_holder(cluster) == ""
+    assert not [e for e in logs if e["event"] in {"leadership.ended", "leader.renew_failed"}]
+
+
+async def test_a_release_that_lost_a_race_with_its_own_last_renewal_still_releases(
+    cluster: Cluster,
+) -> None:
+    """A renewal cut off by the stop may land after all, so the release's write is stale (409):
+    it reads the Lease again and, still the holder, releases it — else the standby would wait
+    out a holder that is gone."""
+    configuration = await cluster.configuration()
+    client = KubeClient(configuration, ClientSettings(qps=0))
+    try:
+        alpha = LeaderElector(client, "alpha", FAST_LEASE)
+        assert await alpha._try()
+        alpha.acquired.set()
+        alpha.renewed_at = alpha.clock()
+        # The same holder's renewal that landed after alpha last read the Lease.
+        assert await LeaderElector(client, "alpha", FAST_LEASE)._try()
+        with capture_logs() as logs:
+            await alpha.release()
+        assert lease_holder(cluster) == ""
+        assert [e["event"] for e in logs] == ["leader.released"]
+        # Another holder's Lease is left alone.
+        bravo = LeaderElector(client, "bravo", FAST_LEASE)
+        assert await bravo._try()
+        alpha.renewed_at = alpha.clock()
+        await alpha.release()
+        assert lease_holder(cluster) == "bravo"
+    finally:
+        await client.close()
