@@ -423,6 +423,10 @@ class Daemon:
         if spec is not None:
             try:
                 parsed = replace(pod_group_spec(spec), managed=managed)
+                if managed:
+                    # Made without a timeout: one there was filled in by a CRD default (older
+                    # CRDs had one) and must not replace the configured default.
+                    parsed = replace(parsed, schedule_timeout_seconds=None)
             except InvalidInputError as exc:
                 log.warning("podgroup.invalid", pod_group=key, error=str(exc))
         self.scheduler.upsert_pod_group(key, parsed)
