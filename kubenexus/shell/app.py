@@ -417,6 +417,7 @@ class Daemon:
     ) -> None:
         if deleted:
             self.scheduler.pod_group_deleted(key)  # its reservations are released too
+            self.pod_groups.object_gone(key)
             self._wake.set()
             return
         parsed = None

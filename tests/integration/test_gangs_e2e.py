@@ -411,3 +411,34 @@ async def test_the_configured_gang_timeout_is_not_overridden_by_the_pod_group_we
                 for e in cluster.events("t-0", "FailedScheduling")
             )
         )
+
+
+async def test_a_deleted_pod_group_is_not_made_again_from_its_own_size(
+    cluster: Cluster,
+) -> None:
+    """Members sized only by a user's PodGroup: when the user deletes it, the gang waits for
+    a PodGroup again; the scheduler must not recreate the deleted object (as its own, with
+    the deleted size) and go on placing the gang."""
+    cluster.node("a", cpu="8")
+    path = {"group": "scheduling.kubenexus.io", "version": "v1alpha1"}
+    cluster.api.put_object(
+        "podgroups",
+        {"metadata": {"name": "pg", "namespace": "default"}, "spec": {"minMember": 3}},
+        **path,
+    )
+    label = {"scheduling.x-k8s.io/pod-group": "pg"}
+    async with running_daemon(cluster) as daemon:
+        for i in range(2):
+            cluster.pod(f"pg-{i}", cpu="1", labels=label)
+        await eventually(lambda: (_group(cluster, "pg") or {}).get("status", {}).get("phase"))
+        cluster.api.delete_object("podgroups", "pg", "default", **path)
+        await eventually(lambda: "default/pg" not in daemon.crds.pod_groups)
+        # Changes to the gang's status (members placed by hand): the writer has something
+        # to write, twice (the first finds the object gone).
+        for i in range(2, 4):
+            cluster.pod(f"pg-{i}", cpu="1", node="a", labels=label)
+            await asyncio.sleep(1.5)  # the status writer's turn (every second)
+        assert _group(cluster, "pg") is None
+        assert _bound(cluster, "pg-") == 2  # the two bound by hand only
+        events = cluster.events("pg-0", "FailedScheduling")
+        assert events[-1]["message"].startswith("waiting for PodGroup default/pg")
