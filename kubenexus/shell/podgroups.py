@@ -306,6 +306,9 @@ class PodGroupStatusWriter:
         }
         if comparable == record.written:
             return
+        # What this write says of the timeout, as of now: the gang may be placed (and its
+        # message cleared) while the request is in flight.
+        timeout_written = bool(record.timeout_message)
         try:
             await self.client.request(
                 "PATCH", f"{item}/status", body={"status": status}, content_type=MERGE_PATCH
@@ -315,7 +318,7 @@ class PodGroupStatusWriter:
                 record.exists = None
             raise
         record.written = comparable
-        record.timeout_reported = bool(record.timeout_message)
+        record.timeout_reported = timeout_written
         self.writes += 1
         if not record.members:  # its last member is gone: nothing more will change
             self._gangs.pop(gang, None)
