@@ -417,12 +417,17 @@ class Daemon:
     ) -> None:
         if deleted:
             self.scheduler.pod_group_deleted(key)  # its reservations are released too
+            self.pod_groups.object_gone(key)
             self._wake.set()
             return
         parsed = None
         if spec is not None:
             try:
                 parsed = replace(pod_group_spec(spec), managed=managed)
+                if managed:
+                    # Made without a timeout: one there was filled in by a CRD default (older
+                    # CRDs had one) and must not replace the configured default.
+                    parsed = replace(parsed, schedule_timeout_seconds=None)
             except InvalidInputError as exc:
                 log.warning("podgroup.invalid", pod_group=key, error=str(exc))
         self.scheduler.upsert_pod_group(key, parsed)

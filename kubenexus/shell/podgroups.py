@@ -48,6 +48,7 @@ class _Gang:
     # Made by us (managed-by label): its spec.minMember follows the members' declared size.
     managed: bool = False
     object_min_member: int | None = None  # spec.minMember of the object as last seen
+    declared: int | None = None  # the size the members declare (None: they leave it to it)
 
 
 def member_state(obj: Mapping[str, Any]) -> str:
@@ -122,7 +123,7 @@ class PodGroupStatusWriter:
             record.start_time = created
             self._dirty.add(gang)
         if min_member is not None:
-            record.min_member = min_member
+            record.min_member = record.declared = min_member
         if record.members.get(key) != state:
             if state in {"Bound", "Running"} and record.members.get(key) == "Pending":
                 record.last_schedule_time = _now()
@@ -163,6 +164,20 @@ class PodGroupStatusWriter:
             self._dirty.add(gang)
         elif managed and record.min_member not in {None, min_member}:
             self._dirty.add(gang)
+
+    def object_gone(self, gang: str) -> None:
+        """The PodGroup object was deleted: its size goes with it (only what the members
+        declare may make one again; a gang sized by the deleted object waits for a new one)."""
+        record = self._gangs.get(gang)
+        if record is None:
+            return
+        record.exists = False
+        record.object_min_member = None
+        record.written = None
+        if not record.managed:
+            record.min_member = record.declared
+        record.managed = False
+        self._dirty.add(gang)
 
     def resume(self, gang: str, status: Mapping[str, Any]) -> None:
         """The object's status as the informer saw it, before this writer wrote any: what an
@@ -291,6 +306,9 @@ class PodGroupStatusWriter:
         }
         if comparable == record.written:
             return
+        # What this write says of the timeout, as of now: the gang may be placed (and its
+        # message cleared) while the request is in flight.
+        timeout_written = bool(record.timeout_message)
         try:
             await self.client.request(
                 "PATCH", f"{item}/status", body={"status": status}, content_type=MERGE_PATCH
@@ -300,7 +318,7 @@ class PodGroupStatusWriter:
                 record.exists = None
             raise
         record.written = comparable
-        record.timeout_reported = bool(record.timeout_message)
+        record.timeout_reported = timeout_written
         self.writes += 1
         if not record.members:  # its last member is gone: nothing more will change
             self._gangs.pop(gang, None)

@@ -361,6 +361,10 @@ def test_a_gang_is_forgotten_when_its_members_finish_and_a_new_one_starts_afresh
         p for p in s.profiles["kubenexus-scheduler"].permits if isinstance(p, Coscheduling)
     )
     assert "default/nightly" not in coscheduling.gangs.first_seen
+    coscheduling.gangs.preempted_at["default/nightly"] = now[0]  # as if it had preempted
+    s.upsert_pod(replace(first[0], uid="uid-late", node_name="a", phase="Succeeded"))
+    s.remove_pod("uid-late")
+    assert "default/nightly" not in coscheduling.gangs.preempted_at  # never kept for good
     now[0] += 3600
     second = [replace(p, uid=f"{p.uid}-2") for p in gang("nightly", 3, cpu="2")]  # 6 > 4 cpu
     message = place(s, *second)[second[0].name]

@@ -153,7 +153,6 @@ async def test_label_gang_gets_a_pod_group_whose_status_follows_its_members(
         for i in range(2):
             _member(cluster, f"w-{i}", "w", 3)
         group = await eventually(lambda: _group(cluster, "w"))
-        # (the real server also fills in the CRD's default scheduleTimeoutSeconds: 60)
         assert group["spec"]["minMember"] == 3
         assert group["metadata"]["labels"] == {
             "app.kubernetes.io/managed-by": "kubenexus-scheduler"
@@ -370,3 +369,76 @@ async def test_a_gang_of_unequal_members_that_fits_is_bound(cluster: Cluster) ->
     async with running_daemon(cluster):
         await eventually(lambda: _bound(cluster, "mpi-") == 2)
         assert (cluster.node_of("mpi-launcher"), cluster.node_of("mpi-worker")) == ("b", "a")
+
+
+async def test_the_configured_gang_timeout_is_not_overridden_by_the_pod_group_we_made(
+    cluster: Cluster,
+) -> None:
+    """A label-only gang's PodGroup is made by the scheduler without a timeout; a CRD that
+    defaults scheduleTimeoutSeconds (ours did, to 60) fills one in. It must not replace the
+    configured defaultScheduleTimeoutSeconds."""
+    cluster.node("a", cpu="2")
+    cluster.api.put_object(
+        "podgroups",
+        {
+            "metadata": {
+                "name": "t",
+                "namespace": "default",
+                "labels": {"app.kubernetes.io/managed-by": "kubenexus-scheduler"},
+            },
+            "spec": {"minMember": 3, "scheduleTimeoutSeconds": 600},  # as an old CRD defaulted
+        },
+        group="scheduling.kubenexus.io",
+        version="v1alpha1",
+    )
+    config = {
+        "profiles": [
+            {
+                "pluginConfig": [
+                    {"name": "Coscheduling", "args": {"defaultScheduleTimeoutSeconds": 0.5}}
+                ]
+            }
+        ]
+    }
+    async with running_daemon(cluster, config=config):
+        for i in range(3):
+            _member(cluster, f"t-{i}", "t", 3)
+        await asyncio.sleep(0.6)
+        cluster.node("b", cpu="0.5")  # a change: retried, still short, now past the timeout
+        await eventually(
+            lambda: any(
+                e["message"].startswith("timed out after 0s")
+                for e in cluster.events("t-0", "FailedScheduling")
+            )
+        )
+
+
+async def test_a_deleted_pod_group_is_not_made_again_from_its_own_size(
+    cluster: Cluster,
+) -> None:
+    """Members sized only by a user's PodGroup: when the user deletes it, the gang waits for
+    a PodGroup again; the scheduler must not recreate the deleted object (as its own, with
+    the deleted size) and go on placing the gang."""
+    cluster.node("a", cpu="8")
+    path = {"group": "scheduling.kubenexus.io", "version": "v1alpha1"}
+    cluster.api.put_object(
+        "podgroups",
+        {"metadata": {"name": "pg", "namespace": "default"}, "spec": {"minMember": 3}},
+        **path,
+    )
+    label = {"scheduling.x-k8s.io/pod-group": "pg"}
+    async with running_daemon(cluster) as daemon:
+        for i in range(2):
+            cluster.pod(f"pg-{i}", cpu="1", labels=label)
+        await eventually(lambda: (_group(cluster, "pg") or {}).get("status", {}).get("phase"))
+        cluster.api.delete_object("podgroups", "pg", "default", **path)
+        await eventually(lambda: "default/pg" not in daemon.crds.pod_groups)
+        # Changes to the gang's status (members placed by hand): the writer has something
+        # to write, twice (the first finds the object gone).
+        for i in range(2, 4):
+            cluster.pod(f"pg-{i}", cpu="1", node="a", labels=label)
+            await asyncio.sleep(1.5)  # the status writer's turn (every second)
+        assert _group(cluster, "pg") is None
+        assert _bound(cluster, "pg-") == 2  # the two bound by hand only
+        events = cluster.events("pg-0", "FailedScheduling")
+        assert events[-1]["message"].startswith("waiting for PodGroup default/pg")

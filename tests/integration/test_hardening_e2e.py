@@ -110,6 +110,9 @@ async def test_a_terminating_pod_is_not_bound(cluster: Cluster) -> None:
         await eventually(lambda: cluster.node_of("blocker"))
         body = cluster.pod("leaving", cpu="1")
         await eventually(lambda: daemon.scheduler.queue.where(body["metadata"]["uid"]))
+        # Its PodScheduled condition written first: the test's read-modify-write of the pod
+        # must not race the daemon's (a 409 on the real server).
+        await daemon.recorder.drain(5)
         body["metadata"]["finalizers"] = ["example.com/keep"]
         body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
         cluster.api.put_object("pods", body)

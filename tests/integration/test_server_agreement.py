@@ -56,11 +56,13 @@ async def test_an_invalid_pod_group_is_refused_by_its_schema(
         await client.close()
 
 
-async def test_a_pod_group_gets_its_schema_defaults(cluster: Cluster) -> None:
+async def test_a_pod_group_gets_no_timeout_by_default(cluster: Cluster) -> None:
+    """No schema default for scheduleTimeoutSeconds: absent, the scheduler's configured
+    defaultScheduleTimeoutSeconds applies (a schema default would override it)."""
     client = await _client(cluster)
     try:
         stored = await client.request("POST", GROUPS, body=_group("good", {"minMember": 2}))
-        assert stored["spec"] == {"minMember": 2, "scheduleTimeoutSeconds": 60}
+        assert stored["spec"] == {"minMember": 2}
     finally:
         await client.close()
 

@@ -48,6 +48,7 @@ class GangManager:
     def forget(self, gang: str) -> None:
         """The gang has no member left anywhere: drop its bookkeeping."""
         self.first_seen.pop(gang, None)
+        self.preempted_at.pop(gang, None)
 
     def timeout_of(self, gang: str) -> float:
         spec = self.pod_groups.get(gang)
