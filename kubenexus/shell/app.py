@@ -597,16 +597,32 @@ class Daemon:
 
         return await self._explain_gate.run((f"{namespace}/{name}", output), answer)
 
+    def _informers(self) -> list[Informer]:
+        """Every informer the first decision waits for."""
+        return [
+            self.pods,
+            self.nodes,
+            self.topologies,
+            self.slices,
+            self.reservations,
+            self.budgets.informer,
+            *self.cluster_objects.informers.values(),
+        ]
+
+    def unready(self) -> str:
+        """Why decisions cannot start ("" when they can): the caches not synced yet, each with
+        the error that keeps it from syncing (e.g. a 403 for a resource the role lacks)."""
+        if self.ready.is_set():
+            return ""
+        waiting = [
+            f"{i.name} ({i.last_error})" if i.last_error else i.name
+            for i in self._informers()
+            if not i.synced.is_set()
+        ]
+        return "caches not synced" + (f": {', '.join(waiting)}" if waiting else "")
+
     async def _await_synced(self) -> None:
-        await asyncio.gather(
-            self.pods.synced.wait(),
-            self.nodes.synced.wait(),
-            self.topologies.synced.wait(),
-            self.slices.synced.wait(),
-            self.reservations.synced.wait(),
-            self.budgets.informer.synced.wait(),
-            *(informer.synced.wait() for informer in self.cluster_objects.informers.values()),
-        )
+        await asyncio.gather(*(informer.synced.wait() for informer in self._informers()))
         if self.settings.tune_process:
             # The cache read so far lives as long as the process: moved out of the collector's
             # sight, later full collections no longer walk 50,000 pods' records.
@@ -733,7 +749,7 @@ class Daemon:
                 self.metrics,
                 refresh=self.refresh_metrics,
                 healthy=lambda: self.healthy,
-                ready=self.ready.is_set,
+                unready=self.unready,
                 explain=self.explain_pod if self.settings.serve_explain else None,
             )
             server = await start_server(

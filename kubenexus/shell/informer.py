@@ -76,6 +76,8 @@ class Informer:
         self.resource_version = ""
         self.relists = 0
         self.reconnects = 0
+        # Why the last attempt failed ("" once a list succeeds): what /readyz reports.
+        self.last_error = ""
         # An optional resource (a CRD that may not be installed): 404 means "none yet".
         self.optional = optional
 
@@ -110,6 +112,7 @@ class Informer:
         self._keys = seen
         self.resource_version = version
         self.relists += 1
+        self.last_error = ""
         self.synced.set()
 
     async def _watch_once(self) -> bool:
@@ -184,6 +187,7 @@ class Informer:
                 if exc.status == 410:
                     need_list = True
                 self.reconnects += 1
+                self.last_error = str(exc)
                 log.warning("informer.retry", informer=self.name, error=str(exc), delay=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_seconds)

@@ -1,7 +1,8 @@
 """Prometheus metrics (kube-scheduler's names where they apply) and the health endpoints.
 
 Served on ``--metrics-port``: ``/metrics``, ``/healthz`` (the daemon's tasks are alive) and
-``/readyz`` (caches synced: decisions would be made on a full view of the cluster).
+``/readyz`` (caches synced: decisions would be made on a full view of the cluster; if not, it
+names the caches still missing and why).
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def health_app(
     *,
     refresh: Callable[[], None],
     healthy: Callable[[], bool],
-    ready: Callable[[], bool],
+    unready: Callable[[], str],
     explain: Explainer | None = None,
 ) -> web.Application:
     async def serve_metrics(_: web.Request) -> web.Response:
@@ -165,11 +166,8 @@ def health_app(
         )
 
     async def readyz(_: web.Request) -> web.Response:
-        return (
-            web.Response(text="ok\n")
-            if ready()
-            else web.Response(text="caches not synced\n", status=503)
-        )
+        reason = unready()  # "" when ready
+        return web.Response(text=f"{reason or 'ok'}\n", status=503 if reason else 200)
 
     async def serve_explain(request: web.Request) -> web.Response:
         assert explain is not None

@@ -16,6 +16,7 @@ from tests.integration.conftest import (
     FAST_LEASE,
     Cluster,
     eventually,
+    http_get,
     lease_holder,
     run_files,
     running_daemon,
@@ -168,3 +169,27 @@ async def test_a_release_that_lost_a_race_with_its_own_last_renewal_still_releas
         assert lease_holder(cluster) == "bravo"
     finally:
         await client.close()
+
+
+@pytest.mark.emulator("refuses one list as RBAC would")
+async def test_readyz_names_the_cache_that_cannot_sync_and_why(cluster: Cluster) -> None:
+    """A ClusterRole missing one resource keeps the daemon from deciding (it must not decide
+    blind to PodDisruptionBudgets): the readiness probe says which list fails and the API
+    server's answer, not only "not synced"."""
+    cluster.node("a", cpu="4")
+    forbidden = cluster.api.inject(
+        method="GET", path=r"/poddisruptionbudgets\?", status=403, times=None
+    )
+    async with running_daemon(
+        cluster, metrics_port=0, metrics_address="127.0.0.1", wait_ready=False
+    ) as daemon:
+        await eventually(lambda: daemon.metrics_port)
+        url = f"http://127.0.0.1:{daemon.metrics_port}/readyz"
+        await eventually(lambda: forbidden.hits >= 2)
+        status, body = await http_get(url)
+        assert status == 503
+        assert body.startswith("caches not synced: poddisruptionbudgets (403 "), body
+        assert "pods" not in body.replace("poddisruptionbudgets", "")  # only what fails
+        cluster.api.faults.remove(forbidden)
+        await asyncio.wait_for(daemon.ready.wait(), 10)
+        assert (await http_get(url))[0] == 200
