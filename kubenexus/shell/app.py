@@ -26,7 +26,7 @@ from kubenexus.api.objects import PodInfo, node_from_dict, placed_pod_from_dict
 from kubenexus.api.reservation import GROUP, PLURAL, VERSION, reservation_from_dict
 from kubenexus.api.topology import NodeTopology, topology_from_nrt
 from kubenexus.config import SchedulerConfiguration, build_scheduler
-from kubenexus.errors import InvalidInputError
+from kubenexus.errors import ConfigError, InvalidInputError
 from kubenexus.plugins.numa_topology import NUMATopology
 from kubenexus.plugins.resource_reservation import (
     Held,
@@ -752,9 +752,15 @@ class Daemon:
                 unready=self.unready,
                 explain=self.explain_pod if self.settings.serve_explain else None,
             )
-            server = await start_server(
-                app, self.settings.metrics_address, self.settings.metrics_port
-            )
+            address, port = self.settings.metrics_address, self.settings.metrics_port
+            try:
+                server = await start_server(app, address, port)
+            except OSError as exc:  # taken, or an address that does not resolve
+                # asyncio's message repeats the address before the reason: keep the reason.
+                reason = str(exc.strerror or exc).rsplit(": ", 1)[-1]
+                raise ConfigError(
+                    f"--metrics-address/--metrics-port {address}:{port}: cannot listen: {reason}"
+                ) from exc
             self.metrics_port = bound_port(server)
         jobs: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
             "pod-informer": self.pods.run,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,34 @@ async def test_readyz_names_the_cache_that_cannot_sync_and_why(cluster: Cluster)
         cluster.api.faults.remove(forbidden)
         await asyncio.wait_for(daemon.ready.wait(), 10)
         assert (await http_get(url))[0] == 200
+
+
+@pytest.mark.emulator("the daemon never gets as far as the API server")
+@pytest.mark.parametrize("address", ["127.0.0.1", "no-such-host.invalid"])
+async def test_a_metrics_port_it_cannot_listen_on_is_one_line_naming_the_flag(
+    cluster: Cluster, tmp_path: Path, address: str
+) -> None:
+    """Two replicas on one host with the default port, or a typo in --metrics-address: one
+    line naming the flag and the reason, not a traceback."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        files = run_files(cluster, tmp_path, "leaderElection: {leaderElect: false}\n")
+        process = await start_run(
+            *files,
+            "--metrics-address",
+            address,
+            "--metrics-port",
+            str(port),
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        taken.close()
+    text = stderr.decode()
+    assert process.returncode == 2, text
+    assert "Traceback" not in text, text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith(f"error: --metrics-address/--metrics-port {address}:{port}: "), last
