@@ -167,9 +167,17 @@ class LeaderElector:
                     )
                     break
             except ApiError as exc:
-                log.info("leader.campaign_failed", error=str(exc))
+                # 409: another candidate won this round (normal). Anything else (403 from a
+                # Role that does not cover the namespace, 404 namespace, 5xx) keeps this replica
+                # from ever leading: say so where operators look.
+                report = log.info if exc.status == 409 else log.warning
+                report("leader.campaign_failed", error=str(exc), lease=f"{s.namespace}/{s.name}")
             except TimeoutError:
-                log.info("leader.campaign_failed", error="no answer within renew_deadline")
+                log.warning(
+                    "leader.campaign_failed",
+                    error="no answer within renew_deadline",
+                    lease=f"{s.namespace}/{s.name}",
+                )
             await asyncio.sleep(s.retry_period)
         self.lost_reason = await self._renew()
         log.error("leader.lost", identity=self.identity, reason=self.lost_reason)
