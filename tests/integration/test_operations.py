@@ -238,7 +238,8 @@ async def test_a_lease_it_may_not_read_is_a_warning_naming_the_answer(cluster: C
             await eventually(
                 lambda: any(e["event"] == "leader.campaign_failed" for e in logs), timeout=5
             )
-            assert daemon.elector is not None and not daemon.elector.is_leader
+            assert daemon.elector is not None
+            assert not daemon.elector.is_leader
     failed = next(e for e in logs if e["event"] == "leader.campaign_failed")
     assert failed["log_level"] == "warning"
     assert failed["error"].startswith("403 ")
