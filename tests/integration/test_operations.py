@@ -244,3 +244,56 @@ async def test_a_lease_it_may_not_read_is_a_warning_naming_the_answer(cluster: C
     assert failed["log_level"] == "warning"
     assert failed["error"].startswith("403 ")
     assert failed["lease"] == "kubenexus-system/kubenexus-scheduler"
+
+
+async def test_the_log_names_each_pod_it_cannot_place_and_why(cluster: Cluster) -> None:
+    """An operator reading the scheduler's log (not the Events) sees which pod failed and why,
+    as often as the Event is posted (once per situation, not once per retry); placements are
+    logged at debug level (one line per pod would cost the busy daemon)."""
+    cluster.node("a", cpu="4")
+    with capture_logs() as logs:
+        async with running_daemon(cluster) as daemon:
+            cluster.pod("too-big", cpu="8")
+            cluster.pod("fits", cpu="1")
+            await eventually(lambda: daemon.unschedulable >= 1, timeout=15)
+            await eventually(lambda: cluster.node_of("fits") == "a")
+            await daemon.recorder.drain(5)
+    failed = [e for e in logs if e["event"] == "pod.event" and e["reason"] == "FailedScheduling"]
+    assert len(failed) == 1, failed
+    assert failed[0]["pod"] == "default/too-big"
+    assert failed[0]["log_level"] == "info"
+    assert failed[0]["message"] == "0/1 nodes are available: 1 Insufficient cpu."
+    placed = [e for e in logs if e["event"] == "pod.event" and e["reason"] == "Scheduled"]
+    assert [(e["pod"], e["log_level"]) for e in placed] == [("default/fits", "debug")]
+    assert placed[0]["message"] == "Successfully assigned default/fits to a"
+
+
+async def test_a_lease_duration_shortened_by_hand_does_not_let_a_standby_in_early(
+    cluster: Cluster,
+) -> None:
+    """`kubectl edit lease` setting leaseDurationSeconds: 1 while the holder runs must not let a
+    standby take over after 1 s: the holder still leads for its configured renew deadline. A
+    standby waits at least its own lease duration (the replicas share one configuration)."""
+    configuration = await cluster.configuration()
+    client = KubeClient(configuration, ClientSettings(qps=0))
+    now = [1000.0]
+    try:
+        alpha = LeaderElector(client, "alpha", FAST_LEASE)
+        beta = LeaderElector(client, "beta", FAST_LEASE, clock=lambda: now[0])
+        assert await alpha._try()
+        assert not await beta._try()
+        lease = cluster.api.get_object(
+            "leases", "kubenexus-scheduler", "kubenexus-system", group="coordination.k8s.io"
+        )
+        assert lease is not None
+        lease["spec"]["leaseDurationSeconds"] = 1
+        lease["spec"]["renewTime"] = "2030-01-01T00:00:00.000000Z"  # an edit of the time too
+        cluster.api.put_object("leases", lease, group="coordination.k8s.io")
+        assert not await beta._try()  # sees the edited record
+        now[0] += 1.2  # past the edited 1 s, within alpha's 1.5 s lease
+        assert not await beta._try(), "the standby took the Lease after the edited duration"
+        now[0] += 0.5  # past the configured lease duration without a renewal: alpha is gone
+        assert await beta._try()
+        assert lease_holder(cluster) == "beta"
+    finally:
+        await client.close()
