@@ -163,6 +163,8 @@ class Daemon:
             name="nodes",
         )
         self.metrics = Metrics()
+        for profile_name in self.scheduler.profiles:
+            self.metrics.add_profile(profile_name)
         # Victims evicted and nominations written off the scheduling loop, by the leader only.
         self.preempter = Preempter(
             client,

@@ -32,6 +32,8 @@ _LATENCY_BUCKETS: Final = (
 )
 # kube-scheduler's: ExponentialBuckets(1, 2, 7) ("#victims > 64 is pretty rare").
 _VICTIM_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64)
+BIND_RESULTS: Final = ("bound", "retried", "gone", "dropped", "refused")
+ATTEMPT_RESULTS: Final = ("scheduled", "unschedulable", "error")
 _BIND_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -79,6 +81,9 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        # Every outcome exported from the start (at 0): an alert on a rate needs the series.
+        for result in BIND_RESULTS:
+            self.bindings.labels(result)
         self.binds_in_flight = Gauge(
             "kubenexus_binds_in_flight", "Bindings submitted and not yet answered.", registry=r
         )
@@ -139,6 +144,11 @@ class Metrics:
             buckets=_VICTIM_BUCKETS,
             registry=r,
         )
+
+    def add_profile(self, profile: str) -> None:
+        """Export the profile's attempt counters from the start (at 0)."""
+        for result in ATTEMPT_RESULTS:
+            self.attempts.labels(result, profile)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

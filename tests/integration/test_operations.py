@@ -19,6 +19,7 @@ from tests.integration.conftest import (
     eventually,
     http_get,
     lease_holder,
+    metric_value,
     run_files,
     running_daemon,
     start_run,
@@ -297,3 +298,19 @@ async def test_a_lease_duration_shortened_by_hand_does_not_let_a_standby_in_earl
         assert lease_holder(cluster) == "beta"
     finally:
         await client.close()
+
+
+async def test_every_documented_counter_series_is_exported_from_the_start(cluster: Cluster) -> None:
+    """An alert on `rate(kubenexus_bindings_total{result="retried"}[5m]) > 0` needs the series
+    to exist (at 0) before the first retry: a counter of a result that has not happened yet is
+    exported as 0, not missing."""
+    cluster.node("a", cpu="4")
+    async with running_daemon(cluster, metrics_port=0, metrics_address="127.0.0.1") as daemon:
+        _, text = await http_get(f"http://127.0.0.1:{daemon.metrics_port}/metrics")
+    for result in ("bound", "retried", "gone", "dropped", "refused"):
+        assert metric_value(text, f'kubenexus_bindings_total{{result="{result}"}}') == 0
+    for result in ("scheduled", "unschedulable", "error"):
+        series = (
+            f'scheduler_schedule_attempts_total{{profile="kubenexus-scheduler",result="{result}"}}'
+        )
+        assert metric_value(text, series) == 0
