@@ -314,3 +314,28 @@ async def test_every_documented_counter_series_is_exported_from_the_start(cluste
             f'scheduler_schedule_attempts_total{{profile="kubenexus-scheduler",result="{result}"}}'
         )
         assert metric_value(text, series) == 0
+
+
+@pytest.mark.emulator("drops the watch of pods again and again")
+async def test_a_watch_that_drops_after_delivering_reconnects_at_once_every_time(
+    cluster: Cluster,
+) -> None:
+    """A load balancer cutting long watches, or one API server of several restarting, drops
+    healthy watches now and then: each reconnect waits the initial backoff, not a delay grown
+    by earlier drops (with the defaults that would reach 10 s of pods unseen per drop)."""
+    cluster.node("a", cpu="64")
+    with capture_logs() as logs:
+        async with running_daemon(cluster) as daemon:
+            for i in range(6):
+                cluster.pod(f"p{i}", cpu="1")
+                await eventually(lambda i=i: cluster.node_of(f"p{i}") == "a")
+                await eventually(lambda: cluster.api.watch_count("pods") >= 1)
+                cluster.api.drop_watches("pods")
+            cluster.pod("last", cpu="1")
+            await eventually(lambda: cluster.node_of("last") == "a")
+            initial = daemon.pods.settings.retry_initial_seconds
+    delays = [
+        e["delay"] for e in logs if e["event"] == "informer.retry" and e["informer"] == "pods"
+    ]
+    assert len(delays) >= 5
+    assert set(delays) == {initial}, delays
