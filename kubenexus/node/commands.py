@@ -110,7 +110,12 @@ def discover(  # noqa: PLR0917 - click passes one argument per option
         finally:
             await client.close()
 
-    sys.exit(asyncio.run(go()))
+    try:
+        code = asyncio.run(go())
+    except KubeNexusError as exc:  # credentials it cannot use: before any round
+        _fail(exc)
+        return
+    sys.exit(code)
 
 
 @node.command("bench-hook")
