@@ -157,11 +157,12 @@ def bench_hook(runs: int, executable: str | None) -> None:
 def install_hook(source: Path, host_root: Path, hook_arg: tuple[str, ...]) -> None:
     """Install the cpuset hook on this node and register it (CRI-O hooks.d; containerd
     snippets in /etc/kubenexus). Writes only what differs."""
+    from kubenexus.node.install import HookArgumentError  # noqa: PLC0415
     from kubenexus.node.install import install_hook as install  # noqa: PLC0415
 
     try:
         lines = install(source, host_root, list(hook_arg))
-    except OSError as exc:
+    except (OSError, HookArgumentError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     for line in lines:
