@@ -110,7 +110,12 @@ def discover(  # noqa: PLR0917 - click passes one argument per option
         finally:
             await client.close()
 
-    sys.exit(asyncio.run(go()))
+    try:
+        code = asyncio.run(go())
+    except KubeNexusError as exc:  # credentials it cannot use: before any round
+        _fail(exc)
+        return
+    sys.exit(code)
 
 
 @node.command("bench-hook")
@@ -152,11 +157,12 @@ def bench_hook(runs: int, executable: str | None) -> None:
 def install_hook(source: Path, host_root: Path, hook_arg: tuple[str, ...]) -> None:
     """Install the cpuset hook on this node and register it (CRI-O hooks.d; containerd
     snippets in /etc/kubenexus). Writes only what differs."""
+    from kubenexus.node.install import HookArgumentError  # noqa: PLC0415
     from kubenexus.node.install import install_hook as install  # noqa: PLC0415
 
     try:
         lines = install(source, host_root, list(hook_arg))
-    except OSError as exc:
+    except (OSError, HookArgumentError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     for line in lines:

@@ -38,7 +38,8 @@ class HookError(Exception):
     """Why the hook refused; one line, naming the value."""
 
 
-def _options(argv: Sequence[str]) -> dict[str, str]:
+def parse_options(argv: Sequence[str]) -> dict[str, str]:
+    """The hook's options (also checked by the installer before registering them)."""
     options = {
         "--cgroup-root": "/sys/fs/cgroup",
         "--sysfs-root": "/sys",
@@ -326,7 +327,7 @@ def run(argv: Sequence[str], stdin: Any, stdout: Any = None) -> int:
         print(USAGE, file=stdout or sys.stdout)
         return 0
     try:
-        options = _options(argv)
+        options = parse_options(argv)
         try:
             text = stdin.read()
             # Runtimes write the spec's annotations into the state: a state that has them and

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Final
 
 from kubenexus.node.build import NAME
-from kubenexus.node.hook import CPU_SET, NUMA_ZONES
+from kubenexus.node.hook import CPU_SET, NUMA_ZONES, HookError, parse_options
 
 HOOK_DIR: Final = "/opt/kubenexus/cpuset-hook"
 HOOK_PATH: Final = f"{HOOK_DIR}/{NAME}"
@@ -167,8 +167,17 @@ def _install_tree(source: Path, link: Path) -> bool:
     return True
 
 
+class HookArgumentError(ValueError):
+    """A ``--hook-arg`` the hook would refuse at every container start."""
+
+
 def install_hook(source: Path, host_root: Path, hook_args: list[str]) -> list[str]:
     """Install and register; one line per file saying whether it changed."""
+    try:
+        parse_options(hook_args)
+    except HookError as exc:
+        # Registered, it would fail every container start (under containerd: all of them).
+        raise HookArgumentError(f"--hook-arg {' '.join(hook_args)!r}: {exc}") from exc
     program = source / NAME
     if not program.is_file():
         raise FileNotFoundError(f"{program}: no built hook there (python -m kubenexus.node.build)")

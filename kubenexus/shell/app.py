@@ -26,7 +26,7 @@ from kubenexus.api.objects import PodInfo, node_from_dict, placed_pod_from_dict
 from kubenexus.api.reservation import GROUP, PLURAL, VERSION, reservation_from_dict
 from kubenexus.api.topology import NodeTopology, topology_from_nrt
 from kubenexus.config import SchedulerConfiguration, build_scheduler
-from kubenexus.errors import InvalidInputError
+from kubenexus.errors import ConfigError, InvalidInputError
 from kubenexus.plugins.numa_topology import NUMATopology
 from kubenexus.plugins.resource_reservation import (
     Held,
@@ -164,6 +164,8 @@ class Daemon:
             name="nodes",
         )
         self.metrics = Metrics()
+        for profile_name in self.scheduler.profiles:
+            self.metrics.add_profile(profile_name)
         # Victims evicted and nominations written off the scheduling loop, by the leader only.
         self.preempter = Preempter(
             client,
@@ -638,17 +640,33 @@ class Daemon:
 
         return await self._explain_gate.run((f"{namespace}/{name}", output), answer)
 
+    def _informers(self) -> list[Informer]:
+        """Every informer the first decision waits for."""
+        return [
+            self.pods,
+            self.nodes,
+            self.topologies,
+            self.slices,
+            self.reservations,
+            self.pod_group_informer,
+            self.budgets.informer,
+            *self.cluster_objects.informers.values(),
+        ]
+
+    def unready(self) -> str:
+        """Why decisions cannot start ("" when they can): the caches not synced yet, each with
+        the error that keeps it from syncing (e.g. a 403 for a resource the role lacks)."""
+        if self.ready.is_set():
+            return ""
+        waiting = [
+            f"{i.name} ({i.last_error})" if i.last_error else i.name
+            for i in self._informers()
+            if not i.synced.is_set()
+        ]
+        return "caches not synced" + (f": {', '.join(waiting)}" if waiting else "")
+
     async def _await_synced(self) -> None:
-        await asyncio.gather(
-            self.pods.synced.wait(),
-            self.nodes.synced.wait(),
-            self.topologies.synced.wait(),
-            self.slices.synced.wait(),
-            self.reservations.synced.wait(),
-            self.pod_group_informer.synced.wait(),
-            self.budgets.informer.synced.wait(),
-            *(informer.synced.wait() for informer in self.cluster_objects.informers.values()),
-        )
+        await asyncio.gather(*(informer.synced.wait() for informer in self._informers()))
         if self.settings.tune_process:
             # The cache read so far lives as long as the process: moved out of the collector's
             # sight, later full collections no longer walk 50,000 pods' records.
@@ -780,12 +798,18 @@ class Daemon:
                 self.metrics,
                 refresh=self.refresh_metrics,
                 healthy=lambda: self.healthy,
-                ready=self.ready.is_set,
+                unready=self.unready,
                 explain=self.explain_pod if self.settings.serve_explain else None,
             )
-            server = await start_server(
-                app, self.settings.metrics_address, self.settings.metrics_port
-            )
+            address, port = self.settings.metrics_address, self.settings.metrics_port
+            try:
+                server = await start_server(app, address, port)
+            except OSError as exc:  # taken, or an address that does not resolve
+                # asyncio's message repeats the address before the reason: keep the reason.
+                reason = str(exc.strerror or exc).rsplit(": ", 1)[-1]
+                raise ConfigError(
+                    f"--metrics-address/--metrics-port {address}:{port}: cannot listen: {reason}"
+                ) from exc
             self.metrics_port = bound_port(server)
         jobs: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
             "pod-informer": self.pods.run,

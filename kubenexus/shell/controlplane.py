@@ -171,6 +171,7 @@ class ControlPlane:
     # the API server time on every request.
     audit_requests: bool = True
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _arguments: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ where things are
 
@@ -340,6 +341,14 @@ class ControlPlane:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
+    def restart_api_server(self) -> None:
+        """Stop kube-apiserver and start it again as it was (same port, same etcd): what a
+        control-plane upgrade or a crash does to the clients watching it."""
+        arguments = self._arguments["kube-apiserver"]
+        self.stop_component("kube-apiserver")
+        self._spawn("kube-apiserver", *arguments)
+        self._wait("kube-apiserver", lambda: self._http_ok(f"{self.url}/readyz", tls=True))
+
     def stop(self) -> None:
         for name in ("kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
             self.stop_component(name)
@@ -367,6 +376,7 @@ class ControlPlane:
     def _spawn(self, name: str, *arguments: str) -> None:
         if not self.has(name):
             raise ControlPlaneError(f"{name}: not in {ASSETS_VARIABLE} ({self.assets})")
+        self._arguments[name] = arguments
         log = self.log(name).open("ab")
         self._processes[name] = subprocess.Popen(
             [str(self.assets / name), *arguments],

@@ -142,6 +142,12 @@ class EventRecorder:
         self._last.move_to_end(key)
         while len(self._last) > _REMEMBERED:
             self._last.popitem(last=False)
+        # The log says what the Events say, as often: Warnings at info, the rest (one
+        # `Scheduled` per pod) at debug, which costs nothing when not shown.
+        report = log.info if event_type == "Warning" else log.debug
+        what = "pod" if kind == "Pod" else kind.lower()
+        name = pod.name if kind == "Node" else pod.full_name
+        report(f"{what}.event", **{what: name}, reason=reason, message=message)
         self._put(_Pending("event", pod, event_type, reason, message, kind))
 
     def unschedulable(self, pod: PodInfo, message: str, dedupe: str = "") -> None:

@@ -2,7 +2,8 @@
 
 - Starts with a paginated LIST, then WATCHes from the list's resourceVersion.
 - A watch that ends (server timeout) or drops resumes from the last resourceVersion seen; one
-  that ends at once without an event is retried with backoff, as a failure (never a busy loop).
+  that ends at once without an event is retried with backoff, as a failure (never a busy loop);
+  one that delivered something before it dropped is retried after the initial backoff.
 - A 410 Gone (history compacted) relists; objects that vanished meanwhile are reported deleted,
   so nothing is missed across reconnects.
 - Only the keys of the objects are kept (to detect deletions on relist), never the bodies.
@@ -76,10 +77,15 @@ class Informer:
         self.resource_version = ""
         self.relists = 0
         self.reconnects = 0
+        # Why the last attempt failed ("" once a list succeeds): what /readyz reports.
+        self.last_error = ""
+        # Objects and events delivered so far: an attempt that delivered any made progress.
+        self._delivered = 0
         # An optional resource (a CRD that may not be installed): 404 means "none yet".
         self.optional = optional
 
     async def _deliver(self, callback: Callback, obj: Mapping[str, Any]) -> None:
+        self._delivered += 1
         try:
             result = callback(obj)
             if result is not None:
@@ -110,6 +116,7 @@ class Informer:
         self._keys = seen
         self.resource_version = version
         self.relists += 1
+        self.last_error = ""
         self.synced.set()
 
     async def _watch_once(self) -> bool:
@@ -162,6 +169,7 @@ class Informer:
         delay = self.settings.retry_initial_seconds
         need_list = True
         while True:
+            delivered = self._delivered
             try:
                 if need_list:
                     await self._relist()
@@ -184,6 +192,11 @@ class Informer:
                 if exc.status == 410:
                     need_list = True
                 self.reconnects += 1
+                self.last_error = str(exc)
+                if self._delivered != delivered:
+                    # A healthy watch that dropped (a load balancer's cut, an API server
+                    # restarting): reconnect soon, not after a delay grown by earlier drops.
+                    delay = self.settings.retry_initial_seconds
                 log.warning("informer.retry", informer=self.name, error=str(exc), delay=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_seconds)

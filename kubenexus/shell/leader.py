@@ -5,6 +5,8 @@
   win the same round (the loser gets 409 Conflict).
 - Expiry is judged by our own clock from when we last saw the record change, not by the
   holder's timestamps, so clock skew between nodes does not matter.
+- A standby waits at least its own ``lease_duration`` (the record's when longer: a value edited
+  down by hand does not let it in early).
 - A Lease that disappears (deleted by hand) is recreated by its holder; a standby that saw it
   held waits ``lease_duration`` from then before creating it, as it would for a silent holder.
 - The leader renews every ``retry_period``; if it cannot renew within ``renew_deadline`` of its
@@ -137,8 +139,10 @@ class LeaderElector:
         record = (spec.get("holderIdentity"), spec.get("renewTime"), spec.get("leaseTransitions"))
         if record != self._observed:
             self._observed, self._observed_at = record, self.clock()
-            self._observed_duration = float(
-                spec.get("leaseDurationSeconds") or self.settings.lease_duration
+            # Never shorter than our own: the replicas share one configuration, and a value
+            # edited down by hand must not let us in while the holder still leads.
+            self._observed_duration = max(
+                float(spec.get("leaseDurationSeconds") or 0), self.settings.lease_duration
             )
 
     def _held_by_another(self) -> bool:
@@ -167,9 +171,17 @@ class LeaderElector:
                     )
                     break
             except ApiError as exc:
-                log.info("leader.campaign_failed", error=str(exc))
+                # 409: another candidate won this round (normal). Anything else (403 from a
+                # Role that does not cover the namespace, 404 namespace, 5xx) keeps this replica
+                # from ever leading: say so where operators look.
+                report = log.info if exc.status == 409 else log.warning
+                report("leader.campaign_failed", error=str(exc), lease=f"{s.namespace}/{s.name}")
             except TimeoutError:
-                log.info("leader.campaign_failed", error="no answer within renew_deadline")
+                log.warning(
+                    "leader.campaign_failed",
+                    error="no answer within renew_deadline",
+                    lease=f"{s.namespace}/{s.name}",
+                )
             await asyncio.sleep(s.retry_period)
         self.lost_reason = await self._renew()
         log.error("leader.lost", identity=self.identity, reason=self.lost_reason)

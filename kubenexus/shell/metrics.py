@@ -1,7 +1,8 @@
 """Prometheus metrics (kube-scheduler's names where they apply) and the health endpoints.
 
 Served on ``--metrics-port``: ``/metrics``, ``/healthz`` (the daemon's tasks are alive) and
-``/readyz`` (caches synced: decisions would be made on a full view of the cluster).
+``/readyz`` (caches synced: decisions would be made on a full view of the cluster; if not, it
+names the caches still missing and why).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _LATENCY_BUCKETS: Final = (
 )
 # kube-scheduler's: ExponentialBuckets(1, 2, 7) ("#victims > 64 is pretty rare").
 _VICTIM_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64)
+BIND_RESULTS: Final = ("bound", "retried", "gone", "dropped", "refused")
+ATTEMPT_RESULTS: Final = ("scheduled", "unschedulable", "error")
 _BIND_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -80,6 +83,9 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        # Every outcome exported from the start (at 0): an alert on a rate needs the series.
+        for result in BIND_RESULTS:
+            self.bindings.labels(result)
         self.binds_in_flight = Gauge(
             "kubenexus_binds_in_flight", "Bindings submitted and not yet answered.", registry=r
         )
@@ -141,6 +147,11 @@ class Metrics:
             registry=r,
         )
 
+    def add_profile(self, profile: str) -> None:
+        """Export the profile's attempt counters from the start (at 0)."""
+        for result in ATTEMPT_RESULTS:
+            self.attempts.labels(result, profile)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -154,7 +165,7 @@ def health_app(
     *,
     refresh: Callable[[], None],
     healthy: Callable[[], bool],
-    ready: Callable[[], bool],
+    unready: Callable[[], str],
     explain: Explainer | None = None,
 ) -> web.Application:
     async def serve_metrics(_: web.Request) -> web.Response:
@@ -167,11 +178,8 @@ def health_app(
         )
 
     async def readyz(_: web.Request) -> web.Response:
-        return (
-            web.Response(text="ok\n")
-            if ready()
-            else web.Response(text="caches not synced\n", status=503)
-        )
+        reason = unready()  # "" when ready
+        return web.Response(text=f"{reason or 'ok'}\n", status=503 if reason else 200)
 
     async def serve_explain(request: web.Request) -> web.Response:
         assert explain is not None

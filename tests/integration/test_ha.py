@@ -68,7 +68,8 @@ async def test_clean_stop_hands_over_at_once(cluster: Cluster) -> None:
             )  # released, not expired
         cluster.pod("after", cpu="1")
         await eventually(lambda: cluster.node_of("after") == "a")
-        assert beta.binder.bound == 1
+        # The server shows the binding a moment before beta has handled its answer.
+        await eventually(lambda: beta.binder.bound == 1)
 
 
 async def test_killed_leader_is_replaced_within_the_lease_duration_without_double_binding(
@@ -181,7 +182,8 @@ async def test_readyz_is_false_until_caches_are_synced(cluster: Cluster) -> None
     ) as daemon:
         await eventually(lambda: daemon.metrics_port)
         status, body = await http_get(f"http://127.0.0.1:{daemon.metrics_port}/readyz")
-        assert (status, body) == (503, "caches not synced\n")
+        assert status == 503
+        assert body.startswith("caches not synced: pods"), body
         await asyncio.wait_for(daemon.ready.wait(), 10)
         status, _ = await http_get(f"http://127.0.0.1:{daemon.metrics_port}/readyz")
         assert status == 200
