@@ -21,13 +21,15 @@ import datetime
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
 from kubenexus.shell.client import ApiError, KubeClient
 
 log = structlog.get_logger(__name__)
+# Answers no retry will change: the credentials, RBAC or the Lease's namespace are wrong.
+_MISCONFIGURED: Final = frozenset({401, 403, 404})
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,12 @@ class LeaderElector:
                     )
                     break
             except ApiError as exc:
-                log.info("leader.campaign_failed", error=str(exc))
+                # Refused (RBAC for another namespace, no such namespace): this daemon will
+                # never lead until someone fixes it, unlike a standby that lost a race.
+                refused = exc.status in _MISCONFIGURED
+                (log.error if refused else log.info)(
+                    "leader.campaign_failed", error=str(exc), lease=f"{s.namespace}/{s.name}"
+                )
             except TimeoutError:
                 log.info("leader.campaign_failed", error="no answer within renew_deadline")
             await asyncio.sleep(s.retry_period)
