@@ -245,6 +245,17 @@ def _expand(doc: _Document) -> Iterator[tuple[dict[str, Any], str]]:
     template = spec.get("template")
     if not isinstance(template, Mapping):
         raise InputFileError(f"{doc.label}: spec.template: is required")
+    template_meta = template.get("metadata") or {}
+    if not isinstance(template_meta, Mapping):
+        raise InputFileError(
+            f"{doc.label}: spec.template.metadata: expected a mapping (got {template_meta!r})"
+        )
+    template_labels = template_meta.get("labels") or {}
+    if not isinstance(template_labels, Mapping):
+        raise InputFileError(
+            f"{doc.label}: spec.template.metadata.labels: expected a mapping "
+            f"(got {template_labels!r})"
+        )
     for index in range(count):
         body = copy.deepcopy(dict(template))
         pod_meta = dict(body.get("metadata") or {})

@@ -230,6 +230,21 @@ def test_unknown_kinds_are_noted_not_fatal(tmp_path: Path) -> None:
         ),
         ("kind: [Pod]\nmetadata: {name: p}\n", "document 1 (['Pod'] p): kind: expected a string"),
         (
+            "kind: Job\nmetadata: {name: j}\nspec: {template: {metadata: abc, spec: {}}}\n",
+            "document 1 (Job j): spec.template.metadata: expected a mapping (got 'abc')",
+        ),
+        (
+            "kind: Job\nmetadata: {name: j}\nspec: {template: {metadata: {labels: -1}, spec: {}}}\n",
+            "document 1 (Job j): spec.template.metadata.labels: expected a mapping (got -1)",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  affinity:\n"
+            "    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n"
+            "        nodeSelectorTerms: [{matchExpressions: [{key: a, operator: Gt, values: [null]}]}]\n",
+            "document 1 (Pod p): spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+            ".nodeSelectorTerms[0].matchExpressions[0].values[0]: Gt needs an integer (got '')",
+        ),
+        (
             "kind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: 1000000000000\n"
             "  template: {spec: {containers: [{name: c}]}}\n",
             "document 1 (Deployment d): spec.replicas: the simulator expands at most 1000000 pods "
@@ -1225,6 +1240,25 @@ def test_a_priority_class_gives_its_pods_its_preemption_policy(tmp_path: Path) -
     pods = _pods(json.loads(out))
     assert pods["default/low"]["status"] == "Running"
     assert pods["default/high"]["status"] == "Unschedulable"
+
+
+def test_a_null_selector_value_is_read_as_the_api_server_reads_it(tmp_path: Path) -> None:
+    """[null, "web"] in a label selector's values: the API server decodes null into "" (a Go
+    string); so does the simulator, instead of failing on None."""
+    path = tmp_path / "input.yaml"
+    path.write_text(
+        "kind: Node\nmetadata: {name: n1, labels: {kubernetes.io/hostname: n1}}\n"
+        "status: {allocatable: {cpu: '4', pods: '10'}}\n---\n"
+        "kind: Pod\nmetadata: {name: web, labels: {app: web}}\n"
+        "spec: {nodeName: n1, containers: [{name: c}]}\n---\n"
+        "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  affinity:\n"
+        "    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n"
+        "      - topologyKey: kubernetes.io/hostname\n"
+        "        labelSelector: {matchExpressions: [{key: app, operator: In, values: [null, web]}]}\n"
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    assert _pods(json.loads(out))["default/p"]["status"] == "Unschedulable"  # web is on n1
 
 
 @pytest.mark.parametrize(
