@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -42,6 +43,13 @@ def client_connection(
         qps if qps is not None else (given.qps if given.qps is not None else DEFAULT_QPS),
         burst if burst is not None else (given.burst or DEFAULT_BURST),
     )
+
+
+def _finite(_: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """FloatRange lets nan and inf through (no comparison refuses them)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number", param=param)
+    return value
 
 
 def _fail(error: KubeNexusError) -> None:
@@ -261,6 +269,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
 @click.option(
     "--qps",
     type=click.FloatRange(min=0),
+    callback=_finite,
     help="Client-side API rate limit; 0 = none (default: the config's clientConnection.qps, "
     "else 1000).",
 )
