@@ -26,6 +26,13 @@ config_option = click.option(
 )
 
 
+# Largest synthetic clusters the benchmarks build: 20x the nodes Kubernetes supports, more pods
+# than any documented run; above, a typo would fill the machine's memory.
+MAX_BENCH_NODES = 100_000
+MAX_BENCH_PODS = 2_000_000
+NODES = click.IntRange(min=1, max=MAX_BENCH_NODES)
+PODS = click.IntRange(min=0, max=MAX_BENCH_PODS)
+
 # The daemon's API rate limit when neither a flag nor clientConnection sets it (docs/install.md).
 DEFAULT_QPS = 1000.0
 DEFAULT_BURST = 2000
@@ -113,8 +120,10 @@ def simulate(  # noqa: PLR0917 - click passes one argument per option
 
 
 @main.command()
-@click.option("--nodes", default=5000, show_default=True, type=click.IntRange(min=1))
-@click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=1))
+@click.option("--nodes", default=5000, show_default=True, type=NODES)
+@click.option(
+    "--pods", default=10000, show_default=True, type=click.IntRange(min=1, max=MAX_BENCH_PODS)
+)
 @click.option(
     "--workload",
     type=click.Choice(
@@ -152,7 +161,7 @@ def simulate(  # noqa: PLR0917 - click passes one argument per option
     "--unschedulable",
     default=0,
     show_default=True,
-    type=click.IntRange(min=0),
+    type=PODS,
     help="A backlog of pods that fit nowhere, waiting in the unschedulable pool during the run "
     "(with one no-op node heartbeat per 100 decisions, as kubelets send).",
 )
@@ -180,7 +189,7 @@ def simulate(  # noqa: PLR0917 - click passes one argument per option
     "--running-pods",
     default=0,
     show_default=True,
-    type=click.IntRange(min=0),
+    type=PODS,
     help="With --e2e: pods already running on the nodes (counted, not scheduled).",
 )
 @click.option("--max-binds-in-flight", default=256, show_default=True, type=click.IntRange(min=1))
@@ -398,8 +407,8 @@ main.add_command(cpuset_hook)
 
 
 @main.command("bench-explain")
-@click.option("--nodes", default=5000, show_default=True, type=click.IntRange(min=1))
-@click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=0))
+@click.option("--nodes", default=5000, show_default=True, type=NODES)
+@click.option("--pods", default=10000, show_default=True, type=PODS)
 @click.option("--repeat", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option(
