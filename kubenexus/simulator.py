@@ -277,6 +277,13 @@ class _PriorityClass:
     preemption_policy: str  # PreemptLowerPriority or Never
 
 
+# Every cluster has these (kube-apiserver creates them): pods dumped from one name them.
+_BUILT_IN_CLASSES: Final = {
+    "system-cluster-critical": _PriorityClass(2_000_000_000, PREEMPT_LOWER_PRIORITY),
+    "system-node-critical": _PriorityClass(2_000_001_000, PREEMPT_LOWER_PRIORITY),
+}
+
+
 def _resolve_priority(
     body: dict[str, Any], classes: Mapping[str, _PriorityClass], default: _PriorityClass | None
 ) -> None:
@@ -341,8 +348,9 @@ def _priority_class(doc: _Document) -> tuple[str, _PriorityClass]:
 def _priority_classes(
     documents: list[_Document],
 ) -> tuple[dict[str, _PriorityClass], _PriorityClass | None]:
-    """PriorityClasses by name, and the global default (None: no default)."""
-    classes: dict[str, _PriorityClass] = {}
+    """PriorityClasses by name (the built-in system ones unless the input redefines them),
+    and the global default (None: no default)."""
+    classes: dict[str, _PriorityClass] = dict(_BUILT_IN_CLASSES)
     owners: dict[str, str] = {}
     default: _PriorityClass | None = None
     for doc in documents:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from kubenexus.cli import main
+from kubenexus.simulator import simulate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -1285,3 +1286,25 @@ def test_a_simulation_is_the_same_in_every_process(inputs: tuple[str, ...]) -> N
         )
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+def test_the_built_in_system_priority_classes_need_no_document(tmp_path: Path) -> None:
+    """Every cluster has system-cluster-critical and system-node-critical: pods dumped from one
+    (kubectl get pods -o yaml) name them without the file defining them."""
+    path = tmp_path / "input.yaml"
+    path.write_text(
+        "kind: Node\nmetadata: {name: n1}\nstatus: {allocatable: {cpu: '4', pods: '10'}}\n---\n"
+        "kind: Pod\nmetadata: {name: dns, namespace: kube-system}\n"
+        "spec: {priorityClassName: system-cluster-critical, containers: [{name: c}]}\n---\n"
+        "kind: Pod\nmetadata: {name: proxy, namespace: kube-system}\n"
+        "spec: {priorityClassName: system-node-critical, containers: [{name: c}]}\n"
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+    assert pods["kube-system/dns"]["status"] == pods["kube-system/proxy"]["status"] == "Scheduled"
+    scheduler_pods = {
+        p.name: p.priority
+        for p in simulate(path).scheduler.cache.pods_on("n1")  # type: ignore[union-attr]
+    }
+    assert scheduler_pods == {"dns": 2_000_000_000, "proxy": 2_000_001_000}
