@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -25,6 +26,13 @@ config_option = click.option(
 )
 
 
+# Largest synthetic clusters the benchmarks build: 20x the nodes Kubernetes supports, more pods
+# than any documented run; above, a typo would fill the machine's memory.
+MAX_BENCH_NODES = 100_000
+MAX_BENCH_PODS = 2_000_000
+NODES = click.IntRange(min=1, max=MAX_BENCH_NODES)
+PODS = click.IntRange(min=0, max=MAX_BENCH_PODS)
+
 # The daemon's API rate limit when neither a flag nor clientConnection sets it (docs/install.md).
 DEFAULT_QPS = 1000.0
 DEFAULT_BURST = 2000
@@ -42,6 +50,13 @@ def client_connection(
         qps if qps is not None else (given.qps if given.qps is not None else DEFAULT_QPS),
         burst if burst is not None else (given.burst or DEFAULT_BURST),
     )
+
+
+def _finite(_: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """FloatRange lets nan and inf through (no comparison refuses them)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number", param=param)
+    return value
 
 
 def _fail(error: KubeNexusError) -> None:
@@ -105,8 +120,10 @@ def simulate(  # noqa: PLR0917 - click passes one argument per option
 
 
 @main.command()
-@click.option("--nodes", default=5000, show_default=True, type=click.IntRange(min=1))
-@click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=1))
+@click.option("--nodes", default=5000, show_default=True, type=NODES)
+@click.option(
+    "--pods", default=10000, show_default=True, type=click.IntRange(min=1, max=MAX_BENCH_PODS)
+)
 @click.option(
     "--workload",
     type=click.Choice(
@@ -144,7 +161,7 @@ def simulate(  # noqa: PLR0917 - click passes one argument per option
     "--unschedulable",
     default=0,
     show_default=True,
-    type=click.IntRange(min=0),
+    type=PODS,
     help="A backlog of pods that fit nowhere, waiting in the unschedulable pool during the run "
     "(with one no-op node heartbeat per 100 decisions, as kubelets send).",
 )
@@ -172,7 +189,7 @@ def simulate(  # noqa: PLR0917 - click passes one argument per option
     "--running-pods",
     default=0,
     show_default=True,
-    type=click.IntRange(min=0),
+    type=PODS,
     help="With --e2e: pods already running on the nodes (counted, not scheduled).",
 )
 @click.option("--max-binds-in-flight", default=256, show_default=True, type=click.IntRange(min=1))
@@ -261,6 +278,7 @@ def bench(  # noqa: PLR0917 - click passes one argument per option
 @click.option(
     "--qps",
     type=click.FloatRange(min=0),
+    callback=_finite,
     help="Client-side API rate limit; 0 = none (default: the config's clientConnection.qps, "
     "else 1000).",
 )
@@ -389,8 +407,8 @@ main.add_command(cpuset_hook)
 
 
 @main.command("bench-explain")
-@click.option("--nodes", default=5000, show_default=True, type=click.IntRange(min=1))
-@click.option("--pods", default=10000, show_default=True, type=click.IntRange(min=0))
+@click.option("--nodes", default=5000, show_default=True, type=NODES)
+@click.option("--pods", default=10000, show_default=True, type=PODS)
 @click.option("--repeat", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option(

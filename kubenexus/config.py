@@ -172,7 +172,8 @@ class SchedulerConfiguration(_Model):
     def queue_settings(self) -> QueueSettings:
         return QueueSettings(
             initial_backoff_seconds=self.pod_initial_backoff_seconds,
-            max_backoff_seconds=self.pod_max_backoff_seconds,
+            # parse_config refuses max < initial; a model built in code is clamped.
+            max_backoff_seconds=max(self.pod_max_backoff_seconds, self.pod_initial_backoff_seconds),
             max_unschedulable_seconds=self.pod_max_in_unschedulable_pods_seconds,
         )
 

@@ -261,6 +261,17 @@ def _expand(doc: _Document) -> Iterator[tuple[dict[str, Any], str]]:
     template = spec.get("template")
     if not isinstance(template, Mapping):
         raise InputFileError(f"{doc.label}: spec.template: is required")
+    template_meta = template.get("metadata") or {}
+    if not isinstance(template_meta, Mapping):
+        raise InputFileError(
+            f"{doc.label}: spec.template.metadata: expected a mapping (got {template_meta!r})"
+        )
+    template_labels = template_meta.get("labels") or {}
+    if not isinstance(template_labels, Mapping):
+        raise InputFileError(
+            f"{doc.label}: spec.template.metadata.labels: expected a mapping "
+            f"(got {template_labels!r})"
+        )
     for index in range(count):
         body = copy.deepcopy(dict(template))
         pod_meta = dict(body.get("metadata") or {})
@@ -281,6 +292,13 @@ def _expand(doc: _Document) -> Iterator[tuple[dict[str, Any], str]]:
 class _PriorityClass:
     value: int
     preemption_policy: str  # PreemptLowerPriority or Never
+
+
+# Every cluster has these (kube-apiserver creates them): pods dumped from one name them.
+_BUILT_IN_CLASSES: Final = {
+    "system-cluster-critical": _PriorityClass(2_000_000_000, PREEMPT_LOWER_PRIORITY),
+    "system-node-critical": _PriorityClass(2_000_001_000, PREEMPT_LOWER_PRIORITY),
+}
 
 
 def _resolve_priority(
@@ -377,8 +395,9 @@ def _priority_class(doc: _Document) -> tuple[str, _PriorityClass]:
 def _priority_classes(
     documents: list[_Document],
 ) -> tuple[dict[str, _PriorityClass], _PriorityClass | None]:
-    """PriorityClasses by name, and the global default (None: no default)."""
-    classes: dict[str, _PriorityClass] = {}
+    """PriorityClasses by name (the built-in system ones unless the input redefines them),
+    and the global default (None: no default)."""
+    classes: dict[str, _PriorityClass] = dict(_BUILT_IN_CLASSES)
     owners: dict[str, str] = {}
     default: _PriorityClass | None = None
     for doc in documents:

@@ -42,3 +42,25 @@ def test_every_example_object_is_valid_against_its_schema(label: str, doc: dict[
         jsonschema.validate(doc, _crd_schemas()[doc["kind"]])
     else:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def _pod_specs() -> list[tuple[str, dict[str, Any]]]:
+    specs = []
+    for label, doc in _documents():
+        if doc["kind"] == "Pod":
+            specs.append((label, doc.get("spec") or {}))
+        elif doc["kind"] in {"Job", "Deployment", "ReplicaSet", "StatefulSet"}:
+            specs.append((label, doc["spec"]["template"].get("spec") or {}))
+    return specs
+
+
+def test_every_pending_example_pod_names_its_scheduler() -> None:
+    """Applied to a cluster, a pod without schedulerName goes to default-scheduler: the
+    examples name kubenexus-scheduler (or another scheduler on purpose), so what the simulator
+    shows is what `kubectl apply` gets."""
+    unnamed = [
+        label
+        for label, spec in _pod_specs()
+        if not spec.get("nodeName") and not spec.get("schedulerName")
+    ]
+    assert not unnamed, unnamed

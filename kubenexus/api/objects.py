@@ -342,9 +342,11 @@ def _requirement(obj: object, path: str, *, field_selector: bool) -> SelectorReq
     data = _mapping(obj, path)
     key = _str(data.get("key"), f"{path}.key", required=True)
     operator = _str(data.get("operator"), f"{path}.operator", required=True)
-    values = _list(data.get("values"), f"{path}.values")
-    for i, value in enumerate(values):
+    # A null value is read as "", as the API server decodes it into a Go string.
+    values = [
         _str(value, f"{path}.values[{i}]")
+        for i, value in enumerate(_list(data.get("values"), f"{path}.values"))
+    ]
     if operator not in SELECTOR_OPERATORS:
         raise InvalidInputError(
             f"{path}.operator", operator, f"must be one of {sorted(SELECTOR_OPERATORS)}"

@@ -152,9 +152,11 @@ def _label_requirement(obj: object, path: str) -> LabelRequirement:
         raise InvalidInputError(
             f"{path}.operator", operator, f"must be one of {sorted(LABEL_OPERATORS)}"
         )
-    values = list_at(data.get("values"), f"{path}.values")
-    for i, value in enumerate(values):
+    # A null value is read as "", as the API server decodes it into a Go string.
+    values = [
         string_at(value, f"{path}.values[{i}]")
+        for i, value in enumerate(list_at(data.get("values"), f"{path}.values"))
+    ]
     if operator in {"In", "NotIn"} and not values:
         raise InvalidInputError(f"{path}.values", values, f"must be non-empty for {operator}")
     if operator in {"Exists", "DoesNotExist"} and values:

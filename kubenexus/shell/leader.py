@@ -25,13 +25,15 @@ import datetime
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
 from kubenexus.shell.client import ApiError, KubeClient
 
 log = structlog.get_logger(__name__)
+# Answers no retry will change: the credentials, RBAC or the Lease's namespace are wrong.
+_MISCONFIGURED: Final = frozenset({401, 403, 404})
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +173,15 @@ class LeaderElector:
                     )
                     break
             except ApiError as exc:
-                # 409: another candidate won this round (normal). Anything else (403 from a
-                # Role that does not cover the namespace, 404 namespace, 5xx) keeps this replica
-                # from ever leading: say so where operators look.
-                report = log.info if exc.status == 409 else log.warning
+                # 409: another candidate won this round (normal). Refused (RBAC for another
+                # namespace, no such namespace): this daemon will never lead until someone fixes
+                # it. Anything else (5xx) may pass: a warning.
+                if exc.status == 409:
+                    report = log.info
+                elif exc.status in _MISCONFIGURED:
+                    report = log.error
+                else:
+                    report = log.warning
                 report("leader.campaign_failed", error=str(exc), lease=f"{s.namespace}/{s.name}")
             except TimeoutError:
                 log.warning(

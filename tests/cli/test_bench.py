@@ -308,3 +308,11 @@ def test_e2e_without_the_bench_extra_says_how_to_install_it(
         "error: bench --e2e needs the bench extra: pip install 'kubenexus[bench]' "
         "(cryptography is missing)\n"
     )
+
+
+def test_sizes_that_would_fill_the_memory_are_refused_at_once() -> None:
+    for flag, value in (("--nodes", "999999999999"), ("--pods", "999999999999")):
+        for command in ("bench", "bench-explain"):
+            result = CliRunner().invoke(main, [command, flag, value])
+            assert result.exit_code == 2, (command, flag, result.output)
+            assert f"Invalid value for '{flag}'" in result.output

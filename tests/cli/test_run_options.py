@@ -29,3 +29,10 @@ def test_run_refuses_a_bad_client_connection_in_one_line(tmp_path: Path) -> None
         result.stderr
         == f"error: {config}: clientConnection.qps: Input should be greater than or equal to 0 (got -1)\n"
     )
+
+
+def test_qps_must_be_a_finite_number() -> None:
+    for value in ("nan", "inf"):
+        result = CliRunner().invoke(main, ["run", "--qps", value])
+        assert result.exit_code == 2, (value, result.output)
+        assert f"Invalid value for '--qps': {value} is not a finite number" in result.output

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from kubenexus.cli import main
+from kubenexus.simulator import simulate
 from tests.builders import no_victims, not_helpful
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -254,6 +255,21 @@ def test_pods_get_the_tolerations_the_api_server_adds(tmp_path: Path) -> None:
             "already defined in",
         ),
         ("kind: [Pod]\nmetadata: {name: p}\n", "document 1 (['Pod'] p): kind: expected a string"),
+        (
+            "kind: Job\nmetadata: {name: j}\nspec: {template: {metadata: abc, spec: {}}}\n",
+            "document 1 (Job j): spec.template.metadata: expected a mapping (got 'abc')",
+        ),
+        (
+            "kind: Job\nmetadata: {name: j}\nspec: {template: {metadata: {labels: -1}, spec: {}}}\n",
+            "document 1 (Job j): spec.template.metadata.labels: expected a mapping (got -1)",
+        ),
+        (
+            "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  affinity:\n"
+            "    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n"
+            "        nodeSelectorTerms: [{matchExpressions: [{key: a, operator: Gt, values: [null]}]}]\n",
+            "document 1 (Pod p): spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+            ".nodeSelectorTerms[0].matchExpressions[0].values[0]: Gt needs an integer (got '')",
+        ),
         (
             "kind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: 1000000000000\n"
             "  template: {spec: {containers: [{name: c}]}}\n",
@@ -1327,6 +1343,25 @@ def test_a_priority_class_gives_its_pods_its_preemption_policy(tmp_path: Path) -
     assert pods["default/high"]["status"] == "Unschedulable"
 
 
+def test_a_null_selector_value_is_read_as_the_api_server_reads_it(tmp_path: Path) -> None:
+    """[null, "web"] in a label selector's values: the API server decodes null into "" (a Go
+    string); so does the simulator, instead of failing on None."""
+    path = tmp_path / "input.yaml"
+    path.write_text(
+        "kind: Node\nmetadata: {name: n1, labels: {kubernetes.io/hostname: n1}}\n"
+        "status: {allocatable: {cpu: '4', pods: '10'}}\n---\n"
+        "kind: Pod\nmetadata: {name: web, labels: {app: web}}\n"
+        "spec: {nodeName: n1, containers: [{name: c}]}\n---\n"
+        "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  affinity:\n"
+        "    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n"
+        "      - topologyKey: kubernetes.io/hostname\n"
+        "        labelSelector: {matchExpressions: [{key: app, operator: In, values: [null, web]}]}\n"
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    assert _pods(json.loads(out))["default/p"]["status"] == "Unschedulable"  # web is on n1
+
+
 @pytest.mark.parametrize(
     "inputs", [("cluster.yaml", "gangs.yaml"), ("tenants.yaml",)], ids=["gangs", "tenants"]
 )
@@ -1351,3 +1386,25 @@ def test_a_simulation_is_the_same_in_every_process(inputs: tuple[str, ...]) -> N
         )
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+def test_the_built_in_system_priority_classes_need_no_document(tmp_path: Path) -> None:
+    """Every cluster has system-cluster-critical and system-node-critical: pods dumped from one
+    (kubectl get pods -o yaml) name them without the file defining them."""
+    path = tmp_path / "input.yaml"
+    path.write_text(
+        "kind: Node\nmetadata: {name: n1}\nstatus: {allocatable: {cpu: '4', pods: '10'}}\n---\n"
+        "kind: Pod\nmetadata: {name: dns, namespace: kube-system}\n"
+        "spec: {priorityClassName: system-cluster-critical, containers: [{name: c}]}\n---\n"
+        "kind: Pod\nmetadata: {name: proxy, namespace: kube-system}\n"
+        "spec: {priorityClassName: system-node-critical, containers: [{name: c}]}\n"
+    )
+    code, out, err = _run("simulate", str(path), "-o", "json")
+    assert code == 0, err
+    pods = _pods(json.loads(out))
+    assert pods["kube-system/dns"]["status"] == pods["kube-system/proxy"]["status"] == "Scheduled"
+    scheduler_pods = {
+        p.name: p.priority
+        for p in simulate(path).scheduler.cache.pods_on("n1")  # type: ignore[union-attr]
+    }
+    assert scheduler_pods == {"dns": 2_000_000_000, "proxy": 2_000_001_000}

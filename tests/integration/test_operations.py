@@ -229,9 +229,9 @@ async def test_a_metrics_port_it_cannot_listen_on_is_one_line_naming_the_flag(
 
 
 @pytest.mark.emulator("refuses the Lease as RBAC would")
-async def test_a_lease_it_may_not_read_is_a_warning_naming_the_answer(cluster: Cluster) -> None:
+async def test_a_lease_it_may_not_read_is_an_error_naming_the_answer(cluster: Cluster) -> None:
     """A replica whose Role does not cover the Lease's namespace never leads: it says so at
-    warning level (a conflict with another candidate is normal and stays at info)."""
+    error level (a conflict with another candidate is normal and stays at info)."""
     cluster.node("a", cpu="4")
     cluster.api.inject(method="GET", path=LEASE_PATH, status=403, times=None)
     with capture_logs() as logs:
@@ -242,7 +242,7 @@ async def test_a_lease_it_may_not_read_is_a_warning_naming_the_answer(cluster: C
             assert daemon.elector is not None
             assert not daemon.elector.is_leader
     failed = next(e for e in logs if e["event"] == "leader.campaign_failed")
-    assert failed["log_level"] == "warning"
+    assert failed["log_level"] == "error"  # this replica never leads until someone fixes it
     assert failed["error"].startswith("403 ")
     assert failed["lease"] == "kubenexus-system/kubenexus-scheduler"
 

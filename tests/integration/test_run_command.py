@@ -60,9 +60,6 @@ async def test_run_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in stderr.decode()
 
 
-@pytest.mark.emulator(
-    "bench --e2e preloads the emulator (the real server comes with the end-to-end speed issue)"
-)
 async def test_run_says_in_one_line_that_its_metrics_port_is_taken(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -91,6 +88,9 @@ async def test_run_says_in_one_line_that_its_metrics_port_is_taken(
     )
 
 
+@pytest.mark.emulator(
+    "bench --e2e preloads the emulator (the real server comes with the end-to-end speed issue)"
+)
 async def test_bench_e2e_reports_binds_and_memory(cluster: Cluster) -> None:
     preload(cluster.api, nodes=20, running=30, pending=200)
     report = await run_e2e(cluster.url, max_in_flight=32)
