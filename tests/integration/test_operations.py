@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 
 from kubenexus.shell.client import ClientSettings, KubeClient
 from kubenexus.shell.leader import LeaderElector
+from tests.builders import not_helpful
 from tests.integration.conftest import (
     FAST_LEASE,
     Cluster,
@@ -263,7 +264,7 @@ async def test_the_log_names_each_pod_it_cannot_place_and_why(cluster: Cluster) 
     assert len(failed) == 1, failed
     assert failed[0]["pod"] == "default/too-big"
     assert failed[0]["log_level"] == "info"
-    assert failed[0]["message"] == "0/1 nodes are available: 1 Insufficient cpu."
+    assert failed[0]["message"] == "0/1 nodes are available: 1 Insufficient cpu." + not_helpful(1)
     placed = [e for e in logs if e["event"] == "pod.event" and e["reason"] == "Scheduled"]
     assert [(e["pod"], e["log_level"]) for e in placed] == [("default/fits", "debug")]
     assert placed[0]["message"] == "Successfully assigned default/fits to a"

@@ -68,8 +68,9 @@ async def test_a_pod_group_gets_no_timeout_by_default(cluster: Cluster) -> None:
 
 
 RESERVATIONS = "/apis/scheduling.kubenexus.io/v1alpha1/namespaces/default/resourcereservations"
+# A non-negative quantity (the CRD refuses a negative amount, as the scheduler does).
 QUANTITY = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
+    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
     r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 
