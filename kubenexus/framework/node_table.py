@@ -120,6 +120,8 @@ class NodeTable:
         # already requested (cpu/memory in the scoring view), both kept per slot on every change.
         self.inv_allocatable: FloatArray = np.zeros((rows, self._capacity), dtype=SCORE_DTYPE)
         self.used_fraction: FloatArray = np.zeros((rows, self._capacity), dtype=SCORE_DTYPE)
+        # cpu and memory requested as they are (no defaults), as a fraction: BalancedAllocation.
+        self.requested_fraction: FloatArray = np.zeros((2, self._capacity), dtype=SCORE_DTYPE)
         # Each node's utilization in percent (``utilization()``), refreshed on read for the
         # slots that changed since (plain pods never read it: they pay a set insertion).
         self._utilization: FloatArray = np.zeros(self._capacity, dtype=SCORE_DTYPE)
@@ -228,6 +230,7 @@ class NodeTable:
             self.score_requested,
             self.inv_allocatable,
             self.used_fraction,
+            self.requested_fraction,
         ):
             array[:, slot] = 0
         self._utilization[slot] = 0.0
@@ -271,6 +274,7 @@ class NodeTable:
         self.score_requested = widen(self.score_requested)  # type: ignore[assignment]
         self.inv_allocatable = widen(self.inv_allocatable)  # type: ignore[assignment]
         self.used_fraction = widen(self.used_fraction)  # type: ignore[assignment]
+        self.requested_fraction = widen(self.requested_fraction)  # type: ignore[assignment]
         self._utilization = widen(self._utilization)  # type: ignore[assignment]
         self.gpus.grow(capacity)
         self.pods.grow(capacity)
@@ -346,9 +350,13 @@ class NodeTable:
         if allocatable > 0:
             self.inv_allocatable[row, slot] = 1.0 / allocatable
             self.used_fraction[row, slot] = used / allocatable
+            if row < 2:
+                self.requested_fraction[row, slot] = int(self.requested[row, slot]) / allocatable
         else:
             self.inv_allocatable[row, slot] = 0.0
             self.used_fraction[row, slot] = 0.0
+            if row < 2:
+                self.requested_fraction[row, slot] = 0.0
 
     def utilization(self) -> FloatArray:
         """Per slot ``[:size]``, the node's utilization in percent, the original's blend:
