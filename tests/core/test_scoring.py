@@ -91,11 +91,28 @@ def test_balanced_allocation_values() -> None:
         make_node("a").alloc(cpu="4", memory="16Gi").obj(),
         make_node("b").alloc(cpu="8", memory="8Gi").obj(),
     ]
-    # a: cpu 2/4, memory 8/16 → even → 100; b: cpu 2/8, memory 8/8 → std 0.375 → 62 (62.5
-    # truncated, as kube's int64)
+    # kube v1.36 scores the change in balance: 50 + (50 + with - without) ÷ 2, each balance
+    # int((1 - std) × 100). Both nodes are empty (balance 100 without the pod). a: cpu 2/4,
+    # memory 8/16 → even → 100 → 75; b: cpu 2/8, memory 8/8 → std 0.375 → 62 → 50 + 12 ÷ 2 = 56
     assert _scores(
         NodeResourcesBalancedAllocation(), make_pod("p").req(cpu="2", memory="8Gi"), *nodes
-    ) == [100.0, 62.0]
+    ) == [75.0, 56.0]
+
+
+def test_balanced_allocation_rewards_a_pod_that_evens_a_node_out() -> None:
+    """A node running a cpu-heavy pod: a memory-heavy pod evens it out (balance 50 → 100) and
+    scores higher than on an empty node, where it unbalances (100 → 75)."""
+    s = scheduler(
+        make_node("busy").alloc(cpu="4", memory="4Gi").obj(),
+        make_node("idle").alloc(cpu="4", memory="4Gi").obj(),
+    )
+    s.upsert_pod(make_pod("cpu-heavy").req(cpu="2").node("busy").phase("Running").obj())
+    pod = make_pod("p").req(cpu="0", memory="2Gi").obj()
+    scores = NodeResourcesBalancedAllocation().score(CycleState(), pod, s.cache.nodes, np.arange(2))
+    assert scores is not None
+    # busy: without 2/4 vs 0 → std 0.25 → 75; with 2/4 vs 2/4 → 100: 50 + (50 + 25) ÷ 2 = 87
+    # idle: with 0 vs 2/4 → 75, without 100: 50 + 25 ÷ 2 = 62
+    assert scores.tolist() == [87.0, 62.0]
 
 
 def test_balanced_allocation_skips_best_effort_pods_and_ignores_default_requests() -> None:
@@ -114,7 +131,7 @@ def test_balanced_allocation_skips_best_effort_pods_and_ignores_default_requests
     pod = make_pod("p").req(cpu="2", memory="2Gi").obj()
     scores = NodeResourcesBalancedAllocation().score(CycleState(), pod, s.cache.nodes, np.arange(1))
     assert scores is not None
-    assert scores.tolist() == [100.0]  # 2/4 and 2Gi/4Gi: even
+    assert scores.tolist() == [75.0]  # 2/4 and 2Gi/4Gi: even; the idle pod counts nothing
 
 
 def test_balanced_allocation_over_three_resources() -> None:
@@ -126,11 +143,12 @@ def test_balanced_allocation_over_three_resources() -> None:
         make_node("plain").alloc(cpu="4", memory="4Gi").obj(),
     ]
     pod = make_pod("p").req(cpu="2", memory="2Gi").extended("nvidia.com/gpu", "2")
-    # gpu: 0.5, 0.5, 0.5 → 100; plain: no GPUs, so only cpu and memory count → 100
-    assert _scores(plugin, pod, *nodes) == [100.0, 100.0]
+    # gpu: 0.5, 0.5, 0.5 → 100; plain: no GPUs, so only cpu and memory count → 100; both
+    # empty before (100): 50 + 50 ÷ 2 = 75
+    assert _scores(plugin, pod, *nodes) == [75.0, 75.0]
     pod = make_pod("p").req(cpu="2", memory="2Gi").extended("nvidia.com/gpu", "4")
-    # gpu: 0.5, 0.5, 1.0 → mean 2/3, std 0.2357 → 76 (76.43 truncated)
-    assert _scores(plugin, pod, *nodes)[0] == 76.0
+    # gpu: 0.5, 0.5, 1.0 → mean 2/3, std 0.2357 → 76 (76.43 truncated): 50 + 26 ÷ 2 = 63
+    assert _scores(plugin, pod, *nodes)[0] == 63.0
 
 
 def test_least_allocated_spreads_identical_pods() -> None:
