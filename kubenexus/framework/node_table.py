@@ -283,7 +283,7 @@ class NodeTable:
         self.inv_allocatable = widen(self.inv_allocatable)  # type: ignore[assignment]
         self.used_fraction = widen(self.used_fraction)  # type: ignore[assignment]
         self.requested_fraction = widen(self.requested_fraction)  # type: ignore[assignment]
-        self.balance = np.concatenate(  # type: ignore[assignment]
+        self.balance = np.concatenate(
             [self.balance, np.full(capacity - self.balance.size, 100.0, dtype=SCORE_DTYPE)]
         )
         self._utilization = widen(self._utilization)  # type: ignore[assignment]
