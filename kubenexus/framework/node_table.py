@@ -8,6 +8,7 @@ columns on first use, so a ``nodeSelector`` is an array comparison, not a loop o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar, cast
 
@@ -31,7 +32,10 @@ SCORE_DTYPE: Final = np.float32
 BASE_RESOURCES: Final = (keys.CPU, keys.MEMORY, keys.EPHEMERAL_STORAGE, keys.PODS)
 # Extended resources counted as GPUs in a node's utilization.
 GPU_RESOURCES: Final = (keys.GPU_NVIDIA, "amd.com/gpu")
-MISSING: Final = -1  # label code of a node that does not carry the label
+MISSING: Final = -1
+# Above float32's error at 100 (~2e-5), below how close a fraction of integers comes to an
+# integer without being one: scores truncated as kube-scheduler's integers are.
+BALANCE_SLACK: Final = 5e-5  # label code of a node that does not carry the label
 
 
 ArrayT = TypeVar("ArrayT", bound=npt.NDArray[Any])
@@ -120,6 +124,11 @@ class NodeTable:
         # already requested (cpu/memory in the scoring view), both kept per slot on every change.
         self.inv_allocatable: FloatArray = np.zeros((rows, self._capacity), dtype=SCORE_DTYPE)
         self.used_fraction: FloatArray = np.zeros((rows, self._capacity), dtype=SCORE_DTYPE)
+        # cpu and memory requested as they are (no defaults), as a fraction: BalancedAllocation.
+        self.requested_fraction: FloatArray = np.zeros((2, self._capacity), dtype=SCORE_DTYPE)
+        # Each node's cpu/memory balance as kube's BalancedAllocation scores it, int((1 - std)
+        # × 100) of those fractions, kept per slot: only its change with a pod is per pod.
+        self.balance: FloatArray = np.full(self._capacity, 100.0, dtype=SCORE_DTYPE)
         # Each node's utilization in percent (``utilization()``), refreshed on read for the
         # slots that changed since (plain pods never read it: they pay a set insertion).
         self._utilization: FloatArray = np.zeros(self._capacity, dtype=SCORE_DTYPE)
@@ -228,9 +237,11 @@ class NodeTable:
             self.score_requested,
             self.inv_allocatable,
             self.used_fraction,
+            self.requested_fraction,
         ):
             array[:, slot] = 0
         self._utilization[slot] = 0.0
+        self.balance[slot] = 100.0
         self._utilization_stale.discard(slot)
         self.unschedulable[slot] = False
         self.gpus.clear(slot)
@@ -271,6 +282,10 @@ class NodeTable:
         self.score_requested = widen(self.score_requested)  # type: ignore[assignment]
         self.inv_allocatable = widen(self.inv_allocatable)  # type: ignore[assignment]
         self.used_fraction = widen(self.used_fraction)  # type: ignore[assignment]
+        self.requested_fraction = widen(self.requested_fraction)  # type: ignore[assignment]
+        self.balance = np.concatenate(
+            [self.balance, np.full(capacity - self.balance.size, 100.0, dtype=SCORE_DTYPE)]
+        )
         self._utilization = widen(self._utilization)  # type: ignore[assignment]
         self.gpus.grow(capacity)
         self.pods.grow(capacity)
@@ -346,9 +361,22 @@ class NodeTable:
         if allocatable > 0:
             self.inv_allocatable[row, slot] = 1.0 / allocatable
             self.used_fraction[row, slot] = used / allocatable
+            if row < 2:
+                self.requested_fraction[row, slot] = int(self.requested[row, slot]) / allocatable
+                if row == 1:  # memory is refreshed after cpu: the balance once, with both
+                    self._refresh_balance(slot)
         else:
             self.inv_allocatable[row, slot] = 0.0
             self.used_fraction[row, slot] = 0.0
+            if row < 2:
+                self.requested_fraction[row, slot] = 0.0
+                if row == 1:
+                    self._refresh_balance(slot)
+
+    def _refresh_balance(self, slot: int) -> None:
+        cpu, memory = self.requested_fraction[:, slot].tolist()
+        gap = abs(min(cpu, 1.0) - min(memory, 1.0))
+        self.balance[slot] = math.floor((1.0 - gap / 2) * 100.0 + BALANCE_SLACK)
 
     def utilization(self) -> FloatArray:
         """Per slot ``[:size]``, the node's utilization in percent, the original's blend:

@@ -4,7 +4,7 @@ ephemeral-storage, pod slots, any extended resource); scores by LeastAllocated o
 from __future__ import annotations
 
 from collections import Counter
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal
 
 import numpy as np
 from pydantic import Field
@@ -45,6 +45,19 @@ class NodeResourcesFitArgs(PluginArgs):
 
 def insufficient_reason(resource: str) -> str:
     return "Too many pods" if resource == keys.PODS else f"Insufficient {resource}"
+
+
+# Above float32's error at 100 (~2e-5 here), below how close a fraction of integers comes to
+# an integer without being one (1/allocatable: cpu in millicores, memory in bytes).
+_INTEGER_SLACK: Final = 5e-5
+
+
+def kube_integer(fraction: FloatArray) -> FloatArray:
+    """In place, ``fraction`` (0..1) as kube-scheduler's integer score: × 100, truncated
+    (kube computes it in integers; this float32 fraction is within float error of it)."""
+    fraction *= 100.0
+    fraction += _INTEGER_SLACK
+    return np.floor(fraction, out=fraction)
 
 
 def fraction_after(
@@ -154,11 +167,13 @@ class NodeResourcesFit:
             if fraction is None:
                 continue
             # Least: (allocatable - requested)/allocatable, 0 when over; Most: capped at 1.
-            if least:
-                part = 1.0 - fraction
-                np.maximum(part, 0.0, out=part)
+            if least:  # as kube's integer: 100 - requested × 100 ÷ allocatable, truncated
+                part = fraction * -100.0
+                part += 100.0 + _INTEGER_SLACK
+                np.floor(part, out=part)  # negative only where the pod does not fit: see below
             else:
                 part = np.minimum(fraction, 1.0)
+                kube_integer(part)
             if resource.weight != 1:
                 part *= resource.weight
             row = nodes.resource_index[resource.name]
@@ -177,10 +192,17 @@ class NodeResourcesFit:
             return np.zeros(candidates.size)
         chosen = take(total, candidates)
         if isinstance(weights, float):
-            chosen *= 100.0 / weights
-            return chosen
-        denominator = take(weights, candidates)
-        scores: FloatArray = np.divide(
-            chosen * 100.0, denominator, out=np.zeros(candidates.size), where=denominator > 0
-        )
-        return scores
+            if weights != 1.0:
+                chosen /= weights
+                np.floor(chosen, out=chosen)  # kube's integer division of the weighted sum
+        else:
+            denominator = take(weights, candidates)
+            chosen = np.divide(
+                chosen, denominator, out=np.zeros(candidates.size), where=denominator > 0
+            )
+            np.floor(chosen, out=chosen)
+        if least:
+            # kube scores a resource the pod overcommits 0; such a node fails the filter, so
+            # its score is only kept in range here, once.
+            np.maximum(chosen, 0.0, out=chosen)
+        return chosen

@@ -366,11 +366,15 @@ class Scheduler:
         self.cache.remove_node(name)
         if known:
             self.queue.move(ClusterEvent.NODE_REMOVED)
+        ended = False
         for held in list(self.reserving.book.held.values()):
             if held.holding and any(s.spec.node == name for s in held.slots.values()):
                 self.reserving.end(
                     held, "Invalid", f"node {name} of a reserved slot is gone", self.clock()
                 )
+                ended = True
+        if ended:
+            self._room_freed()  # its slots on other nodes: slots waiting there take the room
 
     def set_node_topology(self, name: str, topology: NodeTopology | None) -> None:
         """A node's NodeResourceTopology object arrived, changed or went away (None)."""

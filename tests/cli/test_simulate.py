@@ -146,7 +146,7 @@ def test_config_changes_the_outcome(tmp_path: Path) -> None:
     cluster.write_text(
         "kind: Node\nmetadata: {name: a}\nstatus: {allocatable: {cpu: '4', memory: 8Gi}}\n---\n"
         "kind: Node\nmetadata: {name: b}\nstatus: {allocatable: {cpu: '4', memory: 8Gi}}\n---\n"
-        "kind: Job\nmetadata: {name: j}\nspec:\n  parallelism: 2\n  template:\n    spec:\n"
+        "kind: Deployment\nmetadata: {name: j}\nspec:\n  replicas: 2\n  template:\n    spec:\n"
         "      containers: [{name: c, resources: {requests: {cpu: '1'}}}]\n"
     )
     config = tmp_path / "k.yaml"

@@ -22,7 +22,7 @@ def clique_node(name: str, fabric: str, clique: str, gpus: int) -> NodeInfo:
 def test_require_clique_executors_can_claim_every_slot_their_driver_reserved() -> None:
     """A driver (gang sp, minMember 5) reserves four 2-GPU executor slots; the executors carry
     ``require-clique``. Clique A has 4 + 2 GPUs, clique B 4 + 4 (room for all four). The
-    reservation's slots are chosen without cliques (a1 in A; b0, b0, b1 in B); the first
+    reservation's slots are chosen without cliques (then: a1 in A; b0, b0, b1 in B); the first
     executor claims a1 and binds the gang to A, the other three can never claim their slots
     in B ("not in the GPU clique of the pod's gang"): 1/4 claimed, the gang stuck, its room
     in B held."""
@@ -48,4 +48,5 @@ def test_require_clique_executors_can_claim_every_slot_their_driver_reserved() -
     # cliques unseen, so the executors keep their slots' nodes, in two cliques here (a known
     # gap: docs/profiles.md; reservation slots are not planned by clique yet).
     assert status(s, "default/sp-driver")["claims"] == "4/4", placed
-    assert sorted(placed.values()) == ["a1", "b0", "b0", "b1"]
+    assert len({"a0", "a1"} & set(placed.values())) > 0  # slots in both cliques: none stuck
+    assert len({"b0", "b1"} & set(placed.values())) > 0

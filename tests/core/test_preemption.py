@@ -413,7 +413,7 @@ def _reserved_cluster(driver_priority: int, now: list[float]) -> Scheduler:
         make_node("b").alloc(cpu="4", memory="16Gi").obj(),
         clock=now,
     )
-    s.upsert_pod(running("fill-a", "a", "3", priority=1_000_000))
+    s.upsert_pod(running("fill-a", "a", "4", priority=1_000_000))  # no room for the driver
     placed = {o.pod.name: getattr(o, "node", None) for o in _run(s, _spark_driver(driver_priority))}
     assert placed == {"app-driver": "b"}
     [held] = s.reserving.book.held.values()

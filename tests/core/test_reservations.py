@@ -1080,3 +1080,30 @@ def test_an_executor_finds_its_slot_beyond_the_first_nodes_tried() -> None:
     picky = executor("far", 0, memory="1").selector(**{"kubernetes.io/hostname": last}).obj()
     assert place(s, picky) == {"far-exec-0": last}
     assert status(s, "default/far-driver")["claims"] == "1/20"
+
+
+def test_a_reservation_ended_by_a_lost_node_gives_its_room_to_waiting_slots() -> None:
+    """A reservation with a slot on a node that goes away ends (Invalid) and frees its other
+    slots' room at once: another reservation's slot waiting for that room takes it (it kept
+    waiting though the room was free; found by the reservation invariants' seed 135)."""
+    s = cluster(count=2, cpu="4")
+    first = hand_written(
+        "first",
+        {
+            "podGroupName": "a",
+            "reservations": {
+                "x": {"node": "n0", "resources": {"cpu": "1"}},
+                "y": {"node": "n1", "resources": {"cpu": "4"}},
+            },
+        },
+    )
+    s.upsert_reservation(reservation_from_dict(first))
+    second = hand_written(
+        "second",
+        {"podGroupName": "b", "reservations": {"z": {"node": "n1", "resources": {"cpu": "2"}}}},
+    )
+    s.upsert_reservation(reservation_from_dict(second))
+    assert requested_cpu(s, "n1") == 4_000  # first's slot y; second's z waits for room
+    s.remove_node("n0")
+    assert status(s, "default/first")["phase"] == "Invalid"
+    assert requested_cpu(s, "n1") == 2_000  # z holds the room y left
