@@ -4,6 +4,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from tests.realk8s.client import RealApi
 from tests.realk8s.controlplane import HOW_TO_ENABLE, ControlPlane, assets_folder
@@ -22,6 +23,14 @@ collect_ignore_glob = [] if REAL_SERVER else ["real/*"]
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not REAL_SERVER:
         terminalreporter.write_line(HOW_TO_ENABLE)
+
+
+@pytest.fixture(autouse=True)
+def _structlog_as_configured_by_default() -> Iterator[None]:
+    """A test that runs `kubenexus run` in-process configures structlog for the process (INFO
+    and above): later tests capturing debug lines must not depend on the order tests ran in."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -173,15 +173,10 @@ class LeaderElector:
                     )
                     break
             except ApiError as exc:
-                # 409: another candidate won this round (normal). Refused (RBAC for another
-                # namespace, no such namespace): this daemon will never lead until someone fixes
-                # it. Anything else (5xx) may pass: a warning.
-                if exc.status == 409:
-                    report = log.info
-                elif exc.status in _MISCONFIGURED:
-                    report = log.error
-                else:
-                    report = log.warning
+                # Refused (RBAC for another namespace, no such namespace): this daemon will
+                # never lead until someone fixes it. A lost race (409) or a busy server (5xx)
+                # is the next round's business.
+                report = log.error if exc.status in _MISCONFIGURED else log.info
                 report("leader.campaign_failed", error=str(exc), lease=f"{s.namespace}/{s.name}")
             except TimeoutError:
                 log.warning(

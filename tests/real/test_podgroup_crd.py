@@ -51,7 +51,8 @@ def test_the_server_refuses_what_the_scheduler_refuses(
 def test_status_is_written_through_its_subresource_and_shown_by_kubectl(real_api: RealApi) -> None:
     real_api.wipe()
     stored = _create(real_api, "train", {"minMember": 4})
-    assert stored["spec"]["scheduleTimeoutSeconds"] == 60  # the schema's default
+    # No schema default: the scheduler's configured defaultScheduleTimeoutSeconds applies.
+    assert "scheduleTimeoutSeconds" not in stored["spec"]
     status = {
         "phase": "Scheduling",
         "scheduled": 3,
