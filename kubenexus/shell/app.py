@@ -235,16 +235,7 @@ class Daemon:
         )
         # Every informer's watch holds a connection for good: a pool no larger than that
         # would leave nothing for lists, binds and Events, and the daemon would hang.
-        own = (
-            self.pods,
-            self.nodes,
-            self.topologies,
-            self.slices,
-            self.reservations,
-            self.pod_group_informer,
-            self.budgets.informer,
-        )
-        watches = len(own) + len(self.cluster_objects.informers)
+        watches = len(self._informers())
         if client.settings.connection_pool < watches + MIN_SPARE_CONNECTIONS:
             raise ValueError(
                 f"connection pool of {client.settings.connection_pool}: the daemon holds "

@@ -13,7 +13,6 @@ synchronisation) on a last node tainted against the pods under test.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +23,6 @@ from kubenexus.scheduler import Scheduled
 from tests.real.differential import IMAGE, NAMESPACE, SCHEDULER, Case
 from tests.real.test_differential import RealRun
 from tests.realk8s.client import RealApi, RealApiError
-from tests.realk8s.controlplane import ControlPlane
 
 PRIORITY_CLASSES = (
     {"metadata": {"name": "pf-high"}, "value": 1000},
@@ -156,22 +154,17 @@ CASES: dict[str, Case] = {
 
 
 @pytest.fixture(scope="module")
-def default_kube_scheduler(control_plane: ControlPlane, real_api: RealApi) -> Iterator[RealApi]:
-    """The real kube-scheduler with its default configuration (post-filters on)."""
+def with_priority_classes(default_kube_scheduler: RealApi) -> RealApi:
+    """The real kube-scheduler (default configuration) and the PriorityClasses the cases use."""
     for body in PRIORITY_CLASSES:
         try:
-            real_api.request("POST", "/apis/scheduling.k8s.io/v1/priorityclasses", body)
+            default_kube_scheduler.request(
+                "POST", "/apis/scheduling.k8s.io/v1/priorityclasses", body
+            )
         except RealApiError as exc:
             if exc.status != 409:
                 raise
-    real_api.wipe()
-    control_plane.stop_component("kube-scheduler")
-    control_plane.start_scheduler()
-    try:
-        yield real_api
-    finally:
-        control_plane.stop_component("kube-scheduler")
-        real_api.wipe()
+    return default_kube_scheduler
 
 
 def _ours(run: RealRun) -> dict[str, str]:
@@ -193,9 +186,9 @@ def _ours(run: RealRun) -> dict[str, str]:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_post_filter_clause_matches_kube_scheduler(
-    name: str, default_kube_scheduler: RealApi
+    name: str, with_priority_classes: RealApi
 ) -> None:
-    run = RealRun(default_kube_scheduler, CASES[name])
+    run = RealRun(with_priority_classes, CASES[name])
     ours = _ours(run)
     assert all("preemption: " in verdict for verdict in run.outcome.values()), run.outcome
     assert ours == run.outcome, CASES[name].describe()

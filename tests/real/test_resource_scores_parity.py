@@ -12,7 +12,6 @@ kube v1.36 skips such pods and reads the requests as they are.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,6 @@ from kubenexus.framework import Placement
 from tests.real.differential import IMAGE, NAMESPACE, SCHEDULER, Case
 from tests.real.test_differential import RealRun, seeds
 from tests.realk8s.client import RealApi
-from tests.realk8s.controlplane import ControlPlane
 
 FIXED_SEEDS = tuple(range(12))
 ZONE = "topology.kubernetes.io/zone"
@@ -79,18 +77,6 @@ def generate(seed: int) -> Case:
         }
     )
     return case
-
-
-@pytest.fixture(scope="module")
-def default_kube_scheduler(control_plane: ControlPlane, real_api: RealApi) -> Iterator[RealApi]:
-    real_api.wipe()
-    control_plane.stop_component("kube-scheduler")
-    control_plane.start_scheduler()
-    try:
-        yield real_api
-    finally:
-        control_plane.stop_component("kube-scheduler")
-        real_api.wipe()
 
 
 def _our_best(run: RealRun) -> tuple[set[str], dict[str, float]]:
