@@ -84,15 +84,14 @@ def known_amount(resource: str, value: object) -> int | None:
 
 def resource_amount(resource: str, value: object, field: str = "") -> int:
     """A resource amount in the unit the scheduler counts it in (millicores for ``cpu``)."""
-    milli = resource == "cpu"
-    text = value if isinstance(value, str) else None
-    if text is not None and (found := _AMOUNTS.get((milli, text))) is not None:
+    if (found := known_amount(resource, value)) is not None:
         return found
+    milli = resource == "cpu"
     amount = milli_value(value, field) if milli else whole_value(value, field)
-    if text is not None:
+    if isinstance(value, str):
         if len(_AMOUNTS) >= _AMOUNTS_LIMIT:
             _AMOUNTS.clear()
-        _AMOUNTS[milli, text] = amount
+        _AMOUNTS[milli, value] = amount
     return amount
 
 
